@@ -1,0 +1,577 @@
+/* Agents: dispatch of consumed messages to handlers, acks, concurrency, buffering
+ * with per-partition backpressure, assignment and revocation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+
+rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
+                             rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts) {
+    if (!name || !*name || !topic || !fn) {
+        rill__app_seterr(app, "rill_app_agent: name, topic and handler are required");
+        return NULL;
+    }
+    if (app->state != RILL_APP_CREATED) {
+        rill__app_seterr(app, "agent '%s' must be defined before the app starts", name);
+        return NULL;
+    }
+    for (rill_agent_t *a = app->agents; a; a = a->next) {
+        if (strcmp(a->name, name) == 0) {
+            rill__app_seterr(app, "agent '%s' is already defined", name);
+            return NULL;
+        }
+    }
+    if (opts && opts->concurrency < 0) {
+        rill__app_seterr(app, "agent '%s': concurrency must be >= 1", name);
+        return NULL;
+    }
+    rill_agent_t *a = calloc(1, sizeof *a);
+    rill_agent_t **na = realloc(topic->agents, (topic->nagents + 1) * sizeof *na);
+    if (!a || !na || !(a->name = strdup(name))) {
+        if (na) topic->agents = na;
+        free(a);
+        rill__app_seterr(app, "out of memory");
+        return NULL;
+    }
+    topic->agents = na;
+    topic->agents[topic->nagents++] = a;
+    a->app = app;
+    a->topic = topic;
+    a->fn = fn;
+    a->opaque = opaque;
+    if (opts) a->opts = *opts;
+    a->concurrency = a->opts.concurrency > 0 ? a->opts.concurrency : 1;
+    rill_agent_t **pp = &app->agents;
+    while (*pp) pp = &(*pp)->next;
+    *pp = a;
+    return a;
+}
+
+const char *rill_agent_name(const rill_agent_t *a) {
+    return a->name;
+}
+
+uint64_t rill_agent_processed(const rill_agent_t *a) {
+    return a->processed;
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+static rill_event_t *event_get(rill_app_t *app) {
+    rill_event_t *ev = app->free_events;
+    if (ev) {
+        app->free_events = ev->next;
+    } else {
+        if (!(ev = calloc(1, sizeof *ev))) return NULL;
+        ev->all_next = app->all_events;
+        app->all_events = ev;
+    }
+    ev->live = true;
+    ev->next = NULL;
+    return ev;
+}
+
+static void event_clear_values(rill_event_t *ev) {
+    rill_topic_t *t = ev->agent->topic;
+    if (ev->value) {
+        rill_value_clear(t->vtype, ev->value);
+        free(ev->value);
+        ev->value = NULL;
+    }
+    if (ev->key) {
+        rill_value_clear(t->ktype, ev->key);
+        free(ev->key);
+        ev->key = NULL;
+    }
+}
+
+static void event_put(rill_app_t *app, rill_event_t *ev) {
+    event_clear_values(ev);
+    free(ev->own);
+    ev->own = NULL;
+    free(ev->own_headers);
+    ev->own_headers = NULL;
+    ev->live = false;
+    ev->in_handler = ev->early_ack = false;
+    ev->next = app->free_events;
+    app->free_events = ev;
+}
+
+void rill__events_free(rill_app_t *app) {
+    while (app->all_events) {
+        rill_event_t *ev = app->all_events;
+        app->all_events = ev->all_next;
+        if (ev->live && ev->agent) event_clear_values(ev);
+        free(ev->own);
+        free(ev->own_headers);
+        free(ev);
+    }
+    app->free_events = NULL;
+}
+
+/* Copy the message bytes into the event: the transport's views die with its batch. */
+static rill_err_t event_own(rill_event_t *ev) {
+    if (ev->own) return RILL_OK;
+    rill_msg_t *m = &ev->msg;
+    size_t tl = strlen(m->topic) + 1, hl = 0;
+    for (size_t i = 0; i < m->nheaders; i++)
+        hl += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+    uint8_t *p = malloc(tl + m->key_len + m->value_len + hl + 1);
+    rill_header_t *hs = m->nheaders ? malloc(m->nheaders * sizeof *hs) : NULL;
+    if (!p || (m->nheaders && !hs)) {
+        free(p);
+        free(hs);
+        return RILL_ENOMEM;
+    }
+    ev->own = p;
+    memcpy(p, m->topic, tl);
+    m->topic = (const char *)p;
+    p += tl;
+    if (m->key) {
+        memcpy(p, m->key, m->key_len);
+        m->key = p;
+        p += m->key_len;
+    }
+    if (m->value) {
+        memcpy(p, m->value, m->value_len);
+        m->value = p;
+        p += m->value_len;
+    }
+    for (size_t i = 0; i < m->nheaders; i++) {
+        size_t nl = strlen(m->headers[i].name) + 1;
+        memcpy(p, m->headers[i].name, nl);
+        hs[i].name = (const char *)p;
+        p += nl;
+        memcpy(p, m->headers[i].value, m->headers[i].value_len);
+        hs[i].value = p;
+        hs[i].value_len = m->headers[i].value_len;
+        p += m->headers[i].value_len;
+    }
+    ev->own_headers = hs;
+    m->headers = hs;
+    ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
+    ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
+    return RILL_OK;
+}
+
+const void *rill_event_key(const rill_event_t *ev) {
+    if (!ev->msg.key) return NULL;
+    return ev->key ? ev->key : (const void *)&ev->kbytes;
+}
+
+const void *rill_event_value(const rill_event_t *ev) {
+    if (!ev->msg.value) return NULL;
+    return ev->value ? ev->value : (const void *)&ev->vbytes;
+}
+
+const void *rill_event_key_bytes(const rill_event_t *ev, size_t *len) {
+    if (len) *len = ev->msg.key_len;
+    return ev->msg.key;
+}
+
+const void *rill_event_value_bytes(const rill_event_t *ev, size_t *len) {
+    if (len) *len = ev->msg.value_len;
+    return ev->msg.value;
+}
+
+const char *rill_event_topic(const rill_event_t *ev) {
+    return ev->msg.topic;
+}
+
+int32_t rill_event_partition(const rill_event_t *ev) {
+    return ev->msg.partition;
+}
+
+int64_t rill_event_offset(const rill_event_t *ev) {
+    return ev->msg.offset;
+}
+
+int64_t rill_event_timestamp(const rill_event_t *ev) {
+    return ev->msg.timestamp_ms;
+}
+
+const void *rill_event_header(const rill_event_t *ev, const char *name, size_t *len) {
+    for (size_t i = 0; i < ev->msg.nheaders; i++) {
+        if (strcmp(ev->msg.headers[i].name, name) == 0) {
+            if (len) *len = ev->msg.headers[i].value_len;
+            return ev->msg.headers[i].value;
+        }
+    }
+    return NULL;
+}
+
+const rill_header_t *rill_event_headers(const rill_event_t *ev, size_t *n) {
+    if (n) *n = ev->msg.nheaders;
+    return ev->msg.headers;
+}
+
+rill_app_t *rill_event_app(const rill_event_t *ev) {
+    return ev->app;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+static rill_err_t decode_one(rill_serializer_t *ser, const rill_type_t *type, const void *data,
+                             size_t len, void **out, char *why, size_t whylen) {
+    size_t sz = type->kind == RILL_T_RECORD ? type->record->size : rill_type_csize(type);
+    void *v = calloc(1, sz ? sz : 1);
+    if (!v) return RILL_ENOMEM;
+    if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
+    rill_err_t rc = ser->ops->decode(ser, type, data, len, v, why, whylen);
+    if (rc != RILL_OK) {
+        rill_value_clear(type, v);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return RILL_OK;
+}
+
+/* Bad input: counted, logged with its position, then skipped, dead-lettered or
+ * fatal as configured.  The offset always advances, so the worker never wedges. */
+static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
+    rill_app_t *app = ev->app;
+    rill_agent_t *a = ev->agent;
+    a->decode_errors++;
+    rill_log(app->log, RILL_LOG_ERROR, a->name,
+             "cannot decode %s of %s[%d]@%lld: %s (on_decode_error=%s)", what, ev->msg.topic,
+             ev->msg.partition, (long long)ev->msg.offset, why,
+             rill_conf_get(app->conf, "on_decode_error"));
+    if (app->on_decode_error == 2) {
+        rill_app_fail(app, RILL_EDECODE, "undecodable %s at %s[%d]@%lld: %s", what,
+                      ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset, why);
+    } else if (app->on_decode_error == 1 && app->dead_letter) {
+        char off[32], part[16];
+        snprintf(off, sizeof off, "%lld", (long long)ev->msg.offset);
+        snprintf(part, sizeof part, "%d", ev->msg.partition);
+        rill_header_t hs[] = {
+            {"rill.error", why, strlen(why)},
+            {"rill.topic", ev->msg.topic, strlen(ev->msg.topic)},
+            {"rill.partition", part, strlen(part)},
+            {"rill.offset", off, strlen(off)},
+        };
+        rill_send_opts_t o = {.headers = hs, .nheaders = 4};
+        if (rill_send_raw(app->dead_letter, ev->msg.key, ev->msg.key_len, ev->msg.value,
+                          ev->msg.value_len, &o) != RILL_OK)
+            rill_log(app->log, RILL_LOG_ERROR, a->name, "dead-letter send failed: %s",
+                     rill_app_errmsg(app));
+    }
+}
+
+/* ---- running handlers -------------------------------------------------------------------- */
+
+static void tp_done(rill_tpstate_t *tp, int64_t offset);
+static void agent_drain(rill_agent_t *a);
+
+static void handler_result(rill_event_t *ev, rill_err_t err) {
+    rill_agent_t *a = ev->agent;
+    if (err == RILL_OK) {
+        a->processed++;
+        return;
+    }
+    a->errors++;
+    if (a->opts.on_error == RILL_ON_ERROR_CRASH) {
+        rill_app_fail(ev->app, RILL_EHANDLER, "agent '%s' failed on %s[%d]@%lld: %s", a->name,
+                      ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset,
+                      rill_err2str(err));
+    } else {
+        rill_log(ev->app->log, RILL_LOG_ERROR, a->name,
+                 "handler failed on %s[%d]@%lld: %s (logged and skipped)", ev->msg.topic,
+                 ev->msg.partition, (long long)ev->msg.offset, rill_err2str(err));
+        a->processed++;
+    }
+}
+
+/* Decode and call the handler.  Returns true when the event is finished now,
+ * false when it is pending (the handler will ack it). */
+static bool agent_run(rill_event_t *ev) {
+    rill_agent_t *a = ev->agent;
+    rill_topic_t *t = a->topic;
+    char why[512];
+    if (t->vtype && t->vtype->kind != RILL_T_BYTES && ev->msg.value) {
+        why[0] = '\0';
+        rill_err_t rc = decode_one(t->vser, t->vtype, ev->msg.value, ev->msg.value_len,
+                                   &ev->value, why, sizeof why);
+        if (rc != RILL_OK) {
+            decode_failed(ev, "value", *why ? why : rill_err2str(rc));
+            return true;
+        }
+    }
+    if (t->ktype && t->ktype->kind != RILL_T_BYTES && ev->msg.key) {
+        why[0] = '\0';
+        rill_err_t rc = decode_one(t->kser, t->ktype, ev->msg.key, ev->msg.key_len, &ev->key,
+                                   why, sizeof why);
+        if (rc != RILL_OK) {
+            decode_failed(ev, "key", *why ? why : rill_err2str(rc));
+            return true;
+        }
+    }
+    ev->in_handler = true;
+    int r = a->fn(ev, a->opaque);
+    ev->in_handler = false;
+    if (r == RILL_PENDING) {
+        if (ev->early_ack) { /* acked before the handler returned */
+            handler_result(ev, ev->early_err);
+            return true;
+        }
+        if (event_own(ev) != RILL_OK) {
+            rill_app_fail(ev->app, RILL_ENOMEM, "out of memory keeping a pending event");
+            return true;
+        }
+        a->inflight++;
+        ev->tp->inflight++;
+        ev->app->inflight_total++;
+        return false;
+    }
+    handler_result(ev, r < 0 ? (rill_err_t)r : RILL_OK);
+    return true;
+}
+
+void rill_event_ack(rill_event_t *ev, rill_err_t err) {
+    if (!ev || !ev->live) return;
+    if (ev->in_handler) {
+        ev->early_ack = true;
+        ev->early_err = err;
+        return;
+    }
+    rill_app_t *app = ev->app;
+    rill_agent_t *a = ev->agent;
+    rill_tpstate_t *tp = ev->tp;
+    int64_t off = ev->msg.offset;
+    handler_result(ev, err);
+    a->inflight--;
+    tp->inflight--;
+    app->inflight_total--;
+    event_put(app, ev);
+    tp_done(tp, off);
+    agent_drain(a);
+    rill__app_check_idle(app);
+}
+
+/* ---- partitions ------------------------------------------------------------------------ */
+
+static void finish_revoke(rill_app_t *app);
+
+static void tp_resume_if_drained(rill_app_t *app, rill_tpstate_t *tp) {
+    if (tp->paused && tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
+        app->state == RILL_APP_RUNNING) {
+        tp->paused = false;
+        rill_tp_t one = {tp->topic->name, tp->partition};
+        app->transport->ops->resume(app->transport, &one, 1);
+    }
+}
+
+static void tp_done(rill_tpstate_t *tp, int64_t offset) {
+    rill__acks_done(&tp->acks, offset);
+    if (tp->revoking && tp->inflight == 0) finish_revoke(tp->topic->app);
+}
+
+/* Start as many queued events as concurrency allows. */
+static void agent_drain(rill_agent_t *a) {
+    rill_app_t *app = a->app;
+    while (a->qhead && a->inflight < a->concurrency && app->state == RILL_APP_RUNNING) {
+        rill_event_t *ev = a->qhead;
+        a->qhead = ev->next;
+        if (!a->qhead) a->qtail = NULL;
+        a->qlen--;
+        rill_tpstate_t *tp = ev->tp;
+        tp->queued--;
+        int64_t off = ev->msg.offset;
+        if (agent_run(ev)) {
+            event_put(app, ev);
+            tp_done(tp, off);
+        }
+        tp_resume_if_drained(app, tp);
+    }
+}
+
+static void agent_enqueue(rill_agent_t *a, rill_event_t *ev) {
+    ev->next = NULL;
+    if (a->qtail)
+        a->qtail->next = ev;
+    else
+        a->qhead = ev;
+    a->qtail = ev;
+    a->qlen++;
+}
+
+void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp) {
+    for (rill_agent_t *a = app->agents; a; a = a->next) {
+        rill_event_t **pp = &a->qhead, *last = NULL;
+        while (*pp) {
+            rill_event_t *ev = *pp;
+            if (ev->tp == tp) {
+                *pp = ev->next;
+                a->qlen--;
+                tp->queued--;
+                event_put(app, ev);
+            } else {
+                last = ev;
+                pp = &ev->next;
+            }
+        }
+        a->qtail = last;
+    }
+}
+
+static rill_tpstate_t *tp_lookup(rill_app_t *app, const char *topic, int32_t partition) {
+    rill_topic_t *t;
+    if (topic == app->last_topic_ptr) {
+        t = app->last_topic;
+    } else {
+        t = rill__topic_by_name(app, topic);
+        app->last_topic_ptr = topic;
+        app->last_topic = t;
+    }
+    if (!t || !t->parts || partition < 0 || partition >= t->partitions) return NULL;
+    return &t->parts[partition];
+}
+
+void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
+                       void *opaque) {
+    (void)tr;
+    rill_app_t *app = opaque;
+    for (size_t i = 0; i < n; i++) {
+        const rill_msg_t *m = &msgs[i];
+        rill_tpstate_t *tp = tp_lookup(app, m->topic, m->partition);
+        if (!tp || !tp->assigned || tp->revoking || app->state != RILL_APP_RUNNING) continue;
+        rill_topic_t *t = tp->topic;
+        uint32_t refs = 0;
+        for (size_t j = 0; j < t->nagents && app->state == RILL_APP_RUNNING; j++) {
+            rill_agent_t *a = t->agents[j];
+            rill_event_t *ev = event_get(app);
+            if (!ev) {
+                rill_app_fail(app, RILL_ENOMEM, "out of memory dispatching an event");
+                return;
+            }
+            ev->app = app;
+            ev->agent = a;
+            ev->tp = tp;
+            ev->msg = *m;
+            ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
+            ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
+            if (a->inflight < a->concurrency && !a->qhead) {
+                if (agent_run(ev))
+                    event_put(app, ev);
+                else
+                    refs++;
+                continue;
+            }
+            /* Busy: buffer a copy; a full buffer pauses only this partition. */
+            if (event_own(ev) != RILL_OK) {
+                event_put(app, ev);
+                rill_app_fail(app, RILL_ENOMEM, "out of memory buffering an event");
+                return;
+            }
+            agent_enqueue(a, ev);
+            tp->queued++;
+            refs++;
+            if (!tp->paused && tp->queued >= app->buffer_maxsize) {
+                tp->paused = true;
+                rill_tp_t one = {t->name, tp->partition};
+                tr->ops->pause(tr, &one, 1);
+                rill_log(app->log, RILL_LOG_DEBUG, a->name,
+                         "%s[%d] paused: %u events buffered (stream.buffer.maxsize)", t->name,
+                         tp->partition, tp->queued);
+            }
+        }
+        if (rill__acks_add(&tp->acks, m->offset, refs) != 0) {
+            rill_app_fail(app, RILL_ENOMEM, "out of memory tracking offsets");
+            return;
+        }
+    }
+}
+
+void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n, void *opaque) {
+    (void)tr;
+    rill_app_t *app = opaque;
+    for (size_t i = 0; i < n; i++) {
+        rill_tpstate_t *tp = tp_lookup(app, tps[i].topic, tps[i].partition);
+        if (!tp) {
+            rill__log(app, RILL_LOG_WARN, "assigned unknown partition %s[%d]", tps[i].topic,
+                      tps[i].partition);
+            continue;
+        }
+        tp->assigned = true;
+        tp->revoking = false;
+        tp->paused = false;
+        tp->committed = -1;
+        rill__acks_reset(&tp->acks);
+        rill__log(app, RILL_LOG_INFO, "assigned %s[%d]", tps[i].topic, tps[i].partition);
+    }
+}
+
+static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rill_app_t *app = arg;
+    char where[256] = "";
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (t->parts[p].revoking && t->parts[p].inflight && !*where)
+                snprintf(where, sizeof where, "%s[%d] has %u events in flight", t->name, p,
+                         t->parts[p].inflight);
+    rill_app_fail(app, RILL_ETIMEDOUT,
+                  "revoke timed out after %lld ms (revoke.timeout.ms): %s; a handler never "
+                  "acked its event",
+                  (long long)app->revoke_timeout_ms, where);
+}
+
+/* All revoking partitions are idle: commit them and hand them back. */
+static void finish_revoke(rill_app_t *app) {
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (t->parts[p].revoking && t->parts[p].inflight) return;
+    if (app->revoke_ev) event_del(app->revoke_ev);
+    if (app->state != RILL_APP_STOPPED) {
+        app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
+        rill__app_commit(app, true);
+    }
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        for (int32_t p = 0; t->parts && p < t->partitions; p++) {
+            rill_tpstate_t *tp = &t->parts[p];
+            if (!tp->revoking) continue;
+            tp->revoking = tp->assigned = tp->paused = false;
+            rill__acks_reset(&tp->acks);
+        }
+    }
+    app->revokes_waiting = 0;
+    if (app->transport->ops->revoke_done) app->transport->ops->revoke_done(app->transport);
+}
+
+void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool lost,
+                      void *opaque) {
+    (void)tr;
+    rill_app_t *app = opaque;
+    for (size_t i = 0; i < n; i++) {
+        rill_tpstate_t *tp = tp_lookup(app, tps[i].topic, tps[i].partition);
+        if (!tp) continue;
+        rill__log(app, RILL_LOG_INFO, "revoked %s[%d]%s", tps[i].topic, tps[i].partition,
+                  lost ? " (lost)" : "");
+        tp->revoking = true;
+        rill__agents_drop_queued(app, tp);
+        if (lost) { /* someone else owns it already: committing would be wrong */
+            tp->committed = tp->acks.acked;
+        }
+    }
+    bool busy = false;
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (t->parts[p].revoking && t->parts[p].inflight) busy = true;
+    if (!busy) {
+        finish_revoke(app);
+        return;
+    }
+    if (!app->revoke_ev && !(app->revoke_ev = evtimer_new(app->base, on_revoke_timeout, app))) {
+        rill_app_fail(app, RILL_ENOMEM, "out of memory");
+        return;
+    }
+    struct timeval tv = {app->revoke_timeout_ms / 1000, (app->revoke_timeout_ms % 1000) * 1000};
+    evtimer_add(app->revoke_ev, &tv);
+}
+
+void rill__agent_free(rill_agent_t *a) {
+    free(a->name);
+    free(a);
+}

@@ -1,0 +1,474 @@
+/* The app: configuration, backends, start, commit cycle, graceful stop, failure. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app_int.h"
+
+void rill__app_seterr(rill_app_t *app, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(app->errmsg, sizeof app->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+const char *rill_app_errmsg(const rill_app_t *app) {
+    return app->errmsg;
+}
+
+const char *rill_app_id(const rill_app_t *app) {
+    return app->id;
+}
+
+struct event_base *rill_app_base(const rill_app_t *app) {
+    return app->base;
+}
+
+const rill_conf_t *rill_app_conf(const rill_app_t *app) {
+    return app->conf;
+}
+
+void rill_app_log(const rill_app_t *app, rill_log_level_t level, const char *fmt, ...) {
+    if (level > app->log->level) return;
+    va_list ap;
+    va_start(ap, fmt);
+    rill__vlog(app->log, level, app->id, fmt, ap);
+    va_end(ap);
+}
+
+static bool valid_id(const char *id) {
+    if (!id || !*id || strlen(id) > 200) return false;
+    for (const char *p = id; *p; p++)
+        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+            !(*p >= '0' && *p <= '9') && !strchr("-_.", *p))
+            return false;
+    return true;
+}
+
+static void parse_conf(rill_app_t *app) {
+    app->commit_interval_ms = rill_conf_get_int(app->conf, "commit.interval.ms", 1000);
+    app->revoke_timeout_ms = rill_conf_get_int(app->conf, "revoke.timeout.ms", 30000);
+    app->shutdown_timeout_ms = rill_conf_get_int(app->conf, "shutdown.timeout.ms", 30000);
+    app->buffer_maxsize =
+        (uint32_t)rill_conf_get_int(app->conf, "stream.buffer.maxsize", 4096);
+    const char *ode = rill_conf_get(app->conf, "on_decode_error");
+    app->on_decode_error = strcmp(ode, "dead_letter") == 0 ? 1 : strcmp(ode, "crash") == 0 ? 2 : 0;
+}
+
+rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
+                                   struct event_base *base, char *errstr, size_t errlen) {
+    char dummy[1];
+    if (!errstr || !errlen) {
+        errstr = dummy;
+        errlen = sizeof dummy;
+    }
+    if (!valid_id(id)) {
+        snprintf(errstr, errlen,
+                 "app id '%s' is invalid: use 1-200 letters, digits, '-', '_' or '.'",
+                 id ? id : "(null)");
+        return NULL;
+    }
+    rill_app_t *app = calloc(1, sizeof *app);
+    if (!app) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    app->conf = conf ? conf : rill_conf_new();
+    app->id = strdup(id);
+    if (!app->conf || !app->id) goto nomem;
+    app->log = &app->conf->logger;
+    const char *cid = rill_conf_get(app->conf, "client.id");
+    char host[64] = "localhost", buf[512];
+    gethostname(host, sizeof host - 1);
+    static unsigned seq;
+    if (cid && *cid)
+        snprintf(buf, sizeof buf, "%s", cid);
+    else
+        snprintf(buf, sizeof buf, "%s-%s-%ld-%u", id, host, (long)getpid(), ++seq);
+    if (!(app->client_id = strdup(buf))) goto nomem;
+    if (base) {
+        app->base = base;
+    } else {
+        app->base = event_base_new();
+        app->own_base = true;
+        if (!app->base) goto nomem;
+    }
+    parse_conf(app);
+    app->handlers = (rill_transport_handlers_t){
+        .messages = rill__on_messages,
+        .assigned = rill__on_assigned,
+        .revoked = rill__on_revoked,
+        .opaque = app,
+    };
+    return app;
+nomem:
+    if (!conf) rill_conf_destroy(app->conf);
+    free(app->id);
+    free(app->client_id);
+    free(app);
+    snprintf(errstr, errlen, "out of memory");
+    return NULL;
+}
+
+rill_app_t *rill_app_new(const char *id, rill_conf_t *conf, char *errstr, size_t errlen) {
+    return rill_app_new_with_base(id, conf, NULL, errstr, errlen);
+}
+
+rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value, char *errstr,
+                         size_t errlen) {
+    if (app->state != RILL_APP_CREATED || app->transport) {
+        snprintf(errstr, errlen, "config can only change before the app starts");
+        return RILL_ESTATE;
+    }
+    if (rill_conf_set(app->conf, key, value, errstr, errlen) != RILL_CONF_OK)
+        return RILL_ECONF;
+    parse_conf(app);
+    return RILL_OK;
+}
+
+rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
+                                        size_t errlen) {
+    for (size_t i = 0; i < app->nsers; i++)
+        if (strcmp(app->sers[i]->name, name) == 0) return app->sers[i];
+    rill_serializer_t *s = rill__serializer_open(name, app->conf, app->log, errstr, errlen);
+    if (!s) return NULL;
+    rill_serializer_t **ns = realloc(app->sers, (app->nsers + 1) * sizeof *ns);
+    if (!ns) {
+        rill_serializer_destroy(s);
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    app->sers = ns;
+    app->sers[app->nsers++] = s;
+    return s;
+}
+
+/* ---- commits -------------------------------------------------------------------------- */
+
+static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int64_t off) {
+    if (app->ncommit_snap == app->capcommit_snap) {
+        size_t cap = app->capcommit_snap ? app->capcommit_snap * 2 : 32;
+        rill_tp_offset_t *n = realloc(app->commit_snap, cap * sizeof *n);
+        if (!n) return;
+        app->commit_snap = n;
+        app->capcommit_snap = cap;
+    }
+    app->commit_snap[app->ncommit_snap++] = (rill_tp_offset_t){topic, partition, off};
+}
+
+void rill__app_commit_snapshot(rill_app_t *app) {
+    app->commit_pending = false;
+    if (!app->ncommit_snap || !app->transport) return;
+    rill_err_t rc = app->transport->ops->commit(app->transport, app->commit_snap,
+                                                app->ncommit_snap);
+    if (rc != RILL_OK)
+        rill__log(app, RILL_LOG_WARN, "commit of %zu partitions failed: %s",
+                  app->ncommit_snap, rill_err2str(rc));
+    else
+        for (size_t i = 0; i < app->ncommit_snap; i++)
+            rill__log(app, RILL_LOG_TRACE, "committed %s[%d] at %lld", app->commit_snap[i].topic,
+                      app->commit_snap[i].partition, (long long)app->commit_snap[i].offset);
+    app->ncommit_snap = 0;
+}
+
+/* Commit what is acked.  Sends issued before this point must be delivered first
+ * (at-least-once for everything an event produced), so the snapshot waits for
+ * the sends of its epoch unless @p force (the caller flushed already). */
+void rill__app_commit(rill_app_t *app, bool force) {
+    if (!app->transport || !app->transport->ops->commit) return;
+    if (app->commit_pending && !force) return; /* the previous snapshot still waits */
+    app->ncommit_snap = 0;
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        if (!t->parts) continue;
+        for (int32_t p = 0; p < t->partitions; p++) {
+            rill_tpstate_t *tp = &t->parts[p];
+            if (!tp->assigned || tp->acks.acked < 0 || tp->acks.acked <= tp->committed)
+                continue;
+            tp->committed = tp->acks.acked;
+            snap_add(app, t->name, p, tp->acks.acked);
+        }
+    }
+    if (!app->ncommit_snap) return;
+    app->send_epoch++;
+    app->sends_old += app->sends_new;
+    app->sends_new = 0;
+    if (force || app->sends_old == 0)
+        rill__app_commit_snapshot(app);
+    else
+        app->commit_pending = true;
+}
+
+static void on_commit_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rill__app_commit(arg, false);
+}
+
+/* ---- failure and stop --------------------------------------------------------------- */
+
+static void finish(rill_app_t *app) {
+    if (app->commit_ev) event_del(app->commit_ev);
+    if (app->revoke_ev) event_del(app->revoke_ev);
+    if (app->shutdown_ev) event_del(app->shutdown_ev);
+    if (app->sigint_ev) event_del(app->sigint_ev);
+    if (app->sigterm_ev) event_del(app->sigterm_ev);
+    rill__timers_stop(app);
+    app->state = RILL_APP_STOPPED;
+    if (app->own_base) event_base_loopexit(app->base, NULL);
+}
+
+void rill_app_fail(rill_app_t *app, rill_err_t err, const char *fmt, ...) {
+    if (app->state == RILL_APP_STOPPED) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(app->errmsg, sizeof app->errmsg, fmt, ap);
+    va_end(ap);
+    rill_log(app->log, RILL_LOG_FATAL, app->id, "worker dies: %s (%s)", app->errmsg,
+             rill_err_name(err));
+    app->exit_err = err ? err : RILL_EFATAL;
+    finish(app); /* no commit: uncommitted work is redone by the next owner */
+}
+
+static void on_transport_error(rill_transport_t *t, rill_err_t err, bool fatal,
+                               const char *msg, void *opaque) {
+    (void)t;
+    rill_app_t *app = opaque;
+    if (fatal)
+        rill_app_fail(app, err, "transport: %s", msg);
+    else
+        rill_log(app->log, RILL_LOG_WARN, app->transport->name, "%s (%s)", msg,
+                 rill_err_name(err));
+}
+
+/* Graceful stop, last steps: everything in flight is done (or timed out). */
+static void stop_finish(rill_app_t *app) {
+    if (app->state != RILL_APP_STOPPING) return;
+    if (app->shutdown_ev) event_del(app->shutdown_ev);
+    rill__timers_run_on_stop(app);
+    if (app->transport) {
+        rill_err_t rc = app->transport->ops->flush(app->transport,
+                                                   (int)app->shutdown_timeout_ms);
+        if (rc != RILL_OK)
+            rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s", rill_err2str(rc));
+        rill__app_commit(app, true);
+        if (app->subscribed && app->transport->ops->unsubscribe)
+            app->transport->ops->unsubscribe(app->transport);
+        app->subscribed = false;
+    }
+    rill__log(app, RILL_LOG_INFO, "stopped");
+    finish(app);
+}
+
+void rill__app_check_idle(rill_app_t *app) {
+    if (app->state == RILL_APP_STOPPING && app->inflight_total == 0) stop_finish(app);
+}
+
+static void on_shutdown_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rill_app_t *app = arg;
+    rill__log(app, RILL_LOG_ERROR,
+              "shutdown: %llu events still in flight after %lld ms; they will be "
+              "processed again by the next owner",
+              (unsigned long long)app->inflight_total, (long long)app->shutdown_timeout_ms);
+    stop_finish(app);
+}
+
+void rill_app_stop(rill_app_t *app) {
+    if (app->state == RILL_APP_CREATED) {
+        app->state = RILL_APP_STOPPED;
+        return;
+    }
+    if (app->state != RILL_APP_RUNNING) return;
+    app->state = RILL_APP_STOPPING;
+    rill__log(app, RILL_LOG_INFO, "stopping: finishing %llu in-flight events",
+              (unsigned long long)app->inflight_total);
+    rill__timers_stop(app);
+    /* Stop consuming: events received but not started are dropped (not acked, so
+     * not committed); the next owner reads them again. */
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        if (!t->parts) continue;
+        for (int32_t p = 0; p < t->partitions; p++) {
+            rill_tpstate_t *tp = &t->parts[p];
+            if (!tp->assigned) continue;
+            rill__agents_drop_queued(app, tp);
+            rill_tp_t one = {t->name, p};
+            if (app->transport->ops->pause) app->transport->ops->pause(app->transport, &one, 1);
+        }
+    }
+    if (app->inflight_total == 0) {
+        stop_finish(app);
+        return;
+    }
+    struct timeval tv = {app->shutdown_timeout_ms / 1000,
+                         (app->shutdown_timeout_ms % 1000) * 1000};
+    app->shutdown_ev = evtimer_new(app->base, on_shutdown_timeout, app);
+    if (app->shutdown_ev) evtimer_add(app->shutdown_ev, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)what;
+    rill_app_t *app = arg;
+    rill__log(app, RILL_LOG_INFO, "received %s, shutting down gracefully",
+              sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (app->state == RILL_APP_STOPPING) {
+        rill_app_fail(app, RILL_ESHUTDOWN, "second signal during shutdown");
+        return;
+    }
+    rill_app_stop(app);
+}
+
+/* ---- start ------------------------------------------------------------------------------- */
+
+rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen) {
+    if (app->transport) return RILL_OK;
+    app->handlers.error = on_transport_error;
+    app->transport =
+        rill__transport_open(rill_conf_get(app->conf, "broker"), app->conf, app->base,
+                             &app->handlers, app->client_id, app->log, errstr, errlen);
+    if (!app->transport) return RILL_ETRANSPORT;
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        rill_err_t rc = rill__topic_resolve(t, errstr, errlen);
+        if (rc == RILL_OK) rc = rill__topic_declare(t, errstr, errlen);
+        if (rc != RILL_OK) return rc;
+    }
+    return RILL_OK;
+}
+
+rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
+    char dummy[1];
+    if (!errstr || !errlen) {
+        errstr = dummy;
+        errlen = sizeof dummy;
+    }
+    if (app->state != RILL_APP_CREATED) {
+        snprintf(errstr, errlen, "app '%s' was already started", app->id);
+        return RILL_ESTATE;
+    }
+    if (app->on_decode_error == 1 && !app->dead_letter) {
+        const char *dl = rill_conf_get(app->conf, "dead_letter.topic");
+        char name[256];
+        snprintf(name, sizeof name, "%s-dead-letter", app->id);
+        rill_topic_opts_t o = {.internal = true};
+        app->dead_letter = rill_app_topic(app, dl && *dl ? dl : name, &o);
+        if (!app->dead_letter) {
+            snprintf(errstr, errlen, "%s", app->errmsg);
+            return RILL_ENOMEM;
+        }
+    }
+    rill_err_t rc = rill__app_open(app, errstr, errlen);
+    if (rc != RILL_OK) goto fail;
+    app->state = RILL_APP_RUNNING;
+
+    /* Join the group for every topic an agent consumes. */
+    const char **names = NULL;
+    size_t n = 0;
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        if (!t->nagents) continue;
+        const char **nn = realloc(names, (n + 1) * sizeof *nn);
+        if (!nn) {
+            free(names);
+            rc = RILL_ENOMEM;
+            goto fail;
+        }
+        names = nn;
+        names[n++] = t->name;
+    }
+    if (n) {
+        rc = app->transport->ops->subscribe(app->transport, app->id, names, n, errstr, errlen);
+        app->subscribed = rc == RILL_OK;
+    }
+    free(names);
+    if (rc != RILL_OK) goto fail;
+
+    app->commit_ev = event_new(app->base, -1, EV_PERSIST, on_commit_timer, app);
+    if (!app->commit_ev) {
+        rc = RILL_ENOMEM;
+        goto fail;
+    }
+    struct timeval tv = {app->commit_interval_ms / 1000,
+                         (app->commit_interval_ms % 1000) * 1000};
+    event_add(app->commit_ev, &tv);
+    if ((rc = rill__timers_start(app)) != RILL_OK) goto fail;
+    rill__log(app, RILL_LOG_INFO, "started: broker %s, %zu topics, client id %s",
+              rill_conf_get(app->conf, "broker"), (size_t)0 + (app->topics != NULL),
+              app->client_id);
+    return RILL_OK;
+fail:
+    if (!*errstr && errstr != dummy) snprintf(errstr, errlen, "%s", rill_err2str(rc));
+    rill__app_seterr(app, "%s", errstr);
+    app->state = RILL_APP_STOPPED;
+    return rc;
+}
+
+rill_err_t rill_app_run(rill_app_t *app) {
+    char err[512] = "";
+    rill_err_t rc = rill_app_start(app, err, sizeof err);
+    if (rc != RILL_OK) {
+        rill_log(app->log, RILL_LOG_ERROR, app->id, "cannot start: %s", err);
+        return rc;
+    }
+    app->sigint_ev = evsignal_new(app->base, SIGINT, on_signal, app);
+    app->sigterm_ev = evsignal_new(app->base, SIGTERM, on_signal, app);
+    if (app->sigint_ev) evsignal_add(app->sigint_ev, NULL);
+    if (app->sigterm_ev) evsignal_add(app->sigterm_ev, NULL);
+    while (app->state != RILL_APP_STOPPED) {
+        if (event_base_dispatch(app->base) < 0) {
+            rill_app_fail(app, RILL_EFATAL, "event loop failed");
+            break;
+        }
+        if (!app->own_base) break;
+    }
+    return app->exit_err;
+}
+
+bool rill_app_is_ready(const rill_app_t *app) {
+    return app->state == RILL_APP_RUNNING;
+}
+
+void rill_app_destroy(rill_app_t *app) {
+    if (!app) return;
+    rill__timers_stop(app);
+    while (app->timers) {
+        rill_timer_t *t = app->timers;
+        app->timers = t->next;
+        rill__timer_free(t);
+    }
+    /* Transport first: no handler may run into freed agents or topics. */
+    if (app->transport) rill_transport_destroy(app->transport);
+    app->transport = NULL;
+    if (app->store) rill_store_destroy(app->store);
+    rill__events_free(app); /* events point at agents */
+    while (app->agents) {
+        rill_agent_t *a = app->agents;
+        app->agents = a->next;
+        rill__agent_free(a);
+    }
+    while (app->topics) {
+        rill_topic_t *t = app->topics;
+        app->topics = t->next;
+        rill__topic_free(t);
+    }
+    for (size_t i = 0; i < app->nsers; i++) rill_serializer_destroy(app->sers[i]);
+    free(app->sers);
+    while (app->all_sends) {
+        rill_send_ctx_t *s = app->all_sends;
+        app->all_sends = s->all_next;
+        free(s);
+    }
+    const struct event *evs[] = {app->commit_ev, app->revoke_ev, app->shutdown_ev,
+                                 app->sigint_ev, app->sigterm_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i]) event_free((struct event *)evs[i]);
+    if (app->own_base) event_base_free(app->base);
+    rill_buf_free(&app->kbuf);
+    rill_buf_free(&app->vbuf);
+    free(app->commit_snap);
+    rill_conf_destroy(app->conf);
+    free(app->client_id);
+    free(app->id);
+    free(app);
+}

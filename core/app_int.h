@@ -1,0 +1,192 @@
+/* Internal: the app's runtime structures shared by app.c, topic.c, agent.c,
+ * timer.c and cli.c. */
+#ifndef RILL_APP_INT_H
+#define RILL_APP_INT_H
+
+#include <event2/event.h>
+
+#include "conf_int.h"
+#include "offsets_int.h"
+#include "registry_int.h"
+#include "rill/app.h"
+
+typedef enum {
+    RILL_APP_CREATED = 0,
+    RILL_APP_RUNNING,
+    RILL_APP_STOPPING,
+    RILL_APP_STOPPED,
+} rill_app_state_t;
+
+/* Consumer-side state of one partition of a topic this worker reads. */
+typedef struct rill_tpstate {
+    struct rill_topic *topic;
+    int32_t partition;
+    bool assigned;
+    bool revoking;
+    bool paused;       /* by backpressure */
+    uint32_t queued;   /* events buffered in agent queues, not started */
+    uint32_t inflight; /* events started and not yet acked */
+    int64_t committed; /* last offset committed (-1: none by us) */
+    rill_acks_t acks;
+} rill_tpstate_t;
+
+struct rill_topic {
+    rill_app_t *app;
+    char *name;
+    rill_topic_opts_t opts;
+    int32_t partitions;
+    const rill_type_t *ktype, *vtype;
+    char *kser_name, *vser_name;
+    rill_serializer_t *kser, *vser; /* resolved at start */
+    uint32_t rr;                    /* round-robin for keyless sends */
+    struct rill_agent **agents;     /* agents consuming this topic */
+    size_t nagents;
+    rill_tpstate_t *parts; /* [partitions] once started */
+    struct rill_topic *next;
+};
+
+/* An event: pooled, owned by the core until acked. */
+struct rill_event {
+    rill_app_t *app;
+    struct rill_agent *agent;
+    rill_tpstate_t *tp;
+    rill_msg_t msg;         /* views: into the transport batch, or into own */
+    void *own;              /* owned copy of the message bytes, or NULL */
+    rill_header_t *own_headers;
+    void *key;              /* decoded key (csize of key type), or NULL */
+    void *value;            /* decoded value, or NULL */
+    rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
+    bool in_handler;
+    bool early_ack;
+    rill_err_t early_err;
+    bool live;               /* handed out (not on the free list) */
+    struct rill_event *next; /* agent queue / free list */
+    struct rill_event *all_next; /* every event allocated, for destroy */
+};
+
+struct rill_agent {
+    rill_app_t *app;
+    char *name;
+    rill_topic_t *topic;
+    rill_agent_fn fn;
+    void *opaque;
+    rill_agent_opts_t opts;
+    int concurrency;
+    int inflight;
+    rill_event_t *qhead, *qtail; /* buffered events (owned copies) */
+    size_t qlen;
+    uint64_t processed, errors, decode_errors;
+    struct rill_agent *next;
+};
+
+struct rill_timer {
+    rill_app_t *app;
+    char *name;
+    double interval;
+    bool once; /* a task */
+    bool on_stop;
+    rill_timer_fn fn;
+    void *opaque;
+    struct event *ev;
+    struct rill_timer *next;
+};
+
+typedef struct rill_send_ctx {
+    rill_app_t *app;
+    rill_send_cb cb;
+    void *opaque;
+    uint64_t epoch;
+    bool live;
+    struct rill_send_ctx *next;     /* free list */
+    struct rill_send_ctx *all_next; /* every context allocated, for destroy */
+} rill_send_ctx_t;
+
+struct rill_app {
+    char *id;
+    char *client_id;
+    rill_conf_t *conf;
+    struct rill_logger *log;
+    char errmsg[512];
+    struct event_base *base;
+    bool own_base;
+    rill_app_state_t state;
+    rill_err_t exit_err;
+
+    rill_transport_t *transport;
+    rill_transport_handlers_t handlers;
+    rill_store_t *store;
+    rill_serializer_t **sers; /* opened serializers, by name */
+    size_t nsers;
+
+    rill_topic_t *topics;
+    rill_agent_t *agents;
+    rill_timer_t *timers;
+
+    /* conf, parsed once */
+    int64_t commit_interval_ms;
+    int64_t revoke_timeout_ms;
+    int64_t shutdown_timeout_ms;
+    uint32_t buffer_maxsize;
+    int on_decode_error; /* 0 skip, 1 dead_letter, 2 crash */
+    rill_topic_t *dead_letter;
+
+    struct event *commit_ev;
+    struct event *revoke_ev;
+    struct event *shutdown_ev;
+    struct event *sigint_ev, *sigterm_ev;
+    size_t revokes_waiting; /* partitions revoking with events in flight */
+    bool stop_requested;
+    bool subscribed;
+
+    /* sends: epochs so a commit waits for sends issued before it */
+    uint64_t send_epoch;
+    uint64_t sends_old, sends_new;
+    bool commit_pending;
+    rill_tp_offset_t *commit_snap;
+    size_t ncommit_snap, capcommit_snap;
+
+    rill_buf_t kbuf, vbuf;   /* encode scratch */
+    rill_event_t *free_events, *all_events;
+    rill_send_ctx_t *free_sends, *all_sends;
+    uint64_t inflight_total;
+
+    /* last-hit cache for message -> partition state */
+    const char *last_topic_ptr;
+    rill_topic_t *last_topic;
+};
+
+/* app.c */
+void rill__app_seterr(rill_app_t *app, const char *fmt, ...) RILL_PRINTF(2, 3);
+rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value, char *errstr,
+                         size_t errlen);
+rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen);
+rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
+                                        size_t errlen);
+void rill__app_commit(rill_app_t *app, bool force);
+/* Commit the waiting snapshot (its sends are delivered). */
+void rill__app_commit_snapshot(rill_app_t *app);
+void rill__app_check_idle(rill_app_t *app);
+#define rill__log(app, lvl, ...) rill_log((app)->log, lvl, (app)->id, __VA_ARGS__)
+
+/* topic.c */
+rill_err_t rill__topic_resolve(rill_topic_t *t, char *errstr, size_t errlen);
+rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen);
+void rill__topic_free(rill_topic_t *t);
+rill_topic_t *rill__topic_by_name(rill_app_t *app, const char *name);
+
+/* agent.c */
+void rill__on_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *opaque);
+void rill__on_assigned(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *opaque);
+void rill__on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
+                      void *opaque);
+void rill__agent_free(rill_agent_t *a);
+void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp);
+void rill__events_free(rill_app_t *app);
+
+/* timer.c */
+rill_err_t rill__timers_start(rill_app_t *app);
+void rill__timers_stop(rill_app_t *app);
+void rill__timers_run_on_stop(rill_app_t *app);
+void rill__timer_free(rill_timer_t *t);
+
+#endif

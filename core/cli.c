@@ -1,0 +1,316 @@
+/* rill_app_main(): the Faust-like command line every app binary gets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+#include "rill/version.h"
+
+static void usage(FILE *f, const char *prog, const rill_app_t *app) {
+    fprintf(f,
+            "usage: %s COMMAND [OPTIONS]\n"
+            "\n"
+            "rill app '%s' (rill %s)\n"
+            "\n"
+            "commands:\n"
+            "  worker                     run a worker of this app\n"
+            "  send TOPIC [--key K] [--partition N] VALUE\n"
+            "                             send one event (VALUE as JSON for record topics)\n"
+            "  agents                     list the app's agents\n"
+            "  topics                     list the app's topics\n"
+            "  tables                     list the app's tables\n"
+            "\n"
+            "options:\n"
+            "  --broker URL               transport (default memory://): kafka://host:port,\n"
+            "                             redis://host:port/db, memory://[name]\n"
+            "  --store URL                table store (default memory://): rocksdb:///path\n"
+            "  --web-port N               HTTP status port (0: off)\n"
+            "  -l, --loglevel LEVEL       fatal|error|warn|info|debug|trace\n"
+            "  -c, --conf KEY=VALUE       any config key (docs/CONFIGURATION.md)\n"
+            "  -h, --help                 this help\n"
+            "  --version                  print the rill version\n",
+            prog, rill_app_id(app), RILL_VERSION_STR);
+}
+
+static const char *kind_name(const rill_type_t *t) {
+    if (!t) return "bytes";
+    switch (t->kind) {
+    case RILL_T_STRING:
+        return "string";
+    case RILL_T_INT64:
+        return "int64";
+    case RILL_T_DOUBLE:
+        return "double";
+    case RILL_T_BOOL:
+        return "bool";
+    case RILL_T_BYTES:
+        return "bytes";
+    case RILL_T_DATETIME:
+        return "datetime";
+    case RILL_T_DECIMAL:
+        return "decimal";
+    case RILL_T_RECORD:
+        return t->record->ns ? t->record->ns : t->record->name;
+    case RILL_T_ARRAY:
+        return "array";
+    case RILL_T_MAP:
+        return "map";
+    }
+    return "?";
+}
+
+static void list_topics(rill_app_t *app) {
+    printf("%-40s %-10s %-24s %-24s\n", "topic", "partitions", "key", "value");
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        char parts[16];
+        if (t->partitions)
+            snprintf(parts, sizeof parts, "%d", t->partitions);
+        else
+            snprintf(parts, sizeof parts, "default");
+        char k[64], v[64];
+        snprintf(k, sizeof k, "%s (%s)", kind_name(t->ktype), t->kser_name);
+        snprintf(v, sizeof v, "%s (%s)", kind_name(t->vtype), t->vser_name);
+        printf("%-40s %-10s %-24s %-24s\n", t->name, parts, k, v);
+    }
+}
+
+static void list_agents(rill_app_t *app) {
+    printf("%-30s %-40s %s\n", "agent", "topic", "concurrency");
+    for (rill_agent_t *a = app->agents; a; a = a->next)
+        printf("%-30s %-40s %d\n", a->name, a->topic->name, a->concurrency);
+}
+
+struct sent {
+    bool done;
+    rill_err_t err;
+    int32_t partition;
+    int64_t offset;
+};
+
+static void on_sent(rill_err_t err, const char *errmsg, int32_t partition, int64_t offset,
+                    void *opaque) {
+    (void)errmsg;
+    struct sent *s = opaque;
+    s->done = true;
+    s->err = err;
+    s->partition = partition;
+    s->offset = offset;
+}
+
+/* Parse @p text (JSON for typed values, bytes otherwise) into a value of @p type. */
+static rill_err_t parse_value(rill_app_t *app, const rill_type_t *type, const char *text,
+                              void **out, char *why, size_t whylen) {
+    *out = NULL;
+    if (!type || type->kind == RILL_T_BYTES) return RILL_OK;
+    if (type->kind == RILL_T_STRING) {
+        char **s = calloc(1, sizeof *s);
+        if (!s || !(*s = strdup(text))) {
+            free(s);
+            return RILL_ENOMEM;
+        }
+        *out = s;
+        return RILL_OK;
+    }
+    rill_serializer_t *json = rill__app_serializer(app, "json", why, whylen);
+    if (!json) return RILL_ECONF;
+    size_t sz = type->kind == RILL_T_RECORD ? type->record->size : rill_type_csize(type);
+    void *v = calloc(1, sz ? sz : 1);
+    if (!v) return RILL_ENOMEM;
+    if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
+    rill_err_t rc = json->ops->decode(json, type, text, strlen(text), v, why, whylen);
+    if (rc != RILL_OK) {
+        rill_value_clear(type, v);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return RILL_OK;
+}
+
+static void free_value(const rill_type_t *type, void *v) {
+    if (!v) return;
+    rill_value_clear(type, v);
+    free(v);
+}
+
+static int cmd_send(rill_app_t *app, const char *topic, const char *key, int partition,
+                    const char *value) {
+    char err[512] = "";
+    if (rill__app_open(app, err, sizeof err) != RILL_OK) {
+        fprintf(stderr, "error: %s\n", err);
+        return 1;
+    }
+    rill_topic_t *t = rill__topic_by_name(app, topic);
+    if (!t) {
+        fprintf(stderr, "error: app '%s' has no topic '%s' (see '%s topics')\n", app->id,
+                topic, "topics");
+        return 2;
+    }
+    void *kv = NULL, *vv = NULL;
+    rill_err_t rc = RILL_OK;
+    if (key && (rc = parse_value(app, t->ktype, key, &kv, err, sizeof err)) != RILL_OK) {
+        fprintf(stderr, "error: key for topic '%s': %s\n", topic, err);
+        return 2;
+    }
+    if ((rc = parse_value(app, t->vtype, value, &vv, err, sizeof err)) != RILL_OK) {
+        free_value(t->ktype, kv);
+        fprintf(stderr, "error: value for topic '%s' (%s expected as JSON): %s\n", topic,
+                kind_name(t->vtype), err);
+        return 2;
+    }
+    rill_bytes_t kb = {(uint8_t *)key, key ? strlen(key) : 0};
+    rill_bytes_t vb = {(uint8_t *)value, strlen(value)};
+    struct sent s = {0};
+    rill_send_opts_t o = {.cb = on_sent, .opaque = &s};
+    if (partition >= 0) {
+        o.use_partition = true;
+        o.partition = partition;
+    }
+    app->state = RILL_APP_RUNNING;
+    rc = rill_send_ex(t, key ? (kv ? kv : (void *)&kb) : NULL, vv ? vv : (void *)&vb, &o);
+    free_value(t->ktype, kv);
+    free_value(t->vtype, vv);
+    if (rc != RILL_OK) {
+        fprintf(stderr, "error: %s\n", rill_app_errmsg(app));
+        return 1;
+    }
+    app->transport->ops->flush(app->transport, 30000);
+    while (!s.done && event_base_loop(app->base, EVLOOP_ONCE) == 0) {
+    }
+    app->state = RILL_APP_STOPPED;
+    if (!s.done || s.err != RILL_OK) {
+        fprintf(stderr, "error: send to '%s' failed: %s\n", topic,
+                s.done ? rill_err2str(s.err) : "no delivery report");
+        return 1;
+    }
+    printf("sent to %s[%d]@%lld\n", topic, s.partition, (long long)s.offset);
+    return 0;
+}
+
+int rill_app_main(rill_app_t *app, int argc, char **argv) {
+    const char *prog = argc > 0 ? argv[0] : "app";
+    const char *slash = strrchr(prog, '/');
+    if (slash) prog = slash + 1;
+    const char *cmd = NULL, *key = NULL;
+    const char *pos[2] = {NULL, NULL};
+    size_t npos = 0;
+    int partition = -1, rc = 0;
+    char err[512];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_ARG                                                                         \
+    do {                                                                                 \
+        if (!next) {                                                                     \
+            fprintf(stderr, "error: %s needs a value\n\n", a);                          \
+            goto bad;                                                                    \
+        }                                                                                \
+        i++;                                                                             \
+    } while (0)
+#define SET(k)                                                                           \
+    do {                                                                                 \
+        if (rill__app_set(app, k, next, err, sizeof err) != RILL_OK) {                   \
+            fprintf(stderr, "error: %s %s: %s\n\n", a, next, err);                        \
+            goto bad;                                                                    \
+        }                                                                                \
+    } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout, prog, app);
+            goto out;
+        } else if (!strcmp(a, "--version")) {
+            printf("rill %s\n", RILL_VERSION_STR);
+            goto out;
+        } else if (!strcmp(a, "--broker")) {
+            NEED_ARG;
+            SET("broker");
+        } else if (!strcmp(a, "--store")) {
+            NEED_ARG;
+            SET("store");
+        } else if (!strcmp(a, "--web-port")) {
+            NEED_ARG;
+            SET("web.port");
+        } else if (!strcmp(a, "-l") || !strcmp(a, "--loglevel")) {
+            NEED_ARG;
+            SET("log.level");
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--conf")) {
+            NEED_ARG;
+            const char *eq = strchr(next, '=');
+            if (!eq || eq == next) {
+                fprintf(stderr, "error: %s expects KEY=VALUE, got '%s'\n\n", a, next);
+                goto bad;
+            }
+            char k[256];
+            snprintf(k, sizeof k, "%.*s", (int)(eq - next), next);
+            if (rill__app_set(app, k, eq + 1, err, sizeof err) != RILL_OK) {
+                fprintf(stderr, "error: %s\n\n", err);
+                goto bad;
+            }
+        } else if (!strcmp(a, "--key") || !strcmp(a, "-k")) {
+            NEED_ARG;
+            key = next;
+        } else if (!strcmp(a, "--partition") || !strcmp(a, "-p")) {
+            NEED_ARG;
+            char *end;
+            long p = strtol(next, &end, 10);
+            if (*end || p < 0 || p > 1000000) {
+                fprintf(stderr, "error: --partition expects a partition number, got '%s'\n\n",
+                        next);
+                goto bad;
+            }
+            partition = (int)p;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "error: unknown option '%s'\n\n", a);
+            goto bad;
+        } else if (!cmd) {
+            cmd = a;
+        } else if (npos < 2) {
+            pos[npos++] = a;
+        } else {
+            fprintf(stderr, "error: unexpected argument '%s'\n\n", a);
+            goto bad;
+        }
+#undef NEED_ARG
+#undef SET
+    }
+    if (!cmd) {
+        fprintf(stderr, "error: no command given\n\n");
+        goto bad;
+    }
+    if (!strcmp(cmd, "worker")) {
+        if (npos) {
+            fprintf(stderr, "error: worker takes no arguments, got '%s'\n\n", pos[0]);
+            goto bad;
+        }
+        rill_err_t r = rill_app_run(app);
+        rc = r == RILL_OK ? 0 : 1;
+    } else if (!strcmp(cmd, "send")) {
+        if (npos != 2) {
+            fprintf(stderr, "error: send needs TOPIC and VALUE\n\n");
+            goto bad;
+        }
+        rc = cmd_send(app, pos[0], key, partition, pos[1]);
+        if (rc == 2) goto bad_quiet;
+    } else if (!strcmp(cmd, "topics") || !strcmp(cmd, "agents") || !strcmp(cmd, "tables")) {
+        if (npos) {
+            fprintf(stderr, "error: %s takes no arguments\n\n", cmd);
+            goto bad;
+        }
+        if (!strcmp(cmd, "topics"))
+            list_topics(app);
+        else if (!strcmp(cmd, "agents"))
+            list_agents(app);
+        else
+            printf("%-30s %-10s\n", "table", "partitions");
+    } else {
+        fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
+        goto bad;
+    }
+out:
+    rill_app_destroy(app);
+    return rc;
+bad:
+    usage(stderr, prog, app);
+bad_quiet:
+    rill_app_destroy(app);
+    return 2;
+}

@@ -1,0 +1,252 @@
+/* App configuration: a string map validated against a table of known keys
+ * (librdkafka's rd_kafka_conf_set model). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_int.h"
+#include "registry_int.h"
+
+typedef enum { K_STR, K_URL, K_INT, K_ENUM, K_LEVEL, K_BOOL } ktype_t;
+
+typedef struct known_key {
+    const char *name;
+    ktype_t type;
+    const char *def;
+    int64_t min, max;    /* K_INT */
+    const char *choices; /* K_ENUM: "a|b|c" */
+    const char *desc;
+} known_key_t;
+
+static const known_key_t known_keys[] = {
+    {"broker", K_URL, "memory://", 0, 0, NULL,
+     "Transport URL: memory://[name], kafka://host:port[,host:port], redis://host:port[/db]"},
+    {"store", K_URL, "memory://", 0, 0, NULL,
+     "Table store URL: memory:// or rocksdb:///path"},
+    {"key_serializer", K_STR, "raw", 0, 0, NULL, "Default key serializer of topics"},
+    {"value_serializer", K_STR, "json", 0, 0, NULL, "Default value serializer of topics"},
+    {"topic.partitions", K_INT, "8", 1, 100000, NULL,
+     "Partitions of topics the app creates when none is given"},
+    {"topic.replication", K_INT, "1", 1, 100, NULL, "Replication factor of created topics"},
+    {"commit.interval.ms", K_INT, "1000", 1, 3600000, NULL,
+     "How often acked offsets are committed (and tables flushed)"},
+    {"on_decode_error", K_ENUM, "skip", 0, 0, "skip|dead_letter|crash",
+     "What to do with a message that cannot be decoded"},
+    {"dead_letter.topic", K_STR, "", 0, 0, NULL,
+     "Dead-letter topic (default <app>-dead-letter)"},
+    {"processing_guarantee", K_ENUM, "at_least_once", 0, 0, "at_least_once|exactly_once",
+     "at_least_once, or exactly_once (Kafka transactions)"},
+    {"table.standby_replicas", K_INT, "0", 0, 16, NULL,
+     "Warm copies of every table partition kept on other workers"},
+    {"table.recovery.stall.ms", K_INT, "60000", 100, 86400000, NULL,
+     "Recovery that makes no progress this long fails loudly instead of hanging"},
+    {"broker.timeout.ms", K_INT, "60000", 100, 86400000, NULL,
+     "The worker dies (non-zero exit) when the broker is unreachable this long"},
+    {"revoke.timeout.ms", K_INT, "30000", 1, 3600000, NULL,
+     "How long a revoke waits for in-flight events before failing loudly"},
+    {"shutdown.timeout.ms", K_INT, "30000", 1, 3600000, NULL,
+     "How long graceful shutdown waits for in-flight events and sends"},
+    {"stream.buffer.maxsize", K_INT, "4096", 1, 10000000, NULL,
+     "Events buffered per partition before that partition is paused"},
+    {"web.port", K_INT, "0", 0, 65535, NULL, "Port of the HTTP status server (0: off)"},
+    {"web.host", K_STR, "127.0.0.1", 0, 0, NULL, "Address the HTTP server binds"},
+    {"log.level", K_LEVEL, "info", 0, 0, NULL, "fatal, error, warn, info, debug, trace"},
+    {"client.id", K_STR, "", 0, 0, NULL, "Client id (default <app>-<host>-<pid>)"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const known_key_t *find_known(const char *key) {
+    for (const known_key_t *k = known_keys; k->name; k++)
+        if (strcmp(k->name, key) == 0) return k;
+    return NULL;
+}
+
+rill_conf_t *rill_conf_new(void) {
+    rill_conf_t *c = calloc(1, sizeof *c);
+    if (c) c->logger.level = rill__logger_default()->level; /* $RILL_LOG_LEVEL or info */
+    return c;
+}
+
+void rill_conf_destroy(rill_conf_t *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->kv[i].key);
+        free(c->kv[i].value);
+    }
+    free(c->kv);
+    free(c);
+}
+
+static rill_conf_res_t put(rill_conf_t *c, const char *key, const char *value) {
+    char *v = strdup(value);
+    if (!v) return RILL_CONF_INVALID;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->kv[i].key, key) == 0) {
+            free(c->kv[i].value);
+            c->kv[i].value = v;
+            return RILL_CONF_OK;
+        }
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        rill_conf_kv_t *kv = realloc(c->kv, cap * sizeof *kv);
+        if (!kv) {
+            free(v);
+            return RILL_CONF_INVALID;
+        }
+        c->kv = kv;
+        c->cap = cap;
+    }
+    if (!(c->kv[c->n].key = strdup(key))) {
+        free(v);
+        return RILL_CONF_INVALID;
+    }
+    c->kv[c->n++].value = v;
+    return RILL_CONF_OK;
+}
+
+rill_conf_t *rill_conf_dup(const rill_conf_t *c) {
+    rill_conf_t *d = rill_conf_new();
+    if (!d) return NULL;
+    d->logger = c->logger;
+    for (size_t i = 0; i < c->n; i++) {
+        if (put(d, c->kv[i].key, c->kv[i].value) != RILL_CONF_OK) {
+            rill_conf_destroy(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static bool enum_has(const char *choices, const char *v) {
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        size_t m = strcspn(p, "|");
+        if (m == n && strncmp(p, v, n) == 0) return true;
+        p += m;
+        if (*p == '|') p++;
+    }
+    return false;
+}
+
+rill_conf_res_t rill_conf_set(rill_conf_t *c, const char *key, const char *value,
+                              char *errstr, size_t errlen) {
+    char dummy[1];
+    if (!errstr || !errlen) {
+        errstr = dummy;
+        errlen = sizeof dummy;
+    }
+    if (!key || !value) {
+        snprintf(errstr, errlen, "config key and value must not be NULL");
+        return RILL_CONF_INVALID;
+    }
+    const known_key_t *k = find_known(key);
+    if (!k) {
+        /* "<backend>.<property>": validated by that backend when the app is created. */
+        const char *dot = strchr(key, '.');
+        char scheme[32];
+        if (dot && dot != key && (size_t)(dot - key) < sizeof scheme && dot[1]) {
+            memcpy(scheme, key, (size_t)(dot - key));
+            scheme[dot - key] = '\0';
+            if (rill__registry_has_prefix(scheme)) return put(c, key, value);
+        }
+        snprintf(errstr, errlen,
+                 "unknown config key '%s' (see docs/CONFIGURATION.md; backend "
+                 "properties are '<backend>.<name>', e.g. kafka.acks)",
+                 key);
+        return RILL_CONF_UNKNOWN;
+    }
+    switch (k->type) {
+    case K_STR:
+        break;
+    case K_URL: {
+        rill_url_t *u;
+        char why[256];
+        if (rill_url_parse(value, &u, why, sizeof why) != RILL_OK) {
+            snprintf(errstr, errlen, "config key '%s': %s", key, why);
+            return RILL_CONF_INVALID;
+        }
+        rill_url_destroy(u);
+        break;
+    }
+    case K_INT: {
+        errno = 0;
+        char *end;
+        long long v = strtoll(value, &end, 10);
+        if (!*value || *end || errno || v < k->min || v > k->max) {
+            snprintf(errstr, errlen,
+                     "config key '%s': expected an integer from %lld to %lld, got '%s'", key,
+                     (long long)k->min, (long long)k->max, value);
+            return RILL_CONF_INVALID;
+        }
+        break;
+    }
+    case K_ENUM:
+        if (!enum_has(k->choices, value)) {
+            snprintf(errstr, errlen, "config key '%s': expected one of %s, got '%s'", key,
+                     k->choices, value);
+            return RILL_CONF_INVALID;
+        }
+        break;
+    case K_BOOL:
+        break;
+    case K_LEVEL: {
+        rill_log_level_t l;
+        if (rill_log_level_parse(value, &l) != RILL_OK) {
+            snprintf(errstr, errlen,
+                     "config key '%s': expected fatal, error, warn, info, debug or "
+                     "trace, got '%s'",
+                     key, value);
+            return RILL_CONF_INVALID;
+        }
+        c->logger.level = l;
+        break;
+    }
+    }
+    if (put(c, key, value) != RILL_CONF_OK) {
+        snprintf(errstr, errlen, "out of memory");
+        return RILL_CONF_INVALID;
+    }
+    return RILL_CONF_OK;
+}
+
+const char *rill_conf_get(const rill_conf_t *c, const char *key) {
+    for (size_t i = 0; c && i < c->n; i++)
+        if (strcmp(c->kv[i].key, key) == 0) return c->kv[i].value;
+    const known_key_t *k = find_known(key);
+    return k ? k->def : NULL;
+}
+
+int64_t rill_conf_get_int(const rill_conf_t *c, const char *key, int64_t def) {
+    const char *v = rill_conf_get(c, key);
+    if (!v || !*v) return def;
+    char *end;
+    long long r = strtoll(v, &end, 10);
+    return *end ? def : r;
+}
+
+void rill_conf_foreach(const rill_conf_t *c, const char *prefix,
+                       void (*cb)(const char *key, const char *value, void *opaque),
+                       void *opaque) {
+    size_t n = prefix ? strlen(prefix) : 0;
+    for (size_t i = 0; c && i < c->n; i++)
+        if (!n || strncmp(c->kv[i].key, prefix, n) == 0)
+            cb(c->kv[i].key, c->kv[i].value, opaque);
+}
+
+void rill_conf_set_log_cb(rill_conf_t *c, rill_log_cb cb, void *opaque) {
+    c->logger.cb = cb;
+    c->logger.opaque = opaque;
+}
+
+void rill__conf_describe(void (*line)(const char *text, void *opaque), void *opaque) {
+    char buf[512];
+    line("| key | default | description |", opaque);
+    line("|-----|---------|-------------|", opaque);
+    for (const known_key_t *k = known_keys; k->name; k++) {
+        snprintf(buf, sizeof buf, "| `%s` | `%s` | %s%s%s |", k->name, k->def, k->desc,
+                 k->choices ? ": " : "", k->choices ? k->choices : "");
+        line(buf, opaque);
+    }
+}

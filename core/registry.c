@@ -1,0 +1,247 @@
+/* Registries of transports, stores and serializers, keyed by scheme/name, and
+ * the construction of plugin instances (props filled before open). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry_int.h"
+
+/* Generated from the enabled backends (build/generated/builtins.c). */
+extern const struct rill_transport_ops *const rill__builtin_transports[];
+extern const struct rill_store_ops *const rill__builtin_stores[];
+extern const struct rill_serializer_ops *const rill__builtin_serializers[];
+
+#define MAX_USER 32
+static const struct rill_transport_ops *user_transports[MAX_USER];
+static const struct rill_store_ops *user_stores[MAX_USER];
+static const struct rill_serializer_ops *user_serializers[MAX_USER];
+
+#define FIND(builtins, users, field, key)                                                \
+    do {                                                                                 \
+        for (size_t i_ = 0; builtins[i_]; i_++)                                          \
+            if (strcmp(builtins[i_]->field, key) == 0) return builtins[i_];              \
+        for (size_t i_ = 0; i_ < MAX_USER && users[i_]; i_++)                            \
+            if (strcmp(users[i_]->field, key) == 0) return users[i_];                    \
+        return NULL;                                                                     \
+    } while (0)
+
+const struct rill_transport_ops *rill_transport_find(const char *scheme) {
+    if (!scheme) return NULL;
+    FIND(rill__builtin_transports, user_transports, scheme, scheme);
+}
+
+const struct rill_store_ops *rill_store_find(const char *scheme) {
+    if (!scheme) return NULL;
+    FIND(rill__builtin_stores, user_stores, scheme, scheme);
+}
+
+const struct rill_serializer_ops *rill_serializer_find(const char *name) {
+    if (!name) return NULL;
+    FIND(rill__builtin_serializers, user_serializers, name, name);
+}
+
+bool rill__registry_has_prefix(const char *scheme) {
+    return rill_transport_find(scheme) || rill_store_find(scheme) ||
+           rill_serializer_find(scheme);
+}
+
+static rill_err_t add(const void **slots, const void *ops, const char *name, bool exists) {
+    if (!name || !*name || strlen(name) >= 32) return RILL_EINVAL;
+    if (exists) return RILL_EEXIST;
+    for (size_t i = 0; i < MAX_USER; i++) {
+        if (!slots[i]) {
+            slots[i] = ops;
+            return RILL_OK;
+        }
+    }
+    return RILL_ENOMEM;
+}
+
+rill_err_t rill_register_transport(const struct rill_transport_ops *ops) {
+    if (!ops || ops->abi != RILL_TRANSPORT_ABI || !ops->open || !ops->close ||
+        !ops->produce || !ops->subscribe)
+        return RILL_EINVAL;
+    return add((const void **)user_transports, ops, ops->scheme,
+               ops->scheme && rill_transport_find(ops->scheme));
+}
+
+rill_err_t rill_register_store(const struct rill_store_ops *ops) {
+    if (!ops || ops->abi != RILL_STORE_ABI || !ops->open || !ops->close ||
+        !ops->part_open || !ops->get || !ops->write)
+        return RILL_EINVAL;
+    return add((const void **)user_stores, ops, ops->scheme,
+               ops->scheme && rill_store_find(ops->scheme));
+}
+
+rill_err_t rill_register_serializer(const struct rill_serializer_ops *ops) {
+    if (!ops || ops->abi != RILL_SERIALIZER_ABI || !ops->encode || !ops->decode)
+        return RILL_EINVAL;
+    return add((const void **)user_serializers, ops, ops->name,
+               ops->name && rill_serializer_find(ops->name));
+}
+
+/* ---- instances --------------------------------------------------------------------- */
+
+static void *alloc_impl(size_t size) {
+    return calloc(1, size ? size : 1);
+}
+
+rill_serializer_t *rill__serializer_open(const char *name, const rill_conf_t *conf,
+                                         const rill_logger_t *lg, char *errstr,
+                                         size_t errlen) {
+    const struct rill_serializer_ops *ops = rill_serializer_find(name);
+    if (!ops) {
+        snprintf(errstr, errlen, "unknown serializer '%s'", name ? name : "(null)");
+        return NULL;
+    }
+    rill_serializer_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->impl = alloc_impl(ops->impl_size))) {
+        free(s);
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    s->ops = ops;
+    s->log = lg ? lg : rill__logger_default();
+    snprintf(s->name, sizeof s->name, "%s", ops->name);
+    if (rill_props_apply(ops->props, s->impl, ops->name, conf, NULL, true, errstr,
+                         errlen) != RILL_OK ||
+        (ops->open && ops->open(s, conf, errstr, errlen) != RILL_OK)) {
+        rill_props_free(ops->props, s->impl);
+        free(s->impl);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+rill_serializer_t *rill_serializer_new(const char *name, const rill_conf_t *conf,
+                                       char *errstr, size_t errlen) {
+    return rill__serializer_open(name, conf, NULL, errstr, errlen);
+}
+
+void rill_serializer_destroy(rill_serializer_t *s) {
+    if (!s) return;
+    if (s->ops->close) s->ops->close(s);
+    rill_props_free(s->ops->props, s->impl);
+    free(s->impl);
+    free(s);
+}
+
+rill_err_t rill_serializer_encode(rill_serializer_t *s, const rill_type_t *type,
+                                  const void *value, rill_buf_t *out, char *errstr,
+                                  size_t errlen) {
+    return s->ops->encode(s, type, value, out, errstr, errlen);
+}
+
+rill_err_t rill_serializer_decode(rill_serializer_t *s, const rill_type_t *type,
+                                  const void *data, size_t len, void *value, char *errstr,
+                                  size_t errlen) {
+    return s->ops->decode(s, type, data, len, value, errstr, errlen);
+}
+
+rill_store_t *rill__store_open(const char *url, const rill_conf_t *conf,
+                               const rill_logger_t *lg, char *errstr, size_t errlen) {
+    rill_url_t *u;
+    if (rill_url_parse(url, &u, errstr, errlen) != RILL_OK) return NULL;
+    const struct rill_store_ops *ops = rill_store_find(u->scheme);
+    if (!ops) {
+        snprintf(errstr, errlen, "store URL '%s': no store registered for scheme '%s'", url,
+                 u->scheme);
+        rill_url_destroy(u);
+        return NULL;
+    }
+    rill_store_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->impl = alloc_impl(ops->impl_size))) {
+        free(s);
+        rill_url_destroy(u);
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    s->ops = ops;
+    s->log = lg ? lg : rill__logger_default();
+    snprintf(s->name, sizeof s->name, "%s", ops->scheme);
+    rill_err_t rc = rill_props_apply(ops->props, s->impl, ops->scheme, conf, u, true,
+                                     errstr, errlen);
+    if (rc == RILL_OK) rc = ops->open(s, u, conf, errstr, errlen);
+    rill_url_destroy(u);
+    if (rc != RILL_OK) {
+        ops->close(s);
+        rill_props_free(ops->props, s->impl);
+        free(s->impl);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+rill_store_t *rill_store_new(const char *url, const rill_conf_t *conf, char *errstr,
+                             size_t errlen) {
+    return rill__store_open(url, conf, NULL, errstr, errlen);
+}
+
+void rill_store_destroy(rill_store_t *s) {
+    if (!s) return;
+    s->ops->close(s);
+    rill_props_free(s->ops->props, s->impl);
+    free(s->impl);
+    free(s);
+}
+
+rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
+                                       struct event_base *base,
+                                       const rill_transport_handlers_t *h,
+                                       const char *client_id, const rill_logger_t *lg,
+                                       char *errstr, size_t errlen) {
+    rill_url_t *u;
+    if (rill_url_parse(url, &u, errstr, errlen) != RILL_OK) return NULL;
+    const struct rill_transport_ops *ops = rill_transport_find(u->scheme);
+    if (!ops) {
+        snprintf(errstr, errlen,
+                 "broker URL '%s': no transport registered for scheme '%s' (built in: "
+                 "memory%s%s)",
+                 url, u->scheme, rill_transport_find("kafka") ? ", kafka" : "",
+                 rill_transport_find("redis") ? ", redis" : "");
+        rill_url_destroy(u);
+        return NULL;
+    }
+    rill_transport_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->impl = alloc_impl(ops->impl_size))) {
+        free(t);
+        rill_url_destroy(u);
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    t->ops = ops;
+    t->log = lg ? lg : rill__logger_default();
+    t->base = base;
+    t->h = h;
+    t->client_id = client_id;
+    snprintf(t->name, sizeof t->name, "%s", ops->scheme);
+    rill_err_t rc = rill_props_apply(ops->props, t->impl, ops->scheme, conf, u,
+                                     !(ops->features & RILL_TF_PASSTHROUGH), errstr, errlen);
+    if (rc == RILL_OK) rc = ops->open(t, u, conf, errstr, errlen);
+    rill_url_destroy(u);
+    if (rc != RILL_OK) {
+        ops->close(t);
+        rill_props_free(ops->props, t->impl);
+        free(t->impl);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+rill_transport_t *rill_transport_new(const char *url, const rill_conf_t *conf,
+                                     struct event_base *base,
+                                     const rill_transport_handlers_t *h,
+                                     const char *client_id, char *errstr, size_t errlen) {
+    return rill__transport_open(url, conf, base, h, client_id, NULL, errstr, errlen);
+}
+
+void rill_transport_destroy(rill_transport_t *t) {
+    if (!t) return;
+    t->ops->close(t);
+    rill_props_free(t->ops->props, t->impl);
+    free(t->impl);
+    free(t);
+}

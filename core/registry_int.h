@@ -1,0 +1,24 @@
+/* Internal: plugin registries and instance construction. */
+#ifndef RILL_REGISTRY_INT_H
+#define RILL_REGISTRY_INT_H
+
+#include "log_int.h"
+#include "rill/serializer.h"
+#include "rill/store.h"
+#include "rill/transport.h"
+
+/* True when some registered backend is named @p scheme (for "<scheme>.*" keys). */
+bool rill__registry_has_prefix(const char *scheme);
+
+rill_serializer_t *rill__serializer_open(const char *name, const rill_conf_t *conf,
+                                         const rill_logger_t *lg, char *errstr,
+                                         size_t errlen);
+rill_store_t *rill__store_open(const char *url, const rill_conf_t *conf,
+                               const rill_logger_t *lg, char *errstr, size_t errlen);
+rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
+                                       struct event_base *base,
+                                       const rill_transport_handlers_t *h,
+                                       const char *client_id, const rill_logger_t *lg,
+                                       char *errstr, size_t errlen);
+
+#endif

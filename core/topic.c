@@ -1,0 +1,331 @@
+/* Topics: definition, serializer resolution, declaration, sending. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+
+static bool valid_topic_name(const char *name) {
+    if (!name || !*name || strlen(name) > 249) return false;
+    for (const char *p = name; *p; p++)
+        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+            !(*p >= '0' && *p <= '9') && !strchr("-_.", *p))
+            return false;
+    return true;
+}
+
+rill_topic_t *rill__topic_by_name(rill_app_t *app, const char *name) {
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        if (strcmp(t->name, name) == 0) return t;
+    return NULL;
+}
+
+rill_topic_t *rill_app_find_topic(const rill_app_t *app, const char *name) {
+    return rill__topic_by_name((rill_app_t *)app, name);
+}
+
+static bool is_rawish(const rill_type_t *t) {
+    return !t || t->kind == RILL_T_BYTES || t->kind == RILL_T_STRING;
+}
+
+rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
+                             const rill_topic_opts_t *opts) {
+    rill_topic_opts_t o = opts ? *opts : (rill_topic_opts_t){0};
+    if (!valid_topic_name(name)) {
+        rill__app_seterr(app,
+                         "topic name '%s' is invalid: use 1-249 letters, digits, '-', '_' "
+                         "or '.'",
+                         name ? name : "(null)");
+        return NULL;
+    }
+    rill_topic_t *t = rill__topic_by_name(app, name);
+    if (t) {
+        if (opts && (o.value_type != t->vtype || o.key_type != t->ktype ||
+                     (o.partitions && o.partitions != t->partitions))) {
+            rill__app_seterr(app, "topic '%s' is already defined with other options", name);
+            return NULL;
+        }
+        return t;
+    }
+    if (app->state != RILL_APP_CREATED && !app->transport) {
+        rill__app_seterr(app, "topic '%s' defined after the app stopped", name);
+        return NULL;
+    }
+    if (o.partitions < 0) {
+        rill__app_seterr(app, "topic '%s': partitions must be positive", name);
+        return NULL;
+    }
+    t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(name))) {
+        free(t);
+        rill__app_seterr(app, "out of memory");
+        return NULL;
+    }
+    t->app = app;
+    t->opts = o;
+    t->ktype = o.key_type;
+    t->vtype = o.value_type;
+    t->partitions = o.partitions;
+    const char *ks = o.key_serializer ? o.key_serializer
+                     : is_rawish(o.key_type) ? "raw"
+                                             : rill_conf_get(app->conf, "value_serializer");
+    const char *vs = o.value_serializer ? o.value_serializer
+                     : !o.value_type || o.value_type->kind == RILL_T_BYTES
+                         ? "raw"
+                         : rill_conf_get(app->conf, "value_serializer");
+    t->kser_name = strdup(ks);
+    t->vser_name = strdup(vs);
+    if (!t->kser_name || !t->vser_name) {
+        rill__topic_free(t);
+        rill__app_seterr(app, "out of memory");
+        return NULL;
+    }
+    rill_topic_t **pp = &app->topics; /* keep definition order */
+    while (*pp) pp = &(*pp)->next;
+    *pp = t;
+    /* A topic defined while running (CLI send, late definition) is usable at once. */
+    if (app->transport) {
+        char err[256];
+        if (rill__topic_resolve(t, err, sizeof err) || rill__topic_declare(t, err, sizeof err)) {
+            rill__app_seterr(app, "%s", err);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+void rill__topic_free(rill_topic_t *t) {
+    if (t->parts) {
+        for (int32_t p = 0; p < t->partitions; p++) rill__acks_free(&t->parts[p].acks);
+        free(t->parts);
+    }
+    free(t->agents);
+    free(t->kser_name);
+    free(t->vser_name);
+    free(t->name);
+    free(t);
+}
+
+const char *rill_topic_name(const rill_topic_t *t) {
+    return t->name;
+}
+
+int32_t rill_topic_partitions(const rill_topic_t *t) {
+    return t->partitions;
+}
+
+const rill_type_t *rill_topic_value_type(const rill_topic_t *t) {
+    return t->vtype;
+}
+
+const rill_type_t *rill_topic_key_type(const rill_topic_t *t) {
+    return t->ktype;
+}
+
+rill_err_t rill__topic_resolve(rill_topic_t *t, char *errstr, size_t errlen) {
+    char why[256];
+    if (!(t->kser = rill__app_serializer(t->app, t->kser_name, why, sizeof why))) {
+        snprintf(errstr, errlen, "topic '%s': key serializer: %s", t->name, why);
+        return RILL_ECONF;
+    }
+    if (!(t->vser = rill__app_serializer(t->app, t->vser_name, why, sizeof why))) {
+        snprintf(errstr, errlen, "topic '%s': value serializer: %s", t->name, why);
+        return RILL_ECONF;
+    }
+    if (t->vtype && t->vtype->kind == RILL_T_RECORD &&
+        rill_schema_validate(t->vtype->record, why, sizeof why) != RILL_OK) {
+        snprintf(errstr, errlen, "topic '%s': value record: %s", t->name, why);
+        return RILL_EINVAL;
+    }
+    return RILL_OK;
+}
+
+rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
+    rill_app_t *app = t->app;
+    rill_transport_t *tr = app->transport;
+    bool explicit = t->opts.partitions > 0;
+    rill_topic_spec_t spec = {
+        .name = t->name,
+        .partitions = explicit ? t->opts.partitions
+                               : (int32_t)rill_conf_get_int(app->conf, "topic.partitions", 8),
+        .replication = (int16_t)rill_conf_get_int(app->conf, "topic.replication", 1),
+        .compacted = t->opts.compacted,
+        .retention_ms = t->opts.retention_ms,
+    };
+    int32_t got = 0;
+    char why[512] = "";
+    rill_err_t rc = tr->ops->declare(tr, &spec, &got, why, sizeof why);
+    if (rc == RILL_EPARTITIONS && !explicit) { /* no count asked for: take the existing one */
+        spec.partitions = 0;
+        rc = tr->ops->declare(tr, &spec, &got, why, sizeof why);
+    }
+    if (rc != RILL_OK) {
+        snprintf(errstr, errlen, "declaring topic '%s': %s", t->name,
+                 *why ? why : rill_err2str(rc));
+        return rc;
+    }
+    t->partitions = got;
+    if (!t->parts) {
+        if (!(t->parts = calloc((size_t)got, sizeof *t->parts))) return RILL_ENOMEM;
+        for (int32_t p = 0; p < got; p++) {
+            t->parts[p].topic = t;
+            t->parts[p].partition = p;
+            t->parts[p].committed = -1;
+            rill__acks_init(&t->parts[p].acks);
+        }
+    }
+    return RILL_OK;
+}
+
+/* ---- sending --------------------------------------------------------------------------- */
+
+static rill_send_ctx_t *send_ctx_get(rill_app_t *app) {
+    rill_send_ctx_t *s = app->free_sends;
+    if (s) {
+        app->free_sends = s->next;
+    } else {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+        s->all_next = app->all_sends;
+        app->all_sends = s;
+    }
+    s->live = true;
+    return s;
+}
+
+static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
+                        int64_t offset, void *opaque) {
+    rill_send_ctx_t *s = opaque;
+    rill_app_t *app = s->app;
+    /* Sends of an epoch before the current one belong to a waiting snapshot. */
+    if (s->epoch < app->send_epoch) {
+        if (app->sends_old) app->sends_old--;
+    } else if (app->sends_new) {
+        app->sends_new--;
+    }
+    if (err != RILL_OK)
+        rill__log(app, RILL_LOG_WARN, "send failed: %s", errmsg ? errmsg : rill_err2str(err));
+    if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
+    s->live = false;
+    s->next = app->free_sends;
+    app->free_sends = s;
+    if (app->commit_pending && app->sends_old == 0) rill__app_commit_snapshot(app);
+}
+
+static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const void *v,
+                          size_t vlen, const rill_send_opts_t *o) {
+    rill_app_t *app = t->app;
+    if (!app->transport || app->state == RILL_APP_STOPPED) {
+        rill__app_seterr(app, "send to '%s': the app is not running", t->name);
+        return RILL_ESTATE;
+    }
+    int32_t part;
+    if (o && o->use_partition) {
+        if (o->partition < 0 || o->partition >= t->partitions) {
+            rill__app_seterr(app, "send to '%s': partition %d out of range 0-%d", t->name,
+                             o->partition, t->partitions - 1);
+            return RILL_EINVAL;
+        }
+        part = o->partition;
+    } else if (k) {
+        part = rill_partition_for_key(k, klen, t->partitions);
+    } else {
+        part = (int32_t)(t->rr++ % (uint32_t)t->partitions);
+    }
+    rill_send_ctx_t *s = send_ctx_get(app);
+    if (!s) return RILL_ENOMEM;
+    s->app = app;
+    s->cb = o ? o->cb : NULL;
+    s->opaque = o ? o->opaque : NULL;
+    s->epoch = app->send_epoch;
+    rill_produce_t m = {
+        .topic = t->name,
+        .partition = part,
+        .key = k,
+        .key_len = klen,
+        .value = v,
+        .value_len = vlen,
+        .headers = o ? o->headers : NULL,
+        .nheaders = o ? o->nheaders : 0,
+        .timestamp_ms = o ? o->timestamp_ms : 0,
+    };
+    rill_err_t rc = app->transport->ops->produce(app->transport, &m, on_delivery, s);
+    if (rc != RILL_OK) {
+        s->live = false;
+        s->next = app->free_sends;
+        app->free_sends = s;
+        rill__app_seterr(app, "send to '%s' partition %d: %s", t->name, part,
+                         rill_err2str(rc));
+        return rc;
+    }
+    app->sends_new++;
+    return RILL_OK;
+}
+
+rill_err_t rill_send_raw(rill_topic_t *t, const void *key, size_t key_len,
+                         const void *value, size_t value_len, const rill_send_opts_t *o) {
+    return produce(t, key, key_len, value, value_len, o);
+}
+
+/* Encode @p v of @p type with @p ser into @p buf; raw bytes pass as a view. */
+static rill_err_t encode(rill_topic_t *t, rill_serializer_t *ser, const rill_type_t *type,
+                         const void *v, rill_buf_t *buf, const void **out, size_t *outlen,
+                         const char *what) {
+    if (!v) {
+        *out = NULL;
+        *outlen = 0;
+        return RILL_OK;
+    }
+    if (!type || type->kind == RILL_T_BYTES) {
+        const rill_bytes_t *b = v;
+        *out = b->data ? b->data : (const void *)"";
+        *outlen = b->len;
+        return RILL_OK;
+    }
+    char why[256] = "";
+    rill_buf_reset(buf);
+    rill_err_t rc = ser->ops->encode(ser, type, v, buf, why, sizeof why);
+    if (rc != RILL_OK) {
+        rill__app_seterr(t->app, "send to '%s': encoding %s with %s: %s", t->name, what,
+                         ser->name, *why ? why : rill_err2str(rc));
+        return rc == RILL_ENOMEM ? rc : RILL_EENCODE;
+    }
+    *out = buf->data ? buf->data : (const void *)"";
+    *outlen = buf->len;
+    return RILL_OK;
+}
+
+rill_err_t rill_send_ex(rill_topic_t *t, const void *key, const void *value,
+                        const rill_send_opts_t *o) {
+    rill_app_t *app = t->app;
+    if (!t->vser) {
+        rill__app_seterr(app, "send to '%s': the app is not started", t->name);
+        return RILL_ESTATE;
+    }
+    const void *k, *v;
+    size_t kl, vl;
+    rill_err_t rc = encode(t, t->kser, t->ktype, key, &app->kbuf, &k, &kl, "key");
+    if (rc == RILL_OK) rc = encode(t, t->vser, t->vtype, value, &app->vbuf, &v, &vl, "value");
+    if (rc != RILL_OK) return rc;
+    return produce(t, k, kl, v, vl, o);
+}
+
+rill_err_t rill_send(rill_topic_t *t, const void *key, const void *value, rill_send_cb cb,
+                     void *opaque) {
+    rill_send_opts_t o = {.cb = cb, .opaque = opaque};
+    return rill_send_ex(t, key, value, &o);
+}
+
+rill_err_t rill_send_str(rill_topic_t *t, const char *key, const char *value) {
+    rill_bytes_t kb = {(uint8_t *)key, key ? strlen(key) : 0};
+    rill_bytes_t vb = {(uint8_t *)value, value ? strlen(value) : 0};
+    const void *kp = key ? (t->ktype && t->ktype->kind == RILL_T_STRING ? (const void *)&key
+                                                                        : (const void *)&kb)
+                         : NULL;
+    if (t->vtype && t->vtype->kind == RILL_T_STRING)
+        return rill_send_ex(t, kp, value ? &value : NULL, NULL);
+    if (t->vtype && t->vtype->kind != RILL_T_BYTES) {
+        rill__app_seterr(t->app, "rill_send_str: topic '%s' has a typed value", t->name);
+        return RILL_EINVAL;
+    }
+    return rill_send_ex(t, kp, value ? &vb : NULL, NULL);
+}

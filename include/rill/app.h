@@ -1,0 +1,237 @@
+/**
+ * @file app.h
+ * @brief Apps, topics, agents, events, sending, timers and tasks.
+ *
+ * An app owns topics, agents (handlers consuming streams of events), timers and
+ * tasks, all running on one libevent loop.  Start more workers of the same app
+ * (same id, same broker) and the transport's consumer group spreads the
+ * partitions among them.
+ *
+ * Definition functions (rill_app_topic, rill_app_agent, rill_app_timer, ...) are
+ * called before rill_app_run()/rill_app_start(); on error they return NULL and
+ * rill_app_errmsg() says why.  Every callback runs on the loop thread.
+ */
+#ifndef RILL_APP_H
+#define RILL_APP_H
+
+#include "conf.h"
+#include "record.h"
+#include "types.h"
+
+struct event_base;
+
+RILL_BEGIN_DECLS
+
+typedef struct rill_app rill_app_t;
+typedef struct rill_topic rill_topic_t;
+typedef struct rill_agent rill_agent_t;
+typedef struct rill_event rill_event_t;
+typedef struct rill_timer rill_timer_t;
+
+/** @brief A handler's return value meaning "I will call rill_event_ack() later". */
+#define RILL_PENDING 1
+
+/* ---- app ------------------------------------------------------------------------------ */
+
+/**
+ * @brief Create an app named @p id (also its consumer group) from @p conf.
+ * @remark ownership: takes @p conf on success only; @p conf may be NULL (defaults).
+ * The app creates its own event_base.
+ */
+RILL_API rill_app_t *rill_app_new(const char *id, rill_conf_t *conf, char *errstr,
+                                  size_t errlen);
+/** @brief Like rill_app_new() on the caller's event_base (embedding). */
+RILL_API rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
+                                            struct event_base *base, char *errstr,
+                                            size_t errlen);
+/**
+ * @brief Destroy the app.  A running app is torn down abruptly, as if the process
+ * died: nothing more is committed (tests use this to simulate a crash).  Call
+ * rill_app_stop() and let the loop finish for a graceful end.
+ */
+RILL_API void rill_app_destroy(rill_app_t *app);
+
+/**
+ * @brief Open the backends, declare topics, join the group, start timers and tasks.
+ * Returns at once; the work happens on the loop.  Used when embedding on a
+ * user-supplied base (then run that base).
+ */
+RILL_API rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen);
+/**
+ * @brief rill_app_start() then run the loop until the app stops.  Installs SIGINT
+ * and SIGTERM handlers that stop gracefully.
+ * @returns RILL_OK after a graceful stop, or the error that ended the worker.
+ */
+RILL_API rill_err_t rill_app_run(rill_app_t *app);
+/**
+ * @brief Begin a graceful stop: stop consuming, finish in-flight events (bounded by
+ * shutdown.timeout.ms), flush sends, commit offsets, close stores.  The loop
+ * exits when done (with an app-owned base).  Safe to call from any callback.
+ */
+RILL_API void rill_app_stop(rill_app_t *app);
+/**
+ * @brief Stop with an error: the worker dies hard ("live happy, die hard").
+ * rill_app_run() returns @p err and the CLI exits non-zero.
+ */
+RILL_API void rill_app_fail(rill_app_t *app, rill_err_t err, const char *fmt, ...)
+    RILL_PRINTF(3, 4);
+
+RILL_API const char *rill_app_id(const rill_app_t *app);
+RILL_API struct event_base *rill_app_base(const rill_app_t *app);
+/** @brief The app's configuration (borrowed, valid while the app lives). */
+RILL_API const rill_conf_t *rill_app_conf(const rill_app_t *app);
+/** @brief The last definition or runtime error message. */
+RILL_API const char *rill_app_errmsg(const rill_app_t *app);
+/** @brief Log through the app's logger. */
+RILL_API void rill_app_log(const rill_app_t *app, rill_log_level_t level, const char *fmt,
+                           ...) RILL_PRINTF(3, 4);
+/** @brief True once every assigned partition is recovered and consuming. */
+RILL_API bool rill_app_is_ready(const rill_app_t *app);
+
+/* ---- topics ----------------------------------------------------------------------------- */
+
+typedef struct rill_topic_opts {
+    int32_t partitions;           /**< 0: conf topic.partitions (or the existing count) */
+    const rill_type_t *key_type;  /**< NULL: raw bytes (rill_bytes_t) */
+    const rill_type_t *value_type; /**< NULL: raw bytes (rill_bytes_t) */
+    const char *key_serializer;   /**< NULL: "raw" when key_type is NULL or a string,
+                                       else conf key_serializer */
+    const char *value_serializer; /**< NULL: "raw" when value_type is NULL, else conf
+                                       value_serializer ("json") */
+    bool compacted;               /**< cleanup.policy=compact */
+    int64_t retention_ms;         /**< 0: transport default */
+    bool internal;                /**< created by rill (changelogs, repartition) */
+} rill_topic_opts_t;
+
+/** @brief Define (or return the already defined) topic @p name.  @p opts may be NULL. */
+RILL_API rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
+                                      const rill_topic_opts_t *opts);
+RILL_API rill_topic_t *rill_app_find_topic(const rill_app_t *app, const char *name);
+RILL_API const char *rill_topic_name(const rill_topic_t *topic);
+/** @brief Partition count (known once the app started; before: the declared count). */
+RILL_API int32_t rill_topic_partitions(const rill_topic_t *topic);
+RILL_API const rill_type_t *rill_topic_value_type(const rill_topic_t *topic);
+RILL_API const rill_type_t *rill_topic_key_type(const rill_topic_t *topic);
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+/** @brief Delivery report of one send: @p err is RILL_OK once the broker has it. */
+typedef void (*rill_send_cb)(rill_err_t err, const char *errmsg, int32_t partition,
+                             int64_t offset, void *opaque);
+
+typedef struct rill_send_opts {
+    int32_t partition; /**< -1 (or 0 with use_partition false): by key hash */
+    bool use_partition;
+    const rill_header_t *headers;
+    size_t nheaders;
+    int64_t timestamp_ms; /**< 0: now */
+    rill_send_cb cb;
+    void *opaque;
+} rill_send_opts_t;
+
+/**
+ * @brief Send @p key / @p value to @p topic, asynchronously.
+ * @p key and @p value point at values of the topic's key/value type in their C
+ * representation (a struct for records, `char *` for strings, rill_bytes_t for
+ * raw); either may be NULL (no key: round-robin partition; no value: tombstone).
+ * The values are encoded before this returns.  @p cb may be NULL.
+ * @returns RILL_OK (queued), RILL_EENCODE (errmsg has the field), RILL_EFULL
+ * (transport queue full: retry later), RILL_ESTATE (app not started).
+ */
+RILL_API rill_err_t rill_send(rill_topic_t *topic, const void *key, const void *value,
+                              rill_send_cb cb, void *opaque);
+/** @brief rill_send() with headers, explicit partition, timestamp. */
+RILL_API rill_err_t rill_send_ex(rill_topic_t *topic, const void *key, const void *value,
+                                 const rill_send_opts_t *opts);
+/** @brief Send already-encoded bytes (the topic's serializers are skipped). */
+RILL_API rill_err_t rill_send_raw(rill_topic_t *topic, const void *key, size_t key_len,
+                                  const void *value, size_t value_len,
+                                  const rill_send_opts_t *opts);
+/** @brief Send a NUL-terminated string key and value (both raw bytes on the wire
+ * unless the topic has other serializers: then they are JSON text). */
+RILL_API rill_err_t rill_send_str(rill_topic_t *topic, const char *key, const char *value);
+
+/* ---- agents ------------------------------------------------------------------------------ */
+
+/**
+ * @brief An agent's handler: called once per event, in partition order.
+ * @returns RILL_OK (done: the event is acked), RILL_PENDING (call rill_event_ack()
+ * later, e.g. from an async callback), or a negative rill_err_t (the agent's
+ * error policy applies).
+ */
+typedef int (*rill_agent_fn)(rill_event_t *ev, void *opaque);
+
+typedef enum {
+    RILL_ON_ERROR_LOG = 0, /**< log the error, ack the event, go on ("live happy") */
+    RILL_ON_ERROR_CRASH,   /**< stop the worker with an error ("die hard") */
+} rill_on_error_t;
+
+typedef struct rill_agent_opts {
+    int concurrency; /**< events in flight at once (0 or 1: one, in partition order) */
+    rill_on_error_t on_error;
+} rill_agent_opts_t;
+
+/** @brief Define agent @p name consuming @p topic.  @p opts may be NULL. */
+RILL_API rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
+                                      rill_agent_fn fn, void *opaque,
+                                      const rill_agent_opts_t *opts);
+RILL_API const char *rill_agent_name(const rill_agent_t *agent);
+/** @brief Events handled (acked) so far. */
+RILL_API uint64_t rill_agent_processed(const rill_agent_t *agent);
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+/** @brief The decoded key (C representation of the topic's key type), or NULL. */
+RILL_API const void *rill_event_key(const rill_event_t *ev);
+/** @brief The decoded value (a struct for record topics), or NULL for a tombstone. */
+RILL_API const void *rill_event_value(const rill_event_t *ev);
+/** @brief Key bytes as received (NULL: no key). */
+RILL_API const void *rill_event_key_bytes(const rill_event_t *ev, size_t *len);
+/** @brief Value bytes as received (NULL: tombstone). */
+RILL_API const void *rill_event_value_bytes(const rill_event_t *ev, size_t *len);
+RILL_API const char *rill_event_topic(const rill_event_t *ev);
+RILL_API int32_t rill_event_partition(const rill_event_t *ev);
+RILL_API int64_t rill_event_offset(const rill_event_t *ev);
+RILL_API int64_t rill_event_timestamp(const rill_event_t *ev);
+/** @brief Header value by name (first match), or NULL. */
+RILL_API const void *rill_event_header(const rill_event_t *ev, const char *name,
+                                       size_t *len);
+RILL_API const rill_header_t *rill_event_headers(const rill_event_t *ev, size_t *n);
+RILL_API rill_app_t *rill_event_app(const rill_event_t *ev);
+/**
+ * @brief Complete an event whose handler returned RILL_PENDING.  @p err is RILL_OK
+ * or an error (the agent's error policy applies).  The event is freed: do not use
+ * it afterwards.
+ */
+RILL_API void rill_event_ack(rill_event_t *ev, rill_err_t err);
+
+/* ---- timers and tasks ----------------------------------------------------------------------- */
+
+typedef void (*rill_timer_fn)(rill_app_t *app, void *opaque);
+
+/** @brief Call @p fn every @p interval_s seconds while the app runs (first call after
+ * one interval). */
+RILL_API rill_timer_t *rill_app_timer(rill_app_t *app, const char *name, double interval_s,
+                                      rill_timer_fn fn, void *opaque);
+/** @brief Call @p fn once when the app has started (Faust's @app.task). */
+RILL_API rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_fn fn,
+                                  void *opaque);
+/** @brief Call @p fn at shutdown, before offsets are committed for the last time. */
+RILL_API rill_err_t rill_app_on_stop(rill_app_t *app, rill_timer_fn fn, void *opaque);
+
+/* ---- command line ------------------------------------------------------------------------------ */
+
+/**
+ * @brief A Faust-like command line for an app binary:
+ *   worker [--broker URL] [--store URL] [--web-port N] [-l LEVEL]
+ *   send TOPIC [--key K] [--partition N] VALUE
+ *   agents | topics | tables
+ *   --help
+ * Bad arguments print usage to stderr and return 2.  The app is destroyed.
+ * @returns the process exit code.
+ */
+RILL_API int rill_app_main(rill_app_t *app, int argc, char **argv);
+
+RILL_END_DECLS
+
+#endif

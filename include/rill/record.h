@@ -1,0 +1,264 @@
+/**
+ * @file record.h
+ * @brief Records: a C struct plus a field table, declared once with RILL_RECORD.
+ *
+ * C has no reflection, so serializers work from a table that names each member,
+ * its type and its offset.  Declare the struct, then its table:
+ *
+ * @code
+ * typedef struct { char *from_name; char *to_name; } greeting_t;
+ * RILL_RECORD(greeting_schema, greeting_t, "gen.Greeting",
+ *             RILL_F(greeting_t, from_name, STRING),
+ *             RILL_F(greeting_t, to_name, STRING));
+ * @endcode
+ *
+ * Every field macro checks at compile time that the member has the C type its
+ * kind requires, so a table cannot silently disagree with its struct.
+ *
+ * C representation of each kind (as a struct member, array item or map value):
+ *
+ * | kind      | C type            | null / absent                       |
+ * |-----------|-------------------|-------------------------------------|
+ * | STRING    | char *            | NULL                                |
+ * | INT64     | int64_t           | optional: the default               |
+ * | DOUBLE    | double            | optional: the default               |
+ * | BOOL      | bool              | optional: the default               |
+ * | BYTES     | rill_bytes_t      | data == NULL                        |
+ * | DATETIME  | int64_t (µs UTC)  | optional: the default               |
+ * | DECIMAL   | rill_decimal_t    | optional: the default (0)           |
+ * | RECORD    | struct T *        | NULL                                |
+ * | ARRAY     | rill_array_t      | len 0                               |
+ * | MAP       | rill_map_t        | len 0                               |
+ *
+ * Strings, bytes, nested records, arrays and maps are owned by the record and
+ * released by rill_record_clear()/rill_record_free().  A top-level record value
+ * is the struct itself; a nested record member is a pointer to its struct.
+ */
+#ifndef RILL_RECORD_H
+#define RILL_RECORD_H
+
+#include <stddef.h>
+
+#include "types.h"
+
+RILL_BEGIN_DECLS
+
+typedef enum rill_kind {
+    RILL_T_STRING = 1,
+    RILL_T_INT64,
+    RILL_T_DOUBLE,
+    RILL_T_BOOL,
+    RILL_T_BYTES,
+    RILL_T_DATETIME,
+    RILL_T_DECIMAL,
+    RILL_T_RECORD,
+    RILL_T_ARRAY,
+    RILL_T_MAP,
+} rill_kind_t;
+
+/** @brief A fixed-point decimal: unscaled * 10^-scale (Faust writes them as strings). */
+typedef struct rill_decimal {
+    int64_t unscaled;
+    int32_t scale;
+} rill_decimal_t;
+
+/** @brief An owned array of items in their C representation. */
+typedef struct rill_array {
+    void *items;
+    size_t len;
+} rill_array_t;
+
+/** @brief An owned string-keyed map; values in their C representation. */
+typedef struct rill_map {
+    char **keys;
+    void *values;
+    size_t len;
+} rill_map_t;
+
+struct rill_schema;
+
+/** @brief A value type: a kind plus what the kind needs. */
+typedef struct rill_type {
+    rill_kind_t kind;
+    const struct rill_schema *record; /**< RECORD: the nested record's schema */
+    const struct rill_type *elem;     /**< ARRAY, MAP: the item / value type */
+    uint8_t precision;                /**< DECIMAL: total digits (Avro) */
+    uint8_t scale;                    /**< DECIMAL: digits after the point */
+} rill_type_t;
+
+/** @brief Default of an optional field (the member matching the field's kind). */
+typedef union rill_default {
+    int64_t i; /**< INT64, DATETIME, DECIMAL (unscaled) */
+    double d;  /**< DOUBLE */
+    bool b;    /**< BOOL */
+    const char *s; /**< STRING (copied) */
+} rill_default_t;
+
+#define RILL_FIELD_OPTIONAL 0x1u
+
+typedef struct rill_field {
+    const char *name;
+    size_t offset;
+    rill_type_t type;
+    unsigned flags;     /**< RILL_FIELD_OPTIONAL */
+    rill_default_t def; /**< used when an optional field is absent or null */
+} rill_field_t;
+
+typedef struct rill_schema {
+    const char *name; /**< the C type's name, e.g. "order_t" */
+    const char *ns;   /**< full name, e.g. "shop.Order" (Faust ns, Avro fullname) */
+    size_t size;      /**< sizeof the struct */
+    const rill_field_t *fields;
+    size_t nfields;
+} rill_schema_t;
+
+/* Built-in scalar types, for topic keys/values, table values and array items. */
+RILL_API extern const rill_type_t rill_type_string;
+RILL_API extern const rill_type_t rill_type_int64;
+RILL_API extern const rill_type_t rill_type_double;
+RILL_API extern const rill_type_t rill_type_bool;
+RILL_API extern const rill_type_t rill_type_bytes;
+RILL_API extern const rill_type_t rill_type_datetime;
+
+/** @brief A pointer to a (static) type for a record schema. */
+#define RILL_TYPE_RECORD(schema) (&(const rill_type_t){.kind = RILL_T_RECORD, .record = (schema)})
+/** @brief A pointer to a (static) array-of-@p elem type. */
+#define RILL_TYPE_ARRAY(elem) (&(const rill_type_t){.kind = RILL_T_ARRAY, .elem = (elem)})
+/** @brief A pointer to a (static) map-of-@p elem type. */
+#define RILL_TYPE_MAP(elem) (&(const rill_type_t){.kind = RILL_T_MAP, .elem = (elem)})
+/** @brief A pointer to a (static) decimal type. */
+#define RILL_TYPE_DECIMAL(p, s)                                                          \
+    (&(const rill_type_t){.kind = RILL_T_DECIMAL, .precision = (p), .scale = (s)})
+
+/* ---- field macros ------------------------------------------------------------- */
+
+#define RILL__CTYPE_STRING char *
+#define RILL__CTYPE_INT64 int64_t
+#define RILL__CTYPE_DOUBLE double
+#define RILL__CTYPE_BOOL bool
+#define RILL__CTYPE_BYTES rill_bytes_t
+#define RILL__CTYPE_DATETIME int64_t
+#define RILL__CTYPE_DECIMAL rill_decimal_t
+#define RILL__CTYPE_ARRAY rill_array_t
+#define RILL__CTYPE_MAP rill_map_t
+
+#define RILL__DEF_STRING s
+#define RILL__DEF_INT64 i
+#define RILL__DEF_DOUBLE d
+#define RILL__DEF_BOOL b
+#define RILL__DEF_DATETIME i
+#define RILL__DEF_DECIMAL i
+
+/* Compile-time check that member m of T has C type ctype (0 when it does). */
+#define RILL__CHECK(T, m, ctype) (0 * sizeof(char[_Generic(((T *)0)->m, ctype: 1, default: -1)]))
+/* Nested records are pointers: check the member is pointer-sized and deref-able. */
+#define RILL__CHECK_PTR(T, m) (0 * sizeof(*((T *)0)->m))
+
+/** @brief A required scalar field: KIND is STRING, INT64, DOUBLE, BOOL, BYTES, DATETIME. */
+#define RILL_F(T, m, KIND)                                                               \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),                  \
+     .type = {.kind = RILL_T_##KIND}}
+
+/** @brief An optional scalar field with a default (NULL for STRING/BYTES). */
+#define RILL_F_OPT(T, m, KIND, defval)                                                   \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),                  \
+     .type = {.kind = RILL_T_##KIND},                                                    \
+     .flags = RILL_FIELD_OPTIONAL,                                                       \
+     .def = {.RILL__DEF_##KIND = (defval)}}
+
+/** @brief An optional bytes field (absent: data NULL). */
+#define RILL_F_OPT_BYTES(T, m)                                                           \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_bytes_t),                        \
+     .type = {.kind = RILL_T_BYTES},                                                     \
+     .flags = RILL_FIELD_OPTIONAL}
+
+/** @brief A decimal field with Avro precision and scale. */
+#define RILL_F_DECIMAL(T, m, prec, scl)                                                  \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_decimal_t),                      \
+     .type = {.kind = RILL_T_DECIMAL, .precision = (prec), .scale = (scl)}}
+
+/** @brief A required nested record: member is `struct X *`. */
+#define RILL_F_RECORD(T, m, schema)                                                      \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK_PTR(T, m),                                  \
+     .type = {.kind = RILL_T_RECORD, .record = (schema)}}
+
+/** @brief An optional nested record (null: NULL pointer). */
+#define RILL_F_OPT_RECORD(T, m, schema)                                                  \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK_PTR(T, m),                                  \
+     .type = {.kind = RILL_T_RECORD, .record = (schema)},                                \
+     .flags = RILL_FIELD_OPTIONAL}
+
+/** @brief An array field; @p elem is a `const rill_type_t *` (e.g. &rill_type_int64). */
+#define RILL_F_ARRAY(T, m, elemtype)                                                     \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_array_t),                        \
+     .type = {.kind = RILL_T_ARRAY, .elem = (elemtype)}}
+
+/** @brief A string-keyed map field; @p elem is the value type. */
+#define RILL_F_MAP(T, m, elemtype)                                                       \
+    {.name = #m,                                                                         \
+     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_map_t),                          \
+     .type = {.kind = RILL_T_MAP, .elem = (elemtype)}}
+
+/** @brief Declare schema @p var for struct type @p T with namespace @p ns. */
+#define RILL_RECORD(var, T, nsname, ...)                                                 \
+    static const rill_field_t var##__fields[] = {__VA_ARGS__};                           \
+    const rill_schema_t var = {.name = #T,                                               \
+                               .ns = (nsname),                                           \
+                               .size = sizeof(T),                                        \
+                               .fields = var##__fields,                                  \
+                               .nfields = sizeof(var##__fields) / sizeof(rill_field_t)}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+/** @brief Size in bytes of a value of @p type in its C representation. */
+RILL_API size_t rill_type_csize(const rill_type_t *type);
+
+/** @brief Check a schema (unique names, known kinds, nested schemas).  Fills errstr. */
+RILL_API rill_err_t rill_schema_validate(const rill_schema_t *schema, char *errstr,
+                                         size_t errlen);
+
+/** @brief Zero @p rec and apply the defaults of optional fields. */
+RILL_API rill_err_t rill_record_init(const rill_schema_t *schema, void *rec);
+/** @brief Allocate and init a record.  @returns NULL on ENOMEM. */
+RILL_API void *rill_record_new(const rill_schema_t *schema);
+/** @brief Free what the record owns and zero it (the struct itself stays). */
+RILL_API void rill_record_clear(const rill_schema_t *schema, void *rec);
+/** @brief rill_record_clear() then free(rec).  NULL is a no-op. */
+RILL_API void rill_record_free(const rill_schema_t *schema, void *rec);
+/** @brief Deep copy @p src into uninitialised @p dst. */
+RILL_API rill_err_t rill_record_copy(const rill_schema_t *schema, void *dst,
+                                     const void *src);
+/** @brief Deep copy into a new allocation. @returns NULL on ENOMEM. */
+RILL_API void *rill_record_dup(const rill_schema_t *schema, const void *src);
+/** @brief Deep equality (doubles compared exactly). */
+RILL_API bool rill_record_equal(const rill_schema_t *schema, const void *a, const void *b);
+
+/* Same operations for any value type (record: the value is the struct). */
+RILL_API void rill_value_clear(const rill_type_t *type, void *value);
+RILL_API rill_err_t rill_value_copy(const rill_type_t *type, void *dst, const void *src);
+RILL_API bool rill_value_equal(const rill_type_t *type, const void *a, const void *b);
+
+/* ---- datetime and decimal text forms ---------------------------------------------- */
+
+/** @brief Format µs since epoch as ISO 8601 UTC ("2024-01-02T03:04:05.123456Z",
+ * fraction omitted when zero).  @p out needs 32 bytes. */
+RILL_API void rill_datetime_format(int64_t us, char out[32]);
+/** @brief Parse ISO 8601 ("Z" or "+hh:mm" offset; none means UTC) into µs. */
+RILL_API rill_err_t rill_datetime_parse(const char *s, int64_t *us);
+/** @brief Format a decimal ("-12.50").  @p out needs 48 bytes. */
+RILL_API void rill_decimal_format(rill_decimal_t d, char out[48]);
+/** @brief Parse "-12.50" or "1e3"; at most 18 significant digits. */
+RILL_API rill_err_t rill_decimal_parse(const char *s, rill_decimal_t *d);
+/** @brief Rescale to @p scale (ERANGE-like RILL_EINVAL when digits would be lost). */
+RILL_API rill_err_t rill_decimal_rescale(rill_decimal_t *d, int32_t scale);
+
+RILL_END_DECLS
+
+#endif

@@ -1,0 +1,207 @@
+/**
+ * @file transport.h
+ * @brief Transport interface (plugin API): partitioned logs and consumer groups.
+ *
+ * Built-ins: "memory" (memory://[name]: in-process), "kafka" (librdkafka),
+ * "redis" (Redis Streams).  A transport instance belongs to one app and runs on
+ * that app's libevent loop: it never blocks the loop except where a method says
+ * so, never starts threads that call back into rill, and calls every handler
+ * from the loop thread.  Message views handed to handlers are borrowed and valid
+ * for the duration of the call only.
+ *
+ * Offsets are int64 positions within a partition, increasing; a committed offset
+ * is the *next* offset to consume (Kafka's convention).  The core decides which
+ * partition a message goes to (murmur2 of the key, like Kafka's default
+ * partitioner), so every transport places keys identically.
+ *
+ * Contract for consumer groups (subscribe):
+ *  - handlers->assigned() is called with newly assigned partitions. Delivery for
+ *    each starts at the group's committed offset (earliest when none), unless the
+ *    core calls seek() or pause() for it before returning from assigned().
+ *  - handlers->revoked() is called before partitions move away. The transport
+ *    keeps the partitions (and accepts commit() for them) until the core calls
+ *    revoke_done(), which it may do inside revoked() or later from the loop.
+ *  - handlers->messages() receives batches; messages of one partition arrive in
+ *    offset order, never for a paused partition after pause() returns.
+ *
+ * Readers (reader_open) read one partition outside any group: table changelog
+ * recovery and standby replicas.  handlers->reader_eof() is called each time a
+ * reader has delivered everything up to the current end of the partition.
+ */
+#ifndef RILL_TRANSPORT_H
+#define RILL_TRANSPORT_H
+
+#include "plugin.h"
+
+struct event_base;
+
+RILL_BEGIN_DECLS
+
+#define RILL_TRANSPORT_ABI 1
+
+typedef struct rill_transport rill_transport_t;
+
+/** @brief Feature bits. */
+#define RILL_TF_GROUPS 0x1u      /**< groups span processes (not just one process) */
+#define RILL_TF_TXN 0x2u         /**< transactions (txn_* methods) */
+#define RILL_TF_PASSTHROUGH 0x4u /**< accepts any "<scheme>.*" conf key; open validates */
+#define RILL_TF_WATERMARKS 0x8u  /**< watermarks() implemented */
+#define RILL_TF_PERSISTENT 0x10u /**< data survives the process */
+
+/** @brief A consumed message: a borrowed view. */
+typedef struct rill_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms; /**< producer or log-append time */
+    const void *key;      /**< NULL: no key */
+    size_t key_len;
+    const void *value; /**< NULL: tombstone (compacted delete) */
+    size_t value_len;
+    const rill_header_t *headers;
+    size_t nheaders;
+} rill_msg_t;
+
+/** @brief A message to produce.  Buffers are copied before produce() returns. */
+typedef struct rill_produce {
+    const char *topic;
+    int32_t partition; /**< resolved by the core; always >= 0 */
+    const void *key;
+    size_t key_len;
+    const void *value; /**< NULL: tombstone */
+    size_t value_len;
+    const rill_header_t *headers;
+    size_t nheaders;
+    int64_t timestamp_ms; /**< 0: now */
+} rill_produce_t;
+
+/** @brief Topic declaration. */
+typedef struct rill_topic_spec {
+    const char *name;
+    int32_t partitions;   /**< 0: use existing, else the transport's default */
+    int16_t replication;  /**< 0: transport default */
+    bool compacted;       /**< cleanup.policy=compact (changelogs) */
+    int64_t retention_ms; /**< 0: transport default */
+} rill_topic_spec_t;
+
+/** @brief Delivery report: once per produce() that returned RILL_OK, on the loop. */
+typedef void (*rill_delivery_cb)(rill_err_t err, const char *errmsg, int32_t partition,
+                                 int64_t offset, void *opaque);
+
+/** @brief What the transport calls; all on the loop thread. */
+typedef struct rill_transport_handlers {
+    void (*messages)(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *opaque);
+    void (*assigned)(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *opaque);
+    /** @p lost: the partitions were already taken away (session expired). */
+    void (*revoked)(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
+                    void *opaque);
+    void (*reader_messages)(rill_transport_t *t, const rill_msg_t *msgs, size_t n,
+                            void *opaque);
+    /** @p end is the offset after the last message in the partition now. */
+    void (*reader_eof)(rill_transport_t *t, const char *topic, int32_t partition,
+                       int64_t end, void *opaque);
+    /** A produce() that returned RILL_EFULL may now be retried. */
+    void (*writable)(rill_transport_t *t, void *opaque);
+    /** @p fatal: the transport cannot go on (broker gone beyond its timeout, fenced). */
+    void (*error)(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
+                  void *opaque);
+    void *opaque;
+} rill_transport_handlers_t;
+
+struct rill_transport_ops {
+    unsigned abi;       /**< RILL_TRANSPORT_ABI */
+    const char *scheme; /**< "memory", "kafka", "redis" */
+    const char *description;
+    uint32_t features; /**< RILL_TF_* */
+    const rill_prop_t *props;
+    size_t impl_size;
+
+    /** Connect as needed.  t->base, t->h, t->client_id are set.  May block briefly
+     * (bounded by a timeout) to fail fast on a bad address. */
+    rill_err_t (*open)(rill_transport_t *t, const rill_url_t *url, const rill_conf_t *conf,
+                       char *errstr, size_t errlen);
+    /** Create the topic, or check an existing one.  *@p partitions_out gets the real
+     * count.  An existing topic with another count than spec->partitions (when > 0) is
+     * RILL_EPARTITIONS with a message giving both.  Blocking, with a timeout. */
+    rill_err_t (*declare)(rill_transport_t *t, const rill_topic_spec_t *spec,
+                          int32_t *partitions_out, char *errstr, size_t errlen);
+    /** Queue a message.  RILL_EFULL: queue full, retry after handlers->writable. */
+    rill_err_t (*produce)(rill_transport_t *t, const rill_produce_t *m, rill_delivery_cb cb,
+                          void *opaque);
+    /** Deliver outstanding delivery reports, waiting up to @p timeout_ms (blocking). */
+    rill_err_t (*flush)(rill_transport_t *t, int timeout_ms);
+
+    /** Join consumer group @p group reading @p topics (see the contract above). */
+    rill_err_t (*subscribe)(rill_transport_t *t, const char *group,
+                            const char *const *topics, size_t n, char *errstr,
+                            size_t errlen);
+    /** Leave the group: revoked() for everything assigned, then nothing more. */
+    rill_err_t (*unsubscribe)(rill_transport_t *t);
+    /** The core finished handling the last revoked() call. */
+    void (*revoke_done)(rill_transport_t *t);
+    rill_err_t (*pause)(rill_transport_t *t, const rill_tp_t *tps, size_t n);
+    rill_err_t (*resume)(rill_transport_t *t, const rill_tp_t *tps, size_t n);
+    /** Next delivery of an assigned partition starts at @p offset. */
+    rill_err_t (*seek)(rill_transport_t *t, const char *topic, int32_t partition,
+                       int64_t offset);
+    /** Commit next-offsets for assigned partitions (asynchronous; failures go to
+     * handlers->error as non-fatal). */
+    rill_err_t (*commit)(rill_transport_t *t, const rill_tp_offset_t *offs, size_t n);
+    /** The group's committed offset, RILL_OFFSET_INVALID when none.  Blocking. */
+    rill_err_t (*committed)(rill_transport_t *t, const char *group, const char *topic,
+                            int32_t partition, int64_t *out);
+
+    /** Read @p topic/@p partition from @p offset (or RILL_OFFSET_BEGINNING) outside
+     * the group. */
+    rill_err_t (*reader_open)(rill_transport_t *t, const char *topic, int32_t partition,
+                              int64_t offset);
+    rill_err_t (*reader_close)(rill_transport_t *t, const char *topic, int32_t partition);
+
+    /** Low and high (next) offsets.  Optional: RILL_TF_WATERMARKS. Blocking. */
+    rill_err_t (*watermarks)(rill_transport_t *t, const char *topic, int32_t partition,
+                             int64_t *low, int64_t *high, int timeout_ms);
+
+    /* Transactions (RILL_TF_TXN): produce() and txn_offsets() between begin and
+     * commit/abort are atomic. */
+    rill_err_t (*txn_begin)(rill_transport_t *t, char *errstr, size_t errlen);
+    rill_err_t (*txn_offsets)(rill_transport_t *t, const char *group,
+                              const rill_tp_offset_t *offs, size_t n, char *errstr,
+                              size_t errlen);
+    rill_err_t (*txn_commit)(rill_transport_t *t, char *errstr, size_t errlen);
+    rill_err_t (*txn_abort)(rill_transport_t *t, char *errstr, size_t errlen);
+
+    /** Stop and free.  No handler is called during or after close.  Accepts a
+     * half-open instance (open failed). */
+    void (*close)(rill_transport_t *t);
+};
+
+struct rill_transport {
+    const struct rill_transport_ops *ops;
+    void *impl;
+    const rill_logger_t *log;
+    char name[32];
+    struct event_base *base;
+    const rill_transport_handlers_t *h;
+    const char *client_id; /**< unique per app instance: "<app>-<host>-<pid>-<n>" */
+};
+
+RILL_API rill_err_t rill_register_transport(const struct rill_transport_ops *ops);
+RILL_API const struct rill_transport_ops *rill_transport_find(const char *scheme);
+
+/** @brief Open a standalone transport (conformance tests, tools, benches).
+ * @p h must outlive the instance. @p conf may be NULL. */
+RILL_API rill_transport_t *rill_transport_new(const char *url, const rill_conf_t *conf,
+                                              struct event_base *base,
+                                              const rill_transport_handlers_t *h,
+                                              const char *client_id, char *errstr,
+                                              size_t errlen);
+RILL_API void rill_transport_destroy(rill_transport_t *t);
+
+/** @brief Kafka's default partitioner: murmur2(key) & 0x7fffffff % partitions. */
+RILL_API int32_t rill_partition_for_key(const void *key, size_t len, int32_t partitions);
+/** @brief Kafka's murmur2 hash (seed 0x9747b28c). */
+RILL_API uint32_t rill_murmur2(const void *key, size_t len);
+
+RILL_END_DECLS
+
+#endif

@@ -1,0 +1,562 @@
+/* Transport conformance suite (see transport_suite.h).  Each test drives transport
+ * instances directly through the plugin API on its own event_base. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "transport_suite.h"
+
+static const char *g_url;
+static const rill_conf_t *g_conf;
+static int g_wait_ms;
+static unsigned g_seq;
+
+#define MAXREC 20000
+
+typedef struct rec {
+    char topic[128];
+    int32_t partition;
+    int64_t offset;
+    int64_t ts;
+    char key[64];
+    bool has_key;
+    char value[256];
+    size_t value_len;
+    bool tombstone;
+    char hname[32];
+    char hvalue[64];
+    size_t nheaders;
+} rec_t;
+
+typedef struct member {
+    rill_transport_t *t;
+    rill_transport_handlers_t h;
+    char client_id[64];
+    rec_t *msgs;
+    size_t nmsgs;
+    rec_t *rmsgs; /* reader messages */
+    size_t nrmsgs;
+    rill_tp_t owned[256];
+    char owned_names[256][128];
+    size_t nowned;
+    int assigns, revokes;
+    bool defer_revoke; /* test holds revoke_done */
+    bool revoke_pending;
+    int eofs;
+    int64_t last_eof_end;
+    int delivered, delivery_errors;
+    int64_t last_offset;
+    int writable;
+} member_t;
+
+static void record(rec_t *r, const rill_msg_t *m) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->topic, sizeof r->topic, "%s", m->topic);
+    r->partition = m->partition;
+    r->offset = m->offset;
+    r->ts = m->timestamp_ms;
+    r->has_key = m->key != NULL;
+    if (m->key) snprintf(r->key, sizeof r->key, "%.*s", (int)m->key_len, (const char *)m->key);
+    r->tombstone = m->value == NULL;
+    if (m->value) {
+        r->value_len = m->value_len < sizeof r->value ? m->value_len : sizeof r->value - 1;
+        memcpy(r->value, m->value, r->value_len);
+    }
+    r->nheaders = m->nheaders;
+    if (m->nheaders) {
+        snprintf(r->hname, sizeof r->hname, "%s", m->headers[0].name);
+        snprintf(r->hvalue, sizeof r->hvalue, "%.*s", (int)m->headers[0].value_len,
+                 (const char *)m->headers[0].value);
+    }
+}
+
+static void on_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *op) {
+    (void)t;
+    member_t *m = op;
+    for (size_t i = 0; i < n && m->nmsgs < MAXREC; i++) record(&m->msgs[m->nmsgs++], &msgs[i]);
+}
+
+static void on_reader(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *op) {
+    (void)t;
+    member_t *m = op;
+    for (size_t i = 0; i < n && m->nrmsgs < MAXREC; i++)
+        record(&m->rmsgs[m->nrmsgs++], &msgs[i]);
+}
+
+static void on_eof(rill_transport_t *t, const char *topic, int32_t p, int64_t end, void *op) {
+    (void)t;
+    (void)topic;
+    (void)p;
+    member_t *m = op;
+    m->eofs++;
+    m->last_eof_end = end;
+}
+
+static void on_assigned(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *op) {
+    (void)t;
+    member_t *m = op;
+    m->assigns++;
+    for (size_t i = 0; i < n && m->nowned < 256; i++) {
+        snprintf(m->owned_names[m->nowned], 128, "%s", tps[i].topic);
+        m->owned[m->nowned].topic = m->owned_names[m->nowned];
+        m->owned[m->nowned].partition = tps[i].partition;
+        m->nowned++;
+    }
+}
+
+static void drop_owned(member_t *m, const char *topic, int32_t p) {
+    for (size_t i = 0; i < m->nowned; i++) {
+        if (m->owned[i].partition == p && strcmp(m->owned_names[i], topic) == 0) {
+            m->nowned--;
+            if (i != m->nowned) {
+                memcpy(m->owned_names[i], m->owned_names[m->nowned], 128);
+                m->owned[i].partition = m->owned[m->nowned].partition;
+            }
+            m->owned[i].topic = m->owned_names[i];
+            return;
+        }
+    }
+}
+
+static void on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
+                       void *op) {
+    (void)lost;
+    member_t *m = op;
+    m->revokes++;
+    for (size_t i = 0; i < n; i++) drop_owned(m, tps[i].topic, tps[i].partition);
+    if (m->defer_revoke)
+        m->revoke_pending = true;
+    else
+        t->ops->revoke_done(t);
+}
+
+static void on_writable(rill_transport_t *t, void *op) {
+    (void)t;
+    ((member_t *)op)->writable++;
+}
+
+static void on_error(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
+                     void *op) {
+    (void)t;
+    (void)op;
+    if (fatal) fail_msg("fatal transport error %s: %s", rill_err_name(err), msg);
+}
+
+static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
+                        int64_t offset, void *op) {
+    (void)errmsg;
+    (void)partition;
+    member_t *m = op;
+    if (err)
+        m->delivery_errors++;
+    else
+        m->delivered++;
+    m->last_offset = offset;
+}
+
+typedef struct fixture {
+    struct event_base *base;
+    member_t members[3];
+    char topic[96];
+    char group[96];
+} fixture_t;
+
+static member_t *member_open(fixture_t *f, int i) {
+    member_t *m = &f->members[i];
+    memset(m, 0, sizeof *m);
+    m->msgs = calloc(MAXREC, sizeof *m->msgs);
+    m->rmsgs = calloc(MAXREC, sizeof *m->rmsgs);
+    m->h = (rill_transport_handlers_t){
+        .messages = on_messages,
+        .assigned = on_assigned,
+        .revoked = on_revoked,
+        .reader_messages = on_reader,
+        .reader_eof = on_eof,
+        .writable = on_writable,
+        .error = on_error,
+        .opaque = m,
+    };
+    snprintf(m->client_id, sizeof m->client_id, "conf-%d-%u-m%d", (int)getpid(), g_seq, i);
+    char err[512] = "";
+    m->t = rill_transport_new(g_url, g_conf, f->base, &m->h, m->client_id, err, sizeof err);
+    if (!m->t) fail_msg("cannot open %s: %s", g_url, err);
+    return m;
+}
+
+static void member_close(member_t *m) {
+    if (m->t) rill_transport_destroy(m->t);
+    m->t = NULL;
+    free(m->msgs);
+    free(m->rmsgs);
+    m->msgs = m->rmsgs = NULL;
+}
+
+static int setup(void **state) {
+    fixture_t *f = calloc(1, sizeof *f);
+    f->base = event_base_new();
+    g_seq++;
+    snprintf(f->topic, sizeof f->topic, "conf-%d-%u", (int)getpid(), g_seq);
+    snprintf(f->group, sizeof f->group, "group-%d-%u", (int)getpid(), g_seq);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture_t *f = *state;
+    for (int i = 0; i < 3; i++) member_close(&f->members[i]);
+    event_base_free(f->base);
+    free(f);
+    return 0;
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+/* Run the loop until @p cond holds or @p ms pass. */
+#define RUN_UNTIL(f, cond, ms)                                                           \
+    do {                                                                                 \
+        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms) * 1000000u;                      \
+        struct event *t_ = event_new((f)->base, -1, EV_PERSIST, tick, (f)->base);        \
+        struct timeval tv_ = {0, 5000};                                                  \
+        event_add(t_, &tv_);                                                             \
+        while (!(cond) && rill_mono_ns() < end_) event_base_dispatch((f)->base);         \
+        event_free(t_);                                                                  \
+    } while (0)
+
+static void declare(member_t *m, const char *topic, int32_t parts, bool compacted) {
+    rill_topic_spec_t spec = {.name = topic, .partitions = parts, .compacted = compacted};
+    int32_t got = 0;
+    char err[512] = "";
+    rill_err_t rc = m->t->ops->declare(m->t, &spec, &got, err, sizeof err);
+    if (rc != RILL_OK) fail_msg("declare %s: %s: %s", topic, rill_err_name(rc), err);
+    assert_int_equal(got, parts);
+}
+
+static void produce(fixture_t *f, member_t *m, const char *topic, int32_t p, const char *key,
+                    const char *value) {
+    rill_produce_t msg = {.topic = topic,
+                          .partition = p,
+                          .key = key,
+                          .key_len = key ? strlen(key) : 0,
+                          .value = value,
+                          .value_len = value ? strlen(value) : 0};
+    rill_err_t rc;
+    for (int tries = 0; (rc = m->t->ops->produce(m->t, &msg, on_delivery, m)) == RILL_EFULL &&
+                        tries < 1000;
+         tries++)
+        RUN_UNTIL(f, false, 1);
+    assert_int_equal(rc, RILL_OK);
+}
+
+static void subscribe(member_t *m, const char *group, const char *topic) {
+    const char *topics[] = {topic};
+    char err[256] = "";
+    rill_err_t rc = m->t->ops->subscribe(m->t, group, topics, 1, err, sizeof err);
+    if (rc) fail_msg("subscribe: %s", err);
+}
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+static void declare_reports_partition_count(void **state) {
+    fixture_t *f = *state;
+    member_t *m = member_open(f, 0);
+    declare(m, f->topic, 3, false);
+    declare(m, f->topic, 3, false); /* idempotent */
+}
+
+static void declare_mismatch_is_epartitions(void **state) {
+    fixture_t *f = *state;
+    member_t *m = member_open(f, 0);
+    declare(m, f->topic, 3, false);
+    rill_topic_spec_t spec = {.name = f->topic, .partitions = 5};
+    int32_t got = 0;
+    char err[512] = "";
+    assert_int_equal(m->t->ops->declare(m->t, &spec, &got, err, sizeof err), RILL_EPARTITIONS);
+    assert_non_null(strstr(err, "3"));
+    assert_non_null(strstr(err, "5"));
+}
+
+static void produce_reports_increasing_offsets(void **state) {
+    fixture_t *f = *state;
+    member_t *m = member_open(f, 0);
+    declare(m, f->topic, 1, false);
+    for (int i = 0; i < 10; i++) produce(f, m, f->topic, 0, "k", "v");
+    RUN_UNTIL(f, m->delivered == 10, 10000);
+    assert_int_equal(m->delivered, 10);
+    assert_int_equal(m->delivery_errors, 0);
+    int64_t low, high;
+    if (m->t->ops->watermarks) {
+        assert_int_equal(m->t->ops->watermarks(m->t, f->topic, 0, &low, &high, 5000), RILL_OK);
+        assert_int_equal(high - low, 10);
+        assert_int_equal(m->last_offset, high - 1);
+    }
+}
+
+static void group_member_receives_all_in_partition_order(void **state) {
+    fixture_t *f = *state;
+    member_t *m = member_open(f, 0);
+    declare(m, f->topic, 4, false);
+    char v[32];
+    for (int i = 0; i < 400; i++) {
+        snprintf(v, sizeof v, "%d", i);
+        produce(f, m, f->topic, i % 4, "k", v);
+    }
+    subscribe(m, f->group, f->topic);
+    RUN_UNTIL(f, m->nmsgs >= 400, g_wait_ms + 10000);
+    assert_int_equal(m->nmsgs, 400);
+    int last[4] = {-1, -1, -1, -1};
+    int64_t lastoff[4] = {-1, -1, -1, -1};
+    for (size_t i = 0; i < m->nmsgs; i++) {
+        int p = m->msgs[i].partition, val = atoi(m->msgs[i].value);
+        assert_true(val > last[p]);
+        assert_true(m->msgs[i].offset > lastoff[p]);
+        assert_int_equal(val % 4, p);
+        last[p] = val;
+        lastoff[p] = m->msgs[i].offset;
+    }
+    assert_int_equal(m->nowned, 4);
+}
+
+static void key_value_headers_and_timestamp_roundtrip(void **state) {
+    fixture_t *f = *state;
+    member_t *m = member_open(f, 0);
+    declare(m, f->topic, 1, false);
+    rill_header_t h = {"trace", "abc", 3};
+    rill_produce_t msg = {.topic = f->topic,
+                          .partition = 0,
+                          .key = "key\0bin",
+                          .key_len = 7,
+                          .value = "value",
+                          .value_len = 5,
+                          .headers = &h,
+                          .nheaders = 1,
+                          .timestamp_ms = 1700000000123};
+    assert_int_equal(m->t->ops->produce(m->t, &msg, on_delivery, m), RILL_OK);
+    rill_produce_t nokey = {.topic = f->topic, .partition = 0, .value = "", .value_len = 0};
+    assert_int_equal(m->t->ops->produce(m->t, &nokey, on_delivery, m), RILL_OK);
+    subscribe(m, f->group, f->topic);
+    RUN_UNTIL(f, m->nmsgs >= 2, g_wait_ms + 10000);
+    assert_int_equal(m->nmsgs, 2);
+    assert_true(m->msgs[0].has_key);
+    assert_memory_equal(m->msgs[0].key, "key", 4); /* up to the NUL */
+    assert_int_equal(m->msgs[0].value_len, 5);
+    assert_memory_equal(m->msgs[0].value, "value", 5);
+    assert_int_equal(m->msgs[0].nheaders, 1);
+    assert_string_equal(m->msgs[0].hname, "trace");
+    assert_string_equal(m->msgs[0].hvalue, "abc");
+    assert_int_equal(m->msgs[0].ts, 1700000000123);
+    assert_false(m->msgs[1].has_key);
+    assert_false(m->msgs[1].tombstone);
+    assert_int_equal(m->msgs[1].value_len, 0);
+}
+
+static void tombstone_roundtrip(void **state) {
+    fixture_t *f = *state;
+    member_t *m = member_open(f, 0);
+    declare(m, f->topic, 1, true);
+    produce(f, m, f->topic, 0, "k", NULL);
+    subscribe(m, f->group, f->topic);
+    RUN_UNTIL(f, m->nmsgs >= 1, g_wait_ms + 10000);
+    assert_int_equal(m->nmsgs, 1);
+    assert_true(m->msgs[0].tombstone);
+}
+
+static bool disjoint_cover(fixture_t *f, int nmembers, int32_t parts) {
+    int seen[64] = {0};
+    for (int i = 0; i < nmembers; i++)
+        for (size_t j = 0; j < f->members[i].nowned; j++) seen[f->members[i].owned[j].partition]++;
+    for (int32_t p = 0; p < parts; p++)
+        if (seen[p] != 1) return false;
+    return true;
+}
+
+static void two_members_split_partitions(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0), *b = member_open(f, 1);
+    declare(a, f->topic, 4, false);
+    subscribe(a, f->group, f->topic);
+    subscribe(b, f->group, f->topic);
+    RUN_UNTIL(f, a->nowned == 2 && b->nowned == 2 && disjoint_cover(f, 2, 4), g_wait_ms + 10000);
+    assert_int_equal(a->nowned, 2);
+    assert_int_equal(b->nowned, 2);
+    assert_true(disjoint_cover(f, 2, 4));
+    for (int i = 0; i < 100; i++) produce(f, a, f->topic, i % 4, "k", "v");
+    RUN_UNTIL(f, a->nmsgs + b->nmsgs >= 100, 10000);
+    assert_int_equal(a->nmsgs + b->nmsgs, 100);
+    assert_int_equal(a->nmsgs, 50);
+}
+
+static void member_leaving_hands_partitions_to_survivor(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0), *b = member_open(f, 1);
+    declare(a, f->topic, 4, false);
+    subscribe(a, f->group, f->topic);
+    subscribe(b, f->group, f->topic);
+    RUN_UNTIL(f, a->nowned == 2 && b->nowned == 2, g_wait_ms + 10000);
+    assert_int_equal(b->nowned, 2);
+    assert_int_equal(b->t->ops->unsubscribe(b->t), RILL_OK);
+    RUN_UNTIL(f, a->nowned == 4, g_wait_ms + 10000);
+    assert_int_equal(a->nowned, 4);
+    for (int i = 0; i < 40; i++) produce(f, a, f->topic, i % 4, "k", "v");
+    RUN_UNTIL(f, a->nmsgs >= 40, 10000);
+    assert_int_equal(a->nmsgs, 40);
+    assert_int_equal(b->nmsgs, 0);
+}
+
+static void revoked_partitions_are_not_reassigned_before_revoke_done(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0), *b = member_open(f, 1);
+    declare(a, f->topic, 2, false);
+    a->defer_revoke = true;
+    subscribe(a, f->group, f->topic);
+    RUN_UNTIL(f, a->nowned == 2, g_wait_ms + 10000);
+    assert_int_equal(a->nowned, 2);
+    subscribe(b, f->group, f->topic);
+    RUN_UNTIL(f, a->revoke_pending, g_wait_ms + 10000);
+    assert_true(a->revoke_pending);
+    RUN_UNTIL(f, b->nowned > 0, 500);
+    assert_int_equal(b->nowned, 0); /* a still holds them */
+    a->revoke_pending = false;
+    a->t->ops->revoke_done(a->t);
+    RUN_UNTIL(f, b->nowned == 1 && a->nowned == 1, g_wait_ms + 10000);
+    assert_int_equal(b->nowned, 1);
+    assert_true(disjoint_cover(f, 2, 2));
+}
+
+static void committed_offset_roundtrip_and_resume(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 1, false);
+    for (int i = 0; i < 10; i++) produce(f, a, f->topic, 0, "k", "v");
+    subscribe(a, f->group, f->topic);
+    RUN_UNTIL(f, a->nmsgs >= 10, g_wait_ms + 10000);
+    assert_int_equal(a->nmsgs, 10);
+    int64_t next = a->msgs[5].offset + 1; /* processed six */
+    rill_tp_offset_t off = {f->topic, 0, next};
+    assert_int_equal(a->t->ops->commit(a->t, &off, 1), RILL_OK);
+    int64_t got = RILL_OFFSET_INVALID;
+    for (int i = 0; i < 200 && got != next; i++) {
+        RUN_UNTIL(f, false, 10);
+        assert_int_equal(a->t->ops->committed(a->t, f->group, f->topic, 0, &got), RILL_OK);
+    }
+    assert_int_equal(got, next);
+    member_close(a);
+    member_t *b = member_open(f, 1);
+    subscribe(b, f->group, f->topic);
+    RUN_UNTIL(f, b->nmsgs >= 4, g_wait_ms + 10000);
+    assert_int_equal(b->nmsgs, 4);
+    assert_int_equal(b->msgs[0].offset, next);
+}
+
+static void pause_stops_delivery_and_resume_restarts(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 1, false);
+    subscribe(a, f->group, f->topic);
+    RUN_UNTIL(f, a->nowned == 1, g_wait_ms + 10000);
+    assert_int_equal(a->nowned, 1);
+    rill_tp_t tp = {f->topic, 0};
+    assert_int_equal(a->t->ops->pause(a->t, &tp, 1), RILL_OK);
+    for (int i = 0; i < 10; i++) produce(f, a, f->topic, 0, "k", "v");
+    RUN_UNTIL(f, a->nmsgs > 0, 1000);
+    assert_int_equal(a->nmsgs, 0);
+    assert_int_equal(a->t->ops->resume(a->t, &tp, 1), RILL_OK);
+    RUN_UNTIL(f, a->nmsgs >= 10, 10000);
+    assert_int_equal(a->nmsgs, 10);
+}
+
+static void seek_redelivers_from_offset(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 1, false);
+    for (int i = 0; i < 5; i++) produce(f, a, f->topic, 0, "k", "v");
+    subscribe(a, f->group, f->topic);
+    RUN_UNTIL(f, a->nmsgs >= 5, g_wait_ms + 10000);
+    assert_int_equal(a->nmsgs, 5);
+    int64_t third = a->msgs[2].offset;
+    assert_int_equal(a->t->ops->seek(a->t, f->topic, 0, third), RILL_OK);
+    RUN_UNTIL(f, a->nmsgs >= 8, 10000);
+    assert_int_equal(a->nmsgs, 8);
+    assert_int_equal(a->msgs[5].offset, third);
+}
+
+static void reader_reads_partition_and_reports_eof(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 2, true);
+    for (int i = 0; i < 20; i++) produce(f, a, f->topic, 1, "k", "v");
+    RUN_UNTIL(f, a->delivered == 20, 10000);
+    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 1, RILL_OFFSET_BEGINNING), RILL_OK);
+    RUN_UNTIL(f, a->eofs > 0, 10000);
+    assert_int_equal(a->nrmsgs, 20);
+    assert_int_equal(a->last_eof_end, a->rmsgs[19].offset + 1);
+    assert_int_equal(a->nmsgs, 0); /* not a group member */
+    /* a reader keeps following (standby replicas) */
+    for (int i = 0; i < 5; i++) produce(f, a, f->topic, 1, "k", "w");
+    RUN_UNTIL(f, a->nrmsgs >= 25, 10000);
+    assert_int_equal(a->nrmsgs, 25);
+    assert_int_equal(a->t->ops->reader_close(a->t, f->topic, 1), RILL_OK);
+}
+
+static void reader_on_empty_partition_reports_eof(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 1, true);
+    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, RILL_OFFSET_BEGINNING), RILL_OK);
+    RUN_UNTIL(f, a->eofs > 0, 10000);
+    assert_int_equal(a->eofs, 1);
+    assert_int_equal(a->nrmsgs, 0);
+}
+
+static void reader_from_offset_skips_earlier(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 1, false);
+    for (int i = 0; i < 10; i++) produce(f, a, f->topic, 0, "k", "v");
+    RUN_UNTIL(f, a->delivered == 10, 10000);
+    int64_t from = a->last_offset - 3; /* the last four */
+    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, from), RILL_OK);
+    RUN_UNTIL(f, a->eofs > 0, 10000);
+    assert_int_equal(a->nrmsgs, 4);
+    assert_int_equal(a->rmsgs[0].offset, from);
+}
+
+int rill_transport_conformance(const char *url, const rill_conf_t *conf, int group_wait_ms) {
+    g_url = url;
+    g_conf = conf;
+    g_wait_ms = group_wait_ms;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(declare_reports_partition_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(declare_mismatch_is_epartitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(produce_reports_increasing_offsets, setup, teardown),
+        cmocka_unit_test_setup_teardown(group_member_receives_all_in_partition_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(key_value_headers_and_timestamp_roundtrip, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tombstone_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_members_split_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(member_leaving_hands_partitions_to_survivor, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(revoked_partitions_are_not_reassigned_before_revoke_done,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(committed_offset_roundtrip_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(pause_stops_delivery_and_resume_restarts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(seek_redelivers_from_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(reader_reads_partition_and_reports_eof, setup, teardown),
+        cmocka_unit_test_setup_teardown(reader_on_empty_partition_reports_eof, setup, teardown),
+        cmocka_unit_test_setup_teardown(reader_from_offset_skips_earlier, setup, teardown),
+    };
+    return cmocka_run_group_tests_name(url, tests, NULL, NULL);
+}
