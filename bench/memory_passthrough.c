@@ -45,7 +45,7 @@ static int on_event(rill_event_t *ev, void *opaque) {
 static int run_rill(uint64_t n, double *secs, sink_t *sink) {
     static unsigned run;
     char url[128], err[512];
-    snprintf(url, sizeof url, "memory://bench-passthrough-%u?max.messages=%llu", ++run,
+    snprintf(url, sizeof url, "memory://bench-passthrough-%u?keep=false&max.messages=%llu", ++run,
              (unsigned long long)(n / PARTITIONS + CHUNK));
     rill_conf_t *c = rill_conf_new();
     if (rill_conf_set(c, "broker", url, err, sizeof err) ||
@@ -72,9 +72,9 @@ static int run_rill(uint64_t n, double *secs, sink_t *sink) {
     event_base_loop(base, EVLOOP_NONBLOCK); /* let the assignment land */
     uint64_t t0 = bench_now_ns(), sent = 0;
     while (sent < n) {
-        uint64_t end = sent + CHUNK < n ? sent + CHUNK : n;
+        uint64_t end = sent + CHUNK < n ? sent + CHUNK : n, stamp = bench_now_ns();
         for (; sent < end; sent++) {
-            payload_t p = {bench_now_ns(), sent};
+            payload_t p = {stamp, sent};
             if (rill_send_raw(t, NULL, 0, &p, sizeof p, NULL) != RILL_OK) {
                 fprintf(stderr, "bench: send: %s\n", rill_app_errmsg(app));
                 rill_app_destroy(app);
@@ -94,7 +94,8 @@ static int run_ring(uint64_t n, double *secs, sink_t *sink) {
     uint64_t t0 = bench_now_ns(), sent = 0;
     while (sent < n) {
         size_t k = 0;
-        for (; k < CHUNK && sent < n; k++, sent++) ring[k] = (payload_t){bench_now_ns(), sent};
+        uint64_t stamp = bench_now_ns();
+        for (; k < CHUNK && sent < n; k++, sent++) ring[k] = (payload_t){stamp, sent};
         for (size_t i = 0; i < k; i++) consume(sink, &ring[i], sizeof ring[i]);
     }
     *secs = (double)(bench_now_ns() - t0) / 1e9;

@@ -28,23 +28,45 @@
 #define DISPATCH_BUDGET 8192 /* messages per loop turn per instance, for fairness */
 #define BATCH_MAX 1024
 
+/* Entries live in chunks: one malloc per ~256 KiB, not per message; a chunk is
+ * freed when its last entry is trimmed or compacted away. */
+typedef struct mem_chunk {
+    size_t live, used, cap;
+    uint8_t data[];
+} mem_chunk_t;
+
+#define CHUNK_BYTES (256 * 1024)
+
 typedef struct mem_entry {
+    mem_chunk_t *chunk;
     int64_t offset;
     int64_t timestamp_ms;
     uint32_t klen, vlen;
-    uint32_t nheaders;
-    bool has_key, tombstone;
-    size_t bytes;
-    rill_header_t *headers; /* points into the same allocation */
-    uint8_t *key, *value;
+    uint32_t hbytes;   /* header names and values */
+    uint16_t nheaders;
+    uint8_t has_key, tombstone;
+    /* then: rill_header_t[nheaders], header bytes, key, value */
 } mem_entry_t;
+
+#define E_HEADERS(e) ((rill_header_t *)((e) + 1))
+#define E_KEY(e) ((uint8_t *)(E_HEADERS(e) + (e)->nheaders) + (e)->hbytes)
+#define E_VALUE(e) (E_KEY(e) + (e)->klen)
+#define E_BYTES(e)                                                                       \
+    (sizeof(mem_entry_t) + (e)->nheaders * sizeof(rill_header_t) + (e)->hbytes +          \
+     (e)->klen + (e)->vlen)
 
 typedef struct mem_part {
     mem_entry_t **entries; /* ascending offsets; gaps after compaction */
     size_t n, cap, head;   /* live entries are [head, n) */
     int64_t next_offset;
     size_t bytes;
+    mem_chunk_t *chunk; /* allocating from */
 } mem_part_t;
+
+static void entry_free(mem_part_t *p, mem_entry_t *e) {
+    mem_chunk_t *c = e->chunk;
+    if (--c->live == 0 && c != p->chunk) free(c);
+}
 
 typedef struct mem_topic {
     char *name;
@@ -108,6 +130,7 @@ typedef struct mem_ctx {
     int64_t max_messages;
     int64_t max_bytes;
     int64_t default_partitions;
+    bool keep;
     /* state */
     rill_transport_t *t;
     mem_broker_t *broker;
@@ -118,7 +141,13 @@ typedef struct mem_ctx {
     size_t nreaders, capreaders;
     struct event *dispatch_ev;
     struct event *control_ev; /* rebalance steps and delivery reports */
-    struct pending_cb *reports, *reports_tail;
+    struct pending_cb *reports; /* delivery reports, in produce order */
+    size_t nreports, capreports;
+    bool wake_pending;          /* dispatch event already activated */
+    const char *last_name;      /* produce: last topic name pointer and its topic */
+    mem_topic_t *last_topic;
+    uint64_t produced;
+    int64_t now_ms;
     struct pending_assign *assigns;
     bool want_writable;
     bool closing;
@@ -131,7 +160,6 @@ typedef struct pending_cb {
     void *opaque;
     int32_t partition;
     int64_t offset;
-    struct pending_cb *next;
 } pending_cb_t;
 
 typedef struct pending_assign {
@@ -151,20 +179,21 @@ static const rill_prop_t mem_props[] = {
      "Bytes a partition holds before trimming or backpressure"},
     {"partitions", RILL_PROP_INT, "8", offsetof(mem_ctx_t, default_partitions),
      "Partitions of a topic declared without a count"},
+    {"keep", RILL_PROP_BOOL, "true", offsetof(mem_ctx_t, keep),
+     "Keep the broker's data after its last client closes (until the process exits)"},
     {NULL},
 };
 
 /* ---- broker registry ------------------------------------------------------------- */
 
 static void free_part(mem_part_t *p) {
-    for (size_t i = p->head; i < p->n; i++) free(p->entries[i]);
+    for (size_t i = p->head; i < p->n; i++) entry_free(p, p->entries[i]);
+    if (p->chunk) free(p->chunk);
     free(p->entries);
 }
 
-static void free_brokers(void) {
-    while (brokers) {
-        mem_broker_t *b = brokers;
-        brokers = b->next;
+static void broker_free(mem_broker_t *b) {
+    {
         while (b->topics) {
             mem_topic_t *t = b->topics;
             b->topics = t->next;
@@ -189,6 +218,14 @@ static void free_brokers(void) {
         free(b->instances);
         free(b->name);
         free(b);
+    }
+}
+
+static void free_brokers(void) {
+    while (brokers) {
+        mem_broker_t *b = brokers;
+        brokers = b->next;
+        broker_free(b);
     }
 }
 
@@ -277,15 +314,15 @@ static void part_pack(mem_part_t *p) {
 /* Drop entries below @p upto. */
 static void part_trim(mem_part_t *p, int64_t upto) {
     while (p->head < p->n && p->entries[p->head]->offset < upto) {
-        p->bytes -= p->entries[p->head]->bytes;
-        free(p->entries[p->head++]);
+        p->bytes -= E_BYTES(p->entries[p->head]);
+        entry_free(p, p->entries[p->head++]);
     }
     if (p->head > p->cap / 2) part_pack(p);
 }
 
 static bool same_key(const mem_entry_t *a, const mem_entry_t *b) {
     return a->has_key && b->has_key && a->klen == b->klen &&
-           memcmp(a->key, b->key, a->klen) == 0;
+           memcmp(E_KEY(a), E_KEY(b), a->klen) == 0;
 }
 
 /* Keep only the newest entry per key below @p upto (Kafka log compaction). */
@@ -302,8 +339,8 @@ static void part_compact(mem_part_t *p, int64_t upto) {
                 }
         }
         if (superseded) {
-            p->bytes -= e->bytes;
-            free(e);
+            p->bytes -= E_BYTES(e);
+            entry_free(p, e);
         } else {
             p->entries[w++] = e;
         }
@@ -342,40 +379,53 @@ static bool part_make_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p, int32_t 
     return !part_full(c, p, add);
 }
 
-static mem_entry_t *entry_new(const rill_produce_t *m, int64_t offset) {
+static mem_entry_t *entry_new(mem_part_t *p, const rill_produce_t *m, int64_t offset,
+                              int64_t now_ms) {
     size_t hsize = 0;
     for (size_t i = 0; i < m->nheaders; i++)
         hsize += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
     size_t klen = m->key ? m->key_len : 0, vlen = m->value ? m->value_len : 0;
+    if (m->nheaders > UINT16_MAX || klen > UINT32_MAX || vlen > UINT32_MAX) return NULL;
     size_t bytes = sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize +
-                   klen + vlen + 1;
-    mem_entry_t *e = malloc(bytes);
-    if (!e) return NULL;
-    memset(e, 0, sizeof *e);
+                   klen + vlen;
+    bytes = (bytes + 7) & ~(size_t)7;
+    mem_chunk_t *c = p->chunk;
+    if (!c || c->cap - c->used < bytes) {
+        size_t cap = bytes > CHUNK_BYTES ? bytes : CHUNK_BYTES;
+        mem_chunk_t *nc = malloc(sizeof *nc + cap);
+        if (!nc) return NULL;
+        nc->live = 0;
+        nc->used = 0;
+        nc->cap = cap;
+        if (c && c->live == 0) free(c);
+        p->chunk = c = nc;
+    }
+    mem_entry_t *e = (mem_entry_t *)(c->data + c->used);
+    c->used += bytes;
+    c->live++;
+    e->chunk = c;
     e->offset = offset;
-    e->timestamp_ms = m->timestamp_ms ? m->timestamp_ms : rill_now_ms();
+    e->timestamp_ms = m->timestamp_ms ? m->timestamp_ms : now_ms;
     e->klen = (uint32_t)klen;
     e->vlen = (uint32_t)vlen;
+    e->hbytes = (uint32_t)hsize;
     e->has_key = m->key != NULL;
     e->tombstone = m->value == NULL;
-    e->nheaders = (uint32_t)m->nheaders;
-    e->bytes = bytes;
-    e->headers = (rill_header_t *)(e + 1);
-    uint8_t *w = (uint8_t *)(e->headers + m->nheaders);
+    e->nheaders = (uint16_t)m->nheaders;
+    rill_header_t *hs = E_HEADERS(e);
+    uint8_t *w = (uint8_t *)(hs + m->nheaders);
     for (size_t i = 0; i < m->nheaders; i++) {
         size_t nl = strlen(m->headers[i].name) + 1;
         memcpy(w, m->headers[i].name, nl);
-        e->headers[i].name = (const char *)w;
+        hs[i].name = (const char *)w;
         w += nl;
         if (m->headers[i].value_len) memcpy(w, m->headers[i].value, m->headers[i].value_len);
-        e->headers[i].value = w;
-        e->headers[i].value_len = m->headers[i].value_len;
+        hs[i].value = w;
+        hs[i].value_len = m->headers[i].value_len;
         w += m->headers[i].value_len;
     }
-    e->key = w;
     if (klen) memcpy(w, m->key, klen);
     w += klen;
-    e->value = w;
     if (vlen) memcpy(w, m->value, vlen);
     return e;
 }
@@ -383,7 +433,10 @@ static mem_entry_t *entry_new(const rill_produce_t *m, int64_t offset) {
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 static void wake(mem_ctx_t *c) {
-    if (c->dispatch_ev && !c->closing) event_active(c->dispatch_ev, EV_TIMEOUT, 0);
+    if (c->dispatch_ev && !c->closing && !c->wake_pending) {
+        c->wake_pending = true;
+        event_active(c->dispatch_ev, EV_TIMEOUT, 0);
+    }
 }
 
 static void wake_control(mem_ctx_t *c) {
@@ -393,6 +446,7 @@ static void wake_control(mem_ctx_t *c) {
 static void wake_readers_of(mem_broker_t *b, mem_topic_t *t, int32_t partition) {
     for (size_t i = 0; i < b->ninstances; i++) {
         mem_ctx_t *o = b->instances[i];
+        if (o->wake_pending) continue;
         for (size_t j = 0; j < o->nassigned; j++)
             if (o->assigned[j].topic == t && o->assigned[j].partition == partition) wake(o);
         for (size_t j = 0; j < o->nreaders; j++)
@@ -406,11 +460,11 @@ static void fill_msg(rill_msg_t *m, const mem_topic_t *t, int32_t partition,
     m->partition = partition;
     m->offset = e->offset;
     m->timestamp_ms = e->timestamp_ms;
-    m->key = e->has_key ? e->key : NULL;
+    m->key = e->has_key ? E_KEY(e) : NULL;
     m->key_len = e->klen;
-    m->value = e->tombstone ? NULL : e->value;
+    m->value = e->tombstone ? NULL : E_VALUE(e);
     m->value_len = e->vlen;
-    m->headers = e->nheaders ? e->headers : NULL;
+    m->headers = e->nheaders ? E_HEADERS(e) : NULL;
     m->nheaders = e->nheaders;
 }
 
@@ -451,6 +505,7 @@ static void on_dispatch(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     mem_ctx_t *c = arg;
+    c->wake_pending = false;
     size_t budget = DISPATCH_BUDGET;
     bool more = true;
     while (budget > 0 && more && !c->closing) {
@@ -617,13 +672,12 @@ static void on_control(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     mem_ctx_t *c = arg;
     /* Delivery reports first: they complete sends issued before any rebalance. */
-    while (c->reports && !c->closing) {
-        pending_cb_t *r = c->reports;
-        c->reports = r->next;
-        if (!c->reports) c->reports_tail = NULL;
-        r->cb(RILL_OK, NULL, r->partition, r->offset, r->opaque);
-        free(r);
+    /* Callbacks may produce (appending reports): index, and re-read the count. */
+    for (size_t i = 0; i < c->nreports && !c->closing; i++) {
+        pending_cb_t r = c->reports[i];
+        r.cb(RILL_OK, NULL, r.partition, r.offset, r.opaque);
     }
+    c->nreports = 0;
     while (c->assigns && !c->closing) {
         pending_assign_t *pa = c->assigns;
         c->assigns = pa->next;
@@ -738,8 +792,14 @@ static rill_err_t mem_declare(rill_transport_t *t, const rill_topic_spec_t *spec
 static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
                               rill_delivery_cb cb, void *opaque) {
     mem_ctx_t *c = t->impl;
-    mem_topic_t *tp = topic_find(c->broker, m->topic);
-    if (!tp) return RILL_ENOENT;
+    mem_topic_t *tp;
+    if (m->topic == c->last_name && c->last_topic) { /* callers reuse one name pointer */
+        tp = c->last_topic;
+    } else {
+        if (!(tp = topic_find(c->broker, m->topic))) return RILL_ENOENT;
+        c->last_name = m->topic;
+        c->last_topic = tp;
+    }
     if (m->partition < 0 || m->partition >= tp->nparts) return RILL_EINVAL;
     mem_part_t *p = &tp->parts[m->partition];
     size_t approx = m->key_len + m->value_len + sizeof(mem_entry_t);
@@ -747,37 +807,32 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
         c->want_writable = true;
         return RILL_EFULL;
     }
-    pending_cb_t *r = NULL;
-    if (cb && !(r = malloc(sizeof *r))) return RILL_ENOMEM;
+    if (cb && c->nreports == c->capreports) {
+        size_t cap = c->capreports ? c->capreports * 2 : 1024;
+        pending_cb_t *nr = realloc(c->reports, cap * sizeof *nr);
+        if (!nr) return RILL_ENOMEM;
+        c->reports = nr;
+        c->capreports = cap;
+    }
     if (p->n == p->cap) {
         part_pack(p);
         if (p->n == p->cap) {
             size_t cap = p->cap ? p->cap * 2 : 64;
             mem_entry_t **ne = realloc(p->entries, cap * sizeof *ne);
-            if (!ne) {
-                free(r);
-                return RILL_ENOMEM;
-            }
+            if (!ne) return RILL_ENOMEM;
             p->entries = ne;
             p->cap = cap;
         }
     }
-    mem_entry_t *e = entry_new(m, p->next_offset);
-    if (!e) {
-        free(r);
-        return RILL_ENOMEM;
-    }
+    if ((c->produced++ & 63) == 0) c->now_ms = rill_now_ms(); /* ms stamps: no clock per message */
+    mem_entry_t *e = entry_new(p, m, p->next_offset, c->now_ms);
+    if (!e) return RILL_ENOMEM;
     p->entries[p->n++] = e;
-    p->bytes += e->bytes;
+    p->bytes += E_BYTES(e);
     p->next_offset++;
-    if (r) {
-        *r = (pending_cb_t){cb, opaque, m->partition, e->offset, NULL};
-        if (c->reports_tail)
-            c->reports_tail->next = r;
-        else
-            c->reports = r;
-        c->reports_tail = r;
-        wake_control(c);
+    if (cb) {
+        c->reports[c->nreports++] = (pending_cb_t){cb, opaque, m->partition, e->offset};
+        if (c->nreports == 1) wake_control(c);
     }
     wake_readers_of(c->broker, tp, m->partition);
     return RILL_OK;
@@ -1019,12 +1074,17 @@ static void mem_close(rill_transport_t *t) {
                 break;
             }
         }
+        if (c->broker->ninstances == 0 && !c->keep) {
+            for (mem_broker_t **pp = &brokers; *pp; pp = &(*pp)->next) {
+                if (*pp == c->broker) {
+                    *pp = c->broker->next;
+                    break;
+                }
+            }
+            broker_free(c->broker);
+        }
     }
-    while (c->reports) {
-        pending_cb_t *r = c->reports;
-        c->reports = r->next;
-        free(r);
-    }
+    free(c->reports);
     while (c->assigns) {
         pending_assign_t *pa = c->assigns;
         c->assigns = pa->next;
