@@ -8,7 +8,16 @@
 
 rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
                              rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts) {
-    if (!name || !*name || !topic || !fn) {
+    if (!fn) {
+        rill__app_seterr(app, "rill_app_agent: a handler is required");
+        return NULL;
+    }
+    return rill__agent_new(app, name, topic, fn, opaque, opts);
+}
+
+rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *topic,
+                              rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts) {
+    if (!name || !*name || !topic) {
         rill__app_seterr(app, "rill_app_agent: name, topic and handler are required");
         return NULL;
     }
@@ -75,7 +84,7 @@ static rill_event_t *event_get(rill_app_t *app) {
 static void event_clear_values(rill_event_t *ev) {
     rill_topic_t *t = ev->agent->topic;
     if (ev->value) {
-        rill_value_clear(t->vtype, ev->value);
+        rill_value_clear(ev->vtype, ev->value);
         free(ev->value);
         ev->value = NULL;
     }
@@ -111,7 +120,7 @@ void rill__events_free(rill_app_t *app) {
 }
 
 /* Copy the message bytes into the event: the transport's views die with its batch. */
-static rill_err_t event_own(rill_event_t *ev) {
+rill_err_t rill__event_own(rill_event_t *ev) {
     if (ev->own) return RILL_OK;
     rill_msg_t *m = &ev->msg;
     size_t tl = strlen(m->topic) + 1, hl = 0;
@@ -264,7 +273,7 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
 static void tp_done(rill_tpstate_t *tp, int64_t offset);
 static void agent_drain(rill_agent_t *a);
 
-static void handler_result(rill_event_t *ev, rill_err_t err) {
+void rill__handler_result(rill_event_t *ev, rill_err_t err) {
     rill_agent_t *a = ev->agent;
     if (err == RILL_OK) {
         a->processed++;
@@ -307,25 +316,45 @@ static bool agent_run(rill_event_t *ev) {
             return true;
         }
     }
+    switch (rill__ops_run(ev)) {
+    case RILL__OPS_DONE:
+        return true;
+    case RILL__OPS_HELD:
+        return false;
+    default:
+        break;
+    }
     ev->in_handler = true;
     int r = a->fn(ev, a->opaque);
     ev->in_handler = false;
     if (r == RILL_PENDING) {
         if (ev->early_ack) { /* acked before the handler returned */
-            handler_result(ev, ev->early_err);
+            rill__handler_result(ev, ev->early_err);
             return true;
         }
-        if (event_own(ev) != RILL_OK) {
+        if (rill__event_own(ev) != RILL_OK) {
             rill_app_fail(ev->app, RILL_ENOMEM, "out of memory keeping a pending event");
             return true;
         }
-        a->inflight++;
-        ev->tp->inflight++;
-        ev->app->inflight_total++;
+        rill__event_hold(ev);
         return false;
     }
-    handler_result(ev, r < 0 ? (rill_err_t)r : RILL_OK);
+    rill__handler_result(ev, r < 0 ? (rill_err_t)r : RILL_OK);
     return true;
+}
+
+void rill__event_hold(rill_event_t *ev) {
+    ev->agent->inflight++;
+    ev->tp->inflight++;
+    ev->app->inflight_total++;
+}
+
+void rill__event_abandon(rill_event_t *ev) {
+    rill_app_t *app = ev->app;
+    ev->agent->inflight--;
+    ev->tp->inflight--;
+    app->inflight_total--;
+    event_put(app, ev);
 }
 
 void rill_event_ack(rill_event_t *ev, rill_err_t err) {
@@ -335,11 +364,15 @@ void rill_event_ack(rill_event_t *ev, rill_err_t err) {
         ev->early_err = err;
         return;
     }
+    rill__event_complete(ev, err);
+}
+
+void rill__event_complete(rill_event_t *ev, rill_err_t err) {
     rill_app_t *app = ev->app;
     rill_agent_t *a = ev->agent;
     rill_tpstate_t *tp = ev->tp;
     int64_t off = ev->msg.offset;
-    handler_result(ev, err);
+    rill__handler_result(ev, err);
     a->inflight--;
     tp->inflight--;
     app->inflight_total--;
@@ -354,7 +387,7 @@ void rill_event_ack(rill_event_t *ev, rill_err_t err) {
 static void finish_revoke(rill_app_t *app);
 
 static void tp_resume_if_drained(rill_app_t *app, rill_tpstate_t *tp) {
-    if (tp->paused && tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
+    if (tp->paused && !tp->topic->channel && tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
         app->state == RILL_APP_RUNNING) {
         tp->paused = false;
         rill_tp_t one = {tp->topic->name, tp->partition};
@@ -449,6 +482,8 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
             ev->agent = a;
             ev->tp = tp;
             ev->msg = *m;
+            ev->vtype = t->vtype;
+            ev->index = 0;
             ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
             ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
             if (a->inflight < a->concurrency && !a->qhead) {
@@ -459,7 +494,7 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
                 continue;
             }
             /* Busy: buffer a copy; a full buffer pauses only this partition. */
-            if (event_own(ev) != RILL_OK) {
+            if (rill__event_own(ev) != RILL_OK) {
                 event_put(app, ev);
                 rill_app_fail(app, RILL_ENOMEM, "out of memory buffering an event");
                 return;
@@ -467,10 +502,10 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
             agent_enqueue(a, ev);
             tp->queued++;
             refs++;
-            if (!tp->paused && tp->queued >= app->buffer_maxsize) {
+            if (!tp->paused && !t->channel && tp->queued >= app->buffer_maxsize) {
                 tp->paused = true;
                 rill_tp_t one = {t->name, tp->partition};
-                tr->ops->pause(tr, &one, 1);
+                app->transport->ops->pause(app->transport, &one, 1);
                 rill_log(app->log, RILL_LOG_DEBUG, a->name,
                          "%s[%d] paused: %u events buffered (stream.buffer.maxsize)", t->name,
                          tp->partition, tp->queued);
@@ -520,6 +555,7 @@ static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
 
 /* All revoking partitions are idle: commit them and hand them back. */
 static void finish_revoke(rill_app_t *app) {
+    if (!app->revoke_active) return;
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
             if (t->parts[p].revoking && t->parts[p].inflight) return;
@@ -536,7 +572,7 @@ static void finish_revoke(rill_app_t *app) {
             rill__acks_reset(&tp->acks);
         }
     }
-    app->revokes_waiting = 0;
+    app->revoke_active = false;
     if (app->transport->ops->revoke_done) app->transport->ops->revoke_done(app->transport);
 }
 
@@ -544,6 +580,7 @@ void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool
                       void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
+    app->revoke_active = true;
     for (size_t i = 0; i < n; i++) {
         rill_tpstate_t *tp = tp_lookup(app, tps[i].topic, tps[i].partition);
         if (!tp) continue;
@@ -551,10 +588,14 @@ void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool
                   lost ? " (lost)" : "");
         tp->revoking = true;
         rill__agents_drop_queued(app, tp);
+        rill__delayed_release(app, tp);
         if (lost) { /* someone else owns it already: committing would be wrong */
             tp->committed = tp->acks.acked;
         }
     }
+    /* Partial take() batches are delivered, not lost (may finish the revoke). */
+    rill__take_flush_all(app);
+    if (!app->revoke_active) return;
     bool busy = false;
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
@@ -572,6 +613,28 @@ void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool
 }
 
 void rill__agent_free(rill_agent_t *a) {
+    if (a->take_ev) event_free(a->take_ev);
+    free(a->batch);
+    for (size_t i = 0; i < a->nops; i++) free(a->ops[i].topics);
+    free(a->ops);
     free(a->name);
     free(a);
+}
+
+/* Messages of partitions read outside the group: replies to asks (and, with
+ * tables, changelogs). */
+void rill__on_reader_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
+                              void *opaque) {
+    (void)tr;
+    rill_app_t *app = opaque;
+    for (size_t i = 0; i < n; i++) rill__asks_on_message(app, &msgs[i]);
+}
+
+void rill__on_reader_eof(rill_transport_t *tr, const char *topic, int32_t partition,
+                         int64_t end, void *opaque) {
+    (void)tr;
+    (void)topic;
+    (void)partition;
+    (void)end;
+    (void)opaque;
 }

@@ -101,6 +101,8 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
         .messages = rill__on_messages,
         .assigned = rill__on_assigned,
         .revoked = rill__on_revoked,
+        .reader_messages = rill__on_reader_messages,
+        .reader_eof = rill__on_reader_eof,
         .opaque = app,
     };
     return app;
@@ -182,7 +184,7 @@ void rill__app_commit(rill_app_t *app, bool force) {
     if (app->commit_pending && !force) return; /* the previous snapshot still waits */
     app->ncommit_snap = 0;
     for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->parts) continue;
+        if (!t->parts || t->channel) continue;
         for (int32_t p = 0; p < t->partitions; p++) {
             rill_tpstate_t *tp = &t->parts[p];
             if (!tp->assigned || tp->acks.acked < 0 || tp->acks.acked <= tp->committed)
@@ -290,7 +292,7 @@ void rill_app_stop(rill_app_t *app) {
     /* Stop consuming: events received but not started are dropped (not acked, so
      * not committed); the next owner reads them again. */
     for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->parts) continue;
+        if (!t->parts || t->channel) continue;
         for (int32_t p = 0; p < t->partitions; p++) {
             rill_tpstate_t *tp = &t->parts[p];
             if (!tp->assigned) continue;
@@ -299,6 +301,9 @@ void rill_app_stop(rill_app_t *app) {
             if (app->transport->ops->pause) app->transport->ops->pause(app->transport, &one, 1);
         }
     }
+    rill__delayed_release(app, NULL); /* held until due: the next owner reschedules */
+    rill__take_flush_all(app);        /* partial batches are delivered, not lost */
+    if (app->state != RILL_APP_STOPPING) return;
     if (app->inflight_total == 0) {
         stop_finish(app);
         return;
@@ -359,7 +364,12 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
             return RILL_ENOMEM;
         }
     }
-    rill_err_t rc = rill__app_open(app, errstr, errlen);
+    rill_err_t rc = rill__delayed_prepare(app);
+    if (rc != RILL_OK) {
+        snprintf(errstr, errlen, "%s", app->errmsg);
+        goto fail;
+    }
+    rc = rill__app_open(app, errstr, errlen);
     if (rc != RILL_OK) goto fail;
     app->state = RILL_APP_RUNNING;
 
@@ -367,7 +377,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     const char **names = NULL;
     size_t n = 0;
     for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->nagents) continue;
+        if (!t->nagents || t->channel) continue;
         const char **nn = realloc(names, (n + 1) * sizeof *nn);
         if (!nn) {
             free(names);
@@ -441,6 +451,8 @@ void rill_app_destroy(rill_app_t *app) {
     if (app->transport) rill_transport_destroy(app->transport);
     app->transport = NULL;
     if (app->store) rill_store_destroy(app->store);
+    rill__delayed_free(app);
+    rill__asks_free(app);
     rill__events_free(app); /* events point at agents */
     while (app->agents) {
         rill_agent_t *a = app->agents;
@@ -452,6 +464,7 @@ void rill_app_destroy(rill_app_t *app) {
         app->topics = t->next;
         rill__topic_free(t);
     }
+    rill__streams_free(app);
     for (size_t i = 0; i < app->nsers; i++) rill_serializer_destroy(app->sers[i]);
     free(app->sers);
     while (app->all_sends) {

@@ -9,6 +9,7 @@
 #include "offsets_int.h"
 #include "registry_int.h"
 #include "rill/app.h"
+#include "rill/stream.h"
 
 typedef enum {
     RILL_APP_CREATED = 0,
@@ -33,6 +34,9 @@ typedef struct rill_tpstate {
 struct rill_topic {
     rill_app_t *app;
     char *name;
+    bool channel; /* in-process: no transport */
+    struct rill_topic *repartition_of; /* group_by: same partition count */
+    struct rill_channel *chan;
     rill_topic_opts_t opts;
     int32_t partitions;
     const rill_type_t *ktype, *vtype;
@@ -56,6 +60,8 @@ struct rill_event {
     void *key;              /* decoded key (csize of key type), or NULL */
     void *value;            /* decoded value, or NULL */
     rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
+    const rill_type_t *vtype; /* type of value (changes after map) */
+    uint64_t index;           /* enumerate() */
     bool in_handler;
     bool early_ack;
     rill_err_t early_err;
@@ -64,10 +70,45 @@ struct rill_event {
     struct rill_event *all_next; /* every event allocated, for destroy */
 };
 
+typedef enum { RILL_OP_FILTER = 1, RILL_OP_MAP, RILL_OP_ENUMERATE, RILL_OP_ECHO, RILL_OP_FORWARD } rill_op_kind_t;
+
+typedef struct rill_op {
+    rill_op_kind_t kind;
+    rill_filter_fn filter;
+    rill_map_fn map;
+    rill_key_fn key;
+    void *opaque;
+    const rill_type_t *out_type; /* map */
+    rill_topic_t **topics;       /* echo */
+    size_t ntopics;
+    rill_topic_t *dest; /* forward (through, group_by) */
+} rill_op_t;
+
+struct rill_stream {
+    rill_app_t *app;
+    rill_topic_t *source;
+    rill_op_t *ops;
+    size_t nops;
+    size_t take_n;
+    double take_within;
+    bool used; /* ended in an agent */
+    struct rill_stream *next; /* app's list, for freeing */
+};
+
 struct rill_agent {
     rill_app_t *app;
     char *name;
     rill_topic_t *topic;
+    rill_op_t *ops; /* the stream's operators, run before fn */
+    size_t nops;
+    uint64_t enum_next;
+    bool internal;
+    rill_batch_fn batch_fn; /* take() */
+    size_t take_n;
+    double take_within;
+    rill_event_t **batch;
+    size_t nbatch;
+    struct event *take_ev;
     rill_agent_fn fn;
     void *opaque;
     rill_agent_opts_t opts;
@@ -121,6 +162,10 @@ struct rill_app {
     rill_topic_t *topics;
     rill_agent_t *agents;
     rill_timer_t *timers;
+    rill_stream_t *streams;
+    rill_topic_t *delayed; /* "<app>-delayed": durable delayed forwards */
+    struct rill_delayed *delayed_list;
+    struct rill_asks *asks;
 
     /* conf, parsed once */
     int64_t commit_interval_ms;
@@ -134,7 +179,7 @@ struct rill_app {
     struct event *revoke_ev;
     struct event *shutdown_ev;
     struct event *sigint_ev, *sigterm_ev;
-    size_t revokes_waiting; /* partitions revoking with events in flight */
+    bool revoke_active; /* a revoke is being handled: revoke_done not called yet */
     bool stop_requested;
     bool subscribed;
 
@@ -182,6 +227,40 @@ void rill__on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool 
 void rill__agent_free(rill_agent_t *a);
 void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp);
 void rill__events_free(rill_app_t *app);
+
+/* stream.c */
+/* Run an event through its agent's operators: RILL__OPS_CALL (call the handler),
+ * RILL__OPS_DONE (filtered, forwarded, or failed: finished), RILL__OPS_HELD (taken
+ * into a batch: pending). */
+enum { RILL__OPS_CALL = 0, RILL__OPS_DONE = 1, RILL__OPS_HELD = 2 };
+int rill__ops_run(rill_event_t *ev);
+void rill__take_flush_all(rill_app_t *app);
+void rill__streams_free(rill_app_t *app);
+rill_err_t rill__streams_prepare(rill_app_t *app);
+void rill__delayed_free(rill_app_t *app);
+rill_err_t rill__delayed_prepare(rill_app_t *app);
+void rill__delayed_release(rill_app_t *app, const rill_tpstate_t *tp);
+rill_err_t rill__forward_to(rill_event_t *ev, rill_topic_t *dest, const void *key,
+                            size_t klen, const rill_header_t *extra, size_t nextra);
+rill_err_t rill__channel_push(rill_topic_t *t, const void *k, size_t klen, const void *v,
+                              size_t vlen, const rill_send_opts_t *o);
+void rill__channel_free(rill_topic_t *t);
+void rill__asks_free(rill_app_t *app);
+bool rill__asks_on_message(rill_app_t *app, const rill_msg_t *m);
+void rill__on_reader_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n,
+                              void *opaque);
+void rill__on_reader_eof(rill_transport_t *t, const char *topic, int32_t partition,
+                         int64_t end, void *opaque);
+
+/* agent.c (for stream.c) */
+rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *topic,
+                              rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts);
+rill_err_t rill__event_own(rill_event_t *ev);
+void rill__event_complete(rill_event_t *ev, rill_err_t err);
+void rill__event_hold(rill_event_t *ev);
+/* Drop a held event without acking it: its offset stays uncommitted. */
+void rill__event_abandon(rill_event_t *ev);
+void rill__handler_result(rill_event_t *ev, rill_err_t err);
 
 /* timer.c */
 rill_err_t rill__timers_start(rill_app_t *app);

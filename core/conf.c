@@ -49,6 +49,8 @@ static const known_key_t known_keys[] = {
      "How long graceful shutdown waits for in-flight events and sends"},
     {"stream.buffer.maxsize", K_INT, "4096", 1, 10000000, NULL,
      "Events buffered per partition before that partition is paused"},
+    {"forward.delayed", K_ENUM, "on", 0, 0, "on|off",
+     "Durable delayed forwards (the internal topic <app>-delayed)"},
     {"web.port", K_INT, "0", 0, 65535, NULL, "Port of the HTTP status server (0: off)"},
     {"web.host", K_STR, "127.0.0.1", 0, 0, NULL, "Address the HTTP server binds"},
     {"log.level", K_LEVEL, "info", 0, 0, NULL, "fatal, error, warn, info, debug, trace"},

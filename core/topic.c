@@ -95,6 +95,7 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
 }
 
 void rill__topic_free(rill_topic_t *t) {
+    rill__channel_free(t);
     if (t->parts) {
         for (int32_t p = 0; p < t->partitions; p++) rill__acks_free(&t->parts[p].acks);
         free(t->parts);
@@ -143,6 +144,17 @@ rill_err_t rill__topic_resolve(rill_topic_t *t, char *errstr, size_t errlen) {
 rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
     rill_app_t *app = t->app;
     rill_transport_t *tr = app->transport;
+    if (t->channel) { /* in-process: one partition, always ours */
+        t->partitions = 1;
+        if (!t->parts && !(t->parts = calloc(1, sizeof *t->parts))) return RILL_ENOMEM;
+        t->parts[0].topic = t;
+        t->parts[0].assigned = true;
+        t->parts[0].committed = -1;
+        rill__acks_init(&t->parts[0].acks);
+        return RILL_OK;
+    }
+    if (!t->opts.partitions && t->repartition_of && t->repartition_of->partitions)
+        t->opts.partitions = t->repartition_of->partitions;
     bool explicit = t->opts.partitions > 0;
     rill_topic_spec_t spec = {
         .name = t->name,
@@ -214,6 +226,15 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
 static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const void *v,
                           size_t vlen, const rill_send_opts_t *o) {
     rill_app_t *app = t->app;
+    if (t->channel) {
+        if (app->state != RILL_APP_RUNNING) {
+            rill__app_seterr(app, "send to channel '%s': the app is not running", t->name);
+            return RILL_ESTATE;
+        }
+        rill_err_t rc = rill__channel_push(t, k, klen, v, vlen, o);
+        if (o && o->cb) o->cb(rc, NULL, 0, -1, o->opaque);
+        return rc;
+    }
     if (!app->transport || app->state == RILL_APP_STOPPED) {
         rill__app_seterr(app, "send to '%s': the app is not running", t->name);
         return RILL_ESTATE;

@@ -169,6 +169,7 @@ typedef enum {
 typedef struct rill_agent_opts {
     int concurrency; /**< events in flight at once (0 or 1: one, in partition order) */
     rill_on_error_t on_error;
+    const rill_type_t *reply_type; /**< type of rill_event_reply() values (ask) */
 } rill_agent_opts_t;
 
 /** @brief Define agent @p name consuming @p topic.  @p opts may be NULL. */

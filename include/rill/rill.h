@@ -15,6 +15,7 @@
 #include "record.h"
 #include "serializer.h"
 #include "store.h"
+#include "stream.h"
 #include "transport.h"
 #include "types.h"
 #include "rill/version.h"
