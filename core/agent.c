@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "table_int.h"
 
 rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
                              rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts) {
@@ -316,17 +316,17 @@ static bool agent_run(rill_event_t *ev) {
             return true;
         }
     }
-    switch (rill__ops_run(ev)) {
-    case RILL__OPS_DONE:
-        return true;
-    case RILL__OPS_HELD:
-        return false;
-    default:
-        break;
+    rill_app_t *app = ev->app;
+    app->current_event = ev;
+    int ops = rill__ops_run(ev);
+    if (ops != RILL__OPS_CALL) {
+        app->current_event = NULL;
+        return ops == RILL__OPS_DONE;
     }
     ev->in_handler = true;
     int r = a->fn(ev, a->opaque);
     ev->in_handler = false;
+    app->current_event = NULL;
     if (r == RILL_PENDING) {
         if (ev->early_ack) { /* acked before the handler returned */
             rill__handler_result(ev, ev->early_err);
@@ -387,7 +387,7 @@ void rill__event_complete(rill_event_t *ev, rill_err_t err) {
 static void finish_revoke(rill_app_t *app);
 
 static void tp_resume_if_drained(rill_app_t *app, rill_tpstate_t *tp) {
-    if (tp->paused && !tp->topic->channel && tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
+    if (tp->paused && !tp->held && !tp->topic->channel && tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
         app->state == RILL_APP_RUNNING) {
         tp->paused = false;
         rill_tp_t one = {tp->topic->name, tp->partition};
@@ -535,6 +535,7 @@ void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n, voi
         rill__acks_reset(&tp->acks);
         rill__log(app, RILL_LOG_INFO, "assigned %s[%d]", tps[i].topic, tps[i].partition);
     }
+    rill__tables_on_assigned(app, tps, n);
 }
 
 static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -561,6 +562,7 @@ static void finish_revoke(rill_app_t *app) {
             if (t->parts[p].revoking && t->parts[p].inflight) return;
     if (app->revoke_ev) event_del(app->revoke_ev);
     if (app->state != RILL_APP_STOPPED) {
+        rill__tables_flush(app);
         app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
         rill__app_commit(app, true);
     }
@@ -568,10 +570,11 @@ static void finish_revoke(rill_app_t *app) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpstate_t *tp = &t->parts[p];
             if (!tp->revoking) continue;
-            tp->revoking = tp->assigned = tp->paused = false;
+            tp->revoking = tp->assigned = tp->paused = tp->held = false;
             rill__acks_reset(&tp->acks);
         }
     }
+    if (app->state != RILL_APP_STOPPED) rill__tables_on_revoked(app);
     app->revoke_active = false;
     if (app->transport->ops->revoke_done) app->transport->ops->revoke_done(app->transport);
 }
@@ -627,14 +630,12 @@ void rill__on_reader_messages(rill_transport_t *tr, const rill_msg_t *msgs, size
                               void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
+    if (n && rill__tables_on_reader_messages(app, msgs, n)) return;
     for (size_t i = 0; i < n; i++) rill__asks_on_message(app, &msgs[i]);
 }
 
 void rill__on_reader_eof(rill_transport_t *tr, const char *topic, int32_t partition,
                          int64_t end, void *opaque) {
     (void)tr;
-    (void)topic;
-    (void)partition;
-    (void)end;
-    (void)opaque;
+    rill__tables_on_reader_eof(opaque, topic, partition, end);
 }

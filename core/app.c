@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app_int.h"
+#include "table_int.h"
 
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) {
     va_list ap;
@@ -181,6 +181,8 @@ void rill__app_commit_snapshot(rill_app_t *app) {
  * the sends of its epoch unless @p force (the caller flushed already). */
 void rill__app_commit(rill_app_t *app, bool force) {
     if (!app->transport || !app->transport->ops->commit) return;
+    if (app->state == RILL_APP_RUNNING || app->state == RILL_APP_STOPPING)
+        rill__tables_flush(app);
     if (app->commit_pending && !force) return; /* the previous snapshot still waits */
     app->ncommit_snap = 0;
     for (rill_topic_t *t = app->topics; t; t = t->next) {
@@ -212,6 +214,7 @@ static void on_commit_timer(evutil_socket_t fd, short what, void *arg) {
 /* ---- failure and stop --------------------------------------------------------------- */
 
 static void finish(rill_app_t *app) {
+    if (app->recovery_ev) event_del(app->recovery_ev);
     if (app->commit_ev) event_del(app->commit_ev);
     if (app->revoke_ev) event_del(app->revoke_ev);
     if (app->shutdown_ev) event_del(app->shutdown_ev);
@@ -251,6 +254,7 @@ static void stop_finish(rill_app_t *app) {
     if (app->shutdown_ev) event_del(app->shutdown_ev);
     rill__timers_run_on_stop(app);
     if (app->transport) {
+        rill__tables_stop_readers(app);
         rill_err_t rc = app->transport->ops->flush(app->transport,
                                                    (int)app->shutdown_timeout_ms);
         if (rc != RILL_OK)
@@ -370,6 +374,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         goto fail;
     }
     rc = rill__app_open(app, errstr, errlen);
+    if (rc == RILL_OK) rc = rill__tables_prepare(app, errstr, errlen);
     if (rc != RILL_OK) goto fail;
     app->state = RILL_APP_RUNNING;
 
@@ -450,6 +455,7 @@ void rill_app_destroy(rill_app_t *app) {
     /* Transport first: no handler may run into freed agents or topics. */
     if (app->transport) rill_transport_destroy(app->transport);
     app->transport = NULL;
+    rill__tables_free(app); /* closes store partitions */
     if (app->store) rill_store_destroy(app->store);
     rill__delayed_free(app);
     rill__asks_free(app);
@@ -472,8 +478,8 @@ void rill_app_destroy(rill_app_t *app) {
         app->all_sends = s->all_next;
         free(s);
     }
-    const struct event *evs[] = {app->commit_ev, app->revoke_ev, app->shutdown_ev,
-                                 app->sigint_ev, app->sigterm_ev};
+    const struct event *evs[] = {app->commit_ev,  app->revoke_ev,  app->shutdown_ev,
+                                 app->sigint_ev,  app->sigterm_ev, app->recovery_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free((struct event *)evs[i]);
     if (app->own_base) event_base_free(app->base);

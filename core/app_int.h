@@ -25,6 +25,7 @@ typedef struct rill_tpstate {
     bool assigned;
     bool revoking;
     bool paused;       /* by backpressure */
+    bool held;         /* paused until the tables it needs are recovered */
     uint32_t queued;   /* events buffered in agent queues, not started */
     uint32_t inflight; /* events started and not yet acked */
     int64_t committed; /* last offset committed (-1: none by us) */
@@ -163,6 +164,9 @@ struct rill_app {
     rill_agent_t *agents;
     rill_timer_t *timers;
     rill_stream_t *streams;
+    struct rill_table *tables;
+    rill_event_t *current_event; /* being handled (tables check partitions) */
+    struct event *recovery_ev;
     rill_topic_t *delayed; /* "<app>-delayed": durable delayed forwards */
     struct rill_delayed *delayed_list;
     struct rill_asks *asks;

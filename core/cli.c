@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "table_int.h"
 #include "rill/version.h"
 
 static void usage(FILE *f, const char *prog, const rill_app_t *app) {
@@ -300,7 +300,7 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
         else if (!strcmp(cmd, "agents"))
             list_agents(app);
         else
-            printf("%-30s %-10s\n", "table", "partitions");
+            rill__tables_list(app);
     } else {
         fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
         goto bad;

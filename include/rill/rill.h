@@ -16,6 +16,7 @@
 #include "serializer.h"
 #include "store.h"
 #include "stream.h"
+#include "table.h"
 #include "transport.h"
 #include "types.h"
 #include "rill/version.h"

@@ -1,0 +1,614 @@
+/* Tables: definition, reads and writes (through the overlay and the changelog),
+ * windows and their expiry, flushing to the store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table_int.h"
+
+#define WKEY 8 /* window start prefix of a windowed store key */
+
+/* ---- definition ------------------------------------------------------------------------ */
+
+void rill_table_opts_tumbling(rill_table_opts_t *o, int64_t size_ms, int64_t expires_ms) {
+    o->window_size_ms = size_ms;
+    o->window_step_ms = size_ms;
+    o->window_expires_ms = expires_ms;
+}
+
+void rill_table_opts_hopping(rill_table_opts_t *o, int64_t size_ms, int64_t step_ms,
+                             int64_t expires_ms) {
+    o->window_size_ms = size_ms;
+    o->window_step_ms = step_ms;
+    o->window_expires_ms = expires_ms;
+}
+
+rill_table_t *rill_app_table(rill_app_t *app, const char *name, const rill_table_opts_t *opts) {
+    if (app->state != RILL_APP_CREATED) {
+        rill__app_seterr(app, "table '%s' must be defined before the app starts",
+                         name ? name : "");
+        return NULL;
+    }
+    if (!opts || !opts->value_type) {
+        rill__app_seterr(app, "table '%s': opts.value_type is required", name ? name : "");
+        return NULL;
+    }
+    for (rill_table_t *t = app->tables; t; t = t->next) {
+        if (strcmp(t->name, name) == 0) {
+            rill__app_seterr(app, "table '%s' is already defined", name);
+            return NULL;
+        }
+    }
+    const rill_table_opts_t *o = opts;
+    if (o->window_size_ms < 0 || o->window_step_ms < 0 || o->window_expires_ms < 0 ||
+        (o->window_size_ms && o->window_step_ms > o->window_size_ms) ||
+        (!o->window_size_ms && (o->window_step_ms || o->window_expires_ms))) {
+        rill__app_seterr(app,
+                         "table '%s': windows need size > 0, 0 < step <= size, expires >= 0",
+                         name);
+        return NULL;
+    }
+    char cl[512];
+    snprintf(cl, sizeof cl, "%s-%s-changelog", app->id, name ? name : "");
+    rill_topic_opts_t to = {.partitions = o->partitions, .compacted = true, .internal = true};
+    rill_topic_t *changelog = rill_app_topic(app, cl, &to);
+    if (!changelog) return NULL;
+    if (o->source && !o->partitions) changelog->repartition_of = o->source;
+    rill_table_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(name))) {
+        free(t);
+        rill__app_seterr(app, "out of memory");
+        return NULL;
+    }
+    t->app = app;
+    t->opts = *o;
+    if (t->opts.window_size_ms && !t->opts.window_step_ms)
+        t->opts.window_step_ms = t->opts.window_size_ms;
+    t->changelog = changelog;
+    const rill_type_t *vt = o->value_type;
+    const char *vs = o->value_serializer ? o->value_serializer
+                     : (vt->kind == RILL_T_INT64 || vt->kind == RILL_T_STRING ||
+                        vt->kind == RILL_T_BYTES)
+                         ? "raw"
+                         : "json";
+    if (!(t->vser_name = strdup(vs))) {
+        free(t->name);
+        free(t);
+        return NULL;
+    }
+    rill_table_t **pp = &app->tables;
+    while (*pp) pp = &(*pp)->next;
+    *pp = t;
+    return t;
+}
+
+const char *rill_table_name(const rill_table_t *t) {
+    return t->name;
+}
+
+int32_t rill_table_partitions(const rill_table_t *t) {
+    return t->partitions;
+}
+
+rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
+    if (!app->tables) return RILL_OK;
+    if (!app->store) {
+        app->store =
+            rill__store_open(rill_conf_get(app->conf, "store"), app->conf, app->log, errstr, errlen);
+        if (!app->store) return RILL_ESTORE;
+    }
+    for (rill_table_t *t = app->tables; t; t = t->next) {
+        char why[256];
+        if (!(t->vser = rill__app_serializer(app, t->vser_name, why, sizeof why))) {
+            snprintf(errstr, errlen, "table '%s': %s", t->name, why);
+            return RILL_ECONF;
+        }
+        t->raw_int64 = t->opts.value_type->kind == RILL_T_INT64 && !strcmp(t->vser_name, "raw");
+        t->partitions = t->changelog->partitions;
+        if (t->opts.source && t->opts.source->partitions != t->partitions) {
+            snprintf(errstr, errlen,
+                     "table '%s': its changelog '%s' has %d partitions but its source '%s' "
+                     "has %d; they must be co-partitioned",
+                     t->name, t->changelog->name, t->partitions, t->opts.source->name,
+                     t->opts.source->partitions);
+            return RILL_EPARTITIONS;
+        }
+        if (!(t->parts = calloc((size_t)t->partitions, sizeof *t->parts))) return RILL_ENOMEM;
+        for (int32_t p = 0; p < t->partitions; p++) {
+            t->parts[p].table = t;
+            t->parts[p].partition = p;
+            t->parts[p].cl_next = -1;
+            t->parts[p].store_offset = RILL_OFFSET_INVALID;
+            t->parts[p].stream_time = INT64_MIN;
+        }
+    }
+    return RILL_OK;
+}
+
+void rill__tables_free(rill_app_t *app) {
+    while (app->tables) {
+        rill_table_t *t = app->tables;
+        app->tables = t->next;
+        for (int32_t p = 0; t->parts && p < t->partitions; p++) {
+            rill__ov_free(&t->parts[p].dirty);
+            if (t->parts[p].sp) app->store->ops->part_close(t->parts[p].sp);
+        }
+        free(t->parts);
+        rill_buf_free(&t->vbuf);
+        rill_buf_free(&t->kbuf);
+        free(t->vser_name);
+        free(t->name);
+        free(t);
+    }
+}
+
+/* ---- keys, partitions, windows --------------------------------------------------------- */
+
+static void put_be64(uint8_t *p, int64_t v) {
+    uint64_t u = (uint64_t)v ^ 0x8000000000000000ull; /* order-preserving for negatives */
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)u;
+        u >>= 8;
+    }
+}
+
+static int64_t get_be64(const uint8_t *p) {
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++) u = u << 8 | p[i];
+    return (int64_t)(u ^ 0x8000000000000000ull);
+}
+
+static bool windowed(const rill_table_t *t) {
+    return t->opts.window_size_ms > 0;
+}
+
+/* Store key of @p key (in window @p wstart when windowed) in t->kbuf. */
+static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen, int64_t wstart) {
+    rill_buf_reset(&t->kbuf);
+    if (rill_buf_reserve(&t->kbuf, klen + WKEY) != RILL_OK) return RILL_ENOMEM;
+    if (windowed(t)) {
+        put_be64(t->kbuf.data, wstart);
+        t->kbuf.len = WKEY;
+    }
+    return rill_buf_append(&t->kbuf, key, klen);
+}
+
+static int64_t event_time(const rill_app_t *app) {
+    return app->current_event ? app->current_event->msg.timestamp_ms : rill_now_ms();
+}
+
+/* The latest window containing @p ts (Faust's current()). */
+static int64_t window_of(const rill_table_t *t, int64_t ts) {
+    int64_t step = t->opts.window_step_ms;
+    int64_t s = ts >= 0 ? ts / step * step : -((-ts + step - 1) / step) * step;
+    return s;
+}
+
+static bool window_expired(const rill_tpart_t *tp, int64_t wstart) {
+    const rill_table_t *t = tp->table;
+    return tp->stream_time != INT64_MIN &&
+           wstart + t->opts.window_size_ms + t->opts.window_expires_ms <= tp->stream_time;
+}
+
+static rill_tpart_t *owned_part(rill_table_t *t, const void *key, size_t klen, bool write,
+                                rill_err_t *rc) {
+    rill_app_t *app = t->app;
+    if (!t->parts) {
+        rill__app_seterr(app, "table '%s': the app is not started", t->name);
+        *rc = RILL_ESTATE;
+        return NULL;
+    }
+    int32_t p = rill_partition_for_key(key, klen, t->partitions);
+    rill_event_t *ev = app->current_event;
+    if (write && ev && ev->tp && !ev->tp->topic->channel && ev->msg.partition != p &&
+        ev->tp->topic->partitions == t->partitions) {
+        rill__app_seterr(app,
+                         "table '%s': key '%.*s' belongs to partition %d, but the event is "
+                         "from %s[%d]; repartition the stream by this key with "
+                         "rill_stream_group_by() so each worker writes only its own "
+                         "partitions",
+                         t->name, (int)(klen > 64 ? 64 : klen), (const char *)key, p,
+                         ev->msg.topic, ev->msg.partition);
+        *rc = RILL_ENOTOWNER;
+        return NULL;
+    }
+    rill_tpart_t *tp = &t->parts[p];
+    if (tp->state != RILL_TP_ACTIVE) {
+        rill__app_seterr(app, "table '%s': partition %d is not owned by this worker%s", t->name,
+                         p, tp->state == RILL_TP_RECOVERING ? " (still recovering)"
+                            : tp->state == RILL_TP_STANDBY  ? " (standby copy only)"
+                                                            : "");
+        *rc = RILL_ENOTOWNER;
+        return NULL;
+    }
+    return tp;
+}
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+static void value_default(rill_table_t *t, void *out) {
+    const rill_type_t *vt = t->opts.value_type;
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    memset(out, 0, sz);
+    if (t->opts.default_value)
+        rill_value_copy(vt, out, t->opts.default_value);
+    else if (vt->kind == RILL_T_RECORD)
+        rill_record_init(vt->record, out);
+}
+
+static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, void *out) {
+    const rill_type_t *vt = t->opts.value_type;
+    if (t->raw_int64 && len == 8) {
+        *(int64_t *)out = get_be64(data) ^ INT64_MIN; /* stored as plain big-endian */
+        return RILL_OK;
+    }
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    memset(out, 0, sz);
+    if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, out);
+    char why[256] = "";
+    rill_err_t rc = t->vser->ops->decode(t->vser, vt, data, len, out, why, sizeof why);
+    if (rc != RILL_OK)
+        rill__app_seterr(t->app, "table '%s': stored value does not decode: %s", t->name, why);
+    return rc;
+}
+
+static rill_err_t value_encode(rill_table_t *t, const void *value) {
+    rill_buf_reset(&t->vbuf);
+    if (t->raw_int64) {
+        if (rill_buf_reserve(&t->vbuf, 8) != RILL_OK) return RILL_ENOMEM;
+        put_be64(t->vbuf.data, *(const int64_t *)value ^ INT64_MIN);
+        t->vbuf.len = 8;
+        return RILL_OK;
+    }
+    char why[256] = "";
+    rill_err_t rc = t->vser->ops->encode(t->vser, t->opts.value_type, value, &t->vbuf, why,
+                                         sizeof why);
+    if (rc != RILL_OK) rill__app_seterr(t->app, "table '%s': cannot encode value: %s", t->name, why);
+    return rc;
+}
+
+/* Read store key t->kbuf: overlay first, then the store.  *found tells. */
+static rill_err_t read_skey(rill_tpart_t *tp, void *out, bool *found) {
+    rill_table_t *t = tp->table;
+    rill_ov_entry_t *e = rill__ov_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
+    if (e) {
+        *found = !e->tomb;
+        if (e->tomb) {
+            value_default(t, out);
+            return RILL_OK;
+        }
+        return value_decode(t, e->val, e->vlen, out);
+    }
+    rill_buf_t got = RILL_BUF_INIT;
+    rill_err_t rc = t->app->store->ops->get(tp->sp, t->kbuf.data, t->kbuf.len, &got);
+    if (rc == RILL_ENOENT) {
+        *found = false;
+        value_default(t, out);
+        rc = RILL_OK;
+    } else if (rc == RILL_OK) {
+        *found = true;
+        rc = value_decode(t, got.data ? (const void *)got.data : "", got.len, out);
+    }
+    rill_buf_free(&got);
+    return rc;
+}
+
+static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partition,
+                            int64_t offset, void *opaque) {
+    (void)partition;
+    rill_tpart_t *tp = opaque;
+    if (err != RILL_OK) {
+        rill_app_fail(tp->table->app, err, "table '%s': changelog write to partition %d failed: %s",
+                      tp->table->name, tp->partition, errmsg ? errmsg : rill_err2str(err));
+        return;
+    }
+    if (offset + 1 > tp->cl_next) tp->cl_next = offset + 1;
+}
+
+/* Write store key t->kbuf = t->vbuf (or delete): overlay + changelog. */
+static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
+    rill_table_t *t = tp->table;
+    const void *v = tomb ? NULL : (t->vbuf.data ? (const void *)t->vbuf.data : "");
+    size_t vlen = tomb ? 0 : t->vbuf.len;
+    rill_err_t rc = rill__ov_put(&tp->dirty, t->kbuf.data, t->kbuf.len, v, vlen, tomb);
+    if (rc != RILL_OK) return rc;
+    rill_send_opts_t o = {.use_partition = true, .partition = tp->partition,
+                          .cb = on_cl_delivered, .opaque = tp};
+    rc = rill_send_raw(t->changelog, t->kbuf.data, t->kbuf.len, v, vlen, &o);
+    return rc;
+}
+
+/* ---- public reads and writes ------------------------------------------------------------ */
+
+static rill_err_t get_at(rill_table_t *t, const void *key, size_t klen, int64_t ts,
+                         void *out) {
+    rill_err_t rc = RILL_OK;
+    rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
+    if (!tp) return rc;
+    if ((rc = store_key(t, key, klen, windowed(t) ? window_of(t, ts) : 0)) != RILL_OK) return rc;
+    bool found;
+    return read_skey(tp, out, &found);
+}
+
+rill_err_t rill_table_get(rill_table_t *t, const void *key, size_t klen, void *value_out) {
+    return get_at(t, key, klen, event_time(t->app), value_out);
+}
+
+rill_err_t rill_table_get_now(rill_table_t *t, const void *key, size_t klen, void *value_out) {
+    return get_at(t, key, klen, rill_now_ms(), value_out);
+}
+
+rill_err_t rill_table_get_delta(rill_table_t *t, const void *key, size_t klen, int64_t ago_ms,
+                                void *value_out) {
+    return get_at(t, key, klen, event_time(t->app) - ago_ms, value_out);
+}
+
+rill_err_t rill_table_get_window(rill_table_t *t, const void *key, size_t klen,
+                                 int64_t window_start_ms, void *value_out) {
+    rill_err_t rc = RILL_OK;
+    rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
+    if (!tp) return rc;
+    if ((rc = store_key(t, key, klen, window_start_ms)) != RILL_OK) return rc;
+    bool found;
+    return read_skey(tp, value_out, &found);
+}
+
+/* Apply @p fn to every window of the event's time (once for plain tables). */
+typedef rill_err_t (*win_fn)(rill_tpart_t *tp, int64_t wstart, void *arg);
+
+static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win_fn fn,
+                              void *arg) {
+    rill_err_t rc = RILL_OK;
+    rill_tpart_t *tp = owned_part(t, key, klen, true, &rc);
+    if (!tp) return rc;
+    if (!windowed(t)) {
+        if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
+        return fn(tp, -1, arg);
+    }
+    int64_t ts = event_time(t->app);
+    if (ts > tp->stream_time) tp->stream_time = ts;
+    int64_t last = window_of(t, ts);
+    /* oldest first, so the current (latest) window is written last */
+    int64_t first = last;
+    while (first - t->opts.window_step_ms > ts - t->opts.window_size_ms)
+        first -= t->opts.window_step_ms;
+    for (int64_t s = first; s <= last; s += t->opts.window_step_ms) {
+        if (window_expired(tp, s)) continue; /* too late even for expires */
+        if ((rc = store_key(t, key, klen, s)) != RILL_OK) return rc;
+        if ((rc = fn(tp, s, arg)) != RILL_OK) return rc;
+    }
+    return RILL_OK;
+}
+
+typedef struct incr_arg {
+    int64_t by, result;
+} incr_arg_t;
+
+static rill_err_t incr_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
+    (void)wstart;
+    incr_arg_t *a = arg;
+    rill_table_t *t = tp->table;
+    int64_t v;
+    bool found;
+    rill_err_t rc = read_skey(tp, &v, &found);
+    if (rc != RILL_OK) return rc;
+    v += a->by;
+    a->result = v;
+    if ((rc = value_encode(t, &v)) != RILL_OK) return rc;
+    return write_skey(tp, false);
+}
+
+rill_err_t rill_table_incr(rill_table_t *t, const void *key, size_t klen, int64_t by,
+                           int64_t *result) {
+    if (t->opts.value_type->kind != RILL_T_INT64) {
+        rill__app_seterr(t->app, "table '%s': incr needs int64 values", t->name);
+        return RILL_EINVAL;
+    }
+    incr_arg_t a = {by, 0};
+    rill_err_t rc = each_window(t, key, klen, incr_one, &a);
+    if (rc == RILL_OK && result) *result = a.result;
+    return rc;
+}
+
+static rill_err_t set_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
+    (void)wstart;
+    rill_err_t rc = value_encode(tp->table, arg);
+    return rc != RILL_OK ? rc : write_skey(tp, false);
+}
+
+rill_err_t rill_table_set(rill_table_t *t, const void *key, size_t klen, const void *value) {
+    if (!value) return rill_table_del(t, key, klen);
+    return each_window(t, key, klen, set_one, (void *)value);
+}
+
+static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
+    (void)wstart;
+    (void)arg;
+    return write_skey(tp, true);
+}
+
+rill_err_t rill_table_del(rill_table_t *t, const void *key, size_t klen) {
+    return each_window(t, key, klen, del_one, NULL);
+}
+
+/* ---- flush and expiry -------------------------------------------------------------------- */
+
+rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    rill_store_t *st = t->app->store;
+    if (!tp->sp) return RILL_OK;
+    if (!tp->dirty.n && tp->cl_next == tp->store_offset) return RILL_OK;
+    rill_store_op_t *ops = tp->dirty.n ? malloc(tp->dirty.n * sizeof *ops) : NULL;
+    if (tp->dirty.n && !ops) return RILL_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < tp->dirty.cap && n < tp->dirty.n; i++) {
+        rill_ov_entry_t *e = &tp->dirty.slots[i];
+        if (!e->used) continue;
+        ops[n++] = (rill_store_op_t){e->tomb ? RILL_STORE_DEL : RILL_STORE_PUT, e->key, e->klen,
+                                     e->val, e->vlen};
+    }
+    rill_err_t rc = st->ops->write(tp->sp, ops, n, tp->cl_next >= 0 ? tp->cl_next : -1);
+    free(ops);
+    if (rc != RILL_OK) {
+        rill_app_fail(t->app, rc, "table '%s' partition %d: store write failed", t->name,
+                      tp->partition);
+        return rc;
+    }
+    rill__ov_clear(&tp->dirty);
+    tp->store_offset = tp->cl_next;
+    return RILL_OK;
+}
+
+typedef struct expired {
+    uint8_t *key;
+    size_t klen;
+    uint8_t *val;
+    size_t vlen;
+} expired_t;
+
+typedef struct expiry_scan {
+    expired_t *v;
+    size_t n, cap;
+} expiry_scan_t;
+
+static int collect_expired(const void *key, size_t klen, const void *val, size_t vlen,
+                           void *opaque) {
+    expiry_scan_t *x = opaque;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 64;
+        expired_t *nv = realloc(x->v, cap * sizeof *nv);
+        if (!nv) return 1;
+        x->v = nv;
+        x->cap = cap;
+    }
+    uint8_t *mem = malloc(klen + vlen + 1);
+    if (!mem) return 1;
+    memcpy(mem, key, klen);
+    if (vlen) memcpy(mem + klen, val, vlen);
+    x->v[x->n++] = (expired_t){mem, klen, mem + klen, vlen};
+    return 0;
+}
+
+/* Remove the windows of @p tp that expired: callback, store delete, tombstone. */
+static void expire_windows(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    if (!windowed(t) || tp->state != RILL_TP_ACTIVE || tp->stream_time == INT64_MIN) return;
+    int64_t cutoff = tp->stream_time - t->opts.window_size_ms - t->opts.window_expires_ms;
+    uint8_t end[WKEY];
+    put_be64(end, cutoff + 1); /* windows starting at or before cutoff */
+    expiry_scan_t x = {0};
+    t->app->store->ops->scan(tp->sp, NULL, 0, end, WKEY, collect_expired, &x);
+    if (!x.n) return;
+    const rill_type_t *vt = t->opts.value_type;
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    void *val = calloc(1, sz ? sz : 1);
+    for (size_t i = 0; i < x.n; i++) {
+        expired_t *e = &x.v[i];
+        if (e->klen < WKEY) continue;
+        int64_t ws = get_be64(e->key);
+        if (t->opts.on_window_close && val && value_decode(t, e->val, e->vlen, val) == RILL_OK) {
+            t->opts.on_window_close(t, e->key + WKEY, e->klen - WKEY, ws,
+                                    ws + t->opts.window_size_ms, val,
+                                    t->opts.on_window_close_opaque);
+            rill_value_clear(vt, val);
+        }
+        rill_buf_reset(&t->kbuf);
+        rill_buf_append(&t->kbuf, e->key, e->klen);
+        write_skey(tp, true);
+    }
+    free(val);
+    for (size_t i = 0; i < x.n; i++) free(x.v[i].key);
+    free(x.v);
+    rill__tpart_flush(tp);
+}
+
+/* Every commit: expire windows, write overlays to the store with their offsets. */
+void rill__tables_flush(rill_app_t *app) {
+    for (rill_table_t *t = app->tables; t; t = t->next) {
+        for (int32_t p = 0; t->parts && p < t->partitions; p++) {
+            rill_tpart_t *tp = &t->parts[p];
+            if (tp->state != RILL_TP_ACTIVE) continue;
+            rill__tpart_flush(tp);
+            expire_windows(tp);
+        }
+    }
+}
+
+/* ---- iteration and stats ---------------------------------------------------------------- */
+
+typedef struct visit {
+    rill_table_t *t;
+    rill_table_visit_fn fn;
+    void *opaque;
+    void *val;
+    int stop;
+} visit_t;
+
+static int visit_one(const void *key, size_t klen, const void *v, size_t vlen, void *opaque) {
+    visit_t *x = opaque;
+    rill_table_t *t = x->t;
+    int64_t ws = -1;
+    if (windowed(t)) {
+        if (klen < WKEY) return 0;
+        ws = get_be64(key);
+        key = (const uint8_t *)key + WKEY;
+        klen -= WKEY;
+    }
+    if (value_decode(t, v, vlen, x->val) != RILL_OK) return 0;
+    x->stop = x->fn(key, klen, ws, x->val, x->opaque);
+    rill_value_clear(t->opts.value_type, x->val);
+    return x->stop;
+}
+
+rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opaque) {
+    if (!t->parts) return RILL_ESTATE;
+    const rill_type_t *vt = t->opts.value_type;
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    visit_t x = {t, fn, opaque, calloc(1, sz ? sz : 1), 0};
+    if (!x.val) return RILL_ENOMEM;
+    for (int32_t p = 0; p < t->partitions && !x.stop; p++) {
+        rill_tpart_t *tp = &t->parts[p];
+        if (tp->state != RILL_TP_ACTIVE) continue;
+        rill__tpart_flush(tp);
+        t->app->store->ops->scan(tp->sp, NULL, 0, NULL, 0, visit_one, &x);
+    }
+    free(x.val);
+    return RILL_OK;
+}
+
+rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!t->parts) return RILL_ESTATE;
+    out->recovered = t->recovered;
+    out->standby_applied = t->standby_applied;
+    for (int32_t p = 0; p < t->partitions; p++) {
+        rill_tpart_t *tp = &t->parts[p];
+        if (tp->state == RILL_TP_STANDBY) out->standby++;
+        if (tp->state != RILL_TP_ACTIVE) continue;
+        out->owned++;
+        rill__tpart_flush(tp);
+        rill_store_stats_t s;
+        if (t->app->store->ops->stats(tp->sp, &s) == RILL_OK) {
+            out->keys += s.keys;
+            out->bytes += s.bytes;
+        }
+    }
+    return RILL_OK;
+}
+
+void rill__tables_list(rill_app_t *app) {
+    printf("%-30s %-10s %-10s %s\n", "table", "partitions", "values", "windows");
+    for (rill_table_t *t = app->tables; t; t = t->next) {
+        char w[96] = "-";
+        if (windowed(t))
+            snprintf(w, sizeof w, "%s size=%lldms step=%lldms expires=%lldms",
+                     t->opts.window_step_ms == t->opts.window_size_ms ? "tumbling" : "hopping",
+                     (long long)t->opts.window_size_ms, (long long)t->opts.window_step_ms,
+                     (long long)t->opts.window_expires_ms);
+        char parts[16] = "like source";
+        if (t->changelog->partitions || t->opts.partitions)
+            snprintf(parts, sizeof parts, "%d",
+                     t->changelog->partitions ? t->changelog->partitions : t->opts.partitions);
+        printf("%-30s %-10s %-10s %s\n", t->name, parts, t->vser_name, w);
+    }
+}

@@ -1,0 +1,82 @@
+/* Internal: tables, their partitions, the write overlay and recovery. */
+#ifndef RILL_TABLE_INT_H
+#define RILL_TABLE_INT_H
+
+#include "app_int.h"
+#include "rill/table.h"
+
+/* Writes since the last flush, by store key: flushed to the store as one atomic
+ * batch together with the changelog offset they reach. */
+typedef struct rill_ov_entry {
+    uint8_t *key; /* key then value in one allocation */
+    uint8_t *val;
+    uint32_t klen, vlen;
+    uint64_t hash;
+    bool used, tomb;
+} rill_ov_entry_t;
+
+typedef struct rill_overlay {
+    rill_ov_entry_t *slots;
+    size_t cap, n;
+} rill_overlay_t;
+
+typedef enum {
+    RILL_TP_NONE = 0,   /* not here */
+    RILL_TP_RECOVERING, /* owned, replaying the changelog; events held */
+    RILL_TP_ACTIVE,     /* owned and current */
+    RILL_TP_STANDBY,    /* not owned; following the changelog (warm copy) */
+} rill_tpart_state_t;
+
+typedef struct rill_tpart {
+    struct rill_table *table;
+    int32_t partition;
+    rill_tpart_state_t state;
+    rill_store_part_t *sp;
+    rill_overlay_t dirty;
+    int64_t cl_next;      /* next changelog offset reflected (store + overlay) */
+    int64_t store_offset; /* what the store has persisted */
+    bool reader;          /* a changelog reader is open */
+    int64_t rec_start, rec_end;
+    uint64_t rec_applied, rec_t0_ns, rec_progress_ns, rec_logged_ns;
+    int64_t stream_time; /* windows: max event time seen */
+} rill_tpart_t;
+
+struct rill_table {
+    rill_app_t *app;
+    char *name;
+    rill_table_opts_t opts;
+    char *vser_name;
+    rill_serializer_t *vser;
+    bool raw_int64; /* fast path: int64 values as 8 bytes big-endian */
+    rill_topic_t *changelog;
+    int32_t partitions;
+    rill_tpart_t *parts;
+    uint64_t recovered, standby_applied;
+    rill_buf_t vbuf, kbuf;
+    struct rill_table *next;
+};
+
+/* overlay.c */
+rill_ov_entry_t *rill__ov_find(rill_overlay_t *o, const void *key, size_t klen);
+rill_err_t rill__ov_put(rill_overlay_t *o, const void *key, size_t klen, const void *val,
+                        size_t vlen, bool tomb);
+void rill__ov_clear(rill_overlay_t *o);
+void rill__ov_free(rill_overlay_t *o);
+
+/* table.c */
+rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen);
+void rill__tables_flush(rill_app_t *app);
+void rill__tables_free(rill_app_t *app);
+rill_err_t rill__tpart_flush(rill_tpart_t *tp);
+void rill__tables_list(rill_app_t *app);
+
+/* table_recovery.c */
+void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n);
+void rill__tables_on_revoked(rill_app_t *app);
+bool rill__tables_on_reader_messages(rill_app_t *app, const rill_msg_t *msgs, size_t n);
+bool rill__tables_on_reader_eof(rill_app_t *app, const char *topic, int32_t partition,
+                                int64_t end);
+bool rill__tables_recovering(const rill_app_t *app);
+void rill__tables_stop_readers(rill_app_t *app);
+
+#endif

@@ -1,0 +1,107 @@
+/**
+ * @file table.h
+ * @brief Tables: partitioned key/value state with changelog recovery, standby
+ * replicas and windows (Faust's app.Table).
+ *
+ * A table is partitioned like the stream that writes it: partition p of the table
+ * lives on the worker that owns partition p of the source topic.  Every write also
+ * goes to the compacted changelog topic "<app>-<table>-changelog"; when a worker is
+ * assigned a partition it recovers the table partition (from its store's
+ * checkpoint, then the changelog tail) before any event of that partition is
+ * processed.
+ *
+ * Keys are bytes (a string key is its characters).  Values have the table's value
+ * type in their C representation (int64_t for counters).  Reads and writes are made
+ * from agents' handlers, on the loop; writes are checked against the partition of
+ * the event being handled, so a key that belongs to another partition is refused
+ * with a message telling to repartition with rill_stream_group_by().
+ */
+#ifndef RILL_TABLE_H
+#define RILL_TABLE_H
+
+#include "app.h"
+
+RILL_BEGIN_DECLS
+
+typedef struct rill_table rill_table_t;
+
+/** @brief Called when a window expires (closes), before it is deleted. */
+typedef void (*rill_window_close_fn)(rill_table_t *table, const void *key, size_t klen,
+                                     int64_t window_start_ms, int64_t window_end_ms,
+                                     const void *value, void *opaque);
+
+typedef struct rill_table_opts {
+    const rill_type_t *value_type; /**< required: e.g. &rill_type_int64 */
+    const void *default_value;     /**< value of absent keys (C repr); NULL: zero */
+    const char *value_serializer;  /**< NULL: "raw" for int64/string/bytes, else "json" */
+    rill_topic_t *source;          /**< partitioned like this topic (NULL: topic.partitions) */
+    int32_t partitions;            /**< explicit count (0: like source) */
+    /* windows: size 0 means not windowed */
+    int64_t window_size_ms;    /**< tumbling/hopping window length */
+    int64_t window_step_ms;    /**< hopping step (0 or == size: tumbling) */
+    int64_t window_expires_ms; /**< keep windows this long after they end */
+    rill_window_close_fn on_window_close;
+    void *on_window_close_opaque;
+} rill_table_opts_t;
+
+/** @brief Define table @p name (before the app starts). */
+RILL_API rill_table_t *rill_app_table(rill_app_t *app, const char *name,
+                                      const rill_table_opts_t *opts);
+/** @brief Make @p opts a tumbling-window table: windows of @p size_ms, kept for
+ * @p expires_ms after they end. */
+RILL_API void rill_table_opts_tumbling(rill_table_opts_t *opts, int64_t size_ms,
+                                       int64_t expires_ms);
+/** @brief Hopping windows of @p size_ms every @p step_ms. */
+RILL_API void rill_table_opts_hopping(rill_table_opts_t *opts, int64_t size_ms,
+                                      int64_t step_ms, int64_t expires_ms);
+
+RILL_API const char *rill_table_name(const rill_table_t *t);
+RILL_API int32_t rill_table_partitions(const rill_table_t *t);
+
+/**
+ * @brief Read @p key into @p value_out (the default when absent).  For a windowed
+ * table: the window of the current event's time (Faust's .current()).
+ * @returns RILL_OK, or RILL_ENOTOWNER when this worker does not own (or has not
+ * recovered) the key's partition.  @p value_out is released with rill_value_clear.
+ */
+RILL_API rill_err_t rill_table_get(rill_table_t *t, const void *key, size_t klen,
+                                   void *value_out);
+/** @brief Set @p key to @p value (all windows containing the event's time). */
+RILL_API rill_err_t rill_table_set(rill_table_t *t, const void *key, size_t klen,
+                                   const void *value);
+/** @brief Add @p by to an int64 value (table[key] += by); @p result may be NULL.
+ * Windowed: every window containing the event's time; result is the current one. */
+RILL_API rill_err_t rill_table_incr(rill_table_t *t, const void *key, size_t klen,
+                                    int64_t by, int64_t *result);
+/** @brief Delete @p key. */
+RILL_API rill_err_t rill_table_del(rill_table_t *t, const void *key, size_t klen);
+
+/** @brief Windowed read: the window containing wall-clock now (Faust's .now()). */
+RILL_API rill_err_t rill_table_get_now(rill_table_t *t, const void *key, size_t klen,
+                                       void *value_out);
+/** @brief Windowed read: the window containing (event time - @p ago_ms) (.delta()). */
+RILL_API rill_err_t rill_table_get_delta(rill_table_t *t, const void *key, size_t klen,
+                                         int64_t ago_ms, void *value_out);
+/** @brief Windowed read of the window starting at @p window_start_ms. */
+RILL_API rill_err_t rill_table_get_window(rill_table_t *t, const void *key, size_t klen,
+                                          int64_t window_start_ms, void *value_out);
+
+/** @brief Visit every key of the partitions this worker owns (windowed: every
+ * window; @p window_start_ms is -1 for plain tables).  Return non-zero to stop. */
+typedef int (*rill_table_visit_fn)(const void *key, size_t klen, int64_t window_start_ms,
+                                   const void *value, void *opaque);
+RILL_API rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opaque);
+
+/** @brief Statistics of the partitions this worker has (owned and standby). */
+typedef struct rill_table_stats {
+    uint64_t keys;            /**< live keys (windowed: windows) in owned partitions */
+    uint64_t bytes;           /**< store bytes of owned partitions */
+    uint64_t recovered;       /**< changelog messages applied during recoveries */
+    uint64_t standby_applied; /**< changelog messages applied by standbys */
+    uint32_t owned, standby;  /**< partitions */
+} rill_table_stats_t;
+RILL_API rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out);
+
+RILL_END_DECLS
+
+#endif
