@@ -17,9 +17,13 @@
 
 #include "table_int.h"
 
-static bool partition_needed(rill_app_t *app, int32_t p) {
-    for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->parts || t->channel || !t->nagents || p >= t->partitions) continue;
+/* Table partition p is ours when partition p of a topic it is co-partitioned
+ * with is: the topics agents read that have as many partitions (user topics and
+ * group_by repartition topics; not internal ones like "<app>-delayed"). */
+static bool partition_needed(const rill_table_t *tb, int32_t p) {
+    for (rill_topic_t *t = tb->app->topics; t; t = t->next) {
+        if (!t->parts || t->channel || !t->nagents || t->partitions != tb->partitions) continue;
+        if (t->opts.internal && !t->repartition_of) continue;
         if (t->parts[p].assigned && !t->parts[p].revoking) return true;
     }
     return false;
@@ -167,7 +171,7 @@ static void on_recovery_tick(evutil_socket_t fd, short what, void *arg) {
                               "ms (table.recovery.stall.ms): at changelog '%s' offset %lld, "
                               "end %lld, %llu messages applied",
                               t->name, p, (long long)stall_ms, t->changelog->name,
-                              (long long)tp->cl_next, (long long)tp->rec_end,
+                              (long long)(tp->cl_next > 0 ? tp->cl_next : 0), (long long)tp->rec_end,
                               (unsigned long long)tp->rec_applied);
                 return;
             }
@@ -189,19 +193,18 @@ static void on_recovery_tick(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- standbys -------------------------------------------------------------------------- */
 
-/* Which partitions this worker keeps warm: with the range assignment every worker
- * owns a contiguous block, so following the N blocks after ours gives every
- * partition N standbys on the workers before its owner — no membership list
- * needed. */
-static bool is_standby(rill_app_t *app, const rill_table_t *t, int32_t p, int32_t nreplicas) {
-    int32_t P = t->partitions, owned = 0, last = -1;
-    for (int32_t q = 0; q < P; q++)
-        if (partition_needed(app, q)) owned++, last = q;
-    if (!owned || nreplicas <= 0 || partition_needed(app, p)) return false;
-    int64_t span = (int64_t)owned * nreplicas;
-    if (span >= P) return true;
-    int32_t dist = (p - last + P) % P;
-    return dist >= 1 && dist <= span;
+/* Which partitions this worker keeps warm.  The transport interface does not tell
+ * a worker who the other members are or what they own (librdkafka does not expose
+ * it either), and assignors move partitions between survivors on failover, so any
+ * partition may land on any worker.  With table.standby_replicas >= 1 every worker
+ * therefore follows the changelog of every partition it does not own: a failover
+ * or a rebalance then replays only the tail, wherever the partition lands.  (The
+ * count N is thus a floor, not an exact number of copies.) */
+static bool is_standby(const rill_table_t *t, int32_t p, int32_t nreplicas) {
+    if (nreplicas <= 0 || partition_needed(t, p)) return false;
+    for (int32_t q = 0; q < t->partitions; q++)
+        if (partition_needed(t, q)) return true; /* a member with no partitions idles */
+    return false;
 }
 
 static void update_standbys(rill_app_t *app) {
@@ -209,7 +212,7 @@ static void update_standbys(rill_app_t *app) {
     for (rill_table_t *t = app->tables; t; t = t->next) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpart_t *tp = &t->parts[p];
-            bool want = is_standby(app, t, p, n);
+            bool want = is_standby(t, p, n);
             if (want && tp->state == RILL_TP_NONE) {
                 if (open_part(tp) != RILL_OK) return;
                 tp->state = RILL_TP_STANDBY;
@@ -228,7 +231,7 @@ void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n) {
     for (rill_table_t *t = app->tables; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpart_t *tp = &t->parts[p];
-            if (partition_needed(app, p) &&
+            if (partition_needed(t, p) &&
                 (tp->state == RILL_TP_NONE || tp->state == RILL_TP_STANDBY))
                 start_recovery(tp);
         }
@@ -258,13 +261,13 @@ void rill__tables_on_revoked(rill_app_t *app) {
     for (rill_table_t *t = app->tables; t; t = t->next) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpart_t *tp = &t->parts[p];
-            if (partition_needed(app, p) ||
+            if (partition_needed(t, p) ||
                 (tp->state != RILL_TP_ACTIVE && tp->state != RILL_TP_RECOVERING))
                 continue;
             if (tp->state == RILL_TP_ACTIVE) rill__tpart_flush(tp);
             /* Recovering: what was applied is in the store with its offset, so a
              * later assignment continues from there. */
-            bool keep = is_standby(app, t, p, n);
+            bool keep = is_standby(t, p, n);
             release_part(tp, !keep);
             if (keep) {
                 if (open_part(tp) != RILL_OK) return;
