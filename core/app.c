@@ -222,7 +222,7 @@ static void finish(rill_app_t *app) {
     if (app->sigterm_ev) event_del(app->sigterm_ev);
     rill__timers_stop(app);
     app->state = RILL_APP_STOPPED;
-    if (app->own_base) event_base_loopexit(app->base, NULL);
+    if (app->own_base || app->in_run) event_base_loopexit(app->base, NULL);
 }
 
 void rill_app_fail(rill_app_t *app, rill_err_t err, const char *fmt, ...) {
@@ -430,13 +430,14 @@ rill_err_t rill_app_run(rill_app_t *app) {
     app->sigterm_ev = evsignal_new(app->base, SIGTERM, on_signal, app);
     if (app->sigint_ev) evsignal_add(app->sigint_ev, NULL);
     if (app->sigterm_ev) evsignal_add(app->sigterm_ev, NULL);
+    app->in_run = true;
     while (app->state != RILL_APP_STOPPED) {
         if (event_base_dispatch(app->base) < 0) {
             rill_app_fail(app, RILL_EFATAL, "event loop failed");
             break;
         }
-        if (!app->own_base) break;
     }
+    app->in_run = false;
     return app->exit_err;
 }
 

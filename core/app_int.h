@@ -151,6 +151,7 @@ struct rill_app {
     char errmsg[512];
     struct event_base *base;
     bool own_base;
+    bool in_run; /* rill_app_run() drives the loop: exit it when the app stops */
     rill_app_state_t state;
     rill_err_t exit_err;
 
