@@ -50,5 +50,7 @@ double bench_median(double *v, int n);
 
 /* scenarios */
 extern const bench_scenario_t bench_memory_passthrough;
+extern const bench_scenario_t bench_memory_filter_map;
+extern const bench_scenario_t bench_memory_take;
 
 #endif

@@ -10,6 +10,8 @@
 
 static const bench_scenario_t *const scenarios[] = {
     &bench_memory_passthrough,
+    &bench_memory_filter_map,
+    &bench_memory_take,
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 

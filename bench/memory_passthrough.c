@@ -49,7 +49,8 @@ static int run_rill(uint64_t n, double *secs, sink_t *sink) {
              (unsigned long long)(n / PARTITIONS + CHUNK));
     rill_conf_t *c = rill_conf_new();
     if (rill_conf_set(c, "broker", url, err, sizeof err) ||
-        rill_conf_set(c, "log.level", "error", err, sizeof err)) {
+        rill_conf_set(c, "log.level", "error", err, sizeof err) ||
+        rill_conf_set(c, "forward.delayed", "off", err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         rill_conf_destroy(c);
         return -1;

@@ -408,9 +408,11 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
                          (app->commit_interval_ms % 1000) * 1000};
     event_add(app->commit_ev, &tv);
     if ((rc = rill__timers_start(app)) != RILL_OK) goto fail;
+    if ((rc = rill__web_start(app, errstr, errlen)) != RILL_OK) goto fail;
+    size_t ntopics = 0;
+    for (rill_topic_t *t = app->topics; t; t = t->next) ntopics++;
     rill__log(app, RILL_LOG_INFO, "started: broker %s, %zu topics, client id %s",
-              rill_conf_get(app->conf, "broker"), (size_t)0 + (app->topics != NULL),
-              app->client_id);
+              rill_conf_get(app->conf, "broker"), ntopics, app->client_id);
     return RILL_OK;
 fail:
     if (!*errstr && errstr != dummy) snprintf(errstr, errlen, "%s", rill_err2str(rc));
@@ -447,6 +449,7 @@ bool rill_app_is_ready(const rill_app_t *app) {
 
 void rill_app_destroy(rill_app_t *app) {
     if (!app) return;
+    rill__web_stop(app);
     rill__timers_stop(app);
     while (app->timers) {
         rill_timer_t *t = app->timers;

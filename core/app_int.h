@@ -168,6 +168,7 @@ struct rill_app {
     struct rill_table *tables;
     rill_event_t *current_event; /* being handled (tables check partitions) */
     struct event *recovery_ev;
+    struct evhttp *web;
     rill_topic_t *delayed; /* "<app>-delayed": durable delayed forwards */
     struct rill_delayed *delayed_list;
     struct rill_asks *asks;
@@ -266,6 +267,10 @@ void rill__event_hold(rill_event_t *ev);
 /* Drop a held event without acking it: its offset stays uncommitted. */
 void rill__event_abandon(rill_event_t *ev);
 void rill__handler_result(rill_event_t *ev, rill_err_t err);
+
+/* web.c */
+rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen);
+void rill__web_stop(rill_app_t *app);
 
 /* timer.c */
 rill_err_t rill__timers_start(rill_app_t *app);
