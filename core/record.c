@@ -1,0 +1,608 @@
+/* Records and values: sizes, defaults, deep clear/copy/equality over the field
+ * tables, and the text forms of datetimes and decimals. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rill/record.h"
+
+const rill_type_t rill_type_string = {.kind = RILL_T_STRING};
+const rill_type_t rill_type_int64 = {.kind = RILL_T_INT64};
+const rill_type_t rill_type_double = {.kind = RILL_T_DOUBLE};
+const rill_type_t rill_type_bool = {.kind = RILL_T_BOOL};
+const rill_type_t rill_type_bytes = {.kind = RILL_T_BYTES};
+const rill_type_t rill_type_datetime = {.kind = RILL_T_DATETIME};
+
+size_t rill_type_csize(const rill_type_t *t) {
+    switch (t->kind) {
+    case RILL_T_STRING:
+        return sizeof(char *);
+    case RILL_T_INT64:
+    case RILL_T_DATETIME:
+        return sizeof(int64_t);
+    case RILL_T_DOUBLE:
+        return sizeof(double);
+    case RILL_T_BOOL:
+        return sizeof(bool);
+    case RILL_T_BYTES:
+        return sizeof(rill_bytes_t);
+    case RILL_T_DECIMAL:
+        return sizeof(rill_decimal_t);
+    case RILL_T_RECORD:
+        return sizeof(void *); /* as a member, array item or map value */
+    case RILL_T_ARRAY:
+        return sizeof(rill_array_t);
+    case RILL_T_MAP:
+        return sizeof(rill_map_t);
+    }
+    return 0;
+}
+
+static rill_err_t schema_validate(const rill_schema_t *s, int depth, char *errstr,
+                                  size_t errlen);
+
+static rill_err_t type_validate(const rill_type_t *t, const char *where, const char *field,
+                                int depth, char *errstr, size_t errlen) {
+    switch (t->kind) {
+    case RILL_T_STRING:
+    case RILL_T_INT64:
+    case RILL_T_DOUBLE:
+    case RILL_T_BOOL:
+    case RILL_T_BYTES:
+    case RILL_T_DATETIME:
+        return RILL_OK;
+    case RILL_T_DECIMAL:
+        if (t->precision > 38 || t->scale > t->precision) {
+            snprintf(errstr, errlen, "%s field '%s': decimal needs scale <= precision <= 38",
+                     where, field);
+            return RILL_EINVAL;
+        }
+        return RILL_OK;
+    case RILL_T_RECORD:
+        if (!t->record) {
+            snprintf(errstr, errlen, "%s field '%s': nested record without a schema", where,
+                     field);
+            return RILL_EINVAL;
+        }
+        return schema_validate(t->record, depth + 1, errstr, errlen);
+    case RILL_T_ARRAY:
+    case RILL_T_MAP:
+        if (!t->elem) {
+            snprintf(errstr, errlen, "%s field '%s': %s without an item type", where, field,
+                     t->kind == RILL_T_ARRAY ? "array" : "map");
+            return RILL_EINVAL;
+        }
+        return type_validate(t->elem, where, field, depth + 1, errstr, errlen);
+    }
+    snprintf(errstr, errlen, "%s field '%s': unknown kind %d", where, field, (int)t->kind);
+    return RILL_EINVAL;
+}
+
+static rill_err_t schema_validate(const rill_schema_t *s, int depth, char *errstr,
+                                  size_t errlen) {
+    if (depth > 32) {
+        snprintf(errstr, errlen, "record '%s': nesting deeper than 32 (a cycle?)",
+                 s->ns ? s->ns : s->name);
+        return RILL_EINVAL;
+    }
+    const char *where = s->ns ? s->ns : s->name ? s->name : "record";
+    if (!s->fields && s->nfields) {
+        snprintf(errstr, errlen, "record '%s': no field table", where);
+        return RILL_EINVAL;
+    }
+    for (size_t i = 0; i < s->nfields; i++) {
+        const rill_field_t *f = &s->fields[i];
+        if (!f->name || !*f->name) {
+            snprintf(errstr, errlen, "record '%s': field %zu has no name", where, i);
+            return RILL_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(s->fields[j].name, f->name) == 0) {
+                snprintf(errstr, errlen, "record '%s': field '%s' is declared twice", where,
+                         f->name);
+                return RILL_EINVAL;
+            }
+        }
+        if (f->offset + rill_type_csize(&f->type) > s->size) {
+            snprintf(errstr, errlen, "record '%s' field '%s': offset outside the struct", where,
+                     f->name);
+            return RILL_EINVAL;
+        }
+        rill_err_t rc = type_validate(&f->type, where, f->name, depth, errstr, errlen);
+        if (rc != RILL_OK) return rc;
+    }
+    return RILL_OK;
+}
+
+rill_err_t rill_schema_validate(const rill_schema_t *s, char *errstr, size_t errlen) {
+    char dummy[1];
+    if (!errstr || !errlen) {
+        errstr = dummy;
+        errlen = sizeof dummy;
+    }
+    if (!s) {
+        snprintf(errstr, errlen, "no schema");
+        return RILL_EINVAL;
+    }
+    return schema_validate(s, 0, errstr, errlen);
+}
+
+/* ---- init / clear ------------------------------------------------------------------------ */
+
+rill_err_t rill_record_init(const rill_schema_t *s, void *rec) {
+    memset(rec, 0, s->size);
+    for (size_t i = 0; i < s->nfields; i++) {
+        const rill_field_t *f = &s->fields[i];
+        if (!(f->flags & RILL_FIELD_OPTIONAL)) continue;
+        char *m = (char *)rec + f->offset;
+        switch (f->type.kind) {
+        case RILL_T_INT64:
+        case RILL_T_DATETIME:
+            *(int64_t *)m = f->def.i;
+            break;
+        case RILL_T_DOUBLE:
+            *(double *)m = f->def.d;
+            break;
+        case RILL_T_BOOL:
+            *(bool *)m = f->def.b;
+            break;
+        case RILL_T_DECIMAL:
+            ((rill_decimal_t *)m)->unscaled = f->def.i;
+            ((rill_decimal_t *)m)->scale = f->type.scale;
+            break;
+        case RILL_T_STRING:
+            if (f->def.s && !(*(char **)m = strdup(f->def.s))) {
+                rill_record_clear(s, rec);
+                return RILL_ENOMEM;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return RILL_OK;
+}
+
+void *rill_record_new(const rill_schema_t *s) {
+    void *r = malloc(s->size ? s->size : 1);
+    if (r && rill_record_init(s, r) != RILL_OK) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Release what one item (C repr of @p t at @p v) owns. */
+static void item_clear(const rill_type_t *t, void *v) {
+    switch (t->kind) {
+    case RILL_T_STRING:
+        free(*(char **)v);
+        *(char **)v = NULL;
+        break;
+    case RILL_T_BYTES:
+        free(((rill_bytes_t *)v)->data);
+        *(rill_bytes_t *)v = (rill_bytes_t){NULL, 0};
+        break;
+    case RILL_T_RECORD:
+        rill_record_free(t->record, *(void **)v);
+        *(void **)v = NULL;
+        break;
+    case RILL_T_ARRAY: {
+        rill_array_t *a = v;
+        size_t sz = rill_type_csize(t->elem);
+        for (size_t i = 0; a->items && i < a->len; i++)
+            item_clear(t->elem, (char *)a->items + i * sz);
+        free(a->items);
+        *a = (rill_array_t){NULL, 0};
+        break;
+    }
+    case RILL_T_MAP: {
+        rill_map_t *m = v;
+        size_t sz = rill_type_csize(t->elem);
+        for (size_t i = 0; i < m->len; i++) {
+            if (m->keys) free(m->keys[i]);
+            if (m->values) item_clear(t->elem, (char *)m->values + i * sz);
+        }
+        free(m->keys);
+        free(m->values);
+        *m = (rill_map_t){NULL, NULL, 0};
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void rill_record_clear(const rill_schema_t *s, void *rec) {
+    if (!rec) return;
+    for (size_t i = 0; i < s->nfields; i++)
+        item_clear(&s->fields[i].type, (char *)rec + s->fields[i].offset);
+    memset(rec, 0, s->size);
+}
+
+void rill_record_free(const rill_schema_t *s, void *rec) {
+    if (!rec) return;
+    rill_record_clear(s, rec);
+    free(rec);
+}
+
+void rill_value_clear(const rill_type_t *t, void *v) {
+    if (!t || !v) return;
+    if (t->kind == RILL_T_RECORD)
+        rill_record_clear(t->record, v);
+    else
+        item_clear(t, v);
+}
+
+/* ---- copy ------------------------------------------------------------------------------- */
+
+static rill_err_t item_copy(const rill_type_t *t, void *dst, const void *src) {
+    switch (t->kind) {
+    case RILL_T_STRING: {
+        const char *s = *(char *const *)src;
+        *(char **)dst = NULL;
+        if (s && !(*(char **)dst = strdup(s))) return RILL_ENOMEM;
+        return RILL_OK;
+    }
+    case RILL_T_BYTES: {
+        const rill_bytes_t *s = src;
+        rill_bytes_t *d = dst;
+        *d = (rill_bytes_t){NULL, 0};
+        if (!s->data) return RILL_OK;
+        if (!(d->data = malloc(s->len ? s->len : 1))) return RILL_ENOMEM;
+        if (s->len) memcpy(d->data, s->data, s->len);
+        d->len = s->len;
+        return RILL_OK;
+    }
+    case RILL_T_RECORD: {
+        const void *s = *(void *const *)src;
+        *(void **)dst = NULL;
+        if (!s) return RILL_OK;
+        return (*(void **)dst = rill_record_dup(t->record, s)) ? RILL_OK : RILL_ENOMEM;
+    }
+    case RILL_T_ARRAY: {
+        const rill_array_t *s = src;
+        rill_array_t *d = dst;
+        size_t sz = rill_type_csize(t->elem);
+        *d = (rill_array_t){NULL, 0};
+        if (!s->len) return RILL_OK;
+        if (!(d->items = calloc(s->len, sz))) return RILL_ENOMEM;
+        d->len = s->len;
+        for (size_t i = 0; i < s->len; i++) {
+            rill_err_t rc = item_copy(t->elem, (char *)d->items + i * sz,
+                                      (const char *)s->items + i * sz);
+            if (rc != RILL_OK) {
+                item_clear(t, d);
+                return rc;
+            }
+        }
+        return RILL_OK;
+    }
+    case RILL_T_MAP: {
+        const rill_map_t *s = src;
+        rill_map_t *d = dst;
+        size_t sz = rill_type_csize(t->elem);
+        *d = (rill_map_t){NULL, NULL, 0};
+        if (!s->len) return RILL_OK;
+        if (!(d->keys = calloc(s->len, sizeof *d->keys)) || !(d->values = calloc(s->len, sz))) {
+            free(d->keys);
+            d->keys = NULL;
+            return RILL_ENOMEM;
+        }
+        d->len = s->len;
+        for (size_t i = 0; i < s->len; i++) {
+            rill_err_t rc = RILL_OK;
+            if (s->keys[i] && !(d->keys[i] = strdup(s->keys[i]))) rc = RILL_ENOMEM;
+            if (rc == RILL_OK)
+                rc = item_copy(t->elem, (char *)d->values + i * sz,
+                               (const char *)s->values + i * sz);
+            if (rc != RILL_OK) {
+                item_clear(t, d);
+                return rc;
+            }
+        }
+        return RILL_OK;
+    }
+    default:
+        memcpy(dst, src, rill_type_csize(t));
+        return RILL_OK;
+    }
+}
+
+rill_err_t rill_record_copy(const rill_schema_t *s, void *dst, const void *src) {
+    memcpy(dst, src, s->size); /* scalars; owned members are replaced below */
+    for (size_t i = 0; i < s->nfields; i++) {
+        const rill_field_t *f = &s->fields[i];
+        rill_err_t rc = item_copy(&f->type, (char *)dst + f->offset,
+                                  (const char *)src + f->offset);
+        if (rc != RILL_OK) {
+            /* members after i still alias src: zero them before clearing */
+            for (size_t j = i + 1; j < s->nfields; j++) {
+                const rill_field_t *g = &s->fields[j];
+                memset((char *)dst + g->offset, 0, rill_type_csize(&g->type));
+            }
+            rill_record_clear(s, dst);
+            return rc;
+        }
+    }
+    return RILL_OK;
+}
+
+void *rill_record_dup(const rill_schema_t *s, const void *src) {
+    void *d = malloc(s->size ? s->size : 1);
+    if (d && rill_record_copy(s, d, src) != RILL_OK) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+rill_err_t rill_value_copy(const rill_type_t *t, void *dst, const void *src) {
+    if (t->kind == RILL_T_RECORD) return rill_record_copy(t->record, dst, src);
+    return item_copy(t, dst, src);
+}
+
+/* ---- equality ----------------------------------------------------------------------------- */
+
+static bool item_equal(const rill_type_t *t, const void *a, const void *b) {
+    switch (t->kind) {
+    case RILL_T_STRING: {
+        const char *x = *(char *const *)a, *y = *(char *const *)b;
+        return (!x && !y) || (x && y && strcmp(x, y) == 0);
+    }
+    case RILL_T_INT64:
+    case RILL_T_DATETIME:
+        return *(const int64_t *)a == *(const int64_t *)b;
+    case RILL_T_DOUBLE:
+        return *(const double *)a == *(const double *)b;
+    case RILL_T_BOOL:
+        return *(const bool *)a == *(const bool *)b;
+    case RILL_T_DECIMAL: {
+        rill_decimal_t x = *(const rill_decimal_t *)a, y = *(const rill_decimal_t *)b;
+        return x.unscaled == y.unscaled && x.scale == y.scale;
+    }
+    case RILL_T_BYTES: {
+        const rill_bytes_t *x = a, *y = b;
+        if (!x->data || !y->data) return !x->data && !y->data;
+        return x->len == y->len && (!x->len || memcmp(x->data, y->data, x->len) == 0);
+    }
+    case RILL_T_RECORD: {
+        const void *x = *(void *const *)a, *y = *(void *const *)b;
+        if (!x || !y) return !x && !y;
+        return rill_record_equal(t->record, x, y);
+    }
+    case RILL_T_ARRAY: {
+        const rill_array_t *x = a, *y = b;
+        size_t sz = rill_type_csize(t->elem);
+        if (x->len != y->len) return false;
+        for (size_t i = 0; i < x->len; i++)
+            if (!item_equal(t->elem, (const char *)x->items + i * sz,
+                            (const char *)y->items + i * sz))
+                return false;
+        return true;
+    }
+    case RILL_T_MAP: {
+        const rill_map_t *x = a, *y = b;
+        size_t sz = rill_type_csize(t->elem);
+        if (x->len != y->len) return false;
+        for (size_t i = 0; i < x->len; i++) {
+            bool found = false;
+            for (size_t j = 0; j < y->len && !found; j++)
+                found = x->keys[i] && y->keys[j] && strcmp(x->keys[i], y->keys[j]) == 0 &&
+                        item_equal(t->elem, (const char *)x->values + i * sz,
+                                   (const char *)y->values + j * sz);
+            if (!found) return false;
+        }
+        return true;
+    }
+    }
+    return false;
+}
+
+bool rill_record_equal(const rill_schema_t *s, const void *a, const void *b) {
+    for (size_t i = 0; i < s->nfields; i++) {
+        const rill_field_t *f = &s->fields[i];
+        if (!item_equal(&f->type, (const char *)a + f->offset, (const char *)b + f->offset))
+            return false;
+    }
+    return true;
+}
+
+bool rill_value_equal(const rill_type_t *t, const void *a, const void *b) {
+    if (t->kind == RILL_T_RECORD) return rill_record_equal(t->record, a, b);
+    return item_equal(t, a, b);
+}
+
+/* ---- datetimes ------------------------------------------------------------------------------ */
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void rill_datetime_format(int64_t us, char out[32]) {
+    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    int64_t frac = us - secs * 1000000;
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t rem = secs - days * 86400;
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m, d,
+                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    if (frac && n > 0) n += snprintf(buf + n, sizeof buf - (size_t)n, ".%06d", (int)frac);
+    snprintf(out, 32, "%.30sZ", buf);
+}
+
+static bool digits(const char *s, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
+    int y, mo, d, h = 0, mi = 0, se = 0;
+    if (!s || strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d))
+        return RILL_EINVAL;
+    const char *p = s + 10;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &mi)) return RILL_EINVAL;
+        p += 6;
+        if (*p == ':') {
+            if (!digits(p + 1, 2, &se)) return RILL_EINVAL;
+            p += 3;
+        }
+    } else if (*p) {
+        return RILL_EINVAL;
+    }
+    int64_t frac = 0;
+    if (*p == '.' || *p == ',') {
+        p++;
+        int n = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (n < 6) frac = frac * 10 + (*p - '0');
+            n++;
+            p++;
+        }
+        if (!n) return RILL_EINVAL;
+        for (; n < 6; n++) frac *= 10;
+    }
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om = 0, sign = *p == '-' ? -1 : 1;
+        if (!digits(p + 1, 2, &oh)) return RILL_EINVAL;
+        p += 3;
+        if (*p == ':') p++;
+        if (isdigit((unsigned char)*p)) {
+            if (!digits(p, 2, &om)) return RILL_EINVAL;
+            p += 2;
+        }
+        if (oh > 23 || om > 59) return RILL_EINVAL;
+        off = sign * (oh * 3600 + om * 60);
+    }
+    if (*p) return RILL_EINVAL;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || se > 60)
+        return RILL_EINVAL;
+    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
+                   se - off;
+    *us = secs * 1000000 + frac;
+    return RILL_OK;
+}
+
+/* ---- decimals ------------------------------------------------------------------------------- */
+
+void rill_decimal_format(rill_decimal_t dv, char out[48]) {
+    uint64_t u = dv.unscaled < 0 ? (uint64_t)0 - (uint64_t)dv.unscaled : (uint64_t)dv.unscaled;
+    char digs[32];
+    int n = snprintf(digs, sizeof digs, "%llu", (unsigned long long)u);
+    char *w = out;
+    if (dv.unscaled < 0) *w++ = '-';
+    int scale = dv.scale > 0 ? dv.scale : 0;
+    if (scale == 0) {
+        memcpy(w, digs, (size_t)n + 1);
+        for (int i = 0; i < -dv.scale && i < 16; i++) strcat(w, "0");
+        return;
+    }
+    if (n <= scale) {
+        *w++ = '0';
+        *w++ = '.';
+        for (int i = n; i < scale; i++) *w++ = '0';
+        memcpy(w, digs, (size_t)n + 1);
+    } else {
+        memcpy(w, digs, (size_t)(n - scale));
+        w += n - scale;
+        *w++ = '.';
+        memcpy(w, digs + n - scale, (size_t)scale + 1);
+    }
+}
+
+rill_err_t rill_decimal_parse(const char *s, rill_decimal_t *dv) {
+    if (!s) return RILL_EINVAL;
+    const char *p = s;
+    bool neg = false;
+    if (*p == '+' || *p == '-') neg = *p++ == '-';
+    uint64_t u = 0;
+    int ndig = 0, scale = 0;
+    bool any = false, point = false;
+    for (;; p++) {
+        if (isdigit((unsigned char)*p)) {
+            any = true;
+            if (ndig || *p != '0') {
+                if (++ndig > 18) return RILL_EINVAL;
+            }
+            u = u * 10 + (uint64_t)(*p - '0');
+            if (point) scale++;
+        } else if (*p == '.' && !point) {
+            point = true;
+        } else {
+            break;
+        }
+    }
+    if (!any) return RILL_EINVAL;
+    if (*p == 'e' || *p == 'E') {
+        char *end;
+        errno = 0;
+        long e = strtol(p + 1, &end, 10);
+        if (end == p + 1 || *end || errno || e > 18 || e < -18) return RILL_EINVAL;
+        scale -= (int)e;
+        p = end;
+        while (scale < 0) { /* 1.5e3 -> 1500, scale 0 */
+            if (u > UINT64_MAX / 10 || ++ndig > 18) return RILL_EINVAL;
+            u *= 10;
+            scale++;
+        }
+    }
+    if (*p) return RILL_EINVAL;
+    dv->unscaled = neg ? -(int64_t)u : (int64_t)u;
+    dv->scale = scale;
+    return RILL_OK;
+}
+
+rill_err_t rill_decimal_rescale(rill_decimal_t *dv, int32_t scale) {
+    int64_t u = dv->unscaled;
+    int32_t s = dv->scale;
+    while (s < scale) {
+        if (u > INT64_MAX / 10 || u < INT64_MIN / 10) return RILL_EINVAL;
+        u *= 10;
+        s++;
+    }
+    while (s > scale) {
+        if (u % 10) return RILL_EINVAL; /* digits would be lost */
+        u /= 10;
+        s--;
+    }
+    dv->unscaled = u;
+    dv->scale = s;
+    return RILL_OK;
+}
