@@ -61,8 +61,9 @@ double bench_median(double *v, int n) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: rill-bench [SCENARIO...] [--events N] [--broker URL] [--store URL] "
-               "[--repeat R]\n\nscenarios:\n");
+    fprintf(f,
+            "usage: rill-bench [SCENARIO...] [--events N] [--broker URL] [--store URL] "
+            "[--repeat R]\n\nscenarios:\n");
     for (size_t i = 0; i < NSCEN; i++)
         fprintf(f, "  %-24s %s\n", scenarios[i]->name, scenarios[i]->description);
 }
@@ -102,7 +103,8 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < nnames; i++) {
         bool found = false;
-        for (size_t j = 0; j < NSCEN; j++) found |= !strcmp(names[i], scenarios[j]->name);
+        for (size_t j = 0; j < NSCEN; j++)
+            found |= !strcmp(names[i], scenarios[j]->name);
         if (!found) {
             fprintf(stderr, "error: unknown scenario '%s'\n", names[i]);
             usage(stderr);
@@ -110,13 +112,14 @@ int main(int argc, char **argv) {
         }
     }
     fprintf(stderr, "%-22s %-8s %-8s %-6s %10s %12s %12s %8s %8s %7s\n", "scenario",
-            "transport", "store", "ser", "events", "rill ev/s", "raw ev/s", "ratio", "p99 us",
-            "rss MB");
+            "transport", "store", "ser", "events", "rill ev/s", "raw ev/s", "ratio",
+            "p99 us", "rss MB");
     int failed = 0;
     for (size_t j = 0; j < NSCEN; j++) {
         const bench_scenario_t *s = scenarios[j];
         bool wanted = nnames == 0 && (!s->needs_server || o.broker);
-        for (int i = 0; i < nnames; i++) wanted |= !strcmp(names[i], s->name);
+        for (int i = 0; i < nnames; i++)
+            wanted |= !strcmp(names[i], s->name);
         if (!wanted) continue;
         bench_result_t r = {0};
         if (s->run(&o, &r) != 0) {
@@ -129,15 +132,17 @@ int main(int argc, char **argv) {
         double eps = r.seconds > 0 ? (double)r.events / r.seconds : 0;
         double beps = r.baseline_seconds > 0 ? (double)r.events / r.baseline_seconds : 0;
         double ratio = beps > 0 ? eps / beps : 0;
-        printf("{\"scenario\":\"%s\",\"transport\":\"%s\",\"store\":\"%s\",\"serializer\":\"%s\","
+        printf("{\"scenario\":\"%s\",\"transport\":\"%s\",\"store\":\"%s\","
+               "\"serializer\":\"%s\","
                "\"events\":%llu,\"seconds\":%.6f,\"events_per_sec\":%.0f,\"p50_us\":%.2f,"
                "\"p99_us\":%.2f,\"peak_rss_kb\":%ld,\"baseline_events_per_sec\":%.0f,"
                "\"ratio\":%.4f}\n",
                s->name, r.transport ? r.transport : "", r.store ? r.store : "",
-               r.serializer ? r.serializer : "", (unsigned long long)r.events, r.seconds, eps,
-               r.p50_us, r.p99_us, ru.ru_maxrss, beps, ratio);
+               r.serializer ? r.serializer : "", (unsigned long long)r.events, r.seconds,
+               eps, r.p50_us, r.p99_us, ru.ru_maxrss, beps, ratio);
         fflush(stdout);
-        fprintf(stderr, "%-22s %-8s %-8s %-6s %10llu %12.0f %12.0f %8.3f %8.1f %7.1f%s%s\n",
+        fprintf(stderr,
+                "%-22s %-8s %-8s %-6s %10llu %12.0f %12.0f %8.3f %8.1f %7.1f%s%s\n",
                 s->name, r.transport ? r.transport : "", r.store ? r.store : "",
                 r.serializer ? r.serializer : "", (unsigned long long)r.events, eps, beps,
                 ratio, r.p99_us, ru.ru_maxrss / 1024.0, *r.note ? "  " : "", r.note);

@@ -44,7 +44,7 @@ static rill_err_t on_map(rill_event_t *ev, void *out, void *opaque) {
 static int on_mapped(rill_event_t *ev, void *opaque) {
     sink_t *s = opaque;
     s->kept++;
-    s->sum += (uint64_t)*(const int64_t *)rill_event_value(ev);
+    s->sum += (uint64_t) * (const int64_t *)rill_event_value(ev);
     return RILL_OK;
 }
 
@@ -63,8 +63,8 @@ static rill_err_t on_batch(rill_event_t *const *evs, size_t n, void *opaque) {
 static rill_app_t *bench_app(const char *name, uint64_t n, rill_topic_t **t) {
     static unsigned run;
     char url[160], err[512];
-    snprintf(url, sizeof url, "memory://bench-%s-%u?keep=false&max.messages=%llu", name, ++run,
-             (unsigned long long)(n + CHUNK));
+    snprintf(url, sizeof url, "memory://bench-%s-%u?keep=false&max.messages=%llu", name,
+             ++run, (unsigned long long)(n + CHUNK));
     rill_conf_t *c = rill_conf_new();
     rill_conf_set(c, "broker", url, err, sizeof err);
     rill_conf_set(c, "log.level", "error", err, sizeof err);
@@ -91,7 +91,8 @@ static int pump(rill_app_t *app, rill_topic_t *t, uint64_t n, const uint64_t *pr
         uint64_t end = sent + CHUNK < n ? sent + CHUNK : n;
         for (; sent < end; sent++)
             if (rill_send_raw(t, NULL, 0, &sent, sizeof sent, NULL) != RILL_OK) return -1;
-        while (*progress < sent) event_base_loop(base, EVLOOP_NONBLOCK);
+        while (*progress < sent)
+            event_base_loop(base, EVLOOP_NONBLOCK);
     }
     *secs = (double)(bench_now_ns() - t0) / 1e9;
     return 0;
@@ -108,7 +109,8 @@ static int run_filter_map(const bench_opts_t *o, bench_result_t *r) {
         st = rill_stream_map(st, &rill_type_int64, on_map, NULL);
         if (!rill_stream_agent(st, "sink", on_mapped, &s, NULL) ||
             pump(app, t, n, &s.seen, &rs[i]) != 0 || s.kept != n / 2) {
-            snprintf(r->note, sizeof r->note, "rill run failed: %s", rill_app_errmsg(app));
+            snprintf(r->note, sizeof r->note, "rill run failed: %s",
+                     rill_app_errmsg(app));
             rill_app_destroy(app);
             return -1;
         }
@@ -118,7 +120,8 @@ static int run_filter_map(const bench_opts_t *o, bench_result_t *r) {
         sink_t b = {0};
         while (sent < n) {
             size_t k = 0;
-            for (; k < CHUNK && sent < n; k++) ring[k] = sent++;
+            for (; k < CHUNK && sent < n; k++)
+                ring[k] = sent++;
             for (size_t j = 0; j < k; j++) {
                 b.seen++;
                 if (!keep(ring[j])) continue;
@@ -152,7 +155,8 @@ static int run_take(const bench_opts_t *o, bench_result_t *r) {
         rill_stream_t *st = rill_stream_take(rill_app_stream(app, t), TAKE_N, 1.0);
         if (!rill_stream_agent_batch(st, "sink", on_batch, &s, NULL) ||
             pump(app, t, n, &s.seen, &rs[i]) != 0) {
-            snprintf(r->note, sizeof r->note, "rill run failed: %s", rill_app_errmsg(app));
+            snprintf(r->note, sizeof r->note, "rill run failed: %s",
+                     rill_app_errmsg(app));
             rill_app_destroy(app);
             return -1;
         }
@@ -163,7 +167,8 @@ static int run_take(const bench_opts_t *o, bench_result_t *r) {
         sink_t b = {0};
         while (sent < n) {
             size_t k = 0;
-            for (; k < CHUNK && sent < n; k++) ring[k] = sent++;
+            for (; k < CHUNK && sent < n; k++)
+                ring[k] = sent++;
             for (size_t j = 0; j < k; j++) {
                 uint64_t *copy = malloc(sizeof *copy); /* batched events are kept */
                 *copy = ring[j];

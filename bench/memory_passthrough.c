@@ -45,7 +45,8 @@ static int on_event(rill_event_t *ev, void *opaque) {
 static int run_rill(uint64_t n, double *secs, sink_t *sink) {
     static unsigned run;
     char url[128], err[512];
-    snprintf(url, sizeof url, "memory://bench-passthrough-%u?keep=false&max.messages=%llu", ++run,
+    snprintf(url, sizeof url,
+             "memory://bench-passthrough-%u?keep=false&max.messages=%llu", ++run,
              (unsigned long long)(n / PARTITIONS + CHUNK));
     rill_conf_t *c = rill_conf_new();
     if (rill_conf_set(c, "broker", url, err, sizeof err) ||
@@ -69,7 +70,8 @@ static int run_rill(uint64_t n, double *secs, sink_t *sink) {
         return -1;
     }
     struct event_base *base = rill_app_base(app);
-    while (!rill_app_is_ready(app)) event_base_loop(base, EVLOOP_NONBLOCK);
+    while (!rill_app_is_ready(app))
+        event_base_loop(base, EVLOOP_NONBLOCK);
     event_base_loop(base, EVLOOP_NONBLOCK); /* let the assignment land */
     uint64_t t0 = bench_now_ns(), sent = 0;
     while (sent < n) {
@@ -82,7 +84,8 @@ static int run_rill(uint64_t n, double *secs, sink_t *sink) {
                 return -1;
             }
         }
-        while (sink->count < sent) event_base_loop(base, EVLOOP_NONBLOCK);
+        while (sink->count < sent)
+            event_base_loop(base, EVLOOP_NONBLOCK);
     }
     *secs = (double)(bench_now_ns() - t0) / 1e9;
     rill_app_destroy(app);
@@ -96,8 +99,10 @@ static int run_ring(uint64_t n, double *secs, sink_t *sink) {
     while (sent < n) {
         size_t k = 0;
         uint64_t stamp = bench_now_ns();
-        for (; k < CHUNK && sent < n; k++, sent++) ring[k] = (payload_t){stamp, sent};
-        for (size_t i = 0; i < k; i++) consume(sink, &ring[i], sizeof ring[i]);
+        for (; k < CHUNK && sent < n; k++, sent++)
+            ring[k] = (payload_t){stamp, sent};
+        for (size_t i = 0; i < k; i++)
+            consume(sink, &ring[i], sizeof ring[i]);
     }
     *secs = (double)(bench_now_ns() - t0) / 1e9;
     free(ring);

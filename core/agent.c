@@ -7,7 +7,8 @@
 #include "table_int.h"
 
 rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
-                             rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts) {
+                             rill_agent_fn fn, void *opaque,
+                             const rill_agent_opts_t *opts) {
     if (!fn) {
         rill__app_seterr(app, "rill_app_agent: a handler is required");
         return NULL;
@@ -16,7 +17,8 @@ rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *to
 }
 
 rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *topic,
-                              rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts) {
+                              rill_agent_fn fn, void *opaque,
+                              const rill_agent_opts_t *opts) {
     if (!name || !*name || !topic) {
         rill__app_seterr(app, "rill_app_agent: name, topic and handler are required");
         return NULL;
@@ -52,7 +54,8 @@ rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *t
     if (opts) a->opts = *opts;
     a->concurrency = a->opts.concurrency > 0 ? a->opts.concurrency : 1;
     rill_agent_t **pp = &app->agents;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = a;
     return a;
 }
@@ -65,7 +68,8 @@ uint64_t rill_agent_processed(const rill_agent_t *a) {
     return a->processed;
 }
 
-/* ---- events ------------------------------------------------------------------------------ */
+/* ---- events
+ * ------------------------------------------------------------------------------ */
 
 static rill_event_t *event_get(rill_app_t *app) {
     rill_event_t *ev = app->free_events;
@@ -219,10 +223,12 @@ rill_app_t *rill_event_app(const rill_event_t *ev) {
     return ev->app;
 }
 
-/* ---- decoding ------------------------------------------------------------------------------ */
+/* ---- decoding
+ * ------------------------------------------------------------------------------ */
 
-static rill_err_t decode_one(rill_serializer_t *ser, const rill_type_t *type, const void *data,
-                             size_t len, void **out, char *why, size_t whylen) {
+static rill_err_t decode_one(rill_serializer_t *ser, const rill_type_t *type,
+                             const void *data, size_t len, void **out, char *why,
+                             size_t whylen) {
     size_t sz = type->kind == RILL_T_RECORD ? type->record->size : rill_type_csize(type);
     void *v = calloc(1, sz ? sz : 1);
     if (!v) return RILL_ENOMEM;
@@ -244,8 +250,8 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
     rill_agent_t *a = ev->agent;
     a->decode_errors++;
     rill_log(app->log, RILL_LOG_ERROR, a->name,
-             "cannot decode %s of %s[%d]@%lld: %s (on_decode_error=%s)", what, ev->msg.topic,
-             ev->msg.partition, (long long)ev->msg.offset, why,
+             "cannot decode %s of %s[%d]@%lld: %s (on_decode_error=%s)", what,
+             ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset, why,
              rill_conf_get(app->conf, "on_decode_error"));
     if (app->on_decode_error == 2) {
         rill_app_fail(app, RILL_EDECODE, "undecodable %s at %s[%d]@%lld: %s", what,
@@ -268,7 +274,8 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
     }
 }
 
-/* ---- running handlers -------------------------------------------------------------------- */
+/* ---- running handlers
+ * -------------------------------------------------------------------- */
 
 static void tp_done(rill_tpstate_t *tp, int64_t offset);
 static void agent_drain(rill_agent_t *a);
@@ -281,9 +288,9 @@ void rill__handler_result(rill_event_t *ev, rill_err_t err) {
     }
     a->errors++;
     if (a->opts.on_error == RILL_ON_ERROR_CRASH) {
-        rill_app_fail(ev->app, RILL_EHANDLER, "agent '%s' failed on %s[%d]@%lld: %s", a->name,
-                      ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset,
-                      rill_err2str(err));
+        rill_app_fail(ev->app, RILL_EHANDLER, "agent '%s' failed on %s[%d]@%lld: %s",
+                      a->name, ev->msg.topic, ev->msg.partition,
+                      (long long)ev->msg.offset, rill_err2str(err));
     } else {
         rill_log(ev->app->log, RILL_LOG_ERROR, a->name,
                  "handler failed on %s[%d]@%lld: %s (logged and skipped)", ev->msg.topic,
@@ -309,8 +316,8 @@ static bool agent_run(rill_event_t *ev) {
     }
     if (t->ktype && t->ktype->kind != RILL_T_BYTES && ev->msg.key) {
         why[0] = '\0';
-        rill_err_t rc = decode_one(t->kser, t->ktype, ev->msg.key, ev->msg.key_len, &ev->key,
-                                   why, sizeof why);
+        rill_err_t rc = decode_one(t->kser, t->ktype, ev->msg.key, ev->msg.key_len,
+                                   &ev->key, why, sizeof why);
         if (rc != RILL_OK) {
             decode_failed(ev, "key", *why ? why : rill_err2str(rc));
             return true;
@@ -382,12 +389,14 @@ void rill__event_complete(rill_event_t *ev, rill_err_t err) {
     rill__app_check_idle(app);
 }
 
-/* ---- partitions ------------------------------------------------------------------------ */
+/* ---- partitions
+ * ------------------------------------------------------------------------ */
 
 static void finish_revoke(rill_app_t *app);
 
 static void tp_resume_if_drained(rill_app_t *app, rill_tpstate_t *tp) {
-    if (tp->paused && !tp->held && !tp->topic->channel && tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
+    if (tp->paused && !tp->held && !tp->topic->channel &&
+        tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
         app->state == RILL_APP_RUNNING) {
         tp->paused = false;
         rill_tp_t one = {tp->topic->name, tp->partition};
@@ -468,7 +477,8 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
     for (size_t i = 0; i < n; i++) {
         const rill_msg_t *m = &msgs[i];
         rill_tpstate_t *tp = tp_lookup(app, m->topic, m->partition);
-        if (!tp || !tp->assigned || tp->revoking || app->state != RILL_APP_RUNNING) continue;
+        if (!tp || !tp->assigned || tp->revoking || app->state != RILL_APP_RUNNING)
+            continue;
         rill_topic_t *t = tp->topic;
         uint32_t refs = 0;
         for (size_t j = 0; j < t->nagents && app->state == RILL_APP_RUNNING; j++) {
@@ -507,8 +517,8 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
                 rill_tp_t one = {t->name, tp->partition};
                 app->transport->ops->pause(app->transport, &one, 1);
                 rill_log(app->log, RILL_LOG_DEBUG, a->name,
-                         "%s[%d] paused: %u events buffered (stream.buffer.maxsize)", t->name,
-                         tp->partition, tp->queued);
+                         "%s[%d] paused: %u events buffered (stream.buffer.maxsize)",
+                         t->name, tp->partition, tp->queued);
             }
         }
         if (rill__acks_add(&tp->acks, m->offset, refs) != 0) {
@@ -518,14 +528,15 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
     }
 }
 
-void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n, void *opaque) {
+void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n,
+                       void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
     for (size_t i = 0; i < n; i++) {
         rill_tpstate_t *tp = tp_lookup(app, tps[i].topic, tps[i].partition);
         if (!tp) {
-            rill__log(app, RILL_LOG_WARN, "assigned unknown partition %s[%d]", tps[i].topic,
-                      tps[i].partition);
+            rill__log(app, RILL_LOG_WARN, "assigned unknown partition %s[%d]",
+                      tps[i].topic, tps[i].partition);
             continue;
         }
         tp->assigned = true;
@@ -546,12 +557,13 @@ static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
             if (t->parts[p].revoking && t->parts[p].inflight && !*where)
-                snprintf(where, sizeof where, "%s[%d] has %u events in flight", t->name, p,
-                         t->parts[p].inflight);
-    rill_app_fail(app, RILL_ETIMEDOUT,
-                  "revoke timed out after %lld ms (revoke.timeout.ms): %s; a handler never "
-                  "acked its event",
-                  (long long)app->revoke_timeout_ms, where);
+                snprintf(where, sizeof where, "%s[%d] has %u events in flight", t->name,
+                         p, t->parts[p].inflight);
+    rill_app_fail(
+        app, RILL_ETIMEDOUT,
+        "revoke timed out after %lld ms (revoke.timeout.ms): %s; a handler never "
+        "acked its event",
+        (long long)app->revoke_timeout_ms, where);
 }
 
 /* All revoking partitions are idle: commit them and hand them back. */
@@ -576,7 +588,8 @@ static void finish_revoke(rill_app_t *app) {
     }
     if (app->state != RILL_APP_STOPPED) rill__tables_on_revoked(app);
     app->revoke_active = false;
-    if (app->transport->ops->revoke_done) app->transport->ops->revoke_done(app->transport);
+    if (app->transport->ops->revoke_done)
+        app->transport->ops->revoke_done(app->transport);
 }
 
 void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool lost,
@@ -607,18 +620,21 @@ void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool
         finish_revoke(app);
         return;
     }
-    if (!app->revoke_ev && !(app->revoke_ev = evtimer_new(app->base, on_revoke_timeout, app))) {
+    if (!app->revoke_ev &&
+        !(app->revoke_ev = evtimer_new(app->base, on_revoke_timeout, app))) {
         rill_app_fail(app, RILL_ENOMEM, "out of memory");
         return;
     }
-    struct timeval tv = {app->revoke_timeout_ms / 1000, (app->revoke_timeout_ms % 1000) * 1000};
+    struct timeval tv = {app->revoke_timeout_ms / 1000,
+                         (app->revoke_timeout_ms % 1000) * 1000};
     evtimer_add(app->revoke_ev, &tv);
 }
 
 void rill__agent_free(rill_agent_t *a) {
     if (a->take_ev) event_free(a->take_ev);
     free(a->batch);
-    for (size_t i = 0; i < a->nops; i++) free(a->ops[i].topics);
+    for (size_t i = 0; i < a->nops; i++)
+        free(a->ops[i].topics);
     free(a->ops);
     free(a->name);
     free(a);
@@ -631,7 +647,8 @@ void rill__on_reader_messages(rill_transport_t *tr, const rill_msg_t *msgs, size
     (void)tr;
     rill_app_t *app = opaque;
     if (n && rill__tables_on_reader_messages(app, msgs, n)) return;
-    for (size_t i = 0; i < n; i++) rill__asks_on_message(app, &msgs[i]);
+    for (size_t i = 0; i < n; i++)
+        rill__asks_on_message(app, &msgs[i]);
 }
 
 void rill__on_reader_eof(rill_transport_t *tr, const char *topic, int32_t partition,

@@ -55,7 +55,9 @@ static void parse_conf(rill_app_t *app) {
     app->buffer_maxsize =
         (uint32_t)rill_conf_get_int(app->conf, "stream.buffer.maxsize", 4096);
     const char *ode = rill_conf_get(app->conf, "on_decode_error");
-    app->on_decode_error = strcmp(ode, "dead_letter") == 0 ? 1 : strcmp(ode, "crash") == 0 ? 2 : 0;
+    app->on_decode_error = strcmp(ode, "dead_letter") == 0 ? 1
+                           : strcmp(ode, "crash") == 0     ? 2
+                                                           : 0;
 }
 
 rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
@@ -119,8 +121,8 @@ rill_app_t *rill_app_new(const char *id, rill_conf_t *conf, char *errstr, size_t
     return rill_app_new_with_base(id, conf, NULL, errstr, errlen);
 }
 
-rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value, char *errstr,
-                         size_t errlen) {
+rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value,
+                         char *errstr, size_t errlen) {
     if (app->state != RILL_APP_CREATED || app->transport) {
         snprintf(errstr, errlen, "config can only change before the app starts");
         return RILL_ESTATE;
@@ -135,7 +137,8 @@ rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char 
                                         size_t errlen) {
     for (size_t i = 0; i < app->nsers; i++)
         if (strcmp(app->sers[i]->name, name) == 0) return app->sers[i];
-    rill_serializer_t *s = rill__serializer_open(name, app->conf, app->log, errstr, errlen);
+    rill_serializer_t *s =
+        rill__serializer_open(name, app->conf, app->log, errstr, errlen);
     if (!s) return NULL;
     rill_serializer_t **ns = realloc(app->sers, (app->nsers + 1) * sizeof *ns);
     if (!ns) {
@@ -148,7 +151,8 @@ rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char 
     return s;
 }
 
-/* ---- commits -------------------------------------------------------------------------- */
+/* ---- commits --------------------------------------------------------------------------
+ */
 
 static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int64_t off) {
     if (app->ncommit_snap == app->capcommit_snap) {
@@ -164,15 +168,16 @@ static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int6
 void rill__app_commit_snapshot(rill_app_t *app) {
     app->commit_pending = false;
     if (!app->ncommit_snap || !app->transport) return;
-    rill_err_t rc = app->transport->ops->commit(app->transport, app->commit_snap,
-                                                app->ncommit_snap);
+    rill_err_t rc =
+        app->transport->ops->commit(app->transport, app->commit_snap, app->ncommit_snap);
     if (rc != RILL_OK)
         rill__log(app, RILL_LOG_WARN, "commit of %zu partitions failed: %s",
                   app->ncommit_snap, rill_err2str(rc));
     else
         for (size_t i = 0; i < app->ncommit_snap; i++)
-            rill__log(app, RILL_LOG_TRACE, "committed %s[%d] at %lld", app->commit_snap[i].topic,
-                      app->commit_snap[i].partition, (long long)app->commit_snap[i].offset);
+            rill__log(app, RILL_LOG_TRACE, "committed %s[%d] at %lld",
+                      app->commit_snap[i].topic, app->commit_snap[i].partition,
+                      (long long)app->commit_snap[i].offset);
     app->ncommit_snap = 0;
 }
 
@@ -211,7 +216,8 @@ static void on_commit_timer(evutil_socket_t fd, short what, void *arg) {
     rill__app_commit(arg, false);
 }
 
-/* ---- failure and stop --------------------------------------------------------------- */
+/* ---- failure and stop ---------------------------------------------------------------
+ */
 
 static void finish(rill_app_t *app) {
     if (app->recovery_ev) event_del(app->recovery_ev);
@@ -255,10 +261,11 @@ static void stop_finish(rill_app_t *app) {
     rill__timers_run_on_stop(app);
     if (app->transport) {
         rill__tables_stop_readers(app);
-        rill_err_t rc = app->transport->ops->flush(app->transport,
-                                                   (int)app->shutdown_timeout_ms);
+        rill_err_t rc =
+            app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
         if (rc != RILL_OK)
-            rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s", rill_err2str(rc));
+            rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s",
+                      rill_err2str(rc));
         rill__app_commit(app, true);
         if (app->subscribed && app->transport->ops->unsubscribe)
             app->transport->ops->unsubscribe(app->transport);
@@ -279,7 +286,8 @@ static void on_shutdown_timeout(evutil_socket_t fd, short what, void *arg) {
     rill__log(app, RILL_LOG_ERROR,
               "shutdown: %llu events still in flight after %lld ms; they will be "
               "processed again by the next owner",
-              (unsigned long long)app->inflight_total, (long long)app->shutdown_timeout_ms);
+              (unsigned long long)app->inflight_total,
+              (long long)app->shutdown_timeout_ms);
     stop_finish(app);
 }
 
@@ -302,7 +310,8 @@ void rill_app_stop(rill_app_t *app) {
             if (!tp->assigned) continue;
             rill__agents_drop_queued(app, tp);
             rill_tp_t one = {t->name, p};
-            if (app->transport->ops->pause) app->transport->ops->pause(app->transport, &one, 1);
+            if (app->transport->ops->pause)
+                app->transport->ops->pause(app->transport, &one, 1);
         }
     }
     rill__delayed_release(app, NULL); /* held until due: the next owner reschedules */
@@ -330,7 +339,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     rill_app_stop(app);
 }
 
-/* ---- start ------------------------------------------------------------------------------- */
+/* ---- start
+ * ------------------------------------------------------------------------------- */
 
 rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen) {
     if (app->transport) return RILL_OK;
@@ -393,7 +403,8 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         names[n++] = t->name;
     }
     if (n) {
-        rc = app->transport->ops->subscribe(app->transport, app->id, names, n, errstr, errlen);
+        rc = app->transport->ops->subscribe(app->transport, app->id, names, n, errstr,
+                                            errlen);
         app->subscribed = rc == RILL_OK;
     }
     free(names);
@@ -410,7 +421,8 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     if ((rc = rill__timers_start(app)) != RILL_OK) goto fail;
     if ((rc = rill__web_start(app, errstr, errlen)) != RILL_OK) goto fail;
     size_t ntopics = 0;
-    for (rill_topic_t *t = app->topics; t; t = t->next) ntopics++;
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        ntopics++;
     rill__log(app, RILL_LOG_INFO, "started: broker %s, %zu topics, client id %s",
               rill_conf_get(app->conf, "broker"), ntopics, app->client_id);
     return RILL_OK;
@@ -475,15 +487,16 @@ void rill_app_destroy(rill_app_t *app) {
         rill__topic_free(t);
     }
     rill__streams_free(app);
-    for (size_t i = 0; i < app->nsers; i++) rill_serializer_destroy(app->sers[i]);
+    for (size_t i = 0; i < app->nsers; i++)
+        rill_serializer_destroy(app->sers[i]);
     free(app->sers);
     while (app->all_sends) {
         rill_send_ctx_t *s = app->all_sends;
         app->all_sends = s->all_next;
         free(s);
     }
-    const struct event *evs[] = {app->commit_ev,  app->revoke_ev,  app->shutdown_ev,
-                                 app->sigint_ev,  app->sigterm_ev, app->recovery_ev};
+    const struct event *evs[] = {app->commit_ev, app->revoke_ev,  app->shutdown_ev,
+                                 app->sigint_ev, app->sigterm_ev, app->recovery_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free((struct event *)evs[i]);
     if (app->own_base) event_base_free(app->base);

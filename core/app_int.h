@@ -35,7 +35,7 @@ typedef struct rill_tpstate {
 struct rill_topic {
     rill_app_t *app;
     char *name;
-    bool channel; /* in-process: no transport */
+    bool channel;                      /* in-process: no transport */
     struct rill_topic *repartition_of; /* group_by: same partition count */
     struct rill_channel *chan;
     rill_topic_opts_t opts;
@@ -55,23 +55,29 @@ struct rill_event {
     rill_app_t *app;
     struct rill_agent *agent;
     rill_tpstate_t *tp;
-    rill_msg_t msg;         /* views: into the transport batch, or into own */
-    void *own;              /* owned copy of the message bytes, or NULL */
+    rill_msg_t msg; /* views: into the transport batch, or into own */
+    void *own;      /* owned copy of the message bytes, or NULL */
     rill_header_t *own_headers;
-    void *key;              /* decoded key (csize of key type), or NULL */
-    void *value;            /* decoded value, or NULL */
+    void *key;                   /* decoded key (csize of key type), or NULL */
+    void *value;                 /* decoded value, or NULL */
     rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
-    const rill_type_t *vtype; /* type of value (changes after map) */
-    uint64_t index;           /* enumerate() */
+    const rill_type_t *vtype;    /* type of value (changes after map) */
+    uint64_t index;              /* enumerate() */
     bool in_handler;
     bool early_ack;
     rill_err_t early_err;
-    bool live;               /* handed out (not on the free list) */
-    struct rill_event *next; /* agent queue / free list */
+    bool live;                   /* handed out (not on the free list) */
+    struct rill_event *next;     /* agent queue / free list */
     struct rill_event *all_next; /* every event allocated, for destroy */
 };
 
-typedef enum { RILL_OP_FILTER = 1, RILL_OP_MAP, RILL_OP_ENUMERATE, RILL_OP_ECHO, RILL_OP_FORWARD } rill_op_kind_t;
+typedef enum {
+    RILL_OP_FILTER = 1,
+    RILL_OP_MAP,
+    RILL_OP_ENUMERATE,
+    RILL_OP_ECHO,
+    RILL_OP_FORWARD
+} rill_op_kind_t;
 
 typedef struct rill_op {
     rill_op_kind_t kind;
@@ -92,7 +98,7 @@ struct rill_stream {
     size_t nops;
     size_t take_n;
     double take_within;
-    bool used; /* ended in an agent */
+    bool used;                /* ended in an agent */
     struct rill_stream *next; /* app's list, for freeing */
 };
 
@@ -196,7 +202,7 @@ struct rill_app {
     rill_tp_offset_t *commit_snap;
     size_t ncommit_snap, capcommit_snap;
 
-    rill_buf_t kbuf, vbuf;   /* encode scratch */
+    rill_buf_t kbuf, vbuf; /* encode scratch */
     rill_event_t *free_events, *all_events;
     rill_send_ctx_t *free_sends, *all_sends;
     uint64_t inflight_total;
@@ -208,8 +214,8 @@ struct rill_app {
 
 /* app.c */
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) RILL_PRINTF(2, 3);
-rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value, char *errstr,
-                         size_t errlen);
+rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value,
+                         char *errstr, size_t errlen);
 rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen);
 rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
                                         size_t errlen);
@@ -226,7 +232,8 @@ void rill__topic_free(rill_topic_t *t);
 rill_topic_t *rill__topic_by_name(rill_app_t *app, const char *name);
 
 /* agent.c */
-void rill__on_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *opaque);
+void rill__on_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n,
+                       void *opaque);
 void rill__on_assigned(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *opaque);
 void rill__on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
                       void *opaque);
@@ -260,7 +267,8 @@ void rill__on_reader_eof(rill_transport_t *t, const char *topic, int32_t partiti
 
 /* agent.c (for stream.c) */
 rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *topic,
-                              rill_agent_fn fn, void *opaque, const rill_agent_opts_t *opts);
+                              rill_agent_fn fn, void *opaque,
+                              const rill_agent_opts_t *opts);
 rill_err_t rill__event_own(rill_event_t *ev);
 void rill__event_complete(rill_event_t *ev, rill_err_t err);
 void rill__event_hold(rill_event_t *ev);

@@ -34,7 +34,8 @@ static void on_chan(evutil_socket_t fd, short what, void *arg) {
         taken[n++] = m;
     }
     if (n && app->state == RILL_APP_RUNNING) rill__on_messages(NULL, batch, n, app);
-    for (size_t i = 0; i < n; i++) free(taken[i]); /* pending events own copies */
+    for (size_t i = 0; i < n; i++)
+        free(taken[i]); /* pending events own copies */
     if (ch->head) event_active(ch->ev, EV_TIMEOUT, 0);
 }
 
@@ -66,9 +67,11 @@ rill_err_t rill__channel_push(rill_topic_t *t, const void *k, size_t klen, const
                               size_t vlen, const rill_send_opts_t *o) {
     struct rill_channel *ch = t->chan;
     rill_app_t *app = t->app;
-    if (!ch->ev && !(ch->ev = event_new(app->base, -1, 0, on_chan, ch))) return RILL_ENOMEM;
+    if (!ch->ev && !(ch->ev = event_new(app->base, -1, 0, on_chan, ch)))
+        return RILL_ENOMEM;
     size_t nh = o ? o->nheaders : 0, hl = 0;
-    for (size_t i = 0; i < nh; i++) hl += strlen(o->headers[i].name) + 1 + o->headers[i].value_len;
+    for (size_t i = 0; i < nh; i++)
+        hl += strlen(o->headers[i].name) + 1 + o->headers[i].value_len;
     chan_msg_t *m = malloc(sizeof *m + nh * sizeof(rill_header_t) + hl + klen + vlen + 1);
     if (!m) return RILL_ENOMEM;
     rill_header_t *hs = (rill_header_t *)(m + 1);
@@ -90,7 +93,8 @@ rill_err_t rill__channel_push(rill_topic_t *t, const void *k, size_t klen, const
     m->msg = (rill_msg_t){.topic = t->name,
                           .partition = 0,
                           .offset = ch->next_offset++,
-                          .timestamp_ms = o && o->timestamp_ms ? o->timestamp_ms : rill_now_ms(),
+                          .timestamp_ms =
+                              o && o->timestamp_ms ? o->timestamp_ms : rill_now_ms(),
                           .key = k ? kp : NULL,
                           .key_len = klen,
                           .value = v ? vp : NULL,
@@ -120,8 +124,8 @@ void rill__channel_free(rill_topic_t *t) {
     t->chan = NULL;
 }
 
-rill_err_t rill_app_stream_values(rill_app_t *app, rill_topic_t *topic, const void *values,
-                                  size_t n, size_t stride) {
+rill_err_t rill_app_stream_values(rill_app_t *app, rill_topic_t *topic,
+                                  const void *values, size_t n, size_t stride) {
     if (!topic || (n && !values)) return RILL_EINVAL;
     if (!topic->vser) {
         rill__app_seterr(app, "stream values: the app is not started");

@@ -7,29 +7,30 @@
 #include "rill/version.h"
 
 static void usage(FILE *f, const char *prog, const rill_app_t *app) {
-    fprintf(f,
-            "usage: %s COMMAND [OPTIONS]\n"
-            "\n"
-            "rill app '%s' (rill %s)\n"
-            "\n"
-            "commands:\n"
-            "  worker                     run a worker of this app\n"
-            "  send TOPIC [--key K] [--partition N] VALUE\n"
-            "                             send one event (VALUE as JSON for record topics)\n"
-            "  agents                     list the app's agents\n"
-            "  topics                     list the app's topics\n"
-            "  tables                     list the app's tables\n"
-            "\n"
-            "options:\n"
-            "  --broker URL               transport (default memory://): kafka://host:port,\n"
-            "                             redis://host:port/db, memory://[name]\n"
-            "  --store URL                table store (default memory://): rocksdb:///path\n"
-            "  --web-port N               HTTP status port (0: off)\n"
-            "  -l, --loglevel LEVEL       fatal|error|warn|info|debug|trace\n"
-            "  -c, --conf KEY=VALUE       any config key (docs/CONFIGURATION.md)\n"
-            "  -h, --help                 this help\n"
-            "  --version                  print the rill version\n",
-            prog, rill_app_id(app), RILL_VERSION_STR);
+    fprintf(
+        f,
+        "usage: %s COMMAND [OPTIONS]\n"
+        "\n"
+        "rill app '%s' (rill %s)\n"
+        "\n"
+        "commands:\n"
+        "  worker                     run a worker of this app\n"
+        "  send TOPIC [--key K] [--partition N] VALUE\n"
+        "                             send one event (VALUE as JSON for record topics)\n"
+        "  agents                     list the app's agents\n"
+        "  topics                     list the app's topics\n"
+        "  tables                     list the app's tables\n"
+        "\n"
+        "options:\n"
+        "  --broker URL               transport (default memory://): kafka://host:port,\n"
+        "                             redis://host:port/db, memory://[name]\n"
+        "  --store URL                table store (default memory://): rocksdb:///path\n"
+        "  --web-port N               HTTP status port (0: off)\n"
+        "  -l, --loglevel LEVEL       fatal|error|warn|info|debug|trace\n"
+        "  -c, --conf KEY=VALUE       any config key (docs/CONFIGURATION.md)\n"
+        "  -h, --help                 this help\n"
+        "  --version                  print the rill version\n",
+        prog, rill_app_id(app), RILL_VERSION_STR);
 }
 
 static const char *kind_name(const rill_type_t *t) {
@@ -202,7 +203,7 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
 #define NEED_ARG                                                                         \
     do {                                                                                 \
         if (!next) {                                                                     \
-            fprintf(stderr, "error: %s needs a value\n\n", a);                          \
+            fprintf(stderr, "error: %s needs a value\n\n", a);                           \
             goto bad;                                                                    \
         }                                                                                \
         i++;                                                                             \
@@ -210,7 +211,7 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
 #define SET(k)                                                                           \
     do {                                                                                 \
         if (rill__app_set(app, k, next, err, sizeof err) != RILL_OK) {                   \
-            fprintf(stderr, "error: %s %s: %s\n\n", a, next, err);                        \
+            fprintf(stderr, "error: %s %s: %s\n\n", a, next, err);                       \
             goto bad;                                                                    \
         }                                                                                \
     } while (0)
@@ -253,7 +254,8 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
             char *end;
             long p = strtol(next, &end, 10);
             if (*end || p < 0 || p > 1000000) {
-                fprintf(stderr, "error: --partition expects a partition number, got '%s'\n\n",
+                fprintf(stderr,
+                        "error: --partition expects a partition number, got '%s'\n\n",
                         next);
                 goto bad;
             }
@@ -290,7 +292,8 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
         }
         rc = cmd_send(app, pos[0], key, partition, pos[1]);
         if (rc == 2) goto bad_quiet;
-    } else if (!strcmp(cmd, "topics") || !strcmp(cmd, "agents") || !strcmp(cmd, "tables")) {
+    } else if (!strcmp(cmd, "topics") || !strcmp(cmd, "agents") ||
+               !strcmp(cmd, "tables")) {
         if (npos) {
             fprintf(stderr, "error: %s takes no arguments\n\n", cmd);
             goto bad;

@@ -21,14 +21,16 @@ typedef struct known_key {
 
 static const known_key_t known_keys[] = {
     {"broker", K_URL, "memory://", 0, 0, NULL,
-     "Transport URL: memory://[name], kafka://host:port[,host:port], redis://host:port[/db]"},
+     "Transport URL: memory://[name], kafka://host:port[,host:port], "
+     "redis://host:port[/db]"},
     {"store", K_URL, "memory://", 0, 0, NULL,
      "Table store URL: memory:// or rocksdb:///path"},
     {"key_serializer", K_STR, "raw", 0, 0, NULL, "Default key serializer of topics"},
     {"value_serializer", K_STR, "json", 0, 0, NULL, "Default value serializer of topics"},
     {"topic.partitions", K_INT, "8", 1, 100000, NULL,
      "Partitions of topics the app creates when none is given"},
-    {"topic.replication", K_INT, "1", 1, 100, NULL, "Replication factor of created topics"},
+    {"topic.replication", K_INT, "1", 1, 100, NULL,
+     "Replication factor of created topics"},
     {"commit.interval.ms", K_INT, "1000", 1, 3600000, NULL,
      "How often acked offsets are committed (and tables flushed)"},
     {"on_decode_error", K_ENUM, "skip", 0, 0, "skip|dead_letter|crash",
@@ -178,8 +180,8 @@ rill_conf_res_t rill_conf_set(rill_conf_t *c, const char *key, const char *value
         long long v = strtoll(value, &end, 10);
         if (!*value || *end || errno || v < k->min || v > k->max) {
             snprintf(errstr, errlen,
-                     "config key '%s': expected an integer from %lld to %lld, got '%s'", key,
-                     (long long)k->min, (long long)k->max, value);
+                     "config key '%s': expected an integer from %lld to %lld, got '%s'",
+                     key, (long long)k->min, (long long)k->max, value);
             return RILL_CONF_INVALID;
         }
         break;

@@ -32,14 +32,16 @@ static size_t copy_headers(const rill_event_t *ev, rill_header_t *out, size_t ca
         if (!strcmp(name, DUE_HDR) || !strcmp(name, DEST_HDR)) continue;
         out[n++] = ev->msg.headers[i];
     }
-    for (size_t i = 0; i < nextra && n < cap; i++) out[n++] = extra[i];
+    for (size_t i = 0; i < nextra && n < cap; i++)
+        out[n++] = extra[i];
     return n;
 }
 
 rill_err_t rill_event_forward(rill_event_t *ev, rill_topic_t *topic, int64_t delay_ms) {
     rill_app_t *app = ev->app;
     if (!topic) return RILL_EINVAL;
-    if (delay_ms <= 0) return rill__forward_to(ev, topic, ev->msg.key, ev->msg.key_len, NULL, 0);
+    if (delay_ms <= 0)
+        return rill__forward_to(ev, topic, ev->msg.key, ev->msg.key_len, NULL, 0);
     if (!app->delayed) {
         rill__app_seterr(app, "delayed forwards are off (forward.delayed=off)");
         return RILL_ESTATE;
@@ -66,8 +68,8 @@ static rill_err_t deliver(rill_event_t *ev, rill_topic_t *dest) {
     rill_header_t hs[64];
     size_t n = copy_headers(ev, hs, 64, NULL, 0);
     rill_send_opts_t o = {.headers = hs, .nheaders = n};
-    return rill_send_raw(dest, ev->msg.key, ev->msg.key_len, ev->msg.value, ev->msg.value_len,
-                         &o);
+    return rill_send_raw(dest, ev->msg.key, ev->msg.key_len, ev->msg.value,
+                         ev->msg.value_len, &o);
 }
 
 static void on_due(evutil_socket_t fd, short what, void *arg) {
@@ -88,8 +90,9 @@ static int on_delayed(rill_event_t *ev, void *opaque) {
     const char *due_s = rill_event_header(ev, DUE_HDR, &len);
     char buf[256];
     if (!due_s || len >= 32) {
-        rill_log(app->log, RILL_LOG_ERROR, "delayed", "%s[%d]@%lld has no %s header: dropped",
-                 ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset, DUE_HDR);
+        rill_log(app->log, RILL_LOG_ERROR, "delayed",
+                 "%s[%d]@%lld has no %s header: dropped", ev->msg.topic,
+                 ev->msg.partition, (long long)ev->msg.offset, DUE_HDR);
         return RILL_OK;
     }
     memcpy(buf, due_s, len);
@@ -97,8 +100,9 @@ static int on_delayed(rill_event_t *ev, void *opaque) {
     int64_t due = strtoll(buf, NULL, 10);
     const char *dest_s = rill_event_header(ev, DEST_HDR, &len);
     if (!dest_s || len >= sizeof buf) {
-        rill_log(app->log, RILL_LOG_ERROR, "delayed", "%s[%d]@%lld has no %s header: dropped",
-                 ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset, DEST_HDR);
+        rill_log(app->log, RILL_LOG_ERROR, "delayed",
+                 "%s[%d]@%lld has no %s header: dropped", ev->msg.topic,
+                 ev->msg.partition, (long long)ev->msg.offset, DEST_HDR);
         return RILL_OK;
     }
     memcpy(buf, dest_s, len);
@@ -129,7 +133,8 @@ rill_err_t rill__delayed_prepare(rill_app_t *app) {
     if (app->delayed || strcmp(rill_conf_get(app->conf, "forward.delayed"), "on") != 0)
         return RILL_OK;
     bool any = false;
-    for (rill_agent_t *a = app->agents; a; a = a->next) any |= !a->internal;
+    for (rill_agent_t *a = app->agents; a; a = a->next)
+        any |= !a->internal;
     if (!any) return RILL_OK;
     char name[256];
     snprintf(name, sizeof name, "%s-delayed", app->id);
@@ -137,7 +142,8 @@ rill_err_t rill__delayed_prepare(rill_app_t *app) {
     if (!(app->delayed = rill_app_topic(app, name, &o))) return RILL_ENOMEM;
     /* Every held event is in flight: no bound but memory. */
     rill_agent_opts_t ao = {.concurrency = 1 << 30};
-    rill_agent_t *a = rill__agent_new(app, "rill.delayed", app->delayed, on_delayed, NULL, &ao);
+    rill_agent_t *a =
+        rill__agent_new(app, "rill.delayed", app->delayed, on_delayed, NULL, &ao);
     if (!a) return RILL_ENOMEM;
     a->internal = true;
     return RILL_OK;

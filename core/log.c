@@ -58,7 +58,8 @@ void rill__vlog(const rill_logger_t *lg, rill_log_level_t level, const char *nam
     gmtime_r(&ts.tv_sec, &tm);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    static const char *const tags[] = {"FATAL", "ERROR", "WARN ", "INFO ", "DEBUG", "TRACE"};
+    static const char *const tags[] = {"FATAL", "ERROR", "WARN ",
+                                       "INFO ", "DEBUG", "TRACE"};
     fprintf(stderr, "%s.%03ldZ %s [%s] %s\n", when, ts.tv_nsec / 1000000,
             tags[level <= RILL_LOG_TRACE ? level : RILL_LOG_TRACE], name ? name : "rill",
             msg);

@@ -41,7 +41,8 @@ int rill__acks_add(rill_acks_t *a, int64_t offset, uint32_t refs) {
         size_t cap = a->cap ? a->cap * 2 : 64;
         rill_acks_slot_t *r = malloc(cap * sizeof *r);
         if (!r) return -1;
-        for (size_t i = 0; i < a->len; i++) r[i] = *slot(a, i);
+        for (size_t i = 0; i < a->len; i++)
+            r[i] = *slot(a, i);
         free(a->ring);
         a->ring = r;
         a->cap = cap;
@@ -63,7 +64,8 @@ bool rill__acks_done(rill_acks_t *a, int64_t offset) {
         else
             hi = mid;
     }
-    if (lo == a->len || slot(a, lo)->offset != offset || slot(a, lo)->refs == 0) return false;
+    if (lo == a->len || slot(a, lo)->offset != offset || slot(a, lo)->refs == 0)
+        return false;
     slot(a, lo)->refs--;
     advance(a);
     return true;

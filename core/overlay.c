@@ -8,15 +8,18 @@
 static uint64_t hash_bytes(const void *p, size_t n) {
     const uint8_t *b = p; /* FNV-1a: keys are short */
     uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
     return h;
 }
 
-static rill_ov_entry_t *probe(rill_overlay_t *o, const void *key, size_t klen, uint64_t h) {
+static rill_ov_entry_t *probe(rill_overlay_t *o, const void *key, size_t klen,
+                              uint64_t h) {
     size_t mask = o->cap - 1, i = (size_t)h & mask;
     for (;;) {
         rill_ov_entry_t *e = &o->slots[i];
-        if (!e->used || (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
+        if (!e->used ||
+            (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
             return e;
         i = (i + 1) & mask;
     }
@@ -60,7 +63,8 @@ rill_err_t rill__ov_put(rill_overlay_t *o, const void *key, size_t klen, const v
         free(e->key);
     else
         o->n++;
-    *e = (rill_ov_entry_t){mem, mem + klen, (uint32_t)klen, (uint32_t)vlen, h, true, tomb};
+    *e =
+        (rill_ov_entry_t){mem, mem + klen, (uint32_t)klen, (uint32_t)vlen, h, true, tomb};
     return RILL_OK;
 }
 

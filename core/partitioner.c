@@ -8,8 +8,8 @@ uint32_t rill_murmur2(const void *key, size_t len) {
     uint32_t h = seed ^ (uint32_t)len;
     const unsigned char *data = key;
     while (len >= 4) {
-        uint32_t k = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
-                     (uint32_t)data[3] << 24;
+        uint32_t k = (uint32_t)data[0] | (uint32_t)data[1] << 8 |
+                     (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
         k *= m;
         k ^= k >> r;
         k *= m;

@@ -41,8 +41,8 @@ static rill_err_t set_prop(const rill_prop_t *p, void *impl, const char *value,
         errno = 0;
         double v = value && *value ? strtod(value, &end) : 0;
         if (value && *value && (errno || *end)) {
-            snprintf(errstr, errlen, "%s '%s': expected a number, got '%s'", where, p->name,
-                     value);
+            snprintf(errstr, errlen, "%s '%s': expected a number, got '%s'", where,
+                     p->name, value);
             return RILL_ECONF;
         }
         *(double *)field = v;

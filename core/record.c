@@ -44,8 +44,9 @@ size_t rill_type_csize(const rill_type_t *t) {
 static rill_err_t schema_validate(const rill_schema_t *s, int depth, char *errstr,
                                   size_t errlen);
 
-static rill_err_t type_validate(const rill_type_t *t, const char *where, const char *field,
-                                int depth, char *errstr, size_t errlen) {
+static rill_err_t type_validate(const rill_type_t *t, const char *where,
+                                const char *field, int depth, char *errstr,
+                                size_t errlen) {
     switch (t->kind) {
     case RILL_T_STRING:
     case RILL_T_INT64:
@@ -56,28 +57,30 @@ static rill_err_t type_validate(const rill_type_t *t, const char *where, const c
         return RILL_OK;
     case RILL_T_DECIMAL:
         if (t->precision > 38 || t->scale > t->precision) {
-            snprintf(errstr, errlen, "%s field '%s': decimal needs scale <= precision <= 38",
-                     where, field);
+            snprintf(errstr, errlen,
+                     "%s field '%s': decimal needs scale <= precision <= 38", where,
+                     field);
             return RILL_EINVAL;
         }
         return RILL_OK;
     case RILL_T_RECORD:
         if (!t->record) {
-            snprintf(errstr, errlen, "%s field '%s': nested record without a schema", where,
-                     field);
+            snprintf(errstr, errlen, "%s field '%s': nested record without a schema",
+                     where, field);
             return RILL_EINVAL;
         }
         return schema_validate(t->record, depth + 1, errstr, errlen);
     case RILL_T_ARRAY:
     case RILL_T_MAP:
         if (!t->elem) {
-            snprintf(errstr, errlen, "%s field '%s': %s without an item type", where, field,
-                     t->kind == RILL_T_ARRAY ? "array" : "map");
+            snprintf(errstr, errlen, "%s field '%s': %s without an item type", where,
+                     field, t->kind == RILL_T_ARRAY ? "array" : "map");
             return RILL_EINVAL;
         }
         return type_validate(t->elem, where, field, depth + 1, errstr, errlen);
     }
-    snprintf(errstr, errlen, "%s field '%s': unknown kind %d", where, field, (int)t->kind);
+    snprintf(errstr, errlen, "%s field '%s': unknown kind %d", where, field,
+             (int)t->kind);
     return RILL_EINVAL;
 }
 
@@ -101,14 +104,14 @@ static rill_err_t schema_validate(const rill_schema_t *s, int depth, char *errst
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(s->fields[j].name, f->name) == 0) {
-                snprintf(errstr, errlen, "record '%s': field '%s' is declared twice", where,
-                         f->name);
+                snprintf(errstr, errlen, "record '%s': field '%s' is declared twice",
+                         where, f->name);
                 return RILL_EINVAL;
             }
         }
         if (f->offset + rill_type_csize(&f->type) > s->size) {
-            snprintf(errstr, errlen, "record '%s' field '%s': offset outside the struct", where,
-                     f->name);
+            snprintf(errstr, errlen, "record '%s' field '%s': offset outside the struct",
+                     where, f->name);
             return RILL_EINVAL;
         }
         rill_err_t rc = type_validate(&f->type, where, f->name, depth, errstr, errlen);
@@ -130,7 +133,8 @@ rill_err_t rill_schema_validate(const rill_schema_t *s, char *errstr, size_t err
     return schema_validate(s, 0, errstr, errlen);
 }
 
-/* ---- init / clear ------------------------------------------------------------------------ */
+/* ---- init / clear
+ * ------------------------------------------------------------------------ */
 
 rill_err_t rill_record_init(const rill_schema_t *s, void *rec) {
     memset(rec, 0, s->size);
@@ -237,7 +241,8 @@ void rill_value_clear(const rill_type_t *t, void *v) {
         item_clear(t, v);
 }
 
-/* ---- copy ------------------------------------------------------------------------------- */
+/* ---- copy
+ * ------------------------------------------------------------------------------- */
 
 static rill_err_t item_copy(const rill_type_t *t, void *dst, const void *src) {
     switch (t->kind) {
@@ -287,7 +292,8 @@ static rill_err_t item_copy(const rill_type_t *t, void *dst, const void *src) {
         size_t sz = rill_type_csize(t->elem);
         *d = (rill_map_t){NULL, NULL, 0};
         if (!s->len) return RILL_OK;
-        if (!(d->keys = calloc(s->len, sizeof *d->keys)) || !(d->values = calloc(s->len, sz))) {
+        if (!(d->keys = calloc(s->len, sizeof *d->keys)) ||
+            !(d->values = calloc(s->len, sz))) {
             free(d->keys);
             d->keys = NULL;
             return RILL_ENOMEM;
@@ -316,8 +322,8 @@ rill_err_t rill_record_copy(const rill_schema_t *s, void *dst, const void *src) 
     memcpy(dst, src, s->size); /* scalars; owned members are replaced below */
     for (size_t i = 0; i < s->nfields; i++) {
         const rill_field_t *f = &s->fields[i];
-        rill_err_t rc = item_copy(&f->type, (char *)dst + f->offset,
-                                  (const char *)src + f->offset);
+        rill_err_t rc =
+            item_copy(&f->type, (char *)dst + f->offset, (const char *)src + f->offset);
         if (rc != RILL_OK) {
             /* members after i still alias src: zero them before clearing */
             for (size_t j = i + 1; j < s->nfields; j++) {
@@ -345,7 +351,8 @@ rill_err_t rill_value_copy(const rill_type_t *t, void *dst, const void *src) {
     return item_copy(t, dst, src);
 }
 
-/* ---- equality ----------------------------------------------------------------------------- */
+/* ---- equality
+ * ----------------------------------------------------------------------------- */
 
 static bool item_equal(const rill_type_t *t, const void *a, const void *b) {
     switch (t->kind) {
@@ -405,7 +412,8 @@ static bool item_equal(const rill_type_t *t, const void *a, const void *b) {
 bool rill_record_equal(const rill_schema_t *s, const void *a, const void *b) {
     for (size_t i = 0; i < s->nfields; i++) {
         const rill_field_t *f = &s->fields[i];
-        if (!item_equal(&f->type, (const char *)a + f->offset, (const char *)b + f->offset))
+        if (!item_equal(&f->type, (const char *)a + f->offset,
+                        (const char *)b + f->offset))
             return false;
     }
     return true;
@@ -416,7 +424,8 @@ bool rill_value_equal(const rill_type_t *t, const void *a, const void *b) {
     return item_equal(t, a, b);
 }
 
-/* ---- datetimes ------------------------------------------------------------------------------ */
+/* ---- datetimes
+ * ------------------------------------------------------------------------------ */
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -449,8 +458,8 @@ void rill_datetime_format(int64_t us, char out[32]) {
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
     char buf[64];
-    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m, d,
-                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m,
+                     d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
     if (frac && n > 0) n += snprintf(buf + n, sizeof buf - (size_t)n, ".%06d", (int)frac);
     snprintf(out, 32, "%.30sZ", buf);
 }
@@ -467,12 +476,13 @@ static bool digits(const char *s, int n, int *out) {
 
 rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
     int y, mo, d, h = 0, mi = 0, se = 0;
-    if (!s || strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-        s[7] != '-' || !digits(s + 8, 2, &d))
+    if (!s || strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' ||
+        !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
         return RILL_EINVAL;
     const char *p = s + 10;
     if (*p == 'T' || *p == 't' || *p == ' ') {
-        if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &mi)) return RILL_EINVAL;
+        if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &mi))
+            return RILL_EINVAL;
         p += 6;
         if (*p == ':') {
             if (!digits(p + 1, 2, &se)) return RILL_EINVAL;
@@ -491,7 +501,8 @@ rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
             p++;
         }
         if (!n) return RILL_EINVAL;
-        for (; n < 6; n++) frac *= 10;
+        for (; n < 6; n++)
+            frac *= 10;
     }
     int64_t off = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -511,19 +522,21 @@ rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
     if (*p) return RILL_EINVAL;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
-        h > 23 || mi > 59 || se > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 60)
         return RILL_EINVAL;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
-                   se - off;
+    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+                   mi * 60 + se - off;
     *us = secs * 1000000 + frac;
     return RILL_OK;
 }
 
-/* ---- decimals ------------------------------------------------------------------------------- */
+/* ---- decimals
+ * ------------------------------------------------------------------------------- */
 
 void rill_decimal_format(rill_decimal_t dv, char out[48]) {
-    uint64_t u = dv.unscaled < 0 ? (uint64_t)0 - (uint64_t)dv.unscaled : (uint64_t)dv.unscaled;
+    uint64_t u =
+        dv.unscaled < 0 ? (uint64_t)0 - (uint64_t)dv.unscaled : (uint64_t)dv.unscaled;
     char digs[32];
     int n = snprintf(digs, sizeof digs, "%llu", (unsigned long long)u);
     char *w = out;
@@ -531,13 +544,15 @@ void rill_decimal_format(rill_decimal_t dv, char out[48]) {
     int scale = dv.scale > 0 ? dv.scale : 0;
     if (scale == 0) {
         memcpy(w, digs, (size_t)n + 1);
-        for (int i = 0; i < -dv.scale && i < 16; i++) strcat(w, "0");
+        for (int i = 0; i < -dv.scale && i < 16; i++)
+            strcat(w, "0");
         return;
     }
     if (n <= scale) {
         *w++ = '0';
         *w++ = '.';
-        for (int i = n; i < scale; i++) *w++ = '0';
+        for (int i = n; i < scale; i++)
+            *w++ = '0';
         memcpy(w, digs, (size_t)n + 1);
     } else {
         memcpy(w, digs, (size_t)(n - scale));

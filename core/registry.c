@@ -45,7 +45,8 @@ bool rill__registry_has_prefix(const char *scheme) {
            rill_serializer_find(scheme);
 }
 
-static rill_err_t add(const void **slots, const void *ops, const char *name, bool exists) {
+static rill_err_t add(const void **slots, const void *ops, const char *name,
+                      bool exists) {
     if (!name || !*name || strlen(name) >= 32) return RILL_EINVAL;
     if (exists) return RILL_EEXIST;
     for (size_t i = 0; i < MAX_USER; i++) {
@@ -145,8 +146,8 @@ rill_store_t *rill__store_open(const char *url, const rill_conf_t *conf,
     if (rill_url_parse(url, &u, errstr, errlen) != RILL_OK) return NULL;
     const struct rill_store_ops *ops = rill_store_find(u->scheme);
     if (!ops) {
-        snprintf(errstr, errlen, "store URL '%s': no store registered for scheme '%s'", url,
-                 u->scheme);
+        snprintf(errstr, errlen, "store URL '%s': no store registered for scheme '%s'",
+                 url, u->scheme);
         rill_url_destroy(u);
         return NULL;
     }
@@ -160,8 +161,8 @@ rill_store_t *rill__store_open(const char *url, const rill_conf_t *conf,
     s->ops = ops;
     s->log = lg ? lg : rill__logger_default();
     snprintf(s->name, sizeof s->name, "%s", ops->scheme);
-    rill_err_t rc = rill_props_apply(ops->props, s->impl, ops->scheme, conf, u, true,
-                                     errstr, errlen);
+    rill_err_t rc =
+        rill_props_apply(ops->props, s->impl, ops->scheme, conf, u, true, errstr, errlen);
     if (rc == RILL_OK) rc = ops->open(s, u, conf, errstr, errlen);
     rill_url_destroy(u);
     if (rc != RILL_OK) {
@@ -217,8 +218,9 @@ rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
     t->h = h;
     t->client_id = client_id;
     snprintf(t->name, sizeof t->name, "%s", ops->scheme);
-    rill_err_t rc = rill_props_apply(ops->props, t->impl, ops->scheme, conf, u,
-                                     !(ops->features & RILL_TF_PASSTHROUGH), errstr, errlen);
+    rill_err_t rc =
+        rill_props_apply(ops->props, t->impl, ops->scheme, conf, u,
+                         !(ops->features & RILL_TF_PASSTHROUGH), errstr, errlen);
     if (rc == RILL_OK) rc = ops->open(t, u, conf, errstr, errlen);
     rill_url_destroy(u);
     if (rc != RILL_OK) {

@@ -55,12 +55,14 @@ static rill_err_t reply_topic(rill_app_t *app) {
     char name[256];
     size_t n = 0;
     for (const char *p = app->client_id; *p && n < sizeof name - 8; p++)
-        name[n++] = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.' ? *p : '_';
+        name[n++] =
+            isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.' ? *p : '_';
     snprintf(name + n, sizeof name - n, "-reply");
     rill_topic_opts_t o = {.partitions = 1, .internal = true};
     rill_topic_t *t = rill_app_topic(app, name, &o);
     if (!t) return RILL_ETRANSPORT;
-    rill_err_t rc = app->transport->ops->reader_open(app->transport, t->name, 0, RILL_OFFSET_END);
+    rill_err_t rc =
+        app->transport->ops->reader_open(app->transport, t->name, 0, RILL_OFFSET_END);
     if (rc != RILL_OK) {
         rill__app_seterr(app, "cannot read reply topic '%s': %s", name, rill_err2str(rc));
         return rc;
@@ -74,7 +76,8 @@ rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, const void *valu
     rill_app_t *app = agent->app;
     if (!cb || timeout_ms <= 0) return RILL_EINVAL;
     if (!agent->opts.reply_type) {
-        rill__app_seterr(app, "agent '%s' has no reply_type: it cannot be asked", agent->name);
+        rill__app_seterr(app, "agent '%s' has no reply_type: it cannot be asked",
+                         agent->name);
         return RILL_EINVAL;
     }
     if (!app->transport || app->state != RILL_APP_RUNNING) {
@@ -135,11 +138,13 @@ rill_err_t rill_event_reply(rill_event_t *ev, const void *value) {
     rill_serializer_t *json = rill__app_serializer(app, "json", why, sizeof why);
     if (!json) return RILL_ECONF;
     rill_buf_t buf = RILL_BUF_INIT;
-    rill_err_t rc = json->ops->encode(json, agent->opts.reply_type, value, &buf, why, sizeof why);
+    rill_err_t rc =
+        json->ops->encode(json, agent->opts.reply_type, value, &buf, why, sizeof why);
     if (rc == RILL_OK) {
         rill_header_t h = {CORRELATION, corr, clen};
         rill_send_opts_t o = {.headers = &h, .nheaders = 1};
-        rc = rill_send_raw(t, NULL, 0, buf.data ? (void *)buf.data : (void *)"", buf.len, &o);
+        rc = rill_send_raw(t, NULL, 0, buf.data ? (void *)buf.data : (void *)"", buf.len,
+                           &o);
     } else {
         rill__app_seterr(app, "reply of agent '%s': %s", agent->name, why);
     }
@@ -153,7 +158,8 @@ bool rill__asks_on_message(rill_app_t *app, const rill_msg_t *m) {
         return false;
     char id[32] = "";
     for (size_t i = 0; i < m->nheaders; i++)
-        if (!strcmp(m->headers[i].name, CORRELATION) && m->headers[i].value_len < sizeof id)
+        if (!strcmp(m->headers[i].name, CORRELATION) &&
+            m->headers[i].value_len < sizeof id)
             memcpy(id, m->headers[i].value, m->headers[i].value_len);
     uint64_t cid = strtoull(id, NULL, 10);
     for (ask_t *a = app->asks->pending; a; a = a->next) {
@@ -166,8 +172,8 @@ bool rill__asks_on_message(rill_app_t *app, const rill_msg_t *m) {
         rill_err_t rc = v && json ? RILL_OK : RILL_ENOMEM;
         if (rc == RILL_OK && t->kind == RILL_T_RECORD) rill_record_init(t->record, v);
         if (rc == RILL_OK)
-            rc = json->ops->decode(json, t, m->value ? m->value : "", m->value_len, v, why,
-                                   sizeof why);
+            rc = json->ops->decode(json, t, m->value ? m->value : "", m->value_len, v,
+                                   why, sizeof why);
         rill_reply_cb cb = a->cb;
         void *opaque = a->opaque;
         ask_unlink(app, a);

@@ -61,15 +61,17 @@ rill_stream_t *rill_stream_filter(rill_stream_t *s, rill_filter_fn fn, void *opa
     return add_op(s, (rill_op_t){.kind = RILL_OP_FILTER, .filter = fn, .opaque = opaque});
 }
 
-rill_stream_t *rill_stream_map(rill_stream_t *s, const rill_type_t *out_type, rill_map_fn fn,
-                               void *opaque) {
+rill_stream_t *rill_stream_map(rill_stream_t *s, const rill_type_t *out_type,
+                               rill_map_fn fn, void *opaque) {
     if (s && (!fn || !out_type)) {
-        rill__app_seterr(s->app, "rill_stream_map: a function and an out type are required "
-                                 "(&rill_type_bytes for bytes)");
+        rill__app_seterr(s->app,
+                         "rill_stream_map: a function and an out type are required "
+                         "(&rill_type_bytes for bytes)");
         return NULL;
     }
-    return add_op(s, (rill_op_t){.kind = RILL_OP_MAP, .map = fn, .opaque = opaque,
-                                 .out_type = out_type});
+    return add_op(
+        s, (rill_op_t){
+               .kind = RILL_OP_MAP, .map = fn, .opaque = opaque, .out_type = out_type});
 }
 
 rill_stream_t *rill_stream_enumerate(rill_stream_t *s) {
@@ -85,7 +87,8 @@ rill_stream_t *rill_stream_echo(rill_stream_t *s, rill_topic_t *const *topics, s
     rill_topic_t **copy = malloc(n * sizeof *copy);
     if (!copy) return NULL;
     memcpy(copy, topics, n * sizeof *copy);
-    rill_stream_t *r = add_op(s, (rill_op_t){.kind = RILL_OP_ECHO, .topics = copy, .ntopics = n});
+    rill_stream_t *r =
+        add_op(s, (rill_op_t){.kind = RILL_OP_ECHO, .topics = copy, .ntopics = n});
     if (!r) free(copy);
     return r;
 }
@@ -94,8 +97,9 @@ rill_stream_t *rill_stream_echo(rill_stream_t *s, rill_topic_t *const *topics, s
  * from @p dest. */
 static rill_stream_t *forward_stage(rill_stream_t *s, rill_topic_t *dest, rill_key_fn key,
                                     void *opaque, const char *what) {
-    if (!add_op(s, (rill_op_t){.kind = RILL_OP_FORWARD, .dest = dest, .key = key,
-                               .opaque = opaque}))
+    if (!add_op(s,
+                (rill_op_t){
+                    .kind = RILL_OP_FORWARD, .dest = dest, .key = key, .opaque = opaque}))
         return NULL;
     char name[512];
     snprintf(name, sizeof name, "%s:%s->%s", what, s->source->name, dest->name);
@@ -114,7 +118,8 @@ static rill_stream_t *forward_stage(rill_stream_t *s, rill_topic_t *dest, rill_k
 rill_stream_t *rill_stream_through(rill_stream_t *s, rill_topic_t *topic) {
     if (!s) return NULL;
     if (!topic || topic == s->source) {
-        rill__app_seterr(s->app, "rill_stream_through: needs another topic than the source");
+        rill__app_seterr(s->app,
+                         "rill_stream_through: needs another topic than the source");
         return NULL;
     }
     return forward_stage(s, topic, NULL, NULL, "through");
@@ -124,11 +129,13 @@ rill_stream_t *rill_stream_group_by(rill_stream_t *s, rill_key_fn fn, void *opaq
                                     const char *name) {
     if (!s) return NULL;
     if (!fn || !name || !*name) {
-        rill__app_seterr(s->app, "rill_stream_group_by: a key function and a name are required");
+        rill__app_seterr(s->app,
+                         "rill_stream_group_by: a key function and a name are required");
         return NULL;
     }
     char tname[512];
-    snprintf(tname, sizeof tname, "%s-%s-%s-repartition", s->app->id, s->source->name, name);
+    snprintf(tname, sizeof tname, "%s-%s-%s-repartition", s->app->id, s->source->name,
+             name);
     rill_topic_opts_t o = {.partitions = s->source->opts.partitions,
                            .key_type = NULL,
                            .value_type = s->source->vtype,
@@ -144,7 +151,8 @@ rill_stream_t *rill_stream_group_by(rill_stream_t *s, rill_key_fn fn, void *opaq
 rill_stream_t *rill_stream_take(rill_stream_t *s, size_t n, double within_s) {
     if (!s) return NULL;
     if (n == 0 || n > 1000000 || !(within_s > 0) || !isfinite(within_s)) {
-        rill__app_seterr(s->app, "rill_stream_take: n must be 1-1000000 and within > 0 seconds");
+        rill__app_seterr(s->app,
+                         "rill_stream_take: n must be 1-1000000 and within > 0 seconds");
         return NULL;
     }
     s->take_n = n;
@@ -153,7 +161,8 @@ rill_stream_t *rill_stream_take(rill_stream_t *s, size_t n, double within_s) {
 }
 
 static rill_agent_t *end_stream(rill_stream_t *s, const char *name, rill_agent_fn fn,
-                                rill_batch_fn bfn, void *opaque, const rill_agent_opts_t *opts) {
+                                rill_batch_fn bfn, void *opaque,
+                                const rill_agent_opts_t *opts) {
     if (!s) return NULL;
     if (s->used) {
         rill__app_seterr(s->app, "this stream already ended in an agent");
@@ -164,8 +173,8 @@ static rill_agent_t *end_stream(rill_stream_t *s, const char *name, rill_agent_f
         return NULL;
     }
     if (fn && s->take_n) {
-        rill__app_seterr(s->app, "agent '%s': a take() stream needs rill_stream_agent_batch()",
-                         name);
+        rill__app_seterr(
+            s->app, "agent '%s': a take() stream needs rill_stream_agent_batch()", name);
         return NULL;
     }
     rill_agent_opts_t o = opts ? *opts : (rill_agent_opts_t){0};
@@ -197,8 +206,9 @@ rill_agent_t *rill_stream_agent(rill_stream_t *s, const char *name, rill_agent_f
     return end_stream(s, name, fn, NULL, opaque, opts);
 }
 
-rill_agent_t *rill_stream_agent_batch(rill_stream_t *s, const char *name, rill_batch_fn fn,
-                                      void *opaque, const rill_agent_opts_t *opts) {
+rill_agent_t *rill_stream_agent_batch(rill_stream_t *s, const char *name,
+                                      rill_batch_fn fn, void *opaque,
+                                      const rill_agent_opts_t *opts) {
     if (s && !fn) {
         rill__app_seterr(s->app, "rill_stream_agent_batch: a handler is required");
         return NULL;
@@ -210,7 +220,8 @@ void rill__streams_free(rill_app_t *app) {
     while (app->streams) {
         rill_stream_t *s = app->streams;
         app->streams = s->next;
-        for (size_t i = 0; i < s->nops; i++) free(s->ops[i].topics);
+        for (size_t i = 0; i < s->nops; i++)
+            free(s->ops[i].topics);
         free(s->ops);
         free(s);
     }
@@ -220,7 +231,8 @@ uint64_t rill_event_index(const rill_event_t *ev) {
     return ev->index;
 }
 
-/* ---- running operators --------------------------------------------------------------- */
+/* ---- running operators ---------------------------------------------------------------
+ */
 
 /* Bytes of the event's current value: the received bytes, or the mapped value
  * encoded with @p dest's serializer. */
@@ -239,7 +251,8 @@ static rill_err_t value_bytes(rill_event_t *ev, rill_topic_t *dest, const void *
     }
     char why[256] = "";
     rill_buf_reset(buf);
-    rill_err_t rc = dest->vser->ops->encode(dest->vser, ev->vtype, ev->value, buf, why, sizeof why);
+    rill_err_t rc =
+        dest->vser->ops->encode(dest->vser, ev->vtype, ev->value, buf, why, sizeof why);
     if (rc != RILL_OK) {
         rill_log(ev->app->log, RILL_LOG_ERROR, ev->agent->name, "encoding for '%s': %s",
                  dest->name, why);
@@ -257,12 +270,16 @@ rill_err_t rill__forward_to(rill_event_t *ev, rill_topic_t *dest, const void *ke
     size_t vlen;
     rill_header_t hs[64];
     size_t nh = 0;
-    for (size_t i = 0; i < ev->msg.nheaders && nh < 62; i++) hs[nh++] = ev->msg.headers[i];
-    for (size_t i = 0; i < nextra && nh < 64; i++) hs[nh++] = extra[i];
+    for (size_t i = 0; i < ev->msg.nheaders && nh < 62; i++)
+        hs[nh++] = ev->msg.headers[i];
+    for (size_t i = 0; i < nextra && nh < 64; i++)
+        hs[nh++] = extra[i];
     rill_err_t rc = value_bytes(ev, dest, &v, &vlen, &buf);
     if (rc == RILL_OK) {
-        rill_send_opts_t o = {.headers = hs, .nheaders = nh, .timestamp_ms = ev->msg.timestamp_ms};
-        rc = rill_send_raw(dest, key, klen, ev->msg.value ? (v ? v : "") : NULL, vlen, &o);
+        rill_send_opts_t o = {
+            .headers = hs, .nheaders = nh, .timestamp_ms = ev->msg.timestamp_ms};
+        rc =
+            rill_send_raw(dest, key, klen, ev->msg.value ? (v ? v : "") : NULL, vlen, &o);
     }
     rill_buf_free(&buf);
     return rc;
@@ -310,7 +327,8 @@ int rill__ops_run(rill_event_t *ev) {
             break;
         case RILL_OP_ECHO:
             for (size_t j = 0; j < op->ntopics; j++) {
-                rill_err_t rc = rill__forward_to(ev, op->topics[j], ev->msg.key, ev->msg.key_len, NULL, 0);
+                rill_err_t rc = rill__forward_to(ev, op->topics[j], ev->msg.key,
+                                                 ev->msg.key_len, NULL, 0);
                 if (rc != RILL_OK) {
                     rill__handler_result(ev, rc);
                     return RILL__OPS_DONE;
@@ -343,7 +361,8 @@ int rill__ops_run(rill_event_t *ev) {
     return RILL__OPS_CALL;
 }
 
-/* ---- take ----------------------------------------------------------------------------- */
+/* ---- take -----------------------------------------------------------------------------
+ */
 
 static void take_flush(rill_agent_t *a) {
     if (!a->nbatch) return;
@@ -357,7 +376,8 @@ static void take_flush(rill_agent_t *a) {
     memcpy(evs, a->batch, n * sizeof *evs);
     a->nbatch = 0;
     rill_err_t rc = a->batch_fn(evs, n, a->opaque);
-    for (size_t i = 0; i < n; i++) rill__event_complete(evs[i], rc);
+    for (size_t i = 0; i < n; i++)
+        rill__event_complete(evs[i], rc);
     free(evs);
 }
 
@@ -380,8 +400,9 @@ static void take_add(rill_event_t *ev) {
         return;
     }
     if (a->nbatch == 1) {
-        struct timeval tv = {(time_t)a->take_within,
-                             (suseconds_t)((a->take_within - floor(a->take_within)) * 1e6)};
+        struct timeval tv = {
+            (time_t)a->take_within,
+            (suseconds_t)((a->take_within - floor(a->take_within)) * 1e6)};
         evtimer_add(a->take_ev, &tv);
     }
     /* Full: deliver from the loop, not from inside this event's dispatch. */
@@ -389,5 +410,6 @@ static void take_add(rill_event_t *ev) {
 }
 
 void rill__take_flush_all(rill_app_t *app) {
-    for (rill_agent_t *a = app->agents; a; a = a->next) take_flush(a);
+    for (rill_agent_t *a = app->agents; a; a = a->next)
+        take_flush(a);
 }

@@ -8,7 +8,8 @@
 
 #define WKEY 8 /* window start prefix of a windowed store key */
 
-/* ---- definition ------------------------------------------------------------------------ */
+/* ---- definition
+ * ------------------------------------------------------------------------ */
 
 void rill_table_opts_tumbling(rill_table_opts_t *o, int64_t size_ms, int64_t expires_ms) {
     o->window_size_ms = size_ms;
@@ -23,14 +24,16 @@ void rill_table_opts_hopping(rill_table_opts_t *o, int64_t size_ms, int64_t step
     o->window_expires_ms = expires_ms;
 }
 
-rill_table_t *rill_app_table(rill_app_t *app, const char *name, const rill_table_opts_t *opts) {
+rill_table_t *rill_app_table(rill_app_t *app, const char *name,
+                             const rill_table_opts_t *opts) {
     if (app->state != RILL_APP_CREATED) {
         rill__app_seterr(app, "table '%s' must be defined before the app starts",
                          name ? name : "");
         return NULL;
     }
     if (!opts || !opts->value_type) {
-        rill__app_seterr(app, "table '%s': opts.value_type is required", name ? name : "");
+        rill__app_seterr(app, "table '%s': opts.value_type is required",
+                         name ? name : "");
         return NULL;
     }
     for (rill_table_t *t = app->tables; t; t = t->next) {
@@ -43,14 +46,15 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name, const rill_table
     if (o->window_size_ms < 0 || o->window_step_ms < 0 || o->window_expires_ms < 0 ||
         (o->window_size_ms && o->window_step_ms > o->window_size_ms) ||
         (!o->window_size_ms && (o->window_step_ms || o->window_expires_ms))) {
-        rill__app_seterr(app,
-                         "table '%s': windows need size > 0, 0 < step <= size, expires >= 0",
-                         name);
+        rill__app_seterr(
+            app, "table '%s': windows need size > 0, 0 < step <= size, expires >= 0",
+            name);
         return NULL;
     }
     char cl[512];
     snprintf(cl, sizeof cl, "%s-%s-changelog", app->id, name ? name : "");
-    rill_topic_opts_t to = {.partitions = o->partitions, .compacted = true, .internal = true};
+    rill_topic_opts_t to = {
+        .partitions = o->partitions, .compacted = true, .internal = true};
     rill_topic_t *changelog = rill_app_topic(app, cl, &to);
     if (!changelog) return NULL;
     if (o->source && !o->partitions) changelog->repartition_of = o->source;
@@ -77,7 +81,8 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name, const rill_table
         return NULL;
     }
     rill_table_t **pp = &app->tables;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = t;
     return t;
 }
@@ -93,8 +98,8 @@ int32_t rill_table_partitions(const rill_table_t *t) {
 rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
     if (!app->tables) return RILL_OK;
     if (!app->store) {
-        app->store =
-            rill__store_open(rill_conf_get(app->conf, "store"), app->conf, app->log, errstr, errlen);
+        app->store = rill__store_open(rill_conf_get(app->conf, "store"), app->conf,
+                                      app->log, errstr, errlen);
         if (!app->store) return RILL_ESTORE;
     }
     for (rill_table_t *t = app->tables; t; t = t->next) {
@@ -103,17 +108,20 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
             snprintf(errstr, errlen, "table '%s': %s", t->name, why);
             return RILL_ECONF;
         }
-        t->raw_int64 = t->opts.value_type->kind == RILL_T_INT64 && !strcmp(t->vser_name, "raw");
+        t->raw_int64 =
+            t->opts.value_type->kind == RILL_T_INT64 && !strcmp(t->vser_name, "raw");
         t->partitions = t->changelog->partitions;
         if (t->opts.source && t->opts.source->partitions != t->partitions) {
-            snprintf(errstr, errlen,
-                     "table '%s': its changelog '%s' has %d partitions but its source '%s' "
-                     "has %d; they must be co-partitioned",
-                     t->name, t->changelog->name, t->partitions, t->opts.source->name,
-                     t->opts.source->partitions);
+            snprintf(
+                errstr, errlen,
+                "table '%s': its changelog '%s' has %d partitions but its source '%s' "
+                "has %d; they must be co-partitioned",
+                t->name, t->changelog->name, t->partitions, t->opts.source->name,
+                t->opts.source->partitions);
             return RILL_EPARTITIONS;
         }
-        if (!(t->parts = calloc((size_t)t->partitions, sizeof *t->parts))) return RILL_ENOMEM;
+        if (!(t->parts = calloc((size_t)t->partitions, sizeof *t->parts)))
+            return RILL_ENOMEM;
         for (int32_t p = 0; p < t->partitions; p++) {
             t->parts[p].table = t;
             t->parts[p].partition = p;
@@ -142,7 +150,8 @@ void rill__tables_free(rill_app_t *app) {
     }
 }
 
-/* ---- keys, partitions, windows --------------------------------------------------------- */
+/* ---- keys, partitions, windows
+ * --------------------------------------------------------- */
 
 static void put_be64(uint8_t *p, int64_t v) {
     uint64_t u = (uint64_t)v ^ 0x8000000000000000ull; /* order-preserving for negatives */
@@ -154,7 +163,8 @@ static void put_be64(uint8_t *p, int64_t v) {
 
 static int64_t get_be64(const uint8_t *p) {
     uint64_t u = 0;
-    for (int i = 0; i < 8; i++) u = u << 8 | p[i];
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | p[i];
     return (int64_t)(u ^ 0x8000000000000000ull);
 }
 
@@ -163,7 +173,8 @@ static bool windowed(const rill_table_t *t) {
 }
 
 /* Store key of @p key (in window @p wstart when windowed) in t->kbuf. */
-static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen, int64_t wstart) {
+static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen,
+                            int64_t wstart) {
     rill_buf_reset(&t->kbuf);
     if (rill_buf_reserve(&t->kbuf, klen + WKEY) != RILL_OK) return RILL_ENOMEM;
     if (windowed(t)) {
@@ -202,29 +213,32 @@ static rill_tpart_t *owned_part(rill_table_t *t, const void *key, size_t klen, b
     rill_event_t *ev = app->current_event;
     if (write && ev && ev->tp && !ev->tp->topic->channel && ev->msg.partition != p &&
         ev->tp->topic->partitions == t->partitions) {
-        rill__app_seterr(app,
-                         "table '%s': key '%.*s' belongs to partition %d, but the event is "
-                         "from %s[%d]; repartition the stream by this key with "
-                         "rill_stream_group_by() so each worker writes only its own "
-                         "partitions",
-                         t->name, (int)(klen > 64 ? 64 : klen), (const char *)key, p,
-                         ev->msg.topic, ev->msg.partition);
+        rill__app_seterr(
+            app,
+            "table '%s': key '%.*s' belongs to partition %d, but the event is "
+            "from %s[%d]; repartition the stream by this key with "
+            "rill_stream_group_by() so each worker writes only its own "
+            "partitions",
+            t->name, (int)(klen > 64 ? 64 : klen), (const char *)key, p, ev->msg.topic,
+            ev->msg.partition);
         *rc = RILL_ENOTOWNER;
         return NULL;
     }
     rill_tpart_t *tp = &t->parts[p];
     if (tp->state != RILL_TP_ACTIVE) {
-        rill__app_seterr(app, "table '%s': partition %d is not owned by this worker%s", t->name,
-                         p, tp->state == RILL_TP_RECOVERING ? " (still recovering)"
-                            : tp->state == RILL_TP_STANDBY  ? " (standby copy only)"
-                                                            : "");
+        rill__app_seterr(app, "table '%s': partition %d is not owned by this worker%s",
+                         t->name, p,
+                         tp->state == RILL_TP_RECOVERING ? " (still recovering)"
+                         : tp->state == RILL_TP_STANDBY  ? " (standby copy only)"
+                                                         : "");
         *rc = RILL_ENOTOWNER;
         return NULL;
     }
     return tp;
 }
 
-/* ---- values ------------------------------------------------------------------------------- */
+/* ---- values
+ * ------------------------------------------------------------------------------- */
 
 static void value_default(rill_table_t *t, void *out) {
     const rill_type_t *vt = t->opts.value_type;
@@ -248,7 +262,8 @@ static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, vo
     char why[256] = "";
     rill_err_t rc = t->vser->ops->decode(t->vser, vt, data, len, out, why, sizeof why);
     if (rc != RILL_OK)
-        rill__app_seterr(t->app, "table '%s': stored value does not decode: %s", t->name, why);
+        rill__app_seterr(t->app, "table '%s': stored value does not decode: %s", t->name,
+                         why);
     return rc;
 }
 
@@ -261,9 +276,10 @@ static rill_err_t value_encode(rill_table_t *t, const void *value) {
         return RILL_OK;
     }
     char why[256] = "";
-    rill_err_t rc = t->vser->ops->encode(t->vser, t->opts.value_type, value, &t->vbuf, why,
-                                         sizeof why);
-    if (rc != RILL_OK) rill__app_seterr(t->app, "table '%s': cannot encode value: %s", t->name, why);
+    rill_err_t rc = t->vser->ops->encode(t->vser, t->opts.value_type, value, &t->vbuf,
+                                         why, sizeof why);
+    if (rc != RILL_OK)
+        rill__app_seterr(t->app, "table '%s': cannot encode value: %s", t->name, why);
     return rc;
 }
 
@@ -298,8 +314,9 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
     (void)partition;
     rill_tpart_t *tp = opaque;
     if (err != RILL_OK) {
-        rill_app_fail(tp->table->app, err, "table '%s': changelog write to partition %d failed: %s",
-                      tp->table->name, tp->partition, errmsg ? errmsg : rill_err2str(err));
+        rill_app_fail(
+            tp->table->app, err, "table '%s': changelog write to partition %d failed: %s",
+            tp->table->name, tp->partition, errmsg ? errmsg : rill_err2str(err));
         return;
     }
     if (offset + 1 > tp->cl_next) tp->cl_next = offset + 1;
@@ -312,34 +329,40 @@ static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
     size_t vlen = tomb ? 0 : t->vbuf.len;
     rill_err_t rc = rill__ov_put(&tp->dirty, t->kbuf.data, t->kbuf.len, v, vlen, tomb);
     if (rc != RILL_OK) return rc;
-    rill_send_opts_t o = {.use_partition = true, .partition = tp->partition,
-                          .cb = on_cl_delivered, .opaque = tp};
+    rill_send_opts_t o = {.use_partition = true,
+                          .partition = tp->partition,
+                          .cb = on_cl_delivered,
+                          .opaque = tp};
     rc = rill_send_raw(t->changelog, t->kbuf.data, t->kbuf.len, v, vlen, &o);
     return rc;
 }
 
-/* ---- public reads and writes ------------------------------------------------------------ */
+/* ---- public reads and writes
+ * ------------------------------------------------------------ */
 
 static rill_err_t get_at(rill_table_t *t, const void *key, size_t klen, int64_t ts,
                          void *out) {
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
     if (!tp) return rc;
-    if ((rc = store_key(t, key, klen, windowed(t) ? window_of(t, ts) : 0)) != RILL_OK) return rc;
+    if ((rc = store_key(t, key, klen, windowed(t) ? window_of(t, ts) : 0)) != RILL_OK)
+        return rc;
     bool found;
     return read_skey(tp, out, &found);
 }
 
-rill_err_t rill_table_get(rill_table_t *t, const void *key, size_t klen, void *value_out) {
+rill_err_t rill_table_get(rill_table_t *t, const void *key, size_t klen,
+                          void *value_out) {
     return get_at(t, key, klen, event_time(t->app), value_out);
 }
 
-rill_err_t rill_table_get_now(rill_table_t *t, const void *key, size_t klen, void *value_out) {
+rill_err_t rill_table_get_now(rill_table_t *t, const void *key, size_t klen,
+                              void *value_out) {
     return get_at(t, key, klen, rill_now_ms(), value_out);
 }
 
-rill_err_t rill_table_get_delta(rill_table_t *t, const void *key, size_t klen, int64_t ago_ms,
-                                void *value_out) {
+rill_err_t rill_table_get_delta(rill_table_t *t, const void *key, size_t klen,
+                                int64_t ago_ms, void *value_out) {
     return get_at(t, key, klen, event_time(t->app) - ago_ms, value_out);
 }
 
@@ -416,7 +439,8 @@ static rill_err_t set_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
     return rc != RILL_OK ? rc : write_skey(tp, false);
 }
 
-rill_err_t rill_table_set(rill_table_t *t, const void *key, size_t klen, const void *value) {
+rill_err_t rill_table_set(rill_table_t *t, const void *key, size_t klen,
+                          const void *value) {
     if (!value) return rill_table_del(t, key, klen);
     return each_window(t, key, klen, set_one, (void *)value);
 }
@@ -431,7 +455,8 @@ rill_err_t rill_table_del(rill_table_t *t, const void *key, size_t klen) {
     return each_window(t, key, klen, del_one, NULL);
 }
 
-/* ---- flush and expiry -------------------------------------------------------------------- */
+/* ---- flush and expiry
+ * -------------------------------------------------------------------- */
 
 rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
@@ -444,8 +469,8 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
     for (size_t i = 0; i < tp->dirty.cap && n < tp->dirty.n; i++) {
         rill_ov_entry_t *e = &tp->dirty.slots[i];
         if (!e->used) continue;
-        ops[n++] = (rill_store_op_t){e->tomb ? RILL_STORE_DEL : RILL_STORE_PUT, e->key, e->klen,
-                                     e->val, e->vlen};
+        ops[n++] = (rill_store_op_t){e->tomb ? RILL_STORE_DEL : RILL_STORE_PUT, e->key,
+                                     e->klen, e->val, e->vlen};
     }
     rill_err_t rc = st->ops->write(tp->sp, ops, n, tp->cl_next >= 0 ? tp->cl_next : -1);
     free(ops);
@@ -492,7 +517,8 @@ static int collect_expired(const void *key, size_t klen, const void *val, size_t
 /* Remove the windows of @p tp that expired: callback, store delete, tombstone. */
 static void expire_windows(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
-    if (!windowed(t) || tp->state != RILL_TP_ACTIVE || tp->stream_time == INT64_MIN) return;
+    if (!windowed(t) || tp->state != RILL_TP_ACTIVE || tp->stream_time == INT64_MIN)
+        return;
     int64_t cutoff = tp->stream_time - t->opts.window_size_ms - t->opts.window_expires_ms;
     uint8_t end[WKEY];
     put_be64(end, cutoff + 1); /* windows starting at or before cutoff */
@@ -506,7 +532,8 @@ static void expire_windows(rill_tpart_t *tp) {
         expired_t *e = &x.v[i];
         if (e->klen < WKEY) continue;
         int64_t ws = get_be64(e->key);
-        if (t->opts.on_window_close && val && value_decode(t, e->val, e->vlen, val) == RILL_OK) {
+        if (t->opts.on_window_close && val &&
+            value_decode(t, e->val, e->vlen, val) == RILL_OK) {
             t->opts.on_window_close(t, e->key + WKEY, e->klen - WKEY, ws,
                                     ws + t->opts.window_size_ms, val,
                                     t->opts.on_window_close_opaque);
@@ -517,7 +544,8 @@ static void expire_windows(rill_tpart_t *tp) {
         write_skey(tp, true);
     }
     free(val);
-    for (size_t i = 0; i < x.n; i++) free(x.v[i].key);
+    for (size_t i = 0; i < x.n; i++)
+        free(x.v[i].key);
     free(x.v);
     rill__tpart_flush(tp);
 }
@@ -534,7 +562,8 @@ void rill__tables_flush(rill_app_t *app) {
     }
 }
 
-/* ---- iteration and stats ---------------------------------------------------------------- */
+/* ---- iteration and stats
+ * ---------------------------------------------------------------- */
 
 typedef struct visit {
     rill_table_t *t;
@@ -544,7 +573,8 @@ typedef struct visit {
     int stop;
 } visit_t;
 
-static int visit_one(const void *key, size_t klen, const void *v, size_t vlen, void *opaque) {
+static int visit_one(const void *key, size_t klen, const void *v, size_t vlen,
+                     void *opaque) {
     visit_t *x = opaque;
     rill_table_t *t = x->t;
     int64_t ws = -1;
@@ -602,13 +632,15 @@ void rill__tables_list(rill_app_t *app) {
         char w[96] = "-";
         if (windowed(t))
             snprintf(w, sizeof w, "%s size=%lldms step=%lldms expires=%lldms",
-                     t->opts.window_step_ms == t->opts.window_size_ms ? "tumbling" : "hopping",
+                     t->opts.window_step_ms == t->opts.window_size_ms ? "tumbling"
+                                                                      : "hopping",
                      (long long)t->opts.window_size_ms, (long long)t->opts.window_step_ms,
                      (long long)t->opts.window_expires_ms);
         char parts[16] = "like source";
         if (t->changelog->partitions || t->opts.partitions)
             snprintf(parts, sizeof parts, "%d",
-                     t->changelog->partitions ? t->changelog->partitions : t->opts.partitions);
+                     t->changelog->partitions ? t->changelog->partitions
+                                              : t->opts.partitions);
         printf("%-30s %-10s %-10s %s\n", t->name, parts, t->vser_name, w);
     }
 }

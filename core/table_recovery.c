@@ -22,7 +22,8 @@
  * group_by repartition topics; not internal ones like "<app>-delayed"). */
 static bool partition_needed(const rill_table_t *tb, int32_t p) {
     for (rill_topic_t *t = tb->app->topics; t; t = t->next) {
-        if (!t->parts || t->channel || !t->nagents || t->partitions != tb->partitions) continue;
+        if (!t->parts || t->channel || !t->nagents || t->partitions != tb->partitions)
+            continue;
         if (t->opts.internal && !t->repartition_of) continue;
         if (t->parts[p].assigned && !t->parts[p].revoking) return true;
     }
@@ -40,10 +41,11 @@ static rill_err_t open_part(rill_tpart_t *tp) {
     rill_store_t *st = t->app->store;
     if (tp->sp) return RILL_OK;
     char err[256] = "";
-    rill_err_t rc = st->ops->part_open(st, t->name, tp->partition, &tp->sp, err, sizeof err);
+    rill_err_t rc =
+        st->ops->part_open(st, t->name, tp->partition, &tp->sp, err, sizeof err);
     if (rc != RILL_OK) {
-        rill_app_fail(t->app, rc, "table '%s' partition %d: store: %s", t->name, tp->partition,
-                      err);
+        rill_app_fail(t->app, rc, "table '%s' partition %d: store: %s", t->name,
+                      tp->partition, err);
         return rc;
     }
     int64_t off = RILL_OFFSET_INVALID;
@@ -56,17 +58,19 @@ static rill_err_t open_part(rill_tpart_t *tp) {
 static void close_reader(rill_tpart_t *tp) {
     rill_app_t *app = tp->table->app;
     if (!tp->reader) return;
-    app->transport->ops->reader_close(app->transport, tp->table->changelog->name, tp->partition);
+    app->transport->ops->reader_close(app->transport, tp->table->changelog->name,
+                                      tp->partition);
     tp->reader = false;
 }
 
 static rill_err_t open_reader(rill_tpart_t *tp) {
     rill_app_t *app = tp->table->app;
     int64_t from = tp->cl_next >= 0 ? tp->cl_next : RILL_OFFSET_BEGINNING;
-    rill_err_t rc = app->transport->ops->reader_open(app->transport, tp->table->changelog->name,
-                                                    tp->partition, from);
+    rill_err_t rc = app->transport->ops->reader_open(
+        app->transport, tp->table->changelog->name, tp->partition, from);
     if (rc != RILL_OK) {
-        rill_app_fail(app, rc, "table '%s' partition %d: cannot read changelog '%s' from %lld: %s",
+        rill_app_fail(app, rc,
+                      "table '%s' partition %d: cannot read changelog '%s' from %lld: %s",
                       tp->table->name, tp->partition, tp->table->changelog->name,
                       (long long)from, rill_err2str(rc));
         return rc;
@@ -107,9 +111,10 @@ static void start_recovery(rill_tpart_t *tp) {
     tp->rec_applied = 0;
     tp->rec_t0_ns = tp->rec_progress_ns = tp->rec_logged_ns = rill_mono_ns();
     int64_t lo, hi;
-    if ((app->transport->ops->features & RILL_TF_WATERMARKS) && app->transport->ops->watermarks &&
-        app->transport->ops->watermarks(app->transport, t->changelog->name, tp->partition, &lo,
-                                        &hi, 5000) == RILL_OK)
+    if ((app->transport->ops->features & RILL_TF_WATERMARKS) &&
+        app->transport->ops->watermarks &&
+        app->transport->ops->watermarks(app->transport, t->changelog->name, tp->partition,
+                                        &lo, &hi, 5000) == RILL_OK)
         tp->rec_end = hi;
     rill_log(app->log, RILL_LOG_INFO, app->id,
              "table '%s' partition %d: recovering from changelog offset %lld%s", t->name,
@@ -166,32 +171,38 @@ static void on_recovery_tick(evutil_socket_t fd, short what, void *arg) {
             rill_tpart_t *tp = &t->parts[p];
             if (tp->state != RILL_TP_RECOVERING) continue;
             if (now - tp->rec_progress_ns > (uint64_t)stall_ms * 1000000u) {
-                rill_app_fail(app, RILL_ETIMEDOUT,
-                              "recovery of table '%s' partition %d made no progress for %lld "
-                              "ms (table.recovery.stall.ms): at changelog '%s' offset %lld, "
-                              "end %lld, %llu messages applied",
-                              t->name, p, (long long)stall_ms, t->changelog->name,
-                              (long long)(tp->cl_next > 0 ? tp->cl_next : 0), (long long)tp->rec_end,
-                              (unsigned long long)tp->rec_applied);
+                rill_app_fail(
+                    app, RILL_ETIMEDOUT,
+                    "recovery of table '%s' partition %d made no progress for %lld "
+                    "ms (table.recovery.stall.ms): at changelog '%s' offset %lld, "
+                    "end %lld, %llu messages applied",
+                    t->name, p, (long long)stall_ms, t->changelog->name,
+                    (long long)(tp->cl_next > 0 ? tp->cl_next : 0),
+                    (long long)tp->rec_end, (unsigned long long)tp->rec_applied);
                 return;
             }
             if (now - tp->rec_logged_ns >= 5000000000u) {
                 tp->rec_logged_ns = now;
                 double secs = (double)(now - tp->rec_t0_ns) / 1e9;
                 double pct = tp->rec_end > tp->rec_start && tp->rec_end > 0
-                                 ? 100.0 * (double)(tp->cl_next - (tp->rec_start > 0 ? tp->rec_start : 0)) /
-                                       (double)(tp->rec_end - (tp->rec_start > 0 ? tp->rec_start : 0))
+                                 ? 100.0 *
+                                       (double)(tp->cl_next -
+                                                (tp->rec_start > 0 ? tp->rec_start : 0)) /
+                                       (double)(tp->rec_end -
+                                                (tp->rec_start > 0 ? tp->rec_start : 0))
                                  : 0;
-                rill_log(app->log, RILL_LOG_INFO, app->id,
-                         "table '%s' partition %d: recovery %.1f%% (%llu messages, %.0f/s)",
-                         t->name, p, pct, (unsigned long long)tp->rec_applied,
-                         secs > 0 ? (double)tp->rec_applied / secs : 0.0);
+                rill_log(
+                    app->log, RILL_LOG_INFO, app->id,
+                    "table '%s' partition %d: recovery %.1f%% (%llu messages, %.0f/s)",
+                    t->name, p, pct, (unsigned long long)tp->rec_applied,
+                    secs > 0 ? (double)tp->rec_applied / secs : 0.0);
             }
         }
     }
 }
 
-/* ---- standbys -------------------------------------------------------------------------- */
+/* ---- standbys
+ * -------------------------------------------------------------------------- */
 
 /* Which partitions this worker keeps warm.  The transport interface does not tell
  * a worker who the other members are or what they own (librdkafka does not expose
@@ -224,7 +235,8 @@ static void update_standbys(rill_app_t *app) {
     }
 }
 
-/* ---- transport events -------------------------------------------------------------------- */
+/* ---- transport events
+ * -------------------------------------------------------------------- */
 
 void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n) {
     if (!app->tables) return;
@@ -244,8 +256,8 @@ void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n) {
             s->held = true;
             app->transport->ops->pause(app->transport, &tps[i], 1);
         }
-        if (!app->recovery_ev &&
-            !(app->recovery_ev = event_new(app->base, -1, EV_PERSIST, on_recovery_tick, app))) {
+        if (!app->recovery_ev && !(app->recovery_ev = event_new(app->base, -1, EV_PERSIST,
+                                                                on_recovery_tick, app))) {
             rill_app_fail(app, RILL_ENOMEM, "out of memory");
             return;
         }
@@ -288,12 +300,14 @@ static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const rill_msg_t *m = &msgs[i];
         if (m->offset < tp->cl_next) continue; /* already applied */
-        ops[k++] = (rill_store_op_t){m->value ? RILL_STORE_PUT : RILL_STORE_DEL,
-                                     m->key ? m->key : "", m->key_len, m->value, m->value_len};
+        ops[k++] =
+            (rill_store_op_t){m->value ? RILL_STORE_PUT : RILL_STORE_DEL,
+                              m->key ? m->key : "", m->key_len, m->value, m->value_len};
         last = m->offset;
         if (k == 256 || i + 1 == n) {
             if (t->app->store->ops->write(tp->sp, ops, k, last + 1) != RILL_OK) {
-                rill_app_fail(t->app, RILL_ESTORE, "table '%s' partition %d: store write failed "
+                rill_app_fail(t->app, RILL_ESTORE,
+                              "table '%s' partition %d: store write failed "
                               "while applying the changelog at offset %lld",
                               t->name, tp->partition, (long long)last);
                 return;
@@ -328,11 +342,13 @@ bool rill__tables_on_reader_messages(rill_app_t *app, const rill_msg_t *msgs, si
     size_t i = 0;
     while (i < n) { /* runs of one partition */
         size_t j = i;
-        while (j < n && msgs[j].partition == msgs[i].partition) j++;
+        while (j < n && msgs[j].partition == msgs[i].partition)
+            j++;
         int32_t p = msgs[i].partition;
         if (p >= 0 && p < t->partitions) {
             rill_tpart_t *tp = &t->parts[p];
-            if ((tp->state == RILL_TP_RECOVERING || tp->state == RILL_TP_STANDBY) && tp->sp)
+            if ((tp->state == RILL_TP_RECOVERING || tp->state == RILL_TP_STANDBY) &&
+                tp->sp)
                 apply(tp, &msgs[i], j - i);
         }
         i = j;
@@ -356,5 +372,6 @@ bool rill__tables_on_reader_eof(rill_app_t *app, const char *topic, int32_t part
 
 void rill__tables_stop_readers(rill_app_t *app) {
     for (rill_table_t *t = app->tables; t; t = t->next)
-        for (int32_t p = 0; t->parts && p < t->partitions; p++) close_reader(&t->parts[p]);
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            close_reader(&t->parts[p]);
 }

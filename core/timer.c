@@ -29,7 +29,8 @@ static rill_timer_t *timer_add(rill_app_t *app, const char *name, double interva
     t->fn = fn;
     t->opaque = opaque;
     rill_timer_t **pp = &app->timers;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = t;
     if (app->state == RILL_APP_RUNNING && rill__timers_start(app) != RILL_OK) return NULL;
     return t;
@@ -40,7 +41,8 @@ rill_timer_t *rill_app_timer(rill_app_t *app, const char *name, double interval_
     return timer_add(app, name, interval_s, false, false, fn, opaque);
 }
 
-rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_fn fn, void *opaque) {
+rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_fn fn,
+                         void *opaque) {
     return timer_add(app, name, 0, true, false, fn, opaque) ? RILL_OK : RILL_EINVAL;
 }
 

@@ -32,17 +32,19 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
                              const rill_topic_opts_t *opts) {
     rill_topic_opts_t o = opts ? *opts : (rill_topic_opts_t){0};
     if (!valid_topic_name(name)) {
-        rill__app_seterr(app,
-                         "topic name '%s' is invalid: use 1-249 letters, digits, '-', '_' "
-                         "or '.'",
-                         name ? name : "(null)");
+        rill__app_seterr(
+            app,
+            "topic name '%s' is invalid: use 1-249 letters, digits, '-', '_' "
+            "or '.'",
+            name ? name : "(null)");
         return NULL;
     }
     rill_topic_t *t = rill__topic_by_name(app, name);
     if (t) {
         if (opts && (o.value_type != t->vtype || o.key_type != t->ktype ||
                      (o.partitions && o.partitions != t->partitions))) {
-            rill__app_seterr(app, "topic '%s' is already defined with other options", name);
+            rill__app_seterr(app, "topic '%s' is already defined with other options",
+                             name);
             return NULL;
         }
         return t;
@@ -67,8 +69,9 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
     t->vtype = o.value_type;
     t->partitions = o.partitions;
     const char *ks = o.key_serializer ? o.key_serializer
-                     : is_rawish(o.key_type) ? "raw"
-                                             : rill_conf_get(app->conf, "value_serializer");
+                     : is_rawish(o.key_type)
+                         ? "raw"
+                         : rill_conf_get(app->conf, "value_serializer");
     const char *vs = o.value_serializer ? o.value_serializer
                      : !o.value_type || o.value_type->kind == RILL_T_BYTES
                          ? "raw"
@@ -81,12 +84,14 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
         return NULL;
     }
     rill_topic_t **pp = &app->topics; /* keep definition order */
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = t;
     /* A topic defined while running (CLI send, late definition) is usable at once. */
     if (app->transport) {
         char err[256];
-        if (rill__topic_resolve(t, err, sizeof err) || rill__topic_declare(t, err, sizeof err)) {
+        if (rill__topic_resolve(t, err, sizeof err) ||
+            rill__topic_declare(t, err, sizeof err)) {
             rill__app_seterr(app, "%s", err);
             return NULL;
         }
@@ -97,7 +102,8 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
 void rill__topic_free(rill_topic_t *t) {
     rill__channel_free(t);
     if (t->parts) {
-        for (int32_t p = 0; p < t->partitions; p++) rill__acks_free(&t->parts[p].acks);
+        for (int32_t p = 0; p < t->partitions; p++)
+            rill__acks_free(&t->parts[p].acks);
         free(t->parts);
     }
     free(t->agents);
@@ -158,8 +164,9 @@ rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
     bool explicit = t->opts.partitions > 0;
     rill_topic_spec_t spec = {
         .name = t->name,
-        .partitions = explicit ? t->opts.partitions
-                               : (int32_t)rill_conf_get_int(app->conf, "topic.partitions", 8),
+        .partitions = explicit
+                          ? t->opts.partitions
+                          : (int32_t)rill_conf_get_int(app->conf, "topic.partitions", 8),
         .replication = (int16_t)rill_conf_get_int(app->conf, "topic.replication", 1),
         .compacted = t->opts.compacted,
         .retention_ms = t->opts.retention_ms,
@@ -167,7 +174,8 @@ rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
     int32_t got = 0;
     char why[512] = "";
     rill_err_t rc = tr->ops->declare(tr, &spec, &got, why, sizeof why);
-    if (rc == RILL_EPARTITIONS && !explicit) { /* no count asked for: take the existing one */
+    if (rc == RILL_EPARTITIONS &&
+        !explicit) { /* no count asked for: take the existing one */
         spec.partitions = 0;
         rc = tr->ops->declare(tr, &spec, &got, why, sizeof why);
     }
@@ -189,7 +197,8 @@ rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
     return RILL_OK;
 }
 
-/* ---- sending --------------------------------------------------------------------------- */
+/* ---- sending
+ * --------------------------------------------------------------------------- */
 
 static rill_send_ctx_t *send_ctx_get(rill_app_t *app) {
     rill_send_ctx_t *s = app->free_sends;
@@ -215,7 +224,8 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
         app->sends_new--;
     }
     if (err != RILL_OK)
-        rill__log(app, RILL_LOG_WARN, "send failed: %s", errmsg ? errmsg : rill_err2str(err));
+        rill__log(app, RILL_LOG_WARN, "send failed: %s",
+                  errmsg ? errmsg : rill_err2str(err));
     if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
     s->live = false;
     s->next = app->free_sends;
@@ -228,7 +238,8 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
     rill_app_t *app = t->app;
     if (t->channel) {
         if (app->state != RILL_APP_RUNNING) {
-            rill__app_seterr(app, "send to channel '%s': the app is not running", t->name);
+            rill__app_seterr(app, "send to channel '%s': the app is not running",
+                             t->name);
             return RILL_ESTATE;
         }
         rill_err_t rc = rill__channel_push(t, k, klen, v, vlen, o);
@@ -325,7 +336,8 @@ rill_err_t rill_send_ex(rill_topic_t *t, const void *key, const void *value,
     const void *k, *v;
     size_t kl, vl;
     rill_err_t rc = encode(t, t->kser, t->ktype, key, &app->kbuf, &k, &kl, "key");
-    if (rc == RILL_OK) rc = encode(t, t->vser, t->vtype, value, &app->vbuf, &v, &vl, "value");
+    if (rc == RILL_OK)
+        rc = encode(t, t->vser, t->vtype, value, &app->vbuf, &v, &vl, "value");
     if (rc != RILL_OK) return rc;
     return produce(t, k, kl, v, vl, o);
 }
@@ -339,9 +351,10 @@ rill_err_t rill_send(rill_topic_t *t, const void *key, const void *value, rill_s
 rill_err_t rill_send_str(rill_topic_t *t, const char *key, const char *value) {
     rill_bytes_t kb = {(uint8_t *)key, key ? strlen(key) : 0};
     rill_bytes_t vb = {(uint8_t *)value, value ? strlen(value) : 0};
-    const void *kp = key ? (t->ktype && t->ktype->kind == RILL_T_STRING ? (const void *)&key
-                                                                        : (const void *)&kb)
-                         : NULL;
+    const void *kp =
+        key ? (t->ktype && t->ktype->kind == RILL_T_STRING ? (const void *)&key
+                                                           : (const void *)&kb)
+            : NULL;
     if (t->vtype && t->vtype->kind == RILL_T_STRING)
         return rill_send_ex(t, kp, value ? &value : NULL, NULL);
     if (t->vtype && t->vtype->kind != RILL_T_BYTES) {

@@ -10,7 +10,8 @@ rill_err_t rill_buf_reserve(rill_buf_t *b, size_t extra) {
     size_t need = b->len + extra;
     if (need < b->len) return RILL_ENOMEM;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     uint8_t *p = realloc(b->data, cap);
     if (!p) return RILL_ENOMEM;
     b->data = p;

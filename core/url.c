@@ -26,7 +26,8 @@ static int pct_decode(char *s) {
     char *w = s;
     for (char *r = s; *r; r++) {
         if (*r == '%') {
-            int hi = hexval((unsigned char)r[1]), lo = hi < 0 ? -1 : hexval((unsigned char)r[2]);
+            int hi = hexval((unsigned char)r[1]),
+                lo = hi < 0 ? -1 : hexval((unsigned char)r[2]);
             if (hi < 0 || lo < 0) return -1;
             *w++ = (char)(hi * 16 + lo);
             r += 2;
@@ -133,11 +134,14 @@ rill_err_t rill_url_parse(const char *s, rill_url_t **out, char *errstr, size_t 
         return RILL_ENOMEM;
     }
     const char *p = s;
-    if (!isalpha((unsigned char)*p)) FAIL("URL '%s' must start with a scheme such as memory://", s);
-    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.') p++;
+    if (!isalpha((unsigned char)*p))
+        FAIL("URL '%s' must start with a scheme such as memory://", s);
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
     if (strncmp(p, "://", 3) != 0) FAIL("URL '%s': missing '://' after scheme", s);
     if (!(u->scheme = dupn(s, (size_t)(p - s)))) goto nomem;
-    for (char *c = u->scheme; *c; c++) *c = (char)tolower((unsigned char)*c);
+    for (char *c = u->scheme; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
     p += 3;
 
     /* authority: up to '/' or '?' */
@@ -150,7 +154,8 @@ rill_err_t rill_url_parse(const char *s, rill_url_t **out, char *errstr, size_t 
         const char *colon = memchr(auth, ':', (size_t)(at - auth));
         size_t ulen = colon ? (size_t)(colon - auth) : (size_t)(at - auth);
         if (!(u->user = dupn(auth, ulen))) goto nomem;
-        if (colon && !(u->password = dupn(colon + 1, (size_t)(at - colon - 1)))) goto nomem;
+        if (colon && !(u->password = dupn(colon + 1, (size_t)(at - colon - 1))))
+            goto nomem;
         if (pct_decode(u->user) || (u->password && pct_decode(u->password)))
             FAIL("URL '%s': bad %%-escape in credentials", s);
         alen -= (size_t)(at + 1 - auth);
@@ -195,7 +200,8 @@ rill_err_t rill_url_parse(const char *s, rill_url_t **out, char *errstr, size_t 
             if (n) {
                 const char *eq = memchr(p, '=', n);
                 if (!eq || eq == p)
-                    FAIL("URL '%s': query parameter '%.*s' is not key=value", s, (int)n, p);
+                    FAIL("URL '%s': query parameter '%.*s' is not key=value", s, (int)n,
+                         p);
                 rill_url_param_t *np = realloc(u->params, (u->nparams + 1) * sizeof *np);
                 if (!np) goto nomem;
                 u->params = np;

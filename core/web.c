@@ -31,7 +31,8 @@ typedef struct dump {
     bool first;
 } dump_t;
 
-static int dump_one(const void *key, size_t klen, int64_t ws, const void *value, void *opaque) {
+static int dump_one(const void *key, size_t klen, int64_t ws, const void *value,
+                    void *opaque) {
     dump_t *d = opaque;
     evbuffer_add_printf(d->b, "%s\n  ", d->first ? "" : ",");
     d->first = false;
@@ -74,9 +75,10 @@ static void on_request(struct evhttp_request *req, void *opaque) {
             evbuffer_add_printf(b, "%s", first ? "" : ",");
             first = false;
             json_str(b, a->name, strlen(a->name));
-            evbuffer_add_printf(b, ":{\"processed\":%llu,\"errors\":%llu,\"decode_errors\":%llu}",
-                                (unsigned long long)a->processed, (unsigned long long)a->errors,
-                                (unsigned long long)a->decode_errors);
+            evbuffer_add_printf(
+                b, ":{\"processed\":%llu,\"errors\":%llu,\"decode_errors\":%llu}",
+                (unsigned long long)a->processed, (unsigned long long)a->errors,
+                (unsigned long long)a->decode_errors);
         }
         evbuffer_add_printf(b, "}}\n");
         evhttp_send_reply(req, 200, "OK", b);
@@ -109,7 +111,8 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
     app->web = evhttp_new(app->base);
     if (!app->web) return RILL_ENOMEM;
     if (evhttp_bind_socket(app->web, host, (uint16_t)port) != 0) {
-        snprintf(errstr, errlen, "web server: cannot listen on %s:%lld", host, (long long)port);
+        snprintf(errstr, errlen, "web server: cannot listen on %s:%lld", host,
+                 (long long)port);
         evhttp_free(app->web);
         app->web = NULL;
         return RILL_EIO;

@@ -32,7 +32,8 @@ static struct evhttp_connection *api;
 static void serve_product(struct evhttp_request *req, void *opaque) {
     (void)opaque;
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "{\"uri\":\"%s\",\"in_stock\":true}", evhttp_request_get_uri(req));
+    evbuffer_add_printf(b, "{\"uri\":\"%s\",\"in_stock\":true}",
+                        evhttp_request_get_uri(req));
     evhttp_send_reply(req, 200, "OK", b);
     evbuffer_free(b);
 }
@@ -81,7 +82,8 @@ int main(int argc, char **argv) {
     rill_app_t *app = rill_app_new_with_base("async-orders", NULL, base, err, sizeof err);
     if (!app) return fprintf(stderr, "%s\n", err), 1;
     struct evhttp *http = evhttp_new(base);
-    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    struct evhttp_bound_socket *sock =
+        evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
     if (!sock) return fprintf(stderr, "cannot bind 127.0.0.1\n"), 1;
     evhttp_set_gencb(http, serve_product, NULL);
     struct sockaddr_storage ss;
@@ -93,7 +95,8 @@ int main(int argc, char **argv) {
     rill_topic_opts_t to = {.value_type = RILL_TYPE_RECORD(&order_schema)};
     orders = rill_app_topic(app, "orders", &to);
     rill_agent_opts_t ao = {.concurrency = 8};
-    if (!orders || !rill_app_agent(app, "fetch_product", orders, fetch_product, NULL, &ao) ||
+    if (!orders ||
+        !rill_app_agent(app, "fetch_product", orders, fetch_product, NULL, &ao) ||
         !rill_app_timer(app, "feed", 0.5, feed, NULL)) {
         fprintf(stderr, "%s\n", rill_app_errmsg(app));
         rill_app_destroy(app);

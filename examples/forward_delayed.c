@@ -20,7 +20,8 @@ static int later(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *v = rill_event_value_bytes(ev, &len);
-    printf("scheduled '%.*s' for %lld s from now\n", (int)len, v, (long long)(delay_ms / 1000));
+    printf("scheduled '%.*s' for %lld s from now\n", (int)len, v,
+           (long long)(delay_ms / 1000));
     fflush(stdout);
     return rill_event_forward(ev, other_topic, delay_ms);
 }
@@ -52,7 +53,8 @@ int main(int argc, char **argv) {
     if (!app) return fprintf(stderr, "%s\n", err), 1;
     my_topic = rill_app_topic(app, "my_topic", NULL);
     other_topic = rill_app_topic(app, "other_topic", NULL);
-    if (!my_topic || !other_topic || !rill_app_agent(app, "later", my_topic, later, NULL, NULL) ||
+    if (!my_topic || !other_topic ||
+        !rill_app_agent(app, "later", my_topic, later, NULL, NULL) ||
         !rill_app_agent(app, "arrived", other_topic, arrived, NULL, NULL) ||
         !rill_app_timer(app, "feed", 2.0, feed, NULL)) {
         fprintf(stderr, "%s\n", rill_app_errmsg(app));

@@ -47,7 +47,8 @@ int main(int argc, char **argv) {
     if (!app) return fprintf(stderr, "%s\n", err), 1;
     rill_topic_opts_t to = {.value_type = RILL_TYPE_RECORD(&order_schema)};
     orders = rill_app_topic(app, "orders", &to);
-    if (!orders || !rill_app_agent(app, "print_product", orders, print_product, NULL, NULL) ||
+    if (!orders ||
+        !rill_app_agent(app, "print_product", orders, print_product, NULL, NULL) ||
         !rill_app_timer(app, "feed", 0.5, feed, NULL)) {
         fprintf(stderr, "%s\n", rill_app_errmsg(app));
         rill_app_destroy(app);

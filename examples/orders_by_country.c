@@ -56,7 +56,8 @@ int main(int argc, char **argv) {
     orders = rill_app_topic(app, "orders", &to);
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = orders};
     by_country = rill_app_table(app, "orders_by_country", &tab);
-    if (!orders || !by_country || !rill_app_agent(app, "count", orders, count_order, NULL, NULL) ||
+    if (!orders || !by_country ||
+        !rill_app_agent(app, "count", orders, count_order, NULL, NULL) ||
         !rill_app_timer(app, "feed", 0.5, feed, NULL)) {
         fprintf(stderr, "%s\n", rill_app_errmsg(app));
         rill_app_destroy(app);

@@ -35,10 +35,12 @@ static int count_order(rill_event_t *ev, void *opaque) {
     rill_err_t rc = rill_table_incr(by_country, c, strlen(c), 1, NULL);
     if (rc != RILL_OK) return rc;
     int64_t current = 0, day_before = 0;
-    rill_table_get(by_country, c, strlen(c), &current);                 /* .current() */
-    rill_table_get_delta(by_country, c, strlen(c), DAY_MS, &day_before); /* .delta(1 day) */
-    printf("%s: %lld orders in the current 2-day window (%lld in the one a day earlier)\n", c,
-           (long long)current, (long long)day_before);
+    rill_table_get(by_country, c, strlen(c), &current); /* .current() */
+    rill_table_get_delta(by_country, c, strlen(c), DAY_MS,
+                         &day_before); /* .delta(1 day) */
+    printf(
+        "%s: %lld orders in the current 2-day window (%lld in the one a day earlier)\n",
+        c, (long long)current, (long long)day_before);
     fflush(stdout);
     return RILL_OK;
 }
@@ -64,7 +66,8 @@ int main(int argc, char **argv) {
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = orders};
     rill_table_opts_hopping(&tab, 2 * DAY_MS, DAY_MS, 7 * DAY_MS);
     by_country = rill_app_table(app, "orders_by_country", &tab);
-    if (!orders || !by_country || !rill_app_agent(app, "count", orders, count_order, NULL, NULL) ||
+    if (!orders || !by_country ||
+        !rill_app_agent(app, "count", orders, count_order, NULL, NULL) ||
         !rill_app_timer(app, "feed", 0.5, feed, NULL)) {
         fprintf(stderr, "%s\n", rill_app_errmsg(app));
         rill_app_destroy(app);

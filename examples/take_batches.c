@@ -22,7 +22,8 @@ static rill_topic_t *orders;
 static rill_err_t on_batch(rill_event_t *const *events, size_t n, void *opaque) {
     (void)opaque;
     int64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += ((const order_t *)rill_event_value(events[i]))->amount;
+    for (size_t i = 0; i < n; i++)
+        total += ((const order_t *)rill_event_value(events[i]))->amount;
     printf("batch of %zu orders, total amount %lld\n", n, (long long)total);
     fflush(stdout);
     return RILL_OK;
@@ -44,7 +45,8 @@ int main(int argc, char **argv) {
     char err[512];
     rill_app_t *app = rill_app_new("take-batches", NULL, err, sizeof err);
     if (!app) return fprintf(stderr, "%s\n", err), 1;
-    rill_topic_opts_t to = {.value_type = RILL_TYPE_RECORD(&order_schema), .partitions = 1};
+    rill_topic_opts_t to = {.value_type = RILL_TYPE_RECORD(&order_schema),
+                            .partitions = 1};
     orders = rill_app_topic(app, "orders", &to);
     rill_stream_t *s = rill_stream_take(rill_app_stream(app, orders), 100, 30.0);
     if (!orders || !rill_stream_agent_batch(s, "batches", on_batch, NULL, NULL) ||

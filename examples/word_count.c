@@ -17,7 +17,8 @@ static int split(rill_event_t *ev, void *opaque) {
     const char *s = rill_event_value_bytes(ev, &len);
     size_t i = 0;
     while (i < len) {
-        while (i < len && !isalnum((unsigned char)s[i])) i++;
+        while (i < len && !isalnum((unsigned char)s[i]))
+            i++;
         size_t start = i;
         char w[64];
         size_t n = 0;

@@ -50,7 +50,8 @@ static rill_err_t json_open(rill_serializer_t *s, const rill_conf_t *conf, char 
     return RILL_OK;
 }
 
-/* ---- encoding -------------------------------------------------------------------------- */
+/* ---- encoding
+ * -------------------------------------------------------------------------- */
 
 #define PUT(b, s, n)                                                                     \
     do {                                                                                 \
@@ -67,7 +68,8 @@ static rill_err_t put_string(rill_buf_t *b, const char *s, size_t n, const char 
     PUT(b, "\"", 1);
     while (p < end) {
         const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') p++;
+        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
         if (p > run) PUT(b, run, (size_t)(p - run));
         if (p == end) break;
         unsigned c = *p;
@@ -80,8 +82,12 @@ static rill_err_t put_string(rill_buf_t *b, const char *s, size_t n, const char 
             continue;
         }
         if (c < 0x80) {
-            const char *short_esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
-                                    : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+            const char *short_esc = c == '\n'   ? "\\n"
+                                    : c == '\r' ? "\\r"
+                                    : c == '\t' ? "\\t"
+                                    : c == '\b' ? "\\b"
+                                    : c == '\f' ? "\\f"
+                                                : NULL;
             if (short_esc) {
                 PUT(b, short_esc, 2);
             } else {
@@ -92,17 +98,21 @@ static rill_err_t put_string(rill_buf_t *b, const char *s, size_t n, const char 
             continue;
         }
         unsigned cp, len;
-        if ((c & 0xe0) == 0xc0) cp = c & 0x1f, len = 2;
-        else if ((c & 0xf0) == 0xe0) cp = c & 0x0f, len = 3;
-        else if ((c & 0xf8) == 0xf0) cp = c & 0x07, len = 4;
-        else goto bad;
+        if ((c & 0xe0) == 0xc0)
+            cp = c & 0x1f, len = 2;
+        else if ((c & 0xf0) == 0xe0)
+            cp = c & 0x0f, len = 3;
+        else if ((c & 0xf8) == 0xf0)
+            cp = c & 0x07, len = 4;
+        else
+            goto bad;
         if ((size_t)(end - p) < len) goto bad;
         for (unsigned i = 1; i < len; i++) {
             if ((p[i] & 0xc0) != 0x80) goto bad;
             cp = cp << 6 | (p[i] & 0x3f);
         }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+            (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             goto bad;
         p += len;
         unsigned units[2], nu = 0;
@@ -114,8 +124,12 @@ static rill_err_t put_string(rill_buf_t *b, const char *s, size_t n, const char 
             units[nu++] = cp;
         }
         for (unsigned i = 0; i < nu; i++) {
-            char u[6] = {'\\', 'u', hex[units[i] >> 12 & 15], hex[units[i] >> 8 & 15],
-                         hex[units[i] >> 4 & 15], hex[units[i] & 15]};
+            char u[6] = {'\\',
+                         'u',
+                         hex[units[i] >> 12 & 15],
+                         hex[units[i] >> 8 & 15],
+                         hex[units[i] >> 4 & 15],
+                         hex[units[i] & 15]};
             PUT(b, u, 6);
         }
     }
@@ -149,7 +163,8 @@ static rill_err_t put_double(rill_buf_t *b, double v, const char *path, char *er
     for (; *p && *p != 'e'; p++)
         if (*p != '.') digs[nd++] = *p;
     int e = atoi(p + 1);
-    while (nd > 1 && digs[nd - 1] == '0') nd--;
+    while (nd > 1 && digs[nd - 1] == '0')
+        nd--;
     char out[64];
     size_t o = 0;
     if (neg) out[o++] = '-';
@@ -157,11 +172,13 @@ static rill_err_t put_double(rill_buf_t *b, double v, const char *path, char *er
         if (e < 0) {
             out[o++] = '0';
             out[o++] = '.';
-            for (int i = -1; i > e; i--) out[o++] = '0';
+            for (int i = -1; i > e; i--)
+                out[o++] = '0';
             memcpy(out + o, digs, nd);
             o += nd;
         } else {
-            for (int i = 0; i <= e; i++) out[o++] = (size_t)i < nd ? digs[i] : '0';
+            for (int i = 0; i <= e; i++)
+                out[o++] = (size_t)i < nd ? digs[i] : '0';
             out[o++] = '.';
             if ((size_t)e + 1 < nd) {
                 memcpy(out + o, digs + e + 1, nd - (size_t)e - 1);
@@ -184,15 +201,16 @@ static rill_err_t put_double(rill_buf_t *b, double v, const char *path, char *er
     return RILL_OK;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static rill_err_t put_base64(rill_buf_t *b, const uint8_t *d, size_t n) {
     PUT(b, "\"", 1);
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
                      (i + 2 < n ? d[i + 2] : 0);
-        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
-                     i + 2 < n ? b64[v & 63] : '='};
+        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63],
+                     i + 1 < n ? b64[v >> 6 & 63] : '=', i + 2 < n ? b64[v & 63] : '='};
         PUT(b, q, 4);
     }
     PUT(b, "\"", 1);
@@ -204,15 +222,16 @@ static rill_err_t enc_record(json_ctx_t *c, const rill_schema_t *s, const void *
                              size_t errlen);
 
 /* Append ".name" (or "[i]") to the path for error messages. */
-static size_t path_push(char *path, size_t plen, const char *fmt, const char *name, size_t i) {
+static size_t path_push(char *path, size_t plen, const char *fmt, const char *name,
+                        size_t i) {
     size_t n = strlen(path);
     if (n < plen) snprintf(path + n, plen - n, fmt, name ? name : "", i);
     return n;
 }
 
-static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v, bool optional,
-                            rill_buf_t *b, char *path, size_t plen, char *errstr,
-                            size_t errlen) {
+static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v,
+                            bool optional, rill_buf_t *b, char *path, size_t plen,
+                            char *errstr, size_t errlen) {
     char num[64];
     switch (t->kind) {
     case RILL_T_STRING: {
@@ -228,7 +247,8 @@ static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v, 
         return put_string(b, s, strlen(s), path, errstr, errlen);
     }
     case RILL_T_INT64:
-        PUT(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)*(const int64_t *)v));
+        PUT(b, num,
+            (size_t)snprintf(num, sizeof num, "%lld", (long long)*(const int64_t *)v));
         return RILL_OK;
     case RILL_T_DOUBLE:
         return put_double(b, *(const double *)v, path, errstr, errlen);
@@ -257,8 +277,10 @@ static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v, 
     }
     case RILL_T_DECIMAL: {
         rill_decimal_t d = *(const rill_decimal_t *)v;
-        if (t->scale && d.scale != t->scale && rill_decimal_rescale(&d, t->scale) != RILL_OK) {
-            snprintf(errstr, errlen, "field '%s': decimal does not fit scale %u", path, t->scale);
+        if (t->scale && d.scale != t->scale &&
+            rill_decimal_rescale(&d, t->scale) != RILL_OK) {
+            snprintf(errstr, errlen, "field '%s': decimal does not fit scale %u", path,
+                     t->scale);
             return RILL_EENCODE;
         }
         char dec[48];
@@ -287,8 +309,8 @@ static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v, 
         for (size_t i = 0; i < a->len; i++) {
             if (i) PUT(b, ",", 1);
             size_t n = path_push(path, plen, "%s[%zu]", NULL, i);
-            rill_err_t rc = enc_value(c, t->elem, (const char *)a->items + i * sz, true, b, path,
-                                      plen, errstr, errlen);
+            rill_err_t rc = enc_value(c, t->elem, (const char *)a->items + i * sz, true,
+                                      b, path, plen, errstr, errlen);
             path[n] = '\0';
             if (rc) return rc;
         }
@@ -306,8 +328,8 @@ static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v, 
             if (rc) return rc;
             PUT(b, ":", 1);
             size_t n = path_push(path, plen, ".%s", k, 0);
-            rc = enc_value(c, t->elem, (const char *)m->values + i * sz, true, b, path, plen,
-                           errstr, errlen);
+            rc = enc_value(c, t->elem, (const char *)m->values + i * sz, true, b, path,
+                           plen, errstr, errlen);
             path[n] = '\0';
             if (rc) return rc;
         }
@@ -330,8 +352,9 @@ static rill_err_t enc_record(json_ctx_t *c, const rill_schema_t *s, const void *
         PUTS(b, f->name);
         PUT(b, "\":", 2);
         size_t n = path_push(path, plen, *path ? ".%s" : "%s", f->name, 0);
-        rill_err_t rc = enc_value(c, &f->type, (const char *)rec + f->offset,
-                                  f->flags & RILL_FIELD_OPTIONAL, b, path, plen, errstr, errlen);
+        rill_err_t rc =
+            enc_value(c, &f->type, (const char *)rec + f->offset,
+                      f->flags & RILL_FIELD_OPTIONAL, b, path, plen, errstr, errlen);
         path[n] = '\0';
         if (rc) return rc;
     }
@@ -346,19 +369,22 @@ static rill_err_t enc_record(json_ctx_t *c, const rill_schema_t *s, const void *
     return RILL_OK;
 }
 
-static rill_err_t json_encode(rill_serializer_t *s, const rill_type_t *type, const void *value,
-                              rill_buf_t *out, char *errstr, size_t errlen) {
+static rill_err_t json_encode(rill_serializer_t *s, const rill_type_t *type,
+                              const void *value, rill_buf_t *out, char *errstr,
+                              size_t errlen) {
     json_ctx_t *c = s->impl;
     char path[256] = "";
     size_t start = out->len;
-    rill_err_t rc = type->kind == RILL_T_RECORD
-                        ? enc_record(c, type->record, value, out, path, sizeof path, errstr, errlen)
-                        : enc_value(c, type, value, true, out, path, sizeof path, errstr, errlen);
+    rill_err_t rc =
+        type->kind == RILL_T_RECORD
+            ? enc_record(c, type->record, value, out, path, sizeof path, errstr, errlen)
+            : enc_value(c, type, value, true, out, path, sizeof path, errstr, errlen);
     if (rc != RILL_OK) out->len = start;
     return rc;
 }
 
-/* ---- decoding -------------------------------------------------------------------------- */
+/* ---- decoding
+ * -------------------------------------------------------------------------- */
 
 static const char *jtype(const json_t *j) {
     switch (json_typeof(j)) {
@@ -383,8 +409,8 @@ static const char *jtype(const json_t *j) {
 
 #define WRONG(what)                                                                      \
     do {                                                                                 \
-        snprintf(errstr, errlen, "field '%s': expected %s, got %s", *path ? path : "(value)", \
-                 what, jtype(j));                                                        \
+        snprintf(errstr, errlen, "field '%s': expected %s, got %s",                      \
+                 *path ? path : "(value)", what, jtype(j));                              \
         return RILL_EDECODE;                                                             \
     } while (0)
 
@@ -401,14 +427,17 @@ static rill_err_t dec_base64(const char *s, size_t n, rill_bytes_t *out) {
     for (size_t i = 0; i < n; i += 4) {
         int v[4];
         for (int k = 0; k < 4; k++) {
-            v[k] = s[i + k] == '=' && i + 4 == n && k >= 2 ? -2 : b64val((unsigned char)s[i + k]);
+            v[k] = s[i + k] == '=' && i + 4 == n && k >= 2
+                       ? -2
+                       : b64val((unsigned char)s[i + k]);
             if (v[k] == -1 || (v[k] == -2 && k == 2 && s[i + 3] != '=')) {
                 free(d);
                 return RILL_EDECODE;
             }
         }
         uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-                     (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 | (uint32_t)(v[3] < 0 ? 0 : v[3]);
+                     (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 |
+                     (uint32_t)(v[3] < 0 ? 0 : v[3]);
         d[o++] = (uint8_t)(x >> 16);
         if (v[2] >= 0) d[o++] = (uint8_t)(x >> 8);
         if (v[3] >= 0) d[o++] = (uint8_t)x;
@@ -418,8 +447,9 @@ static rill_err_t dec_base64(const char *s, size_t n, rill_bytes_t *out) {
     return RILL_OK;
 }
 
-static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t *j, void *rec,
-                             char *path, size_t plen, char *errstr, size_t errlen);
+static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t *j,
+                             void *rec, char *path, size_t plen, char *errstr,
+                             size_t errlen);
 
 /* Decode @p j into @p v (zeroed, or holding a default to replace). */
 static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j, void *v,
@@ -477,8 +507,8 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
     case RILL_T_DATETIME:
         if (!json_is_string(j)) WRONG("ISO 8601 datetime string");
         if (rill_datetime_parse(json_string_value(j), (int64_t *)v) != RILL_OK) {
-            snprintf(errstr, errlen, "field '%s': '%.64s' is not an ISO 8601 datetime", path,
-                     json_string_value(j));
+            snprintf(errstr, errlen, "field '%s': '%.64s' is not an ISO 8601 datetime",
+                     path, json_string_value(j));
             return RILL_EDECODE;
         }
         return RILL_OK;
@@ -524,8 +554,9 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         a->len = n; /* so a failure part-way is released by rill_value_clear */
         for (size_t i = 0; i < n; i++) {
             size_t pn = path_push(path, plen, "%s[%zu]", NULL, i);
-            rill_err_t rc = dec_value(c, t->elem, json_array_get(j, i),
-                                      (char *)a->items + i * sz, path, plen, errstr, errlen);
+            rill_err_t rc =
+                dec_value(c, t->elem, json_array_get(j, i), (char *)a->items + i * sz,
+                          path, plen, errstr, errlen);
             path[pn] = '\0';
             if (rc) return rc;
         }
@@ -549,8 +580,8 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         json_object_foreach((json_t *)j, k, val) {
             if (!(m->keys[i] = strdup(k))) return RILL_ENOMEM;
             size_t pn = path_push(path, plen, ".%s", k, 0);
-            rill_err_t rc = dec_value(c, t->elem, val, (char *)m->values + i * sz, path, plen,
-                                      errstr, errlen);
+            rill_err_t rc = dec_value(c, t->elem, val, (char *)m->values + i * sz, path,
+                                      plen, errstr, errlen);
             path[pn] = '\0';
             if (rc) return rc;
             i++;
@@ -562,14 +593,16 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
     return RILL_EDECODE;
 }
 
-static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t *j, void *rec,
-                             char *path, size_t plen, char *errstr, size_t errlen) {
+static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t *j,
+                             void *rec, char *path, size_t plen, char *errstr,
+                             size_t errlen) {
     if (c->check_ns && s->ns) {
         json_t *meta = json_object_get(j, "__faust");
         json_t *ns = meta ? json_object_get(meta, "ns") : NULL;
         if (!json_is_string(ns) || strcmp(json_string_value(ns), s->ns) != 0) {
-            snprintf(errstr, errlen, "record '%s'%s%s: __faust.ns is %s%s%s, expected '%s'",
-                     s->ns, *path ? " at " : "", path, ns ? "'" : "",
+            snprintf(errstr, errlen,
+                     "record '%s'%s%s: __faust.ns is %s%s%s, expected '%s'", s->ns,
+                     *path ? " at " : "", path, ns ? "'" : "",
                      ns && json_is_string(ns) ? json_string_value(ns) : "missing",
                      ns ? "'" : "", s->ns);
             return RILL_EDECODE;
@@ -589,7 +622,8 @@ static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t
             } else if (fj && f->type.kind == RILL_T_RECORD) {
                 rill_record_free(f->type.record, *(void **)m); /* explicit null: None */
                 *(void **)m = NULL;
-            } else if (fj && (f->type.kind == RILL_T_STRING || f->type.kind == RILL_T_BYTES)) {
+            } else if (fj &&
+                       (f->type.kind == RILL_T_STRING || f->type.kind == RILL_T_BYTES)) {
                 rill_value_clear(&f->type, m); /* explicit null: None, not the default */
             }
             /* absent optional: the default from rill_record_init stays */
@@ -602,11 +636,13 @@ static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t
     return RILL_OK;
 }
 
-static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type, const void *data,
-                              size_t len, void *value, char *errstr, size_t errlen) {
+static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
+                              const void *data, size_t len, void *value, char *errstr,
+                              size_t errlen) {
     json_ctx_t *c = s->impl;
     if ((int64_t)len > c->max_bytes) {
-        snprintf(errstr, errlen, "value of %zu bytes is larger than json.max.bytes (%lld)", len,
+        snprintf(errstr, errlen,
+                 "value of %zu bytes is larger than json.max.bytes (%lld)", len,
                  (long long)c->max_bytes);
         return RILL_ETOOBIG;
     }

@@ -5,8 +5,9 @@
 
 #include "rill/serializer.h"
 
-static rill_err_t raw_encode(rill_serializer_t *s, const rill_type_t *type, const void *value,
-                             rill_buf_t *out, char *errstr, size_t errlen) {
+static rill_err_t raw_encode(rill_serializer_t *s, const rill_type_t *type,
+                             const void *value, rill_buf_t *out, char *errstr,
+                             size_t errlen) {
     (void)s;
     switch (type->kind) {
     case RILL_T_BYTES: {
@@ -22,20 +23,23 @@ static rill_err_t raw_encode(rill_serializer_t *s, const rill_type_t *type, cons
         return rill_buf_append(out, str, strlen(str));
     }
     case RILL_T_INT64: {
-        uint64_t v = (uint64_t)*(const int64_t *)value;
+        uint64_t v = (uint64_t) * (const int64_t *)value;
         uint8_t be[8];
-        for (int i = 7; i >= 0; i--, v >>= 8) be[i] = (uint8_t)v;
+        for (int i = 7; i >= 0; i--, v >>= 8)
+            be[i] = (uint8_t)v;
         return rill_buf_append(out, be, 8);
     }
     default:
-        snprintf(errstr, errlen, "raw serializer handles bytes, string and int64 only; use "
-                                 "json or avro for this type");
+        snprintf(errstr, errlen,
+                 "raw serializer handles bytes, string and int64 only; use "
+                 "json or avro for this type");
         return RILL_ENOTSUP;
     }
 }
 
-static rill_err_t raw_decode(rill_serializer_t *s, const rill_type_t *type, const void *data,
-                             size_t len, void *value, char *errstr, size_t errlen) {
+static rill_err_t raw_decode(rill_serializer_t *s, const rill_type_t *type,
+                             const void *data, size_t len, void *value, char *errstr,
+                             size_t errlen) {
     (void)s;
     switch (type->kind) {
     case RILL_T_BYTES: {
@@ -64,13 +68,15 @@ static rill_err_t raw_decode(rill_serializer_t *s, const rill_type_t *type, cons
         }
         const uint8_t *p = data;
         uint64_t v = 0;
-        for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+        for (int i = 0; i < 8; i++)
+            v = v << 8 | p[i];
         *(int64_t *)value = (int64_t)v;
         return RILL_OK;
     }
     default:
-        snprintf(errstr, errlen, "raw serializer handles bytes, string and int64 only; use "
-                                 "json or avro for this type");
+        snprintf(errstr, errlen,
+                 "raw serializer handles bytes, string and int64 only; use "
+                 "json or avro for this type");
         return RILL_ENOTSUP;
     }
 }

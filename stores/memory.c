@@ -39,7 +39,8 @@ typedef struct mstore {
 static uint64_t hash_key(const void *p, size_t n) {
     const uint8_t *b = p;
     uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
     return h ^ (h >> 29);
 }
 
@@ -64,7 +65,8 @@ static size_t find_slot(const struct rill_store_part *p, const void *key, size_t
 static rill_err_t grow_index(struct rill_store_part *p, size_t want) {
     if (want * 4 <= p->nslots * 3) return RILL_OK;
     size_t ns = p->nslots ? p->nslots : 64;
-    while (want * 4 > ns * 3) ns *= 2;
+    while (want * 4 > ns * 3)
+        ns *= 2;
     uint32_t *slots = calloc(ns, sizeof *slots);
     if (!slots) return RILL_ENOMEM;
     free(p->slots);
@@ -81,7 +83,8 @@ static rill_err_t reserve(struct rill_store_part *p, size_t more) {
     if (p->n + more > UINT32_MAX - 1) return RILL_ENOMEM;
     if (p->n + more > p->cap) {
         size_t cap = p->cap ? p->cap : 64;
-        while (cap < p->n + more) cap *= 2;
+        while (cap < p->n + more)
+            cap *= 2;
         ment_t *e = realloc(p->ents, cap * sizeof *e);
         if (!e) return RILL_ENOMEM;
         p->ents = e;
@@ -146,7 +149,8 @@ static uint8_t *make_block(const void *key, size_t klen, const void *val, size_t
     return b;
 }
 
-/* ---- ops ------------------------------------------------------------------------------- */
+/* ---- ops
+ * ------------------------------------------------------------------------------- */
 
 static rill_err_t ms_open(rill_store_t *s, const rill_url_t *url, const rill_conf_t *conf,
                           char *errstr, size_t errlen) {
@@ -159,7 +163,8 @@ static rill_err_t ms_open(rill_store_t *s, const rill_url_t *url, const rill_con
     return RILL_OK;
 }
 
-static struct rill_store_part *part_find(mstore_t *m, const char *table, int32_t partition) {
+static struct rill_store_part *part_find(mstore_t *m, const char *table,
+                                         int32_t partition) {
     for (struct rill_store_part *p = m->parts; p; p = p->next)
         if (p->partition == partition && strcmp(p->table, table) == 0) return p;
     return NULL;
@@ -171,7 +176,8 @@ static rill_err_t ms_part_open(rill_store_t *s, const char *table, int32_t parti
     struct rill_store_part *p = part_find(m, table, partition);
     if (p) {
         if (p->open) {
-            snprintf(errstr, errlen, "table '%s' partition %d is already open", table, partition);
+            snprintf(errstr, errlen, "table '%s' partition %d is already open", table,
+                     partition);
             return RILL_EEXIST;
         }
     } else {
@@ -189,7 +195,8 @@ static rill_err_t ms_part_open(rill_store_t *s, const char *table, int32_t parti
     return RILL_OK;
 }
 
-static rill_err_t ms_get(rill_store_part_t *p, const void *key, size_t klen, rill_buf_t *out) {
+static rill_err_t ms_get(rill_store_part_t *p, const void *key, size_t klen,
+                         rill_buf_t *out) {
     if (!p->n) return RILL_ENOENT;
     size_t s = find_slot(p, key, klen, hash_key(key, klen));
     if (!p->slots[s]) return RILL_ENOENT;
@@ -200,8 +207,8 @@ static rill_err_t ms_get(rill_store_part_t *p, const void *key, size_t klen, ril
     return rc;
 }
 
-static rill_err_t ms_put(rill_store_part_t *p, const void *key, size_t klen, const void *val,
-                         size_t vlen) {
+static rill_err_t ms_put(rill_store_part_t *p, const void *key, size_t klen,
+                         const void *val, size_t vlen) {
     if (klen > UINT32_MAX || vlen > UINT32_MAX) return RILL_ETOOBIG;
     if (reserve(p, 1) != RILL_OK) return RILL_ENOMEM;
     uint8_t *b = make_block(key, klen, val, vlen);
@@ -232,7 +239,8 @@ static rill_err_t ms_write(rill_store_part_t *p, const rill_store_op_t *ops, siz
     for (size_t i = 0; i < n; i++) {
         if (ops[i].kind != RILL_STORE_PUT) continue;
         if (!(blocks[b] = make_block(ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen))) {
-            while (b) free(blocks[--b]);
+            while (b)
+                free(blocks[--b]);
             free(blocks);
             return RILL_ENOMEM;
         }
@@ -241,7 +249,8 @@ static rill_err_t ms_write(rill_store_part_t *p, const rill_store_op_t *ops, siz
     b = 0;
     for (size_t i = 0; i < n; i++) {
         if (ops[i].kind == RILL_STORE_PUT)
-            put_block(p, blocks[b++], ops[i].klen, ops[i].vlen, hash_key(ops[i].key, ops[i].klen));
+            put_block(p, blocks[b++], ops[i].klen, ops[i].vlen,
+                      hash_key(ops[i].key, ops[i].klen));
         else
             ms_del(p, ops[i].key, ops[i].klen);
     }
@@ -258,8 +267,9 @@ static int cmp_idx(const void *a, const void *b) {
     return key_cmp(x->key, x->klen, y->key, y->klen);
 }
 
-static rill_err_t ms_scan(rill_store_part_t *p, const void *start, size_t slen, const void *end,
-                          size_t elen, rill_store_scan_cb cb, void *opaque) {
+static rill_err_t ms_scan(rill_store_part_t *p, const void *start, size_t slen,
+                          const void *end, size_t elen, rill_store_scan_cb cb,
+                          void *opaque) {
     if (!p->n) return RILL_OK;
     uint32_t *idx = malloc(p->n * sizeof *idx);
     if (!idx) return RILL_ENOMEM;
@@ -279,16 +289,21 @@ static rill_err_t ms_scan(rill_store_part_t *p, const void *start, size_t slen, 
     rill_err_t rc = keys && klens ? RILL_OK : RILL_ENOMEM;
     for (size_t i = 0; rc == RILL_OK && i < k; i++) {
         const ment_t *e = &p->ents[idx[i]];
-        if (!(keys[i] = malloc(e->klen + 1))) rc = RILL_ENOMEM;
-        else memcpy(keys[i], e->key, e->klen);
+        if (!(keys[i] = malloc(e->klen + 1)))
+            rc = RILL_ENOMEM;
+        else
+            memcpy(keys[i], e->key, e->klen);
         klens[i] = e->klen;
     }
     free(idx);
     for (size_t i = 0; rc == RILL_OK && i < k; i++) {
-        if (ms_get(p, keys[i], klens[i], &vb) != RILL_OK) continue; /* deleted meanwhile */
-        if (cb(keys[i], klens[i], vb.data ? vb.data : (uint8_t *)"", vb.len, opaque)) break;
+        if (ms_get(p, keys[i], klens[i], &vb) != RILL_OK)
+            continue; /* deleted meanwhile */
+        if (cb(keys[i], klens[i], vb.data ? vb.data : (uint8_t *)"", vb.len, opaque))
+            break;
     }
-    for (size_t i = 0; keys && i < k; i++) free(keys[i]);
+    for (size_t i = 0; keys && i < k; i++)
+        free(keys[i]);
     free(keys);
     free(klens);
     rill_buf_free(&kb);
@@ -312,22 +327,23 @@ static void ms_part_close(rill_store_part_t *p) {
 }
 
 static void part_free(struct rill_store_part *p) {
-    for (size_t i = 0; i < p->n; i++) free(p->ents[i].key);
+    for (size_t i = 0; i < p->n; i++)
+        free(p->ents[i].key);
     free(p->ents);
     free(p->slots);
     free(p->table);
     free(p);
 }
 
-static rill_err_t ms_drop(rill_store_t *s, const char *table, int32_t partition, char *errstr,
-                          size_t errlen) {
+static rill_err_t ms_drop(rill_store_t *s, const char *table, int32_t partition,
+                          char *errstr, size_t errlen) {
     mstore_t *m = s->impl;
     for (struct rill_store_part **pp = &m->parts; *pp; pp = &(*pp)->next) {
         struct rill_store_part *p = *pp;
         if (p->partition != partition || strcmp(p->table, table) != 0) continue;
         if (p->open) {
-            snprintf(errstr, errlen, "table '%s' partition %d is open: close it first", table,
-                     partition);
+            snprintf(errstr, errlen, "table '%s' partition %d is open: close it first",
+                     table, partition);
             return RILL_ESTATE;
         }
         *pp = p->next;

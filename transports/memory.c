@@ -42,7 +42,7 @@ typedef struct mem_entry {
     int64_t offset;
     int64_t timestamp_ms;
     uint32_t klen, vlen;
-    uint32_t hbytes;   /* header names and values */
+    uint32_t hbytes; /* header names and values */
     uint16_t nheaders;
     uint8_t has_key, tombstone;
     /* then: rill_header_t[nheaders], header bytes, key, value */
@@ -52,7 +52,7 @@ typedef struct mem_entry {
 #define E_KEY(e) ((uint8_t *)(E_HEADERS(e) + (e)->nheaders) + (e)->hbytes)
 #define E_VALUE(e) (E_KEY(e) + (e)->klen)
 #define E_BYTES(e)                                                                       \
-    (sizeof(mem_entry_t) + (e)->nheaders * sizeof(rill_header_t) + (e)->hbytes +          \
+    (sizeof(mem_entry_t) + (e)->nheaders * sizeof(rill_header_t) + (e)->hbytes +         \
      (e)->klen + (e)->vlen)
 
 typedef struct mem_part {
@@ -140,11 +140,11 @@ typedef struct mem_ctx {
     mem_cursor_t *readers;
     size_t nreaders, capreaders;
     struct event *dispatch_ev;
-    struct event *control_ev; /* rebalance steps and delivery reports */
+    struct event *control_ev;   /* rebalance steps and delivery reports */
     struct pending_cb *reports; /* delivery reports, in produce order */
     size_t nreports, capreports;
-    bool wake_pending;          /* dispatch event already activated */
-    const char *last_name;      /* produce: last topic name pointer and its topic */
+    bool wake_pending;     /* dispatch event already activated */
+    const char *last_name; /* produce: last topic name pointer and its topic */
     mem_topic_t *last_topic;
     uint64_t produced;
     int64_t now_ms;
@@ -187,7 +187,8 @@ static const rill_prop_t mem_props[] = {
 /* ---- broker registry ------------------------------------------------------------- */
 
 static void free_part(mem_part_t *p) {
-    for (size_t i = p->head; i < p->n; i++) entry_free(p, p->entries[i]);
+    for (size_t i = p->head; i < p->n; i++)
+        entry_free(p, p->entries[i]);
     if (p->chunk) free(p->chunk);
     free(p->entries);
 }
@@ -197,7 +198,8 @@ static void broker_free(mem_broker_t *b) {
         while (b->topics) {
             mem_topic_t *t = b->topics;
             b->topics = t->next;
-            for (int32_t i = 0; i < t->nparts; i++) free_part(&t->parts[i]);
+            for (int32_t i = 0; i < t->nparts; i++)
+                free_part(&t->parts[i]);
             free(t->parts);
             free(t->name);
             free(t);
@@ -281,7 +283,8 @@ static bool group_reads(mem_group_t *g, const char *topic) {
     return false;
 }
 
-/* ---- log ------------------------------------------------------------------------------ */
+/* ---- log ------------------------------------------------------------------------------
+ */
 
 static size_t part_count(const mem_part_t *p) {
     return p->n - p->head;
@@ -386,8 +389,8 @@ static mem_entry_t *entry_new(mem_part_t *p, const rill_produce_t *m, int64_t of
         hsize += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
     size_t klen = m->key ? m->key_len : 0, vlen = m->value ? m->value_len : 0;
     if (m->nheaders > UINT16_MAX || klen > UINT32_MAX || vlen > UINT32_MAX) return NULL;
-    size_t bytes = sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize +
-                   klen + vlen;
+    size_t bytes =
+        sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize + klen + vlen;
     bytes = (bytes + 7) & ~(size_t)7;
     mem_chunk_t *c = p->chunk;
     if (!c || c->cap - c->used < bytes) {
@@ -419,7 +422,8 @@ static mem_entry_t *entry_new(mem_part_t *p, const rill_produce_t *m, int64_t of
         memcpy(w, m->headers[i].name, nl);
         hs[i].name = (const char *)w;
         w += nl;
-        if (m->headers[i].value_len) memcpy(w, m->headers[i].value, m->headers[i].value_len);
+        if (m->headers[i].value_len)
+            memcpy(w, m->headers[i].value, m->headers[i].value_len);
         hs[i].value = w;
         hs[i].value_len = m->headers[i].value_len;
         w += m->headers[i].value_len;
@@ -430,7 +434,8 @@ static mem_entry_t *entry_new(mem_part_t *p, const rill_produce_t *m, int64_t of
     return e;
 }
 
-/* ---- dispatch ------------------------------------------------------------------------- */
+/* ---- dispatch -------------------------------------------------------------------------
+ */
 
 static void wake(mem_ctx_t *c) {
     if (c->dispatch_ev && !c->closing && !c->wake_pending) {
@@ -448,7 +453,8 @@ static void wake_readers_of(mem_broker_t *b, mem_topic_t *t, int32_t partition) 
         mem_ctx_t *o = b->instances[i];
         if (o->wake_pending) continue;
         for (size_t j = 0; j < o->nassigned; j++)
-            if (o->assigned[j].topic == t && o->assigned[j].partition == partition) wake(o);
+            if (o->assigned[j].topic == t && o->assigned[j].partition == partition)
+                wake(o);
         for (size_t j = 0; j < o->nreaders; j++)
             if (o->readers[j].topic == t && o->readers[j].partition == partition) wake(o);
     }
@@ -473,7 +479,8 @@ static size_t deliver_cursor(mem_ctx_t *c, size_t idx, bool reader, size_t budge
     mem_cursor_t *cur = reader ? &c->readers[idx] : &c->assigned[idx];
     mem_part_t *p = &cur->topic->parts[cur->partition];
     size_t i = part_seek(p, cur->position), n = 0;
-    while (i < p->n && n < budget && n < BATCH_MAX) fill_msg(&c->batch[n++], cur->topic, cur->partition, p->entries[i++]);
+    while (i < p->n && n < budget && n < BATCH_MAX)
+        fill_msg(&c->batch[n++], cur->topic, cur->partition, p->entries[i++]);
     if (n) {
         cur->position = c->batch[n - 1].offset + 1;
         cur->eof_sent = false;
@@ -528,7 +535,8 @@ static void on_dispatch(evutil_socket_t fd, short what, void *arg) {
     if (more && !c->closing) wake(c);
 }
 
-/* ---- assignment ----------------------------------------------------------------------- */
+/* ---- assignment -----------------------------------------------------------------------
+ */
 
 static int cmp_member(const void *a, const void *b) {
     const mem_member_t *x = *(mem_member_t *const *)a, *y = *(mem_member_t *const *)b;
@@ -574,7 +582,8 @@ static void queue_assign(mem_ctx_t *c, bool revoke, rill_tp_t *tps, size_t n) {
     pa->tps = tps;
     pa->n = n;
     pending_assign_t **pp = &c->assigns;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = pa;
     wake_control(c);
 }
@@ -640,7 +649,8 @@ static void group_step(mem_broker_t *b, mem_group_t *g) {
                 mem_part_t *pp = &t->parts[p];
                 int64_t pos = cm ? cm->offset : part_low(pp);
                 if (pos < part_low(pp)) pos = part_low(pp);
-                c->assigned[c->nassigned++] = (mem_cursor_t){t, p, pos, false, false, false};
+                c->assigned[c->nassigned++] =
+                    (mem_cursor_t){t, p, pos, false, false, false};
                 tps[n].topic = t->name;
                 tps[n++].partition = p;
             }
@@ -700,7 +710,9 @@ static void on_control(evutil_socket_t fd, short what, void *arg) {
             size_t added = 0;
             for (size_t i = 0; i < pa->n; i++) {
                 mem_topic_t *t = topic_find(c->broker, pa->tps[i].topic);
-                int idx = t ? cursor_index(c->assigned, c->nassigned, t, pa->tps[i].partition) : -1;
+                int idx =
+                    t ? cursor_index(c->assigned, c->nassigned, t, pa->tps[i].partition)
+                      : -1;
                 if (idx < 0 || c->assigned[idx].announced) continue;
                 c->assigned[idx].announced = true;
                 pa->tps[added++] = pa->tps[i];
@@ -717,7 +729,8 @@ static void on_control(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
-/* ---- ops ------------------------------------------------------------------------------ */
+/* ---- ops ------------------------------------------------------------------------------
+ */
 
 static rill_err_t mem_open(rill_transport_t *t, const rill_url_t *url,
                            const rill_conf_t *conf, char *errstr, size_t errlen) {
@@ -725,11 +738,15 @@ static rill_err_t mem_open(rill_transport_t *t, const rill_url_t *url,
     mem_ctx_t *c = t->impl;
     c->t = t;
     if (*url->path && strcmp(url->path, "/") != 0) {
-        snprintf(errstr, errlen, "memory transport URL '%s': a path is not allowed (use memory://NAME)", url->raw);
+        snprintf(errstr, errlen,
+                 "memory transport URL '%s': a path is not allowed (use memory://NAME)",
+                 url->raw);
         return RILL_EURL;
     }
     if (c->max_messages < 1 || c->max_bytes < 1 || c->default_partitions < 1) {
-        snprintf(errstr, errlen, "memory transport: max.messages, max.bytes and partitions must be positive");
+        snprintf(
+            errstr, errlen,
+            "memory transport: max.messages, max.bytes and partitions must be positive");
         return RILL_ECONF;
     }
     if (!t->base) {
@@ -740,7 +757,8 @@ static rill_err_t mem_open(rill_transport_t *t, const rill_url_t *url,
     if (!c->broker) return RILL_ENOMEM;
     c->dispatch_ev = event_new(t->base, -1, 0, on_dispatch, c);
     c->control_ev = event_new(t->base, -1, 0, on_control, c);
-    mem_ctx_t **ni = realloc(c->broker->instances, (c->broker->ninstances + 1) * sizeof *ni);
+    mem_ctx_t **ni =
+        realloc(c->broker->instances, (c->broker->ninstances + 1) * sizeof *ni);
     if (!c->dispatch_ev || !c->control_ev || !ni) {
         free(ni == c->broker->instances ? NULL : ni);
         return RILL_ENOMEM;
@@ -770,7 +788,8 @@ static rill_err_t mem_declare(rill_transport_t *t, const rill_topic_spec_t *spec
     }
     int32_t n = spec->partitions > 0 ? spec->partitions : (int32_t)c->default_partitions;
     tp = calloc(1, sizeof *tp);
-    if (!tp || !(tp->name = strdup(spec->name)) || !(tp->parts = calloc((size_t)n, sizeof *tp->parts))) {
+    if (!tp || !(tp->name = strdup(spec->name)) ||
+        !(tp->parts = calloc((size_t)n, sizeof *tp->parts))) {
         if (tp) free(tp->name);
         free(tp);
         return RILL_ENOMEM;
@@ -783,7 +802,8 @@ static rill_err_t mem_declare(rill_transport_t *t, const rill_topic_spec_t *spec
     /* Members subscribed before the topic existed now get its partitions. */
     for (mem_group_t *g = c->broker->groups; g; g = g->next) {
         bool reads = false;
-        for (size_t i = 0; i < g->nmembers && !reads; i++) reads = member_reads(g->members[i], tp->name);
+        for (size_t i = 0; i < g->nmembers && !reads; i++)
+            reads = member_reads(g->members[i], tp->name);
         if (reads) group_rebalance(c->broker, g);
     }
     return RILL_OK;
@@ -824,7 +844,8 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
             p->cap = cap;
         }
     }
-    if ((c->produced++ & 63) == 0) c->now_ms = rill_now_ms(); /* ms stamps: no clock per message */
+    if ((c->produced++ & 63) == 0)
+        c->now_ms = rill_now_ms(); /* ms stamps: no clock per message */
     mem_entry_t *e = entry_new(p, m, p->next_offset, c->now_ms);
     if (!e) return RILL_ENOMEM;
     p->entries[p->n++] = e;
@@ -854,7 +875,8 @@ static rill_err_t mem_subscribe(rill_transport_t *t, const char *group,
         return RILL_ESTATE;
     }
     if (!t->client_id || !*t->client_id) {
-        snprintf(errstr, errlen, "memory transport: a client id is required to join a group");
+        snprintf(errstr, errlen,
+                 "memory transport: a client id is required to join a group");
         return RILL_EINVAL;
     }
     mem_group_t *g = group_get(c->broker, group);
@@ -868,7 +890,8 @@ static rill_err_t mem_subscribe(rill_transport_t *t, const char *group,
     g->members = nm;
     for (size_t i = 0; i < n; i++) {
         if (!(m->topics[i] = strdup(topics[i]))) {
-            for (size_t j = 0; j < i; j++) free(m->topics[j]);
+            for (size_t j = 0; j < i; j++)
+                free(m->topics[j]);
             free(m->topics);
             free(m);
             return RILL_ENOMEM;
@@ -884,7 +907,8 @@ static rill_err_t mem_subscribe(rill_transport_t *t, const char *group,
 }
 
 static void member_free(mem_member_t *m) {
-    for (size_t i = 0; i < m->ntopics; i++) free(m->topics[i]);
+    for (size_t i = 0; i < m->ntopics; i++)
+        free(m->topics[i]);
     free(m->topics);
     free(m->pending_revoke);
     free(m);
@@ -922,7 +946,8 @@ static rill_err_t mem_unsubscribe(rill_transport_t *t) {
     if (!m) return RILL_OK;
     /* Stop targeting anything; the group revokes through the normal path and
      * the member leaves once its revoke is done. */
-    for (size_t i = 0; i < m->ntopics; i++) free(m->topics[i]);
+    for (size_t i = 0; i < m->ntopics; i++)
+        free(m->topics[i]);
     m->ntopics = 0;
     m->leaving = true;
     if (m->revoke_outstanding) return RILL_OK;
@@ -983,7 +1008,8 @@ static rill_err_t mem_seek(rill_transport_t *t, const char *topic, int32_t parti
     return RILL_OK;
 }
 
-static rill_err_t mem_commit(rill_transport_t *t, const rill_tp_offset_t *offs, size_t n) {
+static rill_err_t mem_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
+                             size_t n) {
     mem_ctx_t *c = t->impl;
     if (!c->member) return RILL_ESTATE;
     mem_group_t *g = c->member->group;
@@ -1018,8 +1044,8 @@ static rill_err_t mem_committed(rill_transport_t *t, const char *group, const ch
     return RILL_OK;
 }
 
-static rill_err_t mem_reader_open(rill_transport_t *t, const char *topic, int32_t partition,
-                                  int64_t offset) {
+static rill_err_t mem_reader_open(rill_transport_t *t, const char *topic,
+                                  int32_t partition, int64_t offset) {
     mem_ctx_t *c = t->impl;
     mem_topic_t *tp = topic_find(c->broker, topic);
     if (!tp) return RILL_ENOENT;
@@ -1050,8 +1076,9 @@ static rill_err_t mem_reader_close(rill_transport_t *t, const char *topic,
     return RILL_OK;
 }
 
-static rill_err_t mem_watermarks(rill_transport_t *t, const char *topic, int32_t partition,
-                                 int64_t *low, int64_t *high, int timeout_ms) {
+static rill_err_t mem_watermarks(rill_transport_t *t, const char *topic,
+                                 int32_t partition, int64_t *low, int64_t *high,
+                                 int timeout_ms) {
     (void)timeout_ms;
     mem_ctx_t *c = t->impl;
     mem_topic_t *tp = topic_find(c->broker, topic);

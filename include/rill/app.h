@@ -31,7 +31,8 @@ typedef struct rill_timer rill_timer_t;
 /** @brief A handler's return value meaning "I will call rill_event_ack() later". */
 #define RILL_PENDING 1
 
-/* ---- app ------------------------------------------------------------------------------ */
+/* ---- app ------------------------------------------------------------------------------
+ */
 
 /**
  * @brief Create an app named @p id (also its consumer group) from @p conf.
@@ -88,19 +89,20 @@ RILL_API void rill_app_log(const rill_app_t *app, rill_log_level_t level, const 
 /** @brief True once every assigned partition is recovered and consuming. */
 RILL_API bool rill_app_is_ready(const rill_app_t *app);
 
-/* ---- topics ----------------------------------------------------------------------------- */
+/* ---- topics
+ * ----------------------------------------------------------------------------- */
 
 typedef struct rill_topic_opts {
-    int32_t partitions;           /**< 0: conf topic.partitions (or the existing count) */
-    const rill_type_t *key_type;  /**< NULL: raw bytes (rill_bytes_t) */
+    int32_t partitions;          /**< 0: conf topic.partitions (or the existing count) */
+    const rill_type_t *key_type; /**< NULL: raw bytes (rill_bytes_t) */
     const rill_type_t *value_type; /**< NULL: raw bytes (rill_bytes_t) */
-    const char *key_serializer;   /**< NULL: "raw" when key_type is NULL or a string,
-                                       else conf key_serializer */
-    const char *value_serializer; /**< NULL: "raw" when value_type is NULL, else conf
-                                       value_serializer ("json") */
-    bool compacted;               /**< cleanup.policy=compact */
-    int64_t retention_ms;         /**< 0: transport default */
-    bool internal;                /**< created by rill (changelogs, repartition) */
+    const char *key_serializer;    /**< NULL: "raw" when key_type is NULL or a string,
+                                        else conf key_serializer */
+    const char *value_serializer;  /**< NULL: "raw" when value_type is NULL, else conf
+                                        value_serializer ("json") */
+    bool compacted;                /**< cleanup.policy=compact */
+    int64_t retention_ms;          /**< 0: transport default */
+    bool internal;                 /**< created by rill (changelogs, repartition) */
 } rill_topic_opts_t;
 
 /** @brief Define (or return the already defined) topic @p name.  @p opts may be NULL. */
@@ -113,7 +115,8 @@ RILL_API int32_t rill_topic_partitions(const rill_topic_t *topic);
 RILL_API const rill_type_t *rill_topic_value_type(const rill_topic_t *topic);
 RILL_API const rill_type_t *rill_topic_key_type(const rill_topic_t *topic);
 
-/* ---- sending ----------------------------------------------------------------------------- */
+/* ---- sending
+ * ----------------------------------------------------------------------------- */
 
 /** @brief Delivery report of one send: @p err is RILL_OK once the broker has it. */
 typedef void (*rill_send_cb)(rill_err_t err, const char *errmsg, int32_t partition,
@@ -149,9 +152,11 @@ RILL_API rill_err_t rill_send_raw(rill_topic_t *topic, const void *key, size_t k
                                   const rill_send_opts_t *opts);
 /** @brief Send a NUL-terminated string key and value (both raw bytes on the wire
  * unless the topic has other serializers: then they are JSON text). */
-RILL_API rill_err_t rill_send_str(rill_topic_t *topic, const char *key, const char *value);
+RILL_API rill_err_t rill_send_str(rill_topic_t *topic, const char *key,
+                                  const char *value);
 
-/* ---- agents ------------------------------------------------------------------------------ */
+/* ---- agents
+ * ------------------------------------------------------------------------------ */
 
 /**
  * @brief An agent's handler: called once per event, in partition order.
@@ -173,14 +178,15 @@ typedef struct rill_agent_opts {
 } rill_agent_opts_t;
 
 /** @brief Define agent @p name consuming @p topic.  @p opts may be NULL. */
-RILL_API rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
-                                      rill_agent_fn fn, void *opaque,
+RILL_API rill_agent_t *rill_app_agent(rill_app_t *app, const char *name,
+                                      rill_topic_t *topic, rill_agent_fn fn, void *opaque,
                                       const rill_agent_opts_t *opts);
 RILL_API const char *rill_agent_name(const rill_agent_t *agent);
 /** @brief Events handled (acked) so far. */
 RILL_API uint64_t rill_agent_processed(const rill_agent_t *agent);
 
-/* ---- events ------------------------------------------------------------------------------- */
+/* ---- events
+ * ------------------------------------------------------------------------------- */
 
 /** @brief The decoded key (C representation of the topic's key type), or NULL. */
 RILL_API const void *rill_event_key(const rill_event_t *ev);
@@ -206,21 +212,23 @@ RILL_API rill_app_t *rill_event_app(const rill_event_t *ev);
  */
 RILL_API void rill_event_ack(rill_event_t *ev, rill_err_t err);
 
-/* ---- timers and tasks ----------------------------------------------------------------------- */
+/* ---- timers and tasks
+ * ----------------------------------------------------------------------- */
 
 typedef void (*rill_timer_fn)(rill_app_t *app, void *opaque);
 
 /** @brief Call @p fn every @p interval_s seconds while the app runs (first call after
  * one interval). */
-RILL_API rill_timer_t *rill_app_timer(rill_app_t *app, const char *name, double interval_s,
-                                      rill_timer_fn fn, void *opaque);
+RILL_API rill_timer_t *rill_app_timer(rill_app_t *app, const char *name,
+                                      double interval_s, rill_timer_fn fn, void *opaque);
 /** @brief Call @p fn once when the app has started (Faust's @app.task). */
 RILL_API rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_fn fn,
                                   void *opaque);
 /** @brief Call @p fn at shutdown, before offsets are committed for the last time. */
 RILL_API rill_err_t rill_app_on_stop(rill_app_t *app, rill_timer_fn fn, void *opaque);
 
-/* ---- command line ------------------------------------------------------------------------------ */
+/* ---- command line
+ * ------------------------------------------------------------------------------ */
 
 /**
  * @brief A Faust-like command line for an app binary:

@@ -13,7 +13,7 @@
 RILL_BEGIN_DECLS
 
 /* One list, expanded into the enum and the string tables (libuv UV_ERRNO_MAP). */
-#define RILL_ERRNO_MAP(X)                                                               \
+#define RILL_ERRNO_MAP(X)                                                                \
     X(OK, 0, "success")                                                                  \
     X(ENOMEM, -1, "out of memory")                                                       \
     X(EINVAL, -2, "invalid argument")                                                    \

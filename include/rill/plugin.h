@@ -25,10 +25,10 @@ typedef enum {
 } rill_prop_type_t;
 
 typedef struct rill_prop {
-    const char *name;      /**< "linger.ms"; NULL terminates the table */
+    const char *name; /**< "linger.ms"; NULL terminates the table */
     rill_prop_type_t type;
-    const char *def;       /**< default, as text (NULL: zero) */
-    size_t offset;         /**< offsetof(impl struct, member) */
+    const char *def; /**< default, as text (NULL: zero) */
+    size_t offset;   /**< offsetof(impl struct, member) */
     const char *desc;
 } rill_prop_t;
 
@@ -51,7 +51,8 @@ typedef struct rill_url_param {
     char *value;
 } rill_url_param_t;
 
-/** @brief A parsed URL: scheme://[user[:password]@]host[:port][,host:port...][/path][?k=v&...] */
+/** @brief A parsed URL:
+ * scheme://[user[:password]@]host[:port][,host:port...][/path][?k=v&...] */
 typedef struct rill_url {
     char *raw;       /**< the URL as given */
     char *scheme;    /**< lower-case: "kafka" */
@@ -72,7 +73,8 @@ RILL_API void rill_url_destroy(rill_url_t *url);
 /** @brief Value of query parameter @p key or NULL. */
 RILL_API const char *rill_url_param(const rill_url_t *url, const char *key);
 
-/* ---- logging for plugins ------------------------------------------------------------ */
+/* ---- logging for plugins ------------------------------------------------------------
+ */
 
 typedef struct rill_logger rill_logger_t;
 

@@ -88,9 +88,9 @@ typedef struct rill_type {
 
 /** @brief Default of an optional field (the member matching the field's kind). */
 typedef union rill_default {
-    int64_t i; /**< INT64, DATETIME, DECIMAL (unscaled) */
-    double d;  /**< DOUBLE */
-    bool b;    /**< BOOL */
+    int64_t i;     /**< INT64, DATETIME, DECIMAL (unscaled) */
+    double d;      /**< DOUBLE */
+    bool b;        /**< BOOL */
     const char *s; /**< STRING (copied) */
 } rill_default_t;
 
@@ -121,7 +121,8 @@ RILL_API extern const rill_type_t rill_type_bytes;
 RILL_API extern const rill_type_t rill_type_datetime;
 
 /** @brief A pointer to a (static) type for a record schema. */
-#define RILL_TYPE_RECORD(schema) (&(const rill_type_t){.kind = RILL_T_RECORD, .record = (schema)})
+#define RILL_TYPE_RECORD(schema)                                                         \
+    (&(const rill_type_t){.kind = RILL_T_RECORD, .record = (schema)})
 /** @brief A pointer to a (static) array-of-@p elem type. */
 #define RILL_TYPE_ARRAY(elem) (&(const rill_type_t){.kind = RILL_T_ARRAY, .elem = (elem)})
 /** @brief A pointer to a (static) map-of-@p elem type. */
@@ -150,61 +151,83 @@ RILL_API extern const rill_type_t rill_type_datetime;
 #define RILL__DEF_DECIMAL i
 
 /* Compile-time check that member m of T has C type ctype (0 when it does). */
-#define RILL__CHECK(T, m, ctype) (0 * sizeof(char[_Generic(((T *)0)->m, ctype: 1, default: -1)]))
+#define RILL__CHECK(T, m, ctype)                                                         \
+    (0 * sizeof(char[_Generic(((T *)0)->m, ctype : 1, default : -1)]))
 /* Nested records are pointers: check the member is pointer-sized and deref-able. */
 #define RILL__CHECK_PTR(T, m) (0 * sizeof(*((T *)0)->m))
 
-/** @brief A required scalar field: KIND is STRING, INT64, DOUBLE, BOOL, BYTES, DATETIME. */
+/** @brief A required scalar field: KIND is STRING, INT64, DOUBLE, BOOL, BYTES, DATETIME.
+ */
 #define RILL_F(T, m, KIND)                                                               \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),                  \
-     .type = {.kind = RILL_T_##KIND}}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),    \
+        .type = {                                                                        \
+            .kind = RILL_T_##KIND                                                        \
+        }                                                                                \
+    }
 
 /** @brief An optional scalar field with a default (NULL for STRING/BYTES). */
 #define RILL_F_OPT(T, m, KIND, defval)                                                   \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),                  \
-     .type = {.kind = RILL_T_##KIND},                                                    \
-     .flags = RILL_FIELD_OPTIONAL,                                                       \
-     .def = {.RILL__DEF_##KIND = (defval)}}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),    \
+        .type = {.kind = RILL_T_##KIND}, .flags = RILL_FIELD_OPTIONAL, .def = {          \
+            .RILL__DEF_##KIND = (defval)                                                 \
+        }                                                                                \
+    }
 
 /** @brief An optional bytes field (absent: data NULL). */
 #define RILL_F_OPT_BYTES(T, m)                                                           \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_bytes_t),                        \
-     .type = {.kind = RILL_T_BYTES},                                                     \
-     .flags = RILL_FIELD_OPTIONAL}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_bytes_t),          \
+        .type = {.kind = RILL_T_BYTES}, .flags = RILL_FIELD_OPTIONAL                     \
+    }
 
 /** @brief A decimal field with Avro precision and scale. */
 #define RILL_F_DECIMAL(T, m, prec, scl)                                                  \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_decimal_t),                      \
-     .type = {.kind = RILL_T_DECIMAL, .precision = (prec), .scale = (scl)}}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_decimal_t),        \
+        .type = {                                                                        \
+            .kind = RILL_T_DECIMAL,                                                      \
+            .precision = (prec),                                                         \
+            .scale = (scl)                                                               \
+        }                                                                                \
+    }
 
 /** @brief A required nested record: member is `struct X *`. */
 #define RILL_F_RECORD(T, m, schema)                                                      \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK_PTR(T, m),                                  \
-     .type = {.kind = RILL_T_RECORD, .record = (schema)}}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK_PTR(T, m), .type = {          \
+            .kind = RILL_T_RECORD,                                                       \
+            .record = (schema)                                                           \
+        }                                                                                \
+    }
 
 /** @brief An optional nested record (null: NULL pointer). */
 #define RILL_F_OPT_RECORD(T, m, schema)                                                  \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK_PTR(T, m),                                  \
-     .type = {.kind = RILL_T_RECORD, .record = (schema)},                                \
-     .flags = RILL_FIELD_OPTIONAL}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK_PTR(T, m),                    \
+        .type = {.kind = RILL_T_RECORD, .record = (schema)},                             \
+        .flags = RILL_FIELD_OPTIONAL                                                     \
+    }
 
 /** @brief An array field; @p elem is a `const rill_type_t *` (e.g. &rill_type_int64). */
 #define RILL_F_ARRAY(T, m, elemtype)                                                     \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_array_t),                        \
-     .type = {.kind = RILL_T_ARRAY, .elem = (elemtype)}}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_array_t),          \
+        .type = {                                                                        \
+            .kind = RILL_T_ARRAY,                                                        \
+            .elem = (elemtype)                                                           \
+        }                                                                                \
+    }
 
 /** @brief A string-keyed map field; @p elem is the value type. */
 #define RILL_F_MAP(T, m, elemtype)                                                       \
-    {.name = #m,                                                                         \
-     .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_map_t),                          \
-     .type = {.kind = RILL_T_MAP, .elem = (elemtype)}}
+    {                                                                                    \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_map_t), .type = {  \
+            .kind = RILL_T_MAP,                                                          \
+            .elem = (elemtype)                                                           \
+        }                                                                                \
+    }
 
 /** @brief Declare schema @p var for struct type @p T with namespace @p ns. */
 #define RILL_RECORD(var, T, nsname, ...)                                                 \
@@ -238,7 +261,8 @@ RILL_API rill_err_t rill_record_copy(const rill_schema_t *schema, void *dst,
 /** @brief Deep copy into a new allocation. @returns NULL on ENOMEM. */
 RILL_API void *rill_record_dup(const rill_schema_t *schema, const void *src);
 /** @brief Deep equality (doubles compared exactly). */
-RILL_API bool rill_record_equal(const rill_schema_t *schema, const void *a, const void *b);
+RILL_API bool rill_record_equal(const rill_schema_t *schema, const void *a,
+                                const void *b);
 
 /* Same operations for any value type (record: the value is the struct). */
 RILL_API void rill_value_clear(const rill_type_t *type, void *value);

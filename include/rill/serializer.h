@@ -23,8 +23,8 @@ typedef struct rill_serializer rill_serializer_t;
 #define RILL_SF_SCALARS 0x2u /**< encodes scalar types */
 
 struct rill_serializer_ops {
-    unsigned abi;            /**< RILL_SERIALIZER_ABI */
-    const char *name;        /**< "json": also the conf prefix ("json.faust.ns") */
+    unsigned abi;     /**< RILL_SERIALIZER_ABI */
+    const char *name; /**< "json": also the conf prefix ("json.faust.ns") */
     const char *description;
     uint32_t features;
     const rill_prop_t *props; /**< may be NULL */
@@ -54,7 +54,8 @@ struct rill_serializer {
     char name[32];
 };
 
-/** @brief Register a serializer for every app created afterwards (name must be unique). */
+/** @brief Register a serializer for every app created afterwards (name must be unique).
+ */
 RILL_API rill_err_t rill_register_serializer(const struct rill_serializer_ops *ops);
 /** @brief Look up a registered serializer by name; NULL if none. */
 RILL_API const struct rill_serializer_ops *rill_serializer_find(const char *name);

@@ -51,7 +51,7 @@ struct rill_store_ops {
     unsigned abi;       /**< RILL_STORE_ABI */
     const char *scheme; /**< "memory", "rocksdb" */
     const char *description;
-    uint32_t features;  /**< RILL_STF_* */
+    uint32_t features; /**< RILL_STF_* */
     const rill_prop_t *props;
     size_t impl_size;
 
@@ -63,7 +63,8 @@ struct rill_store_ops {
     rill_err_t (*part_open)(rill_store_t *s, const char *table, int32_t partition,
                             rill_store_part_t **out, char *errstr, size_t errlen);
     /** Copy the value of @p key into @p out (reset first). RILL_ENOENT if absent. */
-    rill_err_t (*get)(rill_store_part_t *p, const void *key, size_t klen, rill_buf_t *out);
+    rill_err_t (*get)(rill_store_part_t *p, const void *key, size_t klen,
+                      rill_buf_t *out);
     rill_err_t (*put)(rill_store_part_t *p, const void *key, size_t klen, const void *val,
                       size_t vlen);
     /** Delete @p key; deleting an absent key is RILL_OK. */

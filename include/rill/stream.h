@@ -46,7 +46,8 @@ typedef rill_err_t (*rill_batch_fn)(rill_event_t *const *events, size_t n, void 
 /** @brief A stream of @p topic's events. */
 RILL_API rill_stream_t *rill_app_stream(rill_app_t *app, rill_topic_t *topic);
 /** @brief Keep only events for which @p fn returns true. */
-RILL_API rill_stream_t *rill_stream_filter(rill_stream_t *s, rill_filter_fn fn, void *opaque);
+RILL_API rill_stream_t *rill_stream_filter(rill_stream_t *s, rill_filter_fn fn,
+                                           void *opaque);
 /** @brief Replace each event's value with @p fn's output, of type @p out_type
  * (NULL: raw bytes as rill_bytes_t).  rill_event_value() then returns the new value. */
 RILL_API rill_stream_t *rill_stream_map(rill_stream_t *s, const rill_type_t *out_type,
@@ -64,8 +65,8 @@ RILL_API rill_stream_t *rill_stream_through(rill_stream_t *s, rill_topic_t *topi
  * the source) and the rest of the stream consumes from it, so tables written
  * downstream are keyed and partitioned correctly.
  */
-RILL_API rill_stream_t *rill_stream_group_by(rill_stream_t *s, rill_key_fn fn, void *opaque,
-                                             const char *name);
+RILL_API rill_stream_t *rill_stream_group_by(rill_stream_t *s, rill_key_fn fn,
+                                             void *opaque, const char *name);
 /**
  * @brief Deliver events in batches of up to @p n, or fewer when @p within_s seconds
  * passed since the batch's first event (Faust's take(100, within=30)).  A partial
@@ -75,8 +76,9 @@ RILL_API rill_stream_t *rill_stream_group_by(rill_stream_t *s, rill_key_fn fn, v
 RILL_API rill_stream_t *rill_stream_take(rill_stream_t *s, size_t n, double within_s);
 
 /** @brief End the stream in an agent called per event. */
-RILL_API rill_agent_t *rill_stream_agent(rill_stream_t *s, const char *name, rill_agent_fn fn,
-                                         void *opaque, const rill_agent_opts_t *opts);
+RILL_API rill_agent_t *rill_stream_agent(rill_stream_t *s, const char *name,
+                                         rill_agent_fn fn, void *opaque,
+                                         const rill_agent_opts_t *opts);
 /** @brief End a take() stream in an agent called per batch. */
 RILL_API rill_agent_t *rill_stream_agent_batch(rill_stream_t *s, const char *name,
                                                rill_batch_fn fn, void *opaque,
@@ -94,7 +96,8 @@ RILL_API uint64_t rill_event_index(const rill_event_t *ev);
 RILL_API rill_err_t rill_event_forward(rill_event_t *ev, rill_topic_t *topic,
                                        int64_t delay_ms);
 
-/* ---- channels and iterables ---------------------------------------------------------- */
+/* ---- channels and iterables ----------------------------------------------------------
+ */
 
 /**
  * @brief An in-process channel: agents consume it like a topic, but events never
@@ -112,7 +115,8 @@ RILL_API rill_topic_t *rill_app_channel(rill_app_t *app, const char *name,
 RILL_API rill_err_t rill_app_stream_values(rill_app_t *app, rill_topic_t *topic,
                                            const void *values, size_t n, size_t stride);
 
-/* ---- agent replies (ask / cast) -------------------------------------------------------- */
+/* ---- agent replies (ask / cast)
+ * -------------------------------------------------------- */
 
 /** @brief The reply to an ask: @p value (of the agent's reply_type) or an error. */
 typedef void (*rill_reply_cb)(rill_err_t err, const void *value, void *opaque);
@@ -122,10 +126,12 @@ typedef void (*rill_reply_cb)(rill_err_t err, const void *value, void *opaque);
  * (set with rill_event_reply()) or RILL_ETIMEDOUT after @p timeout_ms.
  * The agent must have been defined with opts.reply_type.
  */
-RILL_API rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, const void *value,
-                                   int timeout_ms, rill_reply_cb cb, void *opaque);
+RILL_API rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key,
+                                   const void *value, int timeout_ms, rill_reply_cb cb,
+                                   void *opaque);
 /** @brief Send @p value to @p agent's topic without waiting for a reply. */
-RILL_API rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key, const void *value);
+RILL_API rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key,
+                                    const void *value);
 /** @brief From a handler: the value to reply to the asker with (of the agent's
  * reply_type).  Events that were cast, not asked, ignore it. */
 RILL_API rill_err_t rill_event_reply(rill_event_t *ev, const void *value);

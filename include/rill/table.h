@@ -34,8 +34,8 @@ typedef struct rill_table_opts {
     const rill_type_t *value_type; /**< required: e.g. &rill_type_int64 */
     const void *default_value;     /**< value of absent keys (C repr); NULL: zero */
     const char *value_serializer;  /**< NULL: "raw" for int64/string/bytes, else "json" */
-    rill_topic_t *source;          /**< partitioned like this topic (NULL: topic.partitions) */
-    int32_t partitions;            /**< explicit count (0: like source) */
+    rill_topic_t *source; /**< partitioned like this topic (NULL: topic.partitions) */
+    int32_t partitions;   /**< explicit count (0: like source) */
     /* windows: size 0 means not windowed */
     int64_t window_size_ms;    /**< tumbling/hopping window length */
     int64_t window_step_ms;    /**< hopping step (0 or == size: tumbling) */
@@ -90,7 +90,8 @@ RILL_API rill_err_t rill_table_get_window(rill_table_t *t, const void *key, size
  * window; @p window_start_ms is -1 for plain tables).  Return non-zero to stop. */
 typedef int (*rill_table_visit_fn)(const void *key, size_t klen, int64_t window_start_ms,
                                    const void *value, void *opaque);
-RILL_API rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opaque);
+RILL_API rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn,
+                                       void *opaque);
 
 /** @brief Statistics of the partitions this worker has (owned and standby). */
 typedef struct rill_table_stats {

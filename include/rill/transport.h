@@ -44,7 +44,7 @@ typedef struct rill_transport rill_transport_t;
 /** @brief Feature bits. */
 #define RILL_TF_GROUPS 0x1u      /**< groups span processes (not just one process) */
 #define RILL_TF_TXN 0x2u         /**< transactions (txn_* methods) */
-#define RILL_TF_PASSTHROUGH 0x4u /**< accepts any "<scheme>.*" conf key; open validates */
+#define RILL_TF_PASSTHROUGH 0x4u /**< takes any "<scheme>.*" key; open validates */
 #define RILL_TF_WATERMARKS 0x8u  /**< watermarks() implemented */
 #define RILL_TF_PERSISTENT 0x10u /**< data survives the process */
 
@@ -118,16 +118,16 @@ struct rill_transport_ops {
 
     /** Connect as needed.  t->base, t->h, t->client_id are set.  May block briefly
      * (bounded by a timeout) to fail fast on a bad address. */
-    rill_err_t (*open)(rill_transport_t *t, const rill_url_t *url, const rill_conf_t *conf,
-                       char *errstr, size_t errlen);
+    rill_err_t (*open)(rill_transport_t *t, const rill_url_t *url,
+                       const rill_conf_t *conf, char *errstr, size_t errlen);
     /** Create the topic, or check an existing one.  *@p partitions_out gets the real
      * count.  An existing topic with another count than spec->partitions (when > 0) is
      * RILL_EPARTITIONS with a message giving both.  Blocking, with a timeout. */
     rill_err_t (*declare)(rill_transport_t *t, const rill_topic_spec_t *spec,
                           int32_t *partitions_out, char *errstr, size_t errlen);
     /** Queue a message.  RILL_EFULL: queue full, retry after handlers->writable. */
-    rill_err_t (*produce)(rill_transport_t *t, const rill_produce_t *m, rill_delivery_cb cb,
-                          void *opaque);
+    rill_err_t (*produce)(rill_transport_t *t, const rill_produce_t *m,
+                          rill_delivery_cb cb, void *opaque);
     /** Deliver outstanding delivery reports, waiting up to @p timeout_ms (blocking). */
     rill_err_t (*flush)(rill_transport_t *t, int timeout_ms);
 

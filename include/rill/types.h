@@ -27,7 +27,8 @@ typedef struct rill_buf {
     size_t cap;
 } rill_buf_t;
 
-#define RILL_BUF_INIT {NULL, 0, 0}
+#define RILL_BUF_INIT                                                                    \
+    { NULL, 0, 0 }
 
 /** @brief Ensure room for @p extra more bytes.  @returns RILL_OK or RILL_ENOMEM. */
 RILL_API rill_err_t rill_buf_reserve(rill_buf_t *b, size_t extra);

@@ -36,11 +36,12 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 
 #define RUN_UNTIL(base, cond, ms)                                                        \
     do {                                                                                 \
-        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms) * 1000000u;                      \
+        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms)*1000000u;                        \
         struct event *t_ = event_new((base), -1, EV_PERSIST, tick, (base));              \
         struct timeval tv_ = {0, 2000};                                                  \
         event_add(t_, &tv_);                                                             \
-        while (!(cond) && rill_mono_ns() < end_) event_base_dispatch(base);              \
+        while (!(cond) && rill_mono_ns() < end_)                                         \
+            event_base_dispatch(base);                                                   \
         event_free(t_);                                                                  \
     } while (0)
 
@@ -61,15 +62,17 @@ static int on_event(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static rill_app_t *make_app(struct event_base *base, const char *id, const char *extra_key,
-                            const char *extra_val) {
+static rill_app_t *make_app(struct event_base *base, const char *id,
+                            const char *extra_key, const char *extra_val) {
     rill_conf_t *c = rill_conf_new();
     char err[256];
     assert_int_equal(rill_conf_set(c, "broker", broker, err, sizeof err), RILL_CONF_OK);
-    assert_int_equal(rill_conf_set(c, "commit.interval.ms", "50", err, sizeof err), RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "commit.interval.ms", "50", err, sizeof err),
+                     RILL_CONF_OK);
     if (!getenv("RILL_LOG_LEVEL")) rill_conf_set(c, "log.level", "warn", err, sizeof err);
     if (extra_key)
-        assert_int_equal(rill_conf_set(c, extra_key, extra_val, err, sizeof err), RILL_CONF_OK);
+        assert_int_equal(rill_conf_set(c, extra_key, extra_val, err, sizeof err),
+                         RILL_CONF_OK);
     rill_app_t *app = rill_app_new_with_base(id, c, base, err, sizeof err);
     if (!app) fail_msg("%s", err);
     return app;
@@ -100,7 +103,8 @@ static int64_t committed(struct event_base *base, const char *group, const char 
                          int32_t p) {
     rill_transport_handlers_t h = {0};
     char err[256];
-    rill_transport_t *t = rill_transport_new(broker, NULL, base, &h, "probe", err, sizeof err);
+    rill_transport_t *t =
+        rill_transport_new(broker, NULL, base, &h, "probe", err, sizeof err);
     assert_non_null(t);
     int64_t off = RILL_OFFSET_INVALID;
     t->ops->committed(t, group, topic, p, &off);
@@ -126,7 +130,8 @@ static void agent_receives_every_event_once_in_partition_order(void **state) {
     RUN_UNTIL(base, s.n >= 1000, 5000);
     assert_int_equal(s.n, 1000);
     assert_false(s.out_of_order);
-    for (int p = 0; p < 4; p++) assert_true(s.per_part[p] > 0);
+    for (int p = 0; p < 4; p++)
+        assert_true(s.per_part[p] > 0);
     RUN_UNTIL(base, false, 50);
     assert_int_equal(s.n, 1000);
     rill_app_destroy(app);
@@ -216,9 +221,11 @@ static void slow_head_event_is_never_committed_past(void **state) {
     rill_event_ack(s.held[0], RILL_OK);
     RUN_UNTIL(base, committed(base, "a5", "events", 0) >= 4, 2000);
     assert_int_equal(committed(base, "a5", "events", 0), 4);
-    for (int i = 4; i < s.nheld; i++) rill_event_ack(s.held[i], RILL_OK);
+    for (int i = 4; i < s.nheld; i++)
+        rill_event_ack(s.held[i], RILL_OK);
     RUN_UNTIL(base, s.nheld >= 8, 2000);
-    for (int i = 7; i < s.nheld; i++) rill_event_ack(s.held[i], RILL_OK);
+    for (int i = 7; i < s.nheld; i++)
+        rill_event_ack(s.held[i], RILL_OK);
     RUN_UNTIL(base, committed(base, "a5", "events", 0) >= 8, 2000);
     assert_int_equal(committed(base, "a5", "events", 0), 8);
     rill_app_destroy(app);
@@ -342,7 +349,8 @@ static void revoke_with_event_never_acked_fails_loudly(void **state) {
 static void two_workers_share_partitions_and_survivor_takes_over(void **state) {
     (void)state;
     struct event_base *base = event_base_new();
-    rill_app_t *a = make_app(base, "g1", NULL, NULL), *b = make_app(base, "g1", NULL, NULL);
+    rill_app_t *a = make_app(base, "g1", NULL, NULL),
+               *b = make_app(base, "g1", NULL, NULL);
     rill_topic_t *ta = raw_topic(a, "events", 4);
     raw_topic(b, "events", 4);
     seen_t sa = {0}, sb = {0};
@@ -355,14 +363,16 @@ static void two_workers_share_partitions_and_survivor_takes_over(void **state) {
     RUN_UNTIL(base, sa.n + sb.n >= 1000, 5000);
     assert_int_equal(sa.n + sb.n, 1000);
     assert_true(sa.n > 0 && sb.n > 0);
-    for (int p = 0; p < 4; p++) assert_true(!(sa.per_part[p] && sb.per_part[p]));
+    for (int p = 0; p < 4; p++)
+        assert_true(!(sa.per_part[p] && sb.per_part[p]));
     /* b dies abruptly mid-stream; a must process everything b had not committed */
     rill_app_destroy(b);
     int before = sa.n;
     send_n(ta, 1000);
     RUN_UNTIL(base, sa.n - before >= 1000, 5000);
     assert_true(sa.n - before >= 1000); /* at least once: none skipped */
-    for (int p = 0; p < 4; p++) assert_true(sa.per_part[p] > 0);
+    for (int p = 0; p < 4; p++)
+        assert_true(sa.per_part[p] > 0);
     rill_app_destroy(a);
     event_base_free(base);
 }
@@ -417,7 +427,8 @@ static void send_reports_delivery_partition_and_offset(void **state) {
     start(app);
     dr_t d = {0};
     rill_bytes_t v = {(uint8_t *)"x", 1};
-    rill_send_opts_t o = {.use_partition = true, .partition = 2, .cb = on_dr, .opaque = &d};
+    rill_send_opts_t o = {
+        .use_partition = true, .partition = 2, .cb = on_dr, .opaque = &d};
     assert_int_equal(rill_send_ex(t, NULL, &v, &o), RILL_OK);
     assert_int_equal(rill_send_ex(t, NULL, &v, &o), RILL_OK);
     RUN_UNTIL(base, d.n >= 2, 2000);
@@ -464,12 +475,14 @@ int main(void) {
         cmocka_unit_test_setup(timer_fires_every_interval, setup),
         cmocka_unit_test_setup(graceful_stop_commits_processed_offsets, setup),
         cmocka_unit_test_setup(slow_head_event_is_never_committed_past, setup),
-        cmocka_unit_test_setup(concurrency_one_keeps_partition_order_with_async_handler, setup),
+        cmocka_unit_test_setup(concurrency_one_keeps_partition_order_with_async_handler,
+                               setup),
         cmocka_unit_test_setup(slow_agent_pauses_only_its_own_partitions, setup),
         cmocka_unit_test_setup(handler_error_is_logged_and_skipped, setup),
         cmocka_unit_test_setup(handler_error_with_crash_policy_stops_the_worker, setup),
         cmocka_unit_test_setup(revoke_with_event_never_acked_fails_loudly, setup),
-        cmocka_unit_test_setup(two_workers_share_partitions_and_survivor_takes_over, setup),
+        cmocka_unit_test_setup(two_workers_share_partitions_and_survivor_takes_over,
+                               setup),
         cmocka_unit_test_setup(restarted_worker_resumes_after_committed_offset, setup),
         cmocka_unit_test_setup(send_reports_delivery_partition_and_offset, setup),
         cmocka_unit_test_setup(definitions_reject_bad_names, setup),

@@ -22,11 +22,12 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 
 #define RUN_UNTIL(base, cond, ms)                                                        \
     do {                                                                                 \
-        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms) * 1000000u;                      \
+        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms)*1000000u;                        \
         struct event *t_ = event_new((base), -1, EV_PERSIST, tick, (base));              \
         struct timeval tv_ = {0, 2000};                                                  \
         event_add(t_, &tv_);                                                             \
-        while (!(cond) && rill_mono_ns() < end_) event_base_dispatch(base);              \
+        while (!(cond) && rill_mono_ns() < end_)                                         \
+            event_base_dispatch(base);                                                   \
         event_free(t_);                                                                  \
     } while (0)
 
@@ -41,7 +42,8 @@ static rill_app_t *make_app(struct event_base *base, const char *id) {
     char err[256];
     rill_conf_set(c, "broker", broker, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "50", err, sizeof err);
-    if (!getenv("RILL_LOG_LEVEL")) rill_conf_set(c, "log.level", "error", err, sizeof err);
+    if (!getenv("RILL_LOG_LEVEL"))
+        rill_conf_set(c, "log.level", "error", err, sizeof err);
     rill_app_t *app = rill_app_new_with_base(id, c, base, err, sizeof err);
     if (!app) fail_msg("%s", err);
     return app;
@@ -115,7 +117,8 @@ static void filter_keeps_only_matching_events(void **state) {
     RUN_UNTIL(base, g->n >= 50, 2000);
     RUN_UNTIL(base, false, 20);
     assert_int_equal(g->n, 50);
-    for (int i = 0; i < 50; i++) assert_int_equal(g->values[i], 2 * i);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(g->values[i], 2 * i);
     free(g);
     rill_app_destroy(app);
     event_base_free(base);
@@ -139,13 +142,15 @@ static void map_replaces_the_value(void **state) {
     rill_app_t *app = make_app(base, "m");
     rill_topic_t *t = raw_topic(app, "nums", 1);
     got_t *g = calloc(1, sizeof *g);
-    rill_stream_t *s = rill_stream_map(rill_app_stream(app, t), &rill_type_int64, times_ten, NULL);
+    rill_stream_t *s =
+        rill_stream_map(rill_app_stream(app, t), &rill_type_int64, times_ten, NULL);
     assert_non_null(rill_stream_agent(s, "tens", collect_int64, g, NULL));
     start(app);
     send_ints(t, 1, 6);
     RUN_UNTIL(base, g->n >= 5, 2000);
     assert_int_equal(g->n, 5);
-    for (int i = 0; i < 5; i++) assert_int_equal(g->values[i], (i + 1) * 10);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(g->values[i], (i + 1) * 10);
     free(g);
     rill_app_destroy(app);
     event_base_free(base);
@@ -157,13 +162,15 @@ static void enumerate_numbers_events_from_zero(void **state) {
     rill_app_t *app = make_app(base, "e");
     rill_topic_t *t = raw_topic(app, "nums", 1);
     got_t *g = calloc(1, sizeof *g);
-    rill_stream_t *s = rill_stream_enumerate(rill_stream_filter(rill_app_stream(app, t), is_even, NULL));
+    rill_stream_t *s =
+        rill_stream_enumerate(rill_stream_filter(rill_app_stream(app, t), is_even, NULL));
     assert_non_null(rill_stream_agent(s, "idx", collect, g, NULL));
     start(app);
     send_ints(t, 0, 10);
     RUN_UNTIL(base, g->n >= 5, 2000);
     assert_int_equal(g->n, 5);
-    for (int i = 0; i < 5; i++) assert_int_equal(g->index[i], (uint64_t)i);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(g->index[i], (uint64_t)i);
     free(g);
     rill_app_destroy(app);
     event_base_free(base);
@@ -197,7 +204,8 @@ static void take_delivers_full_batches_of_n(void **state) {
     send_ints(t, 0, 100);
     RUN_UNTIL(base, b.total >= 100, 2000);
     assert_int_equal(b.nbatches, 10);
-    for (int i = 0; i < 10; i++) assert_int_equal(b.sizes[i], 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(b.sizes[i], 10);
     rill_app_destroy(app);
     event_base_free(base);
 }
@@ -240,7 +248,8 @@ static void take_delivers_partial_batch_on_shutdown(void **state) {
     /* and the batch's offsets were committed */
     rill_transport_handlers_t h = {0};
     char err[256];
-    rill_transport_t *tr = rill_transport_new(broker, NULL, base, &h, "probe", err, sizeof err);
+    rill_transport_t *tr =
+        rill_transport_new(broker, NULL, base, &h, "probe", err, sizeof err);
     int64_t off = -1;
     tr->ops->committed(tr, "t3", "nums", 0, &off);
     assert_int_equal(off, 5);
@@ -263,7 +272,8 @@ static void echo_copies_and_continues(void **state) {
     RUN_UNTIL(base, g->n >= 20 && c->n >= 20, 2000);
     assert_int_equal(g->n, 20);
     assert_int_equal(c->n, 20);
-    for (int i = 0; i < 20; i++) assert_int_equal(c->values[i], i);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(c->values[i], i);
     free(g);
     free(c);
     rill_app_destroy(app);
@@ -306,7 +316,8 @@ static void group_by_repartitions_by_the_new_key(void **state) {
     rill_app_t *app = make_app(base, "gb");
     rill_topic_t *t = raw_topic(app, "nums", 4);
     got_t *g = calloc(1, sizeof *g);
-    rill_stream_t *s = rill_stream_group_by(rill_app_stream(app, t), key_by_parity, NULL, "parity");
+    rill_stream_t *s =
+        rill_stream_group_by(rill_app_stream(app, t), key_by_parity, NULL, "parity");
     assert_non_null(s);
     rill_stream_agent(s, "by_parity", collect, g, NULL);
     start(app);
@@ -316,7 +327,8 @@ static void group_by_repartitions_by_the_new_key(void **state) {
     send_ints(t, 0, 100);
     RUN_UNTIL(base, g->n >= 100, 2000);
     assert_int_equal(g->n, 100);
-    int32_t even_p = rill_partition_for_key("even", 4, 4), odd_p = rill_partition_for_key("odd", 3, 4);
+    int32_t even_p = rill_partition_for_key("even", 4, 4),
+            odd_p = rill_partition_for_key("odd", 3, 4);
     for (int i = 0; i < g->n; i++) {
         bool odd = g->values[i] % 2;
         assert_string_equal(g->keys[i], odd ? "odd" : "even");
@@ -424,11 +436,13 @@ static void channel_delivers_in_process(void **state) {
     send_ints(ch, 0, 10);
     RUN_UNTIL(base, g->n >= 10, 2000);
     assert_int_equal(g->n, 10);
-    for (int i = 0; i < 10; i++) assert_int_equal(g->values[i], i);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(g->values[i], i);
     /* nothing of it on the broker */
     rill_transport_handlers_t h = {0};
     char err[256];
-    rill_transport_t *tr = rill_transport_new(broker, NULL, base, &h, "probe", err, sizeof err);
+    rill_transport_t *tr =
+        rill_transport_new(broker, NULL, base, &h, "probe", err, sizeof err);
     int64_t lo, hi;
     assert_int_equal(tr->ops->watermarks(tr, "jobs", 0, &lo, &hi, 100), RILL_ENOENT);
     rill_transport_destroy(tr);
@@ -448,15 +462,19 @@ static void stream_values_spread_over_partitions_and_workers(void **state) {
     start(a);
     start(b);
     RUN_UNTIL(base, false, 30);
-    rill_bytes_t vals[4] = {{(uint8_t *)"1", 1}, {(uint8_t *)"2", 1}, {(uint8_t *)"3", 1},
+    rill_bytes_t vals[4] = {{(uint8_t *)"1", 1},
+                            {(uint8_t *)"2", 1},
+                            {(uint8_t *)"3", 1},
                             {(uint8_t *)"4", 1}};
     assert_int_equal(rill_app_stream_values(a, ta, vals, 4, sizeof vals[0]), RILL_OK);
     RUN_UNTIL(base, ga->n + gb->n >= 4, 2000);
     assert_int_equal(ga->n + gb->n, 4);
     assert_int_equal(ga->n, 2); /* two partitions each */
     int sum = 0;
-    for (int i = 0; i < ga->n; i++) sum += ga->values[i];
-    for (int i = 0; i < gb->n; i++) sum += gb->values[i];
+    for (int i = 0; i < ga->n; i++)
+        sum += ga->values[i];
+    for (int i = 0; i < gb->n; i++)
+        sum += gb->values[i];
     assert_int_equal(sum, 10);
     free(ga);
     free(gb);

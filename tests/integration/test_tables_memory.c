@@ -23,11 +23,12 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 
 #define RUN_UNTIL(base, cond, ms)                                                        \
     do {                                                                                 \
-        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms) * 1000000u;                      \
+        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms)*1000000u;                        \
         struct event *t_ = event_new((base), -1, EV_PERSIST, tick, (base));              \
         struct timeval tv_ = {0, 2000};                                                  \
         event_add(t_, &tv_);                                                             \
-        while (!(cond) && rill_mono_ns() < end_) event_base_dispatch(base);              \
+        while (!(cond) && rill_mono_ns() < end_)                                         \
+            event_base_dispatch(base);                                                   \
         event_free(t_);                                                                  \
     } while (0)
 
@@ -66,8 +67,11 @@ static void worker_start(worker_t *w, struct event_base *base, const char *extra
     char err[256];
     rill_conf_set(c, "broker", broker, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "50", err, sizeof err);
-    if (!getenv("RILL_LOG_LEVEL")) rill_conf_set(c, "log.level", "error", err, sizeof err);
-    if (extra_k) assert_int_equal(rill_conf_set(c, extra_k, extra_v, err, sizeof err), RILL_CONF_OK);
+    if (!getenv("RILL_LOG_LEVEL"))
+        rill_conf_set(c, "log.level", "error", err, sizeof err);
+    if (extra_k)
+        assert_int_equal(rill_conf_set(c, extra_k, extra_v, err, sizeof err),
+                         RILL_CONF_OK);
     w->app = rill_app_new_with_base("wc", c, base, err, sizeof err);
     assert_non_null(w->app);
     rill_topic_opts_t to = {.partitions = 4};
@@ -115,7 +119,8 @@ static void incr_counts_every_key_exactly(void **state) {
     send_words(&w, 1000, 10);
     RUN_UNTIL(base, w.handled >= 1000, 3000);
     assert_int_equal(w.errors, 0);
-    for (int i = 0; i < 10; i++) assert_int_equal(count_of(&w, i), 100);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(count_of(&w, i), 100);
     rill_table_stats_t st;
     assert_int_equal(rill_table_stats(w.counts, &st), RILL_OK);
     assert_int_equal(st.keys, 10);
@@ -124,7 +129,8 @@ static void incr_counts_every_key_exactly(void **state) {
     event_base_free(base);
 }
 
-static int visit_sum(const void *key, size_t klen, int64_t ws, const void *value, void *op) {
+static int visit_sum(const void *key, size_t klen, int64_t ws, const void *value,
+                     void *op) {
     (void)key;
     (void)klen;
     (void)ws;
@@ -163,7 +169,8 @@ static void reading_a_partition_not_owned_fails_clearly(void **state) {
             assert_int_equal(v, 10);
         } else {
             refused++;
-            assert_non_null(strstr(rill_app_errmsg(a.app), "is not owned by this worker"));
+            assert_non_null(
+                strstr(rill_app_errmsg(a.app), "is not owned by this worker"));
             assert_int_equal(count_of(&b, i), 10);
         }
     }
@@ -226,11 +233,13 @@ static void counts_survive_a_graceful_restart(void **state) {
     worker_t again = {0};
     worker_start(&again, base, NULL, NULL); /* new memory store: full changelog replay */
     RUN_UNTIL(base, count_of(&again, 0) >= 0, 3000);
-    for (int i = 0; i < 5; i++) assert_int_equal(count_of(&again, i), 100);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(count_of(&again, i), 100);
     assert_int_equal(again.handled, 0); /* nothing processed twice */
     send_words(&again, 50, 5);
     RUN_UNTIL(base, again.handled >= 50, 3000);
-    for (int i = 0; i < 5; i++) assert_int_equal(count_of(&again, i), 110);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(count_of(&again, i), 110);
     rill_app_destroy(again.app);
     event_base_free(base);
 }
@@ -245,10 +254,13 @@ static void no_increment_is_lost_after_a_crash(void **state) {
     rill_app_destroy(w.app);                 /* abrupt: no final commit or flush */
     worker_t again = {0};
     worker_start(&again, base, NULL, NULL);
-    RUN_UNTIL(base, count_any(&again, 1, 0) + count_any(&again, 1, 1) + count_any(&again, 1, 2) +
-                            count_any(&again, 1, 3) >= 400,
+    RUN_UNTIL(base,
+              count_any(&again, 1, 0) + count_any(&again, 1, 1) +
+                      count_any(&again, 1, 2) + count_any(&again, 1, 3) >=
+                  400,
               5000);
-    for (int i = 0; i < 4; i++) assert_true(count_of(&again, i) >= 100); /* at least once */
+    for (int i = 0; i < 4; i++)
+        assert_true(count_of(&again, i) >= 100); /* at least once */
     rill_app_destroy(again.app);
     event_base_free(base);
 }
@@ -257,7 +269,8 @@ static void standby_takes_over_replaying_only_the_tail(void **state) {
     (void)state;
     struct event_base *base = event_base_new();
     worker_t ws[3] = {{0}};
-    for (int i = 0; i < 3; i++) worker_start(&ws[i], base, "table.standby_replicas", "1");
+    for (int i = 0; i < 3; i++)
+        worker_start(&ws[i], base, "table.standby_replicas", "1");
     RUN_UNTIL(base, false, 100);
     send_words(&ws[0], 4000, 40);
     RUN_UNTIL(base, ws[0].handled + ws[1].handled + ws[2].handled >= 4000, 5000);
@@ -276,8 +289,10 @@ static void standby_takes_over_replaying_only_the_tail(void **state) {
     assert_true(owner >= 0);
     rill_app_destroy(ws[owner].app);
     ws[owner].app = NULL;
-    for (int k = 0; k < 40; k++) RUN_UNTIL(base, count_any(ws, 3, k) >= 0, 3000);
-    for (int k = 0; k < 40; k++) assert_int_equal(count_any(ws, 3, k), 100);
+    for (int k = 0; k < 40; k++)
+        RUN_UNTIL(base, count_any(ws, 3, k) >= 0, 3000);
+    for (int k = 0; k < 40; k++)
+        assert_int_equal(count_any(ws, 3, k), 100);
     uint64_t recovered = 0;
     for (int i = 0; i < 3; i++) {
         if (!ws[i].app) continue;
@@ -350,7 +365,8 @@ static void stalled_recovery_fails_loudly_naming_the_table(void **state) {
     event_base_free(base);
 }
 
-/* ---- windows ------------------------------------------------------------------------------ */
+/* ---- windows
+ * ------------------------------------------------------------------------------ */
 
 typedef struct wapp {
     rill_app_t *app;
@@ -373,8 +389,8 @@ static int count_click(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static void on_close(rill_table_t *t, const void *key, size_t klen, int64_t ws, int64_t we,
-                     const void *value, void *opaque) {
+static void on_close(rill_table_t *t, const void *key, size_t klen, int64_t ws,
+                     int64_t we, const void *value, void *opaque) {
     (void)t;
     (void)key;
     (void)klen;
@@ -391,12 +407,15 @@ static void wapp_start(wapp_t *w, struct event_base *base, int64_t size, int64_t
     char err[256];
     rill_conf_set(c, "broker", broker, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "20", err, sizeof err);
-    if (!getenv("RILL_LOG_LEVEL")) rill_conf_set(c, "log.level", "error", err, sizeof err);
+    if (!getenv("RILL_LOG_LEVEL"))
+        rill_conf_set(c, "log.level", "error", err, sizeof err);
     w->app = rill_app_new_with_base("win", c, base, err, sizeof err);
     rill_topic_opts_t to = {.partitions = 1};
     w->clicks = rill_app_topic(w->app, "clicks", &to);
-    rill_table_opts_t o = {.value_type = &rill_type_int64, .source = w->clicks,
-                           .on_window_close = on_close, .on_window_close_opaque = w};
+    rill_table_opts_t o = {.value_type = &rill_type_int64,
+                           .source = w->clicks,
+                           .on_window_close = on_close,
+                           .on_window_close_opaque = w};
     rill_table_opts_hopping(&o, size, step, expires);
     w->t = rill_app_table(w->app, "per_minute", &o);
     assert_non_null(w->t);
@@ -440,7 +459,7 @@ static void hopping_windows_overlap(void **state) {
     struct event_base *base = event_base_new();
     wapp_t w = {0};
     wapp_start(&w, base, 10000, 5000, 3600000);
-    click_at(&w, "a", T0 + 7000); /* in [T0, T0+10s) and [T0+5s, T0+15s) */
+    click_at(&w, "a", T0 + 7000);  /* in [T0, T0+10s) and [T0+5s, T0+15s) */
     click_at(&w, "a", T0 + 12000); /* in [T0+5s, +15s) and [T0+10s, +20s) */
     RUN_UNTIL(base, w.handled >= 2, 2000);
     assert_int_equal(window_value(&w, "a", T0 - 5000), 0);
@@ -491,8 +510,8 @@ static void table_definitions_are_validated(void **state) {
     rill_table_opts_t none = {0};
     assert_null(rill_app_table(app, "t", &none));
     assert_non_null(strstr(rill_app_errmsg(app), "value_type"));
-    rill_table_opts_t bad = {.value_type = &rill_type_int64, .window_size_ms = 10,
-                             .window_step_ms = 20};
+    rill_table_opts_t bad = {
+        .value_type = &rill_type_int64, .window_size_ms = 10, .window_step_ms = 20};
     assert_null(rill_app_table(app, "t", &bad));
     assert_non_null(strstr(rill_app_errmsg(app), "windows"));
     rill_table_opts_t ok = {.value_type = &rill_type_int64};

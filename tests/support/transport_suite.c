@@ -64,10 +64,12 @@ static void record(rec_t *r, const rill_msg_t *m) {
     r->offset = m->offset;
     r->ts = m->timestamp_ms;
     r->has_key = m->key != NULL;
-    if (m->key) snprintf(r->key, sizeof r->key, "%.*s", (int)m->key_len, (const char *)m->key);
+    if (m->key)
+        snprintf(r->key, sizeof r->key, "%.*s", (int)m->key_len, (const char *)m->key);
     r->tombstone = m->value == NULL;
     if (m->value) {
-        r->value_len = m->value_len < sizeof r->value ? m->value_len : sizeof r->value - 1;
+        r->value_len =
+            m->value_len < sizeof r->value ? m->value_len : sizeof r->value - 1;
         memcpy(r->value, m->value, r->value_len);
     }
     r->nheaders = m->nheaders;
@@ -81,7 +83,8 @@ static void record(rec_t *r, const rill_msg_t *m) {
 static void on_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *op) {
     (void)t;
     member_t *m = op;
-    for (size_t i = 0; i < n && m->nmsgs < MAXREC; i++) record(&m->msgs[m->nmsgs++], &msgs[i]);
+    for (size_t i = 0; i < n && m->nmsgs < MAXREC; i++)
+        record(&m->msgs[m->nmsgs++], &msgs[i]);
 }
 
 static void on_reader(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *op) {
@@ -91,7 +94,8 @@ static void on_reader(rill_transport_t *t, const rill_msg_t *msgs, size_t n, voi
         record(&m->rmsgs[m->nrmsgs++], &msgs[i]);
 }
 
-static void on_eof(rill_transport_t *t, const char *topic, int32_t p, int64_t end, void *op) {
+static void on_eof(rill_transport_t *t, const char *topic, int32_t p, int64_t end,
+                   void *op) {
     (void)t;
     (void)topic;
     (void)p;
@@ -131,7 +135,8 @@ static void on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool
     (void)lost;
     member_t *m = op;
     m->revokes++;
-    for (size_t i = 0; i < n; i++) drop_owned(m, tps[i].topic, tps[i].partition);
+    for (size_t i = 0; i < n; i++)
+        drop_owned(m, tps[i].topic, tps[i].partition);
     if (m->defer_revoke)
         m->revoke_pending = true;
     else
@@ -184,9 +189,11 @@ static member_t *member_open(fixture_t *f, int i) {
         .error = on_error,
         .opaque = m,
     };
-    snprintf(m->client_id, sizeof m->client_id, "conf-%d-%u-m%d", (int)getpid(), g_seq, i);
+    snprintf(m->client_id, sizeof m->client_id, "conf-%d-%u-m%d", (int)getpid(), g_seq,
+             i);
     char err[512] = "";
-    m->t = rill_transport_new(g_url, g_conf, f->base, &m->h, m->client_id, err, sizeof err);
+    m->t =
+        rill_transport_new(g_url, g_conf, f->base, &m->h, m->client_id, err, sizeof err);
     if (!m->t) fail_msg("cannot open %s: %s", g_url, err);
     return m;
 }
@@ -211,7 +218,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture_t *f = *state;
-    for (int i = 0; i < 3; i++) member_close(&f->members[i]);
+    for (int i = 0; i < 3; i++)
+        member_close(&f->members[i]);
     event_base_free(f->base);
     free(f);
     return 0;
@@ -226,11 +234,12 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 /* Run the loop until @p cond holds or @p ms pass. */
 #define RUN_UNTIL(f, cond, ms)                                                           \
     do {                                                                                 \
-        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms) * 1000000u;                      \
+        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms)*1000000u;                        \
         struct event *t_ = event_new((f)->base, -1, EV_PERSIST, tick, (f)->base);        \
         struct timeval tv_ = {0, 5000};                                                  \
         event_add(t_, &tv_);                                                             \
-        while (!(cond) && rill_mono_ns() < end_) event_base_dispatch((f)->base);         \
+        while (!(cond) && rill_mono_ns() < end_)                                         \
+            event_base_dispatch((f)->base);                                              \
         event_free(t_);                                                                  \
     } while (0)
 
@@ -243,8 +252,8 @@ static void declare(member_t *m, const char *topic, int32_t parts, bool compacte
     assert_int_equal(got, parts);
 }
 
-static void produce(fixture_t *f, member_t *m, const char *topic, int32_t p, const char *key,
-                    const char *value) {
+static void produce(fixture_t *f, member_t *m, const char *topic, int32_t p,
+                    const char *key, const char *value) {
     rill_produce_t msg = {.topic = topic,
                           .partition = p,
                           .key = key,
@@ -252,8 +261,9 @@ static void produce(fixture_t *f, member_t *m, const char *topic, int32_t p, con
                           .value = value,
                           .value_len = value ? strlen(value) : 0};
     rill_err_t rc;
-    for (int tries = 0; (rc = m->t->ops->produce(m->t, &msg, on_delivery, m)) == RILL_EFULL &&
-                        tries < 1000;
+    for (int tries = 0;
+         (rc = m->t->ops->produce(m->t, &msg, on_delivery, m)) == RILL_EFULL &&
+         tries < 1000;
          tries++)
         RUN_UNTIL(f, false, 1);
     assert_int_equal(rc, RILL_OK);
@@ -266,7 +276,8 @@ static void subscribe(member_t *m, const char *group, const char *topic) {
     if (rc) fail_msg("subscribe: %s", err);
 }
 
-/* ---- tests --------------------------------------------------------------------------- */
+/* ---- tests ---------------------------------------------------------------------------
+ */
 
 static void declare_reports_partition_count(void **state) {
     fixture_t *f = *state;
@@ -282,7 +293,8 @@ static void declare_mismatch_is_epartitions(void **state) {
     rill_topic_spec_t spec = {.name = f->topic, .partitions = 5};
     int32_t got = 0;
     char err[512] = "";
-    assert_int_equal(m->t->ops->declare(m->t, &spec, &got, err, sizeof err), RILL_EPARTITIONS);
+    assert_int_equal(m->t->ops->declare(m->t, &spec, &got, err, sizeof err),
+                     RILL_EPARTITIONS);
     assert_non_null(strstr(err, "3"));
     assert_non_null(strstr(err, "5"));
 }
@@ -291,13 +303,15 @@ static void produce_reports_increasing_offsets(void **state) {
     fixture_t *f = *state;
     member_t *m = member_open(f, 0);
     declare(m, f->topic, 1, false);
-    for (int i = 0; i < 10; i++) produce(f, m, f->topic, 0, "k", "v");
+    for (int i = 0; i < 10; i++)
+        produce(f, m, f->topic, 0, "k", "v");
     RUN_UNTIL(f, m->delivered == 10, 10000);
     assert_int_equal(m->delivered, 10);
     assert_int_equal(m->delivery_errors, 0);
     int64_t low, high;
     if (m->t->ops->watermarks) {
-        assert_int_equal(m->t->ops->watermarks(m->t, f->topic, 0, &low, &high, 5000), RILL_OK);
+        assert_int_equal(m->t->ops->watermarks(m->t, f->topic, 0, &low, &high, 5000),
+                         RILL_OK);
         assert_int_equal(high - low, 10);
         assert_int_equal(m->last_offset, high - 1);
     }
@@ -343,7 +357,8 @@ static void key_value_headers_and_timestamp_roundtrip(void **state) {
                           .nheaders = 1,
                           .timestamp_ms = 1700000000123};
     assert_int_equal(m->t->ops->produce(m->t, &msg, on_delivery, m), RILL_OK);
-    rill_produce_t nokey = {.topic = f->topic, .partition = 0, .value = "", .value_len = 0};
+    rill_produce_t nokey = {
+        .topic = f->topic, .partition = 0, .value = "", .value_len = 0};
     assert_int_equal(m->t->ops->produce(m->t, &nokey, on_delivery, m), RILL_OK);
     subscribe(m, f->group, f->topic);
     RUN_UNTIL(f, m->nmsgs >= 2, g_wait_ms + 10000);
@@ -375,7 +390,8 @@ static void tombstone_roundtrip(void **state) {
 static bool disjoint_cover(fixture_t *f, int nmembers, int32_t parts) {
     int seen[64] = {0};
     for (int i = 0; i < nmembers; i++)
-        for (size_t j = 0; j < f->members[i].nowned; j++) seen[f->members[i].owned[j].partition]++;
+        for (size_t j = 0; j < f->members[i].nowned; j++)
+            seen[f->members[i].owned[j].partition]++;
     for (int32_t p = 0; p < parts; p++)
         if (seen[p] != 1) return false;
     return true;
@@ -387,11 +403,13 @@ static void two_members_split_partitions(void **state) {
     declare(a, f->topic, 4, false);
     subscribe(a, f->group, f->topic);
     subscribe(b, f->group, f->topic);
-    RUN_UNTIL(f, a->nowned == 2 && b->nowned == 2 && disjoint_cover(f, 2, 4), g_wait_ms + 10000);
+    RUN_UNTIL(f, a->nowned == 2 && b->nowned == 2 && disjoint_cover(f, 2, 4),
+              g_wait_ms + 10000);
     assert_int_equal(a->nowned, 2);
     assert_int_equal(b->nowned, 2);
     assert_true(disjoint_cover(f, 2, 4));
-    for (int i = 0; i < 100; i++) produce(f, a, f->topic, i % 4, "k", "v");
+    for (int i = 0; i < 100; i++)
+        produce(f, a, f->topic, i % 4, "k", "v");
     RUN_UNTIL(f, a->nmsgs + b->nmsgs >= 100, 10000);
     assert_int_equal(a->nmsgs + b->nmsgs, 100);
     assert_int_equal(a->nmsgs, 50);
@@ -408,7 +426,8 @@ static void member_leaving_hands_partitions_to_survivor(void **state) {
     assert_int_equal(b->t->ops->unsubscribe(b->t), RILL_OK);
     RUN_UNTIL(f, a->nowned == 4, g_wait_ms + 10000);
     assert_int_equal(a->nowned, 4);
-    for (int i = 0; i < 40; i++) produce(f, a, f->topic, i % 4, "k", "v");
+    for (int i = 0; i < 40; i++)
+        produce(f, a, f->topic, i % 4, "k", "v");
     RUN_UNTIL(f, a->nmsgs >= 40, 10000);
     assert_int_equal(a->nmsgs, 40);
     assert_int_equal(b->nmsgs, 0);
@@ -438,7 +457,8 @@ static void committed_offset_roundtrip_and_resume(void **state) {
     fixture_t *f = *state;
     member_t *a = member_open(f, 0);
     declare(a, f->topic, 1, false);
-    for (int i = 0; i < 10; i++) produce(f, a, f->topic, 0, "k", "v");
+    for (int i = 0; i < 10; i++)
+        produce(f, a, f->topic, 0, "k", "v");
     subscribe(a, f->group, f->topic);
     RUN_UNTIL(f, a->nmsgs >= 10, g_wait_ms + 10000);
     assert_int_equal(a->nmsgs, 10);
@@ -448,7 +468,8 @@ static void committed_offset_roundtrip_and_resume(void **state) {
     int64_t got = RILL_OFFSET_INVALID;
     for (int i = 0; i < 200 && got != next; i++) {
         RUN_UNTIL(f, false, 10);
-        assert_int_equal(a->t->ops->committed(a->t, f->group, f->topic, 0, &got), RILL_OK);
+        assert_int_equal(a->t->ops->committed(a->t, f->group, f->topic, 0, &got),
+                         RILL_OK);
     }
     assert_int_equal(got, next);
     member_close(a);
@@ -468,7 +489,8 @@ static void pause_stops_delivery_and_resume_restarts(void **state) {
     assert_int_equal(a->nowned, 1);
     rill_tp_t tp = {f->topic, 0};
     assert_int_equal(a->t->ops->pause(a->t, &tp, 1), RILL_OK);
-    for (int i = 0; i < 10; i++) produce(f, a, f->topic, 0, "k", "v");
+    for (int i = 0; i < 10; i++)
+        produce(f, a, f->topic, 0, "k", "v");
     RUN_UNTIL(f, a->nmsgs > 0, 1000);
     assert_int_equal(a->nmsgs, 0);
     assert_int_equal(a->t->ops->resume(a->t, &tp, 1), RILL_OK);
@@ -480,7 +502,8 @@ static void seek_redelivers_from_offset(void **state) {
     fixture_t *f = *state;
     member_t *a = member_open(f, 0);
     declare(a, f->topic, 1, false);
-    for (int i = 0; i < 5; i++) produce(f, a, f->topic, 0, "k", "v");
+    for (int i = 0; i < 5; i++)
+        produce(f, a, f->topic, 0, "k", "v");
     subscribe(a, f->group, f->topic);
     RUN_UNTIL(f, a->nmsgs >= 5, g_wait_ms + 10000);
     assert_int_equal(a->nmsgs, 5);
@@ -495,15 +518,18 @@ static void reader_reads_partition_and_reports_eof(void **state) {
     fixture_t *f = *state;
     member_t *a = member_open(f, 0);
     declare(a, f->topic, 2, true);
-    for (int i = 0; i < 20; i++) produce(f, a, f->topic, 1, "k", "v");
+    for (int i = 0; i < 20; i++)
+        produce(f, a, f->topic, 1, "k", "v");
     RUN_UNTIL(f, a->delivered == 20, 10000);
-    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 1, RILL_OFFSET_BEGINNING), RILL_OK);
+    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 1, RILL_OFFSET_BEGINNING),
+                     RILL_OK);
     RUN_UNTIL(f, a->eofs > 0, 10000);
     assert_int_equal(a->nrmsgs, 20);
     assert_int_equal(a->last_eof_end, a->rmsgs[19].offset + 1);
     assert_int_equal(a->nmsgs, 0); /* not a group member */
     /* a reader keeps following (standby replicas) */
-    for (int i = 0; i < 5; i++) produce(f, a, f->topic, 1, "k", "w");
+    for (int i = 0; i < 5; i++)
+        produce(f, a, f->topic, 1, "k", "w");
     RUN_UNTIL(f, a->nrmsgs >= 25, 10000);
     assert_int_equal(a->nrmsgs, 25);
     assert_int_equal(a->t->ops->reader_close(a->t, f->topic, 1), RILL_OK);
@@ -513,7 +539,8 @@ static void reader_on_empty_partition_reports_eof(void **state) {
     fixture_t *f = *state;
     member_t *a = member_open(f, 0);
     declare(a, f->topic, 1, true);
-    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, RILL_OFFSET_BEGINNING), RILL_OK);
+    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, RILL_OFFSET_BEGINNING),
+                     RILL_OK);
     RUN_UNTIL(f, a->eofs > 0, 10000);
     assert_int_equal(a->eofs, 1);
     assert_int_equal(a->nrmsgs, 0);
@@ -523,7 +550,8 @@ static void reader_from_offset_skips_earlier(void **state) {
     fixture_t *f = *state;
     member_t *a = member_open(f, 0);
     declare(a, f->topic, 1, false);
-    for (int i = 0; i < 10; i++) produce(f, a, f->topic, 0, "k", "v");
+    for (int i = 0; i < 10; i++)
+        produce(f, a, f->topic, 0, "k", "v");
     RUN_UNTIL(f, a->delivered == 10, 10000);
     int64_t from = a->last_offset - 3; /* the last four */
     assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, from), RILL_OK);
@@ -532,31 +560,37 @@ static void reader_from_offset_skips_earlier(void **state) {
     assert_int_equal(a->rmsgs[0].offset, from);
 }
 
-int rill_transport_conformance(const char *url, const rill_conf_t *conf, int group_wait_ms) {
+int rill_transport_conformance(const char *url, const rill_conf_t *conf,
+                               int group_wait_ms) {
     g_url = url;
     g_conf = conf;
     g_wait_ms = group_wait_ms;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(declare_reports_partition_count, setup, teardown),
         cmocka_unit_test_setup_teardown(declare_mismatch_is_epartitions, setup, teardown),
-        cmocka_unit_test_setup_teardown(produce_reports_increasing_offsets, setup, teardown),
-        cmocka_unit_test_setup_teardown(group_member_receives_all_in_partition_order, setup,
+        cmocka_unit_test_setup_teardown(produce_reports_increasing_offsets, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(group_member_receives_all_in_partition_order,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(key_value_headers_and_timestamp_roundtrip, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(tombstone_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(two_members_split_partitions, setup, teardown),
-        cmocka_unit_test_setup_teardown(member_leaving_hands_partitions_to_survivor, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(revoked_partitions_are_not_reassigned_before_revoke_done,
+        cmocka_unit_test_setup_teardown(member_leaving_hands_partitions_to_survivor,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(committed_offset_roundtrip_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            revoked_partitions_are_not_reassigned_before_revoke_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(committed_offset_roundtrip_and_resume, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(pause_stops_delivery_and_resume_restarts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(seek_redelivers_from_offset, setup, teardown),
-        cmocka_unit_test_setup_teardown(reader_reads_partition_and_reports_eof, setup, teardown),
-        cmocka_unit_test_setup_teardown(reader_on_empty_partition_reports_eof, setup, teardown),
-        cmocka_unit_test_setup_teardown(reader_from_offset_skips_earlier, setup, teardown),
+        cmocka_unit_test_setup_teardown(reader_reads_partition_and_reports_eof, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reader_on_empty_partition_reports_eof, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reader_from_offset_skips_earlier, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name(url, tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
  * NULL; it is copied per instance).  @p group_wait_ms bounds how long membership
  * changes may take (memory: a few ms; kafka mock: ~10 s).  Returns the number of
  * failed tests (cmocka_run_group_tests). */
-int rill_transport_conformance(const char *url, const rill_conf_t *conf, int group_wait_ms);
+int rill_transport_conformance(const char *url, const rill_conf_t *conf,
+                               int group_wait_ms);
 
 #endif

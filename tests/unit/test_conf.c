@@ -25,8 +25,10 @@ static void set_then_get_returns_value(void **state) {
     (void)state;
     rill_conf_t *c = rill_conf_new();
     char err[256];
-    assert_int_equal(rill_conf_set(c, "broker", "kafka://h:9092", err, sizeof err), RILL_CONF_OK);
-    assert_int_equal(rill_conf_set(c, "broker", "memory://x", err, sizeof err), RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "broker", "kafka://h:9092", err, sizeof err),
+                     RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "broker", "memory://x", err, sizeof err),
+                     RILL_CONF_OK);
     assert_string_equal(rill_conf_get(c, "broker"), "memory://x");
     rill_conf_destroy(c);
 }
@@ -35,7 +37,8 @@ static void unknown_key_is_rejected_by_name(void **state) {
     (void)state;
     rill_conf_t *c = rill_conf_new();
     char err[256] = "";
-    assert_int_equal(rill_conf_set(c, "brokers", "memory://", err, sizeof err), RILL_CONF_UNKNOWN);
+    assert_int_equal(rill_conf_set(c, "brokers", "memory://", err, sizeof err),
+                     RILL_CONF_UNKNOWN);
     assert_non_null(strstr(err, "'brokers'"));
     assert_int_equal(rill_conf_set(c, "nosuchbackend.x", "1", err, sizeof err),
                      RILL_CONF_UNKNOWN);
@@ -68,8 +71,10 @@ static void bad_numbers_and_enums_are_rejected(void **state) {
     assert_int_equal(rill_conf_set(c, "on_decode_error", "ignore", err, sizeof err),
                      RILL_CONF_INVALID);
     assert_non_null(strstr(err, "skip|dead_letter|crash"));
-    assert_int_equal(rill_conf_set(c, "log.level", "loud", err, sizeof err), RILL_CONF_INVALID);
-    assert_int_equal(rill_conf_set(c, "web.port", "65536", err, sizeof err), RILL_CONF_INVALID);
+    assert_int_equal(rill_conf_set(c, "log.level", "loud", err, sizeof err),
+                     RILL_CONF_INVALID);
+    assert_int_equal(rill_conf_set(c, "web.port", "65536", err, sizeof err),
+                     RILL_CONF_INVALID);
     assert_int_equal(rill_conf_set(c, "web.port", "8080", err, sizeof err), RILL_CONF_OK);
     rill_conf_destroy(c);
 }
@@ -78,8 +83,10 @@ static void backend_prefixed_keys_are_accepted(void **state) {
     (void)state;
     rill_conf_t *c = rill_conf_new();
     char err[256] = "";
-    assert_int_equal(rill_conf_set(c, "memory.max.messages", "10", err, sizeof err), RILL_CONF_OK);
-    assert_int_equal(rill_conf_set(c, "json.faust", "false", err, sizeof err), RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "memory.max.messages", "10", err, sizeof err),
+                     RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "json.faust", "false", err, sizeof err),
+                     RILL_CONF_OK);
     rill_conf_destroy(c);
 }
 
@@ -87,7 +94,8 @@ static void unknown_backend_property_fails_at_open(void **state) {
     (void)state;
     rill_conf_t *c = rill_conf_new();
     char err[256] = "";
-    assert_int_equal(rill_conf_set(c, "memory.bogus", "1", err, sizeof err), RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "memory.bogus", "1", err, sizeof err),
+                     RILL_CONF_OK);
     assert_null(rill_transport_new("memory://", c, NULL, NULL, "x", err, sizeof err));
     assert_non_null(strstr(err, "memory.bogus"));
     rill_conf_destroy(c);
@@ -138,9 +146,11 @@ static void props_apply_defaults_conf_then_url(void **state) {
     char err[256] = "";
     rill_conf_set(c, "memory.n", "7", err, sizeof err);
     rill_url_t *u;
-    assert_int_equal(rill_url_parse("memory://?flag=yes&name=x", &u, err, sizeof err), RILL_OK);
+    assert_int_equal(rill_url_parse("memory://?flag=yes&name=x", &u, err, sizeof err),
+                     RILL_OK);
     impl_t im = {0};
-    assert_int_equal(rill_props_apply(props, &im, "memory", c, u, true, err, sizeof err), RILL_OK);
+    assert_int_equal(rill_props_apply(props, &im, "memory", c, u, true, err, sizeof err),
+                     RILL_OK);
     assert_string_equal(im.name, "x");
     assert_int_equal(im.n, 7);
     assert_true(im.flag);
@@ -157,18 +167,20 @@ static void props_reject_bad_values_and_unknown_params(void **state) {
     rill_url_t *u;
     impl_t im = {0};
     assert_int_equal(rill_url_parse("memory://?n=lots", &u, err, sizeof err), RILL_OK);
-    assert_int_equal(rill_props_apply(props, &im, "memory", NULL, u, true, err, sizeof err),
-                     RILL_ECONF);
+    assert_int_equal(
+        rill_props_apply(props, &im, "memory", NULL, u, true, err, sizeof err),
+        RILL_ECONF);
     assert_non_null(strstr(err, "'n'"));
     rill_props_free(props, &im);
     rill_url_destroy(u);
     assert_int_equal(rill_url_parse("memory://?zzz=1", &u, err, sizeof err), RILL_OK);
-    assert_int_equal(rill_props_apply(props, &im, "memory", NULL, u, true, err, sizeof err),
-                     RILL_EURL);
+    assert_int_equal(
+        rill_props_apply(props, &im, "memory", NULL, u, true, err, sizeof err),
+        RILL_EURL);
     assert_non_null(strstr(err, "zzz"));
     rill_props_free(props, &im);
-    assert_int_equal(rill_props_apply(props, &im, "memory", NULL, u, false, err, sizeof err),
-                     RILL_OK);
+    assert_int_equal(
+        rill_props_apply(props, &im, "memory", NULL, u, false, err, sizeof err), RILL_OK);
     rill_props_free(props, &im);
     rill_url_destroy(u);
 }

@@ -14,7 +14,8 @@ static void in_order_completion_advances_past_each(void **state) {
     rill_acks_t a;
     rill__acks_init(&a);
     assert_int_equal(a.acked, -1);
-    for (int64_t o = 0; o < 5; o++) rill__acks_add(&a, o, 0);
+    for (int64_t o = 0; o < 5; o++)
+        rill__acks_add(&a, o, 0);
     assert_int_equal(a.acked, 5);
     rill__acks_free(&a);
 }
@@ -23,7 +24,8 @@ static void out_of_order_acks_never_commit_past_unacked(void **state) {
     (void)state;
     rill_acks_t a;
     rill__acks_init(&a);
-    for (int64_t o = 10; o < 14; o++) rill__acks_add(&a, o, 1); /* 4 in flight */
+    for (int64_t o = 10; o < 14; o++)
+        rill__acks_add(&a, o, 1); /* 4 in flight */
     assert_int_equal(a.acked, 10);
     assert_true(rill__acks_done(&a, 13));
     assert_true(rill__acks_done(&a, 12));
@@ -79,8 +81,10 @@ static void ring_grows_under_many_pending(void **state) {
     (void)state;
     rill_acks_t a;
     rill__acks_init(&a);
-    for (int64_t o = 0; o < 10000; o++) rill__acks_add(&a, o, 1);
-    for (int64_t o = 9999; o >= 1; o--) rill__acks_done(&a, o);
+    for (int64_t o = 0; o < 10000; o++)
+        rill__acks_add(&a, o, 1);
+    for (int64_t o = 9999; o >= 1; o--)
+        rill__acks_done(&a, o);
     assert_int_equal(a.acked, 0);
     rill__acks_done(&a, 0);
     assert_int_equal(a.acked, 10000);

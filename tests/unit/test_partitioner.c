@@ -15,11 +15,16 @@ static void murmur2_matches_librdkafka_vectors(void **state) {
         const char *key;
         uint32_t hash;
     } v[] = {
-        {"kafka", 0xd067cf64},      {"giberish123456789", 0x8f552b0c},
-        {"1234", 0x9fc97b14},       {"234", 0xe7c009ca},
-        {"34", 0x873930da},         {"4", 0x5a4b5ca1},
-        {unaligned, 0x78424f1c},    {unaligned + 1, 0x4a62b377},
-        {unaligned + 2, 0xe0e4e09e}, {unaligned + 3, 0x62b8b43f},
+        {"kafka", 0xd067cf64},
+        {"giberish123456789", 0x8f552b0c},
+        {"1234", 0x9fc97b14},
+        {"234", 0xe7c009ca},
+        {"34", 0x873930da},
+        {"4", 0x5a4b5ca1},
+        {unaligned, 0x78424f1c},
+        {unaligned + 1, 0x4a62b377},
+        {unaligned + 2, 0xe0e4e09e},
+        {unaligned + 3, 0x62b8b43f},
         {"", 0x106e08d9},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
@@ -49,7 +54,8 @@ static void partition_for_key_is_positive_murmur2_modulo(void **state) {
     /* Java: Utils.toPositive(Utils.murmur2(key)) % numPartitions */
     assert_int_equal(rill_partition_for_key("kafka", 5, 10), 0x5067cf64 % 10);
     assert_int_equal(rill_partition_for_key("test", 4, 10), 9);
-    assert_int_equal(rill_partition_for_key("21", 2, 8), (int32_t)((0xC5F2F8ECu & 0x7fffffff) % 8));
+    assert_int_equal(rill_partition_for_key("21", 2, 8),
+                     (int32_t)((0xC5F2F8ECu & 0x7fffffff) % 8));
     for (int32_t n = 1; n < 64; n++) {
         int32_t p = rill_partition_for_key("some-key", 8, n);
         assert_true(p >= 0 && p < n);

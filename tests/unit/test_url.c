@@ -21,7 +21,8 @@ static void expect_error(const char *s, const char *fragment) {
     char err[256] = "";
     assert_int_equal(rill_url_parse(s, &u, err, sizeof err), RILL_EURL);
     assert_null(u);
-    if (!strstr(err, fragment)) fail_msg("error for '%s' was '%s', expected '%s'", s, err, fragment);
+    if (!strstr(err, fragment))
+        fail_msg("error for '%s' was '%s', expected '%s'", s, err, fragment);
 }
 
 static void parses_memory_url_without_host(void **state) {
