@@ -52,6 +52,10 @@ rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *t
     a->fn = fn;
     a->opaque = opaque;
     if (opts) a->opts = *opts;
+    if (a->opts.reply_type) {
+        a->reply_copy = *a->opts.reply_type;
+        a->opts.reply_type = &a->reply_copy;
+    }
     a->concurrency = a->opts.concurrency > 0 ? a->opts.concurrency : 1;
     rill_agent_t **pp = &app->agents;
     while (*pp)

@@ -40,7 +40,8 @@ struct rill_topic {
     struct rill_channel *chan;
     rill_topic_opts_t opts;
     int32_t partitions;
-    const rill_type_t *ktype, *vtype;
+    const rill_type_t *ktype, *vtype; /* point at kcopy/vcopy (or NULL) */
+    rill_type_t kcopy, vcopy;         /* the caller's may be a compound literal */
     char *kser_name, *vser_name;
     rill_serializer_t *kser, *vser; /* resolved at start */
     uint32_t rr;                    /* round-robin for keyless sends */
@@ -119,6 +120,7 @@ struct rill_agent {
     rill_agent_fn fn;
     void *opaque;
     rill_agent_opts_t opts;
+    rill_type_t reply_copy;
     int concurrency;
     int inflight;
     rill_event_t *qhead, *qtail; /* buffered events (owned copies) */

@@ -66,6 +66,8 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
     }
     t->app = app;
     t->opts = *o;
+    t->vcopy = *o->value_type;
+    t->opts.value_type = &t->vcopy;
     if (t->opts.window_size_ms && !t->opts.window_step_ms)
         t->opts.window_step_ms = t->opts.window_size_ms;
     t->changelog = changelog;

@@ -45,6 +45,7 @@ struct rill_table {
     rill_app_t *app;
     char *name;
     rill_table_opts_t opts;
+    rill_type_t vcopy; /* opts.value_type points here */
     char *vser_name;
     rill_serializer_t *vser;
     bool raw_int64; /* fast path: int64 values as 8 bytes big-endian */

@@ -41,8 +41,13 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
     }
     rill_topic_t *t = rill__topic_by_name(app, name);
     if (t) {
-        if (opts && (o.value_type != t->vtype || o.key_type != t->ktype ||
-                     (o.partitions && o.partitions != t->partitions))) {
+        bool same_v =
+            !o.value_type == !t->vtype &&
+            (!o.value_type || !memcmp(o.value_type, t->vtype, sizeof *t->vtype));
+        bool same_k = !o.key_type == !t->ktype &&
+                      (!o.key_type || !memcmp(o.key_type, t->ktype, sizeof *t->ktype));
+        if (opts &&
+            (!same_v || !same_k || (o.partitions && o.partitions != t->partitions))) {
             rill__app_seterr(app, "topic '%s' is already defined with other options",
                              name);
             return NULL;
@@ -65,8 +70,16 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
     }
     t->app = app;
     t->opts = o;
-    t->ktype = o.key_type;
-    t->vtype = o.value_type;
+    if (o.key_type) {
+        t->kcopy = *o.key_type;
+        t->ktype = &t->kcopy;
+    }
+    if (o.value_type) {
+        t->vcopy = *o.value_type;
+        t->vtype = &t->vcopy;
+    }
+    t->opts.key_type = t->ktype;
+    t->opts.value_type = t->vtype;
     t->partitions = o.partitions;
     const char *ks = o.key_serializer ? o.key_serializer
                      : is_rawish(o.key_type)

@@ -92,6 +92,9 @@ RILL_API bool rill_app_is_ready(const rill_app_t *app);
 /* ---- topics
  * ----------------------------------------------------------------------------- */
 
+/* Types given in options are copied (the top level: a RILL_TYPE_RECORD() compound
+ * literal may go out of scope); schemas and nested item types must stay valid
+ * while the app lives (declare them at file scope, as RILL_RECORD does). */
 typedef struct rill_topic_opts {
     int32_t partitions;          /**< 0: conf topic.partitions (or the existing count) */
     const rill_type_t *key_type; /**< NULL: raw bytes (rill_bytes_t) */

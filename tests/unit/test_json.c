@@ -41,8 +41,8 @@ typedef struct greeting {
     char *to_name;
 } greeting_t;
 
-RILL_RECORD(greeting_schema, greeting_t, "gen.Greeting", RILL_F(greeting_t, from_name, STRING),
-            RILL_F(greeting_t, to_name, STRING));
+RILL_RECORD(greeting_schema, greeting_t, "gen.Greeting",
+            RILL_F(greeting_t, from_name, STRING), RILL_F(greeting_t, to_name, STRING));
 
 static rill_serializer_t *json_with(const char *k, const char *v) {
     rill_conf_t *c = rill_conf_new();
@@ -81,7 +81,8 @@ static void faust_vectors_decode_and_reencode_byte_for_byte(void **state) {
         const rill_type_t *t = RILL_TYPE_RECORD(sch);
         void *v = rill_record_new(sch);
         char err[256] = "";
-        rill_err_t rc = rill_serializer_decode(s, t, text, strlen(text), v, err, sizeof err);
+        rill_err_t rc =
+            rill_serializer_decode(s, t, text, strlen(text), v, err, sizeof err);
         if (rc) fail_msg("%s: %s", rec, err);
         rill_buf_t out = RILL_BUF_INIT;
         assert_int_equal(rill_serializer_encode(s, t, v, &out, err, sizeof err), RILL_OK);
@@ -117,7 +118,8 @@ static void faust_order_fields_decode_to_c_values(void **state) {
     assert_false(o.paid);
     assert_string_equal(o.note, "gift \xe2\x9c\x93");
     assert_non_null(o.address);
-    assert_string_equal(o.address->street, "\xc3\x96" "degatan");
+    assert_string_equal(o.address->street, "\xc3\x96"
+                                           "degatan");
     assert_int_equal(o.address->zip, 0);
     rill_record_clear(&order_schema, &o);
     rill_serializer_destroy(s);
@@ -129,8 +131,8 @@ static void encoding_without_faust_metadata_omits_it(void **state) {
     greeting_t g = {"a", "b"};
     rill_buf_t out = RILL_BUF_INIT;
     char err[256];
-    assert_int_equal(rill_serializer_encode(s, RILL_TYPE_RECORD(&greeting_schema), &g, &out,
-                                            err, sizeof err),
+    assert_int_equal(rill_serializer_encode(s, RILL_TYPE_RECORD(&greeting_schema), &g,
+                                            &out, err, sizeof err),
                      RILL_OK);
     assert_int_equal(out.len, strlen("{\"from_name\":\"a\",\"to_name\":\"b\"}"));
     assert_memory_equal(out.data, "{\"from_name\":\"a\",\"to_name\":\"b\"}", out.len);
@@ -143,12 +145,13 @@ static void expect_decode_error(rill_serializer_t *s, const char *text, size_t l
     order_t o;
     rill_record_init(&order_schema, &o);
     char err[512] = "";
-    rill_err_t rc = rill_serializer_decode(s, RILL_TYPE_RECORD(&order_schema), text, len, &o,
-                                           err, sizeof err);
+    rill_err_t rc = rill_serializer_decode(s, RILL_TYPE_RECORD(&order_schema), text, len,
+                                           &o, err, sizeof err);
     rill_record_clear(&order_schema, &o);
-    if (rc != want) fail_msg("'%.*s': got %s (%s)", (int)len, text, rill_err_name(rc), err);
-    if (!strstr(err, fragment)) fail_msg("'%.*s': error '%s' lacks '%s'", (int)len, text, err,
-                                         fragment);
+    if (rc != want)
+        fail_msg("'%.*s': got %s (%s)", (int)len, text, rill_err_name(rc), err);
+    if (!strstr(err, fragment))
+        fail_msg("'%.*s': error '%s' lacks '%s'", (int)len, text, err, fragment);
 }
 
 #define GOOD "{\"id\":\"o\",\"amount\":1,\"price\":1.5,\"paid\":true,\"country\":\"NO\"}"
@@ -156,9 +159,11 @@ static void expect_decode_error(rill_serializer_t *s, const char *text, size_t l
 static void namespace_check_rejects_another_record(void **state) {
     (void)state;
     rill_serializer_t *s = json_with("json.faust.ns", "check");
-    const char *t = "{\"id\":\"o\",\"amount\":1,\"price\":1.5,\"paid\":true,\"country\":\"NO\","
-                    "\"__faust\":{\"ns\":\"other.Thing\"}}";
-    expect_decode_error(s, t, strlen(t), RILL_EDECODE, "'other.Thing', expected 'shop.Order'");
+    const char *t =
+        "{\"id\":\"o\",\"amount\":1,\"price\":1.5,\"paid\":true,\"country\":\"NO\","
+        "\"__faust\":{\"ns\":\"other.Thing\"}}";
+    expect_decode_error(s, t, strlen(t), RILL_EDECODE,
+                        "'other.Thing', expected 'shop.Order'");
     expect_decode_error(s, GOOD, strlen(GOOD), RILL_EDECODE, "missing");
     rill_serializer_destroy(s);
 }
@@ -167,27 +172,38 @@ static void missing_required_field_is_named(void **state) {
     (void)state;
     rill_serializer_t *s = json_with(NULL, NULL);
     const char *t = "{\"id\":\"o\",\"price\":1.5,\"paid\":true,\"country\":\"NO\"}";
-    expect_decode_error(s, t, strlen(t), RILL_EDECODE, "field 'amount': missing (required)");
-    const char *n = "{\"id\":null,\"amount\":1,\"price\":1.5,\"paid\":true,\"country\":\"NO\"}";
-    expect_decode_error(s, n, strlen(n), RILL_EDECODE, "field 'id': is null but required");
+    expect_decode_error(s, t, strlen(t), RILL_EDECODE,
+                        "field 'amount': missing (required)");
+    const char *n =
+        "{\"id\":null,\"amount\":1,\"price\":1.5,\"paid\":true,\"country\":\"NO\"}";
+    expect_decode_error(s, n, strlen(n), RILL_EDECODE,
+                        "field 'id': is null but required");
     rill_serializer_destroy(s);
 }
 
 static void wrong_types_name_field_and_types(void **state) {
     (void)state;
     rill_serializer_t *s = json_with(NULL, NULL);
-    const char *a = "{\"id\":\"o\",\"amount\":\"7\",\"price\":1.5,\"paid\":true,\"country\":\"NO\"}";
+    const char *a =
+        "{\"id\":\"o\",\"amount\":\"7\",\"price\":1.5,\"paid\":true,\"country\":\"NO\"}";
     expect_decode_error(s, a, strlen(a), RILL_EDECODE,
                         "field 'amount': expected integer, got string");
-    const char *b = "{\"id\":\"o\",\"amount\":7.5,\"price\":1.5,\"paid\":true,\"country\":\"NO\"}";
-    expect_decode_error(s, b, strlen(b), RILL_EDECODE, "field 'amount': expected integer");
-    const char *c = "{\"id\":\"o\",\"amount\":7,\"price\":1.5,\"paid\":1,\"country\":\"NO\"}";
-    expect_decode_error(s, c, strlen(c), RILL_EDECODE, "field 'paid': expected boolean, got integer");
-    const char *d = "{\"id\":\"o\",\"amount\":7,\"price\":1.5,\"paid\":true,\"country\":\"NO\","
-                    "\"address\":{\"street\":\"x\",\"zip\":\"0\"}}";
-    expect_decode_error(s, d, strlen(d), RILL_EDECODE, "field 'address.zip': expected integer");
+    const char *b =
+        "{\"id\":\"o\",\"amount\":7.5,\"price\":1.5,\"paid\":true,\"country\":\"NO\"}";
+    expect_decode_error(s, b, strlen(b), RILL_EDECODE,
+                        "field 'amount': expected integer");
+    const char *c =
+        "{\"id\":\"o\",\"amount\":7,\"price\":1.5,\"paid\":1,\"country\":\"NO\"}";
+    expect_decode_error(s, c, strlen(c), RILL_EDECODE,
+                        "field 'paid': expected boolean, got integer");
+    const char *d =
+        "{\"id\":\"o\",\"amount\":7,\"price\":1.5,\"paid\":true,\"country\":\"NO\","
+        "\"address\":{\"street\":\"x\",\"zip\":\"0\"}}";
+    expect_decode_error(s, d, strlen(d), RILL_EDECODE,
+                        "field 'address.zip': expected integer");
     const char *e = "[1,2,3]";
-    expect_decode_error(s, e, strlen(e), RILL_EDECODE, "expected a JSON object, got array");
+    expect_decode_error(s, e, strlen(e), RILL_EDECODE,
+                        "expected a JSON object, got array");
     rill_serializer_destroy(s);
 }
 
@@ -205,11 +221,13 @@ static void truncated_and_garbage_input_is_rejected(void **state) {
     char buf[64];
     for (int round = 0; round < 2000; round++) { /* random bytes: errors, never crashes */
         size_t len = (size_t)(rand() % (int)sizeof buf);
-        for (size_t i = 0; i < len; i++) buf[i] = (char)rand();
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (char)rand();
         order_t o;
         rill_record_init(&order_schema, &o);
         char err[256];
-        rill_serializer_decode(s, RILL_TYPE_RECORD(&order_schema), buf, len, &o, err, sizeof err);
+        rill_serializer_decode(s, RILL_TYPE_RECORD(&order_schema), buf, len, &o, err,
+                               sizeof err);
         rill_record_clear(&order_schema, &o);
     }
     rill_serializer_destroy(s);
@@ -225,13 +243,14 @@ static void oversized_value_is_too_big(void **state) {
 static void unknown_fields_are_ignored_and_optionals_default(void **state) {
     (void)state;
     rill_serializer_t *s = json_with(NULL, NULL);
-    const char *t = "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
-                    "\"extra\":[1,{\"deep\":true}]}";
+    const char *t =
+        "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
+        "\"extra\":[1,{\"deep\":true}]}";
     order_t o;
     rill_record_init(&order_schema, &o);
     char err[256];
-    assert_int_equal(rill_serializer_decode(s, RILL_TYPE_RECORD(&order_schema), t, strlen(t), &o,
-                                            err, sizeof err),
+    assert_int_equal(rill_serializer_decode(s, RILL_TYPE_RECORD(&order_schema), t,
+                                            strlen(t), &o, err, sizeof err),
                      RILL_OK);
     assert_null(o.note);
     assert_null(o.address);
@@ -246,19 +265,25 @@ static void doubles_use_pythons_shortest_form(void **state) {
     struct {
         double v;
         const char *text;
-    } cases[] = {{0.1, "0.1"},       {9.5, "9.5"},          {10.0, "10.0"},
-                 {-2.5, "-2.5"},     {1e300, "1e+300"},     {1e-5, "1e-05"},
-                 {0.0001, "0.0001"}, {1e16, "1e+16"},       {123456789.125, "123456789.125"},
+    } cases[] = {{0.1, "0.1"},
+                 {9.5, "9.5"},
+                 {10.0, "10.0"},
+                 {-2.5, "-2.5"},
+                 {1e300, "1e+300"},
+                 {1e-5, "1e-05"},
+                 {0.0001, "0.0001"},
+                 {1e16, "1e+16"},
+                 {123456789.125, "123456789.125"},
                  {1.0 / 3, "0.3333333333333333"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rill_buf_t out = RILL_BUF_INIT;
         char err[128];
-        assert_int_equal(rill_serializer_encode(s, &rill_type_double, &cases[i].v, &out, err,
-                                                sizeof err),
+        assert_int_equal(rill_serializer_encode(s, &rill_type_double, &cases[i].v, &out,
+                                                err, sizeof err),
                          RILL_OK);
         if (out.len != strlen(cases[i].text) || memcmp(out.data, cases[i].text, out.len))
-            fail_msg("%g encoded as %.*s, Python writes %s", cases[i].v, (int)out.len, out.data,
-                     cases[i].text);
+            fail_msg("%g encoded as %.*s, Python writes %s", cases[i].v, (int)out.len,
+                     out.data, cases[i].text);
         rill_buf_free(&out);
     }
     rill_serializer_destroy(s);
