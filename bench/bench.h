@@ -52,5 +52,7 @@ double bench_median(double *v, int n);
 extern const bench_scenario_t bench_memory_passthrough;
 extern const bench_scenario_t bench_memory_filter_map;
 extern const bench_scenario_t bench_memory_take;
+extern const bench_scenario_t bench_memory_table_count;
+extern const bench_scenario_t bench_recovery;
 
 #endif

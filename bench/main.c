@@ -9,9 +9,8 @@
 #include "bench.h"
 
 static const bench_scenario_t *const scenarios[] = {
-    &bench_memory_passthrough,
-    &bench_memory_filter_map,
-    &bench_memory_take,
+    &bench_memory_passthrough, &bench_memory_filter_map, &bench_memory_take,
+    &bench_memory_table_count, &bench_recovery,
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 

@@ -1,0 +1,175 @@
+/* recovery: how fast a worker rebuilds a 1,000,000-key table from its changelog
+ * (store given by --store, memory:// by default).  Baseline: the same key/values
+ * written straight into a fresh store of the same kind in write batches (for
+ * RocksDB: bare WriteBatch puts), in the same run. */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rill/rill.h>
+
+#include "bench.h"
+
+#define BATCH 256
+
+static int noop(rill_event_t *ev, void *opaque) {
+    (void)ev;
+    (void)opaque;
+    return RILL_OK;
+}
+
+static void key_of(uint64_t i, char *k, size_t *klen) {
+    *klen = (size_t)snprintf(k, 24, "key-%llu", (unsigned long long)i);
+}
+
+static void value_of(uint64_t i, uint8_t v[8]) {
+    for (int b = 7; b >= 0; b--, i >>= 8)
+        v[b] = (uint8_t)i;
+}
+
+/* A fresh store URL of the same kind as @p store (new directory for RocksDB). */
+static void fresh_store(const char *store, char *out, size_t n, const char *tag) {
+    if (strncmp(store, "rocksdb://", 10) == 0)
+        snprintf(out, n, "%s-%s-%d", store, tag, (int)getpid());
+    else
+        snprintf(out, n, "%s", store);
+}
+
+static void rm_rf(const char *url) {
+    if (strncmp(url, "rocksdb://", 10) != 0) return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", url + 10);
+    if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", url + 10);
+}
+
+static int run_rill(uint64_t n, const char *store, double *secs, char *note,
+                    size_t nlen) {
+    static unsigned run;
+    char url[160], err[512], st[512];
+    snprintf(url, sizeof url, "memory://bench-recovery-%u?keep=false&max.messages=%llu",
+             ++run, (unsigned long long)(n + 16));
+    fresh_store(store, st, sizeof st, "rill");
+    struct event_base *base = event_base_new();
+    /* fill the changelog through a plain transport instance */
+    rill_transport_handlers_t h = {0};
+    rill_transport_t *tr =
+        rill_transport_new(url, NULL, base, &h, "filler", err, sizeof err);
+    rill_topic_spec_t spec = {
+        .name = "bench-counts-changelog", .partitions = 1, .compacted = true};
+    int32_t parts;
+    if (!tr || tr->ops->declare(tr, &spec, &parts, err, sizeof err) != RILL_OK) {
+        snprintf(note, nlen, "%.200s", err);
+        return -1;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        char k[24];
+        uint8_t v[8];
+        size_t kl;
+        key_of(i, k, &kl);
+        value_of(i, v);
+        rill_produce_t m = {.topic = spec.name,
+                            .partition = 0,
+                            .key = k,
+                            .key_len = kl,
+                            .value = v,
+                            .value_len = 8};
+        if (tr->ops->produce(tr, &m, NULL, NULL) != RILL_OK) {
+            snprintf(note, nlen, "filling the changelog failed at %llu",
+                     (unsigned long long)i);
+            return -1;
+        }
+    }
+    rill_conf_t *c = rill_conf_new();
+    rill_conf_set(c, "broker", url, err, sizeof err);
+    rill_conf_set(c, "store", st, err, sizeof err);
+    rill_conf_set(c, "log.level", "error", err, sizeof err);
+    rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
+    rill_app_t *app = rill_app_new_with_base("bench", c, base, err, sizeof err);
+    rill_topic_opts_t to = {.partitions = 1};
+    rill_topic_t *t = rill_app_topic(app, "input", &to);
+    rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
+    rill_table_t *table = rill_app_table(app, "counts", &tab);
+    rill_app_agent(app, "noop", t, noop, NULL, NULL);
+    uint64_t t0 = bench_now_ns();
+    if (rill_app_start(app, err, sizeof err) != RILL_OK) {
+        snprintf(note, nlen, "%.200s", err);
+        rill_app_destroy(app);
+        return -1;
+    }
+    rill_table_stats_t s = {0};
+    while (rill_app_is_ready(app)) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        rill_table_stats(table, &s);
+        if (s.owned == 1) break;
+    }
+    *secs = (double)(bench_now_ns() - t0) / 1e9;
+    rill_table_stats(table, &s);
+    int rc = s.keys == n ? 0 : -1;
+    if (rc)
+        snprintf(note, nlen, "recovered %llu keys of %llu", (unsigned long long)s.keys,
+                 (unsigned long long)n);
+    rill_app_destroy(app);
+    rill_transport_destroy(tr);
+    event_base_free(base);
+    rm_rf(st);
+    return rc;
+}
+
+static int run_baseline(uint64_t n, const char *store, double *secs) {
+    char st[512], err[256];
+    fresh_store(store, st, sizeof st, "bare");
+    rill_store_t *s = rill_store_new(st, NULL, err, sizeof err);
+    if (!s) return -1;
+    rill_store_part_t *p;
+    if (s->ops->part_open(s, "counts", 0, &p, err, sizeof err) != RILL_OK) return -1;
+    char keys[BATCH][24];
+    uint8_t vals[BATCH][8];
+    rill_store_op_t ops[BATCH];
+    uint64_t t0 = bench_now_ns();
+    for (uint64_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < BATCH && i < n; k++, i++) {
+            size_t kl;
+            key_of(i, keys[k], &kl);
+            value_of(i, vals[k]);
+            ops[k] = (rill_store_op_t){RILL_STORE_PUT, keys[k], kl, vals[k], 8};
+        }
+        s->ops->write(p, ops, k, (int64_t)i);
+    }
+    *secs = (double)(bench_now_ns() - t0) / 1e9;
+    s->ops->part_close(p);
+    rill_store_destroy(s);
+    rm_rf(st);
+    return 0;
+}
+
+static int run(const bench_opts_t *o, bench_result_t *r) {
+    uint64_t n = o->events ? o->events : 1000000;
+    const char *store = o->store ? o->store : "memory://";
+    double rs[99], bs[99];
+    for (int i = 0; i < o->repeat; i++) {
+        if (run_rill(n, store, &rs[i], r->note, sizeof r->note) != 0) return -1;
+        if (run_baseline(n, store, &bs[i]) != 0) {
+            snprintf(r->note, sizeof r->note, "baseline store failed");
+            return -1;
+        }
+    }
+    r->transport = "memory";
+    r->store = strncmp(store, "rocksdb", 7) == 0 ? "rocksdb" : "memory";
+    r->serializer = "raw";
+    r->events = n;
+    r->seconds = bench_median(rs, o->repeat);
+    r->baseline_seconds = bench_median(bs, o->repeat);
+    snprintf(r->note, sizeof r->note, "%.0f keys/s recovered from the changelog alone",
+             (double)n / r->seconds);
+    return 0;
+}
+
+const bench_scenario_t bench_recovery = {
+    .name = "recovery",
+    .description =
+        "recover a 1,000,000-key table from its changelog vs bare store batch puts",
+    .run = run,
+};

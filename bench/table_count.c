@@ -1,0 +1,211 @@
+/* memory-table-count: JSON records in, table[record.user] += 1 per event, on
+ * memory:// with the store given by --store (memory:// by default; rocksdb:///dir
+ * for RocksDB).  Baseline: the bare loop doing the same work with the same
+ * library — jansson decode of the same bytes and an open-addressing hash-map
+ * increment. */
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rill/rill.h>
+
+#include "bench.h"
+
+#define CHUNK 4096
+#define USERS 1000
+#define PARTITIONS 4
+
+typedef struct click {
+    char *user;
+    int64_t amount;
+} click_t;
+
+RILL_RECORD(click_schema, click_t, "bench.Click", RILL_F(click_t, user, STRING),
+            RILL_F(click_t, amount, INT64));
+
+typedef struct payloads {
+    char **json;
+    size_t *len;
+    char **user;
+    uint64_t n;
+} payloads_t;
+
+static void payloads_make(payloads_t *p, uint64_t n) {
+    p->n = n;
+    p->json = malloc(n * sizeof *p->json);
+    p->len = malloc(n * sizeof *p->len);
+    p->user = malloc(USERS * sizeof *p->user);
+    for (int u = 0; u < USERS; u++) {
+        p->user[u] = malloc(16);
+        snprintf(p->user[u], 16, "user-%d", u);
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        char buf[128];
+        int len = snprintf(buf, sizeof buf, "{\"user\":\"%s\",\"amount\":%llu}",
+                           p->user[i % USERS], (unsigned long long)(i % 97));
+        p->json[i] = malloc((size_t)len + 1);
+        memcpy(p->json[i], buf, (size_t)len + 1);
+        p->len[i] = (size_t)len;
+    }
+}
+
+static void payloads_free(payloads_t *p) {
+    for (uint64_t i = 0; i < p->n; i++)
+        free(p->json[i]);
+    for (int u = 0; u < USERS; u++)
+        free(p->user[u]);
+    free(p->json);
+    free(p->len);
+    free(p->user);
+}
+
+/* ---- rill
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct ctx {
+    rill_table_t *table;
+    uint64_t done, errors;
+} ctx_t;
+
+static int count_click(rill_event_t *ev, void *opaque) {
+    ctx_t *c = opaque;
+    const click_t *k = rill_event_value(ev);
+    if (rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL) != RILL_OK)
+        c->errors++;
+    c->done++;
+    return RILL_OK;
+}
+
+static int run_rill(const payloads_t *p, const char *store, double *secs, char *note,
+                    size_t nlen) {
+    static unsigned run;
+    char url[160], err[512];
+    snprintf(url, sizeof url, "memory://bench-table-%u?keep=false&max.messages=%llu",
+             ++run, (unsigned long long)(p->n + CHUNK));
+    rill_conf_t *c = rill_conf_new();
+    rill_conf_set(c, "broker", url, err, sizeof err);
+    rill_conf_set(c, "log.level", "error", err, sizeof err);
+    rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
+    if (rill_conf_set(c, "store", store, err, sizeof err) != RILL_CONF_OK) {
+        snprintf(note, nlen, "%.200s", err);
+        rill_conf_destroy(c);
+        return -1;
+    }
+    rill_app_t *app = rill_app_new("bench", c, err, sizeof err);
+    rill_topic_opts_t to = {.partitions = PARTITIONS,
+                            .value_type = RILL_TYPE_RECORD(&click_schema)};
+    rill_topic_t *t = rill_app_topic(app, "clicks", &to);
+    rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
+    ctx_t cx = {rill_app_table(app, "counts", &tab), 0, 0};
+    if (!cx.table || !rill_app_agent(app, "count", t, count_click, &cx, NULL) ||
+        rill_app_start(app, err, sizeof err) != RILL_OK) {
+        snprintf(note, nlen, "%.200s", *err ? err : rill_app_errmsg(app));
+        rill_app_destroy(app);
+        return -1;
+    }
+    struct event_base *base = rill_app_base(app);
+    for (int i = 0; i < 100 && !rill_app_is_ready(app); i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    uint64_t t0 = bench_now_ns(), sent = 0;
+    while (sent < p->n) {
+        uint64_t end = sent + CHUNK < p->n ? sent + CHUNK : p->n;
+        for (; sent < end; sent++) {
+            const char *u = p->user[sent % USERS];
+            if (rill_send_raw(t, u, strlen(u), p->json[sent], p->len[sent], NULL) !=
+                RILL_OK) {
+                snprintf(note, nlen, "send: %.200s", rill_app_errmsg(app));
+                rill_app_destroy(app);
+                return -1;
+            }
+        }
+        while (cx.done < sent)
+            event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    *secs = (double)(bench_now_ns() - t0) / 1e9;
+    int64_t v = 0;
+    rill_app_stop(app); /* flushes the table to the store: part of the work */
+    for (int i = 0; i < 1000 && rill_app_is_ready(app); i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    *secs = (double)(bench_now_ns() - t0) / 1e9;
+    (void)v;
+    if (cx.errors)
+        snprintf(note, nlen, "%llu table errors", (unsigned long long)cx.errors);
+    rill_app_destroy(app);
+    return cx.errors ? -1 : 0;
+}
+
+/* ---- baseline: jansson + open addressing
+ * -------------------------------------------------- */
+
+typedef struct slot {
+    char *key;
+    int64_t count;
+} slot_t;
+
+static uint64_t fnv(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+static int64_t incr(slot_t *slots, size_t cap, const char *key) {
+    size_t i = (size_t)fnv(key) & (cap - 1);
+    while (slots[i].key && strcmp(slots[i].key, key) != 0)
+        i = (i + 1) & (cap - 1);
+    if (!slots[i].key) slots[i].key = strdup(key);
+    return ++slots[i].count;
+}
+
+static double run_baseline(const payloads_t *p) {
+    size_t cap = 4096;
+    slot_t *slots = calloc(cap, sizeof *slots);
+    uint64_t t0 = bench_now_ns(), sum = 0;
+    for (uint64_t i = 0; i < p->n; i++) {
+        json_error_t e;
+        json_t *j = json_loadb(p->json[i], p->len[i], 0, &e);
+        if (!j) continue;
+        const char *u = json_string_value(json_object_get(j, "user"));
+        if (u) sum += (uint64_t)incr(slots, cap, u);
+        json_decref(j);
+    }
+    double s = (double)(bench_now_ns() - t0) / 1e9;
+    for (size_t i = 0; i < cap; i++)
+        free(slots[i].key);
+    free(slots);
+    return sum ? s : s;
+}
+
+static int run(const bench_opts_t *o, bench_result_t *r) {
+    uint64_t n = o->events ? o->events : 500000;
+    const char *store = o->store ? o->store : "memory://";
+    payloads_t p;
+    payloads_make(&p, n);
+    double rs[99], bs[99];
+    for (int i = 0; i < o->repeat; i++) {
+        if (run_rill(&p, store, &rs[i], r->note, sizeof r->note) != 0) {
+            payloads_free(&p);
+            return -1;
+        }
+        bs[i] = run_baseline(&p);
+    }
+    payloads_free(&p);
+    r->transport = "memory";
+    r->store = strncmp(store, "rocksdb", 7) == 0 ? "rocksdb" : "memory";
+    r->serializer = "json";
+    r->events = n;
+    r->seconds = bench_median(rs, o->repeat);
+    r->baseline_seconds = bench_median(bs, o->repeat);
+    snprintf(r->note, sizeof r->note, "baseline: jansson decode + hash-map increment");
+    return 0;
+}
+
+const bench_scenario_t bench_memory_table_count = {
+    .name = "memory-table-count",
+    .description =
+        "JSON records -> table increment per event (--store URL) vs jansson+hashmap",
+    .run = run,
+};
