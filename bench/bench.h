@@ -45,6 +45,10 @@ void bench_lat_add(bench_lat_t *l, uint64_t ns);
 double bench_lat_pct_us(bench_lat_t *l, double pct);
 void bench_lat_free(bench_lat_t *l);
 uint64_t bench_now_ns(void);
+/* A fresh store URL of the kind of @p store (a new directory for rocksdb://). */
+void bench_fresh_store(const char *store, char *out, size_t n, const char *tag);
+/* Remove what bench_fresh_store() made on disk. */
+void bench_rm_store(const char *url);
 /* median of @p n doubles (sorted in place) */
 double bench_median(double *v, int n);
 

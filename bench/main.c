@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -47,6 +48,21 @@ void bench_lat_free(bench_lat_t *l) {
     free(l->ns);
     l->ns = NULL;
     l->n = l->cap = 0;
+}
+
+void bench_fresh_store(const char *store, char *out, size_t n, const char *tag) {
+    static unsigned seq;
+    if (strncmp(store, "rocksdb://", 10) == 0)
+        snprintf(out, n, "%s-%s-%d-%u", store, tag, (int)getpid(), ++seq);
+    else
+        snprintf(out, n, "%s", store);
+}
+
+void bench_rm_store(const char *url) {
+    if (strncmp(url, "rocksdb://", 10) != 0) return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", url + 10);
+    if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", url + 10);
 }
 
 static int cmp_d(const void *a, const void *b) {

@@ -29,28 +29,13 @@ static void value_of(uint64_t i, uint8_t v[8]) {
         v[b] = (uint8_t)i;
 }
 
-/* A fresh store URL of the same kind as @p store (new directory for RocksDB). */
-static void fresh_store(const char *store, char *out, size_t n, const char *tag) {
-    if (strncmp(store, "rocksdb://", 10) == 0)
-        snprintf(out, n, "%s-%s-%d", store, tag, (int)getpid());
-    else
-        snprintf(out, n, "%s", store);
-}
-
-static void rm_rf(const char *url) {
-    if (strncmp(url, "rocksdb://", 10) != 0) return;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", url + 10);
-    if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", url + 10);
-}
-
 static int run_rill(uint64_t n, const char *store, double *secs, char *note,
                     size_t nlen) {
     static unsigned run;
     char url[160], err[512], st[512];
     snprintf(url, sizeof url, "memory://bench-recovery-%u?keep=false&max.messages=%llu",
              ++run, (unsigned long long)(n + 16));
-    fresh_store(store, st, sizeof st, "rill");
+    bench_fresh_store(store, st, sizeof st, "rill");
     struct event_base *base = event_base_new();
     /* fill the changelog through a plain transport instance */
     rill_transport_handlers_t h = {0};
@@ -113,13 +98,13 @@ static int run_rill(uint64_t n, const char *store, double *secs, char *note,
     rill_app_destroy(app);
     rill_transport_destroy(tr);
     event_base_free(base);
-    rm_rf(st);
+    bench_rm_store(st);
     return rc;
 }
 
 static int run_baseline(uint64_t n, const char *store, double *secs) {
     char st[512], err[256];
-    fresh_store(store, st, sizeof st, "bare");
+    bench_fresh_store(store, st, sizeof st, "bare");
     rill_store_t *s = rill_store_new(st, NULL, err, sizeof err);
     if (!s) return -1;
     rill_store_part_t *p;
@@ -141,7 +126,7 @@ static int run_baseline(uint64_t n, const char *store, double *secs) {
     *secs = (double)(bench_now_ns() - t0) / 1e9;
     s->ops->part_close(p);
     rill_store_destroy(s);
-    rm_rf(st);
+    bench_rm_store(st);
     return 0;
 }
 
