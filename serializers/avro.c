@@ -9,12 +9,13 @@
 #include "rill/avro.h"
 #include "rill/serializer.h"
 
-/* ---- process-wide registry: overrides, ids, lookup ---------------------------------------- */
+/* ---- process-wide registry: overrides, ids, lookup
+ * ---------------------------------------- */
 
 typedef struct reg {
     const rill_schema_t *schema;
-    char *json;  /* override, or NULL */
-    int32_t id;  /* Confluent id, or -1 */
+    char *json; /* override, or NULL */
+    int32_t id; /* Confluent id, or -1 */
     struct reg *next;
 } reg_t;
 
@@ -74,7 +75,8 @@ rill_err_t rill_avro_set_schema(const rill_schema_t *s, const char *json, char *
     return r && dup ? RILL_OK : RILL_ENOMEM;
 }
 
-/* ---- schema derivation ------------------------------------------------------------------- */
+/* ---- schema derivation
+ * ------------------------------------------------------------------- */
 
 #define PUTS(b, s)                                                                       \
     do {                                                                                 \
@@ -171,7 +173,8 @@ static rill_err_t type_json(const rill_type_t *t, rill_buf_t *b, names_t *nm) {
         return RILL_OK;
     case RILL_T_DECIMAL:
         snprintf(tmp, sizeof tmp,
-                 "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":%u,\"scale\":%u}",
+                 "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":%u,"
+                 "\"scale\":%u}",
                  t->precision ? t->precision : 18, t->scale);
         PUTS(b, tmp);
         return RILL_OK;
@@ -199,7 +202,8 @@ static rill_err_t schema_json_of(const rill_type_t *t, rill_buf_t *out) {
     if (t->kind == RILL_T_RECORD) {
         pthread_mutex_lock(&reg_lock);
         reg_t *r = reg_get(t->record, false);
-        rill_err_t rc = r && r->json ? rill_buf_append(out, r->json, strlen(r->json)) : RILL_ENOENT;
+        rill_err_t rc =
+            r && r->json ? rill_buf_append(out, r->json, strlen(r->json)) : RILL_ENOENT;
         pthread_mutex_unlock(&reg_lock);
         if (rc != RILL_ENOENT) return rc;
     }
@@ -211,7 +215,8 @@ rill_err_t rill_avro_schema_json(const rill_schema_t *s, rill_buf_t *out) {
     return schema_json_of(&(rill_type_t){.kind = RILL_T_RECORD, .record = s}, out);
 }
 
-/* ---- per-instance cache of compiled schemas ------------------------------------------------ */
+/* ---- per-instance cache of compiled schemas
+ * ------------------------------------------------ */
 
 typedef struct compiled {
     rill_type_t type; /* key: kind + record/elem pointers */
@@ -221,12 +226,15 @@ typedef struct compiled {
     struct compiled *next;
 } compiled_t;
 
+/* A writer's schema by id.  Values are read with the writer's own schema and then
+ * matched to the reader's record field by field, by name (avro-c's resolver does
+ * not apply reader defaults, so evolution is done here): new optional fields keep
+ * their defaults, removed fields are skipped, int/float widen to long/double. */
 typedef struct writer_cache {
     int32_t id;
-    const rill_schema_t *reader;
     avro_schema_t schema;
-    avro_value_iface_t *resolver;
-    avro_value_t resolved;
+    avro_value_iface_t *iface;
+    avro_value_t value;
     struct writer_cache *next;
 } writer_cache_t;
 
@@ -242,10 +250,11 @@ static const rill_prop_t avro_props[] = {
     {NULL},
 };
 
-static compiled_t *compile(avro_ctx_t *c, const rill_type_t *t, char *errstr, size_t errlen) {
+static compiled_t *compile(avro_ctx_t *c, const rill_type_t *t, char *errstr,
+                           size_t errlen) {
     for (compiled_t *x = c->compiled; x; x = x->next)
-        if (x->type.kind == t->kind && x->type.record == t->record && x->type.elem == t->elem &&
-            x->type.scale == t->scale)
+        if (x->type.kind == t->kind && x->type.record == t->record &&
+            x->type.elem == t->elem && x->type.scale == t->scale)
             return x;
     rill_buf_t js = RILL_BUF_INIT;
     if (schema_json_of(t, &js) != RILL_OK) {
@@ -255,8 +264,9 @@ static compiled_t *compile(avro_ctx_t *c, const rill_type_t *t, char *errstr, si
     }
     compiled_t *x = calloc(1, sizeof *x);
     if (!x || avro_schema_from_json_length((const char *)js.data, js.len, &x->schema)) {
-        snprintf(errstr, errlen, "Avro schema %.*s: %s", (int)(js.len > 200 ? 200 : js.len),
-                 (const char *)js.data, avro_strerror());
+        snprintf(errstr, errlen, "Avro schema %.*s: %s",
+                 (int)(js.len > 200 ? 200 : js.len), (const char *)js.data,
+                 avro_strerror());
         free(x);
         rill_buf_free(&js);
         return NULL;
@@ -289,23 +299,25 @@ static void avro_close(rill_serializer_t *s) {
     while (c->writers) {
         writer_cache_t *w = c->writers;
         c->writers = w->next;
-        avro_value_decref(&w->resolved);
-        avro_value_iface_decref(w->resolver);
+        avro_value_decref(&w->value);
+        avro_value_iface_decref(w->iface);
         avro_schema_decref(w->schema);
         free(w);
     }
 }
 
-/* ---- C value -> avro value ---------------------------------------------------------------- */
+/* ---- C value -> avro value
+ * ---------------------------------------------------------------- */
 
-static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a, const char *path,
-                          char *errstr, size_t errlen);
+static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a,
+                          const char *path, char *errstr, size_t errlen);
 
 static rill_err_t decimal_bytes(rill_decimal_t d, uint8_t out[8], size_t *n) {
     /* big-endian two's complement, minimal length */
     uint64_t u = (uint64_t)d.unscaled;
     uint8_t full[8];
-    for (int i = 7; i >= 0; i--, u >>= 8) full[i] = (uint8_t)u;
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        full[i] = (uint8_t)u;
     size_t start = 0;
     while (start < 7 && ((full[start] == 0 && !(full[start + 1] & 0x80)) ||
                          (full[start] == 0xff && (full[start + 1] & 0x80))))
@@ -330,9 +342,10 @@ static rill_err_t rec_to_avro(const rill_schema_t *s, const void *rec, avro_valu
         const void *m = (const char *)rec + f->offset;
         avro_type_t at = avro_value_get_type(&fv);
         if (at == AVRO_UNION) {
-            bool null = (f->type.kind == RILL_T_STRING && !*(char *const *)m) ||
-                        (f->type.kind == RILL_T_BYTES && !((const rill_bytes_t *)m)->data) ||
-                        (f->type.kind == RILL_T_RECORD && !*(void *const *)m);
+            bool null =
+                (f->type.kind == RILL_T_STRING && !*(char *const *)m) ||
+                (f->type.kind == RILL_T_BYTES && !((const rill_bytes_t *)m)->data) ||
+                (f->type.kind == RILL_T_RECORD && !*(void *const *)m);
             avro_value_t br;
             if (avro_value_set_branch(&fv, null ? 0 : 1, &br)) {
                 snprintf(errstr, errlen, "field '%s': %s", sub, avro_strerror());
@@ -352,8 +365,8 @@ static rill_err_t rec_to_avro(const rill_schema_t *s, const void *rec, avro_valu
     return RILL_OK;
 }
 
-static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a, const char *path,
-                          char *errstr, size_t errlen) {
+static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a,
+                          const char *path, char *errstr, size_t errlen) {
     int e = 0;
     switch (t->kind) {
     case RILL_T_STRING: {
@@ -387,7 +400,8 @@ static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a, 
     case RILL_T_DECIMAL: {
         rill_decimal_t d = *(const rill_decimal_t *)v;
         if (d.scale != t->scale && rill_decimal_rescale(&d, t->scale) != RILL_OK) {
-            snprintf(errstr, errlen, "field '%s': decimal does not fit scale %u", path, t->scale);
+            snprintf(errstr, errlen, "field '%s': decimal does not fit scale %u", path,
+                     t->scale);
             return RILL_EENCODE;
         }
         uint8_t bytes[8];
@@ -412,8 +426,8 @@ static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a, 
             if (avro_value_append(a, &el, NULL)) break;
             char sub[256];
             snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-            rill_err_t rc = to_avro(t->elem, (const char *)arr->items + i * sz, &el, sub, errstr,
-                                    errlen);
+            rill_err_t rc = to_avro(t->elem, (const char *)arr->items + i * sz, &el, sub,
+                                    errstr, errlen);
             if (rc) return rc;
         }
         return RILL_OK;
@@ -426,8 +440,8 @@ static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a, 
             if (avro_value_add(a, m->keys[i] ? m->keys[i] : "", &el, NULL, NULL)) break;
             char sub[256];
             snprintf(sub, sizeof sub, "%s.%s", path, m->keys[i] ? m->keys[i] : "");
-            rill_err_t rc =
-                to_avro(t->elem, (const char *)m->values + i * sz, &el, sub, errstr, errlen);
+            rill_err_t rc = to_avro(t->elem, (const char *)m->values + i * sz, &el, sub,
+                                    errstr, errlen);
             if (rc) return rc;
         }
         return RILL_OK;
@@ -440,10 +454,11 @@ static rill_err_t to_avro(const rill_type_t *t, const void *v, avro_value_t *a, 
     return RILL_OK;
 }
 
-/* ---- avro value -> C value ---------------------------------------------------------------- */
+/* ---- avro value -> C value
+ * ---------------------------------------------------------------- */
 
-static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v, const char *path,
-                            char *errstr, size_t errlen);
+static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
+                            const char *path, char *errstr, size_t errlen);
 
 static rill_err_t rec_from_avro(const rill_schema_t *s, avro_value_t *a, void *rec,
                                 const char *path, char *errstr, size_t errlen) {
@@ -472,7 +487,8 @@ static rill_err_t rec_from_avro(const rill_schema_t *s, avro_value_t *a, void *r
                 if (f->type.kind == RILL_T_RECORD) {
                     rill_record_free(f->type.record, *(void **)m);
                     *(void **)m = NULL;
-                } else if (f->type.kind == RILL_T_STRING || f->type.kind == RILL_T_BYTES) {
+                } else if (f->type.kind == RILL_T_STRING ||
+                           f->type.kind == RILL_T_BYTES) {
                     rill_value_clear(&f->type, m);
                 }
                 continue;
@@ -488,13 +504,14 @@ static rill_err_t rec_from_avro(const rill_schema_t *s, avro_value_t *a, void *r
 #define EXPECT(at, name)                                                                 \
     do {                                                                                 \
         if (avro_value_get_type(a) != (at)) {                                            \
-            snprintf(errstr, errlen, "field '%s': expected %s in the Avro data", path, name); \
+            snprintf(errstr, errlen, "field '%s': expected %s in the Avro data", path,   \
+                     name);                                                              \
             return RILL_EDECODE;                                                         \
         }                                                                                \
     } while (0)
 
-static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v, const char *path,
-                            char *errstr, size_t errlen) {
+static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
+                            const char *path, char *errstr, size_t errlen) {
     switch (t->kind) {
     case RILL_T_STRING: {
         EXPECT(AVRO_STRING, "string");
@@ -563,7 +580,8 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v, cons
             return RILL_EDECODE;
         }
         uint64_t u = n && (buf[0] & 0x80) ? UINT64_MAX : 0;
-        for (size_t i = 0; i < n; i++) u = u << 8 | buf[i];
+        for (size_t i = 0; i < n; i++)
+            u = u << 8 | buf[i];
         *(rill_decimal_t *)v = (rill_decimal_t){(int64_t)u, t->scale};
         return RILL_OK;
     }
@@ -589,7 +607,8 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v, cons
             avro_value_get_by_index(a, i, &el, NULL);
             char sub[256];
             snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-            rill_err_t rc = from_avro(t->elem, &el, (char *)arr->items + i * sz, sub, errstr, errlen);
+            rill_err_t rc =
+                from_avro(t->elem, &el, (char *)arr->items + i * sz, sub, errstr, errlen);
             if (rc) return rc;
         }
         return RILL_OK;
@@ -614,7 +633,8 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v, cons
             if (!(m->keys[i] = strdup(key ? key : ""))) return RILL_ENOMEM;
             char sub[256];
             snprintf(sub, sizeof sub, "%s.%s", path, m->keys[i]);
-            rill_err_t rc = from_avro(t->elem, &el, (char *)m->values + i * sz, sub, errstr, errlen);
+            rill_err_t rc =
+                from_avro(t->elem, &el, (char *)m->values + i * sz, sub, errstr, errlen);
             if (rc) return rc;
         }
         return RILL_OK;
@@ -624,14 +644,17 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v, cons
     return RILL_EDECODE;
 }
 
-/* ---- ops ------------------------------------------------------------------------------------ */
+/* ---- ops
+ * ------------------------------------------------------------------------------------ */
 
 static const char *type_name(const rill_type_t *t) {
-    return t->kind == RILL_T_RECORD ? (t->record->ns ? t->record->ns : t->record->name) : "value";
+    return t->kind == RILL_T_RECORD ? (t->record->ns ? t->record->ns : t->record->name)
+                                    : "value";
 }
 
-static rill_err_t avro_encode(rill_serializer_t *s, const rill_type_t *type, const void *value,
-                              rill_buf_t *out, char *errstr, size_t errlen) {
+static rill_err_t avro_encode(rill_serializer_t *s, const rill_type_t *type,
+                              const void *value, rill_buf_t *out, char *errstr,
+                              size_t errlen) {
     avro_ctx_t *c = s->impl;
     compiled_t *x = compile(c, type, errstr, errlen);
     if (!x) return RILL_EENCODE;
@@ -678,18 +701,112 @@ static rill_err_t avro_encode(rill_serializer_t *s, const rill_type_t *type, con
     return RILL_OK;
 }
 
-/* A resolver from the writer schema @p id to the reader's record. */
-static writer_cache_t *resolver_for(avro_ctx_t *c, int32_t id, const rill_type_t *type,
-                                    compiled_t *reader, char *errstr, size_t errlen) {
+/* ---- validation before avro-c reads
+ * ------------------------------------------------------- avro-c allocates whatever a
+ * length prefix or block count says before it finds the data is not there; a few garbage
+ * bytes could ask for gigabytes.  So walk the writer's schema over the bytes first and
+ * refuse lengths past the end. */
+
+static bool varint(const uint8_t **p, const uint8_t *end, int64_t *out) {
+    uint64_t u = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return false;
+        uint8_t b = *(*p)++;
+        u |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1); /* zigzag */
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool skip(avro_schema_t s, const uint8_t **p, const uint8_t *end, int depth) {
+    if (depth > 64) return false;
+    int64_t n;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL:
+        return true;
+    case AVRO_BOOLEAN:
+        if (*p >= end) return false;
+        (*p)++;
+        return true;
+    case AVRO_INT32:
+    case AVRO_INT64:
+    case AVRO_ENUM:
+        return varint(p, end, &n);
+    case AVRO_FLOAT:
+    case AVRO_DOUBLE: {
+        size_t w = avro_typeof(s) == AVRO_FLOAT ? 4 : 8;
+        if ((size_t)(end - *p) < w) return false;
+        *p += w;
+        return true;
+    }
+    case AVRO_STRING:
+    case AVRO_BYTES:
+        if (!varint(p, end, &n) || n < 0 || n > end - *p) return false;
+        *p += n;
+        return true;
+    case AVRO_FIXED:
+        n = avro_schema_fixed_size(s);
+        if (n < 0 || n > end - *p) return false;
+        *p += n;
+        return true;
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++)
+            if (!skip(avro_schema_record_field_get_by_index(s, (int)i), p, end,
+                      depth + 1))
+                return false;
+        return true;
+    case AVRO_ARRAY:
+    case AVRO_MAP: {
+        bool map = avro_typeof(s) == AVRO_MAP;
+        avro_schema_t item = map ? avro_schema_map_values(s) : avro_schema_array_items(s);
+        int64_t total = 0;
+        for (;;) {
+            if (!varint(p, end, &n)) return false;
+            if (n == 0) return true;
+            if (n < 0) {
+                int64_t bytes;
+                n = -n;
+                if (!varint(p, end, &bytes) || bytes < 0 || bytes > end - *p)
+                    return false;
+            }
+            /* every item takes at least a byte, but for null items: bound them too */
+            if (n > end - *p + 1024 || (total += n) > 10000000) return false;
+            for (int64_t i = 0; i < n; i++) {
+                if (map) {
+                    int64_t kl;
+                    if (!varint(p, end, &kl) || kl < 0 || kl > end - *p) return false;
+                    *p += kl;
+                }
+                if (!skip(item, p, end, depth + 1)) return false;
+            }
+        }
+    }
+    case AVRO_UNION:
+        if (!varint(p, end, &n) || n < 0 || (size_t)n >= avro_schema_union_size(s))
+            return false;
+        return skip(avro_schema_union_branch(s, (int)n), p, end, depth + 1);
+    case AVRO_LINK:
+        return skip(avro_schema_link_target(s), p, end, depth + 1);
+    default:
+        return false;
+    }
+}
+
+/* The writer schema registered under @p id. */
+static writer_cache_t *writer_for(avro_ctx_t *c, int32_t id, const rill_type_t *type,
+                                  char *errstr, size_t errlen) {
     for (writer_cache_t *w = c->writers; w; w = w->next)
-        if (w->id == id && w->reader == type->record) return w;
+        if (w->id == id) return w;
     pthread_mutex_lock(&reg_lock);
     rill_avro_lookup_fn fn = lookup_fn;
     void *op = lookup_opaque;
     pthread_mutex_unlock(&reg_lock);
     const char *json = fn ? fn(id, op) : NULL;
     if (!json) {
-        snprintf(errstr, errlen, "unknown Avro schema id %d%s", id,
+        snprintf(errstr, errlen, "%s: unknown Avro schema id %d%s", type_name(type), id,
                  fn ? "" : " (no schema lookup set: rill_avro_set_schema_lookup())");
         return NULL;
     }
@@ -700,55 +817,72 @@ static writer_cache_t *resolver_for(avro_ctx_t *c, int32_t id, const rill_type_t
         free(w);
         return NULL;
     }
-    w->resolver = avro_resolved_writer_new(w->schema, reader->schema);
-    if (!w->resolver) {
-        snprintf(errstr, errlen, "Avro schema id %d does not match record '%s': %s", id,
-                 type_name(type), avro_strerror());
+    if (!(w->iface = avro_generic_class_from_schema(w->schema)) ||
+        avro_generic_value_new(w->iface, &w->value)) {
+        snprintf(errstr, errlen, "Avro schema id %d: %s", id, avro_strerror());
+        if (w->iface) avro_value_iface_decref(w->iface);
         avro_schema_decref(w->schema);
         free(w);
         return NULL;
     }
-    avro_resolved_writer_new_value(w->resolver, &w->resolved);
     w->id = id;
-    w->reader = type->record;
     w->next = c->writers;
     c->writers = w;
     return w;
 }
 
-static rill_err_t avro_decode(rill_serializer_t *s, const rill_type_t *type, const void *data,
-                              size_t len, void *value, char *errstr, size_t errlen) {
+static rill_err_t avro_decode(rill_serializer_t *s, const rill_type_t *type,
+                              const void *data, size_t len, void *value, char *errstr,
+                              size_t errlen) {
     avro_ctx_t *c = s->impl;
     compiled_t *x = compile(c, type, errstr, errlen);
     if (!x) return RILL_EDECODE;
     const uint8_t *p = data;
     avro_value_reset(&x->value);
     avro_value_t *target = &x->value;
+    avro_schema_t writer = x->schema;
     if (c->confluent) {
         if (len < 5 || p[0] != 0) {
-            snprintf(errstr, errlen, "%s: not Confluent wire format (%s)", type_name(type),
+            snprintf(errstr, errlen, "%s: not Confluent wire format (%s)",
+                     type_name(type),
                      len < 5 ? "shorter than its 5-byte header" : "magic byte is not 0");
             return RILL_EDECODE;
         }
-        int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 |
-                               p[4]);
-        writer_cache_t *w = resolver_for(c, id, type, x, errstr, errlen);
+        int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+                               (uint32_t)p[3] << 8 | p[4]);
+        writer_cache_t *w = writer_for(c, id, type, errstr, errlen);
         if (!w) return RILL_EDECODE;
-        avro_resolved_writer_set_dest(&w->resolved, &x->value);
-        target = &w->resolved;
+        avro_value_reset(&w->value);
+        target = &w->value;
+        writer = w->schema;
         p += 5;
         len -= 5;
+    }
+    const uint8_t *q = p;
+    if (!skip(writer, &q, p + len, 0) || q != p + len) {
+        snprintf(errstr, errlen, "%s: invalid Avro data (%s)", type_name(type),
+                 q > p + len || !skip(writer, &(const uint8_t *){p}, p + len, 0)
+                     ? "truncated, or a length past the end"
+                     : "trailing bytes after the value");
+        return RILL_EDECODE;
     }
     avro_reader_t r = avro_reader_memory((const char *)p, (int64_t)len);
     int e = avro_value_read(r, target);
     avro_reader_free(r);
     if (e) {
-        snprintf(errstr, errlen, "%s: invalid Avro data (%s)", type_name(type), avro_strerror());
+        snprintf(errstr, errlen, "%s: invalid Avro data (%s)", type_name(type),
+                 avro_strerror());
         return RILL_EDECODE;
     }
-    return type->kind == RILL_T_RECORD
-               ? rec_from_avro(type->record, &x->value, value, "", errstr, errlen)
-               : from_avro(type, &x->value, value, "(value)", errstr, errlen);
+    rill_err_t rc = type->kind == RILL_T_RECORD
+                        ? rec_from_avro(type->record, target, value, "", errstr, errlen)
+                        : from_avro(type, target, value, "(value)", errstr, errlen);
+    if (rc == RILL_EDECODE && type->kind == RILL_T_RECORD && target != &x->value) {
+        size_t n = strlen(errstr); /* say it is about the writer's schema */
+        if (n + 40 < errlen)
+            snprintf(errstr + n, errlen - n, " (schema mismatch with writer)");
+    }
+    return rc;
 }
 
 const struct rill_serializer_ops rill_serializer_avro = {

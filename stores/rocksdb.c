@@ -116,6 +116,7 @@ static rill_err_t rdb_open(rill_store_t *s, const rill_url_t *url,
     if (err) { /* a new database */
         rocksdb_free(err);
         err = NULL;
+        if (names) rocksdb_list_column_families_destroy(names, n);
         names = NULL;
         n = 0;
     }

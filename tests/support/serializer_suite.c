@@ -42,10 +42,11 @@ typedef struct everything {
     rill_map_t lists;
 } everything_t;
 
-RILL_RECORD(everything_schema, everything_t, "suite.Everything", RILL_F(everything_t, s, STRING),
-            RILL_F(everything_t, i, INT64), RILL_F(everything_t, d, DOUBLE),
-            RILL_F(everything_t, b, BOOL), RILL_F(everything_t, raw, BYTES),
-            RILL_F(everything_t, when, DATETIME), RILL_F_DECIMAL(everything_t, price, 12, 2),
+RILL_RECORD(everything_schema, everything_t, "suite.Everything",
+            RILL_F(everything_t, s, STRING), RILL_F(everything_t, i, INT64),
+            RILL_F(everything_t, d, DOUBLE), RILL_F(everything_t, b, BOOL),
+            RILL_F(everything_t, raw, BYTES), RILL_F(everything_t, when, DATETIME),
+            RILL_F_DECIMAL(everything_t, price, 12, 2),
             RILL_F_RECORD(everything_t, inner, &inner_schema),
             RILL_F_OPT_RECORD(everything_t, maybe, &inner_schema),
             RILL_F_OPT(everything_t, note, STRING, NULL),
@@ -55,7 +56,8 @@ RILL_RECORD(everything_schema, everything_t, "suite.Everything", RILL_F(everythi
             RILL_F_MAP(everything_t, scores, &rill_type_int64),
             RILL_F_MAP(everything_t, lists, &int64_array));
 
-static const rill_type_t everything_type = {.kind = RILL_T_RECORD, .record = &everything_schema};
+static const rill_type_t everything_type = {.kind = RILL_T_RECORD,
+                                            .record = &everything_schema};
 
 static void fill(everything_t *e) {
     rill_record_init(&everything_schema, e);
@@ -118,7 +120,8 @@ static void roundtrip_of_every_field_kind(void **state) {
     if (rill_serializer_encode(s, &everything_type, &a, &out, err, sizeof err))
         fail_msg("encode: %s", err);
     rill_record_init(&everything_schema, &b);
-    if (rill_serializer_decode(s, &everything_type, out.data, out.len, &b, err, sizeof err))
+    if (rill_serializer_decode(s, &everything_type, out.data, out.len, &b, err,
+                               sizeof err))
         fail_msg("decode: %s", err);
     assert_true(rill_record_equal(&everything_schema, &a, &b));
     assert_null(b.maybe);
@@ -140,10 +143,12 @@ static void roundtrip_of_optionals_present(void **state) {
     a.maybe->label = strdup("m");
     rill_buf_t out = RILL_BUF_INIT;
     char err[512] = "";
-    assert_int_equal(rill_serializer_encode(s, &everything_type, &a, &out, err, sizeof err), 0);
-    rill_record_init(&everything_schema, &b);
     assert_int_equal(
-        rill_serializer_decode(s, &everything_type, out.data, out.len, &b, err, sizeof err), 0);
+        rill_serializer_encode(s, &everything_type, &a, &out, err, sizeof err), 0);
+    rill_record_init(&everything_schema, &b);
+    assert_int_equal(rill_serializer_decode(s, &everything_type, out.data, out.len, &b,
+                                            err, sizeof err),
+                     0);
     assert_true(rill_record_equal(&everything_schema, &a, &b));
     assert_string_equal(b.note, "");
     assert_string_equal(b.maybe->label, "m");
@@ -161,8 +166,12 @@ static void roundtrip_of_extreme_doubles(void **state) {
         rill_buf_t out = RILL_BUF_INIT;
         char err[256];
         double back = 0;
-        assert_int_equal(rill_serializer_encode(s, &rill_type_double, &vals[i], &out, err, sizeof err), 0);
-        assert_int_equal(rill_serializer_decode(s, &rill_type_double, out.data, out.len, &back, err, sizeof err), 0);
+        assert_int_equal(
+            rill_serializer_encode(s, &rill_type_double, &vals[i], &out, err, sizeof err),
+            0);
+        assert_int_equal(rill_serializer_decode(s, &rill_type_double, out.data, out.len,
+                                                &back, err, sizeof err),
+                         0);
         assert_true(back == vals[i]);
         rill_buf_free(&out);
     }
@@ -189,11 +198,13 @@ static void every_truncation_fails_cleanly(void **state) {
     fill(&a);
     rill_buf_t out = RILL_BUF_INIT;
     char err[512];
-    assert_int_equal(rill_serializer_encode(s, &everything_type, &a, &out, err, sizeof err), 0);
+    assert_int_equal(
+        rill_serializer_encode(s, &everything_type, &a, &out, err, sizeof err), 0);
     for (size_t n = 0; n < out.len; n++) {
         everything_t b;
         rill_record_init(&everything_schema, &b);
-        rill_err_t rc = rill_serializer_decode(s, &everything_type, out.data, n, &b, err, sizeof err);
+        rill_err_t rc =
+            rill_serializer_decode(s, &everything_type, out.data, n, &b, err, sizeof err);
         rill_record_clear(&everything_schema, &b);
         if (rc == RILL_OK) fail_msg("a %zu-byte prefix of %zu decoded", n, out.len);
         assert_true(strlen(err) > 0);
@@ -210,7 +221,8 @@ static void random_bytes_never_crash(void **state) {
     uint8_t buf[96];
     for (int round = 0; round < 3000; round++) {
         size_t n = (size_t)(rand() % (int)sizeof buf);
-        for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)rand();
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)rand();
         everything_t b;
         rill_record_init(&everything_schema, &b);
         char err[256];
