@@ -384,6 +384,14 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         goto fail;
     }
     rc = rill__app_open(app, errstr, errlen);
+    if (rc == RILL_OK && !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once") &&
+        !(app->transport->ops->features & RILL_TF_TXN)) {
+        snprintf(errstr, errlen,
+                 "processing_guarantee=exactly_once needs a transport with transactions "
+                 "(kafka://); '%s' has none",
+                 app->transport->ops->scheme);
+        rc = RILL_ECONF;
+    }
     if (rc == RILL_OK) rc = rill__tables_prepare(app, errstr, errlen);
     if (rc != RILL_OK) goto fail;
     app->state = RILL_APP_RUNNING;

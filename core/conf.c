@@ -40,7 +40,8 @@ static const known_key_t known_keys[] = {
     {"processing_guarantee", K_ENUM, "at_least_once", 0, 0, "at_least_once|exactly_once",
      "at_least_once, or exactly_once (Kafka transactions)"},
     {"table.standby_replicas", K_INT, "0", 0, 16, NULL,
-     "Warm copies of every table partition kept on other workers"},
+     "Standby replicas: with 1 or more, every worker keeps a warm copy of each table "
+     "partition it does not own (the count is a floor)"},
     {"table.recovery.stall.ms", K_INT, "60000", 100, 86400000, NULL,
      "Recovery that makes no progress this long fails loudly instead of hanging"},
     {"broker.timeout.ms", K_INT, "60000", 100, 86400000, NULL,
