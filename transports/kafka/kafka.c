@@ -1,0 +1,630 @@
+/* kafka:// — Kafka over librdkafka.
+ *
+ * kafka://host:port[,host:port...] connects to brokers; kafka://mock[?brokers=N]
+ * starts (once per process, shared by every client naming it) librdkafka's mock
+ * cluster on 127.0.0.1.  "kafka.<property>" conf keys go to librdkafka unchanged.
+ *
+ * No thread or timer of rill's own: every librdkafka queue rill reads is wired to
+ * the app's libevent loop with rd_kafka_queue_io_event_enable() on a non-blocking
+ * pipe, and drained in batches when it signals, so an idle worker sleeps. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafka_int.h"
+/* after rdkafka.h (kafka_int.h), as it requires */
+#include <librdkafka/rdkafka_mock.h>
+
+static const rill_prop_t kafka_props[] = {
+    {"timeout.ms", RILL_PROP_INT, "10000", offsetof(kctx_t, timeout_ms),
+     "Bound of blocking admin and metadata calls (declare, watermarks, open)"},
+    {"create.file", RILL_PROP_STR, NULL, offsetof(kctx_t, create_file),
+     "rill-kafka-mock --topics-file: topics to create are appended here when the broker "
+     "does not implement CreateTopics"},
+    {"brokers", RILL_PROP_INT, "1", offsetof(kctx_t, mock_brokers),
+     "kafka://mock only: brokers of the in-process mock cluster"},
+    {NULL},
+};
+
+/* ---- in-process mock clusters
+ * ------------------------------------------------------------ */
+
+typedef struct mock {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+} mock_t;
+
+static mock_t mock;
+
+static void mock_free(void) {
+    if (mock.mc) rd_kafka_mock_cluster_destroy(mock.mc);
+    if (mock.rk) rd_kafka_destroy(mock.rk);
+    mock.mc = NULL;
+    mock.rk = NULL;
+}
+
+static const char *mock_bootstrap(int brokers, char *errstr, size_t errlen) {
+    if (mock.mc) return rd_kafka_mock_cluster_bootstraps(mock.mc);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+    mock.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!mock.rk) {
+        snprintf(errstr, errlen, "kafka mock: %s", err);
+        return NULL;
+    }
+    mock.mc = rd_kafka_mock_cluster_new(mock.rk, brokers > 0 ? brokers : 1);
+    if (!mock.mc) {
+        snprintf(errstr, errlen, "kafka mock: cannot start the mock cluster");
+        mock_free();
+        return NULL;
+    }
+    atexit(mock_free);
+    return rd_kafka_mock_cluster_bootstraps(mock.mc);
+}
+
+/* ---- errors
+ * -------------------------------------------------------------------------------- */
+
+rill_err_t rill__kafka_err(rd_kafka_resp_err_t err) {
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return RILL_OK;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        return RILL_EFULL;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return RILL_ETIMEDOUT;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        return RILL_ENOENT;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        return RILL_EINVAL;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        return RILL_ETOOBIG;
+    case RD_KAFKA_RESP_ERR__FATAL:
+        return RILL_EFATAL;
+    default:
+        return RILL_ETRANSPORT;
+    }
+}
+
+static void on_down_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    kctx_t *k = arg;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "all Kafka brokers (%s) unreachable for %lld ms (broker.timeout.ms)",
+             k->bootstrap, (long long)k->broker_timeout_ms);
+    k->t->h->error(k->t, RILL_ETIMEDOUT, true, msg, k->t->h->opaque);
+}
+
+/* Errors from any client: classify; all-brokers-down starts the die-hard clock. */
+void rill__kafka_error(kctx_t *k, rd_kafka_resp_err_t err, const char *reason) {
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (k->down_ev && !evtimer_pending(k->down_ev, NULL)) {
+            struct timeval tv = {k->broker_timeout_ms / 1000,
+                                 (k->broker_timeout_ms % 1000) * 1000};
+            evtimer_add(k->down_ev, &tv);
+        }
+        rill_log(k->t->log, RILL_LOG_WARN, "kafka", "%s", reason);
+        return;
+    }
+    bool fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+    if (fatal) {
+        char buf[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(k->producer, buf, sizeof buf);
+        if (!orig && k->consumer)
+            orig = rd_kafka_fatal_error(k->consumer, buf, sizeof buf);
+        k->t->h->error(k->t, RILL_EFATAL, true, orig ? buf : reason, k->t->h->opaque);
+        return;
+    }
+    if (k->t->h->error)
+        k->t->h->error(k->t, rill__kafka_err(err), false, reason, k->t->h->opaque);
+}
+
+static void broker_up(kctx_t *k) {
+    if (k->down_ev) evtimer_del(k->down_ev);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    (void)rk;
+    rill__kafka_error(opaque, (rd_kafka_resp_err_t)err, reason);
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    kctx_t *k = rd_kafka_opaque(rk);
+    if (!strcmp(fac, "CONFWARN")) level = 7; /* shared settings reach every client type */
+    rill_log_level_t l = level <= 3   ? RILL_LOG_ERROR
+                         : level <= 5 ? RILL_LOG_WARN
+                         : level == 6 ? RILL_LOG_INFO
+                                      : RILL_LOG_DEBUG;
+    if (k && k->t) rill_log(k->t->log, l, "kafka", "%s: %s", fac, buf);
+}
+
+/* ---- loop wiring
+ * --------------------------------------------------------------------------- */
+
+static void on_queue(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    kq_t *kq = arg;
+    char buf[64];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    kq->drain(kq->k);
+}
+
+rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
+                                  void (*drain)(kctx_t *k)) {
+    if (pipe(kq->fds) != 0) return RILL_EIO;
+    for (int i = 0; i < 2; i++)
+        fcntl(kq->fds[i], F_SETFL, O_NONBLOCK);
+    kq->q = q;
+    kq->k = k;
+    kq->drain = drain;
+    kq->ev = event_new(k->t->base, kq->fds[0], EV_READ | EV_PERSIST, on_queue, kq);
+    if (!kq->ev) return RILL_ENOMEM;
+    event_add(kq->ev, NULL);
+    rd_kafka_queue_io_event_enable(q, kq->fds[1], "1", 1);
+    drain(k); /* anything that arrived before wiring */
+    return RILL_OK;
+}
+
+void rill__kafka_queue_unwire(kq_t *kq) {
+    if (kq->q) {
+        rd_kafka_queue_io_event_enable(kq->q, -1, NULL, 0);
+        rd_kafka_queue_destroy(kq->q);
+    }
+    if (kq->ev) event_free(kq->ev);
+    if (kq->fds[0] > 0) close(kq->fds[0]);
+    if (kq->fds[1] > 0) close(kq->fds[1]);
+    memset(kq, 0, sizeof *kq);
+}
+
+/* ---- clients
+ * ---------------------------------------------------------------------------------- */
+
+static rill_err_t set(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr,
+                      size_t errlen) {
+    if (rd_kafka_conf_set(c, k, v, errstr, errlen) != RD_KAFKA_CONF_OK) return RILL_ECONF;
+    return RILL_OK;
+}
+
+/* Create a client from the shared base configuration plus @p conf's settings. */
+rill_err_t rill__kafka_client(kctx_t *k, rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                              rd_kafka_t **out, char *errstr, size_t errlen) {
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    char err[512];
+    *out = rd_kafka_new(type, conf, err, sizeof err);
+    if (!*out) {
+        snprintf(errstr, errlen, "kafka: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return RILL_ETRANSPORT;
+    }
+    return RILL_OK;
+}
+
+typedef struct pass {
+    kctx_t *k;
+    rd_kafka_conf_t *conf;
+    rill_err_t rc;
+    char *errstr;
+    size_t errlen;
+} pass_t;
+
+static void pass_one(const char *key, const char *value, void *opaque) {
+    pass_t *p = opaque;
+    const char *prop = key + strlen("kafka.");
+    bool ours = false;
+    for (const rill_prop_t *r = kafka_props; r->name; r++)
+        ours |= !strcmp(r->name, prop);
+    if (ours || p->rc) return;
+    kctx_t *k = p->k;
+    k->user_reset |= !strcmp(prop, "auto.offset.reset");
+    k->user_qmin |= !strcmp(prop, "queued.min.messages");
+    k->user_strategy |= !strcmp(prop, "partition.assignment.strategy");
+    char why[256];
+    if (rd_kafka_conf_set(p->conf, prop, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
+        snprintf(p->errstr, p->errlen, "config key '%s': %s", key, why);
+        p->rc = RILL_ECONF;
+    }
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    kctx_t *k = opaque;
+    struct {
+        rill_delivery_cb cb;
+        void *opaque;
+    } *d = m->_private;
+    if (!m->err) broker_up(k);
+    if (d) {
+        d->cb(rill__kafka_err(m->err), m->err ? rd_kafka_err2str(m->err) : NULL,
+              m->partition, m->offset, d->opaque);
+        free(d);
+    }
+}
+
+static void drain_producer(kctx_t *k) {
+    for (int i = 0; i < 64 && rd_kafka_poll(k->producer, 0) > 0; i++) {
+    }
+    if (k->want_writable && rd_kafka_outq_len(k->producer) < 100000) {
+        k->want_writable = false;
+        if (k->t->h->writable) k->t->h->writable(k->t, k->t->h->opaque);
+    }
+}
+
+static rill_err_t check_connect(kctx_t *k, char *errstr, size_t errlen) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(k->producer, 0, NULL, &md, (int)k->timeout_ms);
+    if (err) {
+        snprintf(errstr, errlen, "kafka: no broker of '%s' answered within %lld ms: %s",
+                 k->bootstrap, (long long)k->timeout_ms, rd_kafka_err2str(err));
+        return RILL_ETRANSPORT;
+    }
+    rd_kafka_metadata_destroy(md);
+    return RILL_OK;
+}
+
+static rill_err_t kafka_open(rill_transport_t *t, const rill_url_t *url,
+                             const rill_conf_t *conf, char *errstr, size_t errlen) {
+    kctx_t *k = t->impl;
+    k->t = t;
+    if (!t->base) {
+        snprintf(errstr, errlen, "kafka transport needs an event_base");
+        return RILL_EINVAL;
+    }
+    bool is_mock = !strcmp(url->authority, "mock");
+    if (!*url->authority) {
+        snprintf(errstr, errlen, "kafka URL '%s' names no broker: kafka://host:9092",
+                 url->raw);
+        return RILL_EURL;
+    }
+    const char *bs = url->authority;
+    if (is_mock && !(bs = mock_bootstrap((int)k->mock_brokers, errstr, errlen)))
+        return RILL_ETRANSPORT;
+    if (!(k->bootstrap = strdup(bs))) return RILL_ENOMEM;
+    k->broker_timeout_ms = rill_conf_get_int(conf, "broker.timeout.ms", 60000);
+    k->down_ev = evtimer_new(t->base, on_down_timeout, k);
+
+    k->base_conf = rd_kafka_conf_new();
+    if (set(k->base_conf, "bootstrap.servers", k->bootstrap, errstr, errlen) ||
+        set(k->base_conf, "client.id", t->client_id ? t->client_id : "rill", errstr,
+            errlen))
+        return RILL_ECONF;
+    if (is_mock) { /* the mock's group coordinator needs these (see docs/kafka.md) */
+        set(k->base_conf, "session.timeout.ms", "3000", errstr, errlen);
+        set(k->base_conf, "heartbeat.interval.ms", "300", errstr, errlen);
+    }
+    pass_t p = {k, k->base_conf, RILL_OK, errstr, errlen};
+    rill_conf_foreach(conf, "kafka.", pass_one, &p);
+    if (p.rc) return p.rc;
+    for (size_t i = 0; i < url->nparams; i++) {
+        bool ours = false;
+        for (const rill_prop_t *r = kafka_props; r->name; r++)
+            ours |= !strcmp(r->name, url->params[i].key);
+        if (!ours &&
+            set(k->base_conf, url->params[i].key, url->params[i].value, errstr, errlen)) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", errstr);
+            snprintf(errstr, errlen, "URL parameter '%s': %s", url->params[i].key, why);
+            return RILL_ECONF;
+        }
+    }
+    const char *pg = rill_conf_get(conf, "processing_guarantee");
+    rd_kafka_conf_t *pc = rd_kafka_conf_dup(k->base_conf);
+    char tid[256];
+    size_t tl = sizeof tid;
+    if (pg && !strcmp(pg, "exactly_once") &&
+        rd_kafka_conf_get(pc, "transactional.id", tid, &tl) != RD_KAFKA_CONF_OK) {
+        set(pc, "transactional.id", t->client_id ? t->client_id : "rill", errstr, errlen);
+    }
+    tl = sizeof tid;
+    k->txn =
+        rd_kafka_conf_get(pc, "transactional.id", tid, &tl) == RD_KAFKA_CONF_OK && tl > 1;
+    set(pc, "linger.ms", "5", errstr, errlen);
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    rill_err_t rc =
+        rill__kafka_client(k, RD_KAFKA_PRODUCER, pc, &k->producer, errstr, errlen);
+    if (rc) return rc;
+    if ((rc = check_connect(k, errstr, errlen))) return rc;
+    if (k->txn) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(k->producer, (int)k->timeout_ms);
+        if (e) {
+            snprintf(errstr, errlen, "kafka: init_transactions: %s",
+                     rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            return RILL_ETRANSPORT;
+        }
+    }
+    return rill__kafka_queue_wire(k, &k->pq, rd_kafka_queue_get_main(k->producer),
+                                  drain_producer);
+}
+
+/* ---- topics
+ * ------------------------------------------------------------------------------------ */
+
+static int32_t topic_partitions(kctx_t *k, const char *name, rill_err_t *rc, char *errstr,
+                                size_t errlen) {
+    const struct rd_kafka_metadata *md = NULL;
+    /* all topics: asking for one by name may auto-create it */
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(k->producer, 1, NULL, &md, (int)k->timeout_ms);
+    if (err) {
+        snprintf(errstr, errlen, "metadata: %s", rd_kafka_err2str(err));
+        *rc = rill__kafka_err(err);
+        return -1;
+    }
+    int32_t n = 0;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (!strcmp(md->topics[i].topic, name) && !md->topics[i].err)
+            n = md->topics[i].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    *rc = RILL_OK;
+    return n;
+}
+
+static rill_err_t create_topic(kctx_t *k, const rill_topic_spec_t *spec, int32_t parts,
+                               char *errstr, size_t errlen) {
+    if (mock.mc &&
+        strstr(k->bootstrap, rd_kafka_mock_cluster_bootstraps(mock.mc)) == k->bootstrap)
+        return rd_kafka_mock_topic_create(mock.mc, spec->name, parts,
+                                          spec->replication ? spec->replication : 1)
+                   ? RILL_ETRANSPORT
+                   : RILL_OK;
+    if (k->create_file) { /* rill-kafka-mock --topics-file */
+        FILE *f = fopen(k->create_file, "a");
+        if (!f) {
+            snprintf(errstr, errlen, "cannot append to %s: %s", k->create_file,
+                     strerror(errno));
+            return RILL_EIO;
+        }
+        fprintf(f, "%s:%d%s\n", spec->name, parts, spec->compacted ? ":compact" : "");
+        fclose(f);
+        return RILL_OK;
+    }
+    char why[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
+        spec->name, parts, spec->replication ? spec->replication : 1, why, sizeof why);
+    if (!nt) {
+        snprintf(errstr, errlen, "%s", why);
+        return RILL_EINVAL;
+    }
+    if (spec->compacted) rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(k->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(o, (int)k->timeout_ms, why, sizeof why);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->producer);
+    rd_kafka_CreateTopics(k->producer, &nt, 1, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)k->timeout_ms + 1000);
+    rill_err_t rc = RILL_OK;
+    if (!ev) {
+        snprintf(
+            errstr, errlen,
+            "the broker did not answer CreateTopics within %lld ms (librdkafka's mock "
+            "cluster does not implement it: create the topic with rill-kafka-mock "
+            "--topic %s:%d, or set kafka.create.file to its --topics-file)",
+            (long long)k->timeout_ms, spec->name, parts);
+        rc = RILL_ETIMEDOUT;
+    } else {
+        const rd_kafka_CreateTopics_result_t *res =
+            rd_kafka_event_CreateTopics_result(ev);
+        size_t n = 0;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+        rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+        if (!e && n) e = rd_kafka_topic_result_error(tr[0]);
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            snprintf(errstr, errlen, "CreateTopics: %s", rd_kafka_err2str(e));
+            rc = rill__kafka_err(e);
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+static rill_err_t kafka_declare(rill_transport_t *t, const rill_topic_spec_t *spec,
+                                int32_t *partitions_out, char *errstr, size_t errlen) {
+    kctx_t *k = t->impl;
+    rill_err_t rc;
+    int32_t have = topic_partitions(k, spec->name, &rc, errstr, errlen);
+    if (rc) return rc;
+    if (have > 0) {
+        if (spec->partitions > 0 && spec->partitions != have) {
+            snprintf(errstr, errlen,
+                     "topic '%s' exists with %d partitions, but %d were declared",
+                     spec->name, have, spec->partitions);
+            return RILL_EPARTITIONS;
+        }
+        *partitions_out = have;
+        return RILL_OK;
+    }
+    int32_t parts = spec->partitions > 0 ? spec->partitions : 8;
+    if ((rc = create_topic(k, spec, parts, errstr, errlen))) return rc;
+    uint64_t end = rill_mono_ns() + (uint64_t)k->timeout_ms * 1000000u;
+    while ((have = topic_partitions(k, spec->name, &rc, errstr, errlen)) <= 0 && !rc &&
+           rill_mono_ns() < end)
+        usleep(100000);
+    if (have <= 0) {
+        if (!rc)
+            snprintf(errstr, errlen, "topic '%s' did not appear within %lld ms",
+                     spec->name, (long long)k->timeout_ms);
+        return rc ? rc : RILL_ETIMEDOUT;
+    }
+    *partitions_out = have;
+    return RILL_OK;
+}
+
+/* ---- producing
+ * ---------------------------------------------------------------------------------- */
+
+static rill_err_t kafka_produce(rill_transport_t *t, const rill_produce_t *m,
+                                rill_delivery_cb cb, void *opaque) {
+    kctx_t *k = t->impl;
+    struct dr {
+        rill_delivery_cb cb;
+        void *opaque;
+    } *d = NULL;
+    if (cb) {
+        if (!(d = malloc(sizeof *d))) return RILL_ENOMEM;
+        d->cb = cb;
+        d->opaque = opaque;
+    }
+    rd_kafka_headers_t *hs = NULL;
+    if (m->nheaders) {
+        hs = rd_kafka_headers_new(m->nheaders);
+        for (size_t i = 0; i < m->nheaders; i++)
+            rd_kafka_header_add(hs, m->headers[i].name, -1, m->headers[i].value,
+                                (ssize_t)m->headers[i].value_len);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        k->producer, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_PARTITION(m->partition),
+        RD_KAFKA_V_KEY(m->key, m->key ? m->key_len : 0),
+        RD_KAFKA_V_VALUE((void *)m->value, m->value ? m->value_len : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(m->timestamp_ms),
+        RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+    if (err) {
+        if (hs) rd_kafka_headers_destroy(hs);
+        free(d);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) k->want_writable = true;
+        return rill__kafka_err(err);
+    }
+    return RILL_OK;
+}
+
+static rill_err_t kafka_flush(rill_transport_t *t, int timeout_ms) {
+    kctx_t *k = t->impl;
+    rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, timeout_ms);
+    return rill__kafka_err(err);
+}
+
+static rill_err_t kafka_watermarks(rill_transport_t *t, const char *topic,
+                                   int32_t partition, int64_t *low, int64_t *high,
+                                   int timeout_ms) {
+    kctx_t *k = t->impl;
+    return rill__kafka_err(rd_kafka_query_watermark_offsets(k->producer, topic, partition,
+                                                            low, high, timeout_ms));
+}
+
+/* ---- transactions
+ * ---------------------------------------------------------------------------- */
+
+static rill_err_t txn_result(rd_kafka_error_t *e, const char *what, char *errstr,
+                             size_t errlen) {
+    if (!e) return RILL_OK;
+    snprintf(errstr, errlen, "kafka %s: %s", what, rd_kafka_error_string(e));
+    rill_err_t rc =
+        rd_kafka_error_is_fatal(e) || rd_kafka_error_txn_requires_abort(e) == 0
+            ? (rd_kafka_error_is_retriable(e) ? RILL_ERETRY : RILL_ETRANSPORT)
+            : RILL_ETRANSPORT;
+    if (rd_kafka_error_is_fatal(e)) rc = RILL_EFATAL;
+    rd_kafka_error_destroy(e);
+    return rc;
+}
+
+static rill_err_t kafka_txn_begin(rill_transport_t *t, char *errstr, size_t errlen) {
+    kctx_t *k = t->impl;
+    if (!k->txn) {
+        snprintf(errstr, errlen, "kafka: transactions need kafka.transactional.id");
+        return RILL_ESTATE;
+    }
+    return txn_result(rd_kafka_begin_transaction(k->producer), "begin_transaction",
+                      errstr, errlen);
+}
+
+static rill_err_t kafka_txn_offsets(rill_transport_t *t, const char *group,
+                                    const rill_tp_offset_t *offs, size_t n, char *errstr,
+                                    size_t errlen) {
+    kctx_t *k = t->impl;
+    (void)group;
+    if (!k->consumer) {
+        snprintf(errstr, errlen, "kafka: offsets in a transaction need a group member");
+        return RILL_ESTATE;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, offs[i].topic, offs[i].partition)->offset =
+            offs[i].offset;
+    rd_kafka_consumer_group_metadata_t *md =
+        rd_kafka_consumer_group_metadata(k->consumer);
+    rd_kafka_error_t *e =
+        rd_kafka_send_offsets_to_transaction(k->producer, l, md, (int)k->timeout_ms);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    rd_kafka_topic_partition_list_destroy(l);
+    return txn_result(e, "send_offsets_to_transaction", errstr, errlen);
+}
+
+static rill_err_t kafka_txn_commit(rill_transport_t *t, char *errstr, size_t errlen) {
+    kctx_t *k = t->impl;
+    return txn_result(rd_kafka_commit_transaction(k->producer, (int)k->timeout_ms),
+                      "commit_transaction", errstr, errlen);
+}
+
+static rill_err_t kafka_txn_abort(rill_transport_t *t, char *errstr, size_t errlen) {
+    kctx_t *k = t->impl;
+    return txn_result(rd_kafka_abort_transaction(k->producer, (int)k->timeout_ms),
+                      "abort_transaction", errstr, errlen);
+}
+
+/* ---- close
+ * ---------------------------------------------------------------------------------------
+ */
+
+static void kafka_close(rill_transport_t *t) {
+    kctx_t *k = t->impl;
+    rill__kafka_consumer_close(k);
+    rill__kafka_queue_unwire(&k->pq);
+    if (k->producer) {
+        rd_kafka_flush(k->producer, 2000);
+        rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        while (rd_kafka_poll(k->producer, 0) > 0) { /* free the purged reports' opaques */
+        }
+        rd_kafka_destroy(k->producer);
+    }
+    if (k->down_ev) event_free(k->down_ev);
+    if (k->base_conf) rd_kafka_conf_destroy(k->base_conf);
+    free(k->bootstrap);
+    free(k->batch);
+    free(k->hdrs);
+}
+
+const struct rill_transport_ops rill_transport_kafka = {
+    .abi = RILL_TRANSPORT_ABI,
+    .scheme = "kafka",
+    .description =
+        "Apache Kafka (librdkafka); kafka://mock for an in-process mock cluster",
+    .features = RILL_TF_GROUPS | RILL_TF_TXN | RILL_TF_PASSTHROUGH | RILL_TF_WATERMARKS |
+                RILL_TF_PERSISTENT,
+    .props = kafka_props,
+    .impl_size = sizeof(kctx_t),
+    .open = kafka_open,
+    .declare = kafka_declare,
+    .produce = kafka_produce,
+    .flush = kafka_flush,
+    .subscribe = rill__kafka_subscribe,
+    .unsubscribe = rill__kafka_unsubscribe,
+    .revoke_done = rill__kafka_revoke_done,
+    .pause = rill__kafka_pause,
+    .resume = rill__kafka_resume,
+    .seek = rill__kafka_seek,
+    .commit = rill__kafka_commit,
+    .committed = rill__kafka_committed,
+    .reader_open = rill__kafka_reader_open,
+    .reader_close = rill__kafka_reader_close,
+    .watermarks = kafka_watermarks,
+    .txn_begin = kafka_txn_begin,
+    .txn_offsets = kafka_txn_offsets,
+    .txn_commit = kafka_txn_commit,
+    .txn_abort = kafka_txn_abort,
+    .close = kafka_close,
+};

@@ -1,0 +1,448 @@
+/* The Kafka transport's consuming side: the group member (subscribe, rebalance,
+ * commits, pause/resume/seek) and readers outside the group (changelogs).
+ *
+ * Rebalancing: librdkafka's range assignor with the eager protocol, so topics of
+ * equal partition counts land partition-for-partition on the same member
+ * (co-partitioning for tables).  On revoke the partitions stay assigned until the
+ * core calls revoke_done(); commits made meanwhile are synchronous, so they land
+ * before the partitions move (the mock answers REBALANCE_IN_PROGRESS otherwise). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka_int.h"
+
+#define BATCH 1024
+#define BUDGET 16 /* batches per loop turn: others get the loop too */
+
+static rill_tp_t *to_tps(const rd_kafka_topic_partition_list_t *l) {
+    rill_tp_t *tps = calloc((size_t)(l->cnt ? l->cnt : 1), sizeof *tps);
+    for (int i = 0; tps && i < l->cnt; i++) {
+        tps[i].topic = l->elems[i].topic;
+        tps[i].partition = l->elems[i].partition;
+    }
+    return tps;
+}
+
+static rd_kafka_topic_partition_list_t *to_list(const rill_tp_t *tps, size_t n) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, tps[i].topic, tps[i].partition);
+    return l;
+}
+
+/* Views of a batch of librdkafka messages; headers in one scratch array. */
+static size_t to_msgs(kctx_t *k, rd_kafka_message_t **ms, size_t n) {
+    size_t nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_headers_t *h;
+        if (!ms[i]->err &&
+            rd_kafka_message_headers(ms[i], &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            nh += rd_kafka_header_cnt(h);
+    }
+    if (nh > k->hcap) {
+        rill_header_t *nhs = realloc(k->hdrs, nh * sizeof *nhs);
+        if (!nhs) return 0;
+        k->hdrs = nhs;
+        k->hcap = nh;
+    }
+    size_t out = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = ms[i];
+        rill_msg_t *r = &k->batch[out++];
+        rd_kafka_timestamp_type_t tt;
+        *r = (rill_msg_t){.topic = rd_kafka_topic_name(m->rkt),
+                          .partition = m->partition,
+                          .offset = m->offset,
+                          .timestamp_ms = rd_kafka_message_timestamp(m, &tt),
+                          .key = m->key,
+                          .key_len = m->key_len,
+                          .value = m->payload,
+                          .value_len = m->len};
+        rd_kafka_headers_t *h;
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            r->headers = &k->hdrs[hi];
+            const char *name;
+            const void *val;
+            size_t vl;
+            for (size_t j = 0; !rd_kafka_header_get_all(h, j, &name, &val, &vl); j++) {
+                k->hdrs[hi++] = (rill_header_t){name, val ? val : "", vl};
+                r->nheaders++;
+            }
+        }
+    }
+    return out;
+}
+
+/* ---- the group member
+ * ------------------------------------------------------------------ */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    kctx_t *k = opaque;
+    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        if (!k->subscribed || !parts->cnt) return;
+        rill_tp_t *tps = to_tps(parts);
+        if (tps) k->t->h->assigned(k->t, tps, (size_t)parts->cnt, k->t->h->opaque);
+        free(tps);
+        return;
+    }
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        rill__kafka_error(k, err, "rebalance failed");
+        rd_kafka_assign(rk, NULL);
+        return;
+    }
+    if (k->pending_revoke) rd_kafka_topic_partition_list_destroy(k->pending_revoke);
+    k->pending_revoke = rd_kafka_topic_partition_list_copy(parts);
+    k->revoking = true;
+    if (!k->subscribed || !parts->cnt) { /* closing: nobody to ask */
+        rill__kafka_revoke_done(k->t);
+        return;
+    }
+    rill_tp_t *tps = to_tps(parts);
+    if (tps)
+        k->t->h->revoked(k->t, tps, (size_t)parts->cnt, rd_kafka_assignment_lost(rk),
+                         k->t->h->opaque);
+    free(tps);
+}
+
+void rill__kafka_revoke_done(rill_transport_t *t) {
+    kctx_t *k = t->impl;
+    if (!k->revoking || !k->consumer) return;
+    k->revoking = false;
+    if (!strcmp(rd_kafka_rebalance_protocol(k->consumer), "COOPERATIVE"))
+        rd_kafka_error_destroy(
+            rd_kafka_incremental_unassign(k->consumer, k->pending_revoke));
+    else
+        rd_kafka_assign(k->consumer, NULL);
+    rd_kafka_topic_partition_list_destroy(k->pending_revoke);
+    k->pending_revoke = NULL;
+}
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+    (void)rk;
+    (void)offsets;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        rill__kafka_error(opaque, err, rd_kafka_err2str(err));
+}
+
+static void drain_consumer(kctx_t *k) {
+    rd_kafka_message_t *ms[BATCH];
+    for (int b = 0; b < BUDGET && k->consumer; b++) {
+        /* Batches for speed; when the head of the queue is not a message (a
+         * rebalance, an error), consumer_poll serves it: batch reads do not. */
+        ssize_t n = rd_kafka_consume_batch_queue(k->cq.q, 0, ms, BATCH);
+        if (n <= 0) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 0);
+            if (!m) {
+                if (!k->consumer || rd_kafka_queue_length(k->cq.q) == 0) return;
+                continue; /* it served an op; more are queued */
+            }
+            ms[0] = m;
+            n = 1;
+        }
+        size_t good = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (!ms[i]->err) {
+                ms[good++] = ms[i];
+                continue;
+            }
+            if (ms[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                rill__kafka_error(k, ms[i]->err, rd_kafka_message_errstr(ms[i]));
+            rd_kafka_message_destroy(ms[i]);
+        }
+        size_t nm = good ? to_msgs(k, ms, good) : 0;
+        if (nm && k->subscribed) k->t->h->messages(k->t, k->batch, nm, k->t->h->opaque);
+        for (size_t i = 0; i < good; i++)
+            rd_kafka_message_destroy(ms[i]);
+    }
+    if (k->cq.ev) event_active(k->cq.ev, EV_READ, 0); /* more: after others had a turn */
+}
+
+static void setdef(rd_kafka_conf_t *c, const char *key, const char *val) {
+    char err[256];
+    rd_kafka_conf_set(c, key, val, err, sizeof err);
+}
+
+rill_err_t rill__kafka_subscribe(rill_transport_t *t, const char *group,
+                                 const char *const *topics, size_t n, char *errstr,
+                                 size_t errlen) {
+    kctx_t *k = t->impl;
+    if (k->consumer) {
+        snprintf(errstr, errlen, "already subscribed");
+        return RILL_ESTATE;
+    }
+    if (!k->batch && !(k->batch = calloc(BATCH, sizeof *k->batch))) return RILL_ENOMEM;
+    rd_kafka_conf_t *c = rd_kafka_conf_dup(k->base_conf);
+    char err[256];
+    if (rd_kafka_conf_set(c, "group.id", group, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errlen, "group.id: %s", err);
+        rd_kafka_conf_destroy(c);
+        return RILL_ECONF;
+    }
+    setdef(c, "enable.auto.commit", "false");
+    setdef(c, "enable.auto.offset.store", "false");
+    /* librdkafka defaults rill changes unless the user set them (kafka.*) */
+    if (!k->user_qmin)
+        setdef(c, "queued.min.messages", "1000000"); /* 100000 stalls: ~5x slower */
+    if (!k->user_reset) setdef(c, "auto.offset.reset", "earliest"); /* like Faust */
+    if (!k->user_strategy)
+        setdef(c, "partition.assignment.strategy", "range"); /* co-partitioning */
+    rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(c, commit_cb);
+    rill_err_t rc =
+        rill__kafka_client(k, RD_KAFKA_CONSUMER, c, &k->consumer, errstr, errlen);
+    if (rc) return rc;
+    if (!(k->group = strdup(group))) return RILL_ENOMEM;
+    rd_kafka_poll_set_consumer(k->consumer);
+    k->subscribed = true;
+    if ((rc = rill__kafka_queue_wire(k, &k->cq, rd_kafka_queue_get_consumer(k->consumer),
+                                     drain_consumer)))
+        return rc;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(k->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(errstr, errlen, "subscribe: %s", rd_kafka_err2str(e));
+        return rill__kafka_err(e);
+    }
+    return RILL_OK;
+}
+
+rill_err_t rill__kafka_unsubscribe(rill_transport_t *t) {
+    kctx_t *k = t->impl;
+    if (!k->consumer) return RILL_OK;
+    /* Revoke what we have through the core first, then leave the group. */
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (!rd_kafka_assignment(k->consumer, &a) && a && a->cnt && !k->revoking) {
+        k->pending_revoke = rd_kafka_topic_partition_list_copy(a);
+        k->revoking = true;
+        rill_tp_t *tps = to_tps(a);
+        if (tps) t->h->revoked(t, tps, (size_t)a->cnt, false, t->h->opaque);
+        free(tps);
+    }
+    if (a) rd_kafka_topic_partition_list_destroy(a);
+    k->subscribed = false;
+    rd_kafka_unsubscribe(k->consumer);
+    return RILL_OK;
+}
+
+static rill_err_t pause_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n,
+                               bool pause) {
+    kctx_t *k = t->impl;
+    if (!k->consumer) return RILL_ESTATE;
+    rd_kafka_topic_partition_list_t *l = to_list(tps, n);
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(k->consumer, l)
+                                  : rd_kafka_resume_partitions(k->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rill__kafka_err(e);
+}
+
+rill_err_t rill__kafka_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n) {
+    return pause_resume(t, tps, n, true);
+}
+
+rill_err_t rill__kafka_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n) {
+    return pause_resume(t, tps, n, false);
+}
+
+static int64_t kafka_offset(int64_t off) {
+    return off == RILL_OFFSET_BEGINNING ? RD_KAFKA_OFFSET_BEGINNING
+           : off == RILL_OFFSET_END     ? RD_KAFKA_OFFSET_END
+                                        : off;
+}
+
+rill_err_t rill__kafka_seek(rill_transport_t *t, const char *topic, int32_t partition,
+                            int64_t offset) {
+    kctx_t *k = t->impl;
+    if (!k->consumer) return RILL_ESTATE;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = kafka_offset(offset);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->consumer, l, (int)k->timeout_ms);
+    rill_err_t rc = RILL_OK;
+    if (e) {
+        rc = rill__kafka_err(rd_kafka_error_code(e));
+        rd_kafka_error_destroy(e);
+    } else if (l->elems[0].err) {
+        rc = rill__kafka_err(l->elems[0].err);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+rill_err_t rill__kafka_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
+                              size_t n) {
+    kctx_t *k = t->impl;
+    if (!k->consumer) return RILL_ESTATE;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, offs[i].topic, offs[i].partition)->offset =
+            offs[i].offset;
+    /* During a revoke: synchronous, so it lands before the partitions move. */
+    rd_kafka_resp_err_t e = rd_kafka_commit(k->consumer, l, k->revoking ? 0 : 1);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) rill__kafka_error(k, e, "commit failed");
+    return rill__kafka_err(e);
+}
+
+rill_err_t rill__kafka_committed(rill_transport_t *t, const char *group,
+                                 const char *topic, int32_t partition, int64_t *out) {
+    kctx_t *k = t->impl;
+    rd_kafka_t *rk =
+        k->consumer && k->group && !strcmp(k->group, group) ? k->consumer : NULL;
+    rd_kafka_t *tmp = NULL;
+    if (!rk) { /* another group (tools, tests): a short-lived client */
+        rd_kafka_conf_t *c = rd_kafka_conf_dup(k->base_conf);
+        char err[256];
+        rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
+        char e2[256];
+        if (rill__kafka_client(k, RD_KAFKA_CONSUMER, c, &tmp, e2, sizeof e2))
+            return RILL_ETRANSPORT;
+        rk = tmp;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, l, (int)k->timeout_ms);
+    *out = !e && l->elems[0].offset >= 0 ? l->elems[0].offset : RILL_OFFSET_INVALID;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (tmp) {
+        rd_kafka_consumer_close(tmp);
+        rd_kafka_destroy(tmp);
+    }
+    return rill__kafka_err(e);
+}
+
+/* ---- readers (outside the group)
+ * ------------------------------------------------------------ */
+
+static void drain_reader_main(kctx_t *k) {
+    for (int i = 0; i < 64 && rd_kafka_poll(k->reader, 0) > 0; i++) {
+    }
+}
+
+static void drain_readers(kctx_t *k) {
+    rd_kafka_message_t *ms[BATCH];
+    for (int b = 0; b < BUDGET && k->reader; b++) {
+        ssize_t n = rd_kafka_consume_batch_queue(k->rq.q, 0, ms, BATCH);
+        if (n <= 0) return;
+        size_t run = 0;
+        for (ssize_t i = 0; i <= n; i++) {
+            bool eof = i < n && ms[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+            bool bad = i < n && ms[i]->err && !eof;
+            if (i == n || eof || bad) { /* deliver the run of messages before it */
+                if (run) {
+                    size_t nm = to_msgs(k, &ms[i - run], run);
+                    if (nm) k->t->h->reader_messages(k->t, k->batch, nm, k->t->h->opaque);
+                }
+                run = 0;
+                if (eof)
+                    k->t->h->reader_eof(k->t, rd_kafka_topic_name(ms[i]->rkt),
+                                        ms[i]->partition, ms[i]->offset, k->t->h->opaque);
+                else if (bad)
+                    rill__kafka_error(k, ms[i]->err, rd_kafka_message_errstr(ms[i]));
+            } else {
+                run++;
+            }
+        }
+        for (ssize_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(ms[i]);
+        if (n < BATCH) return;
+    }
+    if (k->rq.ev) event_active(k->rq.ev, EV_READ, 0);
+}
+
+static rill_err_t reader_client(kctx_t *k) {
+    if (k->reader) return RILL_OK;
+    if (!k->batch && !(k->batch = calloc(BATCH, sizeof *k->batch))) return RILL_ENOMEM;
+    rd_kafka_conf_t *c = rd_kafka_conf_dup(k->base_conf);
+    setdef(c, "enable.partition.eof", "true");
+    setdef(c, "enable.auto.commit", "false");
+    if (!k->user_qmin) setdef(c, "queued.min.messages", "1000000");
+    char err[256];
+    rill_err_t rc =
+        rill__kafka_client(k, RD_KAFKA_CONSUMER, c, &k->reader, err, sizeof err);
+    if (rc) return rc;
+    if ((rc = rill__kafka_queue_wire(k, &k->rmq, rd_kafka_queue_get_main(k->reader),
+                                     drain_reader_main)))
+        return rc;
+    return rill__kafka_queue_wire(k, &k->rq, rd_kafka_queue_new(k->reader),
+                                  drain_readers);
+}
+
+rill_err_t rill__kafka_reader_open(rill_transport_t *t, const char *topic,
+                                   int32_t partition, int64_t offset) {
+    kctx_t *k = t->impl;
+    for (kreader_t *r = k->readers; r; r = r->next)
+        if (r->partition == partition && !strcmp(r->topic, topic)) return RILL_EEXIST;
+    rill_err_t rc = reader_client(k);
+    if (rc) return rc;
+    kreader_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->topic = strdup(topic))) {
+        free(r);
+        return RILL_ENOMEM;
+    }
+    r->partition = partition;
+    r->rkt = rd_kafka_topic_new(k->reader, topic, NULL);
+    if (!r->rkt ||
+        rd_kafka_consume_start_queue(r->rkt, partition, kafka_offset(offset), k->rq.q)) {
+        rc = rill__kafka_err(rd_kafka_last_error());
+        if (r->rkt) rd_kafka_topic_destroy(r->rkt);
+        free(r->topic);
+        free(r);
+        return rc ? rc : RILL_ETRANSPORT;
+    }
+    r->next = k->readers;
+    k->readers = r;
+    return RILL_OK;
+}
+
+static void reader_free(kreader_t *r) {
+    rd_kafka_consume_stop(r->rkt, r->partition);
+    rd_kafka_topic_destroy(r->rkt);
+    free(r->topic);
+    free(r);
+}
+
+rill_err_t rill__kafka_reader_close(rill_transport_t *t, const char *topic,
+                                    int32_t partition) {
+    kctx_t *k = t->impl;
+    for (kreader_t **pp = &k->readers; *pp; pp = &(*pp)->next) {
+        kreader_t *r = *pp;
+        if (r->partition != partition || strcmp(r->topic, topic)) continue;
+        *pp = r->next;
+        reader_free(r);
+        return RILL_OK;
+    }
+    return RILL_ENOENT;
+}
+
+void rill__kafka_consumer_close(kctx_t *k) {
+    while (k->readers) {
+        kreader_t *r = k->readers;
+        k->readers = r->next;
+        reader_free(r);
+    }
+    rill__kafka_queue_unwire(&k->rq);
+    rill__kafka_queue_unwire(&k->rmq);
+    if (k->reader) rd_kafka_destroy(k->reader);
+    k->reader = NULL;
+    if (k->consumer) {
+        k->subscribed = false; /* no handler runs from here on */
+        rill__kafka_queue_unwire(&k->cq);
+        rd_kafka_consumer_close(k->consumer);
+        if (k->pending_revoke) rd_kafka_topic_partition_list_destroy(k->pending_revoke);
+        k->pending_revoke = NULL;
+        rd_kafka_destroy(k->consumer);
+        k->consumer = NULL;
+    }
+    free(k->group);
+    k->group = NULL;
+}

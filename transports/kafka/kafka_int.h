@@ -1,0 +1,87 @@
+/* Internal: the Kafka transport's state, shared by kafka.c (producer, topics,
+ * transactions, loop wiring) and kafka_consumer.c (group, readers, commits). */
+#ifndef RILL_KAFKA_INT_H
+#define RILL_KAFKA_INT_H
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#include "rill/transport.h"
+
+struct kctx;
+
+/* A librdkafka queue whose "became non-empty" signal wakes the libevent loop
+ * through a non-blocking pipe (rd_kafka_queue_io_event_enable). */
+typedef struct kq {
+    rd_kafka_queue_t *q;
+    int fds[2];
+    struct event *ev;
+    void (*drain)(struct kctx *k);
+    struct kctx *k;
+} kq_t;
+
+typedef struct kreader {
+    char *topic;
+    int32_t partition;
+    rd_kafka_topic_t *rkt;
+    bool eof_sent;
+    struct kreader *next;
+} kreader_t;
+
+typedef struct kctx {
+    /* props */
+    int64_t timeout_ms;
+    char *create_file;
+    int64_t mock_brokers;
+    /* state */
+    rill_transport_t *t;
+    char *bootstrap;
+    rd_kafka_t *producer, *consumer, *reader;
+    kq_t pq, cq, rq, rmq;
+    char *group;
+    bool subscribed;
+    bool eager;
+    bool revoking; /* revoked() called, revoke_done() not yet */
+    rd_kafka_topic_partition_list_t *pending_revoke;
+    kreader_t *readers;
+    bool want_writable;
+    bool txn;
+    int64_t broker_timeout_ms;
+    struct event *down_ev; /* all brokers down: die when it fires */
+    rill_msg_t *batch;
+    rill_header_t *hdrs;
+    size_t hcap;
+    rd_kafka_conf_t *base_conf; /* passthrough properties, copied per client */
+    bool user_reset, user_qmin, user_strategy; /* kafka.* the user set: rill keeps off */
+} kctx_t;
+
+/* kafka.c */
+rill_err_t rill__kafka_client(kctx_t *k, rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                              rd_kafka_t **out, char *errstr, size_t errlen);
+rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
+                                  void (*drain)(kctx_t *k));
+void rill__kafka_queue_unwire(kq_t *kq);
+void rill__kafka_error(kctx_t *k, rd_kafka_resp_err_t err, const char *reason);
+rill_err_t rill__kafka_err(rd_kafka_resp_err_t err);
+
+/* kafka_consumer.c */
+rill_err_t rill__kafka_subscribe(rill_transport_t *t, const char *group,
+                                 const char *const *topics, size_t n, char *errstr,
+                                 size_t errlen);
+rill_err_t rill__kafka_unsubscribe(rill_transport_t *t);
+void rill__kafka_revoke_done(rill_transport_t *t);
+rill_err_t rill__kafka_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n);
+rill_err_t rill__kafka_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n);
+rill_err_t rill__kafka_seek(rill_transport_t *t, const char *topic, int32_t partition,
+                            int64_t offset);
+rill_err_t rill__kafka_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
+                              size_t n);
+rill_err_t rill__kafka_committed(rill_transport_t *t, const char *group,
+                                 const char *topic, int32_t partition, int64_t *out);
+rill_err_t rill__kafka_reader_open(rill_transport_t *t, const char *topic,
+                                   int32_t partition, int64_t offset);
+rill_err_t rill__kafka_reader_close(rill_transport_t *t, const char *topic,
+                                    int32_t partition);
+void rill__kafka_consumer_close(kctx_t *k);
+
+#endif
