@@ -58,5 +58,9 @@ extern const bench_scenario_t bench_memory_filter_map;
 extern const bench_scenario_t bench_memory_take;
 extern const bench_scenario_t bench_memory_table_count;
 extern const bench_scenario_t bench_recovery;
+#ifdef RILL_HAVE_KAFKA
+extern const bench_scenario_t bench_kafka_passthrough;
+extern const bench_scenario_t bench_kafka_produce;
+#endif
 
 #endif

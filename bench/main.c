@@ -12,6 +12,9 @@
 static const bench_scenario_t *const scenarios[] = {
     &bench_memory_passthrough, &bench_memory_filter_map, &bench_memory_take,
     &bench_memory_table_count, &bench_recovery,
+#ifdef RILL_HAVE_KAFKA
+    &bench_kafka_passthrough,  &bench_kafka_produce,
+#endif
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -239,16 +240,21 @@ static void pass_one(const char *key, const char *value, void *opaque) {
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     kctx_t *k = opaque;
+    uintptr_t tag = (uintptr_t)m->_private;
+    if (!m->err) broker_up(k);
+    if (!tag) return;
+    rill_err_t err = rill__kafka_err(m->err);
+    const char *why = m->err ? rd_kafka_err2str(m->err) : NULL;
+    if (tag & 1) { /* the common callback: the opaque itself, tagged */
+        k->dr_cb(err, why, m->partition, m->offset, (void *)(tag & ~(uintptr_t)1));
+        return;
+    }
     struct {
         rill_delivery_cb cb;
         void *opaque;
     } *d = m->_private;
-    if (!m->err) broker_up(k);
-    if (d) {
-        d->cb(rill__kafka_err(m->err), m->err ? rd_kafka_err2str(m->err) : NULL,
-              m->partition, m->offset, d->opaque);
-        free(d);
-    }
+    d->cb(err, why, m->partition, m->offset, d->opaque);
+    free(d);
 }
 
 static void drain_producer(kctx_t *k) {
@@ -475,10 +481,18 @@ static rill_err_t kafka_produce(rill_transport_t *t, const rill_produce_t *m,
         rill_delivery_cb cb;
         void *opaque;
     } *d = NULL;
+    void *tag = NULL;
     if (cb) {
-        if (!(d = malloc(sizeof *d))) return RILL_ENOMEM;
-        d->cb = cb;
-        d->opaque = opaque;
+        if (!k->dr_cb) k->dr_cb = cb;
+        if (cb == k->dr_cb && !((uintptr_t)opaque & 1)) {
+            /* One callback serves (almost) every send: no allocation per message. */
+            tag = (void *)((uintptr_t)opaque | 1);
+        } else {
+            if (!(d = malloc(sizeof *d))) return RILL_ENOMEM;
+            d->cb = cb;
+            d->opaque = opaque;
+            tag = d;
+        }
     }
     rd_kafka_headers_t *hs = NULL;
     if (m->nheaders) {
@@ -492,7 +506,7 @@ static rill_err_t kafka_produce(rill_transport_t *t, const rill_produce_t *m,
         RD_KAFKA_V_KEY(m->key, m->key ? m->key_len : 0),
         RD_KAFKA_V_VALUE((void *)m->value, m->value ? m->value_len : 0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(m->timestamp_ms),
-        RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(hs), RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
     if (err) {
         if (hs) rd_kafka_headers_destroy(hs);
         free(d);

@@ -45,6 +45,7 @@ typedef struct kctx {
     rd_kafka_topic_partition_list_t *pending_revoke;
     kreader_t *readers;
     bool want_writable;
+    rill_delivery_cb dr_cb; /* the callback of most sends (see kafka_produce) */
     bool txn;
     int64_t broker_timeout_ms;
     struct event *down_ev; /* all brokers down: die when it fires */
