@@ -13,9 +13,10 @@
 
 typedef struct bench_opts {
     uint64_t events;
-    const char *broker; /* --broker URL, or NULL */
-    const char *store;  /* --store URL, or NULL */
-    int repeat;         /* runs per side; the median is reported */
+    const char *broker;     /* --broker URL, or NULL */
+    const char *store;      /* --store URL, or NULL */
+    const char *serializer; /* --serializer NAME (table-count), or NULL: json */
+    int repeat;             /* runs per side; the median is reported */
 } bench_opts_t;
 
 typedef struct bench_result {

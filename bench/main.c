@@ -81,7 +81,7 @@ double bench_median(double *v, int n) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: rill-bench [SCENARIO...] [--events N] [--broker URL] [--store URL] "
-            "[--repeat R]\n\nscenarios:\n");
+            "[--repeat R] [--serializer json|avro]\n\nscenarios:\n");
     for (size_t i = 0; i < NSCEN; i++)
         fprintf(f, "  %-24s %s\n", scenarios[i]->name, scenarios[i]->description);
 }
@@ -102,6 +102,8 @@ int main(int argc, char **argv) {
             o.broker = argv[++i];
         } else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
             o.store = argv[++i];
+        } else if (!strcmp(argv[i], "--serializer") && i + 1 < argc) {
+            o.serializer = argv[++i];
         } else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
             o.repeat = atoi(argv[++i]);
             if (o.repeat < 1 || o.repeat > 99) {

@@ -515,8 +515,8 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
     switch (t->kind) {
     case RILL_T_STRING: {
         EXPECT(AVRO_STRING, "string");
-        const char *s;
-        size_t n;
+        const char *s = "";
+        size_t n = 0;
         avro_value_get_string(a, &s, &n);
         char *d = malloc(n ? n : 1);
         if (!d) return RILL_ENOMEM;
@@ -530,7 +530,7 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
     case RILL_T_DATETIME: {
         avro_type_t at = avro_value_get_type(a);
         if (at == AVRO_INT32) {
-            int32_t x;
+            int32_t x = 0;
             avro_value_get_int(a, &x);
             *(int64_t *)v = x;
             return RILL_OK;
@@ -542,7 +542,7 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
     case RILL_T_DOUBLE: {
         avro_type_t at = avro_value_get_type(a);
         if (at == AVRO_FLOAT) {
-            float x;
+            float x = 0;
             avro_value_get_float(a, &x);
             *(double *)v = x;
             return RILL_OK;
@@ -553,15 +553,15 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
     }
     case RILL_T_BOOL: {
         EXPECT(AVRO_BOOLEAN, "boolean");
-        int b;
+        int b = 0;
         avro_value_get_boolean(a, &b);
         *(bool *)v = b != 0;
         return RILL_OK;
     }
     case RILL_T_BYTES: {
         EXPECT(AVRO_BYTES, "bytes");
-        const void *buf;
-        size_t n;
+        const void *buf = "";
+        size_t n = 0;
         avro_value_get_bytes(a, &buf, &n);
         uint8_t *d = malloc(n ? n : 1);
         if (!d) return RILL_ENOMEM;
@@ -572,8 +572,8 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
     }
     case RILL_T_DECIMAL: {
         EXPECT(AVRO_BYTES, "decimal bytes");
-        const uint8_t *buf;
-        size_t n;
+        const uint8_t *buf = NULL;
+        size_t n = 0;
         avro_value_get_bytes(a, (const void **)&buf, &n);
         if (n > 8) {
             snprintf(errstr, errlen, "field '%s': decimal wider than 64 bits", path);
@@ -597,7 +597,7 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
         EXPECT(AVRO_ARRAY, "array");
         rill_array_t *arr = v;
         rill_value_clear(t, arr);
-        size_t n, sz = rill_type_csize(t->elem);
+        size_t n = 0, sz = rill_type_csize(t->elem);
         avro_value_get_size(a, &n);
         if (!n) return RILL_OK;
         if (!(arr->items = calloc(n, sz))) return RILL_ENOMEM;
@@ -617,7 +617,7 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
         EXPECT(AVRO_MAP, "map");
         rill_map_t *m = v;
         rill_value_clear(t, m);
-        size_t n, sz = rill_type_csize(t->elem);
+        size_t n = 0, sz = rill_type_csize(t->elem);
         avro_value_get_size(a, &n);
         if (!n) return RILL_OK;
         if (!(m->keys = calloc(n, sizeof *m->keys)) || !(m->values = calloc(n, sz))) {
@@ -628,7 +628,7 @@ static rill_err_t from_avro(const rill_type_t *t, avro_value_t *a, void *v,
         m->len = n;
         for (size_t i = 0; i < n; i++) {
             avro_value_t el;
-            const char *key;
+            const char *key = NULL;
             avro_value_get_by_index(a, i, &el, &key);
             if (!(m->keys[i] = strdup(key ? key : ""))) return RILL_ENOMEM;
             char sub[256];
@@ -768,6 +768,7 @@ static bool skip(avro_schema_t s, const uint8_t **p, const uint8_t *end, int dep
             if (n == 0) return true;
             if (n < 0) {
                 int64_t bytes;
+                if (n == INT64_MIN) return false;
                 n = -n;
                 if (!varint(p, end, &bytes) || bytes < 0 || bytes > end - *p)
                     return false;
