@@ -384,7 +384,8 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         goto fail;
     }
     rc = rill__app_open(app, errstr, errlen);
-    if (rc == RILL_OK && !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once") &&
+    if (rc == RILL_OK &&
+        !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once") &&
         !(app->transport->ops->features & RILL_TF_TXN)) {
         snprintf(errstr, errlen,
                  "processing_guarantee=exactly_once needs a transport with transactions "

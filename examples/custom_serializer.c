@@ -19,8 +19,9 @@ typedef struct reading {
 RILL_RECORD(reading_schema, reading_t, "iot.Reading", RILL_F(reading_t, sensor, STRING),
             RILL_F(reading_t, celsius, INT64));
 
-static rill_err_t csv_encode(rill_serializer_t *s, const rill_type_t *type, const void *value,
-                             rill_buf_t *out, char *errstr, size_t errlen) {
+static rill_err_t csv_encode(rill_serializer_t *s, const rill_type_t *type,
+                             const void *value, rill_buf_t *out, char *errstr,
+                             size_t errlen) {
     (void)s;
     if (type->kind != RILL_T_RECORD) return RILL_ENOTSUP;
     const rill_schema_t *sch = type->record;
@@ -42,8 +43,9 @@ static rill_err_t csv_encode(rill_serializer_t *s, const rill_type_t *type, cons
     return RILL_OK;
 }
 
-static rill_err_t csv_decode(rill_serializer_t *s, const rill_type_t *type, const void *data,
-                             size_t len, void *value, char *errstr, size_t errlen) {
+static rill_err_t csv_decode(rill_serializer_t *s, const rill_type_t *type,
+                             const void *data, size_t len, void *value, char *errstr,
+                             size_t errlen) {
     (void)s;
     if (type->kind != RILL_T_RECORD) return RILL_ENOTSUP;
     const rill_schema_t *sch = type->record;
@@ -67,7 +69,8 @@ static rill_err_t csv_decode(rill_serializer_t *s, const rill_type_t *type, cons
             snprintf(num, sizeof num, "%.*s", (int)(stop - p), p);
             *(int64_t *)m = strtoll(num, &e, 10);
             if (!*num || *e) {
-                snprintf(errstr, errlen, "csv: field '%s': '%s' is not an integer", f->name, num);
+                snprintf(errstr, errlen, "csv: field '%s': '%s' is not an integer",
+                         f->name, num);
                 return RILL_EDECODE;
             }
         }
@@ -92,8 +95,8 @@ static int show(rill_event_t *ev, void *opaque) {
     size_t len;
     const char *wire = rill_event_value_bytes(ev, &len);
     const reading_t *r = rill_event_value(ev);
-    printf("%s: %lld C (on the wire: \"%.*s\")\n", r->sensor, (long long)r->celsius, (int)len,
-           wire);
+    printf("%s: %lld C (on the wire: \"%.*s\")\n", r->sensor, (long long)r->celsius,
+           (int)len, wire);
     fflush(stdout);
     return RILL_OK;
 }
