@@ -26,6 +26,7 @@ typedef struct rill_tpstate {
     bool revoking;
     bool paused;       /* by backpressure */
     bool held;         /* paused until the tables it needs are recovered */
+    bool held_rewound; /* a message arrived while held: the transport was sought back */
     uint32_t queued;   /* events buffered in agent queues, not started */
     uint32_t inflight; /* events started and not yet acked */
     int64_t committed; /* last offset committed (-1: none by us) */

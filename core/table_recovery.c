@@ -139,6 +139,7 @@ static void resume_held(rill_app_t *app) {
             rill_tpstate_t *s = &t->parts[p];
             if (!s->held) continue;
             s->held = false;
+            s->held_rewound = false;
             if (!s->assigned || s->paused) continue;
             rill_tp_t one = {t->name, p};
             app->transport->ops->resume(app->transport, &one, 1);
