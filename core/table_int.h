@@ -39,6 +39,8 @@ typedef struct rill_tpart {
     int64_t rec_start, rec_end;
     uint64_t rec_applied, rec_t0_ns, rec_progress_ns, rec_logged_ns;
     int64_t stream_time; /* windows: max event time seen */
+    bool kept;           /* released at a revoke with its data kept, in case the
+                            partition comes back (eager rebalances revoke all) */
 } rill_tpart_t;
 
 struct rill_table {

@@ -225,6 +225,12 @@ static void update_standbys(rill_app_t *app) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpart_t *tp = &t->parts[p];
             bool want = is_standby(t, p, n);
+            if (tp->kept && tp->state == RILL_TP_NONE && !want && !partition_needed(t, p)) {
+                tp->kept = false; /* it moved away for good: drop its data */
+                release_part(tp, true);
+                continue;
+            }
+            if (tp->state != RILL_TP_NONE) tp->kept = false;
             if (want && tp->state == RILL_TP_NONE) {
                 if (open_part(tp) != RILL_OK) return;
                 tp->state = RILL_TP_STANDBY;
@@ -280,8 +286,12 @@ void rill__tables_on_revoked(rill_app_t *app) {
             if (tp->state == RILL_TP_ACTIVE) rill__tpart_flush(tp);
             /* Recovering: what was applied is in the store with its offset, so a
              * later assignment continues from there. */
+            /* Data stays until the next assignment shows where the partition
+             * went: an eager rebalance revokes everything and hands most of it
+             * straight back, which then replays only the changelog tail. */
             bool keep = is_standby(t, p, n);
-            release_part(tp, !keep);
+            release_part(tp, false);
+            tp->kept = !keep;
             if (keep) {
                 if (open_part(tp) != RILL_OK) return;
                 tp->state = RILL_TP_STANDBY;
