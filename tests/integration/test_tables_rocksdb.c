@@ -13,25 +13,10 @@
 #include <event2/event.h>
 #include <rill/rill.h>
 
+#include "run_until.h"
+
 static char broker[64], dir[64];
 static unsigned seq;
-
-static void tick(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
-#define RUN_UNTIL(base, cond, ms)                                                        \
-    do {                                                                                 \
-        uint64_t end_ = rill_mono_ns() + (uint64_t)(ms)*1000000u;                        \
-        struct event *t_ = event_new((base), -1, EV_PERSIST, tick, (base));              \
-        struct timeval tv_ = {0, 2000};                                                  \
-        event_add(t_, &tv_);                                                             \
-        while (!(cond) && rill_mono_ns() < end_)                                         \
-            event_base_dispatch(base);                                                   \
-        event_free(t_);                                                                  \
-    } while (0)
 
 typedef struct worker {
     rill_app_t *app;
