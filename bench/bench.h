@@ -59,6 +59,10 @@ extern const bench_scenario_t bench_memory_filter_map;
 extern const bench_scenario_t bench_memory_take;
 extern const bench_scenario_t bench_memory_table_count;
 extern const bench_scenario_t bench_recovery;
+extern const bench_scenario_t bench_codec_json;
+#ifdef RILL_HAVE_AVRO
+extern const bench_scenario_t bench_codec_avro;
+#endif
 #ifdef RILL_HAVE_KAFKA
 extern const bench_scenario_t bench_kafka_passthrough;
 extern const bench_scenario_t bench_kafka_produce;

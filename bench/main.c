@@ -11,7 +11,10 @@
 
 static const bench_scenario_t *const scenarios[] = {
     &bench_memory_passthrough, &bench_memory_filter_map, &bench_memory_take,
-    &bench_memory_table_count, &bench_recovery,
+    &bench_memory_table_count, &bench_recovery,          &bench_codec_json,
+#ifdef RILL_HAVE_AVRO
+    &bench_codec_avro,
+#endif
 #ifdef RILL_HAVE_KAFKA
     &bench_kafka_passthrough,  &bench_kafka_produce,
 #endif

@@ -327,18 +327,40 @@ static rill_err_t decimal_bytes(rill_decimal_t d, uint8_t out[8], size_t *n) {
     return RILL_OK;
 }
 
+/* "path.name" without printf: this runs for every field of every value. */
+static void join(char *out, size_t n, const char *path, const char *name) {
+    size_t pl = strlen(path), nl = strlen(name), w = 0;
+    if (pl + nl + 2 > n) pl = nl = 0;
+    memcpy(out, path, pl);
+    w = pl;
+    if (pl) out[w++] = '.';
+    memcpy(out + w, name, nl);
+    out[w + nl] = '\0';
+}
+
+/* Field @p i of the record: by position when the Avro record declares the same
+ * field there (derived schemas always do), else by name (other writers). */
+static int field_of(avro_value_t *a, size_t i, const char *name, avro_value_t *out) {
+    const char *got = NULL;
+    size_t n = 0;
+    if (!avro_value_get_size(a, &n) && i < n &&
+        !avro_value_get_by_index(a, i, out, &got) && got && !strcmp(got, name))
+        return 0;
+    return avro_value_get_by_name(a, name, out, NULL);
+}
+
 static rill_err_t rec_to_avro(const rill_schema_t *s, const void *rec, avro_value_t *a,
                               const char *path, char *errstr, size_t errlen) {
     for (size_t i = 0; i < s->nfields; i++) {
         const rill_field_t *f = &s->fields[i];
         avro_value_t fv;
-        if (avro_value_get_by_name(a, f->name, &fv, NULL)) {
+        if (field_of(a, i, f->name, &fv)) {
             snprintf(errstr, errlen, "field '%s%s%s': not in the Avro schema", path,
                      *path ? "." : "", f->name);
             return RILL_EENCODE;
         }
         char sub[256];
-        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", f->name);
+        join(sub, sizeof sub, path, f->name);
         const void *m = (const char *)rec + f->offset;
         avro_type_t at = avro_value_get_type(&fv);
         if (at == AVRO_UNION) {
@@ -465,9 +487,9 @@ static rill_err_t rec_from_avro(const rill_schema_t *s, avro_value_t *a, void *r
     for (size_t i = 0; i < s->nfields; i++) {
         const rill_field_t *f = &s->fields[i];
         char sub[256];
-        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", f->name);
+        join(sub, sizeof sub, path, f->name);
         avro_value_t fv;
-        if (avro_value_get_by_name(a, f->name, &fv, NULL)) {
+        if (field_of(a, i, f->name, &fv)) {
             if (f->flags & RILL_FIELD_OPTIONAL) continue; /* keeps its default */
             snprintf(errstr, errlen, "field '%s': missing (required)", sub);
             return RILL_EDECODE;
