@@ -225,7 +225,8 @@ static void update_standbys(rill_app_t *app) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpart_t *tp = &t->parts[p];
             bool want = is_standby(t, p, n);
-            if (tp->kept && tp->state == RILL_TP_NONE && !want && !partition_needed(t, p)) {
+            if (tp->kept && tp->state == RILL_TP_NONE && !want &&
+                !partition_needed(t, p)) {
                 tp->kept = false; /* it moved away for good: drop its data */
                 release_part(tp, true);
                 continue;
