@@ -463,7 +463,9 @@ void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp) {
 
 static rill_tpstate_t *tp_lookup(rill_app_t *app, const char *topic, int32_t partition) {
     rill_topic_t *t;
-    if (topic == app->last_topic_ptr) {
+    /* The pointer alone is not proof: a transport may free a name (librdkafka's
+     * partition lists do) and another topic's name may reuse the address. */
+    if (topic == app->last_topic_ptr && app->last_topic && !strcmp(app->last_topic->name, topic)) {
         t = app->last_topic;
     } else {
         t = rill__topic_by_name(app, topic);

@@ -5,14 +5,6 @@
 # true count (at-least-once: nothing lost).
 set -u
 build=${1:?build dir}
-# Known flaky (see the closing note of issue 5): in about one run of three a
-# table partition reassigned after the SIGKILL was not recovered on its new
-# owner.  One retry, announced loudly, until that is found.
-if [ -z "${RILL_DIST_RETRY:-}" ]; then
-    RILL_DIST_RETRY=1 bash "$0" "$@" && exit 0
-    echo "RETRY: test_kafka_distribution failed once; running it again"
-    RILL_DIST_RETRY=2 exec bash "$0" "$@"
-fi
 command -v kcat >/dev/null || { echo "kcat not installed: skipped"; echo "0 passed, 0 failed"; exit 0; }
 command -v curl >/dev/null || { echo "curl not installed: skipped"; echo "0 passed, 0 failed"; exit 0; }
 dir=$(mktemp -d)
