@@ -465,7 +465,8 @@ static rill_tpstate_t *tp_lookup(rill_app_t *app, const char *topic, int32_t par
     rill_topic_t *t;
     /* The pointer alone is not proof: a transport may free a name (librdkafka's
      * partition lists do) and another topic's name may reuse the address. */
-    if (topic == app->last_topic_ptr && app->last_topic && !strcmp(app->last_topic->name, topic)) {
+    if (topic == app->last_topic_ptr && app->last_topic &&
+        !strcmp(app->last_topic->name, topic)) {
         t = app->last_topic;
     } else {
         t = rill__topic_by_name(app, topic);

@@ -813,7 +813,8 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
                               rill_delivery_cb cb, void *opaque) {
     mem_ctx_t *c = t->impl;
     mem_topic_t *tp;
-    if (m->topic == c->last_name && c->last_topic && !strcmp(c->last_topic->name, m->topic)) {
+    if (m->topic == c->last_name && c->last_topic &&
+        !strcmp(c->last_topic->name, m->topic)) {
         tp = c->last_topic;
     } else {
         if (!(tp = topic_find(c->broker, m->topic))) return RILL_ENOENT;
