@@ -59,6 +59,7 @@ extern const bench_scenario_t bench_memory_filter_map;
 extern const bench_scenario_t bench_memory_take;
 extern const bench_scenario_t bench_memory_table_count;
 extern const bench_scenario_t bench_recovery;
+extern const bench_scenario_t bench_recovery_checkpoint;
 extern const bench_scenario_t bench_codec_json;
 #ifdef RILL_HAVE_AVRO
 extern const bench_scenario_t bench_codec_avro;

@@ -371,6 +371,21 @@ static rill_err_t rdb_flush(rill_store_t *s) {
 
 static void rdb_close(rill_store_t *s) {
     rdb_t *d = s->impl;
+    if (d->db) { /* memtables to SST files: the next open need not replay the WAL */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        char *err = NULL;
+        for (struct rill_store_part *p = d->parts; p; p = p->next) {
+            rocksdb_flush_cf(d->db, fo, p->cf, &err);
+            if (err) {
+                rocksdb_free(err);
+                err = NULL;
+            }
+        }
+        if (d->meta) rocksdb_flush_cf(d->db, fo, d->meta, &err);
+        if (err) rocksdb_free(err);
+        rocksdb_flushoptions_destroy(fo);
+    }
     while (d->parts) {
         struct rill_store_part *p = d->parts;
         d->parts = p->next;

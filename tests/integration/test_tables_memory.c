@@ -350,6 +350,27 @@ static void stalled_recovery_fails_loudly_naming_the_table(void **state) {
     event_base_free(base);
 }
 
+static void recovery_does_not_wait_on_a_full_stream_buffer(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    worker_start(&w, base, NULL, NULL);
+    send_words(&w, 5000, 50);
+    RUN_UNTIL(base, w.handled >= 5000, 5000);
+    rill_app_stop(w.app);
+    RUN_UNTIL(base, false, 20);
+    rill_app_destroy(w.app);
+    worker_t again = {0};
+    worker_start(&again, base, "stream.buffer.maxsize", "1"); /* full at once */
+    send_words(&again, 2000, 50);
+    RUN_UNTIL(base, again.handled >= 2000, 5000);
+    assert_int_equal(again.handled, 2000);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(count_of(&again, i), 140);
+    rill_app_destroy(again.app);
+    event_base_free(base);
+}
+
 /* ---- windows
  * ------------------------------------------------------------------------------ */
 
@@ -516,6 +537,7 @@ int main(void) {
         cmocka_unit_test_setup(standby_takes_over_replaying_only_the_tail, setup),
         cmocka_unit_test_setup(rebalance_during_recovery_restarts_it_correctly, setup),
         cmocka_unit_test_setup(stalled_recovery_fails_loudly_naming_the_table, setup),
+        cmocka_unit_test_setup(recovery_does_not_wait_on_a_full_stream_buffer, setup),
         cmocka_unit_test_setup(tumbling_windows_split_at_their_boundaries, setup),
         cmocka_unit_test_setup(hopping_windows_overlap, setup),
         cmocka_unit_test_setup(expired_windows_close_and_free_store_space, setup),
