@@ -486,6 +486,19 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
         rill_tpstate_t *tp = tp_lookup(app, m->topic, m->partition);
         if (!tp || !tp->assigned || tp->revoking || app->state != RILL_APP_RUNNING)
             continue;
+        if (tp->held) {
+            /* A transport may deliver before its pause took effect (librdkafka's
+             * assign resumes fetchers).  Nothing may run on a table still being
+             * recovered, and nothing may be lost: remember the first offset seen,
+             * pause again, and seek back to it before resuming. */
+            if (tp->held_from < 0 || m->offset < tp->held_from) tp->held_from = m->offset;
+            if (!tp->held_rewound) {
+                rill_tp_t one = {tp->topic->name, tp->partition};
+                app->transport->ops->pause(app->transport, &one, 1);
+                tp->held_rewound = true;
+            }
+            continue;
+        }
         rill_topic_t *t = tp->topic;
         uint32_t refs = 0;
         for (size_t j = 0; j < t->nagents && app->state == RILL_APP_RUNNING; j++) {

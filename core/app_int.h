@@ -26,7 +26,8 @@ typedef struct rill_tpstate {
     bool revoking;
     bool paused;       /* by backpressure */
     bool held;         /* paused until the tables it needs are recovered */
-    bool held_rewound; /* a message arrived while held: the transport was sought back */
+    bool held_rewound; /* a message arrived while held: paused again */
+    int64_t held_from; /* first offset delivered while held (-1: none): seek here */
     uint32_t queued;   /* events buffered in agent queues, not started */
     uint32_t inflight; /* events started and not yet acked */
     int64_t committed; /* last offset committed (-1: none by us) */

@@ -140,8 +140,12 @@ static void resume_held(rill_app_t *app) {
             if (!s->held) continue;
             s->held = false;
             s->held_rewound = false;
-            if (!s->assigned || s->paused) continue;
+            int64_t from = s->held_from;
+            s->held_from = -1;
+            if (!s->assigned) continue;
             rill_tp_t one = {t->name, p};
+            if (from >= 0) app->transport->ops->seek(app->transport, t->name, p, from);
+            if (s->paused) continue;
             app->transport->ops->resume(app->transport, &one, 1);
         }
     }
@@ -262,6 +266,7 @@ void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n) {
             rill_tpstate_t *s = &t->parts[tps[i].partition];
             if (s->held) continue;
             s->held = true;
+            s->held_from = -1;
             app->transport->ops->pause(app->transport, &tps[i], 1);
         }
         if (!app->recovery_ev && !(app->recovery_ev = event_new(app->base, -1, EV_PERSIST,

@@ -350,6 +350,44 @@ static void stalled_recovery_fails_loudly_naming_the_table(void **state) {
     event_base_free(base);
 }
 
+static struct rill_transport_ops leaky_ops;
+static rill_err_t leaky_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n) {
+    (void)t;
+    (void)tps;
+    (void)n;
+    return RILL_OK;
+}
+
+static void events_during_recovery_are_sought_back_not_processed(void **state) {
+    (void)state;
+    if (!rill_transport_find("leaky")) {
+        leaky_ops = *rill_transport_find("memory");
+        leaky_ops.scheme = "leaky";
+        leaky_ops.pause = leaky_pause;
+        assert_int_equal(rill_register_transport(&leaky_ops), RILL_OK);
+    }
+    snprintf(broker, sizeof broker, "leaky://leaky-%u", seq);
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    worker_start(&w, base, NULL, NULL);
+    send_words(&w, 3000, 30);
+    RUN_UNTIL(base, w.handled >= 3000, 5000);
+    rill_app_stop(w.app);
+    RUN_UNTIL(base, false, 20);
+    rill_app_destroy(w.app);
+    worker_t again = {0};
+    worker_start(&again, base, NULL, NULL);
+    send_words(&again, 300, 30);
+    RUN_UNTIL(base, again.handled >= 300, 5000);
+    RUN_UNTIL(base, false, 50);
+    if (again.errors) fail_msg("%d errors, last: %s", again.errors, again.last_err);
+    assert_int_equal(again.handled, 300);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(count_of(&again, i), 110);
+    rill_app_destroy(again.app);
+    event_base_free(base);
+}
+
 static void recovery_does_not_wait_on_a_full_stream_buffer(void **state) {
     (void)state;
     struct event_base *base = event_base_new();
@@ -538,6 +576,8 @@ int main(void) {
         cmocka_unit_test_setup(rebalance_during_recovery_restarts_it_correctly, setup),
         cmocka_unit_test_setup(stalled_recovery_fails_loudly_naming_the_table, setup),
         cmocka_unit_test_setup(recovery_does_not_wait_on_a_full_stream_buffer, setup),
+        cmocka_unit_test_setup(events_during_recovery_are_sought_back_not_processed,
+                               setup),
         cmocka_unit_test_setup(tumbling_windows_split_at_their_boundaries, setup),
         cmocka_unit_test_setup(hopping_windows_overlap, setup),
         cmocka_unit_test_setup(expired_windows_close_and_free_store_space, setup),
