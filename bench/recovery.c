@@ -29,6 +29,58 @@ static void value_of(uint64_t i, uint8_t v[8]) {
         v[b] = (uint8_t)i;
 }
 
+static int fill(rill_transport_t *tr, const char *topic, uint64_t from, uint64_t to) {
+    for (uint64_t i = from; i < to; i++) {
+        char k[24];
+        uint8_t v[8];
+        size_t kl;
+        key_of(i, k, &kl);
+        value_of(i + 1, v);
+        rill_produce_t m = {.topic = topic,
+                            .partition = 0,
+                            .key = k,
+                            .key_len = kl,
+                            .value = v,
+                            .value_len = 8};
+        if (tr->ops->produce(tr, &m, NULL, NULL) != RILL_OK) return -1;
+    }
+    return 0;
+}
+
+/* Start a worker on @p store, wait until its table is recovered; stop it cleanly. */
+static double recover_once(struct event_base *base, const char *url, const char *store,
+                           rill_table_stats_t *out) {
+    char err[512];
+    rill_conf_t *c = rill_conf_new();
+    rill_conf_set(c, "broker", url, err, sizeof err);
+    rill_conf_set(c, "store", store, err, sizeof err);
+    rill_conf_set(c, "log.level", "error", err, sizeof err);
+    rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
+    rill_app_t *app = rill_app_new_with_base("bench", c, base, err, sizeof err);
+    rill_topic_opts_t to = {.partitions = 1};
+    rill_topic_t *t = rill_app_topic(app, "input", &to);
+    rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
+    rill_table_t *table = rill_app_table(app, "counts", &tab);
+    rill_app_agent(app, "noop", t, noop, NULL, NULL);
+    uint64_t t0 = bench_now_ns();
+    if (rill_app_start(app, err, sizeof err) != RILL_OK) {
+        rill_app_destroy(app);
+        return -1;
+    }
+    rill_table_stats_t s = {0};
+    while (rill_app_is_ready(app) && s.owned != 1) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        rill_table_stats(table, &s);
+    }
+    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    rill_table_stats(table, out);
+    rill_app_stop(app);
+    for (int i = 0; i < 100 && rill_app_is_ready(app); i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    rill_app_destroy(app);
+    return secs;
+}
+
 static int run_rill(uint64_t n, const char *store, double *secs, char *note,
                     size_t nlen) {
     static unsigned run;
@@ -44,58 +96,17 @@ static int run_rill(uint64_t n, const char *store, double *secs, char *note,
     rill_topic_spec_t spec = {
         .name = "bench-counts-changelog", .partitions = 1, .compacted = true};
     int32_t parts;
-    if (!tr || tr->ops->declare(tr, &spec, &parts, err, sizeof err) != RILL_OK) {
-        snprintf(note, nlen, "%.200s", err);
-        return -1;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        char k[24];
-        uint8_t v[8];
-        size_t kl;
-        key_of(i, k, &kl);
-        value_of(i, v);
-        rill_produce_t m = {.topic = spec.name,
-                            .partition = 0,
-                            .key = k,
-                            .key_len = kl,
-                            .value = v,
-                            .value_len = 8};
-        if (tr->ops->produce(tr, &m, NULL, NULL) != RILL_OK) {
-            snprintf(note, nlen, "filling the changelog failed at %llu",
-                     (unsigned long long)i);
-            return -1;
-        }
-    }
-    rill_conf_t *c = rill_conf_new();
-    rill_conf_set(c, "broker", url, err, sizeof err);
-    rill_conf_set(c, "store", st, err, sizeof err);
-    rill_conf_set(c, "log.level", "error", err, sizeof err);
-    rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
-    rill_app_t *app = rill_app_new_with_base("bench", c, base, err, sizeof err);
-    rill_topic_opts_t to = {.partitions = 1};
-    rill_topic_t *t = rill_app_topic(app, "input", &to);
-    rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
-    rill_table_t *table = rill_app_table(app, "counts", &tab);
-    rill_app_agent(app, "noop", t, noop, NULL, NULL);
-    uint64_t t0 = bench_now_ns();
-    if (rill_app_start(app, err, sizeof err) != RILL_OK) {
-        snprintf(note, nlen, "%.200s", err);
-        rill_app_destroy(app);
+    if (!tr || tr->ops->declare(tr, &spec, &parts, err, sizeof err) != RILL_OK ||
+        fill(tr, spec.name, 0, n) != 0) {
+        snprintf(note, nlen, "filling the changelog failed: %.200s", err);
         return -1;
     }
     rill_table_stats_t s = {0};
-    while (rill_app_is_ready(app)) {
-        event_base_loop(base, EVLOOP_NONBLOCK);
-        rill_table_stats(table, &s);
-        if (s.owned == 1) break;
-    }
-    *secs = (double)(bench_now_ns() - t0) / 1e9;
-    rill_table_stats(table, &s);
-    int rc = s.keys == n ? 0 : -1;
+    *secs = recover_once(base, url, st, &s);
+    int rc = *secs >= 0 && s.keys == n ? 0 : -1;
     if (rc)
         snprintf(note, nlen, "recovered %llu keys of %llu", (unsigned long long)s.keys,
                  (unsigned long long)n);
-    rill_app_destroy(app);
     rill_transport_destroy(tr);
     event_base_free(base);
     bench_rm_store(st);
@@ -160,58 +171,6 @@ const bench_scenario_t bench_recovery = {
 };
 
 /* ---- recovery-checkpoint: restart on the same RocksDB disk, replay a small tail ---- */
-
-static int fill(rill_transport_t *tr, const char *topic, uint64_t from, uint64_t to) {
-    for (uint64_t i = from; i < to; i++) {
-        char k[24];
-        uint8_t v[8];
-        size_t kl;
-        key_of(i, k, &kl);
-        value_of(i + 1, v);
-        rill_produce_t m = {.topic = topic,
-                            .partition = 0,
-                            .key = k,
-                            .key_len = kl,
-                            .value = v,
-                            .value_len = 8};
-        if (tr->ops->produce(tr, &m, NULL, NULL) != RILL_OK) return -1;
-    }
-    return 0;
-}
-
-/* Start a worker on @p store, wait until its table is recovered; stop it cleanly. */
-static double recover_once(struct event_base *base, const char *url, const char *store,
-                           rill_table_stats_t *out) {
-    char err[512];
-    rill_conf_t *c = rill_conf_new();
-    rill_conf_set(c, "broker", url, err, sizeof err);
-    rill_conf_set(c, "store", store, err, sizeof err);
-    rill_conf_set(c, "log.level", "error", err, sizeof err);
-    rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
-    rill_app_t *app = rill_app_new_with_base("bench", c, base, err, sizeof err);
-    rill_topic_opts_t to = {.partitions = 1};
-    rill_topic_t *t = rill_app_topic(app, "input", &to);
-    rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
-    rill_table_t *table = rill_app_table(app, "counts", &tab);
-    rill_app_agent(app, "noop", t, noop, NULL, NULL);
-    uint64_t t0 = bench_now_ns();
-    if (rill_app_start(app, err, sizeof err) != RILL_OK) {
-        rill_app_destroy(app);
-        return -1;
-    }
-    rill_table_stats_t s = {0};
-    while (rill_app_is_ready(app) && s.owned != 1) {
-        event_base_loop(base, EVLOOP_NONBLOCK);
-        rill_table_stats(table, &s);
-    }
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
-    rill_table_stats(table, out);
-    rill_app_stop(app);
-    for (int i = 0; i < 100 && rill_app_is_ready(app); i++)
-        event_base_loop(base, EVLOOP_NONBLOCK);
-    rill_app_destroy(app);
-    return secs;
-}
 
 static int run_checkpoint(const bench_opts_t *o, bench_result_t *r) {
     uint64_t n = o->events ? o->events : 1000000, tail = n / 100;

@@ -148,7 +148,6 @@ typedef struct rill_send_ctx {
     rill_send_cb cb;
     void *opaque;
     uint64_t epoch;
-    bool live;
     struct rill_send_ctx *next;     /* free list */
     struct rill_send_ctx *all_next; /* every context allocated, for destroy */
 } rill_send_ctx_t;
@@ -196,7 +195,6 @@ struct rill_app {
     struct event *shutdown_ev;
     struct event *sigint_ev, *sigterm_ev;
     bool revoke_active; /* a revoke is being handled: revoke_done not called yet */
-    bool stop_requested;
     bool subscribed;
 
     /* sends: epochs so a commit waits for sends issued before it */

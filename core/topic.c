@@ -222,7 +222,6 @@ static rill_send_ctx_t *send_ctx_get(rill_app_t *app) {
         s->all_next = app->all_sends;
         app->all_sends = s;
     }
-    s->live = true;
     return s;
 }
 
@@ -240,7 +239,6 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
         rill__log(app, RILL_LOG_WARN, "send failed: %s",
                   errmsg ? errmsg : rill_err2str(err));
     if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
-    s->live = false;
     s->next = app->free_sends;
     app->free_sends = s;
     if (app->commit_pending && app->sends_old == 0) rill__app_commit_snapshot(app);
@@ -295,7 +293,6 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
     };
     rill_err_t rc = app->transport->ops->produce(app->transport, &m, on_delivery, s);
     if (rc != RILL_OK) {
-        s->live = false;
         s->next = app->free_sends;
         app->free_sends = s;
         rill__app_seterr(app, "send to '%s' partition %d: %s", t->name, part,

@@ -40,7 +40,6 @@ typedef struct kctx {
     kq_t pq, cq, rq, rmq;
     char *group;
     bool subscribed;
-    bool eager;
     bool revoking; /* revoked() called, revoke_done() not yet */
     rd_kafka_topic_partition_list_t *pending_revoke;
     kreader_t *readers;
