@@ -14,12 +14,24 @@
 
 #include "run_until.h"
 
+/* test_tables_redis.c includes this file and runs the same tests on redis:// by
+ * defining these first. */
+#ifndef TABLES_BROKER
+#define TABLES_BROKER(buf, n, seq) snprintf(buf, n, "memory://tables-test-%u", seq)
+#endif
+#ifndef TABLES_EXTRA_CONF
+#define TABLES_EXTRA_CONF(c) ((void)(c))
+#endif
+#ifndef TABLES_SETTLE_MS
+#define TABLES_SETTLE_MS 100 /* for a group of three to form */
+#endif
+
 static unsigned seq;
-static char broker[64];
+static char broker[128];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(broker, sizeof broker, "memory://tables-test-%u", ++seq);
+    TABLES_BROKER(broker, sizeof broker, ++seq);
     return 0;
 }
 
@@ -52,6 +64,7 @@ static void worker_start(worker_t *w, struct event_base *base, const char *extra
     char err[256];
     rill_conf_set(c, "broker", broker, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "50", err, sizeof err);
+    TABLES_EXTRA_CONF(c);
     if (!getenv("RILL_LOG_LEVEL"))
         rill_conf_set(c, "log.level", "error", err, sizeof err);
     if (extra_k)
@@ -143,7 +156,7 @@ static void reading_a_partition_not_owned_fails_clearly(void **state) {
     worker_t a = {0}, b = {0};
     worker_start(&a, base, NULL, NULL);
     worker_start(&b, base, NULL, NULL);
-    RUN_UNTIL(base, false, 50);
+    RUN_UNTIL(base, false, TABLES_SETTLE_MS);
     send_words(&a, 200, 20);
     RUN_UNTIL(base, a.handled + b.handled >= 200, 3000);
     int owned_by_a = 0, refused = 0;
@@ -256,7 +269,7 @@ static void standby_takes_over_replaying_only_the_tail(void **state) {
     worker_t ws[3] = {{0}};
     for (int i = 0; i < 3; i++)
         worker_start(&ws[i], base, "table.standby_replicas", "1");
-    RUN_UNTIL(base, false, 100);
+    RUN_UNTIL(base, false, TABLES_SETTLE_MS);
     send_words(&ws[0], 4000, 40);
     RUN_UNTIL(base, ws[0].handled + ws[1].handled + ws[2].handled >= 4000, 5000);
     RUN_UNTIL(base, false, 200); /* standbys catch up */
@@ -451,6 +464,7 @@ static void wapp_start(wapp_t *w, struct event_base *base, int64_t size, int64_t
     char err[256];
     rill_conf_set(c, "broker", broker, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "20", err, sizeof err);
+    TABLES_EXTRA_CONF(c);
     if (!getenv("RILL_LOG_LEVEL"))
         rill_conf_set(c, "log.level", "error", err, sizeof err);
     w->app = rill_app_new_with_base("win", c, base, err, sizeof err);
@@ -564,6 +578,7 @@ static void table_definitions_are_validated(void **state) {
     rill_app_destroy(app);
 }
 
+#ifndef TABLES_NO_MAIN
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(incr_counts_every_key_exactly, setup),
@@ -585,3 +600,4 @@ int main(void) {
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+#endif

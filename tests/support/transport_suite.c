@@ -54,6 +54,8 @@ typedef struct member {
     int64_t last_eof_end;
     int delivered, delivery_errors;
     int64_t last_offset;
+    int64_t first_offset;
+    int64_t offsets[64]; /* of the first deliveries, in order */
     int writable;
 } member_t;
 
@@ -160,10 +162,12 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
     (void)errmsg;
     (void)partition;
     member_t *m = op;
-    if (err)
+    if (err) {
         m->delivery_errors++;
-    else
-        m->delivered++;
+        return;
+    }
+    if (m->delivered < 64) m->offsets[m->delivered] = offset;
+    if (m->delivered++ == 0) m->first_offset = offset;
     m->last_offset = offset;
 }
 
@@ -312,8 +316,11 @@ static void produce_reports_increasing_offsets(void **state) {
     if (m->t->ops->watermarks) {
         assert_int_equal(m->t->ops->watermarks(m->t, f->topic, 0, &low, &high, 5000),
                          RILL_OK);
-        assert_int_equal(high - low, 10);
+        /* offsets ascend but need not be dense (Redis stream IDs are not) */
+        assert_true(low <= m->first_offset);
         assert_int_equal(m->last_offset, high - 1);
+        for (int i = 1; i < 10; i++)
+            assert_true(m->offsets[i] > m->offsets[i - 1]);
     }
 }
 
@@ -472,12 +479,13 @@ static void committed_offset_roundtrip_and_resume(void **state) {
                          RILL_OK);
     }
     assert_int_equal(got, next);
+    int64_t seventh = a->msgs[6].offset;
     member_close(a);
     member_t *b = member_open(f, 1);
     subscribe(b, f->group, f->topic);
     RUN_UNTIL(f, b->nmsgs >= 4, g_wait_ms + 10000);
     assert_int_equal(b->nmsgs, 4);
-    assert_int_equal(b->msgs[0].offset, next);
+    assert_int_equal(b->msgs[0].offset, seventh); /* the first one at or after next */
 }
 
 static void pause_stops_delivery_and_resume_restarts(void **state) {
@@ -553,7 +561,7 @@ static void reader_from_offset_skips_earlier(void **state) {
     for (int i = 0; i < 10; i++)
         produce(f, a, f->topic, 0, "k", "v");
     RUN_UNTIL(f, a->delivered == 10, 10000);
-    int64_t from = a->last_offset - 3; /* the last four */
+    int64_t from = a->offsets[6]; /* the last four */
     assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, from), RILL_OK);
     RUN_UNTIL(f, a->eofs > 0, 10000);
     assert_int_equal(a->nrmsgs, 4);
@@ -592,5 +600,6 @@ int rill_transport_conformance(const char *url, const rill_conf_t *conf,
         cmocka_unit_test_setup_teardown(reader_from_offset_skips_earlier, setup,
                                         teardown),
     };
+    if (getenv("RILL_TEST_FILTER")) cmocka_set_test_filter(getenv("RILL_TEST_FILTER"));
     return cmocka_run_group_tests_name(url, tests, NULL, NULL);
 }

@@ -1,0 +1,651 @@
+/* redis:// — Redis Streams over hiredis's async API on the app's libevent loop.
+ *
+ * redis://[:password@]host:port[/db].  A topic with P partitions is P streams named
+ * "<topic>:<p>"; an entry's fields are key, value, headers (a JSON object) and ts
+ * (producer timestamp, ms), each left out when absent.  Offsets are stream IDs
+ * packed into an int64 (see rill__redis_id_parse).  Groups, partition ownership and
+ * commits are in redis_group.c, reading in redis_fetch.c; docs/redis.md has the
+ * whole key layout. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libevent.h>
+#include <jansson.h>
+
+#include "redis_int.h"
+
+static const rill_prop_t redis_props[] = {
+    {"timeout.ms", RILL_PROP_INT, "5000", offsetof(rctx_t, timeout_ms),
+     "Bound of connecting and of blocking calls (declare, committed, watermarks)"},
+    {"session.timeout.ms", RILL_PROP_INT, "10000", offsetof(rctx_t, session_ms),
+     "A member that does not heartbeat this long loses its partitions to the others"},
+    {"heartbeat.interval.ms", RILL_PROP_INT, "1000", offsetof(rctx_t, heartbeat_ms),
+     "How often a member refreshes its membership and ownership keys and rebalances"},
+    {"batch", RILL_PROP_INT, "1000", offsetof(rctx_t, batch),
+     "Entries per stream per XREAD/XREADGROUP (COUNT)"},
+    {"block.ms", RILL_PROP_INT, "2000", offsetof(rctx_t, block_ms),
+     "Server-side BLOCK of an idle read (woken early by CLIENT UNBLOCK)"},
+    {"maxlen", RILL_PROP_INT, "0", offsetof(rctx_t, maxlen),
+     "XADD MAXLEN ~ trimming of non-compacted topics (0: never trim)"},
+    {"queue.max", RILL_PROP_INT, "100000", offsetof(rctx_t, queue_max),
+     "Produces awaiting their XADD reply before produce() returns RILL_EFULL"},
+    {"partitions", RILL_PROP_INT, "8", offsetof(rctx_t, partitions_default),
+     "Partitions of a topic declared without a count"},
+    {NULL},
+};
+
+/* ---- offsets <-> stream IDs ----------------------------------------------------- */
+
+int64_t rill__redis_id_parse(const char *s, size_t len) {
+    uint64_t ms = 0, seq = 0;
+    size_t i = 0;
+    if (!len) return -1;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        ms = ms * 10 + (uint64_t)(s[i] - '0');
+    if (i == 0 || i == len || s[i] != '-') return -1;
+    size_t j = ++i;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        seq = seq * 10 + (uint64_t)(s[i] - '0');
+    if (i == j || i != len) return -1;
+    /* 43 bits of milliseconds (until year 2248) and 20 of sequence */
+    if (ms >> 43 || seq >> RILL_REDIS_SEQ_BITS) return -1;
+    return (int64_t)(ms << RILL_REDIS_SEQ_BITS | seq);
+}
+
+void rill__redis_id_format(int64_t off, char *buf, size_t n) {
+    if (off < 0) off = 0;
+    snprintf(buf, n, "%llu-%llu",
+             (unsigned long long)((uint64_t)off >> RILL_REDIS_SEQ_BITS),
+             (unsigned long long)((uint64_t)off & ((1u << RILL_REDIS_SEQ_BITS) - 1)));
+}
+
+/* ---- errors -------------------------------------------------------------------- */
+
+void rill__redis_fail(rctx_t *r, rill_err_t err, bool fatal, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->closing) return;
+    rill_log(r->t->log, fatal ? RILL_LOG_FATAL : RILL_LOG_WARN, r->t->name, "%s", msg);
+    if (r->t->h && r->t->h->error) r->t->h->error(r->t, err, fatal, msg, r->t->h->opaque);
+}
+
+/* ---- async connections --------------------------------------------------------- */
+
+static void conn_start(rconn_t *c);
+
+static void down_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rctx_t *r = arg;
+    rill__redis_fail(r, RILL_ETRANSPORT, true,
+                     "redis at %s unreachable for %lld ms (broker.timeout.ms)", r->where,
+                     (long long)r->broker_timeout_ms);
+}
+
+static void mark_down(rconn_t *c, const char *why) {
+    rctx_t *r = c->r;
+    c->ac = NULL;
+    c->ready = c->busy = c->blocking = false;
+    if (r->closing) return;
+    if (!r->down_since_ns) {
+        r->down_since_ns = rill_mono_ns();
+        rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
+                 "redis at %s: %s connection lost (%s); reconnecting", r->where, c->role,
+                 why);
+        struct timeval tv = {r->broker_timeout_ms / 1000,
+                             (r->broker_timeout_ms % 1000) * 1000};
+        evtimer_add(r->down_ev, &tv);
+    }
+    struct timeval retry = {0, 250000};
+    evtimer_add(c->retry_ev, &retry);
+}
+
+static void check_up(rctx_t *r) {
+    if (r->down_since_ns && r->cmd.ready && r->grp.ready && r->tail.ready) {
+        rill_log(r->t->log, RILL_LOG_INFO, r->t->name,
+                 "redis at %s: reconnected after %llu ms", r->where,
+                 (unsigned long long)((rill_mono_ns() - r->down_since_ns) / 1000000));
+        r->down_since_ns = 0;
+        evtimer_del(r->down_ev);
+    }
+}
+
+static void on_client_id(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    rconn_t *c = priv;
+    redisReply *rep = reply;
+    if (!rep || c->r->closing) return;
+    if (rep->type != REDIS_REPLY_INTEGER) {
+        /* AUTH or SELECT failed before this: their error is the reason */
+        return;
+    }
+    c->id = rep->integer;
+    c->ready = true;
+    check_up(c->r);
+    if (c->on_ready) c->on_ready(c);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    rconn_t *c = priv;
+    redisReply *rep = reply;
+    if (rep && rep->type == REDIS_REPLY_ERROR && !c->r->closing)
+        rill__redis_fail(c->r, RILL_ETRANSPORT, true, "redis at %s: %s", c->r->where,
+                         rep->str);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    rconn_t *c = ac->data;
+    if (status != REDIS_OK) mark_down(c, ac->errstr);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    rconn_t *c = ac->data;
+    if (c->ac != ac) return;
+    mark_down(c, status == REDIS_OK ? "closed" : ac->errstr);
+    if (c == &c->r->grp || c == &c->r->tail) rill__redis_kick(c->r); /* reread safely */
+}
+
+static void conn_start(rconn_t *c) {
+    rctx_t *r = c->r;
+    redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+    if (!ac) {
+        mark_down(c, "out of memory");
+        return;
+    }
+    if (ac->err) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", ac->errstr);
+        redisAsyncFree(ac);
+        mark_down(c, why);
+        return;
+    }
+    ac->data = c;
+    redisLibeventAttach(ac, r->t->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    c->ac = ac;
+    if (r->password) {
+        const char *argv[] = {"AUTH", r->password};
+        redisAsyncCommandArgv(ac, on_setup_reply, c, 2, argv, NULL);
+    }
+    if (r->db) redisAsyncCommand(ac, on_setup_reply, c, "SELECT %d", r->db);
+    redisAsyncCommand(ac, on_setup_reply, c, "CLIENT SETNAME %s-%s", "rill", c->role);
+    redisAsyncCommand(ac, on_client_id, c, "CLIENT ID");
+}
+
+static void conn_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rconn_t *c = arg;
+    if (!c->ac && !c->r->closing) conn_start(c);
+}
+
+bool rill__redis_send(rconn_t *c, redisCallbackFn *fn, void *priv, int argc,
+                      const char **argv, const size_t *lens) {
+    if (!c->ac || !c->ready) return false;
+    return redisAsyncCommandArgv(c->ac, fn, priv, argc, argv, lens) == REDIS_OK;
+}
+
+void rill__redis_unblock(rctx_t *r, rconn_t *c) {
+    if (!c->busy || !r->cmd.ready) return;
+    char id[32];
+    snprintf(id, sizeof id, "%lld", c->id);
+    const char *argv[] = {"CLIENT", "UNBLOCK", id};
+    c->blocking = false; /* woken: kick() does not send another */
+    rill__redis_send(&r->cmd, NULL, NULL, 3, argv, NULL);
+}
+
+/* ---- the blocking connection ---------------------------------------------------- */
+
+static bool sync_connect(rctx_t *r, char *errstr, size_t errlen) {
+    if (r->sync && !r->sync->err) return true;
+    if (r->sync) redisFree(r->sync);
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    r->sync = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!r->sync || r->sync->err) {
+        snprintf(errstr, errlen, "cannot connect to redis at %s: %s", r->where,
+                 r->sync ? r->sync->errstr : "out of memory");
+        if (r->sync) redisFree(r->sync);
+        r->sync = NULL;
+        return false;
+    }
+    redisSetTimeout(r->sync, tv);
+    redisReply *rep = NULL;
+    if (r->password) {
+        const char *argv[] = {"AUTH", r->password};
+        rep = redisCommandArgv(r->sync, 2, argv, NULL);
+    } else {
+        rep = redisCommand(r->sync, "PING");
+    }
+    if (rep && rep->type != REDIS_REPLY_ERROR && r->db) {
+        freeReplyObject(rep);
+        rep = redisCommand(r->sync, "SELECT %d", r->db);
+    }
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errlen, "redis at %s: %s", r->where,
+                 rep ? rep->str : r->sync->errstr);
+        if (rep) freeReplyObject(rep);
+        redisFree(r->sync);
+        r->sync = NULL;
+        return false;
+    }
+    freeReplyObject(rep);
+    return true;
+}
+
+redisReply *rill__redis_sync(rctx_t *r, char *errstr, size_t errlen, int argc,
+                             const char **argv) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!sync_connect(r, errstr, errlen)) return NULL;
+        redisReply *rep = redisCommandArgv(r->sync, argc, argv, NULL);
+        if (!rep) {
+            snprintf(errstr, errlen, "redis at %s: %s failed: %s", r->where, argv[0],
+                     r->sync->errstr);
+            continue; /* the connection broke: reconnect once */
+        }
+        if (rep->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errlen, "redis at %s: %s: %s", r->where, argv[0], rep->str);
+            freeReplyObject(rep);
+            return NULL;
+        }
+        return rep;
+    }
+    return NULL;
+}
+
+static void on_xadd(redisAsyncContext *ac, void *reply, void *priv);
+
+/* ---- open / close ------------------------------------------------------------------ */
+
+static void on_cmd_ready(rconn_t *c) {
+    rctx_t *r = c->r;
+    /* produces whose reply a broken connection swallowed go again, in order */
+    for (preq_t *q = r->pq_head; q; q = q->next)
+        redisAsyncFormattedCommand(c->ac, on_xadd, r, q->cmd, q->len);
+    rill__redis_heartbeat_now(r);
+    rill__redis_kick(r);
+}
+
+static void on_read_ready(rconn_t *c) {
+    rill__redis_kick(c->r);
+}
+
+static rill_err_t redis_open(rill_transport_t *t, const rill_url_t *url,
+                             const rill_conf_t *conf, char *errstr, size_t errlen) {
+    rctx_t *r = t->impl;
+    r->t = t;
+    if (!t->base) {
+        snprintf(errstr, errlen, "redis transport needs an event_base");
+        return RILL_EINVAL;
+    }
+    if (!*url->host) {
+        snprintf(errstr, errlen, "redis URL '%s' names no host: redis://host:6379[/db]",
+                 url->raw);
+        return RILL_EURL;
+    }
+    if (strchr(url->authority, ',')) {
+        snprintf(errstr, errlen, "redis URL '%s': one host only (no cluster support)",
+                 url->raw);
+        return RILL_EURL;
+    }
+    if (*url->path && strcmp(url->path, "/")) {
+        char *end;
+        long db = strtol(url->path + 1, &end, 10);
+        if (*end || db < 0 || db > 1000000) {
+            snprintf(errstr, errlen, "redis URL '%s': database '%s' is not a number",
+                     url->raw, url->path + 1);
+            return RILL_EURL;
+        }
+        r->db = (int)db;
+    }
+    if (r->timeout_ms < 1 || r->session_ms < 100 || r->heartbeat_ms < 10 ||
+        r->heartbeat_ms >= r->session_ms || r->batch < 1 || r->block_ms < 1 ||
+        r->maxlen < 0 || r->queue_max < 1 || r->partitions_default < 1) {
+        snprintf(errstr, errlen,
+                 "redis transport: timeouts, batch, queue.max and partitions must be "
+                 "positive and heartbeat.interval.ms below session.timeout.ms");
+        return RILL_ECONF;
+    }
+    r->host = strdup(url->host);
+    r->port = url->port ? url->port : 6379;
+    r->password = url->password ? strdup(url->password) : NULL;
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d/%d", r->host, r->port, r->db);
+    r->where = strdup(where);
+    if (!r->host || !r->where || (url->password && !r->password)) return RILL_ENOMEM;
+    r->broker_timeout_ms = rill_conf_get_int(conf, "broker.timeout.ms", 60000);
+    /* a read blocked past a session could outlive its member's ownership */
+    if (r->block_ms > r->session_ms / 2) r->block_ms = r->session_ms / 2;
+    if (!sync_connect(r, errstr, errlen)) return RILL_ETRANSPORT; /* fail fast */
+
+    r->down_ev = evtimer_new(t->base, down_timeout, r);
+    rconn_t *cs[] = {&r->cmd, &r->grp, &r->tail};
+    const char *roles[] = {"cmd", "group", "tail"};
+    for (int i = 0; i < 3; i++) {
+        cs[i]->r = r;
+        cs[i]->role = roles[i];
+        cs[i]->on_ready = i == 0 ? on_cmd_ready : on_read_ready;
+        cs[i]->retry_ev = evtimer_new(t->base, conn_retry, cs[i]);
+        if (!cs[i]->retry_ev) return RILL_ENOMEM;
+        conn_start(cs[i]);
+    }
+    return RILL_OK;
+}
+
+static void preq_fail_all(rctx_t *r) {
+    while (r->pq_head) {
+        preq_t *q = r->pq_head;
+        r->pq_head = q->next;
+        if (q->cb) q->cb(RILL_ESHUTDOWN, "transport closed", q->partition, -1, q->opaque);
+        redisFreeCommand(q->cmd);
+        free(q);
+    }
+    r->pq_tail = NULL;
+}
+
+static rill_err_t redis_flush(rill_transport_t *t, int timeout_ms);
+
+static void redis_close(rill_transport_t *t) {
+    rctx_t *r = t->impl;
+    if (r->pq_head) redis_flush(t, 2000); /* what was sent gets its report */
+    rill__redis_group_close(r); /* releases ownership over the blocking connection */
+    r->closing = true;
+    rconn_t *cs[] = {&r->cmd, &r->grp, &r->tail};
+    for (int i = 0; i < 3; i++) {
+        if (cs[i]->ac) redisAsyncFree(cs[i]->ac);
+        cs[i]->ac = NULL;
+        if (cs[i]->retry_ev) event_free(cs[i]->retry_ev);
+    }
+    preq_fail_all(r);
+    while (r->readers) {
+        rstream_t *s = r->readers;
+        r->readers = s->next_s;
+        rill__redis_stream_free(s);
+    }
+    while (r->topics) {
+        rtopic_t *tp = r->topics;
+        r->topics = tp->next;
+        free(tp->name);
+        free(tp);
+    }
+    if (r->down_ev) event_free(r->down_ev);
+    if (r->rel_ev) event_free(r->rel_ev);
+    if (r->sync) redisFree(r->sync);
+    rill__redis_fetch_close(r);
+    free(r->host);
+    free(r->password);
+    free(r->where);
+}
+
+/* ---- topics ----------------------------------------------------------------------- */
+
+static rtopic_t *topic_cache(rctx_t *r, const char *name, int32_t parts, bool compacted) {
+    rtopic_t *tp = calloc(1, sizeof *tp);
+    if (!tp || !(tp->name = strdup(name))) {
+        free(tp);
+        return NULL;
+    }
+    tp->partitions = parts;
+    tp->compacted = compacted;
+    tp->next = r->topics;
+    r->topics = tp;
+    return tp;
+}
+
+static rtopic_t *topic_cached(rctx_t *r, const char *name) {
+    for (rtopic_t *tp = r->topics; tp; tp = tp->next)
+        if (!strcmp(tp->name, name)) return tp;
+    return NULL;
+}
+
+static rtopic_t *topic_load(rctx_t *r, const char *name, char *errstr, size_t errlen) {
+    char key[512];
+    snprintf(key, sizeof key, "rill:topic:%s", name);
+    const char *argv[] = {"HMGET", key, "partitions", "compacted"};
+    redisReply *rep = rill__redis_sync(r, errstr, errlen, 4, argv);
+    if (!rep) return NULL;
+    rtopic_t *tp = NULL;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_STRING)
+        tp = topic_cache(r, name, (int32_t)atoi(rep->element[0]->str),
+                         rep->element[1]->type == REDIS_REPLY_STRING &&
+                             !strcmp(rep->element[1]->str, "1"));
+    else
+        snprintf(errstr, errlen, "unknown topic '%s' on redis at %s (no %s)", name,
+                 r->where, key);
+    freeReplyObject(rep);
+    return tp;
+}
+
+rtopic_t *rill__redis_topic(rctx_t *r, const char *name, char *errstr, size_t errlen) {
+    rtopic_t *tp = topic_cached(r, name);
+    return tp ? tp : topic_load(r, name, errstr, errlen);
+}
+
+static rill_err_t redis_declare(rill_transport_t *t, const rill_topic_spec_t *spec,
+                                int32_t *partitions_out, char *errstr, size_t errlen) {
+    rctx_t *r = t->impl;
+    char key[512], parts[24];
+    snprintf(key, sizeof key, "rill:topic:%s", spec->name);
+    snprintf(parts, sizeof parts, "%d",
+             spec->partitions > 0 ? spec->partitions : (int)r->partitions_default);
+    /* HSETNX: the first declarer's count wins; everyone then checks against it */
+    const char *set[] = {"HSETNX", key, "partitions", parts};
+    redisReply *rep = rill__redis_sync(r, errstr, errlen, 4, set);
+    if (!rep) return RILL_ETRANSPORT;
+    freeReplyObject(rep);
+    if (spec->compacted) {
+        const char *c[] = {"HSETNX", key, "compacted", "1"};
+        if (!(rep = rill__redis_sync(r, errstr, errlen, 4, c))) return RILL_ETRANSPORT;
+        freeReplyObject(rep);
+    }
+    rtopic_t *old = topic_cached(r, spec->name);
+    if (old) { /* reload: another worker may have declared it differently */
+        rtopic_t **pp = &r->topics;
+        while (*pp != old)
+            pp = &(*pp)->next;
+        *pp = old->next;
+        free(old->name);
+        free(old);
+    }
+    rtopic_t *tp = topic_load(r, spec->name, errstr, errlen);
+    if (!tp) return RILL_ETRANSPORT;
+    if (spec->partitions > 0 && tp->partitions != spec->partitions) {
+        snprintf(errstr, errlen,
+                 "topic '%s' exists on redis at %s with %d partitions, declared with %d",
+                 spec->name, r->where, tp->partitions, spec->partitions);
+        return RILL_EPARTITIONS;
+    }
+    *partitions_out = tp->partitions;
+    return RILL_OK;
+}
+
+/* ---- produce --------------------------------------------------------------------- */
+
+static void on_xadd(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    rctx_t *r = priv;
+    redisReply *rep = reply;
+    if (!rep || r->closing) return; /* connection lost: resent when it is back */
+    preq_t *q = r->pq_head;
+    if (!q) return;
+    r->pq_head = q->next;
+    if (!r->pq_head) r->pq_tail = NULL;
+    r->inflight--;
+    if (rep->type == REDIS_REPLY_STRING) {
+        int64_t off = rill__redis_id_parse(rep->str, rep->len);
+        q->cb(RILL_OK, NULL, q->partition, off, q->opaque);
+    } else {
+        q->cb(RILL_ETRANSPORT, rep->type == REDIS_REPLY_ERROR ? rep->str : "XADD failed",
+              q->partition, -1, q->opaque);
+    }
+    redisFreeCommand(q->cmd);
+    free(q);
+    if (r->want_writable && r->inflight <= (size_t)r->queue_max / 2) {
+        r->want_writable = false;
+        if (r->t->h && r->t->h->writable) r->t->h->writable(r->t, r->t->h->opaque);
+    }
+}
+
+static char *headers_json(const rill_produce_t *m) {
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < m->nheaders; i++) {
+        json_t *v = json_stringn(m->headers[i].value ? m->headers[i].value : "",
+                                 m->headers[i].value_len);
+        if (!v || json_object_set_new(o, m->headers[i].name, v)) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
+                                rill_delivery_cb cb, void *opaque) {
+    rctx_t *r = t->impl;
+    if (r->inflight >= (size_t)r->queue_max) {
+        r->want_writable = true;
+        return RILL_EFULL;
+    }
+    char key[512], maxlen[24], ts[24];
+    snprintf(key, sizeof key, "%s:%d", m->topic, (int)m->partition);
+    const char *argv[16];
+    size_t lens[16];
+    int n = 0;
+#define ARG(p, l) (argv[n] = (p), lens[n++] = (l))
+    ARG("XADD", 4);
+    ARG(key, strlen(key));
+    rtopic_t *tp = r->maxlen ? topic_cached(r, m->topic) : NULL;
+    if (r->maxlen && !(tp && tp->compacted)) {
+        snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->maxlen);
+        ARG("MAXLEN", 6);
+        ARG("~", 1);
+        ARG(maxlen, strlen(maxlen));
+    }
+    ARG("*", 1);
+    if (m->key) {
+        ARG("key", 3);
+        ARG(m->key, m->key_len);
+    }
+    if (m->value) {
+        ARG("value", 5);
+        ARG(m->value, m->value_len);
+    }
+    char *hdrs = NULL;
+    if (m->nheaders) {
+        if (!(hdrs = headers_json(m))) {
+            rill_log(t->log, RILL_LOG_ERROR, t->name,
+                     "produce to %s: header values must be UTF-8 text on redis://", key);
+            return RILL_EINVAL;
+        }
+        ARG("headers", 7);
+        ARG(hdrs, strlen(hdrs));
+    }
+    if (m->timestamp_ms) {
+        snprintf(ts, sizeof ts, "%lld", (long long)m->timestamp_ms);
+        ARG("ts", 2);
+        ARG(ts, strlen(ts));
+    }
+#undef ARG
+    preq_t *q = calloc(1, sizeof *q);
+    int len = q ? redisFormatCommandArgv(&q->cmd, n, argv, lens) : -1;
+    free(hdrs);
+    if (len < 0) {
+        free(q);
+        return RILL_ENOMEM;
+    }
+    q->len = (size_t)len;
+    q->cb = cb;
+    q->opaque = opaque;
+    q->partition = m->partition;
+    if (r->pq_tail)
+        r->pq_tail->next = q;
+    else
+        r->pq_head = q;
+    r->pq_tail = q;
+    r->inflight++;
+    /* replies come back in order on the one connection, so on_xadd pops the head */
+    if (r->cmd.ready) redisAsyncFormattedCommand(r->cmd.ac, on_xadd, r, q->cmd, q->len);
+    return RILL_OK;
+}
+
+/* Drive the command connection by hand (not the loop): flush() blocks. */
+static rill_err_t redis_flush(rill_transport_t *t, int timeout_ms) {
+    rctx_t *r = t->impl;
+    uint64_t end = rill_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (r->pq_head && r->cmd.ready && rill_mono_ns() < end) {
+        redisAsyncContext *ac = r->cmd.ac;
+        struct pollfd pfd = {.fd = ac->c.fd, .events = POLLIN};
+        if (ac->c.obuf && *ac->c.obuf) pfd.events |= POLLOUT;
+        int left = (int)((end - rill_mono_ns()) / 1000000u);
+        if (poll(&pfd, 1, left > 100 ? 100 : left) < 0 && errno != EINTR) break;
+        if (pfd.revents & POLLOUT) redisAsyncHandleWrite(ac);
+        if (r->cmd.ac == ac && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+            redisAsyncHandleRead(ac);
+    }
+    return r->pq_head ? RILL_ETIMEDOUT : RILL_OK;
+}
+
+/* ---- watermarks ------------------------------------------------------------------ */
+
+static rill_err_t redis_watermarks(rill_transport_t *t, const char *topic,
+                                   int32_t partition, int64_t *low, int64_t *high,
+                                   int timeout_ms) {
+    (void)timeout_ms;
+    rctx_t *r = t->impl;
+    char key[512], err[256];
+    snprintf(key, sizeof key, "%s:%d", topic, (int)partition);
+    const char *first[] = {"XRANGE", key, "-", "+", "COUNT", "1"};
+    const char *last[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+    redisReply *a = rill__redis_sync(r, err, sizeof err, 6, first);
+    redisReply *b = a ? rill__redis_sync(r, err, sizeof err, 6, last) : NULL;
+    rill_err_t rc = RILL_OK;
+    if (!a || !b) {
+        rill_log(t->log, RILL_LOG_WARN, t->name, "watermarks of %s: %s", key, err);
+        rc = RILL_ETRANSPORT;
+    } else if (a->elements == 0 || b->elements == 0) {
+        *low = *high = 0;
+    } else {
+        redisReply *fa = a->element[0]->element[0], *fb = b->element[0]->element[0];
+        *low = rill__redis_id_parse(fa->str, fa->len);
+        *high = rill__redis_id_parse(fb->str, fb->len) + 1;
+    }
+    if (a) freeReplyObject(a);
+    if (b) freeReplyObject(b);
+    return rc;
+}
+
+const struct rill_transport_ops rill_transport_redis = {
+    .abi = RILL_TRANSPORT_ABI,
+    .scheme = "redis",
+    .description = "Redis Streams (hiredis): redis://[:password@]host:port[/db]",
+    .features = RILL_TF_GROUPS | RILL_TF_WATERMARKS | RILL_TF_PERSISTENT,
+    .props = redis_props,
+    .impl_size = sizeof(rctx_t),
+    .open = redis_open,
+    .declare = redis_declare,
+    .produce = redis_produce,
+    .flush = redis_flush,
+    .subscribe = rill__redis_subscribe,
+    .unsubscribe = rill__redis_unsubscribe,
+    .revoke_done = rill__redis_revoke_done,
+    .pause = rill__redis_pause,
+    .resume = rill__redis_resume,
+    .seek = rill__redis_seek,
+    .commit = rill__redis_commit,
+    .committed = rill__redis_committed,
+    .reader_open = rill__redis_reader_open,
+    .reader_close = rill__redis_reader_close,
+    .watermarks = redis_watermarks,
+    .close = redis_close,
+};

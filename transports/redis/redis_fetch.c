@@ -1,0 +1,566 @@
+/* Reading streams into the core.
+ *
+ * An owned partition starts in RS_RANGE: plain XREAD from its next offset on the
+ * tail connection, so it can start anywhere (committed offset, seek, resume) and
+ * re-read what a dropped reply held.  Once a read comes back short it is caught up:
+ * XGROUP SETID moves the group's last-delivered ID to it, and it switches to
+ * XREADGROUP > on the group connection, where entries enter the pending list and
+ * are XACKed at commit.  Readers (changelog recovery, standbys) stay on XREAD: a
+ * short read is the end of the partition (reader_eof), after which they follow it
+ * with a blocking XREAD.
+ *
+ * A reply is matched to the streams it was asked for by (pointer, gen): pause, seek
+ * and mode changes bump gen, so a reply that raced them is dropped, never
+ * delivered. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "redis_int.h"
+
+typedef struct ritem {
+    rstream_t *s;
+    unsigned gen;
+} ritem_t;
+
+typedef struct rreq {
+    rctx_t *r;
+    rconn_t *c;
+    size_t n;
+    ritem_t items[];
+} rreq_t;
+
+static void bump(rctx_t *r, rstream_t *s) {
+    s->gen = ++r->gen_seq;
+}
+
+rstream_t *rill__redis_stream_new(rctx_t *r, const char *topic, int32_t partition,
+                                  int64_t next, bool reader) {
+    rstream_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    size_t kl = strlen(topic) + 16;
+    s->topic = strdup(topic);
+    s->key = malloc(kl);
+    if (!s->topic || !s->key) {
+        rill__redis_stream_free(s);
+        return NULL;
+    }
+    snprintf(s->key, kl, "%s:%d", topic, (int)partition);
+    s->partition = partition;
+    s->reader = reader;
+    s->mode = RS_RANGE;
+    s->next = next < 0 ? 0 : next;
+    bump(r, s);
+    return s;
+}
+
+void rill__redis_stream_free(rstream_t *s) {
+    if (!s) return;
+    free(s->topic);
+    free(s->key);
+    free(s->owner_key);
+    free(s->pel);
+    free(s);
+}
+
+rstream_t *rill__redis_find(rstream_t *list, const char *topic, int32_t partition) {
+    for (rstream_t *s = list; s; s = s->next_s)
+        if (s->partition == partition && !strcmp(s->topic, topic)) return s;
+    return NULL;
+}
+
+void rill__redis_pel_add(rstream_t *s, int64_t id) {
+    if (s->npel == s->pelcap) {
+        size_t cap = s->pelcap ? s->pelcap * 2 : 256;
+        int64_t *p = realloc(s->pel, cap * sizeof *p);
+        if (!p) return; /* not XACKed: stays visible in XPENDING, nothing is lost */
+        s->pel = p;
+        s->pelcap = cap;
+    }
+    s->pel[s->npel++] = id;
+}
+
+/* The stream a reply item was asked for, if it still exists (not freed). */
+static rstream_t *by_ptr(rctx_t *r, const rstream_t *p) {
+    for (rstream_t *s = r->parts; s; s = s->next_s)
+        if (s == p) return s;
+    for (rstream_t *s = r->readers; s; s = s->next_s)
+        if (s == p) return s;
+    return NULL;
+}
+
+/* ... and is unchanged since. */
+static rstream_t *live(rctx_t *r, const ritem_t *it) {
+    rstream_t *s = by_ptr(r, it->s);
+    return s && s->gen == it->gen ? s : NULL;
+}
+
+/* ---- turning entries into messages ------------------------------------------------ */
+
+typedef struct rbatch {
+    rill_msg_t *msgs;
+    size_t n, cap;
+    rill_header_t *hdrs;
+    size_t nh, hcap;
+    json_t **jsons;
+    size_t nj, jcap;
+    size_t *hfirst; /* per message: index of its first header in hdrs */
+    size_t fcap;
+} batch_t;
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap) return true;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q) return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
+
+static void batch_reset(batch_t *b) {
+    for (size_t i = 0; i < b->nj; i++)
+        json_decref(b->jsons[i]);
+    b->n = b->nh = b->nj = 0;
+}
+
+static void batch_free(batch_t *b) {
+    batch_reset(b);
+    free(b->msgs);
+    free(b->hdrs);
+    free(b->jsons);
+    free(b->hfirst);
+}
+
+static void parse_headers(batch_t *b, rill_msg_t *m, const char *s, size_t len) {
+    json_t *o = json_loadb(s, len, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o); /* not ours: deliver without headers */
+        return;
+    }
+    if (!grow((void **)&b->jsons, &b->jcap, b->nj + 1, sizeof *b->jsons)) {
+        json_decref(o);
+        return;
+    }
+    b->jsons[b->nj++] = o;
+    const char *name;
+    json_t *v;
+    json_object_foreach(o, name, v) {
+        if (!json_is_string(v)) continue;
+        if (!grow((void **)&b->hdrs, &b->hcap, b->nh + 1, sizeof *b->hdrs)) return;
+        b->hdrs[b->nh++] =
+            (rill_header_t){name, json_string_value(v), json_string_length(v)};
+        m->nheaders++;
+    }
+}
+
+/* Append the entry (id, [f, v, ...]) of stream @p s; false when it is unusable. */
+static bool add_entry(batch_t *b, rstream_t *s, const redisReply *e, int64_t *id_out) {
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+        return false;
+    int64_t id = rill__redis_id_parse(e->element[0]->str, e->element[0]->len);
+    *id_out = id;
+    const redisReply *f = e->element[1];
+    if (id < 0 || f->type != REDIS_REPLY_ARRAY) return false; /* deleted or foreign ID */
+    if (!grow((void **)&b->msgs, &b->cap, b->n + 1, sizeof *b->msgs) ||
+        !grow((void **)&b->hfirst, &b->fcap, b->n + 1, sizeof *b->hfirst))
+        return false;
+    rill_msg_t *m = &b->msgs[b->n];
+    memset(m, 0, sizeof *m);
+    m->topic = s->topic;
+    m->partition = s->partition;
+    m->offset = id;
+    m->timestamp_ms = (int64_t)((uint64_t)id >> RILL_REDIS_SEQ_BITS);
+    b->hfirst[b->n] = b->nh;
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        if (k->len == 3 && !memcmp(k->str, "key", 3)) {
+            m->key = v->str;
+            m->key_len = v->len;
+        } else if (k->len == 5 && !memcmp(k->str, "value", 5)) {
+            m->value = v->str;
+            m->value_len = v->len;
+        } else if (k->len == 7 && !memcmp(k->str, "headers", 7)) {
+            parse_headers(b, m, v->str, v->len);
+        } else if (k->len == 2 && !memcmp(k->str, "ts", 2)) {
+            m->timestamp_ms = strtoll(v->str, NULL, 10);
+        }
+    }
+    b->n++;
+    return true;
+}
+
+/* Deliver the entries of one stream from a reply; returns how many entries it held. */
+static size_t deliver(rctx_t *r, rstream_t *s, const redisReply *entries, bool group) {
+    if (!r->scratch && !(r->scratch = calloc(1, sizeof(batch_t)))) return 0;
+    batch_t *bp = r->scratch;
+#define b (*bp)
+    batch_reset(&b);
+    size_t got = entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0;
+    int64_t last = -1;
+    for (size_t i = 0; i < got; i++) {
+        int64_t id = -1;
+        size_t before = b.n;
+        bool ok = add_entry(&b, s, entries->element[i], &id);
+        if (id >= 0) {
+            if (group) rill__redis_pel_add(s, id);
+            last = id;
+        }
+        if (ok && id < s->next) b.n = before; /* already delivered (re-read) */
+        if (!ok && id < 0)
+            rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
+                     "%s: skipping an entry whose ID does not fit rill's offsets",
+                     s->key);
+    }
+    for (size_t i = 0; i < b.n; i++)
+        b.msgs[i].headers = b.msgs[i].nheaders ? &b.hdrs[b.hfirst[i]] : NULL;
+    if (last >= s->next) s->next = last + 1;
+    if (b.n) {
+        const rill_transport_handlers_t *h = r->t->h;
+        if (s->reader)
+            h->reader_messages(r->t, b.msgs, b.n, h->opaque);
+        else
+            h->messages(r->t, b.msgs, b.n, h->opaque);
+    }
+    batch_reset(&b);
+#undef b
+    return got;
+}
+
+void rill__redis_fetch_close(rctx_t *r) {
+    if (r->scratch) batch_free(r->scratch);
+    free(r->scratch);
+    r->scratch = NULL;
+}
+
+/* ---- group connection: XREADGROUP > ---------------------------------------------- */
+
+static void to_range(rctx_t *r, rstream_t *s) {
+    s->mode = RS_RANGE;
+    bump(r, s);
+}
+
+static const redisReply *entries_of(const redisReply *rep, const char *key) {
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+            e->element[0]->type == REDIS_REPLY_STRING && !strcmp(e->element[0]->str, key))
+            return e->element[1];
+    }
+    return NULL;
+}
+
+static void on_group_read(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    rreq_t *q = priv;
+    rctx_t *r = q->r;
+    redisReply *rep = reply;
+    if (r->closing || !rep) { /* connection gone: every item re-reads from `next` */
+        for (size_t i = 0; !r->closing && i < q->n; i++) {
+            rstream_t *s = live(r, &q->items[i]);
+            if (s) to_range(r, s);
+        }
+        free(q);
+        if (!r->closing) rill__redis_release_pending(r);
+        return;
+    }
+    r->grp.busy = r->grp.blocking = false;
+    rill__redis_release_pending(r);
+    if (rep->type == REDIS_REPLY_ERROR) {
+        rill_log(r->t->log, RILL_LOG_WARN, r->t->name, "XREADGROUP: %s; re-reading",
+                 rep->str);
+        for (size_t i = 0; i < q->n; i++) {
+            rstream_t *s = live(r, &q->items[i]);
+            if (s) to_range(r, s);
+        }
+    } else {
+        for (size_t i = 0; i < q->n && !r->closing; i++) {
+            rstream_t *s = by_ptr(r, q->items[i].s);
+            const redisReply *e = s ? entries_of(rep, s->key) : NULL;
+            if (!e) continue;
+            if (s->gen == q->items[i].gen) {
+                deliver(r, s, e, true);
+                continue;
+            }
+            /* it changed since: these are pending on us (XACKed at commit) and will be
+             * re-read from `next` */
+            for (size_t k = 0; k < e->elements; k++) {
+                const redisReply *en = e->element[k];
+                if (en->type == REDIS_REPLY_ARRAY && en->elements == 2 &&
+                    en->element[0]->type == REDIS_REPLY_STRING)
+                    rill__redis_pel_add(s, rill__redis_id_parse(en->element[0]->str,
+                                                                en->element[0]->len));
+            }
+        }
+    }
+    free(q);
+    rill__redis_kick(r);
+}
+
+static rreq_t *req_new(rctx_t *r, rconn_t *c, size_t n) {
+    rreq_t *q = calloc(1, sizeof *q + n * sizeof q->items[0]);
+    if (q) {
+        q->r = r;
+        q->c = c;
+    }
+    return q;
+}
+
+static void issue_group(rctx_t *r) {
+    size_t n = 0;
+    for (rstream_t *s = r->parts; s; s = s->next_s)
+        n += s->mode == RS_GROUP && !s->paused;
+    if (!n || !r->group) return;
+    rreq_t *q = req_new(r, &r->grp, n);
+    const char **argv = calloc(10 + 2 * n, sizeof *argv);
+    if (!q || !argv) {
+        free(q);
+        free(argv);
+        return;
+    }
+    char count[24], block[24];
+    snprintf(count, sizeof count, "%lld", (long long)r->batch);
+    snprintf(block, sizeof block, "%lld", (long long)r->block_ms);
+    int a = 0;
+    argv[a++] = "XREADGROUP";
+    argv[a++] = "GROUP";
+    argv[a++] = r->group;
+    argv[a++] = r->t->client_id;
+    argv[a++] = "COUNT";
+    argv[a++] = count;
+    argv[a++] = "BLOCK";
+    argv[a++] = block;
+    argv[a++] = "STREAMS";
+    for (rstream_t *s = r->parts; s; s = s->next_s)
+        if (s->mode == RS_GROUP && !s->paused) {
+            q->items[q->n++] = (ritem_t){s, s->gen};
+            argv[a++] = s->key;
+        }
+    for (size_t i = 0; i < n; i++)
+        argv[a++] = ">";
+    if (rill__redis_send(&r->grp, on_group_read, q, a, argv, NULL))
+        r->grp.busy = r->grp.blocking = true;
+    else
+        free(q);
+    free(argv);
+}
+
+/* ---- tail connection: XREAD ------------------------------------------------------- */
+
+static void on_setid(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    rreq_t *q = priv;
+    rctx_t *r = q->r;
+    redisReply *rep = reply;
+    rstream_t *s = r->closing ? NULL : live(r, &q->items[0]);
+    free(q);
+    if (!s) return;
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        if (rep)
+            rill_log(r->t->log, RILL_LOG_WARN, r->t->name, "XGROUP SETID %s: %s", s->key,
+                     rep->str);
+        to_range(r, s);
+    } else {
+        s->mode = RS_GROUP;
+        bump(r, s);
+    }
+    rill__redis_kick(r);
+}
+
+/* Caught up: hand the partition to the group at exactly this position. */
+static void start_group(rctx_t *r, rstream_t *s) {
+    char id[48];
+    rill__redis_id_format(s->next - 1, id, sizeof id);
+    s->mode = RS_SETID;
+    bump(r, s);
+    rreq_t *q = req_new(r, &r->cmd, 1);
+    if (!q) return;
+    q->items[0] = (ritem_t){s, s->gen};
+    q->n = 1;
+    const char *create[] = {"XGROUP", "CREATE", s->key, r->group, id, "MKSTREAM"};
+    const char *setid[] = {"XGROUP", "SETID", s->key, r->group, id};
+    rill__redis_send(&r->cmd, NULL, NULL, 6, create, NULL); /* BUSYGROUP is fine */
+    if (!rill__redis_send(&r->cmd, on_setid, q, 5, setid, NULL)) {
+        free(q);
+        to_range(r, s);
+    }
+}
+
+static void on_tail_read(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    rreq_t *q = priv;
+    rctx_t *r = q->r;
+    redisReply *rep = reply;
+    if (r->closing || !rep) {
+        free(q);
+        return;
+    }
+    bool blocking = r->tail.blocking;
+    r->tail.busy = r->tail.blocking = false;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        rill__redis_fail(r, RILL_ETRANSPORT, false, "XREAD: %s", rep->str);
+    } else {
+        for (size_t i = 0; i < q->n && !r->closing; i++) {
+            rstream_t *s = live(r, &q->items[i]);
+            if (!s) continue;
+            const redisReply *e = entries_of(rep, s->key);
+            size_t got = e ? deliver(r, s, e, false) : 0;
+            if ((s = live(r, &q->items[i])) == NULL) continue; /* changed in a handler */
+            if (blocking) {
+                if (got) s->at_eof = false; /* new data: read on, then report the end */
+                continue;
+            }
+            if (got >= (size_t)r->batch) continue;
+            if (!s->reader) {
+                start_group(r, s);
+            } else if (!s->at_eof) {
+                s->at_eof = true;
+                const rill_transport_handlers_t *h = r->t->h;
+                h->reader_eof(r->t, s->topic, s->partition, s->next, h->opaque);
+            }
+        }
+    }
+    free(q);
+    rill__redis_kick(r);
+}
+
+static void issue_tail(rctx_t *r) {
+    size_t n = 0, nfollow = 0;
+    for (rstream_t *s = r->parts; s; s = s->next_s)
+        n += s->mode == RS_RANGE && !s->paused;
+    for (rstream_t *s = r->readers; s; s = s->next_s) {
+        n += !s->at_eof;
+        nfollow += s->at_eof;
+    }
+    bool follow = n == 0;
+    if (follow) n = nfollow;
+    if (!n) return;
+    rreq_t *q = req_new(r, &r->tail, n);
+    const char **argv = calloc(8 + 2 * n, sizeof *argv);
+    char(*ids)[48] = calloc(n, sizeof *ids);
+    if (!q || !argv || !ids) {
+        free(q);
+        free(argv);
+        free(ids);
+        return;
+    }
+    char count[24], block[24];
+    snprintf(count, sizeof count, "%lld", (long long)r->batch);
+    snprintf(block, sizeof block, "%lld", (long long)r->block_ms);
+    int a = 0;
+    argv[a++] = "XREAD";
+    argv[a++] = "COUNT";
+    argv[a++] = count;
+    if (follow) {
+        argv[a++] = "BLOCK";
+        argv[a++] = block;
+    }
+    argv[a++] = "STREAMS";
+    for (int pass = 0; pass < 2; pass++)
+        for (rstream_t *s = pass ? r->readers : r->parts; s; s = s->next_s) {
+            bool want = follow      ? (s->reader && s->at_eof)
+                        : s->reader ? !s->at_eof
+                                    : (s->mode == RS_RANGE && !s->paused);
+            if (!want) continue;
+            rill__redis_id_format(s->next - 1, ids[q->n], sizeof ids[0]);
+            q->items[q->n++] = (ritem_t){s, s->gen};
+            argv[a++] = s->key;
+        }
+    for (size_t i = 0; i < q->n; i++)
+        argv[a++] = ids[i];
+    if (rill__redis_send(&r->tail, on_tail_read, q, a, argv, NULL)) {
+        r->tail.busy = true;
+        r->tail.blocking = follow;
+    } else {
+        free(q);
+    }
+    free(argv);
+    free(ids);
+}
+
+/* State changed (or a read finished): wake blocked reads so they pick it up, and
+ * start reads that are not running. */
+void rill__redis_kick(rctx_t *r) {
+    if (r->closing) return;
+    /* one read per connection: a busy one is woken (once), never joined by another */
+    if (r->grp.busy) {
+        if (r->grp.blocking) rill__redis_unblock(r, &r->grp);
+    } else if (r->grp.ready) {
+        issue_group(r);
+    }
+    if (r->tail.busy) {
+        if (r->tail.blocking) rill__redis_unblock(r, &r->tail);
+    } else if (r->tail.ready) {
+        issue_tail(r);
+    }
+}
+
+/* ---- pause, resume, seek, readers ------------------------------------------------- */
+
+rill_err_t rill__redis_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n) {
+    rctx_t *r = t->impl;
+    for (size_t i = 0; i < n; i++) {
+        rstream_t *s = rill__redis_find(r->parts, tps[i].topic, tps[i].partition);
+        if (!s || s->paused) continue;
+        s->paused = true;
+        to_range(r, s); /* whatever a read in flight returns is dropped and re-read */
+    }
+    rill__redis_kick(r);
+    return RILL_OK;
+}
+
+rill_err_t rill__redis_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n) {
+    rctx_t *r = t->impl;
+    for (size_t i = 0; i < n; i++) {
+        rstream_t *s = rill__redis_find(r->parts, tps[i].topic, tps[i].partition);
+        if (!s || !s->paused) continue;
+        s->paused = false;
+        bump(r, s);
+    }
+    rill__redis_kick(r);
+    return RILL_OK;
+}
+
+rill_err_t rill__redis_seek(rill_transport_t *t, const char *topic, int32_t partition,
+                            int64_t offset) {
+    rctx_t *r = t->impl;
+    rstream_t *s = rill__redis_find(r->parts, topic, partition);
+    if (!s) return RILL_ENOTOWNER;
+    s->next = offset < 0 ? 0 : offset;
+    to_range(r, s);
+    rill__redis_kick(r);
+    return RILL_OK;
+}
+
+rill_err_t rill__redis_reader_open(rill_transport_t *t, const char *topic,
+                                   int32_t partition, int64_t offset) {
+    rctx_t *r = t->impl;
+    if (rill__redis_find(r->readers, topic, partition)) return RILL_EEXIST;
+    rstream_t *s = rill__redis_stream_new(r, topic, partition, offset, true);
+    if (!s) return RILL_ENOMEM;
+    s->next_s = r->readers;
+    r->readers = s;
+    rill__redis_kick(r);
+    return RILL_OK;
+}
+
+rill_err_t rill__redis_reader_close(rill_transport_t *t, const char *topic,
+                                    int32_t partition) {
+    rctx_t *r = t->impl;
+    for (rstream_t **pp = &r->readers; *pp; pp = &(*pp)->next_s)
+        if ((*pp)->partition == partition && !strcmp((*pp)->topic, topic)) {
+            rstream_t *s = *pp;
+            *pp = s->next_s;
+            rill__redis_stream_free(s);
+            rill__redis_kick(r);
+            return RILL_OK;
+        }
+    return RILL_ENOENT;
+}

@@ -1,0 +1,157 @@
+/* Internal: the Redis Streams transport's state, shared by redis.c (connections,
+ * topics, produce), redis_group.c (membership, partition ownership, commits) and
+ * redis_fetch.c (reading streams into the core).  Key names are in docs/redis.md. */
+#ifndef RILL_REDIS_INT_H
+#define RILL_REDIS_INT_H
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "rill/transport.h"
+
+struct rctx;
+
+/* One async connection on the app's loop.  cmd carries every non-blocking command;
+ * grp (XREADGROUP ... BLOCK) and tail (XREAD [BLOCK]) each carry one blocking read
+ * at a time, woken early with CLIENT UNBLOCK sent over cmd. */
+typedef struct rconn {
+    struct rctx *r;
+    const char *role;
+    redisAsyncContext *ac; /* NULL while down */
+    long long id;          /* CLIENT ID, for CLIENT UNBLOCK */
+    bool ready;            /* connected and set up */
+    bool busy;             /* a read is outstanding (grp, tail) */
+    bool blocking;         /* ... and it blocks on the server */
+    struct event *retry_ev;
+    void (*on_ready)(struct rconn *c);
+} rconn_t;
+
+/* Where a stream is read from: a partition this member owns, or a reader. */
+typedef enum {
+    RS_RANGE = 1, /* catching up with XREAD from `next` (tail connection) */
+    RS_SETID,     /* caught up: XGROUP SETID in flight, then RS_GROUP */
+    RS_GROUP,     /* XREADGROUP > (grp connection) */
+} rmode_t;
+
+typedef struct rstream {
+    char *topic;
+    int32_t partition;
+    char *key;       /* "<topic>:<p>" */
+    char *owner_key; /* partitions: "rill:<group>:owner:<topic>:<p>" */
+    bool reader;
+    rmode_t mode;
+    bool paused;
+    bool at_eof;  /* readers: reader_eof() sent for the current end */
+    int64_t next; /* offset of the next entry to deliver */
+    unsigned gen; /* bumped by pause/seek/mode changes: stale replies are dropped */
+    int64_t *pel; /* ids delivered through the group, to XACK at commit */
+    size_t npel, pelcap;
+    struct rstream *next_s;
+} rstream_t;
+
+/* A produce waiting for its XADD reply; resent after a reconnect. */
+typedef struct preq {
+    char *cmd;
+    size_t len;
+    rill_delivery_cb cb;
+    void *opaque;
+    int32_t partition;
+    struct preq *next;
+} preq_t;
+
+typedef struct rtopic {
+    char *name;
+    int32_t partitions;
+    bool compacted;
+    struct rtopic *next;
+} rtopic_t;
+
+typedef struct rctx {
+    /* props */
+    int64_t timeout_ms, session_ms, heartbeat_ms, batch, block_ms, maxlen, queue_max;
+    int64_t partitions_default;
+    /* connection */
+    rill_transport_t *t;
+    char *host, *password, *where;
+    int port, db;
+    int64_t broker_timeout_ms;
+    redisContext *sync; /* blocking calls: declare, committed, watermarks */
+    rconn_t cmd, grp, tail;
+    uint64_t down_since_ns; /* 0: every connection up */
+    struct event *down_ev;
+    bool closing;
+    unsigned gen_seq; /* source of rstream_t.gen values, unique per instance */
+    /* produce */
+    preq_t *pq_head, *pq_tail;
+    size_t inflight;
+    bool want_writable;
+    rtopic_t *topics;
+    /* group */
+    char *group;
+    char **subs;
+    size_t nsubs;
+    bool subscribed;
+    struct event *hb_ev;
+    bool hb_busy;
+    rstream_t *parts;     /* owned partitions (including ones being revoked) */
+    rstream_t *readers;   /* reader_open()ed */
+    rstream_t *releasing; /* revoked: released once no XREADGROUP can still cover it */
+    struct event *rel_ev; /* ... re-sending CLIENT UNBLOCK until then */
+    rill_tp_t *revoking;
+    size_t nrevoking;
+    bool revoke_lost;
+    int acquiring; /* acquire scripts in flight */
+    rill_tp_t *acquired;
+    size_t nacquired;
+    struct rbatch *scratch; /* message views of the reply being delivered */
+} rctx_t;
+
+/* Offsets: a stream ID "ms-seq" is (ms << 20) | seq, so offsets ascend with IDs. */
+#define RILL_REDIS_SEQ_BITS 20
+int64_t rill__redis_id_parse(const char *s, size_t len);
+void rill__redis_id_format(int64_t off, char *buf, size_t n);
+
+/* redis.c */
+bool rill__redis_send(rconn_t *c, redisCallbackFn *fn, void *priv, int argc,
+                      const char **argv, const size_t *lens);
+void rill__redis_fail(rctx_t *r, rill_err_t err, bool fatal, const char *fmt, ...)
+    RILL_PRINTF(4, 5);
+redisReply *rill__redis_sync(rctx_t *r, char *errstr, size_t errlen, int argc,
+                             const char **argv);
+rtopic_t *rill__redis_topic(rctx_t *r, const char *name, char *errstr, size_t errlen);
+void rill__redis_unblock(rctx_t *r, rconn_t *c);
+
+/* redis_group.c */
+rill_err_t rill__redis_subscribe(rill_transport_t *t, const char *group,
+                                 const char *const *topics, size_t n, char *errstr,
+                                 size_t errlen);
+rill_err_t rill__redis_unsubscribe(rill_transport_t *t);
+void rill__redis_revoke_done(rill_transport_t *t);
+rill_err_t rill__redis_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
+                              size_t n);
+rill_err_t rill__redis_committed(rill_transport_t *t, const char *group,
+                                 const char *topic, int32_t partition, int64_t *out);
+void rill__redis_group_close(rctx_t *r);
+void rill__redis_heartbeat_now(rctx_t *r);
+void rill__redis_release_pending(rctx_t *r);
+
+/* redis_fetch.c */
+rstream_t *rill__redis_stream_new(rctx_t *r, const char *topic, int32_t partition,
+                                  int64_t next, bool reader);
+void rill__redis_stream_free(rstream_t *s);
+rstream_t *rill__redis_find(rstream_t *list, const char *topic, int32_t partition);
+void rill__redis_kick(rctx_t *r);
+void rill__redis_conn_ready(rconn_t *c);
+rill_err_t rill__redis_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n);
+rill_err_t rill__redis_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n);
+rill_err_t rill__redis_seek(rill_transport_t *t, const char *topic, int32_t partition,
+                            int64_t offset);
+rill_err_t rill__redis_reader_open(rill_transport_t *t, const char *topic,
+                                   int32_t partition, int64_t offset);
+rill_err_t rill__redis_reader_close(rill_transport_t *t, const char *topic,
+                                    int32_t partition);
+void rill__redis_pel_add(rstream_t *s, int64_t id);
+void rill__redis_fetch_close(rctx_t *r);
+
+#endif
