@@ -67,6 +67,7 @@ extern const bench_scenario_t bench_codec_avro;
 #ifdef RILL_HAVE_KAFKA
 extern const bench_scenario_t bench_kafka_passthrough;
 extern const bench_scenario_t bench_kafka_produce;
+extern const bench_scenario_t bench_kafka_table_count;
 #endif
 
 #endif

@@ -15,14 +15,15 @@
 #include <rill/rill.h>
 
 #include "bench.h"
+#include "kafka_common.h"
 
-#define PARTS 16
+#define PARTS BENCH_KAFKA_PARTS
 #define VLEN 100
 
 static rd_kafka_t *mock_rk;
 static rd_kafka_mock_cluster_t *mock_mc;
 
-static const char *bootstrap(const bench_opts_t *o) {
+const char *bench_kafka_bootstrap(const bench_opts_t *o) {
     if (o->broker && !strncmp(o->broker, "kafka://", 8)) return o->broker + 8;
     if (!mock_mc) {
         char err[256];
@@ -34,11 +35,11 @@ static const char *bootstrap(const bench_opts_t *o) {
     return rd_kafka_mock_cluster_bootstraps(mock_mc);
 }
 
-static void create_topic(const char *name) {
+void bench_kafka_create_topic(const char *name) {
     if (mock_mc) rd_kafka_mock_topic_create(mock_mc, name, PARTS, 1);
 }
 
-static rd_kafka_t *raw_client(rd_kafka_type_t type, const char *bs) {
+rd_kafka_t *bench_kafka_client(rd_kafka_type_t type, const char *bs) {
     char err[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_conf_set(c, "bootstrap.servers", bs, err, sizeof err);
@@ -54,7 +55,7 @@ static rd_kafka_t *raw_client(rd_kafka_type_t type, const char *bs) {
 }
 
 static double raw_produce(const char *bs, const char *topic, uint64_t n) {
-    rd_kafka_t *p = raw_client(RD_KAFKA_PRODUCER, bs);
+    rd_kafka_t *p = bench_kafka_client(RD_KAFKA_PRODUCER, bs);
     char v[VLEN];
     memset(v, 'x', sizeof v);
     uint64_t t0 = bench_now_ns();
@@ -74,7 +75,7 @@ static double raw_produce(const char *bs, const char *topic, uint64_t n) {
 }
 
 static double raw_consume(const char *bs, const char *topic, uint64_t n) {
-    rd_kafka_t *c = raw_client(RD_KAFKA_CONSUMER, bs);
+    rd_kafka_t *c = bench_kafka_client(RD_KAFKA_CONSUMER, bs);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
     for (int p = 0; p < PARTS; p++)
         rd_kafka_topic_partition_list_add(l, topic, p)->offset =
@@ -172,7 +173,7 @@ static int run_rill(const char *bs, const char *topic, uint64_t n, double *prod,
 static int run_both(const bench_opts_t *o, bench_result_t *r, bool produce) {
     static unsigned run;
     uint64_t n = o->events ? o->events : 200000;
-    const char *bs = bootstrap(o);
+    const char *bs = bench_kafka_bootstrap(o);
     if (!bs) {
         snprintf(r->note, sizeof r->note, "no Kafka broker");
         return -1;
@@ -182,8 +183,8 @@ static int run_both(const bench_opts_t *o, bench_result_t *r, bool produce) {
         char ta[64], tb[64];
         snprintf(ta, sizeof ta, "bench-raw-%u", ++run);
         snprintf(tb, sizeof tb, "bench-rill-%u", run);
-        create_topic(ta);
-        create_topic(tb);
+        bench_kafka_create_topic(ta);
+        bench_kafka_create_topic(tb);
         bp[i] = raw_produce(bs, ta, n);
         bc[i] = raw_consume(bs, ta, n);
         if (bc[i] < 0 ||

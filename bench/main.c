@@ -17,7 +17,7 @@ static const bench_scenario_t *const scenarios[] = {
     &bench_codec_avro,
 #endif
 #ifdef RILL_HAVE_KAFKA
-    &bench_kafka_passthrough,  &bench_kafka_produce,
+    &bench_kafka_passthrough,  &bench_kafka_produce,     &bench_kafka_table_count,
 #endif
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
