@@ -69,5 +69,9 @@ extern const bench_scenario_t bench_kafka_passthrough;
 extern const bench_scenario_t bench_kafka_produce;
 extern const bench_scenario_t bench_kafka_table_count;
 #endif
+#ifdef RILL_HAVE_REDIS
+extern const bench_scenario_t bench_redis_passthrough;
+extern const bench_scenario_t bench_redis_table_count;
+#endif
 
 #endif

@@ -19,6 +19,9 @@ static const bench_scenario_t *const scenarios[] = {
 #ifdef RILL_HAVE_KAFKA
     &bench_kafka_passthrough,  &bench_kafka_produce,     &bench_kafka_table_count,
 #endif
+#ifdef RILL_HAVE_REDIS
+    &bench_redis_passthrough,  &bench_redis_table_count,
+#endif
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 

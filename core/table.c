@@ -336,6 +336,13 @@ static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
                           .cb = on_cl_delivered,
                           .opaque = tp};
     rc = rill_send_raw(t->changelog, t->kbuf.data, t->kbuf.len, v, vlen, &o);
+    /* The overlay already holds the write, so the changelog record must follow it.
+     * A full producer queue blocks here (as Kafka's producer blocks send() up to
+     * max.block.ms) while flush() serves delivery reports, which frees it. */
+    for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
+        t->app->transport->ops->flush(t->app->transport, 25);
+        rc = rill_send_raw(t->changelog, t->kbuf.data, t->kbuf.len, v, vlen, &o);
+    }
     return rc;
 }
 

@@ -159,6 +159,22 @@ static void on_queue(evutil_socket_t fd, short what, void *arg) {
     kq->drain(kq->k);
 }
 
+static void on_more(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    kq_t *kq = arg;
+    kq->drain(kq->k);
+}
+
+/* A drain stops after its budget; the rest waits for a zero timer, which libevent
+ * runs only after polling I/O again, so the other queues (delivery reports above
+ * all: they free the producer queue) are served in between.  event_active() would
+ * run it again in the same pass, before any I/O. */
+void rill__kafka_queue_more(kq_t *kq) {
+    static const struct timeval zero = {0, 0};
+    if (kq->more) evtimer_add(kq->more, &zero);
+}
+
 rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
                                   void (*drain)(kctx_t *k)) {
     if (pipe(kq->fds) != 0) return RILL_EIO;
@@ -168,7 +184,8 @@ rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
     kq->k = k;
     kq->drain = drain;
     kq->ev = event_new(k->t->base, kq->fds[0], EV_READ | EV_PERSIST, on_queue, kq);
-    if (!kq->ev) return RILL_ENOMEM;
+    kq->more = evtimer_new(k->t->base, on_more, kq);
+    if (!kq->ev || !kq->more) return RILL_ENOMEM;
     event_add(kq->ev, NULL);
     rd_kafka_queue_io_event_enable(q, kq->fds[1], "1", 1);
     drain(k); /* anything that arrived before wiring */
@@ -181,6 +198,7 @@ void rill__kafka_queue_unwire(kq_t *kq) {
         rd_kafka_queue_destroy(kq->q);
     }
     if (kq->ev) event_free(kq->ev);
+    if (kq->more) event_free(kq->more);
     if (kq->fds[0] > 0) close(kq->fds[0]);
     if (kq->fds[1] > 0) close(kq->fds[1]);
     memset(kq, 0, sizeof *kq);
@@ -258,8 +276,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 static void drain_producer(kctx_t *k) {
-    for (int i = 0; i < 64 && rd_kafka_poll(k->producer, 0) > 0; i++) {
+    int i = 0;
+    for (; i < 64 && rd_kafka_poll(k->producer, 0) > 0; i++) {
     }
+    if (i == 64) rill__kafka_queue_more(&k->pq); /* maybe more: the pipe will not say */
     if (k->want_writable && rd_kafka_outq_len(k->producer) < 100000) {
         k->want_writable = false;
         if (k->t->h->writable) k->t->h->writable(k->t, k->t->h->opaque);

@@ -162,7 +162,7 @@ static void drain_consumer(kctx_t *k) {
         for (size_t i = 0; i < good; i++)
             rd_kafka_message_destroy(ms[i]);
     }
-    if (k->cq.ev) event_active(k->cq.ev, EV_READ, 0); /* more: after others had a turn */
+    rill__kafka_queue_more(&k->cq); /* more: after others had a turn */
 }
 
 static void setdef(rd_kafka_conf_t *c, const char *key, const char *val) {
@@ -356,7 +356,7 @@ static void drain_readers(kctx_t *k) {
             rd_kafka_message_destroy(ms[i]);
         if (n < BATCH) return;
     }
-    if (k->rq.ev) event_active(k->rq.ev, EV_READ, 0);
+    rill__kafka_queue_more(&k->rq);
 }
 
 static rill_err_t reader_client(kctx_t *k) {

@@ -16,6 +16,7 @@ typedef struct kq {
     rd_kafka_queue_t *q;
     int fds[2];
     struct event *ev;
+    struct event *more; /* zero timer: drain again after the loop polled I/O */
     void (*drain)(struct kctx *k);
     struct kctx *k;
 } kq_t;
@@ -61,6 +62,7 @@ rill_err_t rill__kafka_client(kctx_t *k, rd_kafka_type_t type, rd_kafka_conf_t *
 rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
                                   void (*drain)(kctx_t *k));
 void rill__kafka_queue_unwire(kq_t *kq);
+void rill__kafka_queue_more(kq_t *kq);
 void rill__kafka_error(kctx_t *k, rd_kafka_resp_err_t err, const char *reason);
 rill_err_t rill__kafka_err(rd_kafka_resp_err_t err);
 
