@@ -594,7 +594,7 @@ static void finish_revoke(rill_app_t *app) {
             if (t->parts[p].revoking && t->parts[p].inflight) return;
     if (app->revoke_ev) event_del(app->revoke_ev);
     if (app->state != RILL_APP_STOPPED) {
-        rill__tables_flush(app);
+        rill__tables_flush(app); /* exactly_once: only after the commit below */
         app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
         rill__app_commit(app, true);
     }

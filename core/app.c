@@ -154,7 +154,8 @@ rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char 
 /* ---- commits --------------------------------------------------------------------------
  */
 
-static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int64_t off) {
+void rill__app_snap_add(rill_app_t *app, const char *topic, int32_t partition,
+                        int64_t off) {
     if (app->ncommit_snap == app->capcommit_snap) {
         size_t cap = app->capcommit_snap ? app->capcommit_snap * 2 : 32;
         rill_tp_offset_t *n = realloc(app->commit_snap, cap * sizeof *n);
@@ -185,6 +186,10 @@ void rill__app_commit_snapshot(rill_app_t *app) {
  * (at-least-once for everything an event produced), so the snapshot waits for
  * the sends of its epoch unless @p force (the caller flushed already). */
 void rill__app_commit(rill_app_t *app, bool force) {
+    if (app->eos && app->transport) {
+        rill__txn_commit(app);
+        return;
+    }
     if (!app->transport || !app->transport->ops->commit) return;
     if (app->state == RILL_APP_RUNNING || app->state == RILL_APP_STOPPING)
         rill__tables_flush(app);
@@ -197,7 +202,7 @@ void rill__app_commit(rill_app_t *app, bool force) {
             if (!tp->assigned || tp->acks.acked < 0 || tp->acks.acked <= tp->committed)
                 continue;
             tp->committed = tp->acks.acked;
-            snap_add(app, t->name, p, tp->acks.acked);
+            rill__app_snap_add(app, t->name, p, tp->acks.acked);
         }
     }
     if (!app->ncommit_snap) return;
@@ -396,6 +401,13 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     if (rc == RILL_OK) rc = rill__tables_prepare(app, errstr, errlen);
     if (rc != RILL_OK) goto fail;
     app->state = RILL_APP_RUNNING;
+    app->eos = !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once");
+    if (app->eos) { /* the first transaction: every send from now on is in one */
+        if ((rc = app->transport->ops->txn_begin(app->transport, errstr, errlen)) !=
+            RILL_OK)
+            goto fail;
+        app->txn_open = true;
+    }
 
     /* Join the group for every topic an agent consumes. */
     const char **names = NULL;

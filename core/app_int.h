@@ -201,6 +201,9 @@ struct rill_app {
     uint64_t send_epoch;
     uint64_t sends_old, sends_new;
     bool commit_pending;
+    bool eos;          /* processing_guarantee=exactly_once (txn.c) */
+    bool txn_open;     /* a transaction is open */
+    bool txn_flush_ok; /* eos: table overlays may reach the store (just committed) */
     rill_tp_offset_t *commit_snap;
     size_t ncommit_snap, capcommit_snap;
 
@@ -222,9 +225,16 @@ rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen);
 rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
                                         size_t errlen);
 void rill__app_commit(rill_app_t *app, bool force);
+/* Add to app->commit_snap (the offsets a commit sends). */
+void rill__app_snap_add(rill_app_t *app, const char *topic, int32_t partition,
+                        int64_t off);
 /* Commit the waiting snapshot (its sends are delivered). */
 void rill__app_commit_snapshot(rill_app_t *app);
 void rill__app_check_idle(rill_app_t *app);
+
+/* txn.c */
+void rill__txn_begin(rill_app_t *app);
+void rill__txn_commit(rill_app_t *app);
 #define rill__log(app, lvl, ...) rill_log((app)->log, lvl, (app)->id, __VA_ARGS__)
 
 /* topic.c */

@@ -471,6 +471,7 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
     rill_store_t *st = t->app->store;
     if (!tp->sp) return RILL_OK;
+    if (t->app->eos && !t->app->txn_flush_ok) return RILL_OK; /* not committed yet */
     if (!tp->dirty.n && tp->cl_next == tp->store_offset) return RILL_OK;
     rill_store_op_t *ops = tp->dirty.n ? malloc(tp->dirty.n * sizeof *ops) : NULL;
     if (tp->dirty.n && !ops) return RILL_ENOMEM;
@@ -569,6 +570,16 @@ void rill__tables_flush(rill_app_t *app) {
             expire_windows(tp);
         }
     }
+}
+
+void rill__tables_discard(rill_app_t *app) {
+    for (rill_table_t *t = app->tables; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++) {
+            rill_tpart_t *tp = &t->parts[p];
+            if (tp->state != RILL_TP_ACTIVE) continue;
+            rill__ov_clear(&tp->dirty);
+            tp->cl_next = tp->store_offset;
+        }
 }
 
 /* ---- iteration and stats

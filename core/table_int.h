@@ -69,6 +69,8 @@ void rill__ov_free(rill_overlay_t *o);
 /* table.c */
 rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen);
 void rill__tables_flush(rill_app_t *app);
+/* Drop what the overlays hold (an aborted transaction): back to the store. */
+void rill__tables_discard(rill_app_t *app);
 void rill__tables_free(rill_app_t *app);
 rill_err_t rill__tpart_flush(rill_tpart_t *tp);
 void rill__tables_list(rill_app_t *app);
