@@ -16,7 +16,7 @@
 #define BUDGET 16 /* batches per loop turn: others get the loop too */
 
 static rill_tp_t *to_tps(const rd_kafka_topic_partition_list_t *l) {
-    rill_tp_t *tps = calloc((size_t)(l->cnt ? l->cnt : 1), sizeof *tps);
+    rill_tp_t *tps = calloc(l->cnt > 0 ? (size_t)l->cnt : 1, sizeof *tps);
     for (int i = 0; tps && i < l->cnt; i++) {
         tps[i].topic = l->elems[i].topic;
         tps[i].partition = l->elems[i].partition;
@@ -77,6 +77,18 @@ static size_t to_msgs(kctx_t *k, rd_kafka_message_t **ms, size_t n) {
 /* ---- the group member
  * ------------------------------------------------------------------ */
 
+static kpaused_t *paused_find(kctx_t *k, const char *topic, int32_t p) {
+    for (size_t i = 0; i < k->npaused; i++)
+        if (k->paused[i].partition == p && !strcmp(k->paused[i].topic, topic))
+            return &k->paused[i];
+    return NULL;
+}
+
+static void paused_del(kctx_t *k, kpaused_t *x) {
+    free(x->topic);
+    *x = k->paused[--k->npaused];
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     kctx_t *k = opaque;
@@ -87,6 +99,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             rd_kafka_assign(rk, parts);
         if (!k->subscribed || !parts->cnt) return;
+        for (int i = 0; i < parts->cnt; i++) { /* a new assignment starts unpaused */
+            kpaused_t *x =
+                paused_find(k, parts->elems[i].topic, parts->elems[i].partition);
+            if (x) paused_del(k, x);
+        }
         rill_tp_t *tps = to_tps(parts);
         if (tps) k->t->h->assigned(k->t, tps, (size_t)parts->cnt, k->t->h->opaque);
         free(tps);
@@ -149,6 +166,16 @@ static void drain_consumer(kctx_t *k) {
         }
         size_t good = 0;
         for (ssize_t i = 0; i < n; i++) {
+            kpaused_t *x =
+                k->npaused && !ms[i]->err
+                    ? paused_find(k, rd_kafka_topic_name(ms[i]->rkt), ms[i]->partition)
+                    : NULL;
+            if (x) { /* fetched before the pause took effect: re-read at resume */
+                if (x->dropped_from < 0 || ms[i]->offset < x->dropped_from)
+                    x->dropped_from = ms[i]->offset;
+                rd_kafka_message_destroy(ms[i]);
+                continue;
+            }
             if (!ms[i]->err) {
                 ms[good++] = ms[i];
                 continue;
@@ -243,6 +270,25 @@ static rill_err_t pause_resume(rill_transport_t *t, const rill_tp_t *tps, size_t
     rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(k->consumer, l)
                                   : rd_kafka_resume_partitions(k->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
+    for (size_t i = 0; i < n && !e; i++) {
+        kpaused_t *x = paused_find(k, tps[i].topic, tps[i].partition);
+        if (pause && !x) {
+            if (k->npaused == k->cappaused) {
+                size_t cap = k->cappaused ? k->cappaused * 2 : 16;
+                kpaused_t *np = realloc(k->paused, cap * sizeof *np);
+                if (!np) return RILL_ENOMEM;
+                k->paused = np;
+                k->cappaused = cap;
+            }
+            char *name = strdup(tps[i].topic);
+            if (!name) return RILL_ENOMEM;
+            k->paused[k->npaused++] = (kpaused_t){name, tps[i].partition, -1};
+        } else if (!pause && x) {
+            int64_t from = x->dropped_from;
+            paused_del(k, x);
+            if (from >= 0) rill__kafka_seek(t, tps[i].topic, tps[i].partition, from);
+        }
+    }
     return rill__kafka_err(e);
 }
 
@@ -425,6 +471,10 @@ rill_err_t rill__kafka_reader_close(rill_transport_t *t, const char *topic,
 }
 
 void rill__kafka_consumer_close(kctx_t *k) {
+    while (k->npaused)
+        paused_del(k, &k->paused[0]);
+    free(k->paused);
+    k->paused = NULL;
     while (k->readers) {
         kreader_t *r = k->readers;
         k->readers = r->next;

@@ -29,6 +29,14 @@ typedef struct kreader {
     struct kreader *next;
 } kreader_t;
 
+/* A partition the core paused: what librdkafka still hands out for it is dropped
+ * here and re-read from the first dropped offset at resume. */
+typedef struct kpaused {
+    char *topic;
+    int32_t partition;
+    int64_t dropped_from; /* -1: nothing dropped */
+} kpaused_t;
+
 typedef struct kctx {
     /* props */
     int64_t timeout_ms;
@@ -49,6 +57,8 @@ typedef struct kctx {
     bool txn;
     int64_t broker_timeout_ms;
     struct event *down_ev; /* all brokers down: die when it fires */
+    kpaused_t *paused;
+    size_t npaused, cappaused;
     rill_msg_t *batch;
     rill_header_t *hdrs;
     size_t hcap;
