@@ -61,5 +61,6 @@ check "the two survivors are alive and ready" $(ready $((base+1)) && ready $((ba
 for p in "${pids[2]}" "${pids[3]}"; do kill -TERM "$p"; done
 wait "${pids[2]}"; r1=$?; wait "${pids[3]}"; r2=$?
 check "survivors stop cleanly" $([ $r1 -eq 0 ] && [ $r2 -eq 0 ]; echo $?)
+if [ $fail -ne 0 ]; then for i in 0 1 2; do echo "--- worker $i stderr (tail)"; tail -20 "$dir/w$i.err"; done; fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -310,6 +310,8 @@ rill_err_t rill__kafka_seek(rill_transport_t *t, const char *topic, int32_t part
                             int64_t offset) {
     kctx_t *k = t->impl;
     if (!k->consumer) return RILL_ESTATE;
+    kpaused_t *x = paused_find(k, topic, partition);
+    if (x) x->dropped_from = -1; /* an explicit position replaces the re-read */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition)->offset = kafka_offset(offset);
     rd_kafka_error_t *e = rd_kafka_seek_partitions(k->consumer, l, (int)k->timeout_ms);
