@@ -567,7 +567,9 @@ void rill__tables_flush(rill_app_t *app) {
             rill_tpart_t *tp = &t->parts[p];
             if (tp->state != RILL_TP_ACTIVE) continue;
             rill__tpart_flush(tp);
-            expire_windows(tp);
+            /* exactly_once: expiry writes changelog tombstones, so only while a
+             * transaction is open (not after the final commit of a stop) */
+            if (!app->eos || app->txn_open) expire_windows(tp);
         }
     }
 }
