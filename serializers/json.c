@@ -221,11 +221,31 @@ static rill_err_t enc_record(json_ctx_t *c, const rill_schema_t *s, const void *
                              rill_buf_t *b, char *path, size_t plen, char *errstr,
                              size_t errlen);
 
-/* Append ".name" (or "[i]") to the path for error messages. */
+/* Append ".name", "name" or "[i]" (as @p fmt says: ".%s", "%s" or "%s[%zu]") to the
+ * path for error messages.  Runs for every field of every record: no printf. */
 static size_t path_push(char *path, size_t plen, const char *fmt, const char *name,
                         size_t i) {
-    size_t n = strlen(path);
-    if (n < plen) snprintf(path + n, plen - n, fmt, name ? name : "", i);
+    size_t n = strlen(path), o = n;
+    char tmp[24];
+    size_t tl = 0;
+    if (fmt[2] == '[') { /* "%s[%zu]" */
+        tmp[tl++] = '[';
+        char d[20];
+        int nd = 0;
+        do
+            d[nd++] = (char)('0' + i % 10);
+        while (i /= 10);
+        while (nd)
+            tmp[tl++] = d[--nd];
+        tmp[tl++] = ']';
+    } else if (fmt[0] == '.' && o + 1 < plen) {
+        path[o++] = '.';
+    }
+    const char *src = tl ? tmp : (name ? name : "");
+    size_t sl = tl ? tl : strlen(src);
+    if (o + sl >= plen) sl = plen > o + 1 ? plen - o - 1 : 0;
+    memcpy(path + o, src, sl);
+    path[o + sl] = '\0';
     return n;
 }
 

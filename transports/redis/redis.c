@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <hiredis/adapters/libevent.h>
+#include <hiredis/sds.h>
 #include <jansson.h>
 
 #include "redis_int.h"
@@ -345,7 +346,6 @@ static void preq_fail_all(rctx_t *r) {
         preq_t *q = r->pq_head;
         r->pq_head = q->next;
         if (q->cb) q->cb(RILL_ESHUTDOWN, "transport closed", q->partition, -1, q->opaque);
-        redisFreeCommand(q->cmd);
         free(q);
     }
     r->pq_tail = NULL;
@@ -487,12 +487,23 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *priv) {
         q->cb(RILL_ETRANSPORT, rep->type == REDIS_REPLY_ERROR ? rep->str : "XADD failed",
               q->partition, -1, q->opaque);
     }
-    redisFreeCommand(q->cmd);
     free(q);
     if (r->want_writable && r->inflight <= (size_t)r->queue_max / 2) {
         r->want_writable = false;
         if (r->t->h && r->t->h->writable) r->t->h->writable(r->t, r->t->h->opaque);
     }
+}
+
+/* Decimal digits of @p v at @p p; returns the end. */
+static char *put_u64(char *p, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while (v /= 10);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
 }
 
 static char *headers_json(const rill_produce_t *m) {
@@ -518,7 +529,11 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         return RILL_EFULL;
     }
     char key[512], maxlen[24], ts[24];
-    snprintf(key, sizeof key, "%s:%d", m->topic, (int)m->partition);
+    size_t tl = strlen(m->topic);
+    if (tl > sizeof key - 16) return RILL_EINVAL;
+    memcpy(key, m->topic, tl);
+    key[tl] = ':';
+    *put_u64(key + tl + 1, (uint64_t)m->partition) = '\0';
     const char *argv[16];
     size_t lens[16];
     int n = 0;
@@ -527,7 +542,7 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
     ARG(key, strlen(key));
     rtopic_t *tp = r->maxlen ? topic_cached(r, m->topic) : NULL;
     if (r->maxlen && !(tp && tp->compacted)) {
-        snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->maxlen);
+        *put_u64(maxlen, (uint64_t)r->maxlen) = '\0';
         ARG("MAXLEN", 6);
         ARG("~", 1);
         ARG(maxlen, strlen(maxlen));
@@ -551,20 +566,39 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         ARG("headers", 7);
         ARG(hdrs, strlen(hdrs));
     }
-    if (m->timestamp_ms) {
-        snprintf(ts, sizeof ts, "%lld", (long long)m->timestamp_ms);
+    if (m->timestamp_ms > 0) {
+        *put_u64(ts, (uint64_t)m->timestamp_ms) = '\0';
         ARG("ts", 2);
         ARG(ts, strlen(ts));
     }
 #undef ARG
-    preq_t *q = calloc(1, sizeof *q);
-    int len = q ? redisFormatCommandArgv(&q->cmd, n, argv, lens) : -1;
-    free(hdrs);
-    if (len < 0) {
-        free(q);
+    /* the command in RESP, in the same allocation as its request */
+    size_t size = 16;
+    for (int i = 0; i < n; i++)
+        size += 26 + lens[i];
+    preq_t *q = malloc(sizeof *q + size);
+    if (!q) {
+        free(hdrs);
         return RILL_ENOMEM;
     }
-    q->len = (size_t)len;
+    char *w = q->cmd;
+    *w++ = '*';
+    w = put_u64(w, (uint64_t)n);
+    *w++ = '\r';
+    *w++ = '\n';
+    for (int i = 0; i < n; i++) {
+        *w++ = '$';
+        w = put_u64(w, lens[i]);
+        *w++ = '\r';
+        *w++ = '\n';
+        memcpy(w, argv[i], lens[i]);
+        w += lens[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    free(hdrs);
+    q->len = (size_t)(w - q->cmd);
+    q->next = NULL;
     q->cb = cb;
     q->opaque = opaque;
     q->partition = m->partition;
@@ -575,7 +609,14 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
     r->pq_tail = q;
     r->inflight++;
     /* replies come back in order on the one connection, so on_xadd pops the head */
-    if (r->cmd.ready) redisAsyncFormattedCommand(r->cmd.ac, on_xadd, r, q->cmd, q->len);
+    if (r->cmd.ready) {
+        redisAsyncContext *ac = r->cmd.ac;
+        redisAsyncFormattedCommand(ac, on_xadd, r, q->cmd, q->len);
+        /* An agent working through a batch produces thousands of XADDs before the
+         * loop gets to write them; writing every 64 KiB keeps hiredis's output
+         * buffer small (freeing a multi-MB one costs more than the writes). */
+        if (sdslen(ac->c.obuf) >= 65536) redisAsyncHandleWrite(ac);
+    }
     return RILL_OK;
 }
 

@@ -52,12 +52,12 @@ typedef struct rstream {
 
 /* A produce waiting for its XADD reply; resent after a reconnect. */
 typedef struct preq {
-    char *cmd;
     size_t len;
     rill_delivery_cb cb;
     void *opaque;
     int32_t partition;
     struct preq *next;
+    char cmd[]; /* the XADD in RESP, len bytes */
 } preq_t;
 
 typedef struct rtopic {
