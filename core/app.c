@@ -54,6 +54,7 @@ static void parse_conf(rill_app_t *app) {
     app->shutdown_timeout_ms = rill_conf_get_int(app->conf, "shutdown.timeout.ms", 30000);
     app->buffer_maxsize =
         (uint32_t)rill_conf_get_int(app->conf, "stream.buffer.maxsize", 4096);
+    app->cl_per_write = !strcmp(rill_conf_get(app->conf, "table.changelog"), "per_write");
     const char *ode = rill_conf_get(app->conf, "on_decode_error");
     app->on_decode_error = strcmp(ode, "dead_letter") == 0 ? 1
                            : strcmp(ode, "crash") == 0     ? 2
@@ -266,6 +267,7 @@ static void stop_finish(rill_app_t *app) {
     rill__timers_run_on_stop(app);
     if (app->transport) {
         rill__tables_stop_readers(app);
+        rill__tables_flush(app); /* coalesced changelog records go out with the rest */
         rill_err_t rc =
             app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
         if (rc != RILL_OK)

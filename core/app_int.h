@@ -188,6 +188,7 @@ struct rill_app {
     int64_t shutdown_timeout_ms;
     uint32_t buffer_maxsize;
     int on_decode_error; /* 0 skip, 1 dead_letter, 2 crash */
+    bool cl_per_write;   /* table.changelog=per_write */
     rill_topic_t *dead_letter;
 
     struct event *commit_ev;

@@ -42,6 +42,9 @@ static const known_key_t known_keys[] = {
     {"table.standby_replicas", K_INT, "0", 0, 16, NULL,
      "Standby replicas: with 1 or more, every worker keeps a warm copy of each table "
      "partition it does not own (the count is a floor)"},
+    {"table.changelog", K_ENUM, "per_commit", 0, 0, "per_commit|per_write",
+     "per_commit: one changelog record per written key per commit interval, with its "
+     "last value (Kafka Streams' record cache); per_write: one record per write"},
     {"table.recovery.stall.ms", K_INT, "60000", 100, 86400000, NULL,
      "Recovery that makes no progress this long fails loudly instead of hanging"},
     {"broker.timeout.ms", K_INT, "60000", 100, 86400000, NULL,

@@ -324,26 +324,51 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
     if (offset + 1 > tp->cl_next) tp->cl_next = offset + 1;
 }
 
+/* One changelog record for partition @p tp.  A full producer queue blocks here (as
+ * Kafka's producer blocks send() up to max.block.ms) while flush() serves delivery
+ * reports, which frees it: the overlay holds the write, the record must follow. */
+static rill_err_t send_cl(rill_tpart_t *tp, const void *key, size_t klen, const void *v,
+                          size_t vlen) {
+    rill_table_t *t = tp->table;
+    rill_send_opts_t o = {.use_partition = true,
+                          .partition = tp->partition,
+                          .cb = on_cl_delivered,
+                          .opaque = tp};
+    rill_err_t rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
+    for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
+        t->app->transport->ops->flush(t->app->transport, 25);
+        rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
+    }
+    return rc;
+}
+
+/* table.changelog=per_commit: the overlay holds the last value of every key
+ * written since the last flush; the flush writes one record per key (Kafka
+ * Streams' record cache).  Before the store write and before the commit, so the
+ * commit waits for their delivery like for any send of its interval. */
+static bool coalesced(const rill_app_t *app) {
+    return !app->cl_per_write && !app->eos;
+}
+
+static rill_err_t send_dirty(rill_tpart_t *tp) {
+    for (size_t i = 0; i < tp->dirty.cap; i++) {
+        rill_ov_entry_t *e = &tp->dirty.slots[i];
+        if (!e->used) continue;
+        rill_err_t rc =
+            send_cl(tp, e->key, e->klen, e->tomb ? NULL : e->val, e->tomb ? 0 : e->vlen);
+        if (rc != RILL_OK) return rc;
+    }
+    return RILL_OK;
+}
+
 /* Write store key t->kbuf = t->vbuf (or delete): overlay + changelog. */
 static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
     rill_table_t *t = tp->table;
     const void *v = tomb ? NULL : (t->vbuf.data ? (const void *)t->vbuf.data : "");
     size_t vlen = tomb ? 0 : t->vbuf.len;
     rill_err_t rc = rill__ov_put(&tp->dirty, t->kbuf.data, t->kbuf.len, v, vlen, tomb);
-    if (rc != RILL_OK) return rc;
-    rill_send_opts_t o = {.use_partition = true,
-                          .partition = tp->partition,
-                          .cb = on_cl_delivered,
-                          .opaque = tp};
-    rc = rill_send_raw(t->changelog, t->kbuf.data, t->kbuf.len, v, vlen, &o);
-    /* The overlay already holds the write, so the changelog record must follow it.
-     * A full producer queue blocks here (as Kafka's producer blocks send() up to
-     * max.block.ms) while flush() serves delivery reports, which frees it. */
-    for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
-        t->app->transport->ops->flush(t->app->transport, 25);
-        rc = rill_send_raw(t->changelog, t->kbuf.data, t->kbuf.len, v, vlen, &o);
-    }
-    return rc;
+    if (rc != RILL_OK || coalesced(t->app)) return rc;
+    return send_cl(tp, t->kbuf.data, t->kbuf.len, v, vlen);
 }
 
 /* ---- public reads and writes
@@ -473,6 +498,15 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
     if (!tp->sp) return RILL_OK;
     if (t->app->eos && !t->app->txn_flush_ok) return RILL_OK; /* not committed yet */
     if (!tp->dirty.n && tp->cl_next == tp->store_offset) return RILL_OK;
+    if (coalesced(t->app) && tp->dirty.n) {
+        rill_err_t rc = send_dirty(tp);
+        if (rc != RILL_OK) {
+            rill_app_fail(t->app, rc,
+                          "table '%s' partition %d: changelog write failed: %s", t->name,
+                          tp->partition, rill_app_errmsg(t->app));
+            return rc;
+        }
+    }
     rill_store_op_t *ops = tp->dirty.n ? malloc(tp->dirty.n * sizeof *ops) : NULL;
     if (tp->dirty.n && !ops) return RILL_ENOMEM;
     size_t n = 0;

@@ -561,6 +561,61 @@ static void expired_windows_close_and_free_store_space(void **state) {
     event_base_free(base);
 }
 
+/* Records in the counts changelog (all partitions), read with a transport of
+ * our own on the same broker. */
+static int64_t changelog_records(struct event_base *base) {
+    static const rill_transport_handlers_t h = {0};
+    char err[256];
+    rill_transport_t *t =
+        rill_transport_new(broker, NULL, base, &h, "probe", err, sizeof err);
+    assert_non_null(t);
+    int64_t total = 0;
+    for (int32_t p = 0; p < 4; p++) {
+        int64_t lo = 0, hi = 0;
+        assert_int_equal(t->ops->watermarks(t, "wc-counts-changelog", p, &lo, &hi, 1000),
+                         RILL_OK);
+        total += hi - lo;
+    }
+    rill_transport_destroy(t);
+    return total;
+}
+
+static void changelog_gets_one_record_per_key_per_commit(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    worker_start(&w, base, "commit.interval.ms", "60000"); /* no commit meanwhile */
+    RUN_UNTIL(base, rill_app_is_ready(w.app), 1000);
+    send_words(&w, 1000, 10);
+    RUN_UNTIL(base, w.handled >= 1000, 3000);
+    assert_int_equal(changelog_records(base), 0); /* the overlay holds them */
+    rill_app_stop(w.app);                         /* the final commit writes them */
+    RUN_UNTIL(base, false, 50);
+    assert_int_equal(changelog_records(base), 10); /* one per key, the last value */
+    rill_app_destroy(w.app);
+    worker_t again = {0};
+    worker_start(&again, base, NULL, NULL);
+    RUN_UNTIL(base, count_of(&again, 9) >= 0, 3000);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(count_of(&again, i), 100); /* recovered from those 10 */
+    rill_app_destroy(again.app);
+    event_base_free(base);
+}
+
+static void per_write_changelog_gets_every_write(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    worker_start(&w, base, "table.changelog", "per_write");
+    RUN_UNTIL(base, rill_app_is_ready(w.app), 1000);
+    send_words(&w, 1000, 10);
+    RUN_UNTIL(base, w.handled >= 1000, 3000);
+    RUN_UNTIL(base, changelog_records(base) >= 1000, 1000);
+    assert_int_equal(changelog_records(base), 1000);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
 static void table_definitions_are_validated(void **state) {
     (void)state;
     char err[256];
@@ -597,6 +652,8 @@ int main(void) {
         cmocka_unit_test_setup(hopping_windows_overlap, setup),
         cmocka_unit_test_setup(expired_windows_close_and_free_store_space, setup),
         cmocka_unit_test_setup(table_definitions_are_validated, setup),
+        cmocka_unit_test_setup(changelog_gets_one_record_per_key_per_commit, setup),
+        cmocka_unit_test_setup(per_write_changelog_gets_every_write, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,8 @@ int main(void) {
         cmocka_unit_test_setup(table_definitions_are_validated, setup),
     };
     (void)stalled_recovery_fails_loudly_naming_the_table; /* these wrap memory:// */
+    (void)changelog_gets_one_record_per_key_per_commit;   /* memory watermarks */
+    (void)per_write_changelog_gets_every_write;
     (void)events_during_recovery_are_sought_back_not_processed;
     int rc = cmocka_run_group_tests_name("tables on redis://", tests, NULL, NULL);
     rill_test_redis_destroy(srv);

@@ -146,6 +146,7 @@ static void checkpoint_plus_tail_equals_changelog_alone(void **state) {
     rill_table_stats_t s;
     rill_table_stats(from_disk.counts, &s);
     assert_true(s.recovered > 0 && s.recovered <= 300); /* just the tail */
+    uint64_t tail = s.recovered;
     char a[1024] = "", b[1024] = "";
     rill_table_foreach(from_disk.counts, snapshot, a);
     stop(&from_disk, base);
@@ -155,7 +156,7 @@ static void checkpoint_plus_tail_equals_changelog_alone(void **state) {
     RUN_UNTIL(base, recovered(&from_log), 3000);
     rill_table_foreach(from_log.counts, snapshot, b);
     rill_table_stats(from_log.counts, &s);
-    assert_true(s.recovered >= 800);
+    assert_true(s.recovered > tail); /* the whole changelog */
     stop(&from_log, base);
     assert_true(strlen(a) > 0);
     /* same keys and counts (scan order is the same bytewise order) */
