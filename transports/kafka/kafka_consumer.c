@@ -132,10 +132,22 @@ void rill__kafka_revoke_done(rill_transport_t *t) {
     kctx_t *k = t->impl;
     if (!k->revoking || !k->consumer) return;
     k->revoking = false;
-    if (!strcmp(rd_kafka_rebalance_protocol(k->consumer), "COOPERATIVE"))
-        rd_kafka_error_destroy(
-            rd_kafka_incremental_unassign(k->consumer, k->pending_revoke));
-    else
+    if (!strcmp(rd_kafka_rebalance_protocol(k->consumer), "COOPERATIVE")) {
+        /* only what is still assigned: leaving after unsubscribe() already gave
+         * everything back, and unassigning it twice stalls librdkafka's rebalance
+         * (and consumer_close with it) */
+        rd_kafka_topic_partition_list_t *a = NULL, *l = rd_kafka_topic_partition_list_new(
+                                                       k->pending_revoke->cnt);
+        rd_kafka_assignment(k->consumer, &a);
+        for (int i = 0; a && i < k->pending_revoke->cnt; i++) {
+            const rd_kafka_topic_partition_t *e = &k->pending_revoke->elems[i];
+            if (rd_kafka_topic_partition_list_find(a, e->topic, e->partition))
+                rd_kafka_topic_partition_list_add(l, e->topic, e->partition);
+        }
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(k->consumer, l));
+        rd_kafka_topic_partition_list_destroy(l);
+        if (a) rd_kafka_topic_partition_list_destroy(a);
+    } else
         rd_kafka_assign(k->consumer, NULL);
     rd_kafka_topic_partition_list_destroy(k->pending_revoke);
     k->pending_revoke = NULL;
