@@ -6,7 +6,7 @@ build=${1:-build}
 shift || true
 cmake -S . -B "$build" "$@" >/dev/null
 cmake --build "$build" -j"$(nproc)"
-# A test that fails is run once more before it counts: the Kafka suites run on
-# librdkafka's mock cluster, whose group timing under load is not deterministic
-# (see the closing notes of issue 5); a real failure fails twice.
+# A test that fails is run once more before it counts (ctest still prints the
+# first failure): the Kafka suites run on librdkafka's mock cluster, whose group
+# timing under load is not deterministic; a real failure fails twice.
 ctest --test-dir "$build" --output-on-failure -j2 --repeat until-pass:2

@@ -454,9 +454,17 @@ static void revoked_partitions_are_not_reassigned_before_revoke_done(void **stat
     RUN_UNTIL(f, b->nowned > 0, 500);
     assert_int_equal(b->nowned, 0); /* a still holds them */
     a->revoke_pending = false;
+    /* Later rebalances (the group may take more than one round to settle) are not
+     * held: a revoke held for longer than the group's timeouts is, rightly, given up
+     * on by the broker, which then hands everything to b. */
+    a->defer_revoke = false;
     a->t->ops->revoke_done(a->t);
     RUN_UNTIL(f, b->nowned == 1 && a->nowned == 1, g_wait_ms + 10000);
-    assert_int_equal(b->nowned, 1);
+    if (b->nowned != 1 || a->nowned != 1)
+        fail_msg("after revoke_done: a owns %zu (assigned %d times, revoked %d, revoke "
+                 "pending %d), b owns %zu (assigned %d, revoked %d)",
+                 a->nowned, a->assigns, a->revokes, a->revoke_pending, b->nowned,
+                 b->assigns, b->revokes);
     assert_true(disjoint_cover(f, 2, 2));
 }
 
