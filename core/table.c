@@ -315,6 +315,9 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
                             int64_t offset, void *opaque) {
     (void)partition;
     rill_tpart_t *tp = opaque;
+    if (err == RILL_ESHUTDOWN)
+        return; /* purged with an aborted transaction (its
+                   overlay is dropped too) or at close */
     if (err != RILL_OK) {
         rill_app_fail(
             tp->table->app, err, "table '%s': changelog write to partition %d failed: %s",

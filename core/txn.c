@@ -39,7 +39,16 @@ static void rewind_all(rill_app_t *app) {
                 to = RILL_OFFSET_BEGINNING;
             rill__agents_drop_queued(app, tp);
             rill__acks_reset(&tp->acks);
-            app->transport->ops->seek(app->transport, t->name, p, to);
+            rill_err_t rc = app->transport->ops->seek(app->transport, t->name, p, to);
+            if (rc != RILL_OK) { /* going on would skip the aborted interval */
+                rill_app_fail(app, rc,
+                              "exactly_once: cannot rewind %s[%d] to %lld after an "
+                              "abort: %s",
+                              t->name, p, (long long)to, rill_err2str(rc));
+                return;
+            }
+            rill__log(app, RILL_LOG_INFO, "exactly_once: %s[%d] rewound to %lld", t->name,
+                      p, (long long)to);
             n++;
         }
     }

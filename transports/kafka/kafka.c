@@ -263,6 +263,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (!tag) return;
     rill_err_t err = rill__kafka_err(m->err);
     const char *why = m->err ? rd_kafka_err2str(m->err) : NULL;
+    if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+        m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+        err = RILL_ESHUTDOWN; /* dropped on purpose: an aborted transaction, or close */
+        why = "purged: its transaction was aborted, or the producer closed";
+    }
     if (tag & 1) { /* the common callback: the opaque itself, tagged */
         k->dr_cb(err, why, m->partition, m->offset, (void *)(tag & ~(uintptr_t)1));
         return;
