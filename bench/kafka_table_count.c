@@ -17,20 +17,12 @@
 #include <rill/rill.h>
 
 #include "bench.h"
+#include "clicks.h"
 #include "kafka_common.h"
 
 #define PARTS BENCH_KAFKA_PARTS
 #define USERS 1000
 #define TIMEOUT_NS 60000000000ull
-
-typedef struct click {
-    char *user;
-    int64_t amount;
-} click_t;
-
-/* RILL_RECORD defines an external symbol: named apart from table_count.c's */
-RILL_RECORD(kclick_schema, click_t, "bench.Click", RILL_F(click_t, user, STRING),
-            RILL_F(click_t, amount, INT64));
 
 /* The clicks of memory-table-count, each on the partition of its user's key so
  * that the table partition written is the one of the event being handled. */
@@ -58,41 +50,6 @@ static int produce_clicks(const char *bs, const char *topic, uint64_t n) {
 
 /* ---- rill
  * ---------------------------------------------------------------------------------- */
-
-typedef struct ctx {
-    rill_table_t *table;
-    uint64_t done, errors, t0, t1;
-    rill_err_t last_err;
-} ctx_t;
-
-static int count_click(rill_event_t *ev, void *opaque) {
-    ctx_t *c = opaque;
-    const click_t *k = rill_event_value(ev);
-    if (!c->done++) c->t0 = bench_now_ns();
-    rill_err_t rc = rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL);
-    if (rc != RILL_OK) {
-        c->errors++;
-        c->last_err = rc;
-    }
-    c->t1 = bench_now_ns();
-    return RILL_OK;
-}
-
-typedef struct total {
-    uint64_t keys;
-    int64_t sum;
-} total_t;
-
-static int add_count(const void *key, size_t klen, int64_t ws, const void *value,
-                     void *opaque) {
-    (void)key;
-    (void)klen;
-    (void)ws;
-    total_t *t = opaque;
-    t->keys++;
-    t->sum += *(const int64_t *)value;
-    return 0;
-}
 
 static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, uint64_t n,
                     double *secs, char *note, size_t nlen) {
@@ -123,13 +80,13 @@ static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, ui
         return -1;
     }
     rill_topic_opts_t to = {.partitions = PARTS,
-                            .value_type = RILL_TYPE_RECORD(&kclick_schema),
+                            .value_type = RILL_TYPE_RECORD(&bench_click_schema),
                             .value_serializer = "json"};
     rill_topic_t *t = rill_app_topic(app, topic, &to);
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
-    ctx_t cx = {.table = t ? rill_app_table(app, "counts", &tab) : NULL};
+    bench_counter_t cx = {.table = t ? rill_app_table(app, "counts", &tab) : NULL};
     *err = 0;
-    if (!cx.table || !rill_app_agent(app, "count", t, count_click, &cx, NULL) ||
+    if (!cx.table || !rill_app_agent(app, "count", t, bench_count_click, &cx, NULL) ||
         rill_app_start(app, err, sizeof err) != RILL_OK) {
         snprintf(note, nlen, "%.200s", *err ? err : rill_app_errmsg(app));
         rill_app_destroy(app);
@@ -138,20 +95,21 @@ static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, ui
     }
     struct event_base *base = rill_app_base(app);
     uint64_t deadline = bench_now_ns() + TIMEOUT_NS;
-    while (cx.done < n && bench_now_ns() < deadline)
+    while (cx.got < n && bench_now_ns() < deadline)
         event_base_loop(base, EVLOOP_ONCE);
     *secs = (double)(cx.t1 - cx.t0) / 1e9;
-    total_t tot = {0};
-    rill_table_foreach(cx.table, add_count, &tot);
+    uint64_t keys;
+    int64_t sum;
+    bench_table_total(cx.table, &keys, &sum);
     int rc = 0;
-    if (cx.done != n || cx.errors || tot.sum != (int64_t)n || tot.keys != USERS) {
+    if (cx.got != n || cx.errors || sum != (int64_t)n || keys != USERS) {
         snprintf(note, nlen,
                  "rill handled %llu of %llu events (%llu table errors, last %s); the "
                  "table counts %lld over %llu keys",
-                 (unsigned long long)cx.done, (unsigned long long)n,
+                 (unsigned long long)cx.got, (unsigned long long)n,
                  (unsigned long long)cx.errors,
-                 cx.errors ? rill_err_name(cx.last_err) : "none", (long long)tot.sum,
-                 (unsigned long long)tot.keys);
+                 cx.errors ? rill_err_name(cx.last_err) : "none", (long long)sum,
+                 (unsigned long long)keys);
         rc = -1;
     }
     rill_app_stop(app);
@@ -163,26 +121,6 @@ static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, ui
 
 /* ---- baseline: batched librdkafka + jansson + open addressing
  * ----------------------------- */
-
-typedef struct slot {
-    char *key;
-    int64_t count;
-} slot_t;
-
-static uint64_t fnv(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
-static void incr(slot_t *slots, size_t cap, const char *key) {
-    size_t i = (size_t)fnv(key) & (cap - 1);
-    while (slots[i].key && strcmp(slots[i].key, key) != 0)
-        i = (i + 1) & (cap - 1);
-    if (!slots[i].key) slots[i].key = strdup(key);
-    slots[i].count++;
-}
 
 static int run_raw(const char *bs, const char *topic, uint64_t n, double *secs,
                    char *note, size_t nlen) {
@@ -198,8 +136,8 @@ static int run_raw(const char *bs, const char *topic, uint64_t n, double *secs,
     rd_kafka_assign(c, l);
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c);
-    size_t cap = 4096; /* > 2 * USERS: short probes, as in memory-table-count */
-    slot_t *slots = calloc(cap, sizeof *slots);
+    bench_map_t m;
+    bench_map_init(&m, 4096); /* > 2 * USERS, as in memory-table-count */
     rd_kafka_message_t *ms[1024];
     uint64_t got = 0, bad = 0, t0 = 0, t1 = 0, deadline = bench_now_ns() + TIMEOUT_NS;
     while (got + bad < n && bench_now_ns() < deadline) {
@@ -211,7 +149,7 @@ static int run_raw(const char *bs, const char *topic, uint64_t n, double *secs,
                 json_t *j = json_loadb(ms[i]->payload, ms[i]->len, 0, &e);
                 const char *u = j ? json_string_value(json_object_get(j, "user")) : NULL;
                 if (u) {
-                    incr(slots, cap, u);
+                    bench_map_incr(&m, u);
                     got++;
                 } else {
                     bad++;
@@ -226,14 +164,9 @@ static int run_raw(const char *bs, const char *topic, uint64_t n, double *secs,
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
-    uint64_t keys = 0;
-    int64_t sum = 0;
-    for (size_t i = 0; i < cap; i++) {
-        if (slots[i].key) keys++;
-        sum += slots[i].count;
-        free(slots[i].key);
-    }
-    free(slots);
+    uint64_t keys;
+    int64_t sum;
+    bench_map_finish(&m, &keys, &sum);
     if (got != n || sum != (int64_t)n || keys != USERS) {
         snprintf(note, nlen,
                  "raw counted %llu of %llu events (%llu undecodable) over %llu keys",

@@ -38,6 +38,7 @@
 #include <rill/rill.h>
 
 #include "bench.h"
+#include "clicks.h"
 
 #define PARTS 16
 #define VLEN 100
@@ -436,99 +437,19 @@ static bool sum_value(const redisReply *f, void *opaque) {
     return true;
 }
 
-/* memory-table-count's baseline: jansson decode + open addressing */
-typedef struct slot {
-    char *key;
-    int64_t count;
-} slot_t;
-
-typedef struct map {
-    slot_t *slots;
-    size_t cap;
-} map_t;
-
-static uint64_t fnv(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
-static void incr(map_t *m, const char *key) {
-    size_t i = (size_t)fnv(key) & (m->cap - 1);
-    while (m->slots[i].key && strcmp(m->slots[i].key, key) != 0)
-        i = (i + 1) & (m->cap - 1);
-    if (!m->slots[i].key) m->slots[i].key = strdup(key);
-    m->slots[i].count++;
-}
-
 static bool count_json(const redisReply *f, void *opaque) {
     const redisReply *v = field(f, "value", 5);
     if (!v) return false;
     json_error_t e;
     json_t *j = json_loadb(v->str, v->len, 0, &e);
     const char *u = j ? json_string_value(json_object_get(j, "user")) : NULL;
-    if (u) incr(opaque, u);
+    if (u) bench_map_incr(opaque, u);
     json_decref(j);
     return u != NULL;
 }
 
 /* ---- rill
  * ---------------------------------------------------------------------------------- */
-
-typedef struct rctx {
-    rill_table_t *table;
-    uint64_t got, bytes, errors, t0, t1;
-    rill_err_t last_err;
-} rctx_t;
-
-static int on_event(rill_event_t *ev, void *opaque) {
-    rctx_t *r = opaque;
-    size_t len;
-    rill_event_value_bytes(ev, &len);
-    if (!r->got++) r->t0 = bench_now_ns();
-    r->bytes += len;
-    r->t1 = bench_now_ns();
-    return RILL_OK;
-}
-
-typedef struct click {
-    char *user;
-    int64_t amount;
-} click_t;
-
-/* RILL_RECORD defines an external symbol: named apart from the other benches' */
-RILL_RECORD(rclick_schema, click_t, "bench.Click", RILL_F(click_t, user, STRING),
-            RILL_F(click_t, amount, INT64));
-
-static int count_click(rill_event_t *ev, void *opaque) {
-    rctx_t *c = opaque;
-    const click_t *k = rill_event_value(ev);
-    if (!c->got++) c->t0 = bench_now_ns();
-    rill_err_t rc = rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL);
-    if (rc != RILL_OK) {
-        c->errors++;
-        c->last_err = rc;
-    }
-    c->t1 = bench_now_ns();
-    return RILL_OK;
-}
-
-typedef struct total {
-    uint64_t keys;
-    int64_t sum;
-} total_t;
-
-static int add_count(const void *key, size_t klen, int64_t ws, const void *value,
-                     void *opaque) {
-    (void)key;
-    (void)klen;
-    (void)ws;
-    total_t *t = opaque;
-    t->keys++;
-    t->sum += *(const int64_t *)value;
-    return 0;
-}
 
 /* One app with one agent over @p topic (counting, or table[user] += 1 with
  * @p clicks), run until it has handled @p n events. */
@@ -558,17 +479,18 @@ static int run_rill(const bench_opts_t *o, const char *topic, uint64_t n, bool c
     /* the compound literal lives in this block: rill_app_topic() copies it */
     rill_topic_opts_t to = {.partitions = PARTS,
                             .value_type =
-                                clicks ? RILL_TYPE_RECORD(&rclick_schema) : NULL,
+                                clicks ? RILL_TYPE_RECORD(&bench_click_schema) : NULL,
                             .value_serializer = clicks ? "json" : NULL};
     rill_topic_t *t = rill_app_topic(app, topic, &to);
-    rctx_t cx = {0};
+    bench_counter_t cx = {0};
     if (clicks && t) {
         rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
         cx.table = rill_app_table(app, "counts", &tab);
     }
     *err = 0;
     if (!t || (clicks && !cx.table) ||
-        !rill_app_agent(app, "count", t, clicks ? count_click : on_event, &cx, NULL) ||
+        !rill_app_agent(app, "count", t, clicks ? bench_count_click : bench_count_event,
+                        &cx, NULL) ||
         rill_app_start(app, err, sizeof err) != RILL_OK) {
         snprintf(note, nlen, "%.200s", *err ? err : rill_app_errmsg(app));
         rill_app_destroy(app);
@@ -582,16 +504,17 @@ static int run_rill(const bench_opts_t *o, const char *topic, uint64_t n, bool c
     *secs = (double)(cx.t1 - cx.t0) / 1e9;
     int rc = 0;
     if (clicks) {
-        total_t tot = {0};
-        rill_table_foreach(cx.table, add_count, &tot);
-        if (cx.got != n || cx.errors || tot.sum != (int64_t)n || tot.keys != USERS) {
+        uint64_t keys;
+        int64_t sum;
+        bench_table_total(cx.table, &keys, &sum);
+        if (cx.got != n || cx.errors || sum != (int64_t)n || keys != USERS) {
             snprintf(note, nlen,
                      "rill handled %llu of %llu events (%llu table errors, last %s); "
                      "the table counts %lld over %llu keys",
                      (unsigned long long)cx.got, (unsigned long long)n,
                      (unsigned long long)cx.errors,
-                     cx.errors ? rill_err_name(cx.last_err) : "none", (long long)tot.sum,
-                     (unsigned long long)tot.keys);
+                     cx.errors ? rill_err_name(cx.last_err) : "none", (long long)sum,
+                     (unsigned long long)keys);
             rc = -1;
         }
     } else if (cx.got != n || cx.bytes != n * VLEN) {
@@ -624,17 +547,12 @@ static int run_raw(const char *topic, uint64_t n, bool clicks, double *secs, cha
             rc = -1;
         }
     } else {
-        map_t m = {calloc(4096, sizeof(slot_t)), 4096}; /* > 2 * USERS: short probes */
-        if (!m.slots) return -1;
+        bench_map_t m;
+        if (bench_map_init(&m, 4096) != 0) return -1; /* > 2 * USERS: short probes */
         rc = raw_consume(topic, n, count_json, &m, &st, note, nlen);
-        uint64_t keys = 0;
-        int64_t sum = 0;
-        for (size_t i = 0; i < m.cap; i++) {
-            if (m.slots[i].key) keys++;
-            sum += m.slots[i].count;
-            free(m.slots[i].key);
-        }
-        free(m.slots);
+        uint64_t keys;
+        int64_t sum;
+        bench_map_finish(&m, &keys, &sum);
         if (!rc && (st.bad || sum != (int64_t)n || keys != USERS)) {
             snprintf(note, nlen,
                      "raw counted %lld of %llu events (%llu undecodable) over %llu keys",

@@ -12,18 +12,11 @@
 #include <rill/rill.h>
 
 #include "bench.h"
+#include "clicks.h"
 
 #define CHUNK 4096
 #define USERS 1000
 #define PARTITIONS 4
-
-typedef struct click {
-    char *user;
-    int64_t amount;
-} click_t;
-
-RILL_RECORD(click_schema, click_t, "bench.Click", RILL_F(click_t, user, STRING),
-            RILL_F(click_t, amount, INT64));
 
 typedef struct payloads {
     char **json;
@@ -71,7 +64,7 @@ typedef struct ctx {
 
 static int count_click(rill_event_t *ev, void *opaque) {
     ctx_t *c = opaque;
-    const click_t *k = rill_event_value(ev);
+    const bench_click_t *k = rill_event_value(ev);
     if (rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL) != RILL_OK)
         c->errors++;
     c->done++;
@@ -90,14 +83,14 @@ static void payloads_encode(payloads_t *p, const char *ser) {
     }
     rill_buf_t b = RILL_BUF_INIT;
     for (uint64_t i = 0; i < p->n; i++) {
-        click_t c;
-        rill_record_init(&click_schema, &c);
-        rill_serializer_decode(js, RILL_TYPE_RECORD(&click_schema), p->json[i], p->len[i],
-                               &c, err, sizeof err);
+        bench_click_t c;
+        rill_record_init(&bench_click_schema, &c);
+        rill_serializer_decode(js, RILL_TYPE_RECORD(&bench_click_schema), p->json[i],
+                               p->len[i], &c, err, sizeof err);
         rill_buf_reset(&b);
-        rill_serializer_encode(s, RILL_TYPE_RECORD(&click_schema), &c, &b, err,
+        rill_serializer_encode(s, RILL_TYPE_RECORD(&bench_click_schema), &c, &b, err,
                                sizeof err);
-        rill_record_clear(&click_schema, &c);
+        rill_record_clear(&bench_click_schema, &c);
         free(p->json[i]);
         p->json[i] = malloc(b.len + 1);
         memcpy(p->json[i], b.data, b.len);
@@ -127,7 +120,7 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser, dou
     }
     rill_app_t *app = rill_app_new("bench", c, err, sizeof err);
     rill_topic_opts_t to = {.partitions = PARTITIONS,
-                            .value_type = RILL_TYPE_RECORD(&click_schema),
+                            .value_type = RILL_TYPE_RECORD(&bench_click_schema),
                             .value_serializer = ser};
     rill_topic_t *t = rill_app_topic(app, "clicks", &to);
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
@@ -172,42 +165,22 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser, dou
 /* ---- baseline: jansson + open addressing
  * -------------------------------------------------- */
 
-typedef struct slot {
-    char *key;
-    int64_t count;
-} slot_t;
-
-static uint64_t fnv(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
-static int64_t incr(slot_t *slots, size_t cap, const char *key) {
-    size_t i = (size_t)fnv(key) & (cap - 1);
-    while (slots[i].key && strcmp(slots[i].key, key) != 0)
-        i = (i + 1) & (cap - 1);
-    if (!slots[i].key) slots[i].key = strdup(key);
-    return ++slots[i].count;
-}
-
 static double run_baseline(const payloads_t *p) {
-    size_t cap = 4096;
-    slot_t *slots = calloc(cap, sizeof *slots);
+    bench_map_t m;
+    bench_map_init(&m, 4096);
     uint64_t t0 = bench_now_ns(), sum = 0;
     for (uint64_t i = 0; i < p->n; i++) {
         json_error_t e;
         json_t *j = json_loadb(p->json[i], p->len[i], 0, &e);
         if (!j) continue;
         const char *u = json_string_value(json_object_get(j, "user"));
-        if (u) sum += (uint64_t)incr(slots, cap, u);
+        if (u) sum += (uint64_t)bench_map_incr(&m, u);
         json_decref(j);
     }
     double s = (double)(bench_now_ns() - t0) / 1e9;
-    for (size_t i = 0; i < cap; i++)
-        free(slots[i].key);
-    free(slots);
+    uint64_t keys;
+    int64_t total;
+    bench_map_finish(&m, &keys, &total);
     return sum ? s : s;
 }
 
