@@ -17,28 +17,20 @@
  * the first event to the last, so the group join and the table recovery are not
  * counted. */
 #ifdef RILL_HAVE_REDIS
-#include <errno.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include <rill/rill.h>
 
 #include "bench.h"
 #include "clicks.h"
+#include "redis_server.h"
 
 #define PARTS 16
 #define VLEN 100
@@ -54,26 +46,11 @@
 typedef struct server {
     char host[256], password[256], url[600];
     int port, db;
-    pid_t pid; /* > 0: started here */
-    char dir[64];
     bool tried, ok;
     char why[200];
 } server_t;
 
 static server_t srv;
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
 
 static bool on_path(const char *prog) {
     const char *path = getenv("PATH");
@@ -115,85 +92,32 @@ static redisContext *connect_srv(int timeout_ms, char *why, size_t wlen) {
     return c;
 }
 
-static void server_stop(void) {
-    if (srv.pid > 0) {
-        kill(srv.pid, SIGTERM);
-        waitpid(srv.pid, NULL, 0);
-        srv.pid = 0;
-    }
-    if (*srv.dir) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", srv.dir);
-        if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", srv.dir);
-        *srv.dir = 0;
-    }
-}
+/* At exit: the server started here (the tests' harness) goes with its dir. */
+static rill_test_redis_t *started;
 
-static bool launch(void) {
-    char port[16], log[128];
-    snprintf(port, sizeof port, "%d", srv.port);
-    snprintf(log, sizeof log, "%s/redis.log", srv.dir);
-    pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* do not outlive a crashed bench */
-#endif
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--dir", srv.dir, "--logfile", log,
-               "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    srv.pid = pid;
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            srv.pid = 0;
-            return false;
-        }
-        char why[200];
-        redisContext *c = connect_srv(200, why, sizeof why);
-        if (c) {
-            redisFree(c);
-            return true;
-        }
-        nanosleep(&(struct timespec){0, 50000000}, NULL);
-    }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    srv.pid = 0;
-    return false;
+static void server_stop(void) {
+    rill_test_redis_destroy(started);
+    started = NULL;
 }
 
 /* redis://[:password@]host[:port][/db] into srv; false when malformed. */
 static bool parse_url(const char *url) {
-    const char *p = url + 8, *at = strchr(p, '@');
-    if (at) {
-        if (*p == ':') p++;
-        snprintf(srv.password, sizeof srv.password, "%.*s", (int)(at - p), p);
-        p = at + 1;
-    }
-    size_t hl = strcspn(p, ":/");
-    if (!hl || hl >= sizeof srv.host) return false;
-    snprintf(srv.host, sizeof srv.host, "%.*s", (int)hl, p);
-    p += hl;
-    srv.port = 6379;
-    if (*p == ':') {
+    rill_url_t *u;
+    char err[256];
+    if (rill_url_parse(url, &u, err, sizeof err) != RILL_OK) return false;
+    bool ok = *u->host && !strchr(u->authority, ',') && strlen(u->host) < sizeof srv.host;
+    snprintf(srv.host, sizeof srv.host, "%s", u->host);
+    snprintf(srv.password, sizeof srv.password, "%s", u->password ? u->password : "");
+    srv.port = u->port ? u->port : 6379;
+    if (*u->path && strcmp(u->path, "/")) {
         char *end;
-        long port = strtol(p + 1, &end, 10);
-        if (end == p + 1 || port < 1 || port > 65535) return false;
-        srv.port = (int)port;
-        p = end;
-    }
-    if (*p == '/' && p[1]) {
-        char *end;
-        long db = strtol(p + 1, &end, 10);
-        if (*end || db < 0) return false;
+        long db = strtol(u->path + 1, &end, 10);
+        ok = ok && !*end && end != u->path + 1 && db >= 0;
         srv.db = (int)db;
-    } else if (*p && strcmp(p, "/")) {
-        return false;
     }
-    snprintf(srv.url, sizeof srv.url, "%s", url);
-    return true;
+    rill_url_destroy(u);
+    if (ok) snprintf(srv.url, sizeof srv.url, "%s", url);
+    return ok;
 }
 
 /* The server of --broker redis://..., else one started here (once); false with
@@ -215,24 +139,15 @@ static bool server_get(const bench_opts_t *o) {
                  "no redis-server on PATH (or pass --broker redis://host:port)");
         return false;
     }
-    snprintf(srv.dir, sizeof srv.dir, "/tmp/rill-bench-redis-XXXXXX");
-    if (!mkdtemp(srv.dir)) {
-        snprintf(srv.why, sizeof srv.why, "mkdtemp: %s", strerror(errno));
-        *srv.dir = 0;
+    if (!(started = rill_test_redis_start(false))) {
+        snprintf(srv.why, sizeof srv.why, "redis-server did not start");
         return false;
     }
     atexit(server_stop);
     snprintf(srv.host, sizeof srv.host, "127.0.0.1");
-    for (int attempt = 0; attempt < 5; attempt++) { /* the port may be taken meanwhile */
-        srv.port = free_port();
-        if (srv.port > 0 && launch()) {
-            snprintf(srv.url, sizeof srv.url, "redis://127.0.0.1:%d", srv.port);
-            return srv.ok = true;
-        }
-    }
-    snprintf(srv.why, sizeof srv.why, "redis-server did not start (see %s/redis.log)",
-             srv.dir);
-    return false;
+    srv.port = rill_test_redis_port(started);
+    snprintf(srv.url, sizeof srv.url, "%s", rill_test_redis_url(started));
+    return srv.ok = true;
 }
 
 /* ---- loading the streams (untimed)

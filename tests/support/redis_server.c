@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +57,9 @@ static bool launch(rill_test_redis_t *s) {
     pid_t pid = fork();
     if (pid < 0) return false;
     if (pid == 0) {
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* do not outlive a crashed test or bench */
+#endif
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
                "--dir", s->dir, "--save", "", "--appendonly", s->aof ? "yes" : "no",
                "--appendfsync", "always", "--logfile", log, "--daemonize", "no",
