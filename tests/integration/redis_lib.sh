@@ -1,5 +1,13 @@
 # Shared by the test_redis_*.sh tests: a redis-server on a free loopback port in a
 # temp dir, and XADD of rill-format entries ("key", "value" fields) by redis-cli.
+# Sourcing it skips the test (exit 0) without redis-server or curl, makes $tmpd and
+# defines check NAME STATUS, which counts into $pass and $fail.
+for _prog in redis-server curl; do
+    command -v "$_prog" >/dev/null || { echo "$_prog not installed: skipped"; echo "0 passed, 0 failed"; exit 0; }
+done
+tmpd=$(mktemp -d)
+pass=0; fail=0
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; pass=$((pass+1)); else echo "FAIL - $1"; fail=$((fail+1)); fi; }
 redis_start() { # DIR [extra redis-server args...]: sets redis_port, redis_pid
     local d=$1; shift
     for _ in 1 2 3 4 5; do

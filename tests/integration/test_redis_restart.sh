@@ -5,12 +5,7 @@
 # message; restarted once Redis is back, a worker resumes from the committed IDs.
 set -u
 build=${1:?build dir}
-command -v redis-server >/dev/null || { echo "redis-server not installed: skipped"; echo "0 passed, 0 failed"; exit 0; }
-command -v curl >/dev/null || { echo "curl not installed: skipped"; echo "0 passed, 0 failed"; exit 0; }
-tmpd=$(mktemp -d)
-. "$(dirname "$0")/redis_lib.sh"
-pass=0; fail=0
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; pass=$((pass+1)); else echo "FAIL - $1"; fail=$((fail+1)); fi; }
+. "$(dirname "$0")/redis_lib.sh" # skips without redis-server or curl; tmpd, check()
 wpid=
 cleanup() { [ -n "$wpid" ] && kill -9 "$wpid" 2>/dev/null; kill -9 "$redis_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmpd"; }
 trap cleanup EXIT
