@@ -155,8 +155,7 @@ rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char 
 /* ---- commits --------------------------------------------------------------------------
  */
 
-void rill__app_snap_add(rill_app_t *app, const char *topic, int32_t partition,
-                        int64_t off) {
+static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int64_t off) {
     if (app->ncommit_snap == app->capcommit_snap) {
         size_t cap = app->capcommit_snap ? app->capcommit_snap * 2 : 32;
         rill_tp_offset_t *n = realloc(app->commit_snap, cap * sizeof *n);
@@ -165,6 +164,27 @@ void rill__app_snap_add(rill_app_t *app, const char *topic, int32_t partition,
         app->capcommit_snap = cap;
     }
     app->commit_snap[app->ncommit_snap++] = (rill_tp_offset_t){topic, partition, off};
+}
+
+void rill__app_snap_acked(rill_app_t *app) {
+    app->ncommit_snap = 0;
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        if (!t->parts || t->channel) continue;
+        for (int32_t p = 0; p < t->partitions; p++) {
+            rill_tpstate_t *tp = &t->parts[p];
+            if (tp->assigned && tp->acks.acked >= 0 && tp->acks.acked > tp->committed)
+                snap_add(app, t->name, p, tp->acks.acked);
+        }
+    }
+}
+
+void rill__app_snap_done(rill_app_t *app) {
+    for (size_t i = 0; i < app->ncommit_snap; i++) {
+        rill_topic_t *t = rill__topic_by_name(app, app->commit_snap[i].topic);
+        if (t)
+            t->parts[app->commit_snap[i].partition].committed =
+                app->commit_snap[i].offset;
+    }
 }
 
 void rill__app_commit_snapshot(rill_app_t *app) {
@@ -195,17 +215,8 @@ void rill__app_commit(rill_app_t *app, bool force) {
     if (app->state == RILL_APP_RUNNING || app->state == RILL_APP_STOPPING)
         rill__tables_flush(app);
     if (app->commit_pending && !force) return; /* the previous snapshot still waits */
-    app->ncommit_snap = 0;
-    for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->parts || t->channel) continue;
-        for (int32_t p = 0; p < t->partitions; p++) {
-            rill_tpstate_t *tp = &t->parts[p];
-            if (!tp->assigned || tp->acks.acked < 0 || tp->acks.acked <= tp->committed)
-                continue;
-            tp->committed = tp->acks.acked;
-            rill__app_snap_add(app, t->name, p, tp->acks.acked);
-        }
-    }
+    rill__app_snap_acked(app);
+    rill__app_snap_done(app); /* later snapshots start from here */
     if (!app->ncommit_snap) return;
     app->send_epoch++;
     app->sends_old += app->sends_new;

@@ -226,9 +226,10 @@ rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen);
 rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
                                         size_t errlen);
 void rill__app_commit(rill_app_t *app, bool force);
-/* Add to app->commit_snap (the offsets a commit sends). */
-void rill__app_snap_add(rill_app_t *app, const char *topic, int32_t partition,
-                        int64_t off);
+/* app->commit_snap = the acked offset of every assigned partition acked past its
+ * committed one; rill__app_snap_done() records them as committed. */
+void rill__app_snap_acked(rill_app_t *app);
+void rill__app_snap_done(rill_app_t *app);
 /* Commit the waiting snapshot (its sends are delivered). */
 void rill__app_commit_snapshot(rill_app_t *app);
 void rill__app_check_idle(rill_app_t *app);

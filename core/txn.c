@@ -63,16 +63,7 @@ void rill__txn_commit(rill_app_t *app) {
         rill__txn_begin(app);
         return;
     }
-    app->ncommit_snap = 0;
-    for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->parts || t->channel) continue;
-        for (int32_t p = 0; p < t->partitions; p++) {
-            rill_tpstate_t *tp = &t->parts[p];
-            if (!tp->assigned || tp->acks.acked < 0 || tp->acks.acked <= tp->committed)
-                continue;
-            rill__app_snap_add(app, t->name, p, tp->acks.acked);
-        }
-    }
+    rill__app_snap_acked(app);
     const struct rill_transport_ops *ops = app->transport->ops;
     char err[512] = "";
     rill_err_t rc = RILL_OK;
@@ -82,12 +73,7 @@ void rill__txn_commit(rill_app_t *app) {
     if (rc == RILL_OK) rc = ops->txn_commit(app->transport, err, sizeof err);
     app->txn_open = false;
     if (rc == RILL_OK) {
-        for (size_t i = 0; i < app->ncommit_snap; i++) {
-            rill_topic_t *t = rill__topic_by_name(app, app->commit_snap[i].topic);
-            if (t)
-                t->parts[app->commit_snap[i].partition].committed =
-                    app->commit_snap[i].offset;
-        }
+        rill__app_snap_done(app);
         app->ncommit_snap = 0;
         rill__txn_begin(app); /* window expiry in the flush writes into the next one */
         app->txn_flush_ok = true;
