@@ -44,6 +44,15 @@ typedef struct greeting {
 RILL_RECORD(greeting_schema, greeting_t, "gen.Greeting",
             RILL_F(greeting_t, from_name, STRING), RILL_F(greeting_t, to_name, STRING));
 
+typedef struct basket {
+    rill_array_t items; /* of addresses */
+} basket_t;
+
+static const rill_type_t address_type = {.kind = RILL_T_RECORD,
+                                         .record = &address_schema};
+RILL_RECORD(basket_schema, basket_t, "shop.Basket",
+            RILL_F_ARRAY(basket_t, items, &address_type));
+
 static rill_serializer_t *json_with(const char *k, const char *v) {
     rill_conf_t *c = rill_conf_new();
     char err[256] = "";
@@ -187,6 +196,24 @@ static void missing_required_field_is_named(void **state) {
     rill_serializer_destroy(s);
 }
 
+/* The path names array elements by index, inside records inside arrays. */
+static void errors_name_the_array_element(void **state) {
+    (void)state;
+    rill_serializer_t *s = json_with(NULL, NULL);
+    const char *t = "{\"items\":[{\"street\":\"a\",\"zip\":1},"
+                    "{\"street\":\"b\",\"zip\":1},{\"street\":\"c\",\"zip\":\"x\"}]}";
+    basket_t b;
+    rill_record_init(&basket_schema, &b);
+    char err[512] = "";
+    assert_int_equal(rill_serializer_decode(s, RILL_TYPE_RECORD(&basket_schema), t,
+                                            strlen(t), &b, err, sizeof err),
+                     RILL_EDECODE);
+    rill_record_clear(&basket_schema, &b);
+    if (!strstr(err, "field 'items[2].zip': expected integer"))
+        fail_msg("error '%s' does not name items[2].zip", err);
+    rill_serializer_destroy(s);
+}
+
 static void wrong_types_name_field_and_types(void **state) {
     (void)state;
     rill_serializer_t *s = json_with(NULL, NULL);
@@ -303,6 +330,7 @@ int main(void) {
         cmocka_unit_test(namespace_check_rejects_another_record),
         cmocka_unit_test(missing_required_field_is_named),
         cmocka_unit_test(wrong_types_name_field_and_types),
+        cmocka_unit_test(errors_name_the_array_element),
         cmocka_unit_test(truncated_and_garbage_input_is_rejected),
         cmocka_unit_test(oversized_value_is_too_big),
         cmocka_unit_test(unknown_fields_are_ignored_and_optionals_default),
