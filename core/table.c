@@ -97,6 +97,16 @@ int32_t rill_table_partitions(const rill_table_t *t) {
     return t->partitions;
 }
 
+/* table.key_partition_check */
+typedef enum { KEY_CHECK_WARN = 0, KEY_CHECK_REFUSE, KEY_CHECK_OFF } key_check_t;
+
+static key_check_t key_check_of(const rill_conf_t *conf) {
+    const char *v = rill_conf_get(conf, "table.key_partition_check");
+    return v && !strcmp(v, "refuse") ? KEY_CHECK_REFUSE
+           : v && !strcmp(v, "off")  ? KEY_CHECK_OFF
+                                     : KEY_CHECK_WARN;
+}
+
 rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
     if (!app->tables) return RILL_OK;
     if (!app->store) {
@@ -122,7 +132,10 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
                 t->opts.source->partitions);
             return RILL_EPARTITIONS;
         }
-        if (!(t->parts = calloc((size_t)t->partitions, sizeof *t->parts)))
+        t->key_check = (int)key_check_of(app->conf);
+        if (!(t->parts = calloc((size_t)t->partitions, sizeof *t->parts)) ||
+            !(t->mismatch_logged =
+                  calloc((size_t)t->partitions, sizeof *t->mismatch_logged)))
             return RILL_ENOMEM;
         for (int32_t p = 0; p < t->partitions; p++) {
             t->parts[p].table = t;
@@ -144,6 +157,7 @@ void rill__tables_free(rill_app_t *app) {
             if (t->parts[p].sp) app->store->ops->part_close(t->parts[p].sp);
         }
         free(t->parts);
+        free(t->mismatch_logged);
         rill_buf_free(&t->vbuf);
         rill_buf_free(&t->kbuf);
         free(t->vser_name);
@@ -203,6 +217,32 @@ static bool window_expired(const rill_tpart_t *tp, int64_t wstart) {
            wstart + t->opts.window_size_ms + t->opts.window_expires_ms <= tp->stream_time;
 }
 
+/* A handler writes @p key, which hashes to partition @p home, while handling an
+ * event of partition ev->msg.partition, where it is stored: count it and tell once
+ * per table and partition. */
+static void mismatched_write(rill_table_t *t, const void *key, size_t klen, int32_t home,
+                             const rill_event_t *ev) {
+    t->mismatched_writes++;
+    int32_t p = ev->msg.partition;
+    if (t->key_check != KEY_CHECK_WARN || t->mismatch_logged[p]) return;
+    t->mismatch_logged[p] = true;
+    rill__log(
+        t->app, RILL_LOG_WARN,
+        "table '%s': key '%.*s' belongs to partition %d (murmur2) but its event "
+        "is from %s[%d]: stored in partition %d, the event's; a lookup of the key "
+        "outside a handler (timers, your code) looks in partition %d.  Produce with "
+        "murmur2 (kcat -X topic.partitioner=murmur2_random; kcat's default is "
+        "consistent_random) or repartition by this key with "
+        "rill_stream_group_by().  table.key_partition_check=off silences this, "
+        "=refuse fails such writes; logged once per table and partition",
+        t->name, (int)(klen > 64 ? 64 : klen), (const char *)key, home, ev->msg.topic, p,
+        p, home);
+}
+
+/* The table partition of @p key: inside a handler of an event co-partitioned with
+ * the table, the event's partition (Faust's and Kafka Streams' rule, whatever the
+ * key hashes to; table.key_partition_check=refuse fails such writes instead);
+ * otherwise the key's murmur2 partition. */
 static rill_tpart_t *owned_part(rill_table_t *t, const void *key, size_t klen, bool write,
                                 rill_err_t *rc) {
     rill_app_t *app = t->app;
@@ -213,18 +253,23 @@ static rill_tpart_t *owned_part(rill_table_t *t, const void *key, size_t klen, b
     }
     int32_t p = rill_partition_for_key(key, klen, t->partitions);
     rill_event_t *ev = app->current_event;
-    if (write && ev && ev->tp && !ev->tp->topic->channel && ev->msg.partition != p &&
+    if (ev && ev->tp && !ev->tp->topic->channel && ev->msg.partition != p &&
         ev->tp->topic->partitions == t->partitions) {
-        rill__app_seterr(
-            app,
-            "table '%s': key '%.*s' belongs to partition %d, but the event is "
-            "from %s[%d]; repartition the stream by this key with "
-            "rill_stream_group_by() so each worker writes only its own "
-            "partitions",
-            t->name, (int)(klen > 64 ? 64 : klen), (const char *)key, p, ev->msg.topic,
-            ev->msg.partition);
-        *rc = RILL_ENOTOWNER;
-        return NULL;
+        if (t->key_check != KEY_CHECK_REFUSE) {
+            if (write) mismatched_write(t, key, klen, p, ev);
+            p = ev->msg.partition;
+        } else if (write) {
+            rill__app_seterr(
+                app,
+                "table '%s': key '%.*s' belongs to partition %d, but the event is "
+                "from %s[%d]; repartition the stream by this key with "
+                "rill_stream_group_by() so each worker writes only its own "
+                "partitions",
+                t->name, (int)(klen > 64 ? 64 : klen), (const char *)key, p,
+                ev->msg.topic, ev->msg.partition);
+            *rc = RILL_ENOTOWNER;
+            return NULL;
+        }
     }
     rill_tpart_t *tp = &t->parts[p];
     if (tp->state != RILL_TP_ACTIVE) {
@@ -693,6 +738,7 @@ void rill__tables_list(rill_app_t *app) {
             snprintf(w, sizeof w, "%s size=%lldms step=%lldms expires=%lldms",
                      t->opts.window_step_ms == t->opts.window_size_ms ? "tumbling"
                                                                       : "hopping",
+    out->mismatched_writes = t->mismatched_writes;
                      (long long)t->opts.window_size_ms, (long long)t->opts.window_step_ms,
                      (long long)t->opts.window_expires_ms);
         char parts[16] = "like source";

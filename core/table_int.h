@@ -55,6 +55,11 @@ struct rill_table {
     int32_t partitions;
     rill_tpart_t *parts;
     uint64_t recovered, standby_applied;
+    /* table.key_partition_check: where a handler's key whose murmur2 partition is
+     * not its event's goes (key_check_t in table.c) */
+    int key_check;
+    uint64_t mismatched_writes; /* such writes (stored in the event's partition) */
+    bool *mismatch_logged;      /* [partitions]: warned for this event partition */
     rill_buf_t vbuf, kbuf;
     struct rill_table *next;
 };

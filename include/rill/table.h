@@ -100,6 +100,9 @@ typedef struct rill_table_stats {
     uint64_t recovered;       /**< changelog messages applied during recoveries */
     uint64_t standby_applied; /**< changelog messages applied by standbys */
     uint32_t owned, standby;  /**< partitions */
+    /** writes, in handlers, of a key whose murmur2 partition is not its event's
+     * (stored in the event's partition: table.key_partition_check) */
+    uint64_t mismatched_writes;
 } rill_table_stats_t;
 RILL_API rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out);
 
