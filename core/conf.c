@@ -45,14 +45,14 @@ static const known_key_t known_keys[] = {
     {"table.changelog", K_ENUM, "per_commit", 0, 0, "per_commit|per_write",
      "per_commit: one changelog record per written key per commit interval, with its "
      "last value (Kafka Streams' record cache); per_write: one record per write"},
-    {"table.recovery.stall.ms", K_INT, "60000", 100, 86400000, NULL,
-     "Recovery that makes no progress this long fails loudly instead of hanging"},
-    {"broker.timeout.ms", K_INT, "60000", 100, 86400000, NULL,
     {"table.key_partition_check", K_ENUM, "warn", 0, 0, "warn|refuse|off",
      "A handler's write of a key whose murmur2 partition is not its event's (kcat's "
      "default partitioner): warn stores it in the event's partition and logs once per "
      "table and partition; off stores it there silently; refuse fails the write "
      "(RILL_ENOTOWNER)"},
+    {"table.recovery.stall.ms", K_INT, "60000", 100, 86400000, NULL,
+     "Recovery that makes no progress this long fails loudly instead of hanging"},
+    {"broker.timeout.ms", K_INT, "60000", 100, 86400000, NULL,
      "The worker dies (non-zero exit) when the broker is unreachable this long"},
     {"revoke.timeout.ms", K_INT, "30000", 1, 3600000, NULL,
      "How long a revoke waits for in-flight events before failing loudly"},

@@ -715,6 +715,7 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
     if (!t->parts) return RILL_ESTATE;
     out->recovered = t->recovered;
     out->standby_applied = t->standby_applied;
+    out->mismatched_writes = t->mismatched_writes;
     for (int32_t p = 0; p < t->partitions; p++) {
         rill_tpart_t *tp = &t->parts[p];
         if (tp->state == RILL_TP_STANDBY) out->standby++;
@@ -738,7 +739,6 @@ void rill__tables_list(rill_app_t *app) {
             snprintf(w, sizeof w, "%s size=%lldms step=%lldms expires=%lldms",
                      t->opts.window_step_ms == t->opts.window_size_ms ? "tumbling"
                                                                       : "hopping",
-    out->mismatched_writes = t->mismatched_writes;
                      (long long)t->opts.window_size_ms, (long long)t->opts.window_step_ms,
                      (long long)t->opts.window_expires_ms);
         char parts[16] = "like source";
