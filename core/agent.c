@@ -286,6 +286,7 @@ static void agent_drain(rill_agent_t *a);
 
 void rill__handler_result(rill_event_t *ev, rill_err_t err) {
     rill_agent_t *a = ev->agent;
+    if (ev->tp && ev->gen != ev->tp->gen) return; /* lost meanwhile: counts nowhere */
     if (err == RILL_OK) {
         a->processed++;
         return;
@@ -294,11 +295,16 @@ void rill__handler_result(rill_event_t *ev, rill_err_t err) {
     if (a->opts.on_error == RILL_ON_ERROR_CRASH) {
         rill_app_fail(ev->app, RILL_EHANDLER, "agent '%s' failed on %s[%d]@%lld: %s",
                       a->name, ev->msg.topic, ev->msg.partition,
-                      (long long)ev->msg.offset, rill_err2str(err));
+                      (long long)ev->msg.offset,
+                      ev->app->errmsg[0] ? ev->app->errmsg : rill_err2str(err));
     } else {
+        /* The specific reason (a table's, a send's) is in the app's error message
+         * when the failing call set one while this event was being handled. */
+        const char *why = ev->app->errmsg[0] ? ev->app->errmsg : rill_err2str(err);
         rill_log(ev->app->log, RILL_LOG_ERROR, a->name,
-                 "handler failed on %s[%d]@%lld: %s (logged and skipped)", ev->msg.topic,
-                 ev->msg.partition, (long long)ev->msg.offset, rill_err2str(err));
+                 "handler failed on %s[%d]@%lld: %s: %s (logged and skipped)",
+                 ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset,
+                 rill_err_name(err), why);
         a->processed++;
     }
 }
@@ -329,6 +335,7 @@ static bool agent_run(rill_event_t *ev) {
     }
     rill_app_t *app = ev->app;
     app->current_event = ev;
+    app->errmsg[0] = '\0'; /* what a failing call says now is this event's reason */
     int ops = rill__ops_run(ev);
     if (ops != RILL__OPS_CALL) {
         app->current_event = NULL;
@@ -383,12 +390,18 @@ void rill__event_complete(rill_event_t *ev, rill_err_t err) {
     rill_agent_t *a = ev->agent;
     rill_tpstate_t *tp = ev->tp;
     int64_t off = ev->msg.offset;
-    rill__handler_result(ev, err);
+    bool current = ev->gen == tp->gen;
+    if (current)
+        rill__handler_result(ev, err);
+    else /* lost meanwhile: its partition was given up, its outcome counts nowhere */
+        rill_log(app->log, RILL_LOG_DEBUG, a->name,
+                 "%s[%d]@%lld finished after its partition was lost: ignored",
+                 ev->msg.topic, ev->msg.partition, (long long)off);
     a->inflight--;
     tp->inflight--;
     app->inflight_total--;
     event_put(app, ev);
-    tp_done(tp, off);
+    if (current) tp_done(tp, off);
     agent_drain(a);
     rill__app_check_idle(app);
 }
@@ -424,9 +437,10 @@ static void agent_drain(rill_agent_t *a) {
         rill_tpstate_t *tp = ev->tp;
         tp->queued--;
         int64_t off = ev->msg.offset;
+        uint32_t gen = ev->gen;
         if (agent_run(ev)) {
             event_put(app, ev);
-            tp_done(tp, off);
+            if (gen == tp->gen) tp_done(tp, off);
         }
         tp_resume_if_drained(app, tp);
     }
@@ -481,10 +495,12 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
                        void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
+    rill__lease_ok(app); /* a stall before this batch drops every partition first */
     for (size_t i = 0; i < n; i++) {
         const rill_msg_t *m = &msgs[i];
         rill_tpstate_t *tp = tp_lookup(app, m->topic, m->partition);
-        if (!tp || !tp->assigned || tp->revoking || app->state != RILL_APP_RUNNING)
+        if (!tp || !tp->assigned || tp->revoking || tp->lost ||
+            app->state != RILL_APP_RUNNING)
             continue;
         if (tp->held) {
             /* A transport may deliver before its pause took effect (librdkafka's
@@ -500,7 +516,7 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
             continue;
         }
         rill_topic_t *t = tp->topic;
-        uint32_t refs = 0;
+        uint32_t refs = 0, gen = tp->gen;
         for (size_t j = 0; j < t->nagents && app->state == RILL_APP_RUNNING; j++) {
             rill_agent_t *a = t->agents[j];
             rill_event_t *ev = event_get(app);
@@ -514,6 +530,7 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
             ev->msg = *m;
             ev->vtype = t->vtype;
             ev->index = 0;
+            ev->gen = tp->gen;
             ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
             ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
             if (a->inflight < a->concurrency && !a->qhead) {
@@ -541,6 +558,7 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
                          t->name, tp->partition, tp->queued);
             }
         }
+        if (gen != tp->gen) continue; /* lost while its handlers ran */
         if (rill__acks_add(&tp->acks, m->offset, refs) != 0) {
             rill_app_fail(app, RILL_ENOMEM, "out of memory tracking offsets");
             return;
@@ -548,10 +566,37 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
     }
 }
 
+/* A partition revoked with its commit refused (the group already rebalancing) and
+ * handed straight back to us: nobody else owned it in between, and what we
+ * processed up to resume_at is flushed and delivered, so continue from there and
+ * commit it, instead of processing it all again from the group's offset. */
+static void resume_where_left(rill_app_t *app, rill_tpstate_t *tp) {
+    int64_t at = tp->resume_at, group = RILL_OFFSET_INVALID;
+    tp->resume_at = -1;
+    if (at < 0 || !app->transport->ops->committed) return;
+    rill_topic_t *t = tp->topic;
+    if (app->transport->ops->committed(app->transport, app->id, t->name, tp->partition,
+                                       &group) != RILL_OK ||
+        group >= at)
+        return; /* someone committed past it meanwhile: the group's offset it is */
+    rill_err_t rc = app->transport->ops->seek(app->transport, t->name, tp->partition, at);
+    if (rc != RILL_OK) {
+        rill__log(app, RILL_LOG_WARN, "%s[%d]: cannot resume at %lld (%s): from %lld",
+                  t->name, tp->partition, (long long)at, rill_err2str(rc),
+                  (long long)group);
+        return;
+    }
+    tp->acks.acked = at; /* the next commit carries it */
+    rill__log(app, RILL_LOG_DEBUG, "%s[%d]: resumed at %lld, past the group's %lld",
+              t->name, tp->partition, (long long)at, (long long)group);
+}
+
 void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n,
                        void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
+    rill__lease_ok(app);
+    rill__lease_on_assigned(app);
     for (size_t i = 0; i < n; i++) {
         rill_tpstate_t *tp = tp_lookup(app, tps[i].topic, tps[i].partition);
         if (!tp) {
@@ -560,10 +605,12 @@ void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n,
             continue;
         }
         tp->assigned = true;
-        tp->revoking = false;
+        tp->revoking = tp->lost = false;
         tp->paused = false;
         tp->committed = -1;
+        tp->gen++;
         rill__acks_reset(&tp->acks);
+        resume_where_left(app, tp);
         rill__log(app, RILL_LOG_INFO, "assigned %s[%d]", tps[i].topic, tps[i].partition);
     }
     rill__tables_on_assigned(app, tps, n);
@@ -586,24 +633,58 @@ static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
         (long long)app->revoke_timeout_ms, where);
 }
 
-/* All revoking partitions are idle: commit them and hand them back. */
-static void finish_revoke(rill_app_t *app) {
-    if (!app->revoke_active) return;
+/* A revoking partition still waited for: not lost (nothing of a lost one is
+ * waited for: its outcome counts nowhere) with events in flight. */
+static bool revoke_waits(const rill_app_t *app) {
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
-            if (t->parts[p].revoking && t->parts[p].inflight) return;
+            if (t->parts[p].revoking && !t->parts[p].lost && t->parts[p].inflight)
+                return true;
+    return false;
+}
+
+/* Forget a partition's consumer state: it is no longer ours. */
+static void tp_release(rill_tpstate_t *tp) {
+    tp->revoking = tp->assigned = tp->paused = tp->held = false;
+    tp->gen++;
+    rill__acks_reset(&tp->acks);
+}
+
+/* All revoking partitions are idle: commit them and hand them back.  Lost ones
+ * are already someone else's: nothing of theirs is flushed or committed. */
+static void finish_revoke(rill_app_t *app) {
+    if (!app->revoke_active || revoke_waits(app)) return;
     if (app->revoke_ev) event_del(app->revoke_ev);
-    if (app->state != RILL_APP_STOPPED) {
+    bool any_kept = false;
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (t->parts[p].revoking && !t->parts[p].lost) any_kept = true;
+    /* Tables of lost partitions go first, unflushed, so the flush below cannot
+     * write their stale overlays. */
+    if (app->state != RILL_APP_STOPPED) rill__tables_on_lost(app);
+    if (any_kept && app->state != RILL_APP_STOPPED && rill__lease_ok(app)) {
         rill__tables_flush(app); /* exactly_once: only after the commit below */
-        app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
-        rill__app_commit(app, true);
+        rill_err_t frc =
+            app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
+        rill_err_t crc = rill__app_commit(app, true);
+        /* Refused (the group is rebalancing already): if the partition comes
+         * straight back, continue from here (everything before is delivered). */
+        if (frc == RILL_OK && crc != RILL_OK && !app->eos && rill__lease_ok(app))
+            for (rill_topic_t *t = app->topics; t; t = t->next)
+                for (int32_t p = 0; t->parts && p < t->partitions; p++) {
+                    rill_tpstate_t *tp = &t->parts[p];
+                    if (tp->revoking && !tp->lost && tp->acks.acked >= 0 &&
+                        !rill__acks_pending(&tp->acks))
+                        tp->resume_at = tp->acks.acked;
+                }
     }
     for (rill_topic_t *t = app->topics; t; t = t->next) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpstate_t *tp = &t->parts[p];
             if (!tp->revoking) continue;
-            tp->revoking = tp->assigned = tp->paused = tp->held = false;
-            rill__acks_reset(&tp->acks);
+            if (tp->lost) tp->resume_at = -1;
+            tp_release(tp);
+            tp->lost = false;
         }
     }
     if (app->state != RILL_APP_STOPPED) rill__tables_on_revoked(app);
@@ -612,31 +693,42 @@ static void finish_revoke(rill_app_t *app) {
         app->transport->ops->revoke_done(app->transport);
 }
 
+/* Give a partition up as lost: what is queued or batched for it is dropped
+ * (never acked, so never committed: the new owner reprocesses it from the last
+ * commit), and so is its delayed-forward hold. */
+static void tp_lose(rill_app_t *app, rill_tpstate_t *tp) {
+    tp->lost = true;
+    tp->resume_at = -1;
+    tp->gen++; /* in-flight events of it finish into nothing */
+    rill__agents_drop_queued(app, tp);
+    rill__take_drop(app, tp);
+    rill__delayed_release(app, tp);
+    rill__acks_reset(&tp->acks);
+}
+
 void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool lost,
                       void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
     app->revoke_active = true;
+    if (!rill__lease_ok(app)) lost = true; /* we may have been replaced already */
     for (size_t i = 0; i < n; i++) {
         rill_tpstate_t *tp = tp_lookup(app, tps[i].topic, tps[i].partition);
         if (!tp) continue;
         rill__log(app, RILL_LOG_INFO, "revoked %s[%d]%s", tps[i].topic, tps[i].partition,
                   lost ? " (lost)" : "");
         tp->revoking = true;
-        rill__agents_drop_queued(app, tp);
-        rill__delayed_release(app, tp);
-        if (lost) { /* someone else owns it already: committing would be wrong */
-            tp->committed = tp->acks.acked;
+        if (lost) {
+            tp_lose(app, tp);
+        } else {
+            rill__agents_drop_queued(app, tp);
+            rill__delayed_release(app, tp);
         }
     }
     /* Partial take() batches are delivered, not lost (may finish the revoke). */
     rill__take_flush_all(app);
     if (!app->revoke_active) return;
-    bool busy = false;
-    for (rill_topic_t *t = app->topics; t; t = t->next)
-        for (int32_t p = 0; t->parts && p < t->partitions; p++)
-            if (t->parts[p].revoking && t->parts[p].inflight) busy = true;
-    if (!busy) {
+    if (!revoke_waits(app)) {
         finish_revoke(app);
         return;
     }
@@ -648,6 +740,42 @@ void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool
     struct timeval tv = {app->revoke_timeout_ms / 1000,
                          (app->revoke_timeout_ms % 1000) * 1000};
     evtimer_add(app->revoke_ev, &tv);
+}
+
+void rill__partitions_lose(rill_app_t *app, const rill_tp_t *tps, size_t n) {
+    size_t lost = 0;
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        if (!t->parts || t->channel) continue;
+        for (int32_t p = 0; p < t->partitions; p++) {
+            rill_tpstate_t *tp = &t->parts[p];
+            if (!tp->assigned || tp->lost) continue;
+            bool listed = !tps;
+            for (size_t i = 0; i < n && !listed; i++)
+                listed = tps[i].partition == p && !strcmp(tps[i].topic, t->name);
+            if (!listed) continue;
+            tp_lose(app, tp);
+            /* Not revoking: the transport still has it, and says later whether
+             * it is still ours (assigned again) or not (revoked). */
+            tp->assigned = tp->held = tp->paused = false;
+            lost++;
+        }
+    }
+    if (!lost) return;
+    rill__tables_on_lost(app);
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (!t->parts[p].revoking) t->parts[p].lost = false;
+}
+
+const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p) {
+    for (rill_topic_t *t = app->topics; t; t = t->next) {
+        if (!t->parts || t->channel || !t->nagents || t->partitions != partitions ||
+            p < 0 || p >= partitions)
+            continue;
+        if (t->opts.internal && !t->repartition_of) continue;
+        if (t->parts[p].assigned) return &t->parts[p];
+    }
+    return NULL;
 }
 
 void rill__agent_free(rill_agent_t *a) {

@@ -187,9 +187,13 @@ void rill__app_snap_done(rill_app_t *app) {
     }
 }
 
-void rill__app_commit_snapshot(rill_app_t *app) {
+rill_err_t rill__app_commit_snapshot(rill_app_t *app) {
     app->commit_pending = false;
-    if (!app->ncommit_snap || !app->transport) return;
+    if (!app->ncommit_snap || !app->transport) return RILL_OK;
+    if (!rill__lease_ok(app)) { /* replaced meanwhile, perhaps: not ours to commit */
+        app->ncommit_snap = 0;
+        return RILL_ENOTOWNER;
+    }
     rill_err_t rc =
         app->transport->ops->commit(app->transport, app->commit_snap, app->ncommit_snap);
     if (rc != RILL_OK)
@@ -201,30 +205,32 @@ void rill__app_commit_snapshot(rill_app_t *app) {
                       app->commit_snap[i].topic, app->commit_snap[i].partition,
                       (long long)app->commit_snap[i].offset);
     app->ncommit_snap = 0;
+    return rc;
 }
 
 /* Commit what is acked.  Sends issued before this point must be delivered first
  * (at-least-once for everything an event produced), so the snapshot waits for
  * the sends of its epoch unless @p force (the caller flushed already). */
-void rill__app_commit(rill_app_t *app, bool force) {
+rill_err_t rill__app_commit(rill_app_t *app, bool force) {
+    /* A stall first drops every partition: nothing stale is flushed below. */
+    if (!rill__lease_ok(app)) return RILL_ENOTOWNER;
     if (app->eos && app->transport) {
         rill__txn_commit(app);
-        return;
+        return RILL_OK;
     }
-    if (!app->transport || !app->transport->ops->commit) return;
+    if (!app->transport || !app->transport->ops->commit) return RILL_OK;
     if (app->state == RILL_APP_RUNNING || app->state == RILL_APP_STOPPING)
         rill__tables_flush(app);
-    if (app->commit_pending && !force) return; /* the previous snapshot still waits */
+    if (app->commit_pending && !force) return RILL_OK; /* the previous one still waits */
     rill__app_snap_acked(app);
     rill__app_snap_done(app); /* later snapshots start from here */
-    if (!app->ncommit_snap) return;
+    if (!app->ncommit_snap) return RILL_OK;
     app->send_epoch++;
     app->sends_old += app->sends_new;
     app->sends_new = 0;
-    if (force || app->sends_old == 0)
-        rill__app_commit_snapshot(app);
-    else
-        app->commit_pending = true;
+    if (force || app->sends_old == 0) return rill__app_commit_snapshot(app);
+    app->commit_pending = true;
+    return RILL_OK;
 }
 
 static void on_commit_timer(evutil_socket_t fd, short what, void *arg) {
@@ -243,7 +249,9 @@ static void finish(rill_app_t *app) {
     if (app->shutdown_ev) event_del(app->shutdown_ev);
     if (app->sigint_ev) event_del(app->sigint_ev);
     if (app->sigterm_ev) event_del(app->sigterm_ev);
+    if (app->stop_ev) event_del(app->stop_ev);
     rill__timers_stop(app);
+    rill__lease_stop(app);
     app->state = RILL_APP_STOPPED;
     if (app->own_base || app->in_run) event_base_loopexit(app->base, NULL);
 }
@@ -278,13 +286,14 @@ static void stop_finish(rill_app_t *app) {
     rill__timers_run_on_stop(app);
     if (app->transport) {
         rill__tables_stop_readers(app);
-        rill__tables_flush(app); /* coalesced changelog records go out with the rest */
+        bool owner = rill__lease_ok(app);   /* a stall: nothing of ours to flush */
+        if (owner) rill__tables_flush(app); /* coalesced changelog records go out too */
         rill_err_t rc =
             app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
         if (rc != RILL_OK)
             rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s",
                       rill_err2str(rc));
-        rill__app_commit(app, true);
+        if (owner) rill__app_commit(app, true);
         if (app->subscribed && app->transport->ops->unsubscribe)
             app->transport->ops->unsubscribe(app->transport);
         app->subscribed = false;
@@ -293,8 +302,22 @@ static void stop_finish(rill_app_t *app) {
     finish(app);
 }
 
+static void on_stop_ev(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    stop_finish(arg);
+}
+
+/* The last steps run from the loop, never inside the callback that asked for them:
+ * a transport's delivery callback (where rill_app_stop or the last ack may come
+ * from) cannot wait for its own flush. */
 void rill__app_check_idle(rill_app_t *app) {
-    if (app->state == RILL_APP_STOPPING && app->inflight_total == 0) stop_finish(app);
+    if (app->state != RILL_APP_STOPPING || app->inflight_total != 0) return;
+    if (!app->stop_ev && !(app->stop_ev = evtimer_new(app->base, on_stop_ev, app))) {
+        stop_finish(app);
+        return;
+    }
+    event_active(app->stop_ev, EV_TIMEOUT, 0);
 }
 
 static void on_shutdown_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -336,7 +359,7 @@ void rill_app_stop(rill_app_t *app) {
     rill__take_flush_all(app);        /* partial batches are delivered, not lost */
     if (app->state != RILL_APP_STOPPING) return;
     if (app->inflight_total == 0) {
-        stop_finish(app);
+        rill__app_check_idle(app);
         return;
     }
     struct timeval tv = {app->shutdown_timeout_ms / 1000,
@@ -414,6 +437,10 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     if (rc == RILL_OK) rc = rill__tables_prepare(app, errstr, errlen);
     if (rc != RILL_OK) goto fail;
     app->state = RILL_APP_RUNNING;
+    if ((rc = rill__lease_start(app)) != RILL_OK) {
+        snprintf(errstr, errlen, "cannot start the lease watchdog: %s", rill_err2str(rc));
+        goto fail;
+    }
     app->eos = !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once");
     if (app->eos) { /* the first transaction: every send from now on is in one */
         if ((rc = app->transport->ops->txn_begin(app->transport, errstr, errlen)) !=
@@ -503,6 +530,7 @@ void rill_app_destroy(rill_app_t *app) {
         rill__timer_free(t);
     }
     /* Transport first: no handler may run into freed agents or topics. */
+    rill__lease_free(app); /* its watchdog first: nothing may tick into freed state */
     if (app->transport) rill_transport_destroy(app->transport);
     app->transport = NULL;
     rill__tables_free(app); /* closes store partitions */
@@ -530,7 +558,8 @@ void rill_app_destroy(rill_app_t *app) {
         free(s);
     }
     const struct event *evs[] = {app->commit_ev, app->revoke_ev,  app->shutdown_ev,
-                                 app->sigint_ev, app->sigterm_ev, app->recovery_ev};
+                                 app->sigint_ev, app->sigterm_ev, app->recovery_ev,
+                                 app->stop_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free((struct event *)evs[i]);
     if (app->own_base) event_base_free(app->base);

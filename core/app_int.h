@@ -24,6 +24,7 @@ typedef struct rill_tpstate {
     int32_t partition;
     bool assigned;
     bool revoking;
+    bool lost;         /* revoked as lost (or fenced after a stall): write nothing */
     bool paused;       /* by backpressure */
     bool held;         /* paused until the tables it needs are recovered */
     bool held_rewound; /* a message arrived while held: paused again */
@@ -31,6 +32,9 @@ typedef struct rill_tpstate {
     uint32_t queued;   /* events buffered in agent queues, not started */
     uint32_t inflight; /* events started and not yet acked */
     int64_t committed; /* last offset committed (-1: none by us) */
+    int64_t resume_at; /* revoked with its commit refused: our position, if it comes
+                          straight back (-1: none) */
+    uint32_t gen;      /* bumped at every assignment and loss: stale acks are ignored */
     rill_acks_t acks;
 } rill_tpstate_t;
 
@@ -66,6 +70,7 @@ struct rill_event {
     rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
     const rill_type_t *vtype;    /* type of value (changes after map) */
     uint64_t index;              /* enumerate() */
+    uint32_t gen;                /* tp->gen when received */
     bool in_handler;
     bool early_ack;
     rill_err_t early_err;
@@ -175,7 +180,8 @@ struct rill_app {
     rill_timer_t *timers;
     rill_stream_t *streams;
     struct rill_table *tables;
-    rill_event_t *current_event; /* being handled (tables check partitions) */
+    rill_event_t *current_event;      /* being handled (tables check partitions) */
+    const rill_tpstate_t *send_fence; /* sends now belong to this partition */
     struct event *recovery_ev;
     struct evhttp *web;
     rill_topic_t *delayed; /* "<app>-delayed": durable delayed forwards */
@@ -197,6 +203,14 @@ struct rill_app {
     struct event *sigint_ev, *sigterm_ev;
     bool revoke_active; /* a revoke is being handled: revoke_done not called yet */
     bool subscribed;
+
+    /* self-fencing (lease.c): a loop stall past the session drops every partition */
+    int64_t stall_ms;      /* 0: off */
+    int64_t loop_stall_ms; /* a loop stall (not the process) fences past this */
+    struct rill_watchdog *watchdog;
+    uint64_t lease_seen_ns; /* the loop was last seen running */
+    bool fenced;            /* dropped all after a stall; the group has not confirmed */
+    struct event *lease_ev, *confirm_ev, *stop_ev;
 
     /* sends: epochs so a commit waits for sends issued before it */
     uint64_t send_epoch;
@@ -225,14 +239,25 @@ rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value,
 rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen);
 rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
                                         size_t errlen);
-void rill__app_commit(rill_app_t *app, bool force);
+rill_err_t rill__app_commit(rill_app_t *app, bool force);
 /* app->commit_snap = the acked offset of every assigned partition acked past its
  * committed one; rill__app_snap_done() records them as committed. */
 void rill__app_snap_acked(rill_app_t *app);
 void rill__app_snap_done(rill_app_t *app);
 /* Commit the waiting snapshot (its sends are delivered). */
-void rill__app_commit_snapshot(rill_app_t *app);
+rill_err_t rill__app_commit_snapshot(rill_app_t *app);
 void rill__app_check_idle(rill_app_t *app);
+
+/* lease.c: self-fencing after a loop stall */
+rill_err_t rill__lease_start(rill_app_t *app);
+void rill__lease_stop(rill_app_t *app);
+void rill__lease_free(rill_app_t *app);
+/* An assignment while fenced: the membership is confirmed (again) before the
+ * fence lifts, so partitions dropped earlier are handed out again too. */
+void rill__lease_on_assigned(rill_app_t *app);
+/* false (and every partition dropped as lost) when the loop stalled past the
+ * lease or the worker is fenced: nothing may be written for consumed partitions. */
+bool rill__lease_ok(rill_app_t *app);
 
 /* txn.c */
 void rill__txn_begin(rill_app_t *app);
@@ -253,6 +278,12 @@ void rill__on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool 
                       void *opaque);
 void rill__agent_free(rill_agent_t *a);
 void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp);
+/* Drop @p n partitions (all assigned ones when @p tps is NULL) as lost, locally:
+ * nothing queued runs, nothing is flushed, produced or committed for them. */
+void rill__partitions_lose(rill_app_t *app, const rill_tp_t *tps, size_t n);
+/* The first topic partition a write to partition @p p of a table or changelog with
+ * @p partitions partitions belongs to (co-partitioned, assigned), or NULL. */
+const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p);
 void rill__events_free(rill_app_t *app);
 
 /* stream.c */
@@ -262,6 +293,8 @@ void rill__events_free(rill_app_t *app);
 enum { RILL__OPS_CALL = 0, RILL__OPS_DONE = 1, RILL__OPS_HELD = 2 };
 int rill__ops_run(rill_event_t *ev);
 void rill__take_flush_all(rill_app_t *app);
+/* Abandon the batched events of @p tp (lost: never delivered, never acked). */
+void rill__take_drop(rill_app_t *app, const rill_tpstate_t *tp);
 void rill__streams_free(rill_app_t *app);
 rill_err_t rill__streams_prepare(rill_app_t *app);
 void rill__delayed_free(rill_app_t *app);

@@ -409,6 +409,20 @@ static void take_add(rill_event_t *ev) {
     if (a->nbatch >= a->take_n) event_active(a->take_ev, EV_TIMEOUT, 0);
 }
 
+void rill__take_drop(rill_app_t *app, const rill_tpstate_t *tp) {
+    for (rill_agent_t *a = app->agents; a; a = a->next) {
+        size_t k = 0;
+        for (size_t i = 0; i < a->nbatch; i++) {
+            if (a->batch[i]->tp == tp)
+                rill__event_abandon(a->batch[i]);
+            else
+                a->batch[k++] = a->batch[i];
+        }
+        a->nbatch = k;
+        if (!k && a->take_ev) event_del(a->take_ev);
+    }
+}
+
 void rill__take_flush_all(rill_app_t *app) {
     for (rill_agent_t *a = app->agents; a; a = a->next)
         take_flush(a);

@@ -83,6 +83,9 @@ void rill__tables_list(rill_app_t *app);
 /* table_recovery.c */
 void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n);
 void rill__tables_on_revoked(rill_app_t *app);
+/* Release, unflushed, every table partition of a partition given up as lost:
+ * its overlay is dropped, the store keeps what was flushed before. */
+void rill__tables_on_lost(rill_app_t *app);
 bool rill__tables_on_reader_messages(rill_app_t *app, const rill_msg_t *msgs, size_t n);
 bool rill__tables_on_reader_eof(rill_app_t *app, const char *topic, int32_t partition,
                                 int64_t end);

@@ -308,6 +308,39 @@ void rill__tables_on_revoked(rill_app_t *app) {
     resume_held(app);
 }
 
+/* Partition p of @p tb belongs to a consumed partition given up as lost. */
+static bool partition_lost(const rill_table_t *tb, int32_t p) {
+    for (rill_topic_t *t = tb->app->topics; t; t = t->next) {
+        if (!t->parts || t->channel || !t->nagents || t->partitions != tb->partitions)
+            continue;
+        if (t->opts.internal && !t->repartition_of) continue;
+        if (t->parts[p].lost) return true;
+    }
+    return false;
+}
+
+void rill__tables_on_lost(rill_app_t *app) {
+    for (rill_table_t *t = app->tables; t; t = t->next) {
+        for (int32_t p = 0; t->parts && p < t->partitions; p++) {
+            rill_tpart_t *tp = &t->parts[p];
+            if ((tp->state != RILL_TP_ACTIVE && tp->state != RILL_TP_RECOVERING) ||
+                !partition_lost(t, p))
+                continue;
+            if (tp->dirty.n)
+                rill_log(app->log, RILL_LOG_WARN, app->id,
+                         "table '%s' partition %d: lost: %zu unflushed writes dropped "
+                         "(the new owner reprocesses them from the last commit)",
+                         t->name, p, tp->dirty.n);
+            rill__ov_clear(&tp->dirty);
+            tp->cl_next = tp->store_offset >= 0 ? tp->store_offset : -1;
+            release_part(tp,
+                         false); /* what was flushed stays: a return replays the tail */
+            tp->kept = true;
+        }
+    }
+    resume_held(app);
+}
+
 /* Apply changelog messages straight to the store (recovery and standbys). */
 static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
     rill_table_t *t = tp->table;

@@ -261,6 +261,20 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
         rill__app_seterr(app, "send to '%s': the app is not running", t->name);
         return RILL_ESTATE;
     }
+    /* Fenced: a write for a consumed partition (a changelog's, or made while
+     * handling one of its events) is refused once the partition is lost, and the
+     * transport refuses it on the server too where it can (RILL_TF_FENCING). */
+    const rill_tpstate_t *f = app->send_fence;
+    if (!f && app->current_event && !app->current_event->tp->topic->channel)
+        f = app->current_event->tp;
+    if (f && (!rill__lease_ok(app) || !f->assigned || f->lost)) {
+        rill__app_seterr(app,
+                         "send to '%s' refused: %s[%d] is no longer owned by this worker "
+                         "(lost, or it may have been replaced after a stall); the new "
+                         "owner processes the event again",
+                         t->name, f->topic->name, f->partition);
+        return RILL_ENOTOWNER;
+    }
     int32_t part;
     if (o && o->use_partition) {
         if (o->partition < 0 || o->partition >= t->partitions) {
@@ -290,6 +304,8 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
         .headers = o ? o->headers : NULL,
         .nheaders = o ? o->nheaders : 0,
         .timestamp_ms = o ? o->timestamp_ms : 0,
+        .fence_topic = f ? f->topic->name : NULL,
+        .fence_partition = f ? f->partition : -1,
     };
     rill_err_t rc = app->transport->ops->produce(app->transport, &m, on_delivery, s);
     if (rc != RILL_OK) {

@@ -131,6 +131,7 @@ typedef struct mem_ctx {
     int64_t max_bytes;
     int64_t default_partitions;
     bool keep;
+    bool revoke_lost;
     /* state */
     rill_transport_t *t;
     mem_broker_t *broker;
@@ -181,6 +182,9 @@ static const rill_prop_t mem_props[] = {
      "Partitions of a topic declared without a count"},
     {"keep", RILL_PROP_BOOL, "true", offsetof(mem_ctx_t, keep),
      "Keep the broker's data after its last client closes (until the process exits)"},
+    {"revoke.lost", RILL_PROP_BOOL, "false", offsetof(mem_ctx_t, revoke_lost),
+     "Report every revoke as lost, as a group does for a member whose session expired "
+     "(tests of the core's fencing)"},
     {NULL},
 };
 
@@ -701,7 +705,7 @@ static void on_control(evutil_socket_t fd, short what, void *arg) {
                 rill_tp_t *copy = malloc(pa->n * sizeof *copy);
                 if (copy) {
                     memcpy(copy, c->member->pending_revoke, pa->n * sizeof *copy);
-                    c->t->h->revoked(c->t, copy, pa->n, false, c->t->h->opaque);
+                    c->t->h->revoked(c->t, copy, pa->n, c->revoke_lost, c->t->h->opaque);
                     free(copy);
                 }
             }
@@ -1045,6 +1049,33 @@ static rill_err_t mem_committed(rill_transport_t *t, const char *group, const ch
     return RILL_OK;
 }
 
+/* In-process membership cannot expire: still the owner of everything announced.
+ * Hand it out again at the group's committed offsets, as a new assignment. */
+static rill_err_t mem_confirm(rill_transport_t *t, char *errstr, size_t errlen) {
+    mem_ctx_t *c = t->impl;
+    (void)errstr;
+    (void)errlen;
+    if (!c->member) return RILL_OK;
+    rill_tp_t *tps = c->nassigned ? malloc(c->nassigned * sizeof *tps) : NULL;
+    if (c->nassigned && !tps) return RILL_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < c->nassigned; i++) {
+        mem_cursor_t *cur = &c->assigned[i];
+        if (!cur->announced) continue;
+        mem_commit_t *cm =
+            commit_find(c->member->group, cur->topic->name, cur->partition);
+        mem_part_t *p = &cur->topic->parts[cur->partition];
+        cur->position = cm && cm->offset > part_low(p) ? cm->offset : part_low(p);
+        cur->paused = false;
+        tps[n].topic = cur->topic->name;
+        tps[n++].partition = cur->partition;
+    }
+    if (n) t->h->assigned(t, tps, n, t->h->opaque);
+    free(tps);
+    wake(c);
+    return RILL_OK;
+}
+
 static rill_err_t mem_reader_open(rill_transport_t *t, const char *topic,
                                   int32_t partition, int64_t offset) {
     mem_ctx_t *c = t->impl;
@@ -1148,4 +1179,5 @@ const struct rill_transport_ops rill_transport_memory = {
     .reader_close = mem_reader_close,
     .watermarks = mem_watermarks,
     .close = mem_close,
+    .confirm = mem_confirm,
 };

@@ -47,6 +47,7 @@ typedef struct rill_transport rill_transport_t;
 #define RILL_TF_PASSTHROUGH 0x4u /**< takes any "<scheme>.*" key; open validates */
 #define RILL_TF_WATERMARKS 0x8u  /**< watermarks() implemented */
 #define RILL_TF_PERSISTENT 0x10u /**< data survives the process */
+#define RILL_TF_FENCING 0x20u    /**< produce() honours fence_topic on the server */
 
 /** @brief A consumed message: a borrowed view. */
 typedef struct rill_msg {
@@ -73,6 +74,13 @@ typedef struct rill_produce {
     const rill_header_t *headers;
     size_t nheaders;
     int64_t timestamp_ms; /**< 0: now */
+    /** Fencing: the consumed partition (of this member's group) this write belongs
+     * to, or NULL.  A transport that can fence on the server (RILL_TF_FENCING)
+     * applies the write only while this member owns that partition, atomically
+     * with the ownership check; otherwise the delivery report says RILL_ENOTOWNER.
+     * Table changelogs, and sends made while handling an event, are fenced. */
+    const char *fence_topic;
+    int32_t fence_partition;
 } rill_produce_t;
 
 /** @brief Topic declaration. */
@@ -173,6 +181,26 @@ struct rill_transport_ops {
     /** Stop and free.  No handler is called during or after close.  Accepts a
      * half-open instance (open failed). */
     void (*close)(rill_transport_t *t);
+
+    /* Optional slots appended after close (NULL: not implemented). */
+
+    /** How long the group keeps a member it does not hear from (the session
+     * timeout), 0 when membership cannot expire (in-process groups).  The core
+     * fences itself after a loop stall of about half of this. */
+    int64_t (*session_ms)(rill_transport_t *t);
+    /** How long the core's loop may stall before the group drops this member, when
+     * the transport keeps in touch with the group off the loop (Kafka: librdkafka's
+     * heartbeat thread and max.poll.interval.ms); NULL or 0: heartbeats run on the
+     * loop, so session_ms applies to loop stalls too. */
+    int64_t (*poll_ms)(rill_transport_t *t);
+    /** After a loop stall past the session the core dropped all its partitions
+     * (as if revoked as lost) and asks whether this member still owns its
+     * assignment.  RILL_OK: it does, and assigned() has been called again for
+     * every partition it owns, each positioned at the group's committed offset;
+     * RILL_ENOTOWNER: it does not (revoked(lost) and a new assignment follow);
+     * RILL_ERETRY: the group cannot tell now (rebalancing): ask again later.
+     * Blocking, bounded by the transport's timeout. */
+    rill_err_t (*confirm)(rill_transport_t *t, char *errstr, size_t errlen);
 };
 
 struct rill_transport {

@@ -510,3 +510,94 @@ void rill__kafka_consumer_close(kctx_t *k) {
     free(k->group);
     k->group = NULL;
 }
+
+/* ---- membership after a stall
+ * ---------------------------------------------------------- */
+
+static int64_t conf_ms(kctx_t *k, const char *name, int64_t def) {
+    char buf[64];
+    size_t sz = sizeof buf;
+    if (!k->base_conf ||
+        rd_kafka_conf_get(k->base_conf, name, buf, &sz) != RD_KAFKA_CONF_OK)
+        return def;
+    long long v = strtoll(buf, NULL, 10);
+    return v > 0 ? v : def;
+}
+
+int64_t rill__kafka_session_ms(rill_transport_t *t) {
+    return conf_ms(t->impl, "session.timeout.ms", 45000);
+}
+
+int64_t rill__kafka_poll_ms(rill_transport_t *t) {
+    return conf_ms(t->impl, "max.poll.interval.ms", 300000);
+}
+
+/* Where a partition with no committed offset starts: auto.offset.reset. */
+static int64_t reset_offset(kctx_t *k, const char *topic, int32_t p) {
+    char buf[32] = "earliest";
+    size_t sz = sizeof buf;
+    if (k->user_reset) rd_kafka_conf_get(k->base_conf, "auto.offset.reset", buf, &sz);
+    bool latest =
+        !strcmp(buf, "latest") || !strcmp(buf, "largest") || !strcmp(buf, "end");
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_query_watermark_offsets(k->consumer, topic, p, &lo, &hi,
+                                         (int)k->timeout_ms) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    return latest ? hi : lo;
+}
+
+/* The group validates an OffsetCommit against the member id and generation, so a
+ * synchronous commit of the offsets the group already has is a probe that changes
+ * nothing: accepted, this member still holds its assignment; UNKNOWN_MEMBER_ID or
+ * ILLEGAL_GENERATION, it was replaced.  Accepted: every assigned partition goes
+ * back to its committed offset and is announced again. */
+rill_err_t rill__kafka_confirm(rill_transport_t *t, char *errstr, size_t errlen) {
+    kctx_t *k = t->impl;
+    if (!k->consumer || !k->subscribed || k->revoking) return RILL_ERETRY;
+    if (rd_kafka_assignment_lost(k->consumer)) {
+        snprintf(errstr, errlen, "the group expired this member's session");
+        return RILL_ENOTOWNER;
+    }
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(k->consumer, &a) || !a) return RILL_ERETRY;
+    if (!a->cnt) {
+        rd_kafka_topic_partition_list_destroy(a);
+        return RILL_OK;
+    }
+    rill_err_t rc = RILL_OK;
+    rd_kafka_resp_err_t e = rd_kafka_committed(k->consumer, a, (int)k->timeout_ms);
+    for (int i = 0; !e && i < a->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &a->elems[i];
+        if (p->offset < 0) p->offset = reset_offset(k, p->topic, p->partition);
+        if (p->offset < 0) e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    }
+    if (!e) e = rd_kafka_commit(k->consumer, a, 0);
+    if (e) {
+        snprintf(errstr, errlen, "probe commit: %s", rd_kafka_err2str(e));
+        rc = e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+                     e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+                     e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID
+                 ? RILL_ENOTOWNER
+                 : RILL_ERETRY;
+        rd_kafka_topic_partition_list_destroy(a);
+        return rc;
+    }
+    rill_tp_t *tps = to_tps(a);
+    for (int i = 0; tps && i < a->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &a->elems[i];
+        rill__kafka_seek(t, p->topic, p->partition, p->offset);
+        kpaused_t *x = paused_find(k, p->topic, p->partition);
+        if (x) { /* a new assignment starts unpaused */
+            paused_del(k, x);
+            rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
+            rd_kafka_resume_partitions(k->consumer, one);
+            rd_kafka_topic_partition_list_destroy(one);
+        }
+    }
+    if (tps) t->h->assigned(t, tps, (size_t)a->cnt, t->h->opaque);
+    free(tps);
+    rd_kafka_topic_partition_list_destroy(a);
+    return tps ? RILL_OK : RILL_ENOMEM;
+}

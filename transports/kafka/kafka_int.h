@@ -95,5 +95,8 @@ rill_err_t rill__kafka_reader_open(rill_transport_t *t, const char *topic,
 rill_err_t rill__kafka_reader_close(rill_transport_t *t, const char *topic,
                                     int32_t partition);
 void rill__kafka_consumer_close(kctx_t *k);
+int64_t rill__kafka_session_ms(rill_transport_t *t);
+int64_t rill__kafka_poll_ms(rill_transport_t *t);
+rill_err_t rill__kafka_confirm(rill_transport_t *t, char *errstr, size_t errlen);
 
 #endif

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Zombie fencing on Kafka: two key_counter workers share a topic; one is frozen
+# with SIGSTOP past its session timeout while events flow, the other takes its
+# partitions over, then the first is resumed (SIGCONT) and events go on.  The
+# frozen one must not write its stale table values (it drops its partitions as
+# lost before anything else runs), so every key's final count is >= its true
+# count, on the workers and in the changelog (read back by a fresh worker that
+# recovers the whole table from it).
+set -u
+build=${1:?build dir}
+command -v kcat >/dev/null || { echo "kcat not installed: skipped"; exit 77; }
+command -v curl >/dev/null || { echo "curl not installed: skipped"; exit 77; }
+dir=$(mktemp -d)
+pass=0; fail=0
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; pass=$((pass+1)); else echo "FAIL - $1"; fail=$((fail+1)); fi; }
+pids=()
+echo "dir: $dir"
+cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done; rm -rf "$dir"; }
+trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
+"$build/tools/rill-kafka-mock" --topic events:8 --topics-file "$dir/topics" --port-file "$dir/bs" >/dev/null 2>"$dir/mock.err" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$dir/bs" ] && break; sleep 0.1; done
+bs=$(head -1 "$dir/bs")
+base=$((20000 + RANDOM % 20000))
+worker() { # worker N
+    "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port $((base + $1)) \
+        -c kafka.create.file="$dir/topics" -c commit.interval.ms=200 \
+        -c kafka.session.timeout.ms=3000 -c kafka.heartbeat.interval.ms=300 ${DEBUGW:-} \
+        >>"$dir/w$1.out" 2>>"$dir/w$1.err" &
+    pids+=($!)
+}
+worker 0; worker 1
+a=${pids[1]}; b=${pids[2]}
+ready() { curl -s "http://127.0.0.1:$1/" | grep -q '"ready":true,"recovering":false'; }
+for _ in $(seq 200); do ready $base && ready $((base+1)) && break; sleep 0.1; done
+sleep 8 # the mock's group settles (first join of an empty group waits ~3 s)
+gen() { seq "$1" "$2" | awk '{print "k" ($1 % 1000) ":x"}'; }
+chunks() { # chunks FROM TO: 1,000 events each, one every ~0.15 s
+    for c in $(seq "$1" "$2"); do
+        gen $((c * 1000)) $((c * 1000 + 999)) > "$dir/chunk"
+        timeout 30 kcat -b "$bs" -X partitioner=murmur2_random -t events -P -K: -l "$dir/chunk" 2>/dev/null || echo "chunk $c failed" >> "$dir/produce.err"
+        sleep 0.1
+    done
+}
+# events flow when worker 0 is frozen, so it has unflushed table writes
+chunks 0 59 &
+producer=$!
+sleep 3
+kill -STOP "$a"
+wait $producer
+# the session (3 s) expires, the group gives every partition to worker 1
+for _ in $(seq 200); do
+    curl -s "http://127.0.0.1:$((base+1))/" > "$dir/s1" 2>/dev/null
+    grep -q '"ready":true,"recovering":false' "$dir/s1" && [ "$(grep -c 'assigned events\[' "$dir/w1.err")" -ge 12 ] && break
+    sleep 0.1
+done
+check "worker 1 took the partitions over" $([ "$(grep -c 'assigned events\[' "$dir/w1.err")" -ge 12 ]; echo $?)
+sleep 2
+kill -CONT "$a"   # the zombie wakes with its old table values
+sleep 6           # it rejoins; the partitions are spread over both again
+chunks 60 69
+check "produced 70,000 keyed events around the freeze" $([ ! -s "$dir/produce.err" ]; echo $?)
+total() { # keys sum from both workers' tables
+    for p in $base $((base+1)); do curl -s "http://127.0.0.1:$p/tables/counts" > "$dir/t$p" 2>/dev/null || true; done
+    cat "$dir/t$base" "$dir/t$((base+1))" | grep -o '"k[0-9]*": [0-9]*' | sort -u -t'"' -k2,2 > "$dir/all"
+    echo "$(wc -l < "$dir/all") $(awk -F': ' '{s+=$2} END {print s+0}' "$dir/all")"
+}
+for _ in $(seq 120); do
+    read -r keys sum < <(total)
+    [ "$keys" -eq 1000 ] && awk -F': ' '$2 < 70 {bad=1} END {exit bad}' "$dir/all" && break
+    sleep 0.5
+done
+echo "workers: keys=$keys sum=$sum true=70000 over-count=$(awk -v s="$sum" 'BEGIN {printf "%.2f%%", (s-70000)*100/70000}')"
+check "the workers hold all 1000 keys" $([ "$keys" -eq 1000 ]; echo $?)
+check "no count lost on the workers: every key >= 70" $(awk -F': ' '$2 < 70 {bad=1} END {exit bad}' "$dir/all"; echo $?)
+check "worker 0 saw its partitions lost" $(grep -q 'lost' "$dir/w0.err"; echo $?)
+for p in "$a" "$b"; do kill -TERM "$p" 2>/dev/null; done
+wait "$a"; ra=$?; wait "$b"; rb=$?
+check "both stop cleanly (exit $ra, $rb)" $([ $ra -eq 0 ] && [ $rb -eq 0 ]; echo $?)
+# A fresh worker recovers the table from the changelog alone.
+worker 2
+for _ in $(seq 300); do ready $((base+2)) && break; sleep 0.1; done
+for _ in $(seq 60); do
+    curl -s "http://127.0.0.1:$((base+2))/tables/counts" > "$dir/t2" 2>/dev/null
+    [ "$(grep -o '"k[0-9]*": [0-9]*' "$dir/t2" | wc -l)" -eq 1000 ] && break
+    sleep 0.5
+done
+grep -o '"k[0-9]*": [0-9]*' "$dir/t2" > "$dir/cl"
+clsum=$(awk -F': ' '{s+=$2} END {print s+0}' "$dir/cl")
+echo "changelog: keys=$(wc -l < "$dir/cl") sum=$clsum"
+check "the changelog holds all 1000 keys" $([ "$(wc -l < "$dir/cl")" -eq 1000 ]; echo $?)
+check "no count lost in the changelog: every key >= 70" $(awk -F': ' '$2 < 70 {bad=1} END {exit bad}' "$dir/cl"; echo $?)
+if [ $fail -ne 0 ]; then for i in 0 1 2; do echo "--- worker $i stderr (tail)"; tail -25 "$dir/w$i.err"; done; fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
