@@ -12,9 +12,11 @@
  *
  * Keys are bytes (a string key is its characters).  Values have the table's value
  * type in their C representation (int64_t for counters).  Reads and writes are made
- * from agents' handlers, on the loop; writes are checked against the partition of
- * the event being handled, so a key that belongs to another partition is refused
- * with a message telling to repartition with rill_stream_group_by().
+ * from agents' handlers, on the loop; inside a handler they go to the table
+ * partition of the event being handled, whatever partition the key hashes to (Faust's
+ * and Kafka Streams' rule; table.key_partition_check=warn counts and logs such keys
+ * once per table and partition, refuse fails them with RILL_ENOTOWNER).  Outside a
+ * handler a key goes to its murmur2 partition.
  */
 #ifndef RILL_TABLE_H
 #define RILL_TABLE_H

@@ -34,6 +34,7 @@ int main(void) {
     srv = rill_test_redis_start(false);
     if (!srv) return 1;
     const struct CMUnitTest tests[] = {
+        TABLES_KEY_PARTITION_TESTS,
         cmocka_unit_test_setup(incr_counts_every_key_exactly, setup),
         cmocka_unit_test_setup(foreach_visits_owned_keys, setup),
         cmocka_unit_test_setup(reading_a_partition_not_owned_fails_clearly, setup),
