@@ -33,12 +33,18 @@ worker 0
 for _ in $(seq 200); do ready $base && break; sleep 0.1; done
 sleep 5
 gen() { seq "$1" "$2" | awk '{print "k" ($1 % 1000) ":x"}'; }
-gen 0 29999 > "$dir/a"; gen 30000 59999 > "$dir/b"
+gen 0 29999 > "$dir/a"
 timeout 60 kcat -b "$bs" -X partitioner=murmur2_random -t events -P -K: -l "$dir/a" 2>/dev/null
 check "produced the first 30,000" $?
-worker 1; worker 2
-timeout 60 kcat -b "$bs" -X partitioner=murmur2_random -t events -P -K: -l "$dir/b" 2>/dev/null
-check "produced 30,000 more while two workers join" $?
+worker 1
+perr=0
+for c in $(seq 30 59); do # 1,000 events every ~0.15 s while two workers join
+    [ "$c" -eq 40 ] && worker 2
+    gen $((c * 1000)) $((c * 1000 + 999)) > "$dir/chunk"
+    timeout 30 kcat -b "$bs" -X partitioner=murmur2_random -t events -P -K: -l "$dir/chunk" 2>/dev/null || perr=1
+    sleep 0.1
+done
+check "produced 30,000 more while two workers join" $perr
 total() {
     for i in 0 1 2; do curl -s "http://127.0.0.1:$((base+i))/tables/counts" > "$dir/t$i" 2>/dev/null || true; done
     cat "$dir/t0" "$dir/t1" "$dir/t2" | grep -o '"k[0-9]*": [0-9]*' | sort -u -t'"' -k2,2 > "$dir/all"
