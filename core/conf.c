@@ -39,6 +39,9 @@ static const known_key_t known_keys[] = {
      "Dead-letter topic (default <app>-dead-letter)"},
     {"processing_guarantee", K_ENUM, "at_least_once", 0, 0, "at_least_once|exactly_once",
      "at_least_once, or exactly_once (Kafka transactions)"},
+    {"exactly_once.verify_offsets", K_ENUM, "true", 0, 0, "true|false",
+     "exactly_once: read the offsets of the run's first transaction back and stop the "
+     "worker if the broker did not keep them (librdkafka's mock cluster drops them)"},
     {"table.standby_replicas", K_INT, "0", 0, 16, NULL,
      "Standby replicas: with 1 or more, every worker keeps a warm copy of each table "
      "partition it does not own (the count is a floor)"},
@@ -56,6 +59,10 @@ static const known_key_t known_keys[] = {
      "The worker dies (non-zero exit) when the broker is unreachable this long"},
     {"revoke.timeout.ms", K_INT, "30000", 1, 3600000, NULL,
      "How long a revoke waits for in-flight events before failing loudly"},
+    {"lease.stall.ms", K_INT, "0", -1, 86400000, NULL,
+     "A loop or process stall longer than this drops every partition as lost until "
+     "the group confirms the member (0: half the transport's session timeout; -1: "
+     "off)"},
     {"shutdown.timeout.ms", K_INT, "30000", 1, 3600000, NULL,
      "How long graceful shutdown waits for in-flight events and sends"},
     {"stream.buffer.maxsize", K_INT, "4096", 1, 10000000, NULL,

@@ -363,10 +363,24 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
     if (err == RILL_ESHUTDOWN)
         return; /* purged with an aborted transaction (its
                    overlay is dropped too) or at close */
-    if (err != RILL_OK) {
-        rill_app_fail(
-            tp->table->app, err, "table '%s': changelog write to partition %d failed: %s",
+    rill_app_t *app = tp->table->app;
+    if (err == RILL_ENOTOWNER) { /* fenced by the server: someone else owns it now */
+        rill_log(
+            app->log, RILL_LOG_WARN, app->id,
+            "table '%s' partition %d: changelog write refused (%s): given up as lost",
             tp->table->name, tp->partition, errmsg ? errmsg : rill_err2str(err));
+        const rill_tpstate_t *f =
+            rill__fence_for(app, tp->table->partitions, tp->partition);
+        if (f) {
+            rill_tp_t one = {f->topic->name, f->partition};
+            rill__partitions_lose(app, &one, 1);
+        }
+        return;
+    }
+    if (err != RILL_OK) {
+        rill_app_fail(app, err, "table '%s': changelog write to partition %d failed: %s",
+                      tp->table->name, tp->partition,
+                      errmsg ? errmsg : rill_err2str(err));
         return;
     }
     if (offset + 1 > tp->cl_next) tp->cl_next = offset + 1;
@@ -378,15 +392,20 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
 static rill_err_t send_cl(rill_tpart_t *tp, const void *key, size_t klen, const void *v,
                           size_t vlen) {
     rill_table_t *t = tp->table;
+    rill_app_t *app = t->app;
     rill_send_opts_t o = {.use_partition = true,
                           .partition = tp->partition,
                           .cb = on_cl_delivered,
                           .opaque = tp};
+    /* fenced by the consumed partition it belongs to (refused once lost) */
+    const rill_tpstate_t *saved = app->send_fence;
+    app->send_fence = rill__fence_for(app, t->partitions, tp->partition);
     rill_err_t rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
     for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
-        t->app->transport->ops->flush(t->app->transport, 25);
+        app->transport->ops->flush(app->transport, 25);
         rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
     }
+    app->send_fence = saved;
     return rc;
 }
 
@@ -544,10 +563,14 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
     rill_store_t *st = t->app->store;
     if (!tp->sp) return RILL_OK;
+    /* every flush (a commit's, a stats or foreach call's) checks the lease first:
+     * a stall drops the partition, so nothing stale is written below */
+    if (!rill__lease_ok(t->app) || tp->state != RILL_TP_ACTIVE) return RILL_ENOTOWNER;
     if (t->app->eos && !t->app->txn_flush_ok) return RILL_OK; /* not committed yet */
     if (!tp->dirty.n && tp->cl_next == tp->store_offset) return RILL_OK;
     if (coalesced(t->app) && tp->dirty.n) {
         rill_err_t rc = send_dirty(tp);
+        if (rc == RILL_ENOTOWNER) return rc; /* lost meanwhile: released, unflushed */
         if (rc != RILL_OK) {
             rill_app_fail(t->app, rc,
                           "table '%s' partition %d: changelog write failed: %s", t->name,
