@@ -25,7 +25,7 @@ bs=$(head -1 "$dir/bs")
 base=$((20000 + RANDOM % 20000))
 worker() { # worker N
     "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port $((base + $1)) \
-        -c kafka.create.file="$dir/topics" -c commit.interval.ms=200 \
+        -c kafka.create.file="$dir/topics" -c commit.interval.ms=1500 \
         -c kafka.session.timeout.ms=3000 -c kafka.heartbeat.interval.ms=300 ${DEBUGW:-} \
         >>"$dir/w$1.out" 2>>"$dir/w$1.err" &
     pids+=($!)
