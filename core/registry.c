@@ -188,6 +188,52 @@ void rill_store_destroy(rill_store_t *s) {
     free(s);
 }
 
+/* What a transport reaches while it closes.  close() must call no handler, but a
+ * client library it flushes there may still serve queued events (librdkafka's
+ * rd_kafka_flush polls: "connect failed" errors went to the app's error handler
+ * from a half-open transport the app had no pointer to yet, and crashed it).  So
+ * close runs against handlers that do nothing, whatever the transport does. */
+static void quiet_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n,
+                           void *opaque) {
+    (void)t, (void)msgs, (void)n, (void)opaque;
+}
+static void quiet_tps(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *opaque) {
+    (void)t, (void)tps, (void)n, (void)opaque;
+}
+static void quiet_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
+                          void *opaque) {
+    (void)t, (void)tps, (void)n, (void)lost, (void)opaque;
+}
+static void quiet_eof(rill_transport_t *t, const char *topic, int32_t partition,
+                      int64_t end, void *opaque) {
+    (void)t, (void)topic, (void)partition, (void)end, (void)opaque;
+}
+static void quiet_writable(rill_transport_t *t, void *opaque) {
+    (void)t, (void)opaque;
+}
+static void quiet_error(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
+                        void *opaque) {
+    (void)err, (void)fatal, (void)opaque;
+    rill_log(t->log, RILL_LOG_DEBUG, t->name, "while closing: %s", msg ? msg : "");
+}
+static const rill_transport_handlers_t quiet_handlers = {
+    .messages = quiet_messages,
+    .assigned = quiet_tps,
+    .revoked = quiet_revoked,
+    .reader_messages = quiet_messages,
+    .reader_eof = quiet_eof,
+    .writable = quiet_writable,
+    .error = quiet_error,
+};
+
+static void transport_free(rill_transport_t *t) {
+    t->h = &quiet_handlers;
+    t->ops->close(t);
+    rill_props_free(t->ops->props, t->impl);
+    free(t->impl);
+    free(t);
+}
+
 rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
                                        struct event_base *base,
                                        const rill_transport_handlers_t *h,
@@ -224,10 +270,7 @@ rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
     if (rc == RILL_OK) rc = ops->open(t, u, conf, errstr, errlen);
     rill_url_destroy(u);
     if (rc != RILL_OK) {
-        ops->close(t);
-        rill_props_free(ops->props, t->impl);
-        free(t->impl);
-        free(t);
+        transport_free(t);
         return NULL;
     }
     return t;
@@ -242,8 +285,5 @@ rill_transport_t *rill_transport_new(const char *url, const rill_conf_t *conf,
 
 void rill_transport_destroy(rill_transport_t *t) {
     if (!t) return;
-    t->ops->close(t);
-    rill_props_free(t->ops->props, t->impl);
-    free(t->impl);
-    free(t);
+    transport_free(t);
 }

@@ -175,8 +175,8 @@ void rill__kafka_queue_more(kq_t *kq) {
     if (kq->more) evtimer_add(kq->more, &zero);
 }
 
-rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
-                                  void (*drain)(kctx_t *k)) {
+static rill_err_t queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
+                             void (*drain)(kctx_t *k)) {
     if (pipe(kq->fds) != 0) return RILL_EIO;
     for (int i = 0; i < 2; i++)
         fcntl(kq->fds[i], F_SETFL, O_NONBLOCK);
@@ -188,8 +188,14 @@ rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
     if (!kq->ev || !kq->more) return RILL_ENOMEM;
     event_add(kq->ev, NULL);
     rd_kafka_queue_io_event_enable(q, kq->fds[1], "1", 1);
-    drain(k); /* anything that arrived before wiring */
     return RILL_OK;
+}
+
+rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
+                                  void (*drain)(kctx_t *k)) {
+    rill_err_t rc = queue_wire(k, kq, q, drain);
+    if (rc == RILL_OK) drain(k); /* anything that arrived before wiring */
+    return rc;
 }
 
 void rill__kafka_queue_unwire(kq_t *kq) {
@@ -375,8 +381,19 @@ static rill_err_t kafka_open(rill_transport_t *t, const rill_url_t *url,
             return RILL_ETRANSPORT;
         }
     }
-    return rill__kafka_queue_wire(k, &k->pq, rd_kafka_queue_get_main(k->producer),
-                                  drain_producer);
+    /* What the producer queued while connecting (a bootstrap broker that refused
+     * the connection: an error for the app's handler) is served on the loop, not
+     * here: during open the app has no transport yet to handle it with. */
+    rill_err_t wrc =
+        queue_wire(k, &k->pq, rd_kafka_queue_get_main(k->producer), drain_producer);
+    if (wrc != RILL_OK) {
+        snprintf(errstr, errlen,
+                 "kafka: cannot wire the producer's queue to the loop: %s",
+                 rill_err2str(wrc));
+        return wrc;
+    }
+    rill__kafka_queue_more(&k->pq);
+    return RILL_OK;
 }
 
 /* ---- topics
