@@ -1,8 +1,10 @@
 /* processing_guarantee=exactly_once on librdkafka's mock cluster.  The mock runs
  * the transactional API but does not emulate its semantics (aborted records stay
  * visible, transactional offsets are dropped), so these tests check rill's side:
- * the transaction cycle per commit interval, and that an aborted transaction
- * rolls the tables back and reprocesses the interval without counting twice. */
+ * that a worker notices the dropped offsets and stops instead of counting again
+ * after every restart; and, with that check off, the transaction cycle per commit
+ * interval, and that an aborted transaction rolls the tables back and reprocesses
+ * the interval without counting twice. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,17 +64,24 @@ static void mock_stop(void) {
     rd_kafka_destroy(mock_rk);
 }
 
-static void worker_start(worker_t *w, struct event_base *base, const char *id) {
+/* @p verify_offsets false: for the tests of the transaction cycle, which would
+ * otherwise stop at their first commit (the mock drops transactional offsets, and
+ * exactly_once.verify_offsets stops a worker on such a broker, as it should). */
+static void worker_start_ms(worker_t *w, struct event_base *base, const char *id,
+                            bool verify_offsets, const char *commit_interval_ms) {
     rill_conf_t *c = rill_conf_new();
     char err[256], url[256];
     snprintf(url, sizeof url, "kafka://%s", rd_kafka_mock_cluster_bootstraps(mock));
     rill_conf_set(c, "broker", url, err, sizeof err);
     rill_conf_set(c, "processing_guarantee", "exactly_once", err, sizeof err);
-    rill_conf_set(c, "commit.interval.ms", "200", err, sizeof err);
+    rill_conf_set(c, "commit.interval.ms", commit_interval_ms, err, sizeof err);
     rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
     rill_conf_set(c, "log.level", "info", err, sizeof err);
     rill_conf_set(c, "kafka.session.timeout.ms", "3000", err, sizeof err);
     rill_conf_set(c, "kafka.heartbeat.interval.ms", "300", err, sizeof err);
+    assert_int_equal(rill_conf_set(c, "exactly_once.verify_offsets",
+                                   verify_offsets ? "true" : "false", err, sizeof err),
+                     RILL_CONF_OK);
     rill_conf_set_log_cb(c, on_log, w);
     w->app = rill_app_new_with_base(id, c, base, err, sizeof err);
     assert_non_null(w->app);
@@ -87,6 +96,11 @@ static void worker_start(worker_t *w, struct event_base *base, const char *id) {
     rd_kafka_mock_topic_create(mock, "words", 4, 1);
     rd_kafka_mock_topic_create(mock, cl, 4, 1);
     if (rill_app_start(w->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+}
+
+static void worker_start(worker_t *w, struct event_base *base, const char *id,
+                         bool verify_offsets) {
+    worker_start_ms(w, base, id, verify_offsets, "200");
 }
 
 /* Input comes from a plain (non-transactional) producer app: the worker's own
@@ -133,7 +147,7 @@ static void transactions_carry_every_interval_and_counts_are_exact(void **state)
     mock_start();
     struct event_base *base = event_base_new();
     worker_t w = {0};
-    worker_start(&w, base, "eos-plain");
+    worker_start(&w, base, "eos-plain", false);
     send_words(&w, base, 2000, 20);
     RUN_UNTIL(base, w.handled >= 2000, 30000);
     RUN_UNTIL(base, false, 500); /* a few commit intervals: transactions cycle */
@@ -152,7 +166,7 @@ static void an_aborted_transaction_rolls_tables_back_and_reprocesses(void **stat
     mock_start();
     struct event_base *base = event_base_new();
     worker_t w = {0};
-    worker_start(&w, base, "eos-abort");
+    worker_start(&w, base, "eos-abort", false);
     /* The first offsets sent with a transaction are refused with an error that
      * requires an abort (librdkafka: abortable). */
     rd_kafka_mock_push_request_errors(mock, 25 /* AddOffsetsToTxn */, 1,
@@ -170,10 +184,74 @@ static void an_aborted_transaction_rolls_tables_back_and_reprocesses(void **stat
     mock_stop();
 }
 
+/* The mock keeps no offset sent with a transaction: a worker that went on would
+ * read everything again after a restart.  It stops at its first commit that
+ * carries progress, naming the partition, both offsets and what to do. */
+static void
+a_broker_that_drops_transactional_offsets_stops_the_worker_at_its_first_commit(
+    void **state) {
+    (void)state;
+    mock_start();
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    worker_start(&w, base, "eos-dropped", true);
+    send_words(&w, base, 400, 20);
+    RUN_UNTIL(base, !rill_app_is_ready(w.app), 30000);
+    bool ready = rill_app_is_ready(w.app);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rill_app_errmsg(w.app));
+    int handled = w.handled;
+    rill_app_destroy(w.app);
+    event_base_free(base);
+    mock_stop();
+    assert_false(ready);
+    assert_true(handled > 0);
+    const char *want[] = {
+        "exactly_once: the broker did not keep the offsets committed with the first "
+        "transaction: committed none for words[",
+        "does not implement transactional offset commits",
+        "use processing_guarantee=at_least_once",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(msg, want[i])) fail_msg("error '%s' lacks '%s'", msg, want[i]);
+    const char *exp = strstr(msg, "expected ");
+    assert_non_null(exp);
+    long long expected = strtoll(exp + strlen("expected "), NULL, 10);
+    if (expected <= 0 || expected > handled) /* the commit of what it had processed */
+        fail_msg("expected offset %lld, handled %d: '%s'", expected, handled, msg);
+}
+
+/* A worker stopped before its first commit interval commits once, at the stop:
+ * that commit is checked too, and the stop reports the failure. */
+static void a_clean_stop_before_any_commit_interval_checks_the_offsets_too(void **state) {
+    (void)state;
+    mock_start();
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    worker_start_ms(&w, base, "eos-stop", true, "600000");
+    send_words(&w, base, 200, 20);
+    RUN_UNTIL(base, w.handled >= 200, 30000);
+    assert_int_equal(w.handled, 200);
+    assert_true(rill_app_is_ready(w.app)); /* nothing committed yet: nothing checked */
+    rill_app_stop(w.app);
+    RUN_UNTIL(base, false, 3000);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rill_app_errmsg(w.app));
+    rill_app_destroy(w.app);
+    event_base_free(base);
+    mock_stop();
+    if (!strstr(msg, "the broker did not keep the offsets committed with the first "
+                     "transaction"))
+        fail_msg("error after the stop: '%s'", msg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transactions_carry_every_interval_and_counts_are_exact),
         cmocka_unit_test(an_aborted_transaction_rolls_tables_back_and_reprocesses),
+        cmocka_unit_test(
+            a_broker_that_drops_transactional_offsets_stops_the_worker_at_its_first_commit),
+        cmocka_unit_test(a_clean_stop_before_any_commit_interval_checks_the_offsets_too),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
