@@ -169,6 +169,7 @@ rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
         t->parts[0].topic = t;
         t->parts[0].assigned = true;
         t->parts[0].committed = -1;
+        t->parts[0].resume_at = -1;
         rill__acks_init(&t->parts[0].acks);
         return RILL_OK;
     }
@@ -204,6 +205,7 @@ rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
             t->parts[p].topic = t;
             t->parts[p].partition = p;
             t->parts[p].committed = -1;
+            t->parts[p].resume_at = -1;
             rill__acks_init(&t->parts[p].acks);
         }
     }
