@@ -270,13 +270,11 @@ void rill_app_fail(rill_app_t *app, rill_err_t err, const char *fmt, ...) {
 
 static void on_transport_error(rill_transport_t *t, rill_err_t err, bool fatal,
                                const char *msg, void *opaque) {
-    (void)t;
     rill_app_t *app = opaque;
     if (fatal)
         rill_app_fail(app, err, "transport: %s", msg);
-    else
-        rill_log(app->log, RILL_LOG_WARN, app->transport->name, "%s (%s)", msg,
-                 rill_err_name(err));
+    else /* t, not app->transport: this may come while the transport opens */
+        rill_log(app->log, RILL_LOG_WARN, t->name, "%s (%s)", msg, rill_err_name(err));
 }
 
 /* Graceful stop, last steps: everything in flight is done (or timed out). */

@@ -683,4 +683,7 @@ const struct rill_transport_ops rill_transport_kafka = {
     .txn_commit = kafka_txn_commit,
     .txn_abort = kafka_txn_abort,
     .close = kafka_close,
+    .session_ms = rill__kafka_session_ms,
+    .poll_ms = rill__kafka_poll_ms,
+    .confirm = rill__kafka_confirm,
 };
