@@ -36,7 +36,8 @@ wpid=$!
 for _ in $(seq 150); do grep -q 'Hello from kcat to rill' "$dir/worker.out" && break; sleep 0.1; done
 kill -TERM $wpid 2>/dev/null; wait $wpid; rc=$?
 check "a rill worker consumes kcat's message" $(grep -q 'Hello from kcat to rill' "$dir/worker.out"; echo $?)
-check "the worker stops cleanly" $([ $rc -eq 0 ]; echo $?)
+check "the worker stops cleanly (exit $rc)" $([ $rc -eq 0 ]; echo $?)
+[ $rc -eq 0 ] || { echo "--- worker stderr (tail)"; tail -15 "$dir/worker.err"; }
 kill -TERM $mpid; wait $mpid; rc=$?
 check "mock exits 0 on SIGTERM" $([ $rc -eq 0 ]; echo $?)
 "$mock" --brokers 0 >/dev/null 2>&1; rc=$?
