@@ -59,10 +59,11 @@ static void on_confirm(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     rill_app_t *app = arg;
     if (!app->fenced || app->state != RILL_APP_RUNNING) return;
-    const struct rill_transport_ops *ops = app->transport->ops;
-    if (!ops->confirm) return; /* the transport's next assignment lifts it */
+    rill_err_t (*confirm)(rill_transport_t *, char *, size_t) =
+        RILL__TR_SLOT(app->transport->ops, confirm, 2);
+    if (!confirm) return; /* the transport's next assignment lifts it */
     char err[256] = "";
-    rill_err_t rc = ops->confirm(app->transport, err, sizeof err);
+    rill_err_t rc = confirm(app->transport, err, sizeof err);
     if (!app->fenced || app->state != RILL_APP_RUNNING) return;
     if (rc == RILL_OK) {
         app->fenced = false;
@@ -80,7 +81,7 @@ static void on_confirm(evutil_socket_t fd, short what, void *arg) {
 
 void rill__lease_on_assigned(rill_app_t *app) {
     if (!app->fenced) return;
-    if (app->transport->ops->confirm) {
+    if (RILL__TR_SLOT(app->transport->ops, confirm, 2)) {
         confirm_later(app, 0);
         return;
     }
@@ -124,8 +125,10 @@ static void on_lease_tick(evutil_socket_t fd, short what, void *arg) {
 rill_err_t rill__lease_start(rill_app_t *app) {
     const struct rill_transport_ops *ops = app->transport->ops;
     int64_t conf = rill_conf_get_int(app->conf, "lease.stall.ms", 0);
-    int64_t session = ops->session_ms ? ops->session_ms(app->transport) : 0;
-    int64_t poll = ops->poll_ms ? ops->poll_ms(app->transport) : 0;
+    int64_t (*session_ms)(rill_transport_t *) = RILL__TR_SLOT(ops, session_ms, 2);
+    int64_t (*poll_ms)(rill_transport_t *) = RILL__TR_SLOT(ops, poll_ms, 2);
+    int64_t session = session_ms ? session_ms(app->transport) : 0;
+    int64_t poll = poll_ms ? poll_ms(app->transport) : 0;
     app->stall_ms = conf < 0 ? 0 : conf > 0 ? conf : session / 2;
     if (!app->stall_ms) return RILL_OK;
     /* heartbeats off the loop: the loop may stall up to the poll limit */

@@ -58,9 +58,22 @@ static rill_err_t add(const void **slots, const void *ops, const char *name,
     return RILL_ENOMEM;
 }
 
+/* Every slot the core calls without checking, and the optional ones its feature
+ * bits promise: a transport without them would crash at start, not here. */
+static bool transport_complete(const struct rill_transport_ops *o) {
+    if (!o->open || !o->close || !o->declare || !o->produce || !o->flush ||
+        !o->subscribe || !o->unsubscribe || !o->revoke_done || !o->pause || !o->resume ||
+        !o->seek || !o->commit || !o->committed || !o->reader_open || !o->reader_close)
+        return false;
+    if ((o->features & RILL_TF_WATERMARKS) && !o->watermarks) return false;
+    if ((o->features & RILL_TF_TXN) &&
+        (!o->txn_begin || !o->txn_offsets || !o->txn_commit || !o->txn_abort))
+        return false;
+    return true;
+}
+
 rill_err_t rill_register_transport(const struct rill_transport_ops *ops) {
-    if (!ops || ops->abi != RILL_TRANSPORT_ABI || !ops->open || !ops->close ||
-        !ops->produce || !ops->subscribe)
+    if (!ops || ops->abi < 1 || ops->abi > RILL_TRANSPORT_ABI || !transport_complete(ops))
         return RILL_EINVAL;
     return add((const void **)user_transports, ops, ops->scheme,
                ops->scheme && rill_transport_find(ops->scheme));

@@ -7,6 +7,10 @@
 #include "rill/store.h"
 #include "rill/transport.h"
 
+/* An optional transport slot of ABI 2 or later, or NULL: a plugin built against an
+ * older header has a shorter ops struct, which must not be read past its end. */
+#define RILL__TR_SLOT(ops, slot, abi_min) ((ops)->abi >= (abi_min) ? (ops)->slot : NULL)
+
 /* True when some registered backend is named @p scheme (for "<scheme>.*" keys). */
 bool rill__registry_has_prefix(const char *scheme);
 

@@ -37,7 +37,10 @@ struct event_base;
 
 RILL_BEGIN_DECLS
 
-#define RILL_TRANSPORT_ABI 1
+/** Version of struct rill_transport_ops.  Slots are only ever appended: a plugin
+ * built against an older version registers fine, and the core reads no slot past
+ * its version.  1: up to close; 2: session_ms, poll_ms, confirm. */
+#define RILL_TRANSPORT_ABI 2
 
 typedef struct rill_transport rill_transport_t;
 
@@ -117,7 +120,7 @@ typedef struct rill_transport_handlers {
 } rill_transport_handlers_t;
 
 struct rill_transport_ops {
-    unsigned abi;       /**< RILL_TRANSPORT_ABI */
+    unsigned abi;       /**< RILL_TRANSPORT_ABI (1 to it) */
     const char *scheme; /**< "memory", "kafka", "redis" */
     const char *description;
     uint32_t features; /**< RILL_TF_* */
@@ -182,7 +185,7 @@ struct rill_transport_ops {
      * half-open instance (open failed). */
     void (*close)(rill_transport_t *t);
 
-    /* Optional slots appended after close (NULL: not implemented). */
+    /* ABI 2: optional slots appended after close (NULL: not implemented). */
 
     /** How long the group keeps a member it does not hear from (the session
      * timeout), 0 when membership cannot expire (in-process groups).  The core
@@ -213,6 +216,10 @@ struct rill_transport {
     const char *client_id; /**< unique per app instance: "<app>-<host>-<pid>-<n>" */
 };
 
+/** @brief Register a transport.  RILL_EINVAL: an ABI outside 1-RILL_TRANSPORT_ABI,
+ * no scheme, or a required slot missing (every slot up to close but the optional
+ * watermarks and txn_*; watermarks with RILL_TF_WATERMARKS, txn_* with RILL_TF_TXN);
+ * RILL_EEXIST: the scheme is taken. */
 RILL_API rill_err_t rill_register_transport(const struct rill_transport_ops *ops);
 RILL_API const struct rill_transport_ops *rill_transport_find(const char *scheme);
 

@@ -1,0 +1,123 @@
+/* The plugin registry: what a transport must provide to register, and that a
+ * plugin built against an older ABI runs without its struct being read past. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <rill/rill.h>
+
+#include "run_until.h"
+
+static struct rill_transport_ops copy_of_memory(const char *scheme) {
+    const struct rill_transport_ops *m = rill_transport_find("memory");
+    assert_non_null(m);
+    struct rill_transport_ops o = *m;
+    o.scheme = scheme;
+    return o;
+}
+
+static void transport_abi_outside_the_supported_range_is_refused(void **state) {
+    (void)state;
+    static struct rill_transport_ops zero, future;
+    zero = copy_of_memory("abi-zero");
+    zero.abi = 0;
+    future = copy_of_memory("abi-future");
+    future.abi = RILL_TRANSPORT_ABI + 1;
+    assert_int_equal(rill_register_transport(&zero), RILL_EINVAL);
+    assert_int_equal(rill_register_transport(&future), RILL_EINVAL);
+    assert_null(rill_transport_find("abi-zero"));
+}
+
+static void transport_without_a_required_slot_is_refused(void **state) {
+    (void)state;
+    static struct rill_transport_ops no_seek, no_declare, no_reader;
+    no_seek = copy_of_memory("no-seek");
+    no_seek.seek = NULL;
+    no_declare = copy_of_memory("no-declare");
+    no_declare.declare = NULL;
+    no_reader = copy_of_memory("no-reader");
+    no_reader.reader_open = NULL;
+    assert_int_equal(rill_register_transport(&no_seek), RILL_EINVAL);
+    assert_int_equal(rill_register_transport(&no_declare), RILL_EINVAL);
+    assert_int_equal(rill_register_transport(&no_reader), RILL_EINVAL);
+}
+
+static void feature_bits_need_their_slots(void **state) {
+    (void)state;
+    static struct rill_transport_ops txn, wm;
+    txn = copy_of_memory("txn-without-slots");
+    txn.features |= RILL_TF_TXN; /* memory has no txn_* */
+    wm = copy_of_memory("watermarks-without-slot");
+    wm.watermarks = NULL; /* memory advertises RILL_TF_WATERMARKS */
+    assert_int_equal(rill_register_transport(&txn), RILL_EINVAL);
+    assert_int_equal(rill_register_transport(&wm), RILL_EINVAL);
+}
+
+static void complete_transport_registers_once(void **state) {
+    (void)state;
+    static struct rill_transport_ops ok;
+    ok = copy_of_memory("complete");
+    assert_int_equal(rill_register_transport(&ok), RILL_OK);
+    assert_int_equal(rill_register_transport(&ok), RILL_EEXIST);
+    assert_ptr_equal(rill_transport_find("complete"), &ok);
+}
+
+static int got;
+static int on_event(rill_event_t *ev, void *opaque) {
+    (void)ev;
+    (void)opaque;
+    got++;
+    return RILL_OK;
+}
+
+/* An ABI-1 plugin's ops struct ends at close: allocated at exactly that size, so
+ * a read of a later slot is a heap overflow under ASan. */
+static void abi1_transport_runs_without_its_appended_slots(void **state) {
+    (void)state;
+    size_t size = offsetof(struct rill_transport_ops, session_ms);
+    struct rill_transport_ops full = copy_of_memory("abi-one");
+    full.abi = 1;
+    struct rill_transport_ops *old = malloc(size);
+    assert_non_null(old);
+    memcpy(old, &full, size);
+    assert_int_equal(rill_register_transport(old), RILL_OK);
+    struct event_base *base = event_base_new();
+    rill_conf_t *c = rill_conf_new();
+    char err[256];
+    rill_conf_set(c, "broker", "abi-one://registry-test", err, sizeof err);
+    rill_conf_set(c, "lease.stall.ms", "0", err, sizeof err);
+    rill_conf_set(c, "log.level", "error", err, sizeof err);
+    rill_app_t *app = rill_app_new_with_base("abi1", c, base, err, sizeof err);
+    assert_non_null(app);
+    rill_topic_opts_t to = {.partitions = 2};
+    rill_topic_t *t = rill_app_topic(app, "in", &to);
+    assert_non_null(rill_app_agent(app, "a", t, on_event, NULL, NULL));
+    if (rill_app_start(app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+    rill_bytes_t v = {(uint8_t *)"x", 1};
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rill_send_ex(t, NULL, &v, NULL), RILL_OK);
+    RUN_UNTIL(base, got >= 10, 3000);
+    assert_int_equal(got, 10);
+    rill_app_stop(app);
+    RUN_UNTIL(base, false, 50);
+    rill_app_destroy(app);
+    event_base_free(base);
+    /* the registry keeps the pointer: the struct lives until the process ends */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(transport_abi_outside_the_supported_range_is_refused),
+        cmocka_unit_test(transport_without_a_required_slot_is_refused),
+        cmocka_unit_test(feature_bits_need_their_slots),
+        cmocka_unit_test(complete_transport_registers_once),
+        cmocka_unit_test(abi1_transport_runs_without_its_appended_slots),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
