@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "table_int.h"
+#include "backend_int.h"
 
 rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
                              rill_agent_fn fn, void *opaque,
@@ -237,7 +238,7 @@ static rill_err_t decode_one(rill_serializer_t *ser, const rill_type_t *type,
     void *v = calloc(1, sz ? sz : 1);
     if (!v) return RILL_ENOMEM;
     if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
-    rill_err_t rc = ser->ops->decode(ser, type, data, len, v, why, whylen);
+    rill_err_t rc = rill_serializer_decode(ser, type, data, len, v, why, whylen);
     if (rc != RILL_OK) {
         rill_value_clear(type, v);
         free(v);
@@ -416,8 +417,7 @@ static void tp_resume_if_drained(rill_app_t *app, rill_tpstate_t *tp) {
         tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
         app->state == RILL_APP_RUNNING) {
         tp->paused = false;
-        rill_tp_t one = {tp->topic->name, tp->partition};
-        app->transport->ops->resume(app->transport, &one, 1);
+        rill__tr_resume(app->transport, tp->topic->name, tp->partition);
     }
 }
 
@@ -509,8 +509,7 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
              * pause again, and seek back to it before resuming. */
             if (tp->held_from < 0 || m->offset < tp->held_from) tp->held_from = m->offset;
             if (!tp->held_rewound) {
-                rill_tp_t one = {tp->topic->name, tp->partition};
-                app->transport->ops->pause(app->transport, &one, 1);
+                rill__tr_pause(app->transport, tp->topic->name, tp->partition);
                 tp->held_rewound = true;
             }
             continue;
@@ -551,8 +550,7 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
             refs++;
             if (!tp->paused && !t->channel && tp->queued >= app->buffer_maxsize) {
                 tp->paused = true;
-                rill_tp_t one = {t->name, tp->partition};
-                app->transport->ops->pause(app->transport, &one, 1);
+                rill__tr_pause(app->transport, t->name, tp->partition);
                 rill_log(app->log, RILL_LOG_DEBUG, a->name,
                          "%s[%d] paused: %u events buffered (stream.buffer.maxsize)",
                          t->name, tp->partition, tp->queued);
@@ -573,13 +571,13 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
 static void resume_where_left(rill_app_t *app, rill_tpstate_t *tp) {
     int64_t at = tp->resume_at, group = RILL_OFFSET_INVALID;
     tp->resume_at = -1;
-    if (at < 0 || !app->transport->ops->committed) return;
+    if (at < 0) return;
     rill_topic_t *t = tp->topic;
-    if (app->transport->ops->committed(app->transport, app->id, t->name, tp->partition,
-                                       &group) != RILL_OK ||
+    if (rill__tr_committed(app->transport, app->id, t->name, tp->partition, &group) !=
+            RILL_OK ||
         group >= at)
         return; /* someone committed past it meanwhile: the group's offset it is */
-    rill_err_t rc = app->transport->ops->seek(app->transport, t->name, tp->partition, at);
+    rill_err_t rc = rill__tr_seek(app->transport, t->name, tp->partition, at);
     if (rc != RILL_OK) {
         rill__log(app, RILL_LOG_WARN, "%s[%d]: cannot resume at %lld (%s): from %lld",
                   t->name, tp->partition, (long long)at, rill_err2str(rc),
@@ -664,8 +662,7 @@ static void finish_revoke(rill_app_t *app) {
     if (app->state != RILL_APP_STOPPED) rill__tables_on_lost(app);
     if (any_kept && app->state != RILL_APP_STOPPED && rill__lease_ok(app)) {
         rill__tables_flush(app); /* exactly_once: only after the commit below */
-        rill_err_t frc =
-            app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
+        rill_err_t frc = rill__tr_flush(app->transport, (int)app->shutdown_timeout_ms);
         rill_err_t crc = rill__app_commit(app, true);
         /* Refused (the group is rebalancing already): if the partition comes
          * straight back, continue from here (everything before is delivered). */
@@ -689,8 +686,7 @@ static void finish_revoke(rill_app_t *app) {
     }
     if (app->state != RILL_APP_STOPPED) rill__tables_on_revoked(app);
     app->revoke_active = false;
-    if (app->transport->ops->revoke_done)
-        app->transport->ops->revoke_done(app->transport);
+    rill__tr_revoke_done(app->transport);
 }
 
 /* Give a partition up as lost: what is queued or batched for it is dropped

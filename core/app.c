@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "table_int.h"
+#include "backend_int.h"
 
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) {
     va_list ap;
@@ -194,8 +195,7 @@ rill_err_t rill__app_commit_snapshot(rill_app_t *app) {
         app->ncommit_snap = 0;
         return RILL_ENOTOWNER;
     }
-    rill_err_t rc =
-        app->transport->ops->commit(app->transport, app->commit_snap, app->ncommit_snap);
+    rill_err_t rc = rill__tr_commit(app->transport, app->commit_snap, app->ncommit_snap);
     if (rc != RILL_OK)
         rill__log(app, RILL_LOG_WARN, "commit of %zu partitions failed: %s",
                   app->ncommit_snap, rill_err2str(rc));
@@ -218,7 +218,7 @@ rill_err_t rill__app_commit(rill_app_t *app, bool force) {
         rill__txn_commit(app);
         return RILL_OK;
     }
-    if (!app->transport || !app->transport->ops->commit) return RILL_OK;
+    if (!app->transport) return RILL_OK;
     if (app->state == RILL_APP_RUNNING || app->state == RILL_APP_STOPPING)
         rill__tables_flush(app);
     if (app->commit_pending && !force) return RILL_OK; /* the previous one still waits */
@@ -286,14 +286,12 @@ static void stop_finish(rill_app_t *app) {
         rill__tables_stop_readers(app);
         bool owner = rill__lease_ok(app);   /* a stall: nothing of ours to flush */
         if (owner) rill__tables_flush(app); /* coalesced changelog records go out too */
-        rill_err_t rc =
-            app->transport->ops->flush(app->transport, (int)app->shutdown_timeout_ms);
+        rill_err_t rc = rill__tr_flush(app->transport, (int)app->shutdown_timeout_ms);
         if (rc != RILL_OK)
             rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s",
                       rill_err2str(rc));
         if (owner) rill__app_commit(app, true);
-        if (app->subscribed && app->transport->ops->unsubscribe)
-            app->transport->ops->unsubscribe(app->transport);
+        if (app->subscribed) rill__tr_unsubscribe(app->transport);
         app->subscribed = false;
     }
     rill__log(app, RILL_LOG_INFO, "stopped");
@@ -348,9 +346,7 @@ void rill_app_stop(rill_app_t *app) {
             rill_tpstate_t *tp = &t->parts[p];
             if (!tp->assigned) continue;
             rill__agents_drop_queued(app, tp);
-            rill_tp_t one = {t->name, p};
-            if (app->transport->ops->pause)
-                app->transport->ops->pause(app->transport, &one, 1);
+            rill__tr_pause(app->transport, t->name, p);
         }
     }
     rill__delayed_release(app, NULL); /* held until due: the next owner reschedules */
@@ -425,7 +421,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     rc = rill__app_open(app, errstr, errlen);
     if (rc == RILL_OK &&
         !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once") &&
-        !(app->transport->ops->features & RILL_TF_TXN)) {
+        !rill__tr_has(app->transport, RILL_TF_TXN)) {
         snprintf(errstr, errlen,
                  "processing_guarantee=exactly_once needs a transport with transactions "
                  "(kafka://); '%s' has none",
@@ -441,8 +437,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     }
     app->eos = !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once");
     if (app->eos) { /* the first transaction: every send from now on is in one */
-        if ((rc = app->transport->ops->txn_begin(app->transport, errstr, errlen)) !=
-            RILL_OK)
+        if ((rc = rill__tr_txn_begin(app->transport, errstr, errlen)) != RILL_OK)
             goto fail;
         app->txn_open = true;
     }
@@ -462,8 +457,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         names[n++] = t->name;
     }
     if (n) {
-        rc = app->transport->ops->subscribe(app->transport, app->id, names, n, errstr,
-                                            errlen);
+        rc = rill__tr_subscribe(app->transport, app->id, names, n, errstr, errlen);
         app->subscribed = rc == RILL_OK;
     }
     free(names);

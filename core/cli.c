@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "table_int.h"
+#include "backend_int.h"
 #include "rill/version.h"
 
 static void usage(FILE *f, const char *prog, const rill_app_t *app) {
@@ -118,7 +119,8 @@ static rill_err_t parse_value(rill_app_t *app, const rill_type_t *type, const ch
     void *v = calloc(1, sz ? sz : 1);
     if (!v) return RILL_ENOMEM;
     if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
-    rill_err_t rc = json->ops->decode(json, type, text, strlen(text), v, why, whylen);
+    rill_err_t rc =
+        rill_serializer_decode(json, type, text, strlen(text), v, why, whylen);
     if (rc != RILL_OK) {
         rill_value_clear(type, v);
         free(v);
@@ -175,7 +177,7 @@ static int cmd_send(rill_app_t *app, const char *topic, const char *key, int par
         fprintf(stderr, "error: %s\n", rill_app_errmsg(app));
         return 1;
     }
-    app->transport->ops->flush(app->transport, 30000);
+    rill__tr_flush(app->transport, 30000);
     while (!s.done && event_base_loop(app->base, EVLOOP_ONCE) == 0) {
     }
     app->state = RILL_APP_STOPPED;

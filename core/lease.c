@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "app_int.h"
+#include "backend_int.h"
 
 typedef struct rill_watchdog {
     pthread_t thread;
@@ -59,11 +60,9 @@ static void on_confirm(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     rill_app_t *app = arg;
     if (!app->fenced || app->state != RILL_APP_RUNNING) return;
-    rill_err_t (*confirm)(rill_transport_t *, char *, size_t) =
-        RILL__TR_SLOT(app->transport->ops, confirm, 2);
-    if (!confirm) return; /* the transport's next assignment lifts it */
+    if (!rill__tr_can_confirm(app->transport)) return; /* its next assignment lifts it */
     char err[256] = "";
-    rill_err_t rc = confirm(app->transport, err, sizeof err);
+    rill_err_t rc = rill__tr_confirm(app->transport, err, sizeof err);
     if (!app->fenced || app->state != RILL_APP_RUNNING) return;
     if (rc == RILL_OK) {
         app->fenced = false;
@@ -81,7 +80,7 @@ static void on_confirm(evutil_socket_t fd, short what, void *arg) {
 
 void rill__lease_on_assigned(rill_app_t *app) {
     if (!app->fenced) return;
-    if (RILL__TR_SLOT(app->transport->ops, confirm, 2)) {
+    if (rill__tr_can_confirm(app->transport)) {
         confirm_later(app, 0);
         return;
     }
@@ -123,12 +122,9 @@ static void on_lease_tick(evutil_socket_t fd, short what, void *arg) {
 }
 
 rill_err_t rill__lease_start(rill_app_t *app) {
-    const struct rill_transport_ops *ops = app->transport->ops;
     int64_t conf = rill_conf_get_int(app->conf, "lease.stall.ms", 0);
-    int64_t (*session_ms)(rill_transport_t *) = RILL__TR_SLOT(ops, session_ms, 2);
-    int64_t (*poll_ms)(rill_transport_t *) = RILL__TR_SLOT(ops, poll_ms, 2);
-    int64_t session = session_ms ? session_ms(app->transport) : 0;
-    int64_t poll = poll_ms ? poll_ms(app->transport) : 0;
+    int64_t session = rill__tr_session_ms(app->transport);
+    int64_t poll = rill__tr_poll_ms(app->transport);
     app->stall_ms = conf < 0 ? 0 : conf > 0 ? conf : session / 2;
     if (!app->stall_ms) return RILL_OK;
     /* heartbeats off the loop: the loop may stall up to the poll limit */

@@ -80,15 +80,17 @@ rill_err_t rill_register_transport(const struct rill_transport_ops *ops) {
 }
 
 rill_err_t rill_register_store(const struct rill_store_ops *ops) {
-    if (!ops || ops->abi != RILL_STORE_ABI || !ops->open || !ops->close ||
-        !ops->part_open || !ops->get || !ops->write)
-        return RILL_EINVAL;
+    if (!ops || ops->abi < 1 || ops->abi > RILL_STORE_ABI || !ops->open || !ops->close ||
+        !ops->part_open || !ops->part_close || !ops->get || !ops->write || !ops->scan ||
+        !ops->offset || !ops->stats || !ops->drop)
+        return RILL_EINVAL; /* every slot the core calls (backend.c) */
     return add((const void **)user_stores, ops, ops->scheme,
                ops->scheme && rill_store_find(ops->scheme));
 }
 
 rill_err_t rill_register_serializer(const struct rill_serializer_ops *ops) {
-    if (!ops || ops->abi != RILL_SERIALIZER_ABI || !ops->encode || !ops->decode)
+    if (!ops || ops->abi < 1 || ops->abi > RILL_SERIALIZER_ABI || !ops->encode ||
+        !ops->decode)
         return RILL_EINVAL;
     return add((const void **)user_serializers, ops, ops->name,
                ops->name && rill_serializer_find(ops->name));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app_int.h"
+#include "backend_int.h"
 
 #define REPLY_TO "rill.reply_to"
 #define CORRELATION "rill.correlation"
@@ -61,8 +62,7 @@ static rill_err_t reply_topic(rill_app_t *app) {
     rill_topic_opts_t o = {.partitions = 1, .internal = true};
     rill_topic_t *t = rill_app_topic(app, name, &o);
     if (!t) return RILL_ETRANSPORT;
-    rill_err_t rc =
-        app->transport->ops->reader_open(app->transport, t->name, 0, RILL_OFFSET_END);
+    rill_err_t rc = rill__tr_reader_open(app->transport, t->name, 0, RILL_OFFSET_END);
     if (rc != RILL_OK) {
         rill__app_seterr(app, "cannot read reply topic '%s': %s", name, rill_err2str(rc));
         return rc;
@@ -138,8 +138,8 @@ rill_err_t rill_event_reply(rill_event_t *ev, const void *value) {
     rill_serializer_t *json = rill__app_serializer(app, "json", why, sizeof why);
     if (!json) return RILL_ECONF;
     rill_buf_t buf = RILL_BUF_INIT;
-    rill_err_t rc =
-        json->ops->encode(json, agent->opts.reply_type, value, &buf, why, sizeof why);
+    rill_err_t rc = rill_serializer_encode(json, agent->opts.reply_type, value, &buf, why,
+                                           sizeof why);
     if (rc == RILL_OK) {
         rill_header_t h = {CORRELATION, corr, clen};
         rill_send_opts_t o = {.headers = &h, .nheaders = 1};
@@ -172,8 +172,8 @@ bool rill__asks_on_message(rill_app_t *app, const rill_msg_t *m) {
         rill_err_t rc = v && json ? RILL_OK : RILL_ENOMEM;
         if (rc == RILL_OK && t->kind == RILL_T_RECORD) rill_record_init(t->record, v);
         if (rc == RILL_OK)
-            rc = json->ops->decode(json, t, m->value ? m->value : "", m->value_len, v,
-                                   why, sizeof why);
+            rc = rill_serializer_decode(json, t, m->value ? m->value : "", m->value_len,
+                                        v, why, sizeof why);
         rill_reply_cb cb = a->cb;
         void *opaque = a->opaque;
         ask_unlink(app, a);

@@ -252,7 +252,7 @@ static rill_err_t value_bytes(rill_event_t *ev, rill_topic_t *dest, const void *
     char why[256] = "";
     rill_buf_reset(buf);
     rill_err_t rc =
-        dest->vser->ops->encode(dest->vser, ev->vtype, ev->value, buf, why, sizeof why);
+        rill_serializer_encode(dest->vser, ev->vtype, ev->value, buf, why, sizeof why);
     if (rc != RILL_OK) {
         rill_log(ev->app->log, RILL_LOG_ERROR, ev->agent->name, "encoding for '%s': %s",
                  dest->name, why);

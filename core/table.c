@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "table_int.h"
+#include "backend_int.h"
 
 #define WKEY 8 /* window start prefix of a windowed store key */
 
@@ -154,7 +155,7 @@ void rill__tables_free(rill_app_t *app) {
         app->tables = t->next;
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill__ov_free(&t->parts[p].dirty);
-            if (t->parts[p].sp) app->store->ops->part_close(t->parts[p].sp);
+            if (t->parts[p].sp) rill__st_part_close(app->store, t->parts[p].sp);
         }
         free(t->parts);
         free(t->mismatch_logged);
@@ -307,7 +308,7 @@ static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, vo
     memset(out, 0, sz);
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, out);
     char why[256] = "";
-    rill_err_t rc = t->vser->ops->decode(t->vser, vt, data, len, out, why, sizeof why);
+    rill_err_t rc = rill_serializer_decode(t->vser, vt, data, len, out, why, sizeof why);
     if (rc != RILL_OK)
         rill__app_seterr(t->app, "table '%s': stored value does not decode: %s", t->name,
                          why);
@@ -323,8 +324,8 @@ static rill_err_t value_encode(rill_table_t *t, const void *value) {
         return RILL_OK;
     }
     char why[256] = "";
-    rill_err_t rc = t->vser->ops->encode(t->vser, t->opts.value_type, value, &t->vbuf,
-                                         why, sizeof why);
+    rill_err_t rc = rill_serializer_encode(t->vser, t->opts.value_type, value, &t->vbuf,
+                                           why, sizeof why);
     if (rc != RILL_OK)
         rill__app_seterr(t->app, "table '%s': cannot encode value: %s", t->name, why);
     return rc;
@@ -343,7 +344,7 @@ static rill_err_t read_skey(rill_tpart_t *tp, void *out, bool *found) {
         return value_decode(t, e->val, e->vlen, out);
     }
     rill_buf_t got = RILL_BUF_INIT;
-    rill_err_t rc = t->app->store->ops->get(tp->sp, t->kbuf.data, t->kbuf.len, &got);
+    rill_err_t rc = rill__st_get(t->app->store, tp->sp, t->kbuf.data, t->kbuf.len, &got);
     if (rc == RILL_ENOENT) {
         *found = false;
         value_default(t, out);
@@ -402,7 +403,7 @@ static rill_err_t send_cl(rill_tpart_t *tp, const void *key, size_t klen, const 
     app->send_fence = rill__fence_for(app, t->partitions, tp->partition);
     rill_err_t rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
     for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
-        app->transport->ops->flush(app->transport, 25);
+        rill__tr_flush(app->transport, 25);
         rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
     }
     app->send_fence = saved;
@@ -587,7 +588,8 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
         ops[n++] = (rill_store_op_t){e->tomb ? RILL_STORE_DEL : RILL_STORE_PUT, e->key,
                                      e->klen, e->val, e->vlen};
     }
-    rill_err_t rc = st->ops->write(tp->sp, ops, n, tp->cl_next >= 0 ? tp->cl_next : -1);
+    rill_err_t rc =
+        rill__st_write(st, tp->sp, ops, n, tp->cl_next >= 0 ? tp->cl_next : -1);
     free(ops);
     if (rc != RILL_OK) {
         rill_app_fail(t->app, rc, "table '%s' partition %d: store write failed", t->name,
@@ -638,7 +640,12 @@ static void expire_windows(rill_tpart_t *tp) {
     uint8_t end[WKEY];
     put_be64(end, cutoff + 1); /* windows starting at or before cutoff */
     expiry_scan_t x = {0};
-    t->app->store->ops->scan(tp->sp, NULL, 0, end, WKEY, collect_expired, &x);
+    rill_err_t src =
+        rill__st_scan(t->app->store, tp->sp, NULL, 0, end, WKEY, collect_expired, &x);
+    if (src != RILL_OK) /* what was collected still expires; the rest next time */
+        rill_log(t->app->log, RILL_LOG_WARN, t->app->store->name,
+                 "table '%s' partition %d: scanning expired windows: %s", t->name,
+                 tp->partition, rill_err2str(src));
     if (!x.n) return;
     const rill_type_t *vt = t->opts.value_type;
     size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
@@ -727,7 +734,14 @@ rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opa
         rill_tpart_t *tp = &t->parts[p];
         if (tp->state != RILL_TP_ACTIVE) continue;
         rill__tpart_flush(tp);
-        t->app->store->ops->scan(tp->sp, NULL, 0, NULL, 0, visit_one, &x);
+        rill_err_t src =
+            rill__st_scan(t->app->store, tp->sp, NULL, 0, NULL, 0, visit_one, &x);
+        if (src != RILL_OK) {
+            free(x.val);
+            rill__app_seterr(t->app, "table '%s' partition %d: store scan: %s", t->name,
+                             p, rill_err2str(src));
+            return src;
+        }
     }
     free(x.val);
     return RILL_OK;
@@ -746,7 +760,7 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
         out->owned++;
         rill__tpart_flush(tp);
         rill_store_stats_t s;
-        if (t->app->store->ops->stats(tp->sp, &s) == RILL_OK) {
+        if (rill__st_stats(t->app->store, tp->sp, &s) == RILL_OK) {
             out->keys += s.keys;
             out->bytes += s.bytes;
         }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "table_int.h"
+#include "backend_int.h"
 
 /* Table partition p is ours when partition p of a topic it is co-partitioned
  * with is: the topics agents read that have as many partitions (user topics and
@@ -42,14 +43,19 @@ static rill_err_t open_part(rill_tpart_t *tp) {
     if (tp->sp) return RILL_OK;
     char err[256] = "";
     rill_err_t rc =
-        st->ops->part_open(st, t->name, tp->partition, &tp->sp, err, sizeof err);
+        rill__st_part_open(st, t->name, tp->partition, &tp->sp, err, sizeof err);
     if (rc != RILL_OK) {
         rill_app_fail(t->app, rc, "table '%s' partition %d: store: %s", t->name,
                       tp->partition, err);
         return rc;
     }
     int64_t off = RILL_OFFSET_INVALID;
-    st->ops->offset(tp->sp, &off);
+    if ((rc = rill__st_offset(st, tp->sp, &off)) != RILL_OK) {
+        rill_app_fail(t->app, rc,
+                      "table '%s' partition %d: store: reading its offset: %s", t->name,
+                      tp->partition, rill_err2str(rc));
+        return rc;
+    }
     tp->store_offset = off;
     tp->cl_next = off >= 0 ? off : -1;
     return RILL_OK;
@@ -58,16 +64,15 @@ static rill_err_t open_part(rill_tpart_t *tp) {
 static void close_reader(rill_tpart_t *tp) {
     rill_app_t *app = tp->table->app;
     if (!tp->reader) return;
-    app->transport->ops->reader_close(app->transport, tp->table->changelog->name,
-                                      tp->partition);
+    rill__tr_reader_close(app->transport, tp->table->changelog->name, tp->partition);
     tp->reader = false;
 }
 
 static rill_err_t open_reader(rill_tpart_t *tp) {
     rill_app_t *app = tp->table->app;
     int64_t from = tp->cl_next >= 0 ? tp->cl_next : RILL_OFFSET_BEGINNING;
-    rill_err_t rc = app->transport->ops->reader_open(
-        app->transport, tp->table->changelog->name, tp->partition, from);
+    rill_err_t rc = rill__tr_reader_open(app->transport, tp->table->changelog->name,
+                                         tp->partition, from);
     if (rc != RILL_OK) {
         rill_app_fail(app, rc,
                       "table '%s' partition %d: cannot read changelog '%s' from %lld: %s",
@@ -85,13 +90,13 @@ static void release_part(rill_tpart_t *tp, bool drop) {
     rill_store_t *st = t->app->store;
     close_reader(tp);
     rill__ov_clear(&tp->dirty);
-    if (tp->sp) st->ops->part_close(tp->sp);
+    if (tp->sp) rill__st_part_close(st, tp->sp);
     tp->sp = NULL;
     tp->state = RILL_TP_NONE;
     tp->stream_time = INT64_MIN;
     if (drop) {
         char err[256] = "";
-        if (st->ops->drop(st, t->name, tp->partition, err, sizeof err) != RILL_OK)
+        if (rill__st_drop(st, t->name, tp->partition, err, sizeof err) != RILL_OK)
             rill_log(t->app->log, RILL_LOG_WARN, t->app->id,
                      "table '%s' partition %d: dropping moved data: %s", t->name,
                      tp->partition, err);
@@ -111,10 +116,8 @@ static void start_recovery(rill_tpart_t *tp) {
     tp->rec_applied = 0;
     tp->rec_t0_ns = tp->rec_progress_ns = tp->rec_logged_ns = rill_mono_ns();
     int64_t lo, hi;
-    if ((app->transport->ops->features & RILL_TF_WATERMARKS) &&
-        app->transport->ops->watermarks &&
-        app->transport->ops->watermarks(app->transport, t->changelog->name, tp->partition,
-                                        &lo, &hi, 5000) == RILL_OK)
+    if (rill__tr_watermarks(app->transport, t->changelog->name, tp->partition, &lo, &hi,
+                            5000) == RILL_OK)
         tp->rec_end = hi;
     rill_log(app->log, RILL_LOG_INFO, app->id,
              "table '%s' partition %d: recovering from changelog offset %lld%s", t->name,
@@ -143,10 +146,18 @@ static void resume_held(rill_app_t *app) {
             int64_t from = s->held_from;
             s->held_from = -1;
             if (!s->assigned) continue;
-            rill_tp_t one = {t->name, p};
-            if (from >= 0) app->transport->ops->seek(app->transport, t->name, p, from);
+            /* events delivered while held were dropped: without the seek back they
+             * would be skipped, so a failed one ends the worker */
+            rill_err_t rc =
+                from >= 0 ? rill__tr_seek(app->transport, t->name, p, from) : RILL_OK;
+            if (rc != RILL_OK) {
+                rill_app_fail(app, rc,
+                              "%s[%d]: cannot seek back to %lld after recovery: %s",
+                              t->name, p, (long long)from, rill_err2str(rc));
+                return;
+            }
             if (s->paused) continue;
-            app->transport->ops->resume(app->transport, &one, 1);
+            rill__tr_resume(app->transport, t->name, p);
         }
     }
 }
@@ -267,7 +278,7 @@ void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n) {
             if (s->held) continue;
             s->held = true;
             s->held_from = -1;
-            app->transport->ops->pause(app->transport, &tps[i], 1);
+            rill__tr_pause(app->transport, tps[i].topic, tps[i].partition);
         }
         if (!app->recovery_ev && !(app->recovery_ev = event_new(app->base, -1, EV_PERSIST,
                                                                 on_recovery_tick, app))) {
@@ -355,7 +366,7 @@ static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
                               m->key ? m->key : "", m->key_len, m->value, m->value_len};
         last = m->offset;
         if (k == 256 || i + 1 == n) {
-            if (t->app->store->ops->write(tp->sp, ops, k, last + 1) != RILL_OK) {
+            if (rill__st_write(t->app->store, tp->sp, ops, k, last + 1) != RILL_OK) {
                 rill_app_fail(t->app, RILL_ESTORE,
                               "table '%s' partition %d: store write failed "
                               "while applying the changelog at offset %lld",
@@ -373,7 +384,7 @@ static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
         }
     }
     if (k) { /* the tail after skipped messages */
-        if (t->app->store->ops->write(tp->sp, ops, k, last + 1) == RILL_OK) {
+        if (rill__st_write(t->app->store, tp->sp, ops, k, last + 1) == RILL_OK) {
             tp->cl_next = tp->store_offset = last + 1;
             if (tp->state == RILL_TP_RECOVERING) {
                 tp->rec_applied += k;

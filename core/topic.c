@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app_int.h"
+#include "backend_int.h"
 
 static bool valid_topic_name(const char *name) {
     if (!name || !*name || strlen(name) > 249) return false;
@@ -187,11 +188,11 @@ rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen) {
     };
     int32_t got = 0;
     char why[512] = "";
-    rill_err_t rc = tr->ops->declare(tr, &spec, &got, why, sizeof why);
+    rill_err_t rc = rill__tr_declare(tr, &spec, &got, why, sizeof why);
     if (rc == RILL_EPARTITIONS &&
         !explicit) { /* no count asked for: take the existing one */
         spec.partitions = 0;
-        rc = tr->ops->declare(tr, &spec, &got, why, sizeof why);
+        rc = rill__tr_declare(tr, &spec, &got, why, sizeof why);
     }
     if (rc != RILL_OK) {
         snprintf(errstr, errlen, "declaring topic '%s': %s", t->name,
@@ -309,7 +310,7 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
         .fence_topic = f ? f->topic->name : NULL,
         .fence_partition = f ? f->partition : -1,
     };
-    rill_err_t rc = app->transport->ops->produce(app->transport, &m, on_delivery, s);
+    rill_err_t rc = rill__tr_produce(app->transport, &m, on_delivery, s);
     if (rc != RILL_OK) {
         s->next = app->free_sends;
         app->free_sends = s;
@@ -343,7 +344,7 @@ static rill_err_t encode(rill_topic_t *t, rill_serializer_t *ser, const rill_typ
     }
     char why[256] = "";
     rill_buf_reset(buf);
-    rill_err_t rc = ser->ops->encode(ser, type, v, buf, why, sizeof why);
+    rill_err_t rc = rill_serializer_encode(ser, type, v, buf, why, sizeof why);
     if (rc != RILL_OK) {
         rill__app_seterr(t->app, "send to '%s': encoding %s with %s: %s", t->name, what,
                          ser->name, *why ? why : rill_err2str(rc));

@@ -13,12 +13,13 @@
 #include <unistd.h>
 
 #include "app_int.h"
+#include "backend_int.h"
 #include "table_int.h"
 
 void rill__txn_begin(rill_app_t *app) {
     if (!app->eos || app->txn_open || app->state != RILL_APP_RUNNING) return;
     char err[512] = "";
-    rill_err_t rc = app->transport->ops->txn_begin(app->transport, err, sizeof err);
+    rill_err_t rc = rill__tr_txn_begin(app->transport, err, sizeof err);
     if (rc != RILL_OK) {
         rill_app_fail(app, rc, "exactly_once: cannot begin a transaction: %s", err);
         return;
@@ -34,14 +35,13 @@ static void rewind_all(rill_app_t *app) {
             rill_tpstate_t *tp = &t->parts[p];
             if (!tp->assigned) continue;
             int64_t to = tp->committed;
-            if (to < 0 && (!app->transport->ops->committed ||
-                           app->transport->ops->committed(app->transport, app->id,
-                                                          t->name, p, &to) != RILL_OK ||
+            if (to < 0 && (rill__tr_committed(app->transport, app->id, t->name, p, &to) !=
+                               RILL_OK ||
                            to < 0))
                 to = RILL_OFFSET_BEGINNING;
             rill__agents_drop_queued(app, tp);
             rill__acks_reset(&tp->acks);
-            rill_err_t rc = app->transport->ops->seek(app->transport, t->name, p, to);
+            rill_err_t rc = rill__tr_seek(app->transport, t->name, p, to);
             if (rc != RILL_OK) { /* going on would skip the aborted interval */
                 rill_app_fail(app, rc,
                               "exactly_once: cannot rewind %s[%d] to %lld after an "
@@ -75,8 +75,7 @@ static void rewind_all(rill_app_t *app) {
  * no partition it has committed progress for: the first commit of the run that
  * carries any (and again only after a rebalance took all of those away). */
 static const rill_tp_offset_t *verify_due(rill_app_t *app) {
-    if (!app->transport->ops->committed ||
-        strcmp(rill_conf_get(app->conf, "exactly_once.verify_offsets"), "true") != 0)
+    if (strcmp(rill_conf_get(app->conf, "exactly_once.verify_offsets"), "true") != 0)
         return NULL;
     const rill_tp_offset_t *o = NULL;
     for (size_t i = 0; i < app->ncommit_snap; i++)
@@ -96,8 +95,7 @@ static bool offsets_kept(rill_app_t *app, rill_tp_offset_t o) {
     rill_err_t rc = RILL_OK;
     for (int i = 0; i < VERIFY_TRIES; i++) {
         if (i) usleep(VERIFY_PAUSE_US);
-        rc = app->transport->ops->committed(app->transport, app->id, o.topic, o.partition,
-                                            &got);
+        rc = rill__tr_committed(app->transport, app->id, o.topic, o.partition, &got);
         if (rc == RILL_OK && got >= o.offset) return true;
     }
     if (rc != RILL_OK) { /* cannot tell: no reason to stop a worker that may be fine */
@@ -129,13 +127,12 @@ void rill__txn_commit(rill_app_t *app) {
         return;
     }
     rill__app_snap_acked(app);
-    const struct rill_transport_ops *ops = app->transport->ops;
     char err[512] = "";
     rill_err_t rc = RILL_OK;
     if (app->ncommit_snap)
-        rc = ops->txn_offsets(app->transport, app->id, app->commit_snap,
-                              app->ncommit_snap, err, sizeof err);
-    if (rc == RILL_OK) rc = ops->txn_commit(app->transport, err, sizeof err);
+        rc = rill__tr_txn_offsets(app->transport, app->id, app->commit_snap,
+                                  app->ncommit_snap, err, sizeof err);
+    if (rc == RILL_OK) rc = rill__tr_txn_commit(app->transport, err, sizeof err);
     app->txn_open = false;
     if (rc == RILL_OK) {
         const rill_tp_offset_t *due = verify_due(app);
@@ -159,7 +156,7 @@ void rill__txn_commit(rill_app_t *app) {
     }
     rill__log(app, RILL_LOG_WARN, "exactly_once: commit failed (%s); aborting", err);
     char aerr[512] = "";
-    if (ops->txn_abort(app->transport, aerr, sizeof aerr) == RILL_EFATAL) {
+    if (rill__tr_txn_abort(app->transport, aerr, sizeof aerr) == RILL_EFATAL) {
         rill_app_fail(app, RILL_EFATAL, "exactly_once: abort: %s", aerr);
         return;
     }

@@ -47,8 +47,8 @@ static int dump_one(const void *key, size_t klen, int64_t ws, const void *value,
     evbuffer_add(d->b, ": ", 2);
     rill_buf_t out = RILL_BUF_INIT;
     char why[128];
-    if (d->json && d->json->ops->encode(d->json, d->t->opts.value_type, value, &out, why,
-                                        sizeof why) == RILL_OK)
+    if (d->json && rill_serializer_encode(d->json, d->t->opts.value_type, value, &out,
+                                          why, sizeof why) == RILL_OK)
         evbuffer_add(d->b, out.data, out.len);
     else
         evbuffer_add(d->b, "null", 4);
