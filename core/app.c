@@ -509,7 +509,13 @@ rill_err_t rill_app_run(rill_app_t *app) {
 }
 
 bool rill_app_is_ready(const rill_app_t *app) {
-    return app->state == RILL_APP_RUNNING;
+    if (app->state != RILL_APP_RUNNING || app->fenced || rill__tables_recovering(app))
+        return false;
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (t->parts[p].assigned && t->parts[p].held)
+                return false; /* not consuming */
+    return true;
 }
 
 void rill_app_destroy(rill_app_t *app) {

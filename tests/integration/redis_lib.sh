@@ -3,7 +3,7 @@
 # Sourcing it skips the test (exit 0) without redis-server or curl, makes $tmpd and
 # defines check NAME STATUS, which counts into $pass and $fail.
 for _prog in redis-server curl; do
-    command -v "$_prog" >/dev/null || { echo "$_prog not installed: skipped"; echo "0 passed, 0 failed"; exit 0; }
+    command -v "$_prog" >/dev/null || { echo "$_prog not installed: skipped"; exit 77; }
 done
 tmpd=$(mktemp -d)
 pass=0; fail=0
