@@ -45,16 +45,18 @@ int64_t rill__redis_id_parse(const char *s, size_t len) {
     uint64_t ms = 0, seq = 0;
     size_t i = 0;
     if (!len) return -1;
+    /* past the limit a number only has to stay past it: it never wraps round */
     for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-        ms = ms * 10 + (uint64_t)(s[i] - '0');
+        if (!(ms >> RILL_REDIS_MS_BITS)) ms = ms * 10 + (uint64_t)(s[i] - '0');
     if (i == 0 || i == len || s[i] != '-') return -1;
     size_t j = ++i;
     for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-        seq = seq * 10 + (uint64_t)(s[i] - '0');
+        if (!(seq >> RILL_REDIS_SEQ_BITS)) seq = seq * 10 + (uint64_t)(s[i] - '0');
     if (i == j || i != len) return -1;
     /* 43 bits of milliseconds (until year 2248) and 20 of sequence */
-    if (ms >> 43 || seq >> RILL_REDIS_SEQ_BITS) return -1;
-    return (int64_t)(ms << RILL_REDIS_SEQ_BITS | seq);
+    if (ms >> RILL_REDIS_MS_BITS || seq >> RILL_REDIS_SEQ_BITS) return -1;
+    int64_t off = (int64_t)(ms << RILL_REDIS_SEQ_BITS | seq);
+    return off == INT64_MAX ? -1 : off; /* its next offset would not exist */
 }
 
 void rill__redis_id_format(int64_t off, char *buf, size_t n) {
@@ -264,10 +266,44 @@ redisReply *rill__redis_sync(rctx_t *r, char *errstr, size_t errlen, int argc,
 
 static void on_xadd(redisAsyncContext *ac, void *reply, void *priv);
 
+/* ---- the fenced XADD --------------------------------------------------------------- */
+
+/* KEYS[1] the stream, KEYS[2] the owner key of the fencing partition (absent: this
+ * transport is in no group); ARGV[1] this member's id, ARGV[2..] XADD's arguments
+ * after the key.  The check and the append are one script, so no other member can
+ * take the partition between them. */
+static const char FENCED_XADD_LUA[] =
+    "local owner = KEYS[2] and redis.call('GET', KEYS[2])\n"
+    "if owner ~= ARGV[1] then\n"
+    "  return redis.error_reply('FENCED ' .. (owner or ''))\n"
+    "end\n"
+    "return redis.call('XADD', KEYS[1], unpack(ARGV, 2))\n";
+
+static void on_script_load(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    rctx_t *r = priv;
+    redisReply *rep = reply;
+    if (!rep || r->closing) return;
+    if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof r->fence_sha)
+        memcpy(r->fence_sha, rep->str, rep->len + 1);
+    else if (rep->type == REDIS_REPLY_ERROR)
+        rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
+                 "SCRIPT LOAD of the fenced XADD: %s (fenced produces go as EVAL)",
+                 rep->str);
+}
+
+/* Ahead of every EVALSHA sent after it on the command connection. */
+static void load_fence_script(rctx_t *r) {
+    const char *argv[] = {"SCRIPT", "LOAD", FENCED_XADD_LUA};
+    rill__redis_send(&r->cmd, on_script_load, r, 3, argv, NULL);
+}
+
 /* ---- open / close ------------------------------------------------------------------ */
 
 static void on_cmd_ready(rconn_t *c) {
     rctx_t *r = c->r;
+    /* a restarted server has lost its scripts: the resent EVALSHAs follow this */
+    load_fence_script(r);
     /* produces whose reply a broken connection swallowed go again, in order */
     for (preq_t *q = r->pq_head; q; q = q->next)
         redisAsyncFormattedCommand(c->ac, on_xadd, r, q->cmd, q->len);
@@ -470,8 +506,16 @@ static rill_err_t redis_declare(rill_transport_t *t, const rill_topic_spec_t *sp
 
 /* ---- produce --------------------------------------------------------------------- */
 
+static void pq_push(rctx_t *r, preq_t *q) {
+    q->next = NULL;
+    if (r->pq_tail)
+        r->pq_tail->next = q;
+    else
+        r->pq_head = q;
+    r->pq_tail = q;
+}
+
 static void on_xadd(redisAsyncContext *ac, void *reply, void *priv) {
-    (void)ac;
     rctx_t *r = priv;
     redisReply *rep = reply;
     if (!rep || r->closing) return; /* connection lost: resent when it is back */
@@ -479,10 +523,47 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *priv) {
     if (!q) return;
     r->pq_head = q->next;
     if (!r->pq_head) r->pq_tail = NULL;
+    if (q->fence && !q->reloaded && rep->type == REDIS_REPLY_ERROR &&
+        !strncmp(rep->str, "NOSCRIPT", 8)) {
+        /* The server lost the script (SCRIPT FLUSH, eviction): load it and send this
+         * again behind it.  Its report then comes after those of the produces sent
+         * meanwhile; fenced ones among them got NOSCRIPT too and keep their order. */
+        q->reloaded = true;
+        rill_log(r->t->log, RILL_LOG_INFO, r->t->name,
+                 "redis at %s lost the fenced XADD script (NOSCRIPT): loading it again",
+                 r->where);
+        pq_push(r, q);
+        load_fence_script(r);
+        redisAsyncFormattedCommand(ac, on_xadd, r, q->cmd, q->len);
+        return;
+    }
     r->inflight--;
+    char msg[512];
     if (rep->type == REDIS_REPLY_STRING) {
         int64_t off = rill__redis_id_parse(rep->str, rep->len);
-        q->cb(RILL_OK, NULL, q->partition, off, q->opaque);
+        if (off >= 0) {
+            q->cb(RILL_OK, NULL, q->partition, off, q->opaque);
+        } else {
+            snprintf(msg, sizeof msg,
+                     "XADD to %s appended entry %.*s, beyond what an offset can "
+                     "name: " RILL_REDIS_ID_LIMIT,
+                     q->key, (int)rep->len, rep->str);
+            rill_log(r->t->log, RILL_LOG_ERROR, r->t->name, "%s", msg);
+            q->cb(RILL_ETRANSPORT, msg, q->partition, -1, q->opaque);
+        }
+    } else if (q->fence && rep->type == REDIS_REPLY_ERROR &&
+               !strncmp(rep->str, "FENCED", 6)) {
+        const char *owner = rep->str + (rep->len > 7 ? 7 : rep->len);
+        if (*owner)
+            snprintf(msg, sizeof msg,
+                     "fenced: %s[%d] is owned by another member (%s); not written to %s",
+                     q->fence, (int)q->fence_partition, owner, q->key);
+        else
+            snprintf(msg, sizeof msg,
+                     "fenced: %s[%d] is owned by another member or none, not by this "
+                     "one; not written to %s",
+                     q->fence, (int)q->fence_partition, q->key);
+        q->cb(RILL_ENOTOWNER, msg, q->partition, -1, q->opaque);
     } else {
         q->cb(RILL_ETRANSPORT, rep->type == REDIS_REPLY_ERROR ? rep->str : "XADD failed",
               q->partition, -1, q->opaque);
@@ -528,18 +609,37 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         r->want_writable = true;
         return RILL_EFULL;
     }
-    char key[512], maxlen[24], ts[24];
+    char key[512], maxlen[24], ts[24], owner[1024];
     size_t tl = strlen(m->topic);
     if (tl > sizeof key - 16) return RILL_EINVAL;
     memcpy(key, m->topic, tl);
     key[tl] = ':';
     *put_u64(key + tl + 1, (uint64_t)m->partition) = '\0';
-    const char *argv[16];
-    size_t lens[16];
+    const char *argv[24];
+    size_t lens[24];
     int n = 0;
 #define ARG(p, l) (argv[n] = (p), lens[n++] = (l))
-    ARG("XADD", 4);
-    ARG(key, strlen(key));
+    if (m->fence_topic) {
+        /* EVALSHA sha 2 key owner id <XADD's arguments after the key> */
+        bool grouped = r->group != NULL;
+        if (grouped && !rill__redis_owner_key(r, m->fence_topic, m->fence_partition,
+                                              owner, sizeof owner))
+            return RILL_EINVAL;
+        if (*r->fence_sha) {
+            ARG("EVALSHA", 7);
+            ARG(r->fence_sha, strlen(r->fence_sha));
+        } else { /* not loaded yet */
+            ARG("EVAL", 4);
+            ARG(FENCED_XADD_LUA, sizeof FENCED_XADD_LUA - 1);
+        }
+        ARG(grouped ? "2" : "1", 1);
+        ARG(key, strlen(key));
+        if (grouped) ARG(owner, strlen(owner));
+        ARG(t->client_id, strlen(t->client_id));
+    } else {
+        ARG("XADD", 4);
+        ARG(key, strlen(key));
+    }
     rtopic_t *tp = r->maxlen ? topic_cached(r, m->topic) : NULL;
     if (r->maxlen && !(tp && tp->compacted)) {
         *put_u64(maxlen, (uint64_t)r->maxlen) = '\0';
@@ -573,7 +673,8 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
     }
 #undef ARG
     /* the command in RESP, in the same allocation as its request */
-    size_t size = 16;
+    size_t klen = strlen(key) + 1, flen = m->fence_topic ? strlen(m->fence_topic) + 1 : 0;
+    size_t size = 16 + klen + flen;
     for (int i = 0; i < n; i++)
         size += 26 + lens[i];
     preq_t *q = malloc(sizeof *q + size);
@@ -598,15 +699,15 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
     }
     free(hdrs);
     q->len = (size_t)(w - q->cmd);
-    q->next = NULL;
+    memcpy(w, key, klen);
+    q->key = w;
+    q->fence = flen ? memcpy(w + klen, m->fence_topic, flen) : NULL;
     q->cb = cb;
     q->opaque = opaque;
     q->partition = m->partition;
-    if (r->pq_tail)
-        r->pq_tail->next = q;
-    else
-        r->pq_head = q;
-    r->pq_tail = q;
+    q->fence_partition = m->fence_partition;
+    q->reloaded = false;
+    pq_push(r, q);
     r->inflight++;
     /* replies come back in order on the one connection, so on_xadd pops the head */
     if (r->cmd.ready) {
@@ -658,19 +759,35 @@ static rill_err_t redis_watermarks(rill_transport_t *t, const char *topic,
         *low = *high = 0;
     } else {
         redisReply *fa = a->element[0]->element[0], *fb = b->element[0]->element[0];
-        *low = rill__redis_id_parse(fa->str, fa->len);
-        *high = rill__redis_id_parse(fb->str, fb->len) + 1;
+        int64_t lo = rill__redis_id_parse(fa->str, fa->len);
+        int64_t hi = rill__redis_id_parse(fb->str, fb->len);
+        if (lo < 0 || hi < 0) {
+            redisReply *bad = lo < 0 ? fa : fb;
+            rill_log(t->log, RILL_LOG_ERROR, t->name,
+                     "watermarks of %s: entry %s is beyond what an offset can "
+                     "name: " RILL_REDIS_ID_LIMIT,
+                     key, bad->str);
+            rc = RILL_ETRANSPORT;
+        } else {
+            *low = lo;
+            *high = hi + 1;
+        }
     }
     if (a) freeReplyObject(a);
     if (b) freeReplyObject(b);
     return rc;
 }
 
+static int64_t redis_session_ms(rill_transport_t *t) {
+    return ((rctx_t *)t->impl)->session_ms;
+}
+
 const struct rill_transport_ops rill_transport_redis = {
     .abi = RILL_TRANSPORT_ABI,
     .scheme = "redis",
     .description = "Redis Streams (hiredis): redis://[:password@]host:port[/db]",
-    .features = RILL_TF_GROUPS | RILL_TF_WATERMARKS | RILL_TF_PERSISTENT,
+    .features =
+        RILL_TF_GROUPS | RILL_TF_WATERMARKS | RILL_TF_PERSISTENT | RILL_TF_FENCING,
     .props = redis_props,
     .impl_size = sizeof(rctx_t),
     .open = redis_open,
@@ -689,4 +806,6 @@ const struct rill_transport_ops rill_transport_redis = {
     .reader_close = rill__redis_reader_close,
     .watermarks = redis_watermarks,
     .close = redis_close,
+    .session_ms = redis_session_ms,
+    .confirm = rill__redis_confirm,
 };

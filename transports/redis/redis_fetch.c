@@ -72,6 +72,7 @@ rstream_t *rill__redis_find(rstream_t *list, const char *topic, int32_t partitio
 }
 
 void rill__redis_pel_add(rstream_t *s, int64_t id) {
+    if (id < 0) return; /* beyond the offsets: the consumer stops at it, unacked */
     if (s->npel == s->pelcap) {
         size_t cap = s->pelcap ? s->pelcap * 2 : 256;
         int64_t *p = realloc(s->pel, cap * sizeof *p);
@@ -196,7 +197,21 @@ static bool add_entry(batch_t *b, rstream_t *s, const redisReply *e, int64_t *id
     return true;
 }
 
-/* Deliver the entries of one stream from a reply; returns how many entries it held. */
+/* The ID of entry @p e as Redis wrote it, or NULL. */
+static const redisReply *entry_id(const redisReply *e) {
+    return e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+                   e->element[0]->type == REDIS_REPLY_STRING
+               ? e->element[0]
+               : NULL;
+}
+
+/* Deliver the entries of one stream from a reply; returns how many entries it held.
+ *
+ * An entry whose ID has no offset (beyond RILL_REDIS_ID_LIMIT) ends the stream for
+ * this transport, loudly: what comes before it is delivered, then the error handler
+ * gets a fatal error naming it.  Skipping it would lose it without a trace, and,
+ * since the position could not move past it, re-read it at every start; and when
+ * its milliseconds are what is too big, every later ID is too (IDs only grow). */
 static size_t deliver(rctx_t *r, rstream_t *s, const redisReply *entries, bool group) {
     if (!r->scratch && !(r->scratch = calloc(1, sizeof(batch_t)))) return 0;
     batch_t *bp = r->scratch;
@@ -204,19 +219,23 @@ static size_t deliver(rctx_t *r, rstream_t *s, const redisReply *entries, bool g
     batch_reset(&b);
     size_t got = entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0;
     int64_t last = -1;
+    char bad[96] = "";
     for (size_t i = 0; i < got; i++) {
         int64_t id = -1;
         size_t before = b.n;
         bool ok = add_entry(&b, s, entries->element[i], &id);
+        const redisReply *eid = entry_id(entries->element[i]);
+        if (id < 0 && eid) {
+            b.n = before;
+            snprintf(bad, sizeof bad, "%.*s", (int)eid->len, eid->str);
+            s->poisoned = true; /* no more reads of it: they would stop here again */
+            break;
+        }
         if (id >= 0) {
             if (group) rill__redis_pel_add(s, id);
             last = id;
         }
         if (ok && id < s->next) b.n = before; /* already delivered (re-read) */
-        if (!ok && id < 0)
-            rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
-                     "%s: skipping an entry whose ID does not fit rill's offsets",
-                     s->key);
     }
     for (size_t i = 0; i < b.n; i++)
         b.msgs[i].headers = b.msgs[i].nheaders ? &b.hdrs[b.hfirst[i]] : NULL;
@@ -230,6 +249,13 @@ static size_t deliver(rctx_t *r, rstream_t *s, const redisReply *entries, bool g
     }
     batch_reset(&b);
 #undef b
+    if (*bad)
+        rill__redis_fail(r, RILL_ETRANSPORT, true,
+                         "stream %s: entry %s has an ID beyond what an offset can "
+                         "name: " RILL_REDIS_ID_LIMIT "; not consuming past it, as "
+                         "skipping would lose it: XDEL the entry, or recreate the "
+                         "stream if later IDs are beyond the limit too",
+                         s->key, bad);
     return got;
 }
 
@@ -237,6 +263,25 @@ void rill__redis_fetch_close(rctx_t *r) {
     if (r->scratch) batch_free(r->scratch);
     free(r->scratch);
     r->scratch = NULL;
+}
+
+/* ---- leases ----------------------------------------------------------------------- */
+
+void rill__redis_lease(rctx_t *r, rstream_t *s, uint64_t sent_ns) {
+    s->lease_ns = sent_ns + (uint64_t)r->session_ms * 1000000u;
+}
+
+/* How long a read of partition @p s issued now may block and still end before its
+ * owner key can expire (a margin kept for the trip to the server); below
+ * LEASE_MIN_MS it waits for the next heartbeat instead.  Readers have no lease. */
+#define LEASE_MIN_MS 10
+static int64_t lease_left_ms(rctx_t *r, const rstream_t *s, uint64_t now) {
+    if (s->reader) return INT64_MAX;
+    int64_t margin = r->session_ms / 10 < 100 ? r->session_ms / 10 : 100;
+    int64_t left = s->lease_ns > now ? (int64_t)((s->lease_ns - now) / 1000000u) : 0;
+    if (left - margin >= LEASE_MIN_MS) return left - margin;
+    r->lease_wait = true;
+    return 0;
 }
 
 /* ---- group connection: XREADGROUP > ---------------------------------------------- */
@@ -313,10 +358,19 @@ static rreq_t *req_new(rctx_t *r, rconn_t *c, size_t n) {
     return q;
 }
 
+static bool group_readable(rctx_t *r, const rstream_t *s, uint64_t now, int64_t *block) {
+    if (s->mode != RS_GROUP || s->paused || s->poisoned) return false;
+    int64_t left = lease_left_ms(r, s, now);
+    if (left < *block) *block = left;
+    return left > 0;
+}
+
 static void issue_group(rctx_t *r) {
     size_t n = 0;
+    uint64_t now = rill_mono_ns();
+    int64_t blockms = r->block_ms;
     for (rstream_t *s = r->parts; s; s = s->next_s)
-        n += s->mode == RS_GROUP && !s->paused;
+        n += group_readable(r, s, now, &blockms);
     if (!n || !r->group) return;
     rreq_t *q = req_new(r, &r->grp, n);
     const char **argv = calloc(10 + 2 * n, sizeof *argv);
@@ -327,7 +381,7 @@ static void issue_group(rctx_t *r) {
     }
     char count[24], block[24];
     snprintf(count, sizeof count, "%lld", (long long)r->batch);
-    snprintf(block, sizeof block, "%lld", (long long)r->block_ms);
+    snprintf(block, sizeof block, "%lld", (long long)blockms);
     int a = 0;
     argv[a++] = "XREADGROUP";
     argv[a++] = "GROUP";
@@ -338,8 +392,9 @@ static void issue_group(rctx_t *r) {
     argv[a++] = "BLOCK";
     argv[a++] = block;
     argv[a++] = "STREAMS";
+    int64_t unused = blockms;
     for (rstream_t *s = r->parts; s; s = s->next_s)
-        if (s->mode == RS_GROUP && !s->paused) {
+        if (group_readable(r, s, now, &unused)) {
             q->items[q->n++] = (ritem_t){s, s->gen};
             argv[a++] = s->key;
         }
@@ -374,8 +429,10 @@ static void on_setid(redisAsyncContext *ac, void *reply, void *priv) {
     rill__redis_kick(r);
 }
 
-/* Caught up: hand the partition to the group at exactly this position. */
+/* Caught up: hand the partition to the group at exactly this position (only while
+ * it is surely still ours: SETID moves the group for whoever owns it). */
 static void start_group(rctx_t *r, rstream_t *s) {
+    if (!lease_left_ms(r, s, rill_mono_ns())) return; /* read again once renewed */
     char id[48];
     rill__redis_id_format(s->next - 1, id, sizeof id);
     s->mode = RS_SETID;
@@ -413,6 +470,7 @@ static void on_tail_read(redisAsyncContext *ac, void *reply, void *priv) {
             const redisReply *e = entries_of(rep, s->key);
             size_t got = e ? deliver(r, s, e, false) : 0;
             if ((s = live(r, &q->items[i])) == NULL) continue; /* changed in a handler */
+            if (s->poisoned) continue;
             if (blocking) {
                 if (got) s->at_eof = false; /* new data: read on, then report the end */
                 continue;
@@ -431,13 +489,20 @@ static void on_tail_read(redisAsyncContext *ac, void *reply, void *priv) {
     rill__redis_kick(r);
 }
 
+/* An owned partition still catching up with XREAD.  Without a lease it waits: once
+ * caught up it could not switch to the group, and would read again at once. */
+static bool range_readable(rctx_t *r, const rstream_t *s, uint64_t now) {
+    return s->mode == RS_RANGE && !s->paused && !s->poisoned && lease_left_ms(r, s, now);
+}
+
 static void issue_tail(rctx_t *r) {
     size_t n = 0, nfollow = 0;
+    uint64_t now = rill_mono_ns();
     for (rstream_t *s = r->parts; s; s = s->next_s)
-        n += s->mode == RS_RANGE && !s->paused;
+        n += range_readable(r, s, now);
     for (rstream_t *s = r->readers; s; s = s->next_s) {
-        n += !s->at_eof;
-        nfollow += s->at_eof;
+        n += !s->at_eof && !s->poisoned;
+        nfollow += s->at_eof && !s->poisoned;
     }
     bool follow = n == 0;
     if (follow) n = nfollow;
@@ -467,8 +532,8 @@ static void issue_tail(rctx_t *r) {
         for (rstream_t *s = pass ? r->readers : r->parts; s; s = s->next_s) {
             bool want = follow      ? (s->reader && s->at_eof)
                         : s->reader ? !s->at_eof
-                                    : (s->mode == RS_RANGE && !s->paused);
-            if (!want) continue;
+                                    : range_readable(r, s, now);
+            if (!want || s->poisoned) continue;
             rill__redis_id_format(s->next - 1, ids[q->n], sizeof ids[0]);
             q->items[q->n++] = (ritem_t){s, s->gen};
             argv[a++] = s->key;
@@ -514,6 +579,24 @@ rill_err_t rill__redis_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n
     }
     rill__redis_kick(r);
     return RILL_OK;
+}
+
+/* A renewed lease: what was held back for it goes now. */
+void rill__redis_lease_renewed(rctx_t *r) {
+    if (!r->lease_wait) return;
+    r->lease_wait = false;
+    rill__redis_kick(r);
+}
+
+void rill__redis_restart_at(rctx_t *r, rstream_t *s, int64_t next) {
+    s->next = next < 0 ? 0 : next;
+    s->paused = false;
+    to_range(r, s);
+}
+
+void rill__redis_park(rctx_t *r, rstream_t *s) {
+    s->paused = true;
+    to_range(r, s);
 }
 
 rill_err_t rill__redis_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n) {

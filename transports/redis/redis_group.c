@@ -65,6 +65,31 @@ static const char COMMIT_LUA[] =
     "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])\n"
     "return 1\n";
 
+/* KEYS[1] members, KEYS[2] this member's heartbeat key, KEYS[3] the committed hash,
+ * KEYS[4..] the owner keys of its partitions; ARGV[1] its id, ARGV[2] the session,
+ * ARGV[3..] the committed fields of those partitions.  All still owned: refresh
+ * them with the membership and return {1, committed IDs}; else {0, lost indexes}. */
+static const char CONFIRM_LUA[] =
+    "local lost = {}\n"
+    "for i = 4, #KEYS do\n"
+    "  if redis.call('GET', KEYS[i]) ~= ARGV[1] then lost[#lost + 1] = i - 3 end\n"
+    "end\n"
+    "if #lost > 0 then return {0, lost} end\n"
+    "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
+    "redis.call('SADD', KEYS[1], ARGV[1])\n"
+    "local committed = {}\n"
+    "for i = 4, #KEYS do\n"
+    "  redis.call('PEXPIRE', KEYS[i], ARGV[2])\n"
+    "  committed[#committed + 1] = redis.call('HGET', KEYS[3], ARGV[i - 1]) or ''\n"
+    "end\n"
+    "return {1, committed}\n";
+
+bool rill__redis_owner_key(const rctx_t *r, const char *topic, int32_t p, char *buf,
+                           size_t n) {
+    int len = snprintf(buf, n, "rill:%s:owner:%s:%d", r->group, topic, (int)p);
+    return len > 0 && (size_t)len < n;
+}
+
 static char *keyf(const rctx_t *r, const char *what, const char *topic, int32_t p) {
     char buf[1024];
     if (topic)
@@ -236,10 +261,26 @@ void rill__redis_revoke_done(rill_transport_t *t) {
 
 /* ---- acquire ---------------------------------------------------------------------- */
 
+/* Where @p s resumes after the committed ID @p c (none: 0).  Only a committed ID
+ * written by hand can be beyond the offsets; it stops @p s loudly, since reading
+ * from 0 instead would redo everything. */
+static int64_t next_after(rctx_t *r, rstream_t *s, const redisReply *c) {
+    if (c->type != REDIS_REPLY_STRING || !c->len) return 0;
+    int64_t done = rill__redis_id_parse(c->str, c->len);
+    if (done >= 0) return done + 1;
+    s->poisoned = true;
+    rill__redis_fail(r, RILL_ETRANSPORT, true,
+                     "group %s: the committed ID %s of %s is beyond what an offset can "
+                     "name: " RILL_REDIS_ID_LIMIT,
+                     r->group, c->str, s->key);
+    return 0;
+}
+
 typedef struct acq {
     rctx_t *r;
     char *topic;
     int32_t partition;
+    uint64_t sent_ns;
 } acq_t;
 
 static void assign_acquired(rctx_t *r) {
@@ -270,15 +311,16 @@ static void on_acquire(redisAsyncContext *ac, void *reply, void *priv) {
                          (int)q->partition, rep->str);
     rstream_t *s = NULL;
     if (ok) {
-        const redisReply *c = rep->element[1], *ids = rep->element[2];
-        int64_t next = c->type == REDIS_REPLY_STRING && c->len
-                           ? rill__redis_id_parse(c->str, c->len) + 1
-                           : 0;
-        s = rill__redis_stream_new(r, q->topic, q->partition, next, false);
+        const redisReply *ids = rep->element[2];
+        s = rill__redis_stream_new(r, q->topic, q->partition, 0, false);
         if (s) s->owner_key = keyf(r, "owner", q->topic, q->partition);
         if (s && !s->owner_key) {
             rill__redis_stream_free(s);
             s = NULL;
+        }
+        if (s) {
+            s->next = next_after(r, s, rep->element[1]);
+            rill__redis_lease(r, s, q->sent_ns);
         }
         for (size_t i = 0; s && ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++)
             rill__redis_pel_add(
@@ -315,6 +357,7 @@ static void acquire(rctx_t *r, const char *topic, int32_t p) {
     if (q && owner && committed && (q->topic = strdup(topic))) {
         q->r = r;
         q->partition = p;
+        q->sent_ns = rill_mono_ns();
         const char *argv[] = {"EVAL",    ACQUIRE_LUA,     "3", owner,    stream,
                               committed, r->t->client_id, ttl, r->group, field};
         if (rill__redis_send(&r->cmd, on_acquire, q, 10, argv, NULL)) {
@@ -340,8 +383,15 @@ static void range_of(int32_t parts, int32_t n, int32_t m, int32_t *lo, int32_t *
     *cnt = parts / n + (m < parts % n);
 }
 
+static bool any_unconfirmed(const rctx_t *r) {
+    for (const rstream_t *s = r->parts; s; s = s->next_s)
+        if (s->unconfirmed) return true;
+    return false;
+}
+
 static void rebalance(rctx_t *r, const redisReply *members) {
-    if (r->revoking || r->acquiring || !r->subscribed) return;
+    /* unconfirmed partitions go as lost first (on_confirm_lost), not as revoked */
+    if (r->revoking || r->acquiring || !r->subscribed || any_unconfirmed(r)) return;
     size_t n = members->elements, me = n;
     const char **ids = calloc(n ? n : 1, sizeof *ids);
     if (!ids) return;
@@ -386,6 +436,7 @@ static void rebalance(rctx_t *r, const redisReply *members) {
 
 typedef struct hbreq {
     rctx_t *r;
+    uint64_t sent_ns;
     size_t n;
     rstream_t *owned[]; /* the owner keys it refreshed, in KEYS order */
 } hbreq_t;
@@ -410,9 +461,13 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *priv) {
     rstream_t **lost = calloc(q->n ? q->n : 1, sizeof *lost);
     size_t nlost = 0;
     for (size_t i = 0; lost && i < q->n && i < mine->elements; i++) {
-        if (mine->element[i]->integer) continue;
-        for (rstream_t *s = r->parts; s; s = s->next_s)
-            if (s == q->owned[i]) lost[nlost++] = s;
+        for (rstream_t *s = r->parts; s; s = s->next_s) {
+            if (s != q->owned[i]) continue;
+            if (mine->element[i]->integer)
+                rill__redis_lease(r, s, q->sent_ns);
+            else
+                lost[nlost++] = s;
+        }
     }
     free(q);
     if (nlost && !r->revoking) {
@@ -425,6 +480,7 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *priv) {
         rebalance(r, rep->element[0]);
     }
     free(lost);
+    if (!r->closing) rill__redis_lease_renewed(r);
 }
 
 void rill__redis_heartbeat_now(rctx_t *r) {
@@ -442,6 +498,7 @@ void rill__redis_heartbeat_now(rctx_t *r) {
     snprintf(ttl, sizeof ttl, "%lld", (long long)r->session_ms);
     if (q && argv && members) {
         q->r = r;
+        q->sent_ns = rill_mono_ns();
         int a = 0;
         argv[a++] = "EVAL";
         argv[a++] = HB_LUA;
@@ -524,6 +581,8 @@ rill_err_t rill__redis_unsubscribe(rill_transport_t *t) {
 void rill__redis_group_close(rctx_t *r) {
     if (r->hb_ev) event_free(r->hb_ev);
     r->hb_ev = NULL;
+    if (r->confirm_ev) event_free(r->confirm_ev);
+    r->confirm_ev = NULL;
     size_t m = 0;
     for (rstream_t *s = r->parts; s; s = s->next_s)
         m++;
@@ -554,6 +613,133 @@ void rill__redis_group_close(rctx_t *r) {
     free(r->acquired);
     r->subs = NULL;
     r->group = NULL;
+}
+
+/* ---- confirm: after a loop stall ----------------------------------------------------
+ *
+ * The core stopped everything after a stall of its loop (heartbeats run on it, so
+ * the session may have run out) and asks whether this member still owns what it
+ * owned.  One script checks every owner key and, only if all are still this
+ * member's, refreshes them with the membership: from then on the session runs
+ * again, so the answer cannot go stale before the next heartbeat. */
+
+static void on_confirm_lost(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    rctx_t *r = arg;
+    if (r->closing) return;
+    if (r->revoking) { /* a heartbeat found some lost first: after that one */
+        struct timeval tv = {0, 50000};
+        evtimer_add(r->confirm_ev, &tv);
+        return;
+    }
+    size_t n = 0;
+    for (rstream_t *s = r->parts; s; s = s->next_s)
+        n += s->unconfirmed;
+    rstream_t **gone = calloc(n ? n : 1, sizeof *gone);
+    if (!gone) return;
+    n = 0;
+    for (rstream_t *s = r->parts; s; s = s->next_s)
+        if (s->unconfirmed) gone[n++] = s;
+    if (n) revoke(r, gone, n, true); /* then rebalance acquires afresh */
+    free(gone);
+}
+
+rill_err_t rill__redis_confirm(rill_transport_t *t, char *errstr, size_t errlen) {
+    rctx_t *r = t->impl;
+    if (!r->subscribed) return RILL_OK; /* no assignment: nothing to lose */
+    if (r->revoking || any_unconfirmed(r)) {
+        snprintf(errstr, errlen, "group %s is rebalancing", r->group);
+        return RILL_ERETRY;
+    }
+    size_t n = 0;
+    for (rstream_t *s = r->parts; s; s = s->next_s)
+        n++;
+    rstream_t **parts = calloc(n ? n : 1, sizeof *parts);
+    const char **argv = calloc(8 + 2 * n, sizeof *argv);
+    rill_tp_t *tps = calloc(n ? n : 1, sizeof *tps);
+    char *members = keyf(r, "members", NULL, 0),
+         *committed = keyf(r, "committed", NULL, 0);
+    char member[1024], nk[24], ttl[24];
+    snprintf(member, sizeof member, "rill:%s:member:%s", r->group, t->client_id);
+    snprintf(nk, sizeof nk, "%zu", n + 3);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)r->session_ms);
+    rill_err_t rc = RILL_ENOMEM;
+    redisReply *rep = NULL;
+    if (!r->confirm_ev) r->confirm_ev = evtimer_new(t->base, on_confirm_lost, r);
+    if (!parts || !argv || !tps || !members || !committed || !r->confirm_ev) goto out;
+    int a = 0;
+    argv[a++] = "EVAL";
+    argv[a++] = CONFIRM_LUA;
+    argv[a++] = nk;
+    argv[a++] = members;
+    argv[a++] = member;
+    argv[a++] = committed;
+    n = 0;
+    for (rstream_t *s = r->parts; s; s = s->next_s) {
+        parts[n++] = s;
+        argv[a++] = s->owner_key;
+    }
+    argv[a++] = t->client_id;
+    argv[a++] = ttl;
+    for (size_t i = 0; i < n; i++)
+        argv[a++] = parts[i]->key; /* the committed field is the stream's name */
+    char err[256];
+    uint64_t sent = rill_mono_ns();
+    if (!(rep = rill__redis_sync(r, err, sizeof err, a, argv))) {
+        snprintf(errstr, errlen, "%s", err);
+        rc = RILL_ERETRY;
+        goto out;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER ||
+        rep->element[1]->type != REDIS_REPLY_ARRAY) {
+        snprintf(errstr, errlen, "group %s: unexpected reply to the confirm script",
+                 r->group);
+        rc = RILL_ERETRY;
+        goto out;
+    }
+    const redisReply *list = rep->element[1];
+    if (rep->element[0]->integer == 0) {
+        /* Not all ours: every partition goes as lost (the core already dropped
+         * them), from the loop, and the rebalance that follows acquires afresh. */
+        size_t w = (size_t)snprintf(errstr, errlen, "group %s: ", r->group);
+        for (size_t i = 0; i < list->elements; i++) {
+            long long k = list->element[i]->integer - 1;
+            if (k < 0 || (size_t)k >= n || w >= errlen) continue;
+            w += (size_t)snprintf(errstr + w, errlen - w, "%s%s[%d]", i ? ", " : "",
+                                  parts[k]->topic, (int)parts[k]->partition);
+        }
+        if (w < errlen)
+            snprintf(errstr + w, errlen - w, " owned by another member or none now");
+        for (size_t i = 0; i < n; i++) {
+            parts[i]->unconfirmed = true;
+            rill__redis_park(r, parts[i]);
+        }
+        rill__redis_kick(r); /* a blocked XREADGROUP over them returns now */
+        struct timeval now = {0, 0};
+        evtimer_add(r->confirm_ev, &now);
+        rc = RILL_ENOTOWNER;
+        goto out;
+    }
+    for (size_t i = 0; i < n && i < list->elements; i++) {
+        rill__redis_restart_at(r, parts[i], next_after(r, parts[i], list->element[i]));
+        rill__redis_lease(r, parts[i], sent);
+        tps[i] = (rill_tp_t){parts[i]->topic, parts[i]->partition};
+    }
+    rill_log(t->log, RILL_LOG_INFO, t->name,
+             "group %s: still owns its %zu partition(s) after a stall", r->group, n);
+    if (n) t->h->assigned(t, tps, n, t->h->opaque);
+    rill__redis_kick(r);
+    rc = RILL_OK;
+out:
+    if (rep) freeReplyObject(rep);
+    free(parts);
+    free(argv);
+    free(tps);
+    free(members);
+    free(committed);
+    return rc;
 }
 
 /* ---- commits ---------------------------------------------------------------------- */

@@ -42,22 +42,29 @@ typedef struct rstream {
     bool reader;
     rmode_t mode;
     bool paused;
-    bool at_eof;  /* readers: reader_eof() sent for the current end */
-    int64_t next; /* offset of the next entry to deliver */
-    unsigned gen; /* bumped by pause/seek/mode changes: stale replies are dropped */
-    int64_t *pel; /* ids delivered through the group, to XACK at commit */
+    bool at_eof;       /* readers: reader_eof() sent for the current end */
+    bool poisoned;     /* holds an entry ID beyond the offsets: never read past it */
+    bool unconfirmed;  /* confirm() found the assignment lost: revoked(lost) next */
+    uint64_t lease_ns; /* partitions: the owner key lives at least until then (mono) */
+    int64_t next;      /* offset of the next entry to deliver */
+    unsigned gen;      /* bumped by pause/seek/mode changes: stale replies are dropped */
+    int64_t *pel;      /* ids delivered through the group, to XACK at commit */
     size_t npel, pelcap;
     struct rstream *next_s;
 } rstream_t;
 
-/* A produce waiting for its XADD reply; resent after a reconnect. */
+/* A produce waiting for its XADD reply; resent after a reconnect.  A fenced one
+ * (fence != NULL) is the fenced-XADD script instead of a plain XADD. */
 typedef struct preq {
     size_t len;
     rill_delivery_cb cb;
     void *opaque;
-    int32_t partition;
+    int32_t partition, fence_partition;
+    bool reloaded;     /* sent again after NOSCRIPT (once) */
+    const char *key;   /* the stream, for messages (in this allocation) */
+    const char *fence; /* the fence topic, or NULL (in this allocation) */
     struct preq *next;
-    char cmd[]; /* the XADD in RESP, len bytes */
+    char cmd[]; /* the command in RESP, len bytes; then key and fence, NUL-ended */
 } preq_t;
 
 typedef struct rtopic {
@@ -86,6 +93,7 @@ typedef struct rctx {
     preq_t *pq_head, *pq_tail;
     size_t inflight;
     bool want_writable;
+    char fence_sha[48]; /* SHA1 of the fenced-XADD script once loaded, else "" */
     rtopic_t *topics;
     /* group */
     char *group;
@@ -94,6 +102,8 @@ typedef struct rctx {
     bool subscribed;
     struct event *hb_ev;
     bool hb_busy;
+    struct event *confirm_ev; /* confirm() said not owner: revoked(lost) from here */
+    bool lease_wait;      /* a read was held back for a short lease: kick when renewed */
     rstream_t *parts;     /* owned partitions (including ones being revoked) */
     rstream_t *readers;   /* reader_open()ed */
     rstream_t *releasing; /* revoked: released once no XREADGROUP can still cover it */
@@ -107,8 +117,16 @@ typedef struct rctx {
     struct rbatch *scratch; /* message views of the reply being delivered */
 } rctx_t;
 
-/* Offsets: a stream ID "ms-seq" is (ms << 20) | seq, so offsets ascend with IDs. */
+/* Offsets: a stream ID "ms-seq" is (ms << 20) | seq, so offsets ascend with IDs.
+ * Redis IDs are two 64-bit numbers, so not every ID has an offset: ms must be below
+ * 2^43 and seq below 2^20, and the very last of those (offset INT64_MAX) is left out
+ * so that offset + 1, the next offset, always exists. */
 #define RILL_REDIS_SEQ_BITS 20
+#define RILL_REDIS_MS_BITS 43
+/* the limit, for messages that name an ID beyond it */
+#define RILL_REDIS_ID_LIMIT                                                              \
+    "rill's offsets hold stream IDs up to 8796093022207-1048574 (ms < 2^43, seq < 2^20)"
+/* -1: not an ID, or one beyond RILL_REDIS_ID_LIMIT */
 int64_t rill__redis_id_parse(const char *s, size_t len);
 void rill__redis_id_format(int64_t off, char *buf, size_t n);
 
@@ -135,6 +153,10 @@ rill_err_t rill__redis_committed(rill_transport_t *t, const char *group,
 void rill__redis_group_close(rctx_t *r);
 void rill__redis_heartbeat_now(rctx_t *r);
 void rill__redis_release_pending(rctx_t *r);
+rill_err_t rill__redis_confirm(rill_transport_t *t, char *errstr, size_t errlen);
+/* "rill:<group>:owner:<topic>:<p>" into @p buf; false when it does not fit */
+bool rill__redis_owner_key(const rctx_t *r, const char *topic, int32_t p, char *buf,
+                           size_t n);
 
 /* redis_fetch.c */
 rstream_t *rill__redis_stream_new(rctx_t *r, const char *topic, int32_t partition,
@@ -152,6 +174,16 @@ rill_err_t rill__redis_reader_open(rill_transport_t *t, const char *topic,
 rill_err_t rill__redis_reader_close(rill_transport_t *t, const char *topic,
                                     int32_t partition);
 void rill__redis_pel_add(rstream_t *s, int64_t id);
+/* The owner key of a partition, set or refreshed by a script sent at @p sent_ns,
+ * lives at least until then plus the session: reads that move the group (XREADGROUP,
+ * XGROUP SETID) are issued only within that, so a member whose loop stalled past
+ * its session cannot take entries meant for the next owner. */
+void rill__redis_lease(rctx_t *r, rstream_t *s, uint64_t sent_ns);
+void rill__redis_lease_renewed(rctx_t *r);
+/* Read @p s again from @p next, unpaused, dropping replies in flight for it. */
+void rill__redis_restart_at(rctx_t *r, rstream_t *s, int64_t next);
+/* Stop reading @p s (its replies in flight are dropped), kept owned. */
+void rill__redis_park(rctx_t *r, rstream_t *s);
 void rill__redis_fetch_close(rctx_t *r);
 
 #endif
