@@ -1,6 +1,6 @@
 # Shared by the test_redis_*.sh tests: a redis-server on a free loopback port in a
 # temp dir, and XADD of rill-format entries ("key", "value" fields) by redis-cli.
-# Sourcing it skips the test (exit 0) without redis-server or curl, makes $tmpd and
+# Sourcing it skips the test (exit 77) without redis-server or curl, makes $tmpd and
 # defines check NAME STATUS, which counts into $pass and $fail.
 for _prog in redis-server curl; do
     command -v "$_prog" >/dev/null || { echo "$_prog not installed: skipped"; exit 77; }

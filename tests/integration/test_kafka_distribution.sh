@@ -5,20 +5,8 @@
 # true count (at-least-once: nothing lost).
 set -u
 build=${1:?build dir}
-command -v kcat >/dev/null || { echo "kcat not installed: skipped"; exit 77; }
-command -v curl >/dev/null || { echo "curl not installed: skipped"; exit 77; }
-dir=$(mktemp -d)
-pass=0; fail=0
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; pass=$((pass+1)); else echo "FAIL - $1"; fail=$((fail+1)); fi; }
-pids=()
-echo "dir: $dir"
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$dir"; }
-trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
-"$build/tools/rill-kafka-mock" --topic events:8 --topics-file "$dir/topics" --port-file "$dir/bs" >/dev/null 2>"$dir/mock.err" &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$dir/bs" ] && break; sleep 0.1; done
-bs=$(head -1 "$dir/bs")
+. "$(dirname "$0")/kafka_lib.sh"
+mock_start events:8
 base=$((20000 + RANDOM % 20000))
 for i in 0 1 2; do
     "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port $((base + i)) \
@@ -27,10 +15,8 @@ for i in 0 1 2; do
         >"$dir/w$i.out" 2>"$dir/w$i.err" &
     pids+=($!)
 done
-ready() { curl -s "http://127.0.0.1:$1/" | grep -q '"ready":true,"recovering":false'; }
 for _ in $(seq 200); do ready $base && ready $((base+1)) && ready $((base+2)) && break; sleep 0.1; done
 sleep 8 # the mock's group settles (first join of an empty group waits ~3 s)
-gen() { seq "$1" "$2" | awk '{print "k" ($1 % 1000) ":x"}'; }
 gen 0 49999 > "$dir/a"; gen 50000 99999 > "$dir/b"
 timeout 60 kcat -b "$bs" -X partitioner=murmur2_random -t events -P -K: -l "$dir/a" 2>/dev/null
 check "produced the first 50,000 keyed events" $?

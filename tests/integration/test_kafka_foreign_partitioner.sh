@@ -8,21 +8,8 @@
 set -u
 export LC_ALL=C
 build=${1:?build dir}
-command -v kcat >/dev/null || { echo "kcat not installed: skipped"; exit 77; }
-command -v curl >/dev/null || { echo "curl not installed: skipped"; exit 77; }
-dir=$(mktemp -d)
-pass=0; fail=0
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; pass=$((pass+1)); else echo "FAIL - $1"; fail=$((fail+1)); fi; }
-pids=()
-echo "dir: $dir"
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$dir"; }
-trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
-"$build/tools/rill-kafka-mock" --topic events:8 --topic orders:8 --topics-file "$dir/topics" \
-    --port-file "$dir/bs" >/dev/null 2>"$dir/mock.err" &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$dir/bs" ] && break; sleep 0.1; done
-bs=$(head -1 "$dir/bs")
+. "$(dirname "$0")/kafka_lib.sh"
+mock_start events:8 orders:8
 port=$((20000 + RANDOM % 20000))
 common=(-c kafka.create.file="$dir/topics" -c commit.interval.ms=200
         -c kafka.session.timeout.ms=3000 -c kafka.heartbeat.interval.ms=300)
@@ -32,7 +19,6 @@ pids+=($!)
 "$build/examples/orders_by_country" worker --broker "kafka://$bs" --web-port $((port + 1)) \
     "${common[@]}" >"$dir/obc.out" 2>"$dir/obc.err" &
 pids+=($!)
-ready() { curl -s "http://127.0.0.1:$1/" | grep -q '"ready":true,"recovering":false'; }
 for _ in $(seq 200); do ready "$port" && ready $((port + 1)) && break; sleep 0.1; done
 
 # 50,000 events over 1000 keys, and 5,000 orders without a key, by kcat's default

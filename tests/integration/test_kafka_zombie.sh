@@ -8,20 +8,8 @@
 # recovers the whole table from it).
 set -u
 build=${1:?build dir}
-command -v kcat >/dev/null || { echo "kcat not installed: skipped"; exit 77; }
-command -v curl >/dev/null || { echo "curl not installed: skipped"; exit 77; }
-dir=$(mktemp -d)
-pass=0; fail=0
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; pass=$((pass+1)); else echo "FAIL - $1"; fail=$((fail+1)); fi; }
-pids=()
-echo "dir: $dir"
-cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done; rm -rf "$dir"; }
-trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
-"$build/tools/rill-kafka-mock" --topic events:8 --topics-file "$dir/topics" --port-file "$dir/bs" >/dev/null 2>"$dir/mock.err" &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$dir/bs" ] && break; sleep 0.1; done
-bs=$(head -1 "$dir/bs")
+. "$(dirname "$0")/kafka_lib.sh"
+mock_start events:8
 base=$((20000 + RANDOM % 20000))
 worker() { # worker N
     "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port $((base + $1)) \
@@ -32,10 +20,8 @@ worker() { # worker N
 }
 worker 0; worker 1
 a=${pids[1]}; b=${pids[2]}
-ready() { curl -s "http://127.0.0.1:$1/" | grep -q '"ready":true,"recovering":false'; }
 for _ in $(seq 200); do ready $base && ready $((base+1)) && break; sleep 0.1; done
 sleep 8 # the mock's group settles (first join of an empty group waits ~3 s)
-gen() { seq "$1" "$2" | awk '{print "k" ($1 % 1000) ":x"}'; }
 chunks() { # chunks FROM TO: 1,000 events each, one every ~0.15 s
     for c in $(seq "$1" "$2"); do
         gen $((c * 1000)) $((c * 1000 + 999)) > "$dir/chunk"
