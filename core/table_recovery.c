@@ -424,6 +424,17 @@ bool rill__tables_on_reader_eof(rill_app_t *app, const char *topic, int32_t part
     rill_tpart_t *tp = &t->parts[partition];
     if (tp->state != RILL_TP_RECOVERING) return true;
     tp->rec_progress_ns = rill_mono_ns();
+    /* The end of a partition only grows: an end below the one seen when the
+     * recovery started is a stale report (an earlier reader of the partition on
+     * the same transport), and finishing on it would skip every record between,
+     * the newer owners' writes. */
+    if (tp->rec_end >= 0 && end < tp->rec_end) {
+        rill_log(app->log, RILL_LOG_DEBUG, app->id,
+                 "table '%s' partition %d: end of changelog at %lld reported, below "
+                 "its end %lld when recovery started: stale, still reading",
+                 t->name, partition, (long long)end, (long long)tp->rec_end);
+        return true;
+    }
     /* The reader delivered everything before end; offsets missing below it were
      * compacted away, so the partition is current at end. */
     if (end > tp->cl_next) tp->cl_next = end;
