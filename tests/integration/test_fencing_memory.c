@@ -248,6 +248,83 @@ static void no_stall_no_fence(void **state) {
     event_base_free(base);
 }
 
+/* ---- a stale end-of-partition report during recovery -------------------------- */
+
+/* memory:// whose changelog readers first report a stale end (offset 0, as an
+ * earlier reader of the partition could), and only then read for real. */
+typedef struct late_open {
+    rill_transport_t *t;
+    char topic[128];
+    int32_t partition;
+    int64_t offset;
+    bool eof; /* the stale report; else the real open */
+} late_open_t;
+
+static void on_late(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    late_open_t *l = arg;
+    if (l->eof)
+        l->t->h->reader_eof(l->t, l->topic, l->partition, 0, l->t->h->opaque);
+    else
+        rill_transport_find("memory")->reader_open(l->t, l->topic, l->partition,
+                                                   l->offset);
+    free(l);
+}
+
+static void later(rill_transport_t *t, const char *topic, int32_t partition,
+                  int64_t offset, bool eof, int ms) {
+    late_open_t *l = calloc(1, sizeof *l);
+    assert_non_null(l);
+    *l = (late_open_t){.t = t, .partition = partition, .offset = offset, .eof = eof};
+    snprintf(l->topic, sizeof l->topic, "%s", topic);
+    struct timeval tv = {0, ms * 1000};
+    event_base_once(t->base, -1, EV_TIMEOUT, on_late, l, &tv);
+}
+
+static rill_err_t stale_eof_reader_open(rill_transport_t *t, const char *topic,
+                                        int32_t partition, int64_t offset) {
+    later(t, topic, partition, offset, true, 0);
+    later(t, topic, partition, offset, false, 50);
+    return RILL_OK;
+}
+
+static struct rill_transport_ops stale_eof_ops;
+
+/* A recovery that hears a stale end of the changelog (below the end it saw when
+ * it started) goes on reading: finishing there would skip every record after it,
+ * the counts a previous owner wrote. */
+static void stale_end_of_changelog_does_not_finish_recovery(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t a = {0};
+    worker_start(&a, base, NULL);
+    RUN_UNTIL(base, rill_app_is_ready(a.app) && owned(&a) == 4, 2000);
+    send_words(&a, 100, 10);
+    RUN_UNTIL(base, a.handled >= 100, 3000);
+    rill_app_stop(a.app); /* the final flush writes the changelog */
+    RUN_UNTIL(base, false, 100);
+    rill_app_destroy(a.app);
+    assert_true(changelog_records(base) >= 10);
+    if (!rill_transport_find("stale-eof")) {
+        stale_eof_ops = *rill_transport_find("memory");
+        stale_eof_ops.scheme = "stale-eof";
+        stale_eof_ops.reader_open = stale_eof_reader_open;
+        assert_int_equal(rill_register_transport(&stale_eof_ops), RILL_OK);
+    }
+    char url[sizeof broker];
+    snprintf(url, sizeof url, "stale-eof://%.100s", broker + strlen("memory://"));
+    snprintf(broker, sizeof broker, "%s", url);
+    worker_t b = {0};
+    worker_start(&b, base, NULL);
+    RUN_UNTIL(base, rill_app_is_ready(b.app) && owned(&b) == 4, 3000);
+    assert_int_equal(owned(&b), 4);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(count_of(&b, i), 10); /* recovered, not lost */
+    rill_app_destroy(b.app);
+    event_base_free(base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(
@@ -256,6 +333,7 @@ int main(void) {
         cmocka_unit_test_setup(stall_past_the_lease_drops_partitions_and_reprocesses,
                                setup),
         cmocka_unit_test_setup(no_stall_no_fence, setup),
+        cmocka_unit_test_setup(stale_end_of_changelog_does_not_finish_recovery, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
