@@ -29,6 +29,7 @@ typedef struct rill_watchdog {
     pthread_t thread;
     atomic_bool stop;
     atomic_uint_fast64_t max_gap_ns; /* largest gap between two ticks, since read */
+    atomic_uint_fast64_t last_ns;    /* its last tick */
     uint64_t tick_ns;
 } rill_watchdog_t;
 
@@ -41,6 +42,7 @@ static void *watchdog_main(void *arg) {
         nanosleep(&ts, NULL);
         uint64_t now = rill_mono_ns(), gap = now - last;
         last = now;
+        atomic_store(&w->last_ns, now);
         uint64_t cur = atomic_load(&w->max_gap_ns);
         while (gap > cur && !atomic_compare_exchange_weak(&w->max_gap_ns, &cur, gap)) {
         }
@@ -106,7 +108,15 @@ bool rill__lease_ok(rill_app_t *app) {
     if (app->state != RILL_APP_RUNNING && app->state != RILL_APP_STOPPING) return true;
     uint64_t limit = (uint64_t)app->stall_ms * 1000000u;
     rill_watchdog_t *w = app->watchdog;
-    uint64_t frozen = w ? atomic_exchange(&w->max_gap_ns, 0) : gap;
+    uint64_t frozen = gap;
+    if (w) {
+        /* The gap the watchdog saw, or, when the loop runs first after a freeze
+         * (before the watchdog thread was scheduled again), the time since its
+         * last tick: a busy loop does not stop it ticking, a frozen process does. */
+        uint64_t seen = atomic_exchange(&w->max_gap_ns, 0),
+                 last = atomic_load(&w->last_ns);
+        frozen = now > last && now - last > seen ? now - last : seen;
+    }
     if (frozen > limit)
         fence(app, frozen / 1000000u, "the process was frozen");
     else if (gap > (uint64_t)app->loop_stall_ms * 1000000u)
@@ -144,6 +154,7 @@ rill_err_t rill__lease_start(rill_app_t *app) {
         w->tick_ns = (uint64_t)tick * 1000000u;
         atomic_init(&w->stop, false);
         atomic_init(&w->max_gap_ns, 0);
+        atomic_init(&w->last_ns, rill_mono_ns());
         if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0) {
             free(w);
             return RILL_EFATAL;
