@@ -265,13 +265,23 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
         char off[32], part[16];
         snprintf(off, sizeof off, "%lld", (long long)ev->msg.offset);
         snprintf(part, sizeof part, "%d", ev->msg.partition);
+        char msg[600];
+        snprintf(msg, sizeof msg, "cannot decode %s: %s", what, why);
+        const char *exc = rill_err_name(RILL_EDECODE);
+        /* rill's own headers, then Kafka Streams' (KIP-1034) for tooling that
+         * reads those */
         rill_header_t hs[] = {
             {"rill.error", why, strlen(why)},
             {"rill.topic", ev->msg.topic, strlen(ev->msg.topic)},
             {"rill.partition", part, strlen(part)},
             {"rill.offset", off, strlen(off)},
+            {"__streams.errors.exception", exc, strlen(exc)},
+            {"__streams.errors.message", msg, strlen(msg)},
+            {"__streams.errors.topic", ev->msg.topic, strlen(ev->msg.topic)},
+            {"__streams.errors.partition", part, strlen(part)},
+            {"__streams.errors.offset", off, strlen(off)},
         };
-        rill_send_opts_t o = {.headers = hs, .nheaders = 4};
+        rill_send_opts_t o = {.headers = hs, .nheaders = sizeof hs / sizeof hs[0]};
         if (rill_send_raw(app->dead_letter, ev->msg.key, ev->msg.key_len, ev->msg.value,
                           ev->msg.value_len, &o) != RILL_OK)
             rill_log(app->log, RILL_LOG_ERROR, a->name, "dead-letter send failed: %s",
@@ -589,6 +599,90 @@ static void resume_where_left(rill_app_t *app, rill_tpstate_t *tp) {
               t->name, tp->partition, (long long)at, (long long)group);
 }
 
+/* ---- one log line per rebalance ------------------------------------------------- */
+
+static bool tps_have(const rill_tp_t *tps, size_t n, const char *topic, int32_t p) {
+    for (size_t i = 0; i < n; i++)
+        if (tps[i].partition == p && !strcmp(tps[i].topic, topic)) return true;
+    return false;
+}
+
+/* A table partition that comes or goes with @p tps: owned here, and partition p of
+ * a consumed topic partitioned like the table is in the list. */
+static bool table_part_moves(rill_app_t *app, const rill_table_t *tb, int32_t p,
+                             const rill_tp_t *tps, size_t n) {
+    if (tb->parts[p].state != RILL_TP_RECOVERING && tb->parts[p].state != RILL_TP_ACTIVE)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (tps[i].partition != p) continue;
+        rill_topic_t *t = rill__topic_by_name(app, tps[i].topic);
+        if (t && t->nagents && t->partitions == tb->partitions) return true;
+    }
+    return false;
+}
+
+/* Append "name[0-3,5]" for the partitions of 0..count-1 that @p has says. */
+typedef bool (*part_pred)(rill_app_t *app, const void *what, int32_t p,
+                          const rill_tp_t *tps, size_t n);
+
+static void add_ranges(char *line, size_t len, const char *name, int32_t count,
+                       part_pred has, rill_app_t *app, const void *what,
+                       const rill_tp_t *tps, size_t n) {
+    size_t used = strlen(line);
+    bool first = true;
+    for (int32_t p = 0; p < count && used + 8 < len; p++) {
+        if (!has(app, what, p, tps, n)) continue;
+        int32_t q = p;
+        while (q + 1 < count && has(app, what, q + 1, tps, n))
+            q++;
+        int w = first ? snprintf(line + used, len - used, "%s%s[", used ? ", " : "", name)
+                      : snprintf(line + used, len - used, ",");
+        if (w > 0) used += (size_t)w;
+        if (used < len)
+            w = q > p ? snprintf(line + used, len - used, "%d-%d", p, q)
+                      : snprintf(line + used, len - used, "%d", p);
+        if (w > 0) used += (size_t)w;
+        first = false;
+        p = q;
+    }
+    if (!first && used + 1 < len) {
+        line[used++] = ']';
+        line[used] = '\0';
+    }
+    if (used >= len) memcpy(line + len - 4, "...", 4);
+}
+
+static bool topic_has(rill_app_t *app, const void *what, int32_t p, const rill_tp_t *tps,
+                      size_t n) {
+    (void)app;
+    return tps_have(tps, n, ((const rill_topic_t *)what)->name, p);
+}
+
+static bool table_has(rill_app_t *app, const void *what, int32_t p, const rill_tp_t *tps,
+                      size_t n) {
+    return table_part_moves(app, what, p, tps, n);
+}
+
+/* "assigned orders[0-7], counts-changelog[0-7]": one line for the partitions of a
+ * rebalance (and the changelogs of the table partitions they carry).  A worker that
+ * has stopped says nothing more at info. */
+static void log_rebalance(rill_app_t *app, const char *verb, const rill_tp_t *tps,
+                          size_t n, const char *suffix) {
+    rill_log_level_t level =
+        app->state == RILL_APP_STOPPED ? RILL_LOG_DEBUG : RILL_LOG_INFO;
+    if (!n || !rill__log_enabled(app->log, level)) return;
+    char line[1024] = "";
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        if (!t->channel)
+            add_ranges(line, sizeof line, t->name, t->partitions, topic_has, app, t, tps,
+                       n);
+    for (rill_table_t *tb = app->tables; tb; tb = tb->next)
+        if (tb->changelog && tb->parts)
+            add_ranges(line, sizeof line, tb->changelog->name, tb->partitions, table_has,
+                       app, tb, tps, n);
+    if (line[0]) rill__log(app, level, "%s %s%s", verb, line, suffix);
+}
+
 void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n,
                        void *opaque) {
     (void)tr;
@@ -609,9 +703,10 @@ void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n,
         tp->gen++;
         rill__acks_reset(&tp->acks);
         resume_where_left(app, tp);
-        rill__log(app, RILL_LOG_INFO, "assigned %s[%d]", tps[i].topic, tps[i].partition);
+        rill__log(app, RILL_LOG_DEBUG, "assigned %s[%d]", tps[i].topic, tps[i].partition);
     }
     rill__tables_on_assigned(app, tps, n);
+    log_rebalance(app, "assigned", tps, n, "");
 }
 
 static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -708,10 +803,11 @@ void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool
     rill_app_t *app = opaque;
     app->revoke_active = true;
     if (!rill__lease_ok(app)) lost = true; /* we may have been replaced already */
+    log_rebalance(app, "revoked", tps, n, lost ? " (lost)" : "");
     for (size_t i = 0; i < n; i++) {
         rill_tpstate_t *tp = tp_lookup(app, tps[i].topic, tps[i].partition);
         if (!tp) continue;
-        rill__log(app, RILL_LOG_INFO, "revoked %s[%d]%s", tps[i].topic, tps[i].partition,
+        rill__log(app, RILL_LOG_DEBUG, "revoked %s[%d]%s", tps[i].topic, tps[i].partition,
                   lost ? " (lost)" : "");
         tp->revoking = true;
         if (lost) {

@@ -8,6 +8,7 @@
 
 #include "table_int.h"
 #include "backend_int.h"
+#include "url_int.h"
 
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) {
     va_list ap;
@@ -392,6 +393,43 @@ rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen) {
     return RILL_OK;
 }
 
+/* Append to a banner line; a line too long for @p b ends in "...". */
+static void banner_add(char *b, size_t blen, const char *fmt, ...) {
+    size_t used = strlen(b);
+    if (used + 4 >= blen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b + used, blen - used, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n >= blen - used) memcpy(b + blen - 4, "...", 4);
+}
+
+/* The startup banner: what this worker is and where it talks to, credentials
+ * masked.  Partition counts are known here (the topics are declared). */
+static void log_banner(rill_app_t *app) {
+    if (!rill__log_enabled(app->log, RILL_LOG_INFO)) return;
+    char broker[512], store[512], line[1024];
+    rill__url_redact(rill_conf_get(app->conf, "broker"), broker, sizeof broker);
+    rill__url_redact(rill_conf_get(app->conf, "store"), store, sizeof store);
+    rill__log(app, RILL_LOG_INFO, "started: app %s, broker %s, store %s, client id %s",
+              app->id, broker, store, app->client_id);
+    line[0] = '\0';
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        if (!t->channel)
+            banner_add(line, sizeof line, "%s%s(%d)", line[0] ? ", " : "", t->name,
+                       (int)t->partitions);
+    if (line[0]) rill__log(app, RILL_LOG_INFO, "topics: %s", line);
+    line[0] = '\0';
+    for (rill_table_t *t = app->tables; t; t = t->next)
+        banner_add(line, sizeof line, "%s%s(%d)", line[0] ? ", " : "", t->name,
+                   (int)t->partitions);
+    if (line[0]) rill__log(app, RILL_LOG_INFO, "tables: %s", line);
+    if (app->web)
+        rill__log(app, RILL_LOG_INFO, "web: http://%s:%lld/",
+                  rill_conf_get(app->conf, "web.host"),
+                  (long long)rill_conf_get_int(app->conf, "web.port", 0));
+}
+
 rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     char dummy[1];
     if (!errstr || !errlen) {
@@ -473,11 +511,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     event_add(app->commit_ev, &tv);
     if ((rc = rill__timers_start(app)) != RILL_OK) goto fail;
     if ((rc = rill__web_start(app, errstr, errlen)) != RILL_OK) goto fail;
-    size_t ntopics = 0;
-    for (rill_topic_t *t = app->topics; t; t = t->next)
-        ntopics++;
-    rill__log(app, RILL_LOG_INFO, "started: broker %s, %zu topics, client id %s",
-              rill_conf_get(app->conf, "broker"), ntopics, app->client_id);
+    log_banner(app);
     return RILL_OK;
 fail:
     if (!*errstr && errstr != dummy) snprintf(errstr, errlen, "%s", rill_err2str(rc));
@@ -490,7 +524,9 @@ rill_err_t rill_app_run(rill_app_t *app) {
     char err[512] = "";
     rill_err_t rc = rill_app_start(app, err, sizeof err);
     if (rc != RILL_OK) {
-        rill_log(app->log, RILL_LOG_ERROR, app->id, "cannot start: %s", err);
+        char shown[sizeof err];
+        rill_log(app->log, RILL_LOG_ERROR, app->id, "cannot start: %s",
+                 rill__url_redact(err, shown, sizeof shown));
         return rc;
     }
     app->sigint_ev = evsignal_new(app->base, SIGINT, on_signal, app);

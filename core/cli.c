@@ -6,6 +6,7 @@
 #include "table_int.h"
 #include "backend_int.h"
 #include "rill/version.h"
+#include "url_int.h"
 
 static void usage(FILE *f, const char *prog, const rill_app_t *app) {
     fprintf(
@@ -136,17 +137,44 @@ static void free_value(const rill_type_t *type, void *v) {
     free(v);
 }
 
-static int cmd_send(rill_app_t *app, const char *topic, const char *key, int partition,
-                    const char *value) {
-    char err[512] = "";
+/* The scheme of URL @p url, lower-cased, into @p out ("" when it has none). */
+static const char *url_scheme(const char *url, char *out, size_t outlen) {
+    rill_url_t *u;
+    out[0] = '\0';
+    if (url && rill_url_parse(url, &u, NULL, 0) == RILL_OK) {
+        snprintf(out, outlen, "%s", u->scheme);
+        rill_url_destroy(u);
+    }
+    return out;
+}
+
+/* A transport whose data neither leaves the process nor outlives it (memory://):
+ * an event sent by this command could never reach a worker. */
+static bool broker_in_process(const rill_app_t *app, char *scheme, size_t len) {
+    url_scheme(rill_conf_get(app->conf, "broker"), scheme, len);
+    const struct rill_transport_ops *ops = rill_transport_find(scheme);
+    return ops && !(ops->features & (RILL_TF_GROUPS | RILL_TF_PERSISTENT));
+}
+
+static int cmd_send(rill_app_t *app, const char *prog, const char *topic, const char *key,
+                    int partition, const char *value) {
+    char err[512] = "", shown[512], scheme[32];
+    if (broker_in_process(app, scheme, sizeof scheme)) {
+        fprintf(stderr,
+                "error: send needs a broker other processes share: %s:// lives inside "
+                "one process, so the event could never reach a worker; give the "
+                "worker's --broker (kafka://host:port or redis://host:port)\n",
+                scheme);
+        return 2;
+    }
     if (rill__app_open(app, err, sizeof err) != RILL_OK) {
-        fprintf(stderr, "error: %s\n", err);
+        fprintf(stderr, "error: %s\n", rill__url_redact(err, shown, sizeof shown));
         return 1;
     }
     rill_topic_t *t = rill__topic_by_name(app, topic);
     if (!t) {
         fprintf(stderr, "error: app '%s' has no topic '%s' (see '%s topics')\n", app->id,
-                topic, "topics");
+                topic, prog);
         return 2;
     }
     void *kv = NULL, *vv = NULL;
@@ -174,7 +202,8 @@ static int cmd_send(rill_app_t *app, const char *topic, const char *key, int par
     free_value(t->ktype, kv);
     free_value(t->vtype, vv);
     if (rc != RILL_OK) {
-        fprintf(stderr, "error: %s\n", rill_app_errmsg(app));
+        fprintf(stderr, "error: %s\n",
+                rill__url_redact(rill_app_errmsg(app), shown, sizeof shown));
         return 1;
     }
     rill__tr_flush(app->transport, 30000);
@@ -188,6 +217,49 @@ static int cmd_send(rill_app_t *app, const char *topic, const char *key, int par
     }
     printf("sent to %s[%d]@%lld\n", topic, s.partition, (long long)s.offset);
     return 0;
+}
+
+typedef struct key_check {
+    char broker[32], store[32];
+    char *errstr;
+    size_t errlen;
+    bool bad;
+} key_check_t;
+
+/* "<plugin>.<prop>" keys for a transport or store the app does not use are an
+ * error: they would be ignored silently ("kafka.acks" with memory://). */
+static void check_key(const char *key, const char *value, void *opaque) {
+    (void)value;
+    key_check_t *c = opaque;
+    const char *dot = strchr(key, '.');
+    if (c->bad || !dot || (size_t)(dot - key) >= 32) return;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(dot - key), key);
+    if (rill_serializer_find(prefix)) return; /* any topic may use it */
+    bool transport = rill_transport_find(prefix) != NULL,
+         store = rill_store_find(prefix) != NULL;
+    if (!transport && !store) return; /* not a plugin's: rill's own key */
+    if ((transport && !strcmp(prefix, c->broker)) || (store && !strcmp(prefix, c->store)))
+        return;
+    if (transport)
+        snprintf(c->errstr, c->errlen,
+                 "config key '%s' is for the %s transport, but the broker is %s:// "
+                 "(--broker %s://...)",
+                 key, prefix, c->broker, prefix);
+    else
+        snprintf(c->errstr, c->errlen,
+                 "config key '%s' is for the %s store, but the store is %s:// "
+                 "(--store %s://...)",
+                 key, prefix, c->store, prefix);
+    c->bad = true;
+}
+
+static rill_err_t check_backend_keys(const rill_app_t *app, char *errstr, size_t errlen) {
+    key_check_t c = {.errstr = errstr, .errlen = errlen};
+    url_scheme(rill_conf_get(app->conf, "broker"), c.broker, sizeof c.broker);
+    url_scheme(rill_conf_get(app->conf, "store"), c.store, sizeof c.store);
+    rill_conf_foreach(app->conf, NULL, check_key, &c);
+    return c.bad ? RILL_ECONF : RILL_OK;
 }
 
 int rill_app_main(rill_app_t *app, int argc, char **argv) {
@@ -213,8 +285,8 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
 #define SET(k)                                                                           \
     do {                                                                                 \
         if (rill__app_set(app, k, next, err, sizeof err) != RILL_OK) {                   \
-            fprintf(stderr, "error: %s %s: %s\n\n", a, next, err);                       \
-            goto bad;                                                                    \
+            fprintf(stderr, "error: %s: %s\n", a, err);                                  \
+            goto bad_quiet;                                                              \
         }                                                                                \
     } while (0)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -245,8 +317,8 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
             char k[256];
             snprintf(k, sizeof k, "%.*s", (int)(eq - next), next);
             if (rill__app_set(app, k, eq + 1, err, sizeof err) != RILL_OK) {
-                fprintf(stderr, "error: %s\n\n", err);
-                goto bad;
+                fprintf(stderr, "error: %s\n", err); /* one line: no usage */
+                goto bad_quiet;
             }
         } else if (!strcmp(a, "--key") || !strcmp(a, "-k")) {
             NEED_ARG;
@@ -280,6 +352,10 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
         fprintf(stderr, "error: no command given\n\n");
         goto bad;
     }
+    if (check_backend_keys(app, err, sizeof err) != RILL_OK) {
+        fprintf(stderr, "error: %s\n", err);
+        goto bad_quiet;
+    }
     if (!strcmp(cmd, "worker")) {
         if (npos) {
             fprintf(stderr, "error: worker takes no arguments, got '%s'\n\n", pos[0]);
@@ -292,7 +368,7 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
             fprintf(stderr, "error: send needs TOPIC and VALUE\n\n");
             goto bad;
         }
-        rc = cmd_send(app, pos[0], key, partition, pos[1]);
+        rc = cmd_send(app, prog, pos[0], key, partition, pos[1]);
         if (rc == 2) goto bad_quiet;
     } else if (!strcmp(cmd, "topics") || !strcmp(cmd, "agents") ||
                !strcmp(cmd, "tables")) {

@@ -36,7 +36,9 @@ static const known_key_t known_keys[] = {
     {"on_decode_error", K_ENUM, "skip", 0, 0, "skip|dead_letter|crash",
      "What to do with a message that cannot be decoded"},
     {"dead_letter.topic", K_STR, "", 0, 0, NULL,
-     "Dead-letter topic (default <app>-dead-letter)"},
+     "Dead-letter topic (default <app>-dead-letter); its records carry the headers "
+     "rill.error/topic/partition/offset and Kafka Streams' __streams.errors.exception/"
+     "message/topic/partition/offset (KIP-1034)"},
     {"processing_guarantee", K_ENUM, "at_least_once", 0, 0, "at_least_once|exactly_once",
      "at_least_once, or exactly_once (Kafka transactions)"},
     {"exactly_once.verify_offsets", K_ENUM, "true", 0, 0, "true|false",
@@ -75,6 +77,86 @@ static const known_key_t known_keys[] = {
     {"client.id", K_STR, "", 0, 0, NULL, "Client id (default <app>-<host>-<pid>)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
+
+/* ---- "did you mean": the known key closest to a mistyped one ------------------------
+ */
+
+extern const struct rill_transport_ops *const rill__builtin_transports[];
+extern const struct rill_store_ops *const rill__builtin_stores[];
+extern const struct rill_serializer_ops *const rill__builtin_serializers[];
+
+/* Levenshtein distance of two short strings (longer ones count as far apart). */
+static size_t edit_distance(const char *a, const char *b) {
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 127 || m > 127) return (size_t)-1;
+    size_t row[128];
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+typedef struct suggest {
+    const char *key;
+    size_t best;
+    char name[160];
+} suggest_t;
+
+static void consider(suggest_t *s, const char *candidate, size_t d) {
+    if (d < s->best) {
+        s->best = d;
+        snprintf(s->name, sizeof s->name, "%s", candidate);
+    }
+}
+
+/* "<plugin>.<prop>" of every prop a built-in plugin declares; and the key with its
+ * prefix replaced by the plugin name that prefix is a typo of ("kafak.acks"). */
+static void consider_plugin(suggest_t *s, const char *plugin, const rill_prop_t *props) {
+    char full[160];
+    for (const rill_prop_t *p = props; p && p->name; p++) {
+        snprintf(full, sizeof full, "%s.%s", plugin, p->name);
+        consider(s, full, edit_distance(s->key, full));
+    }
+    const char *dot = strchr(s->key, '.');
+    if (!dot || !dot[1] || (size_t)(dot - s->key) >= 64) return;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(dot - s->key), s->key);
+    size_t d = edit_distance(prefix, plugin);
+    if (d && d <= 2) {
+        snprintf(full, sizeof full, "%s%s", plugin, dot);
+        consider(s, full, d);
+    }
+}
+
+bool rill__conf_suggest(const char *key, char *out, size_t outlen) {
+    suggest_t s = {key, (size_t)-1, ""};
+    for (const known_key_t *k = known_keys; k->name; k++)
+        consider(&s, k->name, edit_distance(key, k->name));
+    for (size_t i = 0; rill__builtin_transports[i]; i++)
+        consider_plugin(&s, rill__builtin_transports[i]->scheme,
+                        rill__builtin_transports[i]->props);
+    for (size_t i = 0; rill__builtin_stores[i]; i++)
+        consider_plugin(&s, rill__builtin_stores[i]->scheme,
+                        rill__builtin_stores[i]->props);
+    for (size_t i = 0; rill__builtin_serializers[i]; i++)
+        consider_plugin(&s, rill__builtin_serializers[i]->name,
+                        rill__builtin_serializers[i]->props);
+    size_t limit = strlen(key) / 4 > 2 ? strlen(key) / 4 : 2;
+    if (!s.name[0] || s.best > limit) return false;
+    snprintf(out, outlen, "%s", s.name);
+    return true;
+}
 
 static const known_key_t *find_known(const char *key) {
     for (const known_key_t *k = known_keys; k->name; k++)
@@ -171,10 +253,15 @@ rill_conf_res_t rill_conf_set(rill_conf_t *c, const char *key, const char *value
             scheme[dot - key] = '\0';
             if (rill__registry_has_prefix(scheme)) return put(c, key, value);
         }
-        snprintf(errstr, errlen,
-                 "unknown config key '%s' (see docs/CONFIGURATION.md; backend "
-                 "properties are '<backend>.<name>', e.g. kafka.acks)",
-                 key);
+        char near[160];
+        if (rill__conf_suggest(key, near, sizeof near))
+            snprintf(errstr, errlen, "unknown config key '%s': did you mean '%s'?", key,
+                     near);
+        else
+            snprintf(errstr, errlen,
+                     "unknown config key '%s' (see docs/CONFIGURATION.md; backend "
+                     "properties are '<backend>.<name>', e.g. kafka.acks)",
+                     key);
         return RILL_CONF_UNKNOWN;
     }
     switch (k->type) {

@@ -16,6 +16,10 @@ struct rill_conf {
     struct rill_logger logger; /* level from log.level, cb from set_log_cb */
 };
 
+/* The known key (rill's own, or "<plugin>.<prop>" of a built-in plugin) closest to
+ * the mistyped @p key, into @p out; false when none is close. */
+bool rill__conf_suggest(const char *key, char *out, size_t outlen);
+
 /* Write the known keys as a Markdown table (docs/CONFIGURATION.md). */
 void rill__conf_describe(void (*line)(const char *text, void *opaque), void *opaque);
 

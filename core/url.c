@@ -5,6 +5,77 @@
 #include <string.h>
 
 #include "rill/plugin.h"
+#include "url_int.h"
+
+/* The end of a "scheme://" starting at @p p, or NULL: letters first, then letters,
+ * digits, '+', '-' or '.'. */
+static const char *scheme_end(const char *start, const char *p) {
+    if (strncmp(p, "://", 3) != 0) return NULL;
+    const char *s = p;
+    while (s > start && (isalnum((unsigned char)s[-1]) || strchr("+-.", s[-1])))
+        s--;
+    while (s < p && !isalpha((unsigned char)*s))
+        s++;
+    return s < p ? p + 3 : NULL;
+}
+
+char *rill__url_redact(const char *text, char *out, size_t outlen) {
+    if (!out || !outlen) return out;
+    size_t w = 0;
+#define PUT(c)                                                                           \
+    do {                                                                                 \
+        char c_ = (c); /* evaluated once, room or not */                                 \
+        if (w + 1 < outlen) out[w++] = c_;                                               \
+    } while (0)
+    const char *p = text ? text : "";
+    while (*p) {
+        const char *auth = scheme_end(text, p);
+        if (!auth) {
+            PUT(*p++);
+            continue;
+        }
+        for (; p < auth; p++)
+            PUT(*p);
+        /* userinfo ends at the last '@' before the path, query or whitespace */
+        size_t alen = strcspn(auth, "/?# \t\r\n'\"");
+        const char *at = NULL, *colon = NULL;
+        for (const char *q = auth; q < auth + alen; q++)
+            if (*q == '@') at = q;
+        if (at) colon = memchr(auth, ':', (size_t)(at - auth));
+        if (colon) {
+            for (; p <= colon; p++)
+                PUT(*p);
+            PUT('*');
+            PUT('*');
+            PUT('*');
+            p = at;
+        }
+    }
+#undef PUT
+    out[w] = '\0';
+    return out;
+}
+
+static bool has_word(const char *s, const char *word) {
+    size_t n = strlen(word);
+    for (; *s; s++) {
+        size_t i = 0;
+        while (i < n && s[i] && tolower((unsigned char)s[i]) == word[i])
+            i++;
+        if (i == n) return true;
+    }
+    return false;
+}
+
+bool rill__key_is_secret(const char *key) {
+    return key && (has_word(key, "password") || has_word(key, "secret"));
+}
+
+const char *rill__conf_value_shown(const char *key, const char *value, char *buf,
+                                   size_t buflen) {
+    if (rill__key_is_secret(key)) return "***";
+    return rill__url_redact(value, buf, buflen);
+}
 
 static char *dupn(const char *s, size_t n) {
     char *p = malloc(n + 1);
@@ -62,9 +133,14 @@ const char *rill_url_param(const rill_url_t *u, const char *key) {
     return NULL;
 }
 
+/* Error messages show the URL with its password masked. */
 #define FAIL(...)                                                                        \
     do {                                                                                 \
-        if (errstr && errlen) snprintf(errstr, errlen, __VA_ARGS__);                     \
+        if (errstr && errlen) {                                                          \
+            char msg_[1024];                                                             \
+            snprintf(msg_, sizeof msg_, __VA_ARGS__);                                    \
+            rill__url_redact(msg_, errstr, errlen);                                      \
+        }                                                                                \
         rill_url_destroy(u);                                                             \
         return RILL_EURL;                                                                \
     } while (0)

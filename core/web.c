@@ -118,7 +118,7 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
         return RILL_EIO;
     }
     evhttp_set_gencb(app->web, on_request, app);
-    rill_log(app->log, RILL_LOG_INFO, app->id, "web server on http://%s:%lld/", host,
+    rill_log(app->log, RILL_LOG_DEBUG, app->id, "web server on http://%s:%lld/", host,
              (long long)port);
     return RILL_OK;
 }

@@ -39,12 +39,18 @@ check "topics lists hello-topic" $([ $rc -eq 0 ] && grep -q 'hello-topic' "$out"
 "$hello" agents >"$out" 2>&1; rc=$?
 check "agents lists hello" $([ $rc -eq 0 ] && grep -q '^hello ' "$out"; echo $?)
 
-"$hello" send hello-topic '{"from_name":"a","to_name":"b"}' >"$out" 2>&1; rc=$?
-check "send of a valid record succeeds" $([ $rc -eq 0 ] && grep -q 'sent to hello-topic' "$out"; echo $?)
+# send needs a broker other processes share (memory:// refuses: see
+# test_cli_first_hour.sh); librdkafka's in-process mock cluster stands in for one.
+if grep -q '^RILL_WITH_KAFKA:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+    "$hello" send --broker kafka://mock hello-topic '{"from_name":"a","to_name":"b"}' >"$out" 2>&1; rc=$?
+    check "send of a valid record succeeds" $([ $rc -eq 0 ] && grep -q 'sent to hello-topic' "$out"; echo $?)
 
-"$hello" send hello-topic '{"from_name":"a"}' >"$out" 2>&1; rc=$?
-check "send of an invalid record exits 2" $([ $rc -eq 2 ]; echo $?)
-check "send error names the missing field" $(grep -q "to_name" "$out"; echo $?)
+    "$hello" send --broker kafka://mock hello-topic '{"from_name":"a"}' >"$out" 2>&1; rc=$?
+    check "send of an invalid record exits 2" $([ $rc -eq 2 ]; echo $?)
+    check "send error names the missing field" $(grep -q "to_name" "$out"; echo $?)
+else
+    echo "skip - send checks (no kafka transport built)"
+fi
 
 echo "$passed passed, $fail failed"
 [ $fail -eq 0 ]

@@ -140,6 +140,9 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     kctx_t *k = rd_kafka_opaque(rk);
     if (!strcmp(fac, "CONFWARN")) level = 7; /* shared settings reach every client type */
+    /* A broker failure comes twice: logged as FAIL and reported to error_cb, which
+     * logs it (through the app's error handler).  Once is enough: FAIL at debug. */
+    if (!strcmp(fac, "FAIL")) level = 7;
     rill_log_level_t l = level <= 3   ? RILL_LOG_ERROR
                          : level <= 5 ? RILL_LOG_WARN
                          : level == 6 ? RILL_LOG_INFO
