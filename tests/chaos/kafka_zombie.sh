@@ -6,9 +6,13 @@
 # lost before anything else runs), so every key's final count is >= its true
 # count, on the workers and in the changelog (read back by a fresh worker that
 # recovers the whole table from it).
+#
+# Run by hand: bash tests/chaos/kafka_zombie.sh BUILD_DIR.  Not in ctest yet: under
+# CI's parallel load it still lost about a third of the counts in some runs (2 of
+# 4 CI runs on 2026-12-01, never alone); the open cause is in issue 11's note.
 set -u
 build=${1:?build dir}
-. "$(dirname "$0")/kafka_lib.sh"
+. "$(dirname "$0")/../integration/kafka_lib.sh"
 mock_start events:8
 base=$((20000 + RANDOM % 20000))
 worker() { # worker N
