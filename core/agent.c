@@ -841,10 +841,7 @@ void rill__partitions_lose(rill_app_t *app, const rill_tp_t *tps, size_t n) {
         for (int32_t p = 0; p < t->partitions; p++) {
             rill_tpstate_t *tp = &t->parts[p];
             if (!tp->assigned || tp->lost) continue;
-            bool listed = !tps;
-            for (size_t i = 0; i < n && !listed; i++)
-                listed = tps[i].partition == p && !strcmp(tps[i].topic, t->name);
-            if (!listed) continue;
+            if (tps && !tps_have(tps, n, t->name, p)) continue;
             tp_lose(app, tp);
             /* Not revoking: the transport still has it, and says later whether
              * it is still ours (assigned again) or not (revoked). */
@@ -860,13 +857,10 @@ void rill__partitions_lose(rill_app_t *app, const rill_tp_t *tps, size_t n) {
 }
 
 const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p) {
-    for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->parts || t->channel || !t->nagents || t->partitions != partitions ||
-            p < 0 || p >= partitions)
-            continue;
-        if (t->opts.internal && !t->repartition_of) continue;
-        if (t->parts[p].assigned) return &t->parts[p];
-    }
+    if (p < 0 || p >= partitions) return NULL;
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        if (rill__copartitioned(t, partitions) && t->parts[p].assigned)
+            return &t->parts[p];
     return NULL;
 }
 

@@ -232,6 +232,14 @@ struct rill_app {
     rill_topic_t *last_topic;
 };
 
+/* @p t is consumed by agents and partitioned like something of @p partitions
+ * partitions (a table, a changelog): user topics and group_by repartition topics,
+ * not internal ones like "<app>-delayed" or in-process channels. */
+static inline bool rill__copartitioned(const rill_topic_t *t, int32_t partitions) {
+    return t->parts && !t->channel && t->nagents && t->partitions == partitions &&
+           (!t->opts.internal || t->repartition_of);
+}
+
 /* app.c */
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) RILL_PRINTF(2, 3);
 rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value,

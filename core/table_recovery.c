@@ -22,12 +22,10 @@
  * with is: the topics agents read that have as many partitions (user topics and
  * group_by repartition topics; not internal ones like "<app>-delayed"). */
 static bool partition_needed(const rill_table_t *tb, int32_t p) {
-    for (rill_topic_t *t = tb->app->topics; t; t = t->next) {
-        if (!t->parts || t->channel || !t->nagents || t->partitions != tb->partitions)
-            continue;
-        if (t->opts.internal && !t->repartition_of) continue;
-        if (t->parts[p].assigned && !t->parts[p].revoking) return true;
-    }
+    for (rill_topic_t *t = tb->app->topics; t; t = t->next)
+        if (rill__copartitioned(t, tb->partitions) && t->parts[p].assigned &&
+            !t->parts[p].revoking)
+            return true;
     return false;
 }
 
@@ -321,12 +319,8 @@ void rill__tables_on_revoked(rill_app_t *app) {
 
 /* Partition p of @p tb belongs to a consumed partition given up as lost. */
 static bool partition_lost(const rill_table_t *tb, int32_t p) {
-    for (rill_topic_t *t = tb->app->topics; t; t = t->next) {
-        if (!t->parts || t->channel || !t->nagents || t->partitions != tb->partitions)
-            continue;
-        if (t->opts.internal && !t->repartition_of) continue;
-        if (t->parts[p].lost) return true;
-    }
+    for (rill_topic_t *t = tb->app->topics; t; t = t->next)
+        if (rill__copartitioned(t, tb->partitions) && t->parts[p].lost) return true;
     return false;
 }
 
