@@ -185,3 +185,19 @@ rill_err_t rill__st_drop(rill_store_t *s, const char *table, int32_t partition,
                          char *errstr, size_t errlen) {
     return s->ops->drop(s, table, partition, errstr, errlen);
 }
+
+/* put, del and flush: the core writes through write(), but a faulty store passes
+ * every slot on to the store it wraps. */
+rill_err_t rill__st_put(rill_store_t *s, rill_store_part_t *p, const void *key,
+                        size_t klen, const void *val, size_t vlen) {
+    return s->ops->put(p, key, klen, val, vlen);
+}
+
+rill_err_t rill__st_del(rill_store_t *s, rill_store_part_t *p, const void *key,
+                        size_t klen) {
+    return s->ops->del(p, key, klen);
+}
+
+rill_err_t rill__st_flush(rill_store_t *s) {
+    return s->ops->flush ? s->ops->flush(s) : RILL_OK;
+}

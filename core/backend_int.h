@@ -4,7 +4,9 @@
  * slots and ABI versions are checked here (a plugin built against an older header
  * has a shorter ops struct), a failure the caller can only note is logged here
  * with the backend's instance name, and nothing returned is dropped: the caller
- * gets the code.  A fault-injecting backend hooks in below this line. */
+ * gets the code.  Fault injection (faulty+<scheme>://, core/fault_int.h) is a
+ * backend of its own that wraps another: the core calls it here like any other,
+ * and it calls the backend it wraps through these same functions. */
 #ifndef RILL_BACKEND_INT_H
 #define RILL_BACKEND_INT_H
 
@@ -63,5 +65,11 @@ rill_err_t rill__st_scan(rill_store_t *s, rill_store_part_t *p, const void *star
 rill_err_t rill__st_stats(rill_store_t *s, rill_store_part_t *p, rill_store_stats_t *out);
 rill_err_t rill__st_drop(rill_store_t *s, const char *table, int32_t partition,
                          char *errstr, size_t errlen);
+rill_err_t rill__st_put(rill_store_t *s, rill_store_part_t *p, const void *key,
+                        size_t klen, const void *val, size_t vlen);
+rill_err_t rill__st_del(rill_store_t *s, rill_store_part_t *p, const void *key,
+                        size_t klen);
+/* RILL_OK when the store has no flush slot. */
+rill_err_t rill__st_flush(rill_store_t *s);
 
 #endif

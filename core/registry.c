@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "fault_int.h"
 #include "registry_int.h"
 
 /* Generated from the enabled backends (build/generated/builtins.c). */
@@ -157,6 +159,8 @@ rill_err_t rill_serializer_decode(rill_serializer_t *s, const rill_type_t *type,
 
 rill_store_t *rill__store_open(const char *url, const rill_conf_t *conf,
                                const rill_logger_t *lg, char *errstr, size_t errlen) {
+    if (url && !strncasecmp(url, RILL__FAULTY_PREFIX, strlen(RILL__FAULTY_PREFIX)))
+        return rill__fault_store_open(url, conf, lg, errstr, errlen);
     rill_url_t *u;
     if (rill_url_parse(url, &u, errstr, errlen) != RILL_OK) return NULL;
     const struct rill_store_ops *ops = rill_store_find(u->scheme);
@@ -254,6 +258,9 @@ rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
                                        const rill_transport_handlers_t *h,
                                        const char *client_id, const rill_logger_t *lg,
                                        char *errstr, size_t errlen) {
+    if (url && !strncasecmp(url, RILL__FAULTY_PREFIX, strlen(RILL__FAULTY_PREFIX)))
+        return rill__fault_transport_open(url, conf, base, h, client_id, lg, errstr,
+                                          errlen);
     rill_url_t *u;
     if (rill_url_parse(url, &u, errstr, errlen) != RILL_OK) return NULL;
     const struct rill_transport_ops *ops = rill_transport_find(u->scheme);
