@@ -137,12 +137,16 @@ static void free_value(const rill_type_t *type, void *v) {
     free(v);
 }
 
-/* The scheme of URL @p url, lower-cased, into @p out ("" when it has none). */
+/* The scheme of URL @p url, lower-cased, into @p out ("" when it has none); that of
+ * the backend wrapped by a faulty+<scheme>:// one. */
 static const char *url_scheme(const char *url, char *out, size_t outlen) {
     rill_url_t *u;
     out[0] = '\0';
     if (url && rill_url_parse(url, &u, NULL, 0) == RILL_OK) {
-        snprintf(out, outlen, "%s", u->scheme);
+        const char *s = u->scheme;
+        while (!strncmp(s, "faulty+", 7))
+            s += 7;
+        snprintf(out, outlen, "%s", s);
         rill_url_destroy(u);
     }
     return out;
