@@ -133,7 +133,8 @@ static rill_err_t set_rule(rill__fault_rule_t *r, const char *key, const char *v
     uint64_t n = 0;
     if (colon) {
         size_t mlen = (size_t)(colon - v);
-        if (!parse_u64(colon + 1, &n) || n == 0)
+        bool after = mlen == 5 && !strncmp(v, "after", 5);
+        if (!parse_u64(colon + 1, &n) || (n == 0 && !after))
             BAD("fault key '%s': '%s' needs a count of 1 or more after ':'", key, v);
         if (mlen == 3 && !strncmp(v, "nth", 3))
             r->mode = RILL__FR_NTH;
