@@ -36,6 +36,9 @@ static const rill_prop_t redis_props[] = {
      "Produces awaiting their XADD reply before produce() returns RILL_EFULL"},
     {"partitions", RILL_PROP_INT, "8", offsetof(rctx_t, partitions_default),
      "Partitions of a topic declared without a count"},
+    {"group", RILL_PROP_STR, "", offsetof(rctx_t, xgroup_conf),
+     "Redis consumer group of the consumed streams (default: the app id); an existing "
+     "group's position is where a partition without a committed ID starts"},
     {NULL},
 };
 
@@ -315,6 +318,69 @@ static void on_read_ready(rconn_t *c) {
     rill__redis_kick(c->r);
 }
 
+/* "name:value" of @p name in an INFO reply, into @p out; false when absent. */
+static bool info_field(const char *info, const char *name, char *out, size_t n) {
+    size_t nl = strlen(name);
+    for (const char *p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (!strncmp(p, name, nl) && p[nl] == ':') {
+            size_t m = strcspn(p + nl + 1, "\r\n");
+            snprintf(out, n, "%.*s", (int)m, p + nl + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A server rill cannot run on is one fatal message; settings that lose data are a
+ * warning, once, at start. */
+static rill_err_t check_server(rctx_t *r, char *errstr, size_t errlen) {
+    char err[256], v[128];
+    const char *info[] = {"INFO"};
+    redisReply *rep = rill__redis_sync(r, err, sizeof err, 1, info);
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        if (rep) freeReplyObject(rep);
+        rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
+                 "redis at %s: INFO failed (%s): server settings not checked", r->where,
+                 rep ? "not a string" : err);
+        return RILL_OK;
+    }
+    int major = 0, minor = 0;
+    if (info_field(rep->str, "redis_version", v, sizeof v) &&
+        sscanf(v, "%d.%d", &major, &minor) == 2 &&
+        (major < 6 || (major == 6 && minor < 2))) {
+        snprintf(errstr, errlen,
+                 "redis at %s is version %s: rill needs 6.2 or later (XAUTOCLAIM, "
+                 "XGROUP CREATE ... MKSTREAM)",
+                 r->where, v);
+        freeReplyObject(rep);
+        return RILL_ENOTSUP;
+    }
+    char policy[64] = "", maxmem[32] = "0", aof[8] = "0";
+    info_field(rep->str, "maxmemory_policy", policy, sizeof policy);
+    info_field(rep->str, "maxmemory", maxmem, sizeof maxmem);
+    info_field(rep->str, "aof_enabled", aof, sizeof aof);
+    freeReplyObject(rep);
+    if (*policy && strcmp(policy, "noeviction") && strcmp(maxmem, "0"))
+        rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
+                 "redis at %s evicts keys when full (maxmemory-policy %s, maxmemory "
+                 "%s): streams, committed IDs and ownership keys may vanish; use "
+                 "noeviction",
+                 r->where, policy, maxmem);
+    if (!strcmp(aof, "0")) {
+        const char *cfg[] = {"CONFIG", "GET", "save"};
+        redisReply *c = rill__redis_sync(r, err, sizeof err, 3, cfg);
+        /* CONFIG may be disabled (managed services): then nothing is said */
+        if (c && c->type == REDIS_REPLY_ARRAY && c->elements == 2 &&
+            c->element[1]->type == REDIS_REPLY_STRING && !c->element[1]->len)
+            rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
+                     "redis at %s has no persistence (appendonly no, save \"\"): a "
+                     "restart of the server loses every stream and committed ID",
+                     r->where);
+        if (c) freeReplyObject(c);
+    }
+    return RILL_OK;
+}
+
 static rill_err_t redis_open(rill_transport_t *t, const rill_url_t *url,
                              const rill_conf_t *conf, char *errstr, size_t errlen) {
     rctx_t *r = t->impl;
@@ -359,9 +425,19 @@ static rill_err_t redis_open(rill_transport_t *t, const rill_url_t *url,
     r->where = strdup(where);
     if (!r->host || !r->where || (url->password && !r->password)) return RILL_ENOMEM;
     r->broker_timeout_ms = rill_conf_get_int(conf, "broker.timeout.ms", 60000);
+    rill_err_t brc = rill__redis_bind_parse(r, conf, url, errstr, errlen);
+    if (brc != RILL_OK) return brc;
+    const char *ode = conf ? rill_conf_get(conf, "on_decode_error") : NULL;
+    r->on_decode_error = !ode                          ? 0
+                         : !strcmp(ode, "dead_letter") ? 1
+                         : !strcmp(ode, "crash")       ? 2
+                                                       : 0;
+    const char *dl = conf ? rill_conf_get(conf, "dead_letter.topic") : NULL;
+    if (dl && *dl && !(r->dead_letter = strdup(dl))) return RILL_ENOMEM;
     /* a read blocked past a session could outlive its member's ownership */
     if (r->block_ms > r->session_ms / 2) r->block_ms = r->session_ms / 2;
     if (!sync_connect(r, errstr, errlen)) return RILL_ETRANSPORT; /* fail fast */
+    if ((brc = check_server(r, errstr, errlen)) != RILL_OK) return brc;
 
     r->down_ev = evtimer_new(t->base, down_timeout, r);
     rconn_t *cs[] = {&r->cmd, &r->grp, &r->tail};
@@ -416,6 +492,8 @@ static void redis_close(rill_transport_t *t) {
     if (r->rel_ev) event_free(r->rel_ev);
     if (r->sync) redisFree(r->sync);
     rill__redis_fetch_close(r);
+    rill__redis_bind_free_all(r);
+    free(r->dead_letter);
     free(r->host);
     free(r->password);
     free(r->where);
@@ -461,28 +539,59 @@ static rtopic_t *topic_load(rctx_t *r, const char *name, char *errstr, size_t er
     return tp;
 }
 
+/* A topic bound to a list of streams has as many partitions, whatever the hash says
+ * (it has none: the streams are someone else's). */
+static rtopic_t *topic_bound(rctx_t *r, const char *name) {
+    const rbind_t *b = rill__redis_bind(r, name);
+    if (!b || !b->stream || b->pattern) return NULL;
+    return topic_cache(r, name, (int32_t)b->nstreams, false);
+}
+
 rtopic_t *rill__redis_topic(rctx_t *r, const char *name, char *errstr, size_t errlen) {
     rtopic_t *tp = topic_cached(r, name);
+    if (!tp) tp = topic_bound(r, name);
     return tp ? tp : topic_load(r, name, errstr, errlen);
+}
+
+/* Every stream of the topic is a stream or absent: a key of another type would make
+ * every read fail, so it stops the start with one message. */
+static rill_err_t check_types(rctx_t *r, const char *topic, int32_t parts, char *errstr,
+                              size_t errlen) {
+    for (int32_t p = 0; p < parts; p++) {
+        char key[1024];
+        if (!rill__redis_stream_key(r, topic, p, key, sizeof key)) {
+            snprintf(errstr, errlen,
+                     "topic '%s': the stream name of partition %d is too long", topic,
+                     (int)p);
+            return RILL_EINVAL;
+        }
+        const char *argv[] = {"TYPE", key};
+        redisReply *rep = rill__redis_sync(r, errstr, errlen, 2, argv);
+        if (!rep) return RILL_ETRANSPORT;
+        bool ok = rep->type == REDIS_REPLY_STATUS &&
+                  (!strcmp(rep->str, "stream") || !strcmp(rep->str, "none"));
+        if (!ok) {
+            const rbind_t *b = rill__redis_bind(r, topic);
+            snprintf(errstr, errlen,
+                     "topic '%s': key '%s' on redis at %s is a %s, not a stream; %s",
+                     topic, key, r->where,
+                     rep->type == REDIS_REPLY_STATUS ? rep->str : "(unknown type)",
+                     b && b->stream
+                         ? "bind the topic to the right stream "
+                           "(redis.topic.<topic>.stream)"
+                         : "rename the key, or bind the topic to other streams "
+                           "(redis.topic.<topic>.stream=NAME)");
+            freeReplyObject(rep);
+            return RILL_ECONF;
+        }
+        freeReplyObject(rep);
+    }
+    return RILL_OK;
 }
 
 static rill_err_t redis_declare(rill_transport_t *t, const rill_topic_spec_t *spec,
                                 int32_t *partitions_out, char *errstr, size_t errlen) {
     rctx_t *r = t->impl;
-    char key[512], parts[24];
-    snprintf(key, sizeof key, "rill:topic:%s", spec->name);
-    snprintf(parts, sizeof parts, "%d",
-             spec->partitions > 0 ? spec->partitions : (int)r->partitions_default);
-    /* HSETNX: the first declarer's count wins; everyone then checks against it */
-    const char *set[] = {"HSETNX", key, "partitions", parts};
-    redisReply *rep = rill__redis_sync(r, errstr, errlen, 4, set);
-    if (!rep) return RILL_ETRANSPORT;
-    freeReplyObject(rep);
-    if (spec->compacted) {
-        const char *c[] = {"HSETNX", key, "compacted", "1"};
-        if (!(rep = rill__redis_sync(r, errstr, errlen, 4, c))) return RILL_ETRANSPORT;
-        freeReplyObject(rep);
-    }
     rtopic_t *old = topic_cached(r, spec->name);
     if (old) { /* reload: another worker may have declared it differently */
         rtopic_t **pp = &r->topics;
@@ -492,14 +601,44 @@ static rill_err_t redis_declare(rill_transport_t *t, const rill_topic_spec_t *sp
         free(old->name);
         free(old);
     }
-    rtopic_t *tp = topic_load(r, spec->name, errstr, errlen);
-    if (!tp) return RILL_ETRANSPORT;
-    if (spec->partitions > 0 && tp->partitions != spec->partitions) {
-        snprintf(errstr, errlen,
-                 "topic '%s' exists on redis at %s with %d partitions, declared with %d",
-                 spec->name, r->where, tp->partitions, spec->partitions);
-        return RILL_EPARTITIONS;
+    const rbind_t *b = rill__redis_bind(r, spec->name);
+    rtopic_t *tp = topic_bound(r, spec->name);
+    if (b && b->stream && !b->pattern && !tp) return RILL_ENOMEM;
+    if (tp) {
+        if (spec->partitions > 0 && tp->partitions != spec->partitions) {
+            snprintf(errstr, errlen,
+                     "topic '%s' is bound to %d stream(s) (redis.topic.%s.stream=%s), "
+                     "declared with %d partitions",
+                     spec->name, tp->partitions, spec->name, b->stream, spec->partitions);
+            return RILL_EPARTITIONS;
+        }
+    } else {
+        char key[512], parts[24];
+        snprintf(key, sizeof key, "rill:topic:%s", spec->name);
+        snprintf(parts, sizeof parts, "%d",
+                 spec->partitions > 0 ? spec->partitions : (int)r->partitions_default);
+        /* HSETNX: the first declarer's count wins; everyone then checks against it */
+        const char *set[] = {"HSETNX", key, "partitions", parts};
+        redisReply *rep = rill__redis_sync(r, errstr, errlen, 4, set);
+        if (!rep) return RILL_ETRANSPORT;
+        freeReplyObject(rep);
+        if (spec->compacted) {
+            const char *c[] = {"HSETNX", key, "compacted", "1"};
+            if (!(rep = rill__redis_sync(r, errstr, errlen, 4, c)))
+                return RILL_ETRANSPORT;
+            freeReplyObject(rep);
+        }
+        if (!(tp = topic_load(r, spec->name, errstr, errlen))) return RILL_ETRANSPORT;
+        if (spec->partitions > 0 && tp->partitions != spec->partitions) {
+            snprintf(errstr, errlen,
+                     "topic '%s' exists on redis at %s with %d partitions, declared with "
+                     "%d",
+                     spec->name, r->where, tp->partitions, spec->partitions);
+            return RILL_EPARTITIONS;
+        }
     }
+    rill_err_t rc = check_types(r, spec->name, tp->partitions, errstr, errlen);
+    if (rc != RILL_OK) return rc;
     *partitions_out = tp->partitions;
     return RILL_OK;
 }
@@ -610,21 +749,55 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         return RILL_EFULL;
     }
     char key[512], maxlen[24], ts[24], owner[1024];
-    size_t tl = strlen(m->topic);
-    if (tl > sizeof key - 16) return RILL_EINVAL;
-    memcpy(key, m->topic, tl);
-    key[tl] = ':';
-    *put_u64(key + tl + 1, (uint64_t)m->partition) = '\0';
-    const char *argv[24];
-    size_t lens[24];
+    const rbind_t *b = rill__redis_bind(r, m->topic);
+    if (b && b->stream) {
+        if (!rill__redis_stream_key(r, m->topic, m->partition, key, sizeof key))
+            return RILL_EINVAL;
+    } else { /* the common case, without snprintf */
+        size_t tl = strlen(m->topic);
+        if (tl > sizeof key - 16) return RILL_EINVAL;
+        memcpy(key, m->topic, tl);
+        key[tl] = ':';
+        *put_u64(key + tl + 1, (uint64_t)m->partition) = '\0';
+    }
+    rfields_t plain = {0}; /* value=entry or field: the entry's fields */
+    if (b && b->value != RV_RILL) {
+        char why[400];
+        rill_err_t frc = rill__redis_fields_of(b, m, &plain, why, sizeof why);
+        if (frc != RILL_OK) {
+            rill__redis_fields_free(&plain);
+            if (frc == RILL_ENOMEM) return frc;
+            rill_log(t->log, RILL_LOG_ERROR, t->name, "produce to %s: %s", key, why);
+            return frc;
+        }
+    }
+    const char *argv_s[24];
+    size_t lens_s[24];
+    const char **argv = argv_s;
+    size_t *lens = lens_s;
+    if (plain.n) {
+        argv = malloc((16 + plain.n) * sizeof *argv);
+        lens = malloc((16 + plain.n) * sizeof *lens);
+        if (!argv || !lens) {
+            free(argv);
+            free(lens);
+            rill__redis_fields_free(&plain);
+            return RILL_ENOMEM;
+        }
+    }
+    rill_err_t rc = RILL_OK;
+    char *hdrs = NULL;
+    preq_t *q = NULL;
     int n = 0;
 #define ARG(p, l) (argv[n] = (p), lens[n++] = (l))
     if (m->fence_topic) {
         /* EVALSHA sha 2 key owner id <XADD's arguments after the key> */
         bool grouped = r->group != NULL;
         if (grouped && !rill__redis_owner_key(r, m->fence_topic, m->fence_partition,
-                                              owner, sizeof owner))
-            return RILL_EINVAL;
+                                              owner, sizeof owner)) {
+            rc = RILL_EINVAL;
+            goto out;
+        }
         if (*r->fence_sha) {
             ARG("EVALSHA", 7);
             ARG(r->fence_sha, strlen(r->fence_sha));
@@ -648,6 +821,11 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         ARG(maxlen, strlen(maxlen));
     }
     ARG("*", 1);
+    if (plain.n) { /* a plain entry: no rill fields, no headers, no ts */
+        for (size_t i = 0; i < plain.n; i++)
+            ARG(plain.argv[i], plain.lens[i]);
+        goto built;
+    }
     if (m->key) {
         ARG("key", 3);
         ARG(m->key, m->key_len);
@@ -656,12 +834,12 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         ARG("value", 5);
         ARG(m->value, m->value_len);
     }
-    char *hdrs = NULL;
     if (m->nheaders) {
         if (!(hdrs = headers_json(m))) {
             rill_log(t->log, RILL_LOG_ERROR, t->name,
                      "produce to %s: header values must be UTF-8 text on redis://", key);
-            return RILL_EINVAL;
+            rc = RILL_EINVAL;
+            goto out;
         }
         ARG("headers", 7);
         ARG(hdrs, strlen(hdrs));
@@ -671,16 +849,17 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         ARG("ts", 2);
         ARG(ts, strlen(ts));
     }
+built:
 #undef ARG
     /* the command in RESP, in the same allocation as its request */
     size_t klen = strlen(key) + 1, flen = m->fence_topic ? strlen(m->fence_topic) + 1 : 0;
     size_t size = 16 + klen + flen;
     for (int i = 0; i < n; i++)
         size += 26 + lens[i];
-    preq_t *q = malloc(sizeof *q + size);
+    q = malloc(sizeof *q + size);
     if (!q) {
-        free(hdrs);
-        return RILL_ENOMEM;
+        rc = RILL_ENOMEM;
+        goto out;
     }
     char *w = q->cmd;
     *w++ = '*';
@@ -697,7 +876,6 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
         *w++ = '\r';
         *w++ = '\n';
     }
-    free(hdrs);
     q->len = (size_t)(w - q->cmd);
     memcpy(w, key, klen);
     q->key = w;
@@ -718,7 +896,14 @@ static rill_err_t redis_produce(rill_transport_t *t, const rill_produce_t *m,
          * buffer small (freeing a multi-MB one costs more than the writes). */
         if (sdslen(ac->c.obuf) >= 65536) redisAsyncHandleWrite(ac);
     }
-    return RILL_OK;
+out:
+    free(hdrs);
+    if (plain.n) {
+        free(argv);
+        free(lens);
+    }
+    rill__redis_fields_free(&plain);
+    return rc;
 }
 
 /* Drive the command connection by hand (not the loop): flush() blocks. */
@@ -745,8 +930,8 @@ static rill_err_t redis_watermarks(rill_transport_t *t, const char *topic,
                                    int timeout_ms) {
     (void)timeout_ms;
     rctx_t *r = t->impl;
-    char key[512], err[256];
-    snprintf(key, sizeof key, "%s:%d", topic, (int)partition);
+    char key[1024], err[256];
+    if (!rill__redis_stream_key(r, topic, partition, key, sizeof key)) return RILL_EINVAL;
     const char *first[] = {"XRANGE", key, "-", "+", "COUNT", "1"};
     const char *last[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
     redisReply *a = rill__redis_sync(r, err, sizeof err, 6, first);
@@ -786,8 +971,9 @@ const struct rill_transport_ops rill_transport_redis = {
     .abi = RILL_TRANSPORT_ABI,
     .scheme = "redis",
     .description = "Redis Streams (hiredis): redis://[:password@]host:port[/db]",
-    .features =
-        RILL_TF_GROUPS | RILL_TF_WATERMARKS | RILL_TF_PERSISTENT | RILL_TF_FENCING,
+    /* passthrough: "redis.topic.<topic>.*" keys are checked by redis_bind.c */
+    .features = RILL_TF_GROUPS | RILL_TF_WATERMARKS | RILL_TF_PERSISTENT |
+                RILL_TF_FENCING | RILL_TF_PASSTHROUGH,
     .props = redis_props,
     .impl_size = sizeof(rctx_t),
     .open = redis_open,

@@ -40,14 +40,22 @@ rstream_t *rill__redis_stream_new(rctx_t *r, const char *topic, int32_t partitio
                                   int64_t next, bool reader) {
     rstream_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    size_t kl = strlen(topic) + 16;
+    char key[1024];
+    if (!rill__redis_stream_key(r, topic, partition, key, sizeof key)) {
+        rill__redis_fail(
+            r, RILL_EINVAL, true,
+            "topic '%s' has no stream for partition %d (redis.topic.%s.stream)", topic,
+            (int)partition, topic);
+        free(s);
+        return NULL;
+    }
     s->topic = strdup(topic);
-    s->key = malloc(kl);
+    s->key = strdup(key);
     if (!s->topic || !s->key) {
         rill__redis_stream_free(s);
         return NULL;
     }
-    snprintf(s->key, kl, "%s:%d", topic, (int)partition);
+    s->bind = rill__redis_bind(r, topic);
     s->partition = partition;
     s->reader = reader;
     s->mode = RS_RANGE;
@@ -109,6 +117,9 @@ typedef struct rbatch {
     size_t nj, jcap;
     size_t *hfirst; /* per message: index of its first header in hdrs */
     size_t fcap;
+    char **owned; /* values made from entries (value=entry) */
+    size_t no, ocap;
+    char fatal[760]; /* on_decode_error=crash: reported after what came before */
 } batch_t;
 
 static bool grow(void **p, size_t *cap, size_t need, size_t size) {
@@ -126,7 +137,9 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size) {
 static void batch_reset(batch_t *b) {
     for (size_t i = 0; i < b->nj; i++)
         json_decref(b->jsons[i]);
-    b->n = b->nh = b->nj = 0;
+    for (size_t i = 0; i < b->no; i++)
+        free(b->owned[i]);
+    b->n = b->nh = b->nj = b->no = 0;
 }
 
 static void batch_free(batch_t *b) {
@@ -135,12 +148,27 @@ static void batch_free(batch_t *b) {
     free(b->hdrs);
     free(b->jsons);
     free(b->hfirst);
+    free(b->owned);
 }
 
-static void parse_headers(batch_t *b, rill_msg_t *m, const char *s, size_t len) {
-    json_t *o = json_loadb(s, len, 0, NULL);
+/* A field rill did not expect to be unreadable: counted, and logged the 1st, 10th,
+ * 100th... time, with the count. */
+static void bad_field(rctx_t *r, uint64_t *count, const rstream_t *s,
+                      const redisReply *id, const char *what) {
+    ++*count;
+    if (rill__redis_log_count(*count))
+        rill_log(r->t->log, RILL_LOG_WARN, r->t->name,
+                 "stream %s: entry %.*s: %s (%llu such entries so far)", s->key,
+                 (int)id->len, id->str, what, (unsigned long long)*count);
+}
+
+static void parse_headers(rctx_t *r, batch_t *b, rill_msg_t *m, const rstream_t *s,
+                          const redisReply *id, const char *str, size_t len) {
+    json_t *o = json_loadb(str, len, 0, NULL);
     if (!json_is_object(o)) {
-        json_decref(o); /* not ours: deliver without headers */
+        json_decref(o);
+        bad_field(r, &r->bad_headers, s, id,
+                  "field 'headers' is not a JSON object; delivered without headers");
         return;
     }
     if (!grow((void **)&b->jsons, &b->jcap, b->nj + 1, sizeof *b->jsons)) {
@@ -150,27 +178,114 @@ static void parse_headers(batch_t *b, rill_msg_t *m, const char *s, size_t len) 
     b->jsons[b->nj++] = o;
     const char *name;
     json_t *v;
+    bool skipped = false;
     json_object_foreach(o, name, v) {
-        if (!json_is_string(v)) continue;
+        if (!json_is_string(v)) {
+            skipped = true;
+            continue;
+        }
         if (!grow((void **)&b->hdrs, &b->hcap, b->nh + 1, sizeof *b->hdrs)) return;
         b->hdrs[b->nh++] =
             (rill_header_t){name, json_string_value(v), json_string_length(v)};
         m->nheaders++;
     }
+    if (skipped)
+        bad_field(r, &r->bad_headers, s, id,
+                  "field 'headers' has values that are not strings; those are left out");
 }
 
-/* Append the entry (id, [f, v, ...]) of stream @p s; false when it is unusable. */
-static bool add_entry(batch_t *b, rstream_t *s, const redisReply *e, int64_t *id_out) {
+static bool is_rill_field(const redisReply *k) {
+    return (k->len == 3 && !memcmp(k->str, "key", 3)) ||
+           (k->len == 5 && !memcmp(k->str, "value", 5)) ||
+           (k->len == 7 && !memcmp(k->str, "headers", 7)) ||
+           (k->len == 2 && !memcmp(k->str, "ts", 2));
+}
+
+/* The fields of an entry, for messages: "a, b, c" (the first few). */
+static void field_names(const redisReply *f, char *buf, size_t n) {
+    size_t w = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i + 1 < f->elements && w + 1 < n; i += 2) {
+        const redisReply *k = f->element[i];
+        if (k->type != REDIS_REPLY_STRING) continue;
+        int l = snprintf(buf + w, n - w, "%s%.*s", w ? ", " : "", (int)k->len, k->str);
+        if (l < 0) break;
+        w += (size_t)l;
+        if (w >= n) {
+            if (n > 4) memcpy(buf + n - 4, "...", 4);
+            break;
+        }
+    }
+}
+
+static void dead_letter(rctx_t *r, const rstream_t *s, const redisReply *id,
+                        const redisReply *f, const char *why) {
+    char topic[300], key[1024];
+    if (r->dead_letter)
+        snprintf(topic, sizeof topic, "%s", r->dead_letter);
+    else
+        snprintf(topic, sizeof topic, "%s-dead-letter", r->group ? r->group : "rill");
+    /* keyless, like the core's dead letters of keyless events: partition 0 */
+    if (!rill__redis_stream_key(r, topic, 0, key, sizeof key)) return;
+    char *value = rill__redis_entry_json(s->bind, f);
+    char part[16], idtext[48];
+    snprintf(part, sizeof part, "%d", (int)s->partition);
+    snprintf(idtext, sizeof idtext, "%.*s", (int)id->len, id->str);
+    json_t *h = json_pack(
+        "{ss ss ss ss ss ss ss ss ss}", "rill.error", why, "rill.topic", s->topic,
+        "rill.partition", part, "rill.offset", idtext, "__streams.errors.exception",
+        "RILL_EDECODE", "__streams.errors.message", why, "__streams.errors.topic",
+        s->topic, "__streams.errors.partition", part, "__streams.errors.offset", idtext);
+    char *hs = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    if (value && hs) {
+        const char *argv[] = {"XADD", key, "*", "value", value, "headers", hs};
+        if (!rill__redis_send(&r->cmd, NULL, NULL, 7, argv, NULL))
+            rill_log(r->t->log, RILL_LOG_ERROR, r->t->name,
+                     "dead-letter XADD to %s not sent (connection down)", key);
+    }
+    free(value);
+    free(hs);
+}
+
+/* An entry that fits no mapping of its topic: on_decode_error, here, since the core
+ * never sees it.  Returns false when the stream must stop (crash). */
+static bool unmapped(rctx_t *r, batch_t *b, rstream_t *s, const redisReply *id,
+                     const redisReply *f, const char *why) {
+    static const char *const policy[] = {"skip", "dead_letter", "crash"};
+    char msg[700];
+    snprintf(msg, sizeof msg, "stream %s: entry %.*s %s", s->key, (int)id->len, id->str,
+             why);
+    r->unmapped++;
+    if (r->on_decode_error == 2) {
+        s->poisoned = true;
+        snprintf(b->fatal, sizeof b->fatal, "%s (on_decode_error=crash)", msg);
+        return false;
+    }
+    rill_log(r->t->log, RILL_LOG_ERROR, r->t->name,
+             "%s (on_decode_error=%s; %llu so far)", msg, policy[r->on_decode_error],
+             (unsigned long long)r->unmapped);
+    if (r->on_decode_error == 1) dead_letter(r, s, id, f, msg);
+    return true;
+}
+
+/* Append the entry (id, [f, v, ...]) of stream @p s.  1: appended; 0: unusable or
+ * left out (does not fit the topic's mapping); -1: stop reading the stream. */
+static int add_entry(rctx_t *r, batch_t *b, rstream_t *s, const redisReply *e,
+                     int64_t *id_out) {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
         e->element[0]->type != REDIS_REPLY_STRING)
-        return false;
-    int64_t id = rill__redis_id_parse(e->element[0]->str, e->element[0]->len);
+        return 0;
+    const redisReply *eid = e->element[0];
+    int64_t id = rill__redis_id_parse(eid->str, eid->len);
     *id_out = id;
     const redisReply *f = e->element[1];
-    if (id < 0 || f->type != REDIS_REPLY_ARRAY) return false; /* deleted or foreign ID */
+    if (id < 0 || f->type != REDIS_REPLY_ARRAY) return 0; /* deleted or foreign ID */
+    if (id < s->next) return 0; /* already delivered (re-read) */
     if (!grow((void **)&b->msgs, &b->cap, b->n + 1, sizeof *b->msgs) ||
-        !grow((void **)&b->hfirst, &b->fcap, b->n + 1, sizeof *b->hfirst))
-        return false;
+        !grow((void **)&b->hfirst, &b->fcap, b->n + 1, sizeof *b->hfirst) ||
+        !grow((void **)&b->owned, &b->ocap, b->no + 1, sizeof *b->owned))
+        return 0;
     rill_msg_t *m = &b->msgs[b->n];
     memset(m, 0, sizeof *m);
     m->topic = s->topic;
@@ -178,23 +293,52 @@ static bool add_entry(batch_t *b, rstream_t *s, const redisReply *e, int64_t *id
     m->offset = id;
     m->timestamp_ms = (int64_t)((uint64_t)id >> RILL_REDIS_SEQ_BITS);
     b->hfirst[b->n] = b->nh;
+    char why[400];
+    if (s->bind && s->bind->value != RV_RILL) {
+        char *owned = NULL;
+        if (rill__redis_map_entry(s->bind, f, m, &owned, why, sizeof why) < 0)
+            return unmapped(r, b, s, eid, f, why) ? 0 : -1;
+        if (owned) b->owned[b->no++] = owned;
+        b->n++;
+        return 1;
+    }
+    bool foreign = false, has_value = false;
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *k = f->element[i], *v = f->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
-        if (k->len == 3 && !memcmp(k->str, "key", 3)) {
+        if (!is_rill_field(k)) {
+            foreign = true;
+        } else if (k->len == 3) {
             m->key = v->str;
             m->key_len = v->len;
-        } else if (k->len == 5 && !memcmp(k->str, "value", 5)) {
+        } else if (k->len == 5) {
             m->value = v->str;
             m->value_len = v->len;
-        } else if (k->len == 7 && !memcmp(k->str, "headers", 7)) {
-            parse_headers(b, m, v->str, v->len);
-        } else if (k->len == 2 && !memcmp(k->str, "ts", 2)) {
-            m->timestamp_ms = strtoll(v->str, NULL, 10);
+            has_value = true;
+        } else if (k->len == 7) {
+            parse_headers(r, b, m, s, eid, v->str, v->len);
+        } else {
+            char *end = NULL;
+            long long ts = v->len && v->len < 20 ? strtoll(v->str, &end, 10) : -1;
+            if (ts > 0 && end == v->str + v->len)
+                m->timestamp_ms = ts;
+            else
+                bad_field(r, &r->bad_ts, s, eid,
+                          "field 'ts' is not a timestamp in ms; the entry ID's time is "
+                          "used");
         }
     }
+    if (foreign && !has_value) { /* written by someone else, for someone else */
+        char names[200];
+        field_names(f, names, sizeof names);
+        snprintf(why, sizeof why,
+                 "has no field 'value' (it has %s): to read entries rill did not write, "
+                 "set redis.topic.%s.value=entry or redis.topic.%s.value.field=NAME",
+                 names, s->topic, s->topic);
+        return unmapped(r, b, s, eid, f, why) ? 0 : -1;
+    }
     b->n++;
-    return true;
+    return 1;
 }
 
 /* The ID of entry @p e as Redis wrote it, or NULL. */
@@ -220,22 +364,21 @@ static size_t deliver(rctx_t *r, rstream_t *s, const redisReply *entries, bool g
     size_t got = entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0;
     int64_t last = -1;
     char bad[96] = "";
+    b.fatal[0] = '\0';
     for (size_t i = 0; i < got; i++) {
         int64_t id = -1;
-        size_t before = b.n;
-        bool ok = add_entry(&b, s, entries->element[i], &id);
+        int ok = add_entry(r, &b, s, entries->element[i], &id);
         const redisReply *eid = entry_id(entries->element[i]);
         if (id < 0 && eid) {
-            b.n = before;
             snprintf(bad, sizeof bad, "%.*s", (int)eid->len, eid->str);
             s->poisoned = true; /* no more reads of it: they would stop here again */
             break;
         }
+        if (ok < 0) break; /* the fatal error is reported; deliver what came before */
         if (id >= 0) {
             if (group) rill__redis_pel_add(s, id);
             last = id;
         }
-        if (ok && id < s->next) b.n = before; /* already delivered (re-read) */
     }
     for (size_t i = 0; i < b.n; i++)
         b.msgs[i].headers = b.msgs[i].nheaders ? &b.hdrs[b.hfirst[i]] : NULL;
@@ -248,6 +391,7 @@ static size_t deliver(rctx_t *r, rstream_t *s, const redisReply *entries, bool g
             h->messages(r->t, b.msgs, b.n, h->opaque);
     }
     batch_reset(&b);
+    if (*b.fatal) rill__redis_fail(r, RILL_EDECODE, true, "%s", b.fatal);
 #undef b
     if (*bad)
         rill__redis_fail(r, RILL_ETRANSPORT, true,
@@ -302,6 +446,32 @@ static const redisReply *entries_of(const redisReply *rep, const char *key) {
     return NULL;
 }
 
+/* A key among a read's streams is no longer a stream (deleted and re-created as
+ * another type): every read would fail again, so it is one fatal error, not a retry
+ * loop. */
+static bool wrong_type(rctx_t *r, const redisReply *rep, rreq_t *q, const char *cmd) {
+    if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "WRONGTYPE", 9)) return false;
+    char keys[400] = "";
+    size_t w = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        rstream_t *s = live(r, &q->items[i]);
+        if (!s) continue;
+        s->poisoned = true;
+        if (w < sizeof keys - 1)
+            w += (size_t)snprintf(keys + w, sizeof keys - w, "%s%s", w ? ", " : "",
+                                  s->key);
+    }
+    if (!r->wrongtype) {
+        r->wrongtype = true;
+        rill__redis_fail(
+            r, RILL_ECONF, true,
+            "%s on redis at %s: a key among %s is not a stream (%s); bind the "
+            "topic to the right streams (redis.topic.<topic>.stream)",
+            cmd, r->where, *keys ? keys : "the streams read", rep->str);
+    }
+    return true;
+}
+
 static void on_group_read(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     rreq_t *q = priv;
@@ -318,7 +488,9 @@ static void on_group_read(redisAsyncContext *ac, void *reply, void *priv) {
     }
     r->grp.busy = r->grp.blocking = false;
     rill__redis_release_pending(r);
-    if (rep->type == REDIS_REPLY_ERROR) {
+    if (wrong_type(r, rep, q, "XREADGROUP")) {
+        /* poisoned: nothing more is read */
+    } else if (rep->type == REDIS_REPLY_ERROR) {
         rill_log(r->t->log, RILL_LOG_WARN, r->t->name, "XREADGROUP: %s; re-reading",
                  rep->str);
         for (size_t i = 0; i < q->n; i++) {
@@ -385,7 +557,7 @@ static void issue_group(rctx_t *r) {
     int a = 0;
     argv[a++] = "XREADGROUP";
     argv[a++] = "GROUP";
-    argv[a++] = r->group;
+    argv[a++] = r->xgroup;
     argv[a++] = r->t->client_id;
     argv[a++] = "COUNT";
     argv[a++] = count;
@@ -441,8 +613,8 @@ static void start_group(rctx_t *r, rstream_t *s) {
     if (!q) return;
     q->items[0] = (ritem_t){s, s->gen};
     q->n = 1;
-    const char *create[] = {"XGROUP", "CREATE", s->key, r->group, id, "MKSTREAM"};
-    const char *setid[] = {"XGROUP", "SETID", s->key, r->group, id};
+    const char *create[] = {"XGROUP", "CREATE", s->key, r->xgroup, id, "MKSTREAM"};
+    const char *setid[] = {"XGROUP", "SETID", s->key, r->xgroup, id};
     rill__redis_send(&r->cmd, NULL, NULL, 6, create, NULL); /* BUSYGROUP is fine */
     if (!rill__redis_send(&r->cmd, on_setid, q, 5, setid, NULL)) {
         free(q);
@@ -461,7 +633,9 @@ static void on_tail_read(redisAsyncContext *ac, void *reply, void *priv) {
     }
     bool blocking = r->tail.blocking;
     r->tail.busy = r->tail.blocking = false;
-    if (rep->type == REDIS_REPLY_ERROR) {
+    if (wrong_type(r, rep, q, "XREAD")) {
+        /* poisoned: nothing more is read */
+    } else if (rep->type == REDIS_REPLY_ERROR) {
         rill__redis_fail(r, RILL_ETRANSPORT, false, "XREAD: %s", rep->str);
     } else {
         for (size_t i = 0; i < q->n && !r->closing; i++) {

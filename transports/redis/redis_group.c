@@ -37,10 +37,37 @@ static const char HB_LUA[] =
     "end\n"
     "return {live, mine}\n";
 
+/* KEYS[1] the owner key, KEYS[2] the stream, KEYS[3] the committed hash; ARGV[1]
+ * this member, ARGV[2] the session, ARGV[3] the Redis consumer group, ARGV[4] the
+ * committed field, ARGV[5] the start ("$", "group" or else nothing to look up).
+ * Returns {1, committed ID or '', claimed IDs, the stream's last ID or '' ($), the
+ * group's oldest pending ID or '', its last-delivered ID or '' (group)}. */
 static const char ACQUIRE_LUA[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if v and v ~= ARGV[1] then return {0} end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "local committed = redis.call('HGET', KEYS[3], ARGV[4]) or ''\n"
+    "local last, pending, delivered = '', '', ''\n"
+    "if committed == '' and ARGV[5] == '$' then\n"
+    "  local l = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
+    "  if #l > 0 then last = l[1][1] end\n"
+    "elseif committed == '' and ARGV[5] == 'group' then\n"
+    "  local gs = redis.pcall('XINFO', 'GROUPS', KEYS[2])\n"
+    "  if type(gs) == 'table' and not gs.err then\n"
+    "    for _, g in ipairs(gs) do\n"
+    "      local name, ld\n"
+    "      for i = 1, #g, 2 do\n"
+    "        if g[i] == 'name' then name = g[i + 1]\n"
+    "        elseif g[i] == 'last-delivered-id' then ld = g[i + 1] end\n"
+    "      end\n"
+    "      if name == ARGV[3] and ld then delivered = ld end\n"
+    "    end\n"
+    "    if delivered ~= '' then\n"
+    "      local p = redis.call('XPENDING', KEYS[2], ARGV[3])\n"
+    "      if p[1] > 0 then pending = p[2] end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
     "redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[3], '0', 'MKSTREAM')\n"
     "local claimed = {}\n"
     "local start = '0-0'\n"
@@ -50,7 +77,7 @@ static const char ACQUIRE_LUA[] =
     "  start = r[1]\n"
     "  for _, id in ipairs(r[2]) do claimed[#claimed + 1] = id end\n"
     "until start == '0-0'\n"
-    "return {1, redis.call('HGET', KEYS[3], ARGV[4]) or '', claimed}\n";
+    "return {1, committed, claimed, last, pending, delivered}\n";
 
 static const char RELEASE_LUA[] =
     "for i = 1, #KEYS do\n"
@@ -264,8 +291,54 @@ void rill__redis_revoke_done(rill_transport_t *t) {
 /* Where @p s resumes after the committed ID @p c (none: 0).  Only a committed ID
  * written by hand can be beyond the offsets; it stops @p s loudly, since reading
  * from 0 instead would redo everything. */
+static int64_t id_of(const redisReply *e) {
+    return e->type == REDIS_REPLY_STRING && e->len ? rill__redis_id_parse(e->str, e->len)
+                                                   : -1;
+}
+
+/* The topic's start when the group has no committed ID (redis.topic.<t>.start). */
+static const char *start_of(const rctx_t *r, const rbind_t *b) {
+    if (b && b->start) return b->start;
+    return r->xgroup_conf && *r->xgroup_conf ? "group" : "0";
+}
+
+/* Where a partition without a committed ID starts: the acquire script's reply. */
+static int64_t start_at(rctx_t *r, rstream_t *s, const redisReply *rep) {
+    const char *start = start_of(r, s->bind);
+    int64_t at = 0;
+    const char *how = NULL;
+    if (!strcmp(start, "$")) {
+        int64_t last = id_of(rep->element[3]);
+        at = last >= 0 ? last + 1 : 0;
+        how = "after the stream's last entry ($)";
+    } else if (!strcmp(start, "group")) {
+        int64_t pending = id_of(rep->element[4]), delivered = id_of(rep->element[5]);
+        at = pending >= 0 ? pending : delivered >= 0 ? delivered + 1 : 0;
+        how = pending >= 0     ? "at the consumer group's oldest pending entry"
+              : delivered >= 0 ? "after the consumer group's last-delivered entry"
+                               : "at the beginning (the consumer group has no position)";
+    } else if (strcmp(start, "0")) {
+        char buf[64];
+        if (!strchr(start, '-')) {
+            snprintf(buf, sizeof buf, "%s-0", start);
+            start = buf;
+        }
+        int64_t id = rill__redis_id_parse(start, strlen(start));
+        at = id >= 0 ? id + 1 : 0;
+        how = "after the configured ID";
+    }
+    if (how) {
+        char idtext[48];
+        rill__redis_id_format(at, idtext, sizeof idtext);
+        rill_log(r->t->log, RILL_LOG_INFO, r->t->name,
+                 "%s: no committed ID in group %s; starting %s, at %s", s->key, r->group,
+                 how, idtext);
+    }
+    return at;
+}
+
 static int64_t next_after(rctx_t *r, rstream_t *s, const redisReply *c) {
-    if (c->type != REDIS_REPLY_STRING || !c->len) return 0;
+    if (c->type != REDIS_REPLY_STRING || !c->len) return RILL_OFFSET_INVALID;
     int64_t done = rill__redis_id_parse(c->str, c->len);
     if (done >= 0) return done + 1;
     s->poisoned = true;
@@ -304,7 +377,7 @@ static void on_acquire(redisAsyncContext *ac, void *reply, void *priv) {
     redisReply *rep = reply;
     r->acquiring--;
     bool ok = !r->closing && rep && rep->type == REDIS_REPLY_ARRAY &&
-              rep->elements == 3 && rep->element[0]->type == REDIS_REPLY_INTEGER &&
+              rep->elements == 6 && rep->element[0]->type == REDIS_REPLY_INTEGER &&
               rep->element[0]->integer == 1;
     if (rep && rep->type == REDIS_REPLY_ERROR)
         rill__redis_fail(r, RILL_ETRANSPORT, false, "acquiring %s:%d: %s", q->topic,
@@ -320,6 +393,7 @@ static void on_acquire(redisAsyncContext *ac, void *reply, void *priv) {
         }
         if (s) {
             s->next = next_after(r, s, rep->element[1]);
+            if (s->next == RILL_OFFSET_INVALID) s->next = s->first = start_at(r, s, rep);
             rill__redis_lease(r, s, q->sent_ns);
         }
         for (size_t i = 0; s && ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++)
@@ -351,16 +425,23 @@ static void acquire(rctx_t *r, const char *topic, int32_t p) {
     acq_t *q = calloc(1, sizeof *q);
     char *owner = keyf(r, "owner", topic, p), *committed = keyf(r, "committed", NULL, 0);
     char stream[1024], field[1024], ttl[24];
-    snprintf(stream, sizeof stream, "%s:%d", topic, (int)p);
+    if (!rill__redis_stream_key(r, topic, p, stream, sizeof stream)) {
+        free(q);
+        free(owner);
+        free(committed);
+        return;
+    }
     snprintf(field, sizeof field, "%s:%d", topic, (int)p);
+    const char *start = start_of(r, rill__redis_bind(r, topic));
     snprintf(ttl, sizeof ttl, "%lld", (long long)r->session_ms);
     if (q && owner && committed && (q->topic = strdup(topic))) {
         q->r = r;
         q->partition = p;
         q->sent_ns = rill_mono_ns();
-        const char *argv[] = {"EVAL",    ACQUIRE_LUA,     "3", owner,    stream,
-                              committed, r->t->client_id, ttl, r->group, field};
-        if (rill__redis_send(&r->cmd, on_acquire, q, 10, argv, NULL)) {
+        const char *argv[] = {"EVAL",    ACQUIRE_LUA,     "3", owner,     stream,
+                              committed, r->t->client_id, ttl, r->xgroup, field,
+                              start};
+        if (rill__redis_send(&r->cmd, on_acquire, q, 11, argv, NULL)) {
             r->acquiring++;
             q = NULL;
         }
@@ -545,6 +626,7 @@ rill_err_t rill__redis_subscribe(rill_transport_t *t, const char *group,
     r->group = strdup(group);
     r->subs = calloc(n ? n : 1, sizeof *r->subs);
     if (!r->group || !r->subs) return RILL_ENOMEM;
+    r->xgroup = r->xgroup_conf && *r->xgroup_conf ? r->xgroup_conf : r->group;
     for (size_t i = 0; i < n; i++)
         if (!(r->subs[r->nsubs++] = strdup(topics[i]))) return RILL_ENOMEM;
     if (!r->hb_ev && !(r->hb_ev = evtimer_new(t->base, on_hb_timer, r)))
@@ -613,6 +695,7 @@ void rill__redis_group_close(rctx_t *r) {
     free(r->acquired);
     r->subs = NULL;
     r->group = NULL;
+    r->xgroup = NULL;
 }
 
 /* ---- confirm: after a loop stall ----------------------------------------------------
@@ -723,7 +806,9 @@ rill_err_t rill__redis_confirm(rill_transport_t *t, char *errstr, size_t errlen)
         goto out;
     }
     for (size_t i = 0; i < n && i < list->elements; i++) {
-        rill__redis_restart_at(r, parts[i], next_after(r, parts[i], list->element[i]));
+        int64_t nx = next_after(r, parts[i], list->element[i]);
+        rill__redis_restart_at(r, parts[i],
+                               nx == RILL_OFFSET_INVALID ? parts[i]->first : nx);
         rill__redis_lease(r, parts[i], sent);
         tps[i] = (rill_tp_t){parts[i]->topic, parts[i]->partition};
     }
@@ -760,7 +845,7 @@ static void ack_below(rctx_t *r, rstream_t *s, int64_t next) {
     size_t keep = 0, k = 0;
     argv[0] = "XACK";
     argv[1] = s->key;
-    argv[2] = r->group;
+    argv[2] = r->xgroup;
     for (size_t i = 0; i < s->npel; i++) {
         if (s->pel[i] >= next) {
             s->pel[keep++] = s->pel[i];
@@ -792,10 +877,11 @@ rill_err_t rill__redis_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
             continue;
         }
         if (offs[i].offset <= 0) continue;
-        char id[48];
+        char id[48], field[1024];
         rill__redis_id_format(offs[i].offset - 1, id, sizeof id);
-        const char *argv[] = {"EVAL",    COMMIT_LUA,      "2",    s->owner_key,
-                              committed, r->t->client_id, s->key, id};
+        snprintf(field, sizeof field, "%s:%d", s->topic, (int)s->partition);
+        const char *argv[] = {"EVAL",    COMMIT_LUA,      "2",   s->owner_key,
+                              committed, r->t->client_id, field, id};
         rill__redis_send(&r->cmd, on_commit, r, 8, argv, NULL);
         ack_below(r, s, offs[i].offset);
     }

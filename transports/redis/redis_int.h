@@ -37,8 +37,9 @@ typedef enum {
 typedef struct rstream {
     char *topic;
     int32_t partition;
-    char *key;       /* "<topic>:<p>" */
-    char *owner_key; /* partitions: "rill:<group>:owner:<topic>:<p>" */
+    char *key;                /* the stream: "<topic>:<p>" unless the topic is bound */
+    const struct rbind *bind; /* the topic's binding (lives with the transport) */
+    char *owner_key;          /* partitions: "rill:<group>:owner:<topic>:<p>" */
     bool reader;
     rmode_t mode;
     bool paused;
@@ -47,6 +48,7 @@ typedef struct rstream {
     bool unconfirmed;  /* confirm() found the assignment lost: revoked(lost) next */
     uint64_t lease_ns; /* partitions: the owner key lives at least until then (mono) */
     int64_t next;      /* offset of the next entry to deliver */
+    int64_t first;     /* where it started without a committed ID (start option) */
     unsigned gen;      /* bumped by pause/seek/mode changes: stale replies are dropped */
     int64_t *pel;      /* ids delivered through the group, to XACK at commit */
     size_t npel, pelcap;
@@ -74,6 +76,36 @@ typedef struct rtopic {
     struct rtopic *next;
 } rtopic_t;
 
+/* How a topic maps onto streams and their entries: "redis.topic.<topic>.*" conf
+ * keys (redis_bind.c).  A topic without any is "<topic>:{p}" in rill's fields. */
+typedef enum { RV_RILL = 0, RV_ENTRY, RV_FIELD } rvalue_t;
+
+typedef struct rbind {
+    char *topic;
+    char *stream;   /* as configured, or NULL: "<topic>:{p}" */
+    bool pattern;   /* stream has {p} */
+    char **streams; /* else: one per partition */
+    size_t nstreams;
+    char *start; /* NULL: "group" with redis.group, else "0" */
+    rvalue_t value;
+    bool value_set, key_set;
+    char *value_field;
+    char *key_field; /* NULL: keyless */
+    char **strings;  /* value=entry: fields kept as strings */
+    size_t nstrings;
+    struct rbind *next;
+} rbind_t;
+
+/* A message's value as XADD arguments (field, value, ...), for a plain stream. */
+typedef struct rfields {
+    const char **argv;
+    size_t *lens;
+    size_t n;
+    char **texts; /* JSON texts of non-string values */
+    size_t ntexts;
+    void *json; /* json_t of the parsed value */
+} rfields_t;
+
 typedef struct rctx {
     /* props */
     int64_t timeout_ms, session_ms, heartbeat_ms, batch, block_ms, maxlen, queue_max;
@@ -95,8 +127,16 @@ typedef struct rctx {
     bool want_writable;
     char fence_sha[48]; /* SHA1 of the fenced-XADD script once loaded, else "" */
     rtopic_t *topics;
+    rbind_t *binds;
+    /* decoding of entries that fit no mapping */
+    int on_decode_error; /* 0 skip, 1 dead_letter, 2 crash */
+    char *dead_letter;   /* conf dead_letter.topic, or NULL: "<group>-dead-letter" */
+    uint64_t unmapped, bad_headers, bad_ts; /* counted, logged at 1, 10, 100, ... */
+    bool wrongtype;                         /* reported (once) */
+    char *xgroup_conf;                      /* prop "group" */
     /* group */
     char *group;
+    const char *xgroup; /* the Redis consumer group: redis.group, else group */
     char **subs;
     size_t nsubs;
     bool subscribed;
@@ -139,6 +179,32 @@ redisReply *rill__redis_sync(rctx_t *r, char *errstr, size_t errlen, int argc,
                              const char **argv);
 rtopic_t *rill__redis_topic(rctx_t *r, const char *name, char *errstr, size_t errlen);
 void rill__redis_unblock(rctx_t *r, rconn_t *c);
+
+/* redis_bind.c */
+rill_err_t rill__redis_bind_parse(rctx_t *r, const rill_conf_t *conf,
+                                  const rill_url_t *url, char *errstr, size_t errlen);
+void rill__redis_bind_free_all(rctx_t *r);
+const rbind_t *rill__redis_bind(const rctx_t *r, const char *topic);
+/* The stream of partition @p p of @p topic; false when it does not fit or the topic
+ * has no such partition. */
+bool rill__redis_stream_key(const rctx_t *r, const char *topic, int32_t p, char *buf,
+                            size_t n);
+/* Key and value of entry fields @p f of a topic bound with value=entry or field;
+ * *@p owned is what m->value points into (free it).  -1: it does not fit, @p why
+ * says which field is missing. */
+int rill__redis_map_entry(const rbind_t *b, const redisReply *f, rill_msg_t *m,
+                          char **owned, char *why, size_t whylen);
+/* The fields of a whole entry as a JSON object text (malloc'ed), or NULL. */
+char *rill__redis_entry_json(const rbind_t *b, const redisReply *f);
+rill_err_t rill__redis_fields_of(const rbind_t *b, const rill_produce_t *m,
+                                 rfields_t *out, char *errstr, size_t errlen);
+void rill__redis_fields_free(rfields_t *f);
+/* true when @p n is 1, 10, 100, ...: when a running count is logged again */
+static inline bool rill__redis_log_count(uint64_t n) {
+    while (n >= 10 && n % 10 == 0)
+        n /= 10;
+    return n == 1;
+}
 
 /* redis_group.c */
 rill_err_t rill__redis_subscribe(rill_transport_t *t, const char *group,
