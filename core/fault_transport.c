@@ -15,18 +15,22 @@
 typedef struct fault_tr fault_tr_t;
 
 /* One produce() in flight; cb NULL: the duplicate of a dup.produce, whose report
- * nobody waits for. */
+ * nobody waits for.  Reports the wrapper holds back wait in a FIFO (wprev/wnext):
+ * late and reordered reports still come in produce order within a partition, as
+ * the contract's increasing offsets and every Kafka producer promise. */
 typedef struct fdeliv {
     fault_tr_t *f;
     rill_delivery_cb cb;
     void *opaque;
+    char *topic;
     rill_err_t err;
     char errmsg[200];
     bool has_errmsg;
     int32_t partition;
     int64_t offset;
     struct event *ev; /* delay.delivery / reorder timer */
-    struct fdeliv *prev, *next;
+    bool waiting;     /* in the FIFO */
+    struct fdeliv *prev, *next, *wprev, *wnext;
 } fdeliv_t;
 
 /* A message held back by late.pause (copied: the inner view is gone). */
@@ -49,8 +53,9 @@ struct fault_tr {
     rill_transport_t *outer, *inner;
     rill_transport_handlers_t ih;
     rill__fault_spec_t spec;
-    fdeliv_t *inflight; /* every fdeliv not yet reported */
-    fdeliv_t *held;     /* reorder.delivery: waits for the next report */
+    fdeliv_t *inflight;      /* every fdeliv not yet reported */
+    fdeliv_t *whead, *wtail; /* reports held back, in the order they came */
+    fdeliv_t *held;          /* reorder.delivery: waits for the next report */
     late_msg_t *late;
     size_t nlate, caplate;
     struct event *late_ev, *stall_ev, *writable_ev, *error_ev;
@@ -132,12 +137,25 @@ static void unlink_d(fault_tr_t *f, fdeliv_t *d) {
         f->inflight = d->next;
     if (d->next) d->next->prev = d->prev;
     d->prev = d->next = NULL;
+    if (d->waiting) {
+        if (d->wprev)
+            d->wprev->wnext = d->wnext;
+        else
+            f->whead = d->wnext;
+        if (d->wnext)
+            d->wnext->wprev = d->wprev;
+        else
+            f->wtail = d->wprev;
+        d->wprev = d->wnext = NULL;
+        d->waiting = false;
+    }
 }
 
 static void free_d(fault_tr_t *f, fdeliv_t *d) {
     unlink_d(f, d);
     if (f->held == d) f->held = NULL;
     if (d->ev) event_free(d->ev);
+    free(d->topic);
     free(d);
 }
 
@@ -154,16 +172,50 @@ static void report(fault_tr_t *f, fdeliv_t *d) {
     cb(err, has ? msg : NULL, partition, offset, opaque);
 }
 
+static bool same_tp(const fdeliv_t *a, const fdeliv_t *b) {
+    return a->partition == b->partition && !strcmp(a->topic, b->topic);
+}
+
+static bool is_waiting(const fault_tr_t *f, const fdeliv_t *d) {
+    for (const fdeliv_t *e = f->whead; e; e = e->wnext)
+        if (e == d) return true;
+    return false;
+}
+
+/* Report the held-back reports of @p d's partition up to @p d itself (@p upto) or
+ * all of them that came before @p d (!upto), oldest first.  Each report may run
+ * the core, which may flush: look again from the head every time. */
+static void release(fault_tr_t *f, fdeliv_t *d, bool upto) {
+    for (;;) {
+        fdeliv_t *e = f->whead;
+        while (e && !same_tp(e, d))
+            e = e->wnext;
+        if (!e || (!upto && e == d)) return;
+        bool last = e == d;
+        report(f, e);
+        if (last || (upto && !is_waiting(f, d))) return;
+    }
+}
+
 static void on_report_ev(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     fdeliv_t *d = arg;
-    report(d->f, d);
+    release(d->f, d, true);
 }
 
-static void later(fault_tr_t *f, fdeliv_t *d, int ms) {
+/* Hold @p d back for @p ms (behind any earlier report of its partition). */
+static void hold_back(fault_tr_t *f, fdeliv_t *d, int ms) {
+    d->waiting = true;
+    d->wprev = f->wtail;
+    d->wnext = NULL;
+    if (f->wtail)
+        f->wtail->wnext = d;
+    else
+        f->whead = d;
+    f->wtail = d;
     if (!d->ev) d->ev = evtimer_new(f->outer->base, on_report_ev, d);
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    if (!d->ev || evtimer_add(d->ev, &tv) != 0) report(f, d);
+    if (!d->ev || evtimer_add(d->ev, &tv) != 0) release(f, d, true);
 }
 
 static void on_inner_report(rill_err_t err, const char *errmsg, int32_t partition,
@@ -192,34 +244,31 @@ static void on_inner_report(rill_err_t err, const char *errmsg, int32_t partitio
         d->has_errmsg = true;
     }
     if (f->spec.delivery_hi > 0) {
-        later(f, d,
-              rill__fault_pick_ms(&f->spec, f->spec.delivery_lo, f->spec.delivery_hi));
+        hold_back(
+            f, d,
+            rill__fault_pick_ms(&f->spec, f->spec.delivery_lo, f->spec.delivery_hi));
         return;
     }
     fdeliv_t *held = f->held;
     if (!held && rill__fault_chance(&f->spec, f->spec.reorder_delivery)) {
-        f->held = d; /* after the next report, or soon if none comes */
-        later(f, d, 20);
+        f->held = d; /* after the next report of another partition, or soon */
+        hold_back(f, d, 20);
         return;
     }
     f->held = NULL;
-    report(f, d);
-    if (held) report(f, held);
+    hold_back(f, d, 0);
+    if (held && same_tp(held, d)) {
+        release(f, d, true); /* held first: order within a partition stays */
+        return;
+    }
+    release(f, d, true);
+    if (held && is_waiting(f, held)) release(f, held, true);
 }
 
+/* Everything held back, now, oldest first (flush). */
 static void report_all_now(fault_tr_t *f) {
-    fdeliv_t *d = f->inflight;
-    while (d) {
-        fdeliv_t *next = d->next;
-        /* only reports the inner transport gave (err set by on_inner_report) and
-         * that wait on a timer here */
-        if (d->ev && evtimer_pending(d->ev, NULL)) {
-            evtimer_del(d->ev);
-            report(f, d);
-            next = f->inflight; /* the callback may have produced: start over */
-        }
-        d = next;
-    }
+    while (f->whead)
+        report(f, f->whead);
 }
 
 /* ---- messages ---------------------------------------------------------------------- */
@@ -405,6 +454,10 @@ static rill_err_t f_produce(rill_transport_t *t, const rill_produce_t *m,
     fdeliv_t *d = calloc(1, sizeof *d);
     if (!d) return RILL_ENOMEM;
     *d = (fdeliv_t){.f = f, .cb = cb, .opaque = opaque, .next = f->inflight};
+    if (!(d->topic = strdup(m->topic))) {
+        free(d);
+        return RILL_ENOMEM;
+    }
     if (f->inflight) f->inflight->prev = d;
     f->inflight = d;
     rill_err_t rc = rill__tr_produce(f->inner, m, on_inner_report, d);
