@@ -153,6 +153,7 @@ typedef struct rill_send_ctx {
     rill_send_cb cb;
     void *opaque;
     uint64_t epoch;
+    bool fenced;                    /* made for a consumed partition (see produce) */
     struct rill_send_ctx *next;     /* free list */
     struct rill_send_ctx *all_next; /* every context allocated, for destroy */
 } rill_send_ctx_t;
@@ -266,6 +267,10 @@ void rill__lease_on_assigned(rill_app_t *app);
 /* false (and every partition dropped as lost) when the loop stalled past the
  * lease or the worker is fenced: nothing may be written for consumed partitions. */
 bool rill__lease_ok(rill_app_t *app);
+/* A write for a consumed partition was not delivered in time: it may have waited
+ * out a freeze, so this worker may have been replaced; drop everything until the
+ * group confirms it (a worker without a lease fails instead). */
+void rill__lease_fence(rill_app_t *app, const char *why);
 
 /* txn.c */
 void rill__txn_begin(rill_app_t *app);

@@ -68,7 +68,9 @@ static void on_confirm(evutil_socket_t fd, short what, void *arg) {
     if (!app->fenced || app->state != RILL_APP_RUNNING) return;
     if (rc == RILL_OK) {
         app->fenced = false;
-        rill__log(app, RILL_LOG_INFO, "the group confirmed this member: fencing lifted");
+        rill__log(app, RILL_LOG_INFO,
+                  "the group confirmed this member%s%s: fencing lifted", *err ? " " : "",
+                  err);
     } else if (rc == RILL_ENOTOWNER) {
         rill__log(app, RILL_LOG_INFO,
                   "this member was replaced%s%s; waiting for the group's new assignment",
@@ -97,6 +99,24 @@ static void fence(rill_app_t *app, uint64_t stall_ms, const char *what) {
               "%s for %llu ms (lease %lld ms): this worker may have been replaced; "
               "all its partitions are dropped as lost until the group confirms it",
               what, (unsigned long long)stall_ms, (long long)app->stall_ms);
+    rill__partitions_lose(app, NULL, 0);
+    confirm_later(app, 0);
+}
+
+void rill__lease_fence(rill_app_t *app, const char *why) {
+    if (app->fenced || app->state != RILL_APP_RUNNING) {
+        rill__log(app, RILL_LOG_DEBUG, "%s (already fenced)", why);
+        return;
+    }
+    if (!app->confirm_ev) { /* no lease, no confirm: die hard, a restart recovers */
+        rill_app_fail(app, RILL_ETIMEDOUT, "%s", why);
+        return;
+    }
+    app->fenced = true;
+    rill__log(app, RILL_LOG_WARN,
+              "%s: this worker may have been replaced; all its partitions are dropped "
+              "as lost until the group confirms it",
+              why);
     rill__partitions_lose(app, NULL, 0);
     confirm_later(app, 0);
 }

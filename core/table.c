@@ -378,6 +378,15 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
         }
         return;
     }
+    if (err == RILL_ETIMEDOUT) { /* maybe queued across a freeze: never sent */
+        char why[256];
+        snprintf(why, sizeof why,
+                 "table '%s' partition %d: a changelog record was not delivered in time "
+                 "(%s)",
+                 tp->table->name, tp->partition, errmsg ? errmsg : rill_err2str(err));
+        rill__lease_fence(app, why);
+        return;
+    }
     if (err != RILL_OK) {
         rill_app_fail(app, err, "table '%s': changelog write to partition %d failed: %s",
                       tp->table->name, tp->partition,

@@ -238,7 +238,10 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
     } else if (app->sends_new) {
         app->sends_new--;
     }
-    if (err != RILL_OK)
+    if (err == RILL_ETIMEDOUT && s->fenced)
+        rill__lease_fence(app, "a send for a consumed partition was not delivered in "
+                               "time (kafka message.timeout.ms)");
+    else if (err != RILL_OK)
         rill__log(app, RILL_LOG_WARN, "send failed: %s",
                   errmsg ? errmsg : rill_err2str(err));
     if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
@@ -297,6 +300,7 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
     s->cb = o ? o->cb : NULL;
     s->opaque = o ? o->opaque : NULL;
     s->epoch = app->send_epoch;
+    s->fenced = f != NULL;
     rill_produce_t m = {
         .topic = t->name,
         .partition = part,

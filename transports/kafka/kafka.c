@@ -77,6 +77,7 @@ rill_err_t rill__kafka_err(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR__QUEUE_FULL:
         return RILL_EFULL;
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
         return RILL_ETIMEDOUT;
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
@@ -246,6 +247,17 @@ typedef struct pass {
     size_t errlen;
 } pass_t;
 
+/* librdkafka properties the user set: rill's defaults keep off them */
+static void note_user(kctx_t *k, const char *prop) {
+    k->user_reset |= !strcmp(prop, "auto.offset.reset");
+    k->user_qmin |= !strcmp(prop, "queued.min.messages");
+    k->user_strategy |= !strcmp(prop, "partition.assignment.strategy");
+    k->user_linger |=
+        !strcmp(prop, "linger.ms") || !strcmp(prop, "queue.buffering.max.ms");
+    k->user_msg_timeout |=
+        !strcmp(prop, "message.timeout.ms") || !strcmp(prop, "delivery.timeout.ms");
+}
+
 static void pass_one(const char *key, const char *value, void *opaque) {
     pass_t *p = opaque;
     const char *prop = key + strlen("kafka.");
@@ -254,9 +266,7 @@ static void pass_one(const char *key, const char *value, void *opaque) {
         ours |= !strcmp(r->name, prop);
     if (ours || p->rc) return;
     kctx_t *k = p->k;
-    k->user_reset |= !strcmp(prop, "auto.offset.reset");
-    k->user_qmin |= !strcmp(prop, "queued.min.messages");
-    k->user_strategy |= !strcmp(prop, "partition.assignment.strategy");
+    note_user(k, prop);
     char why[256];
     if (rd_kafka_conf_set(p->conf, prop, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
         snprintf(p->errstr, p->errlen, "config key '%s': %s", key, why);
@@ -350,6 +360,7 @@ static rill_err_t kafka_open(rill_transport_t *t, const rill_url_t *url,
         bool ours = false;
         for (const rill_prop_t *r = kafka_props; r->name; r++)
             ours |= !strcmp(r->name, url->params[i].key);
+        if (!ours) note_user(k, url->params[i].key);
         if (!ours &&
             set(k->base_conf, url->params[i].key, url->params[i].value, errstr, errlen)) {
             char why[256];
@@ -369,7 +380,19 @@ static rill_err_t kafka_open(rill_transport_t *t, const rill_url_t *url,
     tl = sizeof tid;
     k->txn =
         rd_kafka_conf_get(pc, "transactional.id", tid, &tl) == RD_KAFKA_CONF_OK && tl > 1;
-    set(pc, "linger.ms", "5", errstr, errlen);
+    if (!k->user_linger) set(pc, "linger.ms", "5", errstr, errlen);
+    if (!k->user_msg_timeout) { /* see below */
+        char ms[32];
+        snprintf(ms, sizeof ms, "%lld", (long long)(rill__kafka_session_ms(k->t) / 2));
+        set(pc, "message.timeout.ms", ms, errstr, errlen);
+    }
+    /* A record librdkafka still holds when the process freezes (SIGSTOP, a VM
+     * pause) would be sent when it wakes, after the group gave its partition to
+     * another worker: a stale changelog value written over the new owner's (the
+     * zombie's loss).  So no record older than the lease (half the session, as
+     * lease.stall.ms) is ever sent: librdkafka expires it before it builds a
+     * request, the core takes the timeout as a fence (core/lease.c), and the
+     * group's confirmation or a new assignment replays it from the last commit. */
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     rill_err_t rc =
         rill__kafka_client(k, RD_KAFKA_PRODUCER, pc, &k->producer, errstr, errlen);

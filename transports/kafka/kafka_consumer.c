@@ -561,7 +561,8 @@ rill_err_t rill__kafka_confirm(rill_transport_t *t, char *errstr, size_t errlen)
     }
     rd_kafka_topic_partition_list_t *a = NULL;
     if (rd_kafka_assignment(k->consumer, &a) || !a) return RILL_ERETRY;
-    if (!a->cnt) {
+    if (!a->cnt) { /* nothing to write for: its next assignment comes as usual */
+        snprintf(errstr, errlen, "(it holds no partitions)");
         rd_kafka_topic_partition_list_destroy(a);
         return RILL_OK;
     }

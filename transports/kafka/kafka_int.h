@@ -64,6 +64,7 @@ typedef struct kctx {
     size_t hcap;
     rd_kafka_conf_t *base_conf; /* passthrough properties, copied per client */
     bool user_reset, user_qmin, user_strategy; /* kafka.* the user set: rill keeps off */
+    bool user_linger, user_msg_timeout;
 } kctx_t;
 
 /* kafka.c */
