@@ -29,7 +29,7 @@ static void usage(FILE *f, const char *prog, const rill_app_t *app) {
         "  --store URL                table store (default memory://): rocksdb:///path\n"
         "  --web-port N               HTTP status port (0: off)\n"
         "  -l, --loglevel LEVEL       fatal|error|warn|info|debug|trace\n"
-        "  -c, --conf KEY=VALUE       any config key (docs/CONFIGURATION.md)\n"
+        "  -c, --conf KEY=VALUE       any config key: man 7 rill, docs/CONFIGURATION.md\n"
         "  -h, --help                 this help\n"
         "  --version                  print the rill version\n",
         prog, rill_app_id(app), RILL_VERSION_STR);
