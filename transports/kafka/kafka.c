@@ -445,18 +445,37 @@ static int32_t topic_partitions(kctx_t *k, const char *name, rill_err_t *rc, cha
     return n;
 }
 
+/* A standalone rill-kafka-mock on 127.0.0.1:<port> (tools/) reads the topics to
+ * create from /tmp/rill-kafka-mock-<port>.topics: its side channel for CreateTopics,
+ * which librdkafka's mock does not implement.  @p out gets that file when the
+ * bootstrap broker has one. */
+static bool mock_topics_file(const kctx_t *k, char *out, size_t outlen) {
+    const char *bs = k->bootstrap;
+    size_t hlen = strcspn(bs, ":,");
+    if (bs[hlen] != ':' || !((hlen == 9 && !strncmp(bs, "127.0.0.1", 9)) ||
+                             (hlen == 9 && !strncmp(bs, "localhost", 9))))
+        return false;
+    int port = atoi(bs + hlen + 1);
+    if (port <= 0) return false;
+    snprintf(out, outlen, "/tmp/rill-kafka-mock-%d.topics", port);
+    return access(out, W_OK) == 0;
+}
+
 static rill_err_t create_topic(kctx_t *k, const rill_topic_spec_t *spec, int32_t parts,
                                char *errstr, size_t errlen) {
+    char found[64];
+    const char *create_file = k->create_file;
+    if (!create_file && mock_topics_file(k, found, sizeof found)) create_file = found;
     if (mock.mc &&
         strstr(k->bootstrap, rd_kafka_mock_cluster_bootstraps(mock.mc)) == k->bootstrap)
         return rd_kafka_mock_topic_create(mock.mc, spec->name, parts,
                                           spec->replication ? spec->replication : 1)
                    ? RILL_ETRANSPORT
                    : RILL_OK;
-    if (k->create_file) { /* rill-kafka-mock --topics-file */
-        FILE *f = fopen(k->create_file, "a");
+    if (create_file) { /* rill-kafka-mock --topics-file */
+        FILE *f = fopen(create_file, "a");
         if (!f) {
-            snprintf(errstr, errlen, "cannot append to %s: %s", k->create_file,
+            snprintf(errstr, errlen, "cannot append to %s: %s", create_file,
                      strerror(errno));
             return RILL_EIO;
         }
