@@ -27,6 +27,11 @@ RILL_RECORD(codec_schema, order_t, "bench.Order", RILL_F(order_t, id, STRING),
             RILL_F(order_t, country, STRING), RILL_F(order_t, amount, INT64),
             RILL_F(order_t, price, DOUBLE), RILL_F(order_t, paid, BOOL));
 
+/* One round trip in 64 is timed on its own: the per-event latency. */
+static bench_hist_t rill_lat, base_lat;
+static uint64_t rill_check, base_check;
+#define SAMPLED(i) (((i)&63) == 0)
+
 static double rill_roundtrips(const char *ser, uint64_t n, char *note, size_t nlen) {
     char err[256];
     rill_serializer_t *s = rill_serializer_new(ser, NULL, err, sizeof err);
@@ -39,36 +44,43 @@ static double rill_roundtrips(const char *ser, uint64_t n, char *note, size_t nl
     rill_buf_t b = RILL_BUF_INIT;
     uint64_t t0 = bench_now_ns(), check = 0;
     for (uint64_t i = 0; i < n; i++) {
+        uint64_t s0 = SAMPLED(i) ? bench_now_ns() : 0;
         o.amount = (int64_t)i;
         rill_buf_reset(&b);
         rill_serializer_encode(s, t, &o, &b, err, sizeof err);
         order_t back;
         rill_record_init(&codec_schema, &back);
         rill_serializer_decode(s, t, b.data, b.len, &back, err, sizeof err);
-        check += (uint64_t)back.amount;
+        check += (uint64_t)back.amount + (uint64_t)strlen(back.id);
         rill_record_clear(&codec_schema, &back);
+        if (s0) bench_hist_add(&rill_lat, bench_now_ns() - s0);
     }
     double secs = (double)(bench_now_ns() - t0) / 1e9;
     rill_buf_free(&b);
     rill_serializer_destroy(s);
-    return check == n * (n - 1) / 2 ? secs : -1;
+    rill_check = check;
+    return check == n * (n - 1) / 2 + n * 12 ? secs : -1;
 }
 
 static double jansson_roundtrips(uint64_t n) {
     uint64_t t0 = bench_now_ns(), check = 0;
     for (uint64_t i = 0; i < n; i++) {
+        uint64_t s0 = SAMPLED(i) ? bench_now_ns() : 0;
         json_t *o = json_pack("{s:s,s:s,s:I,s:f,s:b}", "id", "order-123456", "country",
                               "NO", "amount", (json_int_t)i, "price", 9.5, "paid", 1);
         char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
         json_error_t e;
         json_t *back = json_loads(text, 0, &e);
-        check += (uint64_t)json_integer_value(json_object_get(back, "amount"));
+        check += (uint64_t)json_integer_value(json_object_get(back, "amount")) +
+                 (uint64_t)strlen(json_string_value(json_object_get(back, "id")));
         json_decref(back);
         free(text);
+        if (s0) bench_hist_add(&base_lat, bench_now_ns() - s0);
     }
     double secs = (double)(bench_now_ns() - t0) / 1e9;
-    return check == n * (n - 1) / 2 ? secs : -1;
+    base_check = check;
+    return check == n * (n - 1) / 2 + n * 12 ? secs : -1;
 }
 
 #ifdef RILL_HAVE_AVRO
@@ -85,6 +97,7 @@ static double avro_roundtrips(uint64_t n) {
     char buf[256];
     uint64_t t0 = bench_now_ns(), check = 0;
     for (uint64_t i = 0; i < n; i++) {
+        uint64_t s0 = SAMPLED(i) ? bench_now_ns() : 0;
         avro_value_t f;
         avro_value_reset(&v);
         avro_value_get_by_index(&v, 0, &f, NULL);
@@ -108,14 +121,20 @@ static double avro_roundtrips(uint64_t n) {
         int64_t a = 0;
         avro_value_get_by_index(&back, 2, &f, NULL);
         avro_value_get_long(&f, &a);
-        check += (uint64_t)a;
+        const char *id = NULL;
+        size_t idlen = 0;
+        avro_value_get_by_index(&back, 0, &f, NULL);
+        avro_value_get_string(&f, &id, &idlen);
+        check += (uint64_t)a + (uint64_t)(idlen ? idlen - 1 : 0);
+        if (s0) bench_hist_add(&base_lat, bench_now_ns() - s0);
     }
     double secs = (double)(bench_now_ns() - t0) / 1e9;
+    base_check = check;
     avro_value_decref(&v);
     avro_value_decref(&back);
     avro_value_iface_decref(iface);
     avro_schema_decref(sc);
-    return check == n * (n - 1) / 2 ? secs : -1;
+    return check == n * (n - 1) / 2 + n * 12 ? secs : -1;
 }
 #endif
 
@@ -123,12 +142,16 @@ static int run_codec(const bench_opts_t *o, bench_result_t *r, const char *ser) 
     uint64_t n = o->events ? o->events : 500000;
     double rs[99], bs[99];
     for (int i = 0; i < o->repeat; i++) {
+        bench_side_begin(&r->rill);
         rs[i] = rill_roundtrips(ser, n, r->note, sizeof r->note);
+        bench_side_end(&r->rill);
+        bench_side_begin(&r->base);
 #ifdef RILL_HAVE_AVRO
         bs[i] = !strcmp(ser, "avro") ? avro_roundtrips(n) : jansson_roundtrips(n);
 #else
         bs[i] = jansson_roundtrips(n);
 #endif
+        bench_side_end(&r->base);
         if (rs[i] < 0 || bs[i] < 0) {
             if (!*r->note) snprintf(r->note, sizeof r->note, "round trip mismatch");
             return -1;
@@ -140,6 +163,12 @@ static int run_codec(const bench_opts_t *o, bench_result_t *r, const char *ser) 
     r->events = n;
     r->seconds = bench_median(rs, o->repeat);
     r->baseline_seconds = bench_median(bs, o->repeat);
+    r->has_checksum = true;
+    r->checksum = rill_check;
+    r->baseline_checksum = base_check;
+    bench_result_lat(r, &rill_lat, false);
+    bench_result_lat(r, &base_lat, true);
+    snprintf(r->lat_what, sizeof r->lat_what, "one encode+decode, 1 in 64 timed");
     snprintf(r->note, sizeof r->note, "encode+decode round trips/s; baseline: bare %s",
              !strcmp(ser, "avro") ? "avro-c" : "jansson");
     return 0;

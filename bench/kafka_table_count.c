@@ -1,10 +1,22 @@
-/* kafka-table-count: memory-table-count's work (JSON clicks in, table[user] += 1)
- * over Kafka: N clicks of USERS users on a 16-partition topic of the broker of
- * kafka-passthrough (the in-process mock unless --broker names one).  Baseline:
- * the batched bare librdkafka consumer of kafka-passthrough doing the same work
- * as memory-table-count's baseline (jansson decode + open-addressing hash map).
- * Both sides are timed from the first event to the last, so the group join and
- * the table recovery are not counted. */
+/* kafka-table-count and kafka-faust-greetings: JSON records from Kafka counted
+ * into a table by one of their fields, against the bare pipeline doing the same
+ * work on the same data: the tuned batched librdkafka consumer
+ * (bench_kafka_consume), jansson decode, and an open-addressing hash map.
+ *
+ *   kafka-table-count      memory-table-count's clicks {"user":..,"amount":..} of
+ *                          1,000 users over 16 partitions, counted by user;
+ *   kafka-faust-greetings  Faust's own Greeting records ({"from_name":..,"to_name":
+ *                          ..,"__faust":{"ns":"hello.Greeting"}}) to 1,000 names
+ *                          over 8 partitions, keyed by to_name (murmur2, Kafka's
+ *                          default partitioner, as Faust produces them), counted
+ *                          by to_name.
+ *
+ * Each record is on the partition of its key so the table partition written is
+ * the event's.  Both sides are timed from the first event to the last (rill has
+ * no public "partitions assigned" moment: rill_app_is_ready() is already true
+ * during the join), so the group join and the table recovery are outside the
+ * window; startup_share says how much of the whole consume went before it.  The checksum
+ * is the sum of the table's counts (it must be N on both sides). */
 #ifdef RILL_HAVE_KAFKA
 #include <event2/event.h>
 #include <jansson.h>
@@ -20,30 +32,71 @@
 #include "clicks.h"
 #include "kafka_common.h"
 
-#define PARTS BENCH_KAFKA_PARTS
-#define USERS 1000
+#define KEYS 1000
 #define TIMEOUT_NS 60000000000ull
 
-/* The clicks of memory-table-count, each on the partition of its user's key so
- * that the table partition written is the one of the event being handled. */
-static int produce_clicks(const char *bs, const char *topic, uint64_t n) {
+typedef struct greeting {
+    char *from_name;
+    char *to_name;
+} greeting_t;
+
+RILL_RECORD(greeting_schema, greeting_t, "hello.Greeting",
+            RILL_F(greeting_t, from_name, STRING), RILL_F(greeting_t, to_name, STRING));
+
+typedef struct workload {
+    const char *tag;
+    int parts;
+    const rill_schema_t *schema;
+    const char *field; /* counted by */
+    /* record @p i: its key (the counted field) and JSON value; lengths returned */
+    int (*make)(uint64_t i, char *key, size_t klen, char *v, size_t vlen, int *vout);
+    const char *(*field_of)(const void *rec); /* of the decoded record */
+} workload_t;
+
+static int make_click(uint64_t i, char *key, size_t klen, char *v, size_t vlen,
+                      int *vout) {
+    int kl = snprintf(key, klen, "user-%d", (int)(i % KEYS));
+    *vout = snprintf(v, vlen, "{\"user\":\"%s\",\"amount\":%llu}", key,
+                     (unsigned long long)(i % 97));
+    return kl;
+}
+
+static const char *click_field(const void *rec) {
+    return ((const bench_click_t *)rec)->user;
+}
+
+static int make_greeting(uint64_t i, char *key, size_t klen, char *v, size_t vlen,
+                         int *vout) {
+    int kl = snprintf(key, klen, "name-%d", (int)(i % KEYS));
+    *vout =
+        snprintf(v, vlen,
+                 "{\"from_name\":\"sender-%d\",\"to_name\":\"%s\",\"__faust\":{\"ns\":"
+                 "\"hello.Greeting\"}}",
+                 (int)(i % 7919), key);
+    return kl;
+}
+
+static const char *greeting_field(const void *rec) {
+    return ((const greeting_t *)rec)->to_name;
+}
+
+static int produce_records(const workload_t *w, const char *bs, const char *topic,
+                           uint64_t n) {
     rd_kafka_t *p = bench_kafka_client(RD_KAFKA_PRODUCER, bs);
     if (!p) return -1;
     for (uint64_t i = 0; i < n; i++) {
-        char user[16], v[128];
-        int ulen = snprintf(user, sizeof user, "user-%d", (int)(i % USERS));
-        int vlen = snprintf(v, sizeof v, "{\"user\":\"%s\",\"amount\":%llu}", user,
-                            (unsigned long long)(i % 97));
-        int32_t part = rill_partition_for_key(user, (size_t)ulen, PARTS);
+        char key[32], v[192];
+        int vl, kl = w->make(i, key, sizeof key, v, sizeof v, &vl);
+        int32_t part = rill_partition_for_key(key, (size_t)kl, w->parts);
         while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
-                                 RD_KAFKA_V_KEY(user, (size_t)ulen),
-                                 RD_KAFKA_V_VALUE(v, (size_t)vlen),
+                                 RD_KAFKA_V_KEY(key, (size_t)kl),
+                                 RD_KAFKA_V_VALUE(v, (size_t)vl),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 1);
         if ((i & 1023) == 0) rd_kafka_poll(p, 0);
     }
-    int rc = rd_kafka_flush(p, 60000) ? -1 : 0;
+    int rc = rd_kafka_flush(p, 30000) ? -1 : 0;
     rd_kafka_destroy(p);
     return rc;
 }
@@ -51,16 +104,37 @@ static int produce_clicks(const char *bs, const char *topic, uint64_t n) {
 /* ---- rill
  * ---------------------------------------------------------------------------------- */
 
-static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, uint64_t n,
-                    double *secs, char *note, size_t nlen) {
+typedef struct counter {
+    const workload_t *w;
+    rill_table_t *table;
+    uint64_t got, errors, t0, t1;
+    rill_err_t last_err;
+} counter_t;
+
+static int count_record(rill_event_t *ev, void *opaque) {
+    counter_t *c = opaque;
+    const char *k = c->w->field_of(rill_event_value(ev));
+    if (!c->got++) c->t0 = bench_now_ns();
+    rill_err_t rc = rill_table_incr(c->table, k, strlen(k), 1, NULL);
+    if (rc != RILL_OK) {
+        c->errors++;
+        c->last_err = rc;
+    }
+    c->t1 = bench_now_ns();
+    return RILL_OK;
+}
+
+static int run_rill(const workload_t *w, const bench_opts_t *o, const char *topic,
+                    uint64_t n, bench_result_t *r, char *note, size_t nlen) {
     static unsigned run;
-    char id[64], cl[128], url[512], err[512], st[512];
+    char id[64], cl[128], url[600], err[512], st[512];
     /* a fresh app per run: another run's changelog would be recovered into the table */
-    snprintf(id, sizeof id, "bench-ktc-%d-%u", (int)getpid(), ++run);
+    snprintf(id, sizeof id, "bench-%s-%d-%u", w->tag, (int)getpid(), ++run);
     snprintf(cl, sizeof cl, "%s-counts-changelog", id);
-    bench_kafka_create_topic(cl); /* the mock does not implement CreateTopics */
-    snprintf(url, sizeof url, "kafka://%s", bs);
+    if (bench_kafka_create_topic(o, cl, w->parts, true, note, nlen)) return -1;
+    bench_kafka_url(o, url, sizeof url);
     bench_fresh_store(o->store ? o->store : "memory://", st, sizeof st, "kcount");
+    bench_side_begin(&r->rill);
     rill_conf_t *c = rill_conf_new();
     rill_conf_set(c, "broker", url, err, sizeof err);
     rill_conf_set(c, "log.level", "error", err, sizeof err);
@@ -75,18 +149,18 @@ static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, ui
     rill_app_t *app = rill_app_new(id, c, err, sizeof err);
     if (!app) {
         snprintf(note, nlen, "%.200s", err);
-        rill_conf_destroy(c);
         bench_rm_store(st);
         return -1;
     }
-    rill_topic_opts_t to = {.partitions = PARTS,
-                            .value_type = RILL_TYPE_RECORD(&bench_click_schema),
+    rill_topic_opts_t to = {.partitions = w->parts,
+                            .value_type = RILL_TYPE_RECORD(w->schema),
                             .value_serializer = "json"};
     rill_topic_t *t = rill_app_topic(app, topic, &to);
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
-    bench_counter_t cx = {.table = t ? rill_app_table(app, "counts", &tab) : NULL};
+    counter_t cx = {.w = w, .table = t ? rill_app_table(app, "counts", &tab) : NULL};
     *err = 0;
-    if (!cx.table || !rill_app_agent(app, "count", t, bench_count_click, &cx, NULL) ||
+    uint64_t created = bench_now_ns();
+    if (!cx.table || !rill_app_agent(app, "count", t, count_record, &cx, NULL) ||
         rill_app_start(app, err, sizeof err) != RILL_OK) {
         snprintf(note, nlen, "%.200s", *err ? err : rill_app_errmsg(app));
         rill_app_destroy(app);
@@ -97,12 +171,16 @@ static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, ui
     uint64_t deadline = bench_now_ns() + TIMEOUT_NS;
     while (cx.got < n && bench_now_ns() < deadline)
         event_base_loop(base, EVLOOP_ONCE);
-    *secs = (double)(cx.t1 - cx.t0) / 1e9;
+    bench_side_end(&r->rill);
+    r->seconds = (double)(cx.t1 - cx.t0) / 1e9;
+    r->startup_share =
+        cx.t1 > created ? (double)(cx.t0 - created) / (double)(cx.t1 - created) : 0;
     uint64_t keys;
     int64_t sum;
     bench_table_total(cx.table, &keys, &sum);
+    r->checksum = (uint64_t)sum;
     int rc = 0;
-    if (cx.got != n || cx.errors || sum != (int64_t)n || keys != USERS) {
+    if (cx.got != n || cx.errors || sum != (int64_t)n || keys != KEYS) {
         snprintf(note, nlen,
                  "rill handled %llu of %llu events (%llu table errors, last %s); the "
                  "table counts %lld over %llu keys",
@@ -122,106 +200,109 @@ static int run_rill(const bench_opts_t *o, const char *bs, const char *topic, ui
 /* ---- baseline: batched librdkafka + jansson + open addressing
  * ----------------------------- */
 
-static int run_raw(const char *bs, const char *topic, uint64_t n, double *secs,
-                   char *note, size_t nlen) {
-    rd_kafka_t *c = bench_kafka_client(RD_KAFKA_CONSUMER, bs);
-    if (!c) {
-        snprintf(note, nlen, "raw consumer: rd_kafka_new failed");
-        return -1;
-    }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
-    for (int p = 0; p < PARTS; p++)
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(c, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c);
+typedef struct raw {
+    const char *field;
     bench_map_t m;
-    bench_map_init(&m, 4096); /* > 2 * USERS, as in memory-table-count */
-    rd_kafka_message_t *ms[1024];
-    uint64_t got = 0, bad = 0, t0 = 0, t1 = 0, deadline = bench_now_ns() + TIMEOUT_NS;
-    while (got + bad < n && bench_now_ns() < deadline) {
-        ssize_t k = rd_kafka_consume_batch_queue(q, 100, ms, 1024);
-        for (ssize_t i = 0; i < k; i++) {
-            if (!ms[i]->err) {
-                if (!got && !bad) t0 = bench_now_ns();
-                json_error_t e;
-                json_t *j = json_loadb(ms[i]->payload, ms[i]->len, 0, &e);
-                const char *u = j ? json_string_value(json_object_get(j, "user")) : NULL;
-                if (u) {
-                    bench_map_incr(&m, u);
-                    got++;
-                } else {
-                    bad++;
-                }
-                json_decref(j);
-                t1 = bench_now_ns();
-            }
-            rd_kafka_message_destroy(ms[i]);
-        }
-    }
-    *secs = (double)(t1 - t0) / 1e9;
-    rd_kafka_queue_destroy(q);
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    uint64_t bad;
+} raw_t;
+
+static void raw_count(const rd_kafka_message_t *msg, void *opaque) {
+    raw_t *x = opaque;
+    json_error_t e;
+    json_t *j = json_loadb(msg->payload, msg->len, 0, &e);
+    const char *u = j ? json_string_value(json_object_get(j, x->field)) : NULL;
+    if (u)
+        bench_map_incr(&x->m, u);
+    else
+        x->bad++;
+    json_decref(j);
+}
+
+static int run_raw(const workload_t *w, const char *bs, const char *topic, uint64_t n,
+                   bench_result_t *r, char *note, size_t nlen) {
+    raw_t x = {.field = w->field};
+    bench_map_init(&x.m, 4096); /* > 2 * KEYS, as in memory-table-count */
+    bench_kafka_times_t t;
+    bench_side_begin(&r->base);
+    uint64_t got = bench_kafka_consume(bs, topic, w->parts, n, raw_count, &x, &t);
+    bench_side_end(&r->base);
+    r->baseline_seconds = (double)(t.last - t.first) / 1e9;
+    r->baseline_startup_share =
+        t.last > t.created ? (double)(t.first - t.created) / (double)(t.last - t.created)
+                           : 0;
     uint64_t keys;
     int64_t sum;
-    bench_map_finish(&m, &keys, &sum);
-    if (got != n || sum != (int64_t)n || keys != USERS) {
+    bench_map_finish(&x.m, &keys, &sum);
+    r->baseline_checksum = (uint64_t)sum;
+    if (got != n || sum != (int64_t)n || keys != KEYS) {
         snprintf(note, nlen,
                  "raw counted %llu of %llu events (%llu undecodable) over %llu keys",
-                 (unsigned long long)sum, (unsigned long long)n, (unsigned long long)bad,
-                 (unsigned long long)keys);
+                 (unsigned long long)sum, (unsigned long long)n,
+                 (unsigned long long)x.bad, (unsigned long long)keys);
         return -1;
     }
     return 0;
 }
 
-static int run(const bench_opts_t *o, bench_result_t *r) {
+static int run_workload(const workload_t *w, uint64_t dflt, const bench_opts_t *o,
+                        bench_result_t *r) {
     static unsigned run;
-    uint64_t n = o->events ? o->events : 200000;
+    uint64_t n = o->events ? o->events : dflt;
     if (n > 400000 && !o->broker) {
         /* the mock keeps ~44k messages of 100 B per partition: more would be lost */
         snprintf(r->note, sizeof r->note, "--events at most 400000 (mock retention)");
         return -1;
     }
-    const char *bs = bench_kafka_bootstrap(o);
-    if (!bs) {
-        snprintf(r->note, sizeof r->note, "no Kafka broker");
+    const char *bs = bench_kafka_bootstrap(o, r->note, sizeof r->note);
+    if (!bs) return -1;
+    char ta[64], tb[64];
+    snprintf(ta, sizeof ta, "bench-%s-raw-%d-%u", w->tag, (int)getpid(), ++run);
+    snprintf(tb, sizeof tb, "bench-%s-rill-%d-%u", w->tag, (int)getpid(), run);
+    if (bench_kafka_create_topic(o, ta, w->parts, false, r->note, sizeof r->note) ||
+        bench_kafka_create_topic(o, tb, w->parts, false, r->note, sizeof r->note))
+        return -1;
+    if (produce_records(w, bs, ta, n) != 0 || produce_records(w, bs, tb, n) != 0) {
+        snprintf(r->note, sizeof r->note, "producing the records failed");
         return -1;
     }
-    double rs[99], bsec[99];
-    for (int i = 0; i < o->repeat; i++) {
-        char ta[64], tb[64];
-        snprintf(ta, sizeof ta, "bench-ktc-raw-%u", ++run);
-        snprintf(tb, sizeof tb, "bench-ktc-rill-%u", run);
-        bench_kafka_create_topic(ta);
-        bench_kafka_create_topic(tb);
-        if (produce_clicks(bs, ta, n) != 0 || produce_clicks(bs, tb, n) != 0) {
-            snprintf(r->note, sizeof r->note, "producing the clicks failed");
-            return -1;
-        }
-        if (run_raw(bs, ta, n, &bsec[i], r->note, sizeof r->note) != 0 ||
-            run_rill(o, bs, tb, n, &rs[i], r->note, sizeof r->note) != 0) {
-            fprintf(stderr, "kafka-table-count: error: %s\n", r->note);
-            return -1;
-        }
-    }
+    if (run_raw(w, bs, ta, n, r, r->note, sizeof r->note) != 0 ||
+        run_rill(w, o, tb, n, r, r->note, sizeof r->note) != 0)
+        return -1;
     r->transport = "kafka";
     r->store = o->store && !strncmp(o->store, "rocksdb", 7) ? "rocksdb" : "memory";
     r->serializer = "json";
     r->events = n;
-    r->seconds = bench_median(rs, o->repeat);
-    r->baseline_seconds = bench_median(bsec, o->repeat);
+    r->has_checksum = true;
+    snprintf(r->lat_what, sizeof r->lat_what, "not measured (backlog drain)");
     snprintf(r->note, sizeof r->note,
-             "baseline: batched librdkafka + jansson decode + hash-map increment");
+             "baseline: tuned batched librdkafka + jansson decode + hash-map increment");
     return 0;
+}
+
+static const workload_t clicks = {"ktc",  BENCH_KAFKA_PARTS, &bench_click_schema,
+                                  "user", make_click,        click_field};
+static const workload_t greetings = {
+    "faust", 8, &greeting_schema, "to_name", make_greeting, greeting_field};
+
+static int run_clicks(const bench_opts_t *o, bench_result_t *r) {
+    return run_workload(&clicks, 200000, o, r);
+}
+
+static int run_greetings(const bench_opts_t *o, bench_result_t *r) {
+    return run_workload(&greetings, 200000, o, r);
 }
 
 const bench_scenario_t bench_kafka_table_count = {
     .name = "kafka-table-count",
     .description = "JSON records from Kafka -> table increment vs batched "
                    "librdkafka+jansson+hashmap",
-    .run = run,
+    .run = run_clicks,
+};
+
+const bench_scenario_t bench_kafka_faust_greetings = {
+    .name = "kafka-faust-greetings",
+    .description = "Faust's Greeting records from Kafka counted by to_name vs batched "
+                   "librdkafka+jansson+hashmap",
+    .run = run_greetings,
 };
 #endif

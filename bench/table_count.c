@@ -60,14 +60,18 @@ static void payloads_free(payloads_t *p) {
 typedef struct ctx {
     rill_table_t *table;
     uint64_t done, errors;
+    bench_hist_t lat;
 } ctx_t;
+
+/* when the chunk being handled was produced */
+static uint64_t chunk_stamp;
 
 static int count_click(rill_event_t *ev, void *opaque) {
     ctx_t *c = opaque;
     const bench_click_t *k = rill_event_value(ev);
     if (rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL) != RILL_OK)
         c->errors++;
-    c->done++;
+    if ((++c->done & 15) == 0) bench_hist_add(&c->lat, bench_now_ns() - chunk_stamp);
     return RILL_OK;
 }
 
@@ -102,11 +106,12 @@ static void payloads_encode(payloads_t *p, const char *ser) {
 }
 
 static int run_rill(const payloads_t *p, const char *store, const char *ser, double *secs,
-                    char *note, size_t nlen) {
+                    bench_result_t *r, char *note, size_t nlen) {
     static unsigned run;
     char url[160], err[512];
     snprintf(url, sizeof url, "memory://bench-table-%u?keep=false&max.messages=%llu",
              ++run, (unsigned long long)(p->n + CHUNK));
+    bench_side_begin(&r->rill);
     rill_conf_t *c = rill_conf_new();
     rill_conf_set(c, "broker", url, err, sizeof err);
     rill_conf_set(c, "log.level", "error", err, sizeof err);
@@ -124,7 +129,9 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser, dou
                             .value_serializer = ser};
     rill_topic_t *t = rill_app_topic(app, "clicks", &to);
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
-    ctx_t cx = {rill_app_table(app, "counts", &tab), 0, 0};
+    static ctx_t cx;
+    memset(&cx, 0, sizeof cx);
+    cx.table = rill_app_table(app, "counts", &tab);
     if (!cx.table || !rill_app_agent(app, "count", t, count_click, &cx, NULL) ||
         rill_app_start(app, err, sizeof err) != RILL_OK) {
         snprintf(note, nlen, "%.200s", *err ? err : rill_app_errmsg(app));
@@ -138,6 +145,7 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser, dou
     uint64_t t0 = bench_now_ns(), sent = 0;
     while (sent < p->n) {
         uint64_t end = sent + CHUNK < p->n ? sent + CHUNK : p->n;
+        chunk_stamp = bench_now_ns();
         for (; sent < end; sent++) {
             const char *u = p->user[sent % USERS];
             if (rill_send_raw(t, u, strlen(u), p->json[sent], p->len[sent], NULL) !=
@@ -155,8 +163,14 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser, dou
     for (int i = 0; i < 1000 && rill_app_is_ready(app); i++)
         event_base_loop(base, EVLOOP_NONBLOCK);
     *secs = (double)(bench_now_ns() - t0) / 1e9;
+    bench_side_end(&r->rill);
     if (cx.errors)
         snprintf(note, nlen, "%llu table errors", (unsigned long long)cx.errors);
+    uint64_t keys;
+    int64_t sum;
+    bench_table_total(cx.table, &keys, &sum);
+    r->checksum = (uint64_t)sum;
+    bench_result_lat(r, &cx.lat, false);
     rill_app_destroy(app);
     bench_rm_store(st);
     return cx.errors ? -1 : 0;
@@ -165,23 +179,32 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser, dou
 /* ---- baseline: jansson + open addressing
  * -------------------------------------------------- */
 
-static double run_baseline(const payloads_t *p) {
+static double run_baseline(const payloads_t *p, bench_result_t *r) {
+    static bench_hist_t lat;
+    memset(&lat, 0, sizeof lat);
+    bench_side_begin(&r->base);
     bench_map_t m;
     bench_map_init(&m, 4096);
-    uint64_t t0 = bench_now_ns(), sum = 0;
+    uint64_t t0 = bench_now_ns();
+    /* the rill side's chunks, so that the latencies compare */
     for (uint64_t i = 0; i < p->n; i++) {
+        if (i % CHUNK == 0) chunk_stamp = bench_now_ns();
         json_error_t e;
         json_t *j = json_loadb(p->json[i], p->len[i], 0, &e);
         if (!j) continue;
         const char *u = json_string_value(json_object_get(j, "user"));
-        if (u) sum += (uint64_t)bench_map_incr(&m, u);
+        if (u) bench_map_incr(&m, u);
         json_decref(j);
+        if (((i + 1) & 15) == 0) bench_hist_add(&lat, bench_now_ns() - chunk_stamp);
     }
     double s = (double)(bench_now_ns() - t0) / 1e9;
+    bench_side_end(&r->base);
     uint64_t keys;
     int64_t total;
     bench_map_finish(&m, &keys, &total);
-    return sum ? s : s;
+    r->baseline_checksum = (uint64_t)total;
+    bench_result_lat(r, &lat, true);
+    return total == (int64_t)p->n ? s : -1;
 }
 
 static int run(const bench_opts_t *o, bench_result_t *r) {
@@ -194,12 +217,16 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     payloads_encode(&p, ser);
     double rs[99], bs[99];
     for (int i = 0; i < o->repeat; i++) {
-        if (run_rill(&p, store, ser, &rs[i], r->note, sizeof r->note) != 0) {
+        if (run_rill(&p, store, ser, &rs[i], r, r->note, sizeof r->note) != 0) {
             payloads_free(&p);
             payloads_free(&baseline);
             return -1;
         }
-        bs[i] = run_baseline(&baseline);
+        bs[i] = run_baseline(&baseline, r);
+        if (bs[i] < 0) {
+            snprintf(r->note, sizeof r->note, "baseline miscounted");
+            return -1;
+        }
     }
     payloads_free(&baseline);
     payloads_free(&p);
@@ -209,6 +236,8 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     r->events = n;
     r->seconds = bench_median(rs, o->repeat);
     r->baseline_seconds = bench_median(bs, o->repeat);
+    r->has_checksum = true;
+    snprintf(r->lat_what, sizeof r->lat_what, "produce-to-handler, chunks of %d", CHUNK);
     snprintf(r->note, sizeof r->note, "baseline: jansson decode + hash-map increment");
     return 0;
 }
