@@ -422,7 +422,7 @@ static void unreadable_ts_and_headers_fields_are_counted_and_logged(void **state
     cmd_ok("XADD in:0 * value a ts yesterday");
     cmd_ok("XADD in:0 * value b headers not-json");
     cmd_ok("XADD in:0 * value c ts soon");
-    const char *kv[] = {"redis.partitions", "1", NULL};
+    const char *kv[] = {"topic.partitions", "1", NULL};
     run_t *r = raw_new(kv);
     start(r);
     RUN_UNTIL(r->base, r->seen == 3, 10000);
@@ -442,6 +442,31 @@ static void a_key_of_another_type_stops_the_start_with_one_message(void **state)
     assert_int_not_equal(rill_app_start(r->app, err, sizeof err), RILL_OK);
     assert_non_null(strstr(err, "key 'orders'"));
     assert_non_null(strstr(err, "is a string, not a stream"));
+    rill_app_destroy(r->app);
+    event_base_free(r->base);
+    free(r);
+}
+
+/* The stream replaced by a string while the worker reads it: one fatal error that
+ * ends the worker, not a retry loop. */
+static void a_stream_turned_into_another_type_is_one_fatal_error(void **state) {
+    (void)state;
+    cmd_ok("XADD in:0 * value a");
+    const char *kv[] = {"topic.partitions", "1", NULL};
+    run_t *r = raw_new(kv);
+    start(r);
+    RUN_UNTIL(r->base, r->seen == 1, 10000);
+    assert_int_equal(r->seen, 1);
+    cmd_ok("DEL in:0");
+    cmd_ok("SET in:0 not-a-stream");
+    RUN_UNTIL(r->base, logged("is not a stream") > 0, 10000);
+    RUN_UNTIL(r->base, false, 1500); /* ample time for a loop to repeat it */
+    /* the transport's fatal error, then the core's "worker dies: transport: ..." */
+    assert_int_equal(logged("is not a stream"), 2);
+    assert_int_equal(logged("worker dies"), 1);
+    assert_non_null(
+        strstr(log_with("is not a stream"), "'in:0' (a string) is not a stream"));
+    assert_non_null(strstr(rill_app_errmsg(r->app), "not a stream"));
     rill_app_destroy(r->app);
     event_base_free(r->base);
     free(r);
@@ -515,6 +540,8 @@ int main(void) {
         cmocka_unit_test_setup(unreadable_ts_and_headers_fields_are_counted_and_logged,
                                setup),
         cmocka_unit_test_setup(a_key_of_another_type_stops_the_start_with_one_message,
+                               setup),
+        cmocka_unit_test_setup(a_stream_turned_into_another_type_is_one_fatal_error,
                                setup),
         cmocka_unit_test_setup(a_list_of_streams_is_one_partition_each, setup),
         cmocka_unit_test_setup(settings_that_lose_data_are_warned_about_once_at_start,

@@ -451,23 +451,29 @@ static const redisReply *entries_of(const redisReply *rep, const char *key) {
  * loop. */
 static bool wrong_type(rctx_t *r, const redisReply *rep, rreq_t *q, const char *cmd) {
     if (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "WRONGTYPE", 9)) return false;
-    char keys[400] = "";
+    char keys[400] = "", err[256];
     size_t w = 0;
     for (size_t i = 0; i < q->n; i++) {
         rstream_t *s = live(r, &q->items[i]);
         if (!s) continue;
         s->poisoned = true;
-        if (w < sizeof keys - 1)
-            w += (size_t)snprintf(keys + w, sizeof keys - w, "%s%s", w ? ", " : "",
-                                  s->key);
+        if (r->wrongtype || w >= sizeof keys - 1) continue;
+        /* which of them (once, on the blocking connection: the worker ends here) */
+        const char *argv[] = {"TYPE", s->key};
+        redisReply *t = rill__redis_sync(r, err, sizeof err, 2, argv);
+        if (t && t->type == REDIS_REPLY_STATUS && strcmp(t->str, "stream") &&
+            strcmp(t->str, "none"))
+            w += (size_t)snprintf(keys + w, sizeof keys - w, "%s'%s' (a %s)",
+                                  w ? ", " : "", s->key, t->str);
+        if (t) freeReplyObject(t);
     }
     if (!r->wrongtype) {
         r->wrongtype = true;
-        rill__redis_fail(
-            r, RILL_ECONF, true,
-            "%s on redis at %s: a key among %s is not a stream (%s); bind the "
-            "topic to the right streams (redis.topic.<topic>.stream)",
-            cmd, r->where, *keys ? keys : "the streams read", rep->str);
+        rill__redis_fail(r, RILL_ECONF, true,
+                         "%s on redis at %s: %s %s not a stream (%s); bind the topic to "
+                         "the right streams (redis.topic.<topic>.stream)",
+                         cmd, r->where, *keys ? keys : "a key it reads",
+                         strchr(keys, ',') ? "are" : "is", rep->str);
     }
     return true;
 }
