@@ -1,4 +1,5 @@
-/* The app: configuration, backends, start, commit cycle, graceful stop, failure. */
+/* The app: configuration, backends, start, graceful stop (the commit cycle is in
+ * commit.c, failing in ctx.c).  Layer 7 (docs/architecture.md). */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,36 +11,8 @@
 #include "backend_int.h"
 #include "url_int.h"
 
-void rill__app_seterr(rill_app_t *app, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(app->errmsg, sizeof app->errmsg, fmt, ap);
-    va_end(ap);
-}
-
-const char *rill_app_errmsg(const rill_app_t *app) {
-    return app->errmsg;
-}
-
-const char *rill_app_id(const rill_app_t *app) {
-    return app->id;
-}
-
-struct event_base *rill_app_base(const rill_app_t *app) {
-    return app->base;
-}
-
-const rill_conf_t *rill_app_conf(const rill_app_t *app) {
-    return app->conf;
-}
-
-void rill_app_log(const rill_app_t *app, rill_log_level_t level, const char *fmt, ...) {
-    if (level > app->log->level) return;
-    va_list ap;
-    va_start(ap, fmt);
-    rill__vlog(app->log, level, app->id, fmt, ap);
-    va_end(ap);
-}
+static void finish(rill_app_t *app);
+static void check_idle(rill_app_t *app);
 
 static bool valid_id(const char *id) {
     if (!id || !*id || strlen(id) > 200) return false;
@@ -102,6 +75,11 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
         if (!app->base) goto nomem;
     }
     parse_conf(app);
+    app->hooks.finish = finish;
+    app->hooks.idle = check_idle;
+    app->hooks.sends_done = rill__commit_sends_done;
+    app->hooks.revoke_idle = rill__consumer_revoke_idle;
+    app->hooks.lose = rill__partitions_lose;
     app->handlers = (rill_transport_handlers_t){
         .messages = rill__on_messages,
         .assigned = rill__on_assigned,
@@ -136,110 +114,6 @@ rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value,
     return RILL_OK;
 }
 
-rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
-                                        size_t errlen) {
-    for (size_t i = 0; i < app->nsers; i++)
-        if (strcmp(app->sers[i]->name, name) == 0) return app->sers[i];
-    rill_serializer_t *s =
-        rill__serializer_open(name, app->conf, app->log, errstr, errlen);
-    if (!s) return NULL;
-    rill_serializer_t **ns = realloc(app->sers, (app->nsers + 1) * sizeof *ns);
-    if (!ns) {
-        rill_serializer_destroy(s);
-        snprintf(errstr, errlen, "out of memory");
-        return NULL;
-    }
-    app->sers = ns;
-    app->sers[app->nsers++] = s;
-    return s;
-}
-
-/* ---- commits --------------------------------------------------------------------------
- */
-
-static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int64_t off) {
-    if (app->ncommit_snap == app->capcommit_snap) {
-        size_t cap = app->capcommit_snap ? app->capcommit_snap * 2 : 32;
-        rill_tp_offset_t *n = realloc(app->commit_snap, cap * sizeof *n);
-        if (!n) return;
-        app->commit_snap = n;
-        app->capcommit_snap = cap;
-    }
-    app->commit_snap[app->ncommit_snap++] = (rill_tp_offset_t){topic, partition, off};
-}
-
-void rill__app_snap_acked(rill_app_t *app) {
-    app->ncommit_snap = 0;
-    for (rill_topic_t *t = app->topics; t; t = t->next) {
-        if (!t->parts || t->channel) continue;
-        for (int32_t p = 0; p < t->partitions; p++) {
-            rill_tpstate_t *tp = &t->parts[p];
-            if (tp->assigned && tp->acks.acked >= 0 && tp->acks.acked > tp->committed)
-                snap_add(app, t->name, p, tp->acks.acked);
-        }
-    }
-}
-
-void rill__app_snap_done(rill_app_t *app) {
-    for (size_t i = 0; i < app->ncommit_snap; i++) {
-        rill_topic_t *t = rill__topic_by_name(app, app->commit_snap[i].topic);
-        if (t)
-            t->parts[app->commit_snap[i].partition].committed =
-                app->commit_snap[i].offset;
-    }
-}
-
-rill_err_t rill__app_commit_snapshot(rill_app_t *app) {
-    app->commit_pending = false;
-    if (!app->ncommit_snap || !app->transport) return RILL_OK;
-    if (!rill__lease_ok(app)) { /* replaced meanwhile, perhaps: not ours to commit */
-        app->ncommit_snap = 0;
-        return RILL_ENOTOWNER;
-    }
-    rill_err_t rc = rill__tr_commit(app->transport, app->commit_snap, app->ncommit_snap);
-    if (rc != RILL_OK)
-        rill__log(app, RILL_LOG_WARN, "commit of %zu partitions failed: %s",
-                  app->ncommit_snap, rill_err2str(rc));
-    else
-        for (size_t i = 0; i < app->ncommit_snap; i++)
-            rill__log(app, RILL_LOG_TRACE, "committed %s[%d] at %lld",
-                      app->commit_snap[i].topic, app->commit_snap[i].partition,
-                      (long long)app->commit_snap[i].offset);
-    app->ncommit_snap = 0;
-    return rc;
-}
-
-/* Commit what is acked.  Sends issued before this point must be delivered first
- * (at-least-once for everything an event produced), so the snapshot waits for
- * the sends of its epoch unless @p force (the caller flushed already). */
-rill_err_t rill__app_commit(rill_app_t *app, bool force) {
-    /* A stall first drops every partition: nothing stale is flushed below. */
-    if (!rill__lease_ok(app)) return RILL_ENOTOWNER;
-    if (app->eos && app->transport) {
-        rill__txn_commit(app);
-        return RILL_OK;
-    }
-    if (!app->transport) return RILL_OK;
-    if (app->state == RILL_APP_RUNNING || app->state == RILL_APP_STOPPING)
-        rill__tables_flush(app);
-    if (app->commit_pending && !force) return RILL_OK; /* the previous one still waits */
-    rill__app_snap_acked(app);
-    rill__app_snap_done(app); /* later snapshots start from here */
-    if (!app->ncommit_snap) return RILL_OK;
-    app->send_epoch++;
-    app->sends_old += app->sends_new;
-    app->sends_new = 0;
-    if (force || app->sends_old == 0) return rill__app_commit_snapshot(app);
-    app->commit_pending = true;
-    return RILL_OK;
-}
-
-static void on_commit_timer(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    rill__app_commit(arg, false);
-}
-
 /* ---- failure and stop ---------------------------------------------------------------
  */
 
@@ -255,18 +129,6 @@ static void finish(rill_app_t *app) {
     rill__lease_stop(app);
     app->state = RILL_APP_STOPPED;
     if (app->own_base || app->in_run) event_base_loopexit(app->base, NULL);
-}
-
-void rill_app_fail(rill_app_t *app, rill_err_t err, const char *fmt, ...) {
-    if (app->state == RILL_APP_STOPPED) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(app->errmsg, sizeof app->errmsg, fmt, ap);
-    va_end(ap);
-    rill_log(app->log, RILL_LOG_FATAL, app->id, "worker dies: %s (%s)", app->errmsg,
-             rill_err_name(err));
-    app->exit_err = err ? err : RILL_EFATAL;
-    finish(app); /* no commit: uncommitted work is redone by the next owner */
 }
 
 static void on_transport_error(rill_transport_t *t, rill_err_t err, bool fatal,
@@ -291,7 +153,7 @@ static void stop_finish(rill_app_t *app) {
         if (rc != RILL_OK)
             rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s",
                       rill_err2str(rc));
-        if (owner) rill__app_commit(app, true);
+        if (owner) rill__commit(app, true);
         if (app->subscribed) rill__tr_unsubscribe(app->transport);
         app->subscribed = false;
     }
@@ -308,7 +170,7 @@ static void on_stop_ev(evutil_socket_t fd, short what, void *arg) {
 /* The last steps run from the loop, never inside the callback that asked for them:
  * a transport's delivery callback (where rill_app_stop or the last ack may come
  * from) cannot wait for its own flush. */
-void rill__app_check_idle(rill_app_t *app) {
+static void check_idle(rill_app_t *app) {
     if (app->state != RILL_APP_STOPPING || app->inflight_total != 0) return;
     if (!app->stop_ev && !(app->stop_ev = evtimer_new(app->base, on_stop_ev, app))) {
         stop_finish(app);
@@ -354,7 +216,7 @@ void rill_app_stop(rill_app_t *app) {
     rill__take_flush_all(app);        /* partial batches are delivered, not lost */
     if (app->state != RILL_APP_STOPPING) return;
     if (app->inflight_total == 0) {
-        rill__app_check_idle(app);
+        check_idle(app);
         return;
     }
     struct timeval tv = {app->shutdown_timeout_ms / 1000,
@@ -501,7 +363,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     free(names);
     if (rc != RILL_OK) goto fail;
 
-    app->commit_ev = event_new(app->base, -1, EV_PERSIST, on_commit_timer, app);
+    app->commit_ev = event_new(app->base, -1, EV_PERSIST, rill__commit_tick, app);
     if (!app->commit_ev) {
         rc = RILL_ENOMEM;
         goto fail;
@@ -544,15 +406,6 @@ rill_err_t rill_app_run(rill_app_t *app) {
     return app->exit_err;
 }
 
-bool rill_app_is_ready(const rill_app_t *app) {
-    if (app->state != RILL_APP_RUNNING || app->fenced || rill__tables_recovering(app))
-        return false;
-    for (rill_topic_t *t = app->topics; t; t = t->next)
-        for (int32_t p = 0; t->parts && p < t->partitions; p++)
-            if (t->parts[p].assigned && t->parts[p].held)
-                return false; /* not consuming */
-    return true;
-}
 
 void rill_app_destroy(rill_app_t *app) {
     if (!app) return;

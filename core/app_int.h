@@ -231,6 +231,18 @@ struct rill_app {
     /* last-hit cache for message -> partition state */
     const char *last_topic_ptr;
     rill_topic_t *last_topic;
+
+    /* How a lower layer reaches up (docs/architecture.md): set by app.c when the
+     * app is created, never called directly from below. */
+    struct {
+        void (*finish)(rill_app_t *app); /* ctx: rill_app_fail stops the loop */
+        void (*idle)(rill_app_t *app);   /* agent: the last in-flight event is done */
+        void (*sends_done)(
+            rill_app_t *app); /* topic: a waiting snapshot's sends landed */
+        void (*revoke_idle)(rill_app_t *app); /* agent: a revoking partition went idle */
+        /* lease, table: give partitions up as lost (NULL: all) */
+        void (*lose)(rill_app_t *app, const rill_tp_t *tps, size_t n);
+    } hooks;
 };
 
 /* @p t is consumed by agents and partitioned like something of @p partitions
@@ -241,21 +253,26 @@ static inline bool rill__copartitioned(const rill_topic_t *t, int32_t partitions
            (!t->opts.internal || t->repartition_of);
 }
 
-/* app.c */
+/* ctx.c (layer 2): error latch, failing, serializer cache */
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) RILL_PRINTF(2, 3);
+rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
+                                        size_t errlen);
+
+/* app.c (layer 7) */
 rill_err_t rill__app_set(rill_app_t *app, const char *key, const char *value,
                          char *errstr, size_t errlen);
 rill_err_t rill__app_open(rill_app_t *app, char *errstr, size_t errlen);
-rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
-                                        size_t errlen);
-rill_err_t rill__app_commit(rill_app_t *app, bool force);
+
+/* commit.c (layer 6): the commit cycle */
+rill_err_t rill__commit(rill_app_t *app, bool force);
 /* app->commit_snap = the acked offset of every assigned partition acked past its
- * committed one; rill__app_snap_done() records them as committed. */
-void rill__app_snap_acked(rill_app_t *app);
-void rill__app_snap_done(rill_app_t *app);
+ * committed one; rill__commit_snap_done() records them as committed. */
+void rill__commit_snap_acked(rill_app_t *app);
+void rill__commit_snap_done(rill_app_t *app);
 /* Commit the waiting snapshot (its sends are delivered). */
-rill_err_t rill__app_commit_snapshot(rill_app_t *app);
-void rill__app_check_idle(rill_app_t *app);
+rill_err_t rill__commit_snapshot(rill_app_t *app);
+void rill__commit_sends_done(rill_app_t *app); /* the hook topic.c fires */
+void rill__commit_tick(evutil_socket_t fd, short what, void *arg); /* commit timer */
 
 /* lease.c: self-fencing after a loop stall */
 rill_err_t rill__lease_start(rill_app_t *app);
@@ -298,6 +315,13 @@ void rill__partitions_lose(rill_app_t *app, const rill_tp_t *tps, size_t n);
  * @p partitions partitions belongs to (co-partitioned, assigned), or NULL. */
 const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p);
 void rill__events_free(rill_app_t *app);
+/* event.c: the event pool */
+rill_event_t *rill__event_get(rill_app_t *app);
+void rill__event_put(rill_app_t *app, rill_event_t *ev);
+/* agent.c: hand one consumed message to every agent of its topic */
+bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t *m);
+/* consumer.c: the revoke waited for its partitions' in-flight events */
+void rill__consumer_revoke_idle(rill_app_t *app);
 
 /* stream.c */
 /* Run an event through its agent's operators: RILL__OPS_CALL (call the handler),

@@ -33,7 +33,8 @@ static void on_chan(evutil_socket_t fd, short what, void *arg) {
         batch[n] = m->msg;
         taken[n++] = m;
     }
-    if (n && app->state == RILL_APP_RUNNING) rill__on_messages(NULL, batch, n, app);
+    /* the consumer, through the handler table the app gives its transport */
+    if (n && app->state == RILL_APP_RUNNING) app->handlers.messages(NULL, batch, n, app);
     for (size_t i = 0; i < n; i++)
         free(taken[i]); /* pending events own copies */
     if (ch->head) event_active(ch->ev, EV_TIMEOUT, 0);

@@ -99,7 +99,7 @@ static void fence(rill_app_t *app, uint64_t stall_ms, const char *what) {
               "%s for %llu ms (lease %lld ms): this worker may have been replaced; "
               "all its partitions are dropped as lost until the group confirms it",
               what, (unsigned long long)stall_ms, (long long)app->stall_ms);
-    rill__partitions_lose(app, NULL, 0);
+    app->hooks.lose(app, NULL, 0);
     confirm_later(app, 0);
 }
 
@@ -117,7 +117,7 @@ void rill__lease_fence(rill_app_t *app, const char *why) {
               "%s: this worker may have been replaced; all its partitions are dropped "
               "as lost until the group confirms it",
               why);
-    rill__partitions_lose(app, NULL, 0);
+    app->hooks.lose(app, NULL, 0);
     confirm_later(app, 0);
 }
 

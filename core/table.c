@@ -374,7 +374,7 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
             rill__fence_for(app, tp->table->partitions, tp->partition);
         if (f) {
             rill_tp_t one = {f->topic->name, f->partition};
-            rill__partitions_lose(app, &one, 1);
+            app->hooks.lose(app, &one, 1);
         }
         return;
     }

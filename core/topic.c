@@ -247,7 +247,8 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
     if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
     s->next = app->free_sends;
     app->free_sends = s;
-    if (app->commit_pending && app->sends_old == 0) rill__app_commit_snapshot(app);
+    if (app->commit_pending && app->sends_old == 0 && app->hooks.sends_done)
+        app->hooks.sends_done(app);
 }
 
 static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const void *v,
@@ -395,4 +396,14 @@ rill_err_t rill_send_str(rill_topic_t *t, const char *key, const char *value) {
         return RILL_EINVAL;
     }
     return rill_send_ex(t, kp, value ? &vb : NULL, NULL);
+}
+
+/* The consumed partition a write for partition @p p of something with @p partitions
+ * partitions belongs to (its fence), or NULL. */
+const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p) {
+    if (p < 0 || p >= partitions) return NULL;
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        if (rill__copartitioned(t, partitions) && t->parts[p].assigned)
+            return &t->parts[p];
+    return NULL;
 }

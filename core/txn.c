@@ -126,7 +126,7 @@ void rill__txn_commit(rill_app_t *app) {
         rill__txn_begin(app);
         return;
     }
-    rill__app_snap_acked(app);
+    rill__commit_snap_acked(app);
     char err[512] = "";
     rill_err_t rc = RILL_OK;
     if (app->ncommit_snap)
@@ -137,7 +137,7 @@ void rill__txn_commit(rill_app_t *app) {
     if (rc == RILL_OK) {
         const rill_tp_offset_t *due = verify_due(app);
         rill_tp_offset_t check = due ? *due : (rill_tp_offset_t){0};
-        rill__app_snap_done(app);
+        rill__commit_snap_done(app);
         if (due && !offsets_kept(app, check)) {
             app->ncommit_snap = 0;
             return;

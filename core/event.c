@@ -1,0 +1,161 @@
+/* Events: the pool of event structs handed to handlers, owning copies of pending
+ * ones, and the public accessors.  Layer 4 (docs/architecture.md). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+
+/* ---- events
+ * ------------------------------------------------------------------------------ */
+
+rill_event_t *rill__event_get(rill_app_t *app) {
+    rill_event_t *ev = app->free_events;
+    if (ev) {
+        app->free_events = ev->next;
+    } else {
+        if (!(ev = calloc(1, sizeof *ev))) return NULL;
+        ev->all_next = app->all_events;
+        app->all_events = ev;
+    }
+    ev->live = true;
+    ev->next = NULL;
+    return ev;
+}
+
+static void event_clear_values(rill_event_t *ev) {
+    rill_topic_t *t = ev->agent->topic;
+    if (ev->value) {
+        rill_value_clear(ev->vtype, ev->value);
+        free(ev->value);
+        ev->value = NULL;
+    }
+    if (ev->key) {
+        rill_value_clear(t->ktype, ev->key);
+        free(ev->key);
+        ev->key = NULL;
+    }
+}
+
+void rill__event_put(rill_app_t *app, rill_event_t *ev) {
+    event_clear_values(ev);
+    free(ev->own);
+    ev->own = NULL;
+    free(ev->own_headers);
+    ev->own_headers = NULL;
+    ev->live = false;
+    ev->in_handler = ev->early_ack = false;
+    ev->next = app->free_events;
+    app->free_events = ev;
+}
+
+void rill__events_free(rill_app_t *app) {
+    while (app->all_events) {
+        rill_event_t *ev = app->all_events;
+        app->all_events = ev->all_next;
+        if (ev->live && ev->agent) event_clear_values(ev);
+        free(ev->own);
+        free(ev->own_headers);
+        free(ev);
+    }
+    app->free_events = NULL;
+}
+
+/* Copy the message bytes into the event: the transport's views die with its batch. */
+rill_err_t rill__event_own(rill_event_t *ev) {
+    if (ev->own) return RILL_OK;
+    rill_msg_t *m = &ev->msg;
+    size_t tl = strlen(m->topic) + 1, hl = 0;
+    for (size_t i = 0; i < m->nheaders; i++)
+        hl += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+    uint8_t *p = malloc(tl + m->key_len + m->value_len + hl + 1);
+    rill_header_t *hs = m->nheaders ? malloc(m->nheaders * sizeof *hs) : NULL;
+    if (!p || (m->nheaders && !hs)) {
+        free(p);
+        free(hs);
+        return RILL_ENOMEM;
+    }
+    ev->own = p;
+    memcpy(p, m->topic, tl);
+    m->topic = (const char *)p;
+    p += tl;
+    if (m->key) {
+        memcpy(p, m->key, m->key_len);
+        m->key = p;
+        p += m->key_len;
+    }
+    if (m->value) {
+        memcpy(p, m->value, m->value_len);
+        m->value = p;
+        p += m->value_len;
+    }
+    for (size_t i = 0; i < m->nheaders; i++) {
+        size_t nl = strlen(m->headers[i].name) + 1;
+        memcpy(p, m->headers[i].name, nl);
+        hs[i].name = (const char *)p;
+        p += nl;
+        memcpy(p, m->headers[i].value, m->headers[i].value_len);
+        hs[i].value = p;
+        hs[i].value_len = m->headers[i].value_len;
+        p += m->headers[i].value_len;
+    }
+    ev->own_headers = hs;
+    m->headers = hs;
+    ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
+    ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
+    return RILL_OK;
+}
+
+const void *rill_event_key(const rill_event_t *ev) {
+    if (!ev->msg.key) return NULL;
+    return ev->key ? ev->key : (const void *)&ev->kbytes;
+}
+
+const void *rill_event_value(const rill_event_t *ev) {
+    if (!ev->msg.value) return NULL;
+    return ev->value ? ev->value : (const void *)&ev->vbytes;
+}
+
+const void *rill_event_key_bytes(const rill_event_t *ev, size_t *len) {
+    if (len) *len = ev->msg.key_len;
+    return ev->msg.key;
+}
+
+const void *rill_event_value_bytes(const rill_event_t *ev, size_t *len) {
+    if (len) *len = ev->msg.value_len;
+    return ev->msg.value;
+}
+
+const char *rill_event_topic(const rill_event_t *ev) {
+    return ev->msg.topic;
+}
+
+int32_t rill_event_partition(const rill_event_t *ev) {
+    return ev->msg.partition;
+}
+
+int64_t rill_event_offset(const rill_event_t *ev) {
+    return ev->msg.offset;
+}
+
+int64_t rill_event_timestamp(const rill_event_t *ev) {
+    return ev->msg.timestamp_ms;
+}
+
+const void *rill_event_header(const rill_event_t *ev, const char *name, size_t *len) {
+    for (size_t i = 0; i < ev->msg.nheaders; i++) {
+        if (strcmp(ev->msg.headers[i].name, name) == 0) {
+            if (len) *len = ev->msg.headers[i].value_len;
+            return ev->msg.headers[i].value;
+        }
+    }
+    return NULL;
+}
+
+const rill_header_t *rill_event_headers(const rill_event_t *ev, size_t *n) {
+    if (n) *n = ev->msg.nheaders;
+    return ev->msg.headers;
+}
+
+rill_app_t *rill_event_app(const rill_event_t *ev) {
+    return ev->app;
+}
