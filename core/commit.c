@@ -46,10 +46,19 @@ rill_err_t rill__commit_snapshot(rill_app_t *app) {
         return RILL_ENOTOWNER;
     }
     rill_err_t rc = rill__tr_commit(app->transport, app->commit_snap, app->ncommit_snap);
-    if (rc != RILL_OK)
-        rill__log(app, RILL_LOG_WARN, "commit of %zu partitions failed: %s",
+    if (rc != RILL_OK) {
+        rill__log(app, RILL_LOG_WARN,
+                  "commit of %zu partitions failed: %s (committed again next time)",
                   app->ncommit_snap, rill_err2str(rc));
-    else
+        /* The snapshot marked them committed: unmark, so the next cycle commits
+         * them again even when no more events come (a quiet partition). */
+        for (size_t i = 0; i < app->ncommit_snap; i++) {
+            rill_topic_t *t = rill__topic_by_name(app, app->commit_snap[i].topic);
+            rill_tpstate_t *tp =
+                t && t->parts ? &t->parts[app->commit_snap[i].partition] : NULL;
+            if (tp && tp->committed == app->commit_snap[i].offset) tp->committed = -1;
+        }
+    } else
         for (size_t i = 0; i < app->ncommit_snap; i++)
             rill__log(app, RILL_LOG_TRACE, "committed %s[%d] at %lld",
                       app->commit_snap[i].topic, app->commit_snap[i].partition,

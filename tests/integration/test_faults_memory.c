@@ -470,10 +470,34 @@ static void delays_change_nothing_but_time(void **state) {
     event_base_free(base);
 }
 
+/* The one commit of a partition that then goes quiet fails: the core commits it
+ * again at its next cycle, though no more events come (it used to stay behind
+ * until more were acked). */
+static void a_failed_commit_is_retried_without_new_events(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {.faults = "fail.commit=nth:1&seed=5", .partitions = 1};
+    const char *kv[] = {"commit.interval.ms", "10", NULL};
+    worker_start(&w, base, kv);
+    RUN_UNTIL(base, rill_app_is_ready(w.app), 2000);
+    probe_t p;
+    probe_open(&p, base);
+    send_words(&w, base, 10, 5);
+    RUN_UNTIL(base, w.handled >= 10 && w.commit_fail_logs >= 1 && committed(&p, 0) == 10,
+              2000);
+    assert_int_equal(w.handled, 10);
+    assert_int_equal(w.commit_fail_logs, 1);
+    assert_int_equal(committed(&p, 0), 10);
+    rill_transport_destroy(p.t);
+    worker_stop(&w, base);
+    event_base_free(base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(failed_commits_never_commit_past_an_unacked_event, setup),
         cmocka_unit_test_setup(a_commit_outage_reprocesses_rather_than_loses, setup),
+        cmocka_unit_test_setup(a_failed_commit_is_retried_without_new_events, setup),
         cmocka_unit_test_setup(a_full_queue_is_waited_out, setup),
         cmocka_unit_test_setup(a_fatal_fault_stops_the_worker_and_says_why, setup),
         cmocka_unit_test_setup(late_and_reordered_reports_hold_the_commit_back, setup),
