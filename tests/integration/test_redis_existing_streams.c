@@ -357,6 +357,34 @@ static void a_value_field_and_a_key_field_map_foreign_entries(void **state) {
     run_free(r);
 }
 
+static void
+an_output_topic_with_a_value_field_writes_that_field_and_the_key(void **state) {
+    (void)state;
+    const char *kv[] = {"redis.topic.out.stream",
+                        "plain-out",
+                        "redis.topic.out.value.field",
+                        "payload",
+                        "redis.topic.out.key.field",
+                        "user",
+                        NULL};
+    run_t *r = raw_new(kv);
+    rill_topic_t *out = rill_app_topic(r->app, "out", NULL);
+    assert_non_null(out);
+    start(r);
+    assert_int_equal(rill_send_raw(out, "u1", 2, "hi", 2, NULL), RILL_OK);
+    RUN_UNTIL(r->base, false, 300);
+    redisReply *x = cmd("XRANGE plain-out - +");
+    assert_int_equal(x->elements, 1);
+    redisReply *f = x->element[0]->element[1];
+    assert_int_equal(f->elements, 4); /* payload hi user u1: nothing else */
+    assert_string_equal(f->element[0]->str, "payload");
+    assert_string_equal(f->element[1]->str, "hi");
+    assert_string_equal(f->element[2]->str, "user");
+    assert_string_equal(f->element[3]->str, "u1");
+    freeReplyObject(x);
+    run_free(r);
+}
+
 /* value.field=payload, an entry without it: dead-lettered, with a message naming the
  * stream, the ID and the field; the worker goes on with the next entry. */
 static void an_entry_without_the_mapped_field_goes_to_on_decode_error(void **state) {
@@ -533,6 +561,8 @@ int main(void) {
         cmocka_unit_test_setup(joining_a_legacy_group_resumes_at_its_oldest_pending_entry,
                                setup),
         cmocka_unit_test_setup(a_value_field_and_a_key_field_map_foreign_entries, setup),
+        cmocka_unit_test_setup(
+            an_output_topic_with_a_value_field_writes_that_field_and_the_key, setup),
         cmocka_unit_test_setup(an_entry_without_the_mapped_field_goes_to_on_decode_error,
                                setup),
         cmocka_unit_test_setup(a_foreign_entry_in_a_rill_stream_is_not_a_silent_tombstone,
