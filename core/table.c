@@ -1,13 +1,16 @@
 /* Tables: definition, reads and writes (through the overlay and the changelog),
- * windows and their expiry, flushing to the store. */
+ * windowed keys and their expiry (the arithmetic is in window.c), flushing to the
+ * store. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "table_int.h"
 #include "backend_int.h"
+#include "be64_int.h"
+#include "window_int.h"
 
-#define WKEY 8 /* window start prefix of a windowed store key */
+#define WKEY RILL__WKEY
 
 /* ---- definition
  * ------------------------------------------------------------------------ */
@@ -170,19 +173,9 @@ void rill__tables_free(rill_app_t *app) {
 /* ---- keys, partitions, windows
  * --------------------------------------------------------- */
 
-static void put_be64(uint8_t *p, int64_t v) {
-    uint64_t u = (uint64_t)v ^ 0x8000000000000000ull; /* order-preserving for negatives */
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)u;
-        u >>= 8;
-    }
-}
-
-static int64_t get_be64(const uint8_t *p) {
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = u << 8 | p[i];
-    return (int64_t)(u ^ 0x8000000000000000ull);
+static rill__window_t win(const rill_table_t *t) {
+    return (rill__window_t){t->opts.window_size_ms, t->opts.window_step_ms,
+                            t->opts.window_expires_ms};
 }
 
 static bool windowed(const rill_table_t *t) {
@@ -195,7 +188,7 @@ static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen,
     rill_buf_reset(&t->kbuf);
     if (rill_buf_reserve(&t->kbuf, klen + WKEY) != RILL_OK) return RILL_ENOMEM;
     if (windowed(t)) {
-        put_be64(t->kbuf.data, wstart);
+        rill__window_key_put(t->kbuf.data, wstart);
         t->kbuf.len = WKEY;
     }
     return rill_buf_append(&t->kbuf, key, klen);
@@ -203,19 +196,6 @@ static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen,
 
 static int64_t event_time(const rill_app_t *app) {
     return app->current_event ? app->current_event->msg.timestamp_ms : rill_now_ms();
-}
-
-/* The latest window containing @p ts (Faust's current()). */
-static int64_t window_of(const rill_table_t *t, int64_t ts) {
-    int64_t step = t->opts.window_step_ms;
-    int64_t s = ts >= 0 ? ts / step * step : -((-ts + step - 1) / step) * step;
-    return s;
-}
-
-static bool window_expired(const rill_tpart_t *tp, int64_t wstart) {
-    const rill_table_t *t = tp->table;
-    return tp->stream_time != INT64_MIN &&
-           wstart + t->opts.window_size_ms + t->opts.window_expires_ms <= tp->stream_time;
 }
 
 /* A handler writes @p key, which hashes to partition @p home, while handling an
@@ -301,7 +281,7 @@ static void value_default(rill_table_t *t, void *out) {
 static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, void *out) {
     const rill_type_t *vt = t->opts.value_type;
     if (t->raw_int64 && len == 8) {
-        *(int64_t *)out = get_be64(data) ^ INT64_MIN; /* stored as plain big-endian */
+        *(int64_t *)out = (int64_t)rill__be64_get(data);
         return RILL_OK;
     }
     size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
@@ -319,7 +299,7 @@ static rill_err_t value_encode(rill_table_t *t, const void *value) {
     rill_buf_reset(&t->vbuf);
     if (t->raw_int64) {
         if (rill_buf_reserve(&t->vbuf, 8) != RILL_OK) return RILL_ENOMEM;
-        put_be64(t->vbuf.data, *(const int64_t *)value ^ INT64_MIN);
+        rill__be64_put(t->vbuf.data, (uint64_t) * (const int64_t *)value);
         t->vbuf.len = 8;
         return RILL_OK;
     }
@@ -456,7 +436,9 @@ static rill_err_t get_at(rill_table_t *t, const void *key, size_t klen, int64_t 
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
     if (!tp) return rc;
-    if ((rc = store_key(t, key, klen, windowed(t) ? window_of(t, ts) : 0)) != RILL_OK)
+    rill__window_t w = win(t);
+    if ((rc = store_key(t, key, klen, windowed(t) ? rill__window_last(&w, ts) : 0)) !=
+        RILL_OK)
         return rc;
     bool found;
     return read_skey(tp, out, &found);
@@ -501,13 +483,11 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
     }
     int64_t ts = event_time(t->app);
     if (ts > tp->stream_time) tp->stream_time = ts;
-    int64_t last = window_of(t, ts);
+    rill__window_t w = win(t);
     /* oldest first, so the current (latest) window is written last */
-    int64_t first = last;
-    while (first - t->opts.window_step_ms > ts - t->opts.window_size_ms)
-        first -= t->opts.window_step_ms;
+    int64_t first = rill__window_first(&w, ts), last = rill__window_last(&w, ts);
     for (int64_t s = first; s <= last; s += t->opts.window_step_ms) {
-        if (window_expired(tp, s)) continue; /* too late even for expires */
+        if (rill__window_expired(&w, s, tp->stream_time)) continue; /* too late */
         if ((rc = store_key(t, key, klen, s)) != RILL_OK) return rc;
         if ((rc = fn(tp, s, arg)) != RILL_OK) return rc;
     }
@@ -645,9 +625,9 @@ static void expire_windows(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
     if (!windowed(t) || tp->state != RILL_TP_ACTIVE || tp->stream_time == INT64_MIN)
         return;
-    int64_t cutoff = tp->stream_time - t->opts.window_size_ms - t->opts.window_expires_ms;
-    uint8_t end[WKEY];
-    put_be64(end, cutoff + 1); /* windows starting at or before cutoff */
+    rill__window_t w = win(t);
+    uint8_t end[WKEY]; /* windows starting at or before the cutoff */
+    rill__window_key_put(end, rill__window_cutoff(&w, tp->stream_time) + 1);
     expiry_scan_t x = {0};
     rill_err_t src =
         rill__st_scan(t->app->store, tp->sp, NULL, 0, end, WKEY, collect_expired, &x);
@@ -662,7 +642,7 @@ static void expire_windows(rill_tpart_t *tp) {
     for (size_t i = 0; i < x.n; i++) {
         expired_t *e = &x.v[i];
         if (e->klen < WKEY) continue;
-        int64_t ws = get_be64(e->key);
+        int64_t ws = rill__window_key_get(e->key);
         if (t->opts.on_window_close && val &&
             value_decode(t, e->val, e->vlen, val) == RILL_OK) {
             t->opts.on_window_close(t, e->key + WKEY, e->klen - WKEY, ws,
@@ -723,7 +703,7 @@ static int visit_one(const void *key, size_t klen, const void *v, size_t vlen,
     int64_t ws = -1;
     if (windowed(t)) {
         if (klen < WKEY) return 0;
-        ws = get_be64(key);
+        ws = rill__window_key_get(key);
         key = (const uint8_t *)key + WKEY;
         klen -= WKEY;
     }

@@ -1,0 +1,32 @@
+/* Window arithmetic of windowed tables: which windows hold a timestamp, when a
+ * window expires, how a window start prefixes a store key.  Layer 0. */
+#include "window_int.h"
+
+#include "be64_int.h"
+
+int64_t rill__window_last(const rill__window_t *w, int64_t ts) {
+    int64_t step = w->step_ms;
+    return ts >= 0 ? ts / step * step : -((-ts + step - 1) / step) * step;
+}
+
+int64_t rill__window_first(const rill__window_t *w, int64_t ts) {
+    /* windows start every step; window s holds ts when s <= ts < s + size */
+    int64_t last = rill__window_last(w, ts), span = last - (ts - w->size_ms);
+    return last - (span - 1) / w->step_ms * w->step_ms;
+}
+
+int64_t rill__window_cutoff(const rill__window_t *w, int64_t now) {
+    return now - w->size_ms - w->expires_ms;
+}
+
+bool rill__window_expired(const rill__window_t *w, int64_t start, int64_t now) {
+    return now != INT64_MIN && start <= rill__window_cutoff(w, now);
+}
+
+void rill__window_key_put(uint8_t *p, int64_t start) {
+    rill__be64_put(p, (uint64_t)start ^ 0x8000000000000000ull);
+}
+
+int64_t rill__window_key_get(const uint8_t *p) {
+    return (int64_t)(rill__be64_get(p) ^ 0x8000000000000000ull);
+}

@@ -1,0 +1,32 @@
+/* Internal: window arithmetic of windowed tables (tumbling: step == size; hopping:
+ * step < size).  Pure functions of layer 0 (docs/architecture.md), unit-tested by
+ * tests/unit/test_window.c. */
+#ifndef RILL_WINDOW_INT_H
+#define RILL_WINDOW_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct rill__window {
+    int64_t size_ms, step_ms; /* step_ms > 0, size_ms >= step_ms */
+    int64_t expires_ms;       /* kept this long after the window's end */
+} rill__window_t;
+
+/* Bytes of the window-start prefix of a windowed store key. */
+#define RILL__WKEY 8
+
+/* The latest window containing @p ts (Faust's current()): @p ts floored to the step,
+ * also for negative times. */
+int64_t rill__window_last(const rill__window_t *w, int64_t ts);
+/* The oldest window containing @p ts; every step from it to rill__window_last(). */
+int64_t rill__window_first(const rill__window_t *w, int64_t ts);
+/* Windows starting at or before this are expired once stream time is @p now. */
+int64_t rill__window_cutoff(const rill__window_t *w, int64_t now);
+/* Window @p start has expired at stream time @p now (INT64_MIN: no time seen yet). */
+bool rill__window_expired(const rill__window_t *w, int64_t start, int64_t now);
+
+/* Window starts as a key prefix that sorts like the numbers, negatives first. */
+void rill__window_key_put(uint8_t *p, int64_t start);
+int64_t rill__window_key_get(const uint8_t *p);
+
+#endif

@@ -1,0 +1,80 @@
+/* Window arithmetic: which windows hold a timestamp (tumbling and hopping, also
+ * before the epoch), when a window expires, and window starts as store-key
+ * prefixes that sort like the numbers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "window_int.h"
+
+static void tumbling_windows_hold_each_time_once(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 10};
+    assert_int_equal(rill__window_last(&w, 0), 0);
+    assert_int_equal(rill__window_last(&w, 9), 0);
+    assert_int_equal(rill__window_last(&w, 10), 10);
+    for (int64_t ts = 0; ts < 40; ts++)
+        assert_int_equal(rill__window_first(&w, ts), rill__window_last(&w, ts));
+}
+
+static void hopping_windows_hold_size_over_step_windows(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 5};
+    assert_int_equal(rill__window_first(&w, 12), 5); /* [5,15) and [10,20) */
+    assert_int_equal(rill__window_last(&w, 12), 10);
+    assert_int_equal(rill__window_first(&w, 15), 10); /* [5,15) ends before 15 */
+    rill__window_t w3 = {.size_ms = 60, .step_ms = 20};
+    for (int64_t ts = 100; ts < 200; ts++) {
+        int64_t first = rill__window_first(&w3, ts), last = rill__window_last(&w3, ts);
+        assert_int_equal((last - first) / 20 + 1, 3);
+        assert_true(first <= ts && ts < first + 60);
+        assert_true(first - 20 + 60 <= ts); /* the one before does not hold it */
+    }
+}
+
+static void times_before_the_epoch_floor_to_the_step(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 10};
+    assert_int_equal(rill__window_last(&w, -1), -10);
+    assert_int_equal(rill__window_last(&w, -10), -10);
+    assert_int_equal(rill__window_last(&w, -11), -20);
+    rill__window_t h = {.size_ms = 10, .step_ms = 5};
+    assert_int_equal(rill__window_first(&h, -1), -10); /* [-10,0) and [-5,5) */
+    assert_int_equal(rill__window_last(&h, -1), -5);
+}
+
+static void a_window_expires_after_its_end_plus_expires(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 10, .expires_ms = 5};
+    assert_false(rill__window_expired(&w, 0, INT64_MIN)); /* no stream time yet */
+    assert_false(rill__window_expired(&w, 0, 14));
+    assert_true(rill__window_expired(&w, 0, 15));
+    assert_int_equal(rill__window_cutoff(&w, 15), 0);
+}
+
+static void window_keys_sort_like_their_starts(void **state) {
+    (void)state;
+    int64_t starts[] = {INT64_MIN + 1, -20, -1, 0, 1, 10, INT64_MAX};
+    uint8_t prev[RILL__WKEY], cur[RILL__WKEY];
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        rill__window_key_put(cur, starts[i]);
+        assert_int_equal(rill__window_key_get(cur), starts[i]);
+        if (i) assert_true(memcmp(prev, cur, RILL__WKEY) < 0);
+        memcpy(prev, cur, RILL__WKEY);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tumbling_windows_hold_each_time_once),
+        cmocka_unit_test(hopping_windows_hold_size_over_step_windows),
+        cmocka_unit_test(times_before_the_epoch_floor_to_the_step),
+        cmocka_unit_test(a_window_expires_after_its_end_plus_expires),
+        cmocka_unit_test(window_keys_sort_like_their_starts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
