@@ -53,6 +53,7 @@ typedef struct bench_result {
     double p50_us, p99_us, p999_us; /* NAN (printed null) when not measured */
     double baseline_seconds;
     double baseline_p50_us, baseline_p99_us, baseline_p999_us;
+    double simd_seconds;     /* the simdjson baseline's, 0 when none */
     bench_side_t rill, base; /* CPU and RSS of each side; zeroed = not measured */
     double startup_share;    /* of rill's timed window; NAN when none */
     double baseline_startup_share;

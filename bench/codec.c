@@ -9,6 +9,9 @@
 #include <rill/rill.h>
 
 #include "bench.h"
+#ifdef RILL_HAVE_SIMDJSON
+#include "simd_baseline.h"
+#endif
 
 #ifdef RILL_HAVE_AVRO
 #include <avro.h>
@@ -152,6 +155,14 @@ static int run_codec(const bench_opts_t *o, bench_result_t *r, const char *ser) 
         bs[i] = jansson_roundtrips(n);
 #endif
         bench_side_end(&r->base);
+#ifdef RILL_HAVE_SIMDJSON
+        uint64_t sc = 0;
+        if (!strcmp(ser, "json")) r->simd_seconds = bench_simd_roundtrips(n, &sc);
+        if (r->simd_seconds < 0) {
+            snprintf(r->note, sizeof r->note, "simdjson round trip mismatch");
+            return -1;
+        }
+#endif
         if (rs[i] < 0 || bs[i] < 0) {
             if (!*r->note) snprintf(r->note, sizeof r->note, "round trip mismatch");
             return -1;

@@ -204,7 +204,8 @@ static double ru_cpu(const struct rusage *ru) {
 /* One scenario's line from its @p n repeats. */
 static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     double eps[99], beps[99], ratio[99], p50[99], p99[99], p999[99], bp50[99], bp99[99],
-        bp999[99], cpu[99], bcpu[99], child_cpu[99], su[99], bsu[99];
+        bp999[99], cpu[99], bcpu[99], child_cpu[99], su[99], bsu[99], seps[99],
+        sratio[99];
     long rss = -1, brss = -1, child_rss = 0;
     for (int i = 0; i < n; i++) {
         const bench_result_t *r = &reps[i].m.r;
@@ -221,6 +222,8 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
         cpu[i] = r->rill.peak_rss_kb >= 0 ? r->rill.cpu_seconds * 1e6 / ev : NAN;
         bcpu[i] = r->base.peak_rss_kb >= 0 ? r->base.cpu_seconds * 1e6 / ev : NAN;
         child_cpu[i] = ru_cpu(&reps[i].ru);
+        seps[i] = r->simd_seconds > 0 ? ev / r->simd_seconds : NAN;
+        sratio[i] = isfinite(seps[i]) && isfinite(eps[i]) ? eps[i] / seps[i] : NAN;
         su[i] = r->startup_share;
         bsu[i] = r->baseline_startup_share;
         if (r->rill.peak_rss_kb > rss) rss = r->rill.peak_rss_kb;
@@ -265,6 +268,8 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     put_num("baseline_cpu_s_per_mevents", median_of(bcpu, n), "%.3f");
     printf(",\"scenario_peak_rss_kb\":%ld", child_rss);
     put_num("scenario_cpu_seconds", median_of(child_cpu, n), "%.3f");
+    put_num("simdjson_baseline_events_per_sec", median_of(seps, n), "%.0f");
+    put_num("simdjson_ratio", median_of(sratio, n), "%.4f");
     put_num("startup_share", median_of(su, n), "%.4f");
     put_num("baseline_startup_share", median_of(bsu, n), "%.4f");
     if (r->has_checksum)
@@ -275,7 +280,7 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     printf("}\n");
     fflush(stdout);
     char p99s[32] = "-", cpus[32] = "-";
-    double p99m = median_of(p99, n), cpum = median_of(cpu, n);
+    double p99m = median_of(p99, n), cpum = median_of(cpu, n), srm = median_of(sratio, n);
     if (isfinite(p99m)) snprintf(p99s, sizeof p99s, "%.1f", p99m);
     if (isfinite(cpum)) snprintf(cpus, sizeof cpus, "%.2f", cpum);
     fprintf(stderr,
@@ -285,6 +290,9 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
             med_eps, med_beps, med_ratio, rmin, rmax, p99s,
             (double)(rss >= 0 ? rss : child_rss) / 1024.0, cpus, *r->note ? "  " : "",
             r->note);
+    if (isfinite(srm))
+        fprintf(stderr, "%-22s vs the simdjson baseline (%.0f ev/s): ratio %.3f\n", "",
+                median_of(seps, n), srm);
 }
 
 int main(int argc, char **argv) {

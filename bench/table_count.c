@@ -13,6 +13,9 @@
 
 #include "bench.h"
 #include "clicks.h"
+#ifdef RILL_HAVE_SIMDJSON
+#include "simd_baseline.h"
+#endif
 
 #define CHUNK 4096
 #define USERS 1000
@@ -223,6 +226,14 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
             return -1;
         }
         bs[i] = run_baseline(&baseline, r);
+#ifdef RILL_HAVE_SIMDJSON
+        int64_t total = 0;
+        r->simd_seconds = bench_simd_click_count(baseline.json, baseline.len, n, &total);
+        if (total != (int64_t)n) {
+            snprintf(r->note, sizeof r->note, "simdjson baseline miscounted");
+            return -1;
+        }
+#endif
         if (bs[i] < 0) {
             snprintf(r->note, sizeof r->note, "baseline miscounted");
             return -1;
@@ -238,7 +249,13 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     r->baseline_seconds = bench_median(bs, o->repeat);
     r->has_checksum = true;
     snprintf(r->lat_what, sizeof r->lat_what, "produce-to-handler, chunks of %d", CHUNK);
-    snprintf(r->note, sizeof r->note, "baseline: jansson decode + hash-map increment");
+    snprintf(r->note, sizeof r->note, "baseline: jansson decode + hash-map increment%s",
+#ifdef RILL_HAVE_SIMDJSON
+             "; also simdjson on-demand + hash map"
+#else
+             ""
+#endif
+    );
     return 0;
 }
 

@@ -1,26 +1,33 @@
 /* "json": records and values as JSON, wire-compatible with Python Faust.
  *
- * Decoding parses with jansson and walks the record's field table.  Encoding
+ * Decoding parses with simdjson when rill was built with it (json_simdjson.cpp,
+ * no DOM of allocated nodes; "json.decoder"), else, and whenever simdjson's walk
+ * does not take the input, with jansson, which words the errors.  Both walk the
+ * record's field table.  Encoding
  * writes the text directly, because Faust compatibility is byte-exact: keys in
  * declaration order with "__faust": {"ns": ...} last, compact separators, non-ASCII
  * escaped as \uXXXX, and floats in Python's repr form (the shortest digits that
  * read back the same: 0.1, 9.5, 10.0, 1e+300) — jansson prints 17 digits.
  *
  * Properties (conf "json.<name>"): faust (write the __faust object, default
- * true), faust.ns (ignore | check the namespace on read), max.bytes. */
+ * true), faust.ns (ignore | check the namespace on read), max.bytes, decoder
+ * (auto | simdjson | jansson). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_simdjson.h"
 #include "rill/serializer.h"
 
 typedef struct json_ctx {
     bool faust;
     char *faust_ns; /* "ignore" | "check" */
     int64_t max_bytes;
+    char *decoder; /* "auto" | "simdjson" | "jansson" */
     bool check_ns;
+    bool simd;
 } json_ctx_t;
 
 static const rill_prop_t json_props[] = {
@@ -30,6 +37,8 @@ static const rill_prop_t json_props[] = {
      "On read: ignore the __faust namespace, or check it against the record's"},
     {"max.bytes", RILL_PROP_INT, "16777216", offsetof(json_ctx_t, max_bytes),
      "Larger values are refused (RILL_ETOOBIG)"},
+    {"decoder", RILL_PROP_STR, "auto", offsetof(json_ctx_t, decoder),
+     "auto (simdjson when built with it, else jansson), simdjson or jansson"},
     {NULL},
 };
 
@@ -43,6 +52,22 @@ static rill_err_t json_open(rill_serializer_t *s, const rill_conf_t *conf, char 
         return RILL_ECONF;
     }
     c->check_ns = !strcmp(c->faust_ns, "check");
+    if (strcmp(c->decoder, "auto") && strcmp(c->decoder, "simdjson") &&
+        strcmp(c->decoder, "jansson")) {
+        snprintf(errstr, errlen,
+                 "json.decoder: expected auto, simdjson or jansson, got '%s'",
+                 c->decoder);
+        return RILL_ECONF;
+    }
+#ifdef RILL_HAVE_SIMDJSON
+    c->simd = strcmp(c->decoder, "jansson") != 0;
+#else
+    if (!strcmp(c->decoder, "simdjson")) {
+        snprintf(errstr, errlen,
+                 "json.decoder: this rill was built without simdjson (libsimdjson-dev)");
+        return RILL_ECONF;
+    }
+#endif
     if (c->max_bytes <= 0) {
         snprintf(errstr, errlen, "json.max.bytes must be positive");
         return RILL_ECONF;
@@ -439,7 +464,7 @@ static int b64val(int ch) {
     return p ? (int)(p - b64) : -1;
 }
 
-static rill_err_t dec_base64(const char *s, size_t n, rill_bytes_t *out) {
+rill_err_t rill__json_b64_decode(const char *s, size_t n, rill_bytes_t *out) {
     if (n % 4) return RILL_EDECODE;
     uint8_t *d = malloc(n / 4 * 3 + 1);
     if (!d) return RILL_ENOMEM;
@@ -514,7 +539,8 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
     case RILL_T_BYTES: {
         if (!json_is_string(j)) WRONG("base64 string");
         rill_bytes_t x = {0};
-        rill_err_t rc = dec_base64(json_string_value(j), json_string_length(j), &x);
+        rill_err_t rc =
+            rill__json_b64_decode(json_string_value(j), json_string_length(j), &x);
         if (rc == RILL_EDECODE) {
             snprintf(errstr, errlen, "field '%s': invalid base64", path);
             return rc;
@@ -666,6 +692,12 @@ static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
                  (long long)c->max_bytes);
         return RILL_ETOOBIG;
     }
+#ifdef RILL_HAVE_SIMDJSON
+    /* on any failure jansson decides, over what simdjson left: every field it
+     * decodes replaces (and frees) what was there, as it does over defaults */
+    if (c->simd && rill__json_simd_decode(type, data, len, value, c->check_ns) == RILL_OK)
+        return RILL_OK;
+#endif
     json_error_t jerr;
     json_t *j = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!j) {
@@ -693,7 +725,8 @@ static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
 const struct rill_serializer_ops rill_serializer_json = {
     .abi = RILL_SERIALIZER_ABI,
     .name = "json",
-    .description = "JSON (jansson), wire-compatible with Python Faust records",
+    .description =
+        "JSON (simdjson or jansson decoding), wire-compatible with Python Faust records",
     .features = RILL_SF_RECORDS | RILL_SF_SCALARS,
     .props = json_props,
     .impl_size = sizeof(json_ctx_t),

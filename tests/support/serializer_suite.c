@@ -12,6 +12,7 @@
 #include "serializer_suite.h"
 
 static const char *g_name;
+static const char *g_key, *g_value; /* one serializer property, or NULL */
 
 typedef struct inner {
     char *label;
@@ -105,7 +106,14 @@ static void fill(everything_t *e) {
 
 static rill_serializer_t *open_ser(void) {
     char err[256] = "";
-    rill_serializer_t *s = rill_serializer_new(g_name, NULL, err, sizeof err);
+    rill_conf_t *c = NULL;
+    if (g_key) {
+        c = rill_conf_new();
+        if (rill_conf_set(c, g_key, g_value, err, sizeof err) != RILL_CONF_OK)
+            fail_msg("%s=%s: %s", g_key, g_value, err);
+    }
+    rill_serializer_t *s = rill_serializer_new(g_name, c, err, sizeof err);
+    rill_conf_destroy(c);
     if (!s) fail_msg("serializer %s: %s", g_name, err);
     return s;
 }
@@ -254,6 +262,13 @@ static void random_bytes_are_refused_with_a_message_never_crash(void **state) {
     if (refused < rounds * 9 / 10)
         fail_msg("%s: only %d of %d garbage buffers refused", g_name, refused, rounds);
     rill_serializer_destroy(s);
+}
+
+int rill_serializer_conformance_with(const char *name, const char *key,
+                                     const char *value) {
+    g_key = key;
+    g_value = value;
+    return rill_serializer_conformance(name);
 }
 
 int rill_serializer_conformance(const char *name) {

@@ -7,5 +7,8 @@
 
 /* Returns the number of failed tests. */
 int rill_serializer_conformance(const char *name);
+/* The same with one property set (e.g. "json.decoder", "jansson"). */
+int rill_serializer_conformance_with(const char *name, const char *key,
+                                     const char *value);
 
 #endif

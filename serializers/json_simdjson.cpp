@@ -1,0 +1,287 @@
+// The json serializer's simdjson decoder: see json_simdjson.h.
+//
+// simdjson's DOM parser validates the whole document (structure, UTF-8,
+// numbers) in two SIMD passes into one reused tape: no allocation per value,
+// unlike jansson.  The input is copied into a padded scratch buffer per thread
+// (simdjson reads up to SIMDJSON_PADDING bytes past the end).  The walk mirrors
+// json.c's dec_value/dec_record; on anything it does not take exactly as
+// jansson would, it returns an error and json.c lets jansson decide.
+#include "json_simdjson.h"
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+struct scratch {
+    simdjson::dom::parser parser;
+    std::vector<char> buf;
+};
+
+thread_local scratch tls;
+
+rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns);
+
+// What simdjson accepts and jansson refuses: integers beyond int64 and object
+// keys holding a NUL, anywhere in the document.  Recursion is bounded by
+// simdjson's depth limit (1024).
+bool jansson_takes(element j) {
+    switch (j.type()) {
+    case element_type::UINT64: // (beyond uint64 simdjson's parse fails)
+        return false;
+    case element_type::ARRAY: {
+        simdjson::dom::array a = j.get_array().value_unsafe();
+        for (element e : a)
+            if (!jansson_takes(e)) return false;
+        return true;
+    }
+    case element_type::OBJECT: {
+        simdjson::dom::object o = j.get_object().value_unsafe();
+        for (auto kv : o)
+            if (std::memchr(kv.key.data(), '\0', kv.key.size()) ||
+                !jansson_takes(kv.value))
+                return false;
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
+rill_err_t dup_string(std::string_view s, char **out) {
+    if (std::memchr(s.data(), '\0', s.size())) return RILL_EDECODE;
+    char *d = static_cast<char *>(std::malloc(s.size() + 1));
+    if (!d) return RILL_ENOMEM;
+    std::memcpy(d, s.data(), s.size());
+    d[s.size()] = '\0';
+    std::free(*out);
+    *out = d;
+    return RILL_OK;
+}
+
+rill_err_t dec_record(const rill_schema_t *s, element j, void *rec, bool check_ns) {
+    simdjson::dom::object o;
+    if (j.get_object().get(o)) return RILL_EDECODE;
+    if (check_ns && s->ns) {
+        element meta, ns;
+        std::string_view nsv;
+        if (o["__faust"].get(meta) || meta.type() != element_type::OBJECT ||
+            meta["ns"].get(ns) || ns.get_string().get(nsv) || nsv != s->ns)
+            return RILL_EDECODE;
+    }
+    // Fields in declaration order, each the last of its name in the document (as
+    // jansson's object keeps the last of duplicate keys).
+    // no allocation for records of up to SMALL fields
+    constexpr size_t SMALL = 32;
+    element small[SMALL];
+    bool small_seen[SMALL] = {};
+    std::vector<element> big;
+    std::unique_ptr<bool[]> big_seen;
+    element *found = small;
+    bool *seen = small_seen;
+    if (s->nfields > SMALL) {
+        big.resize(s->nfields);
+        big_seen.reset(new bool[s->nfields]());
+        found = big.data();
+        seen = big_seen.get();
+    }
+    size_t hint = 0; // fields usually come in declaration order
+    for (auto kv : o) {
+        size_t i = s->nfields;
+        for (size_t k = 0; k < s->nfields; k++) {
+            size_t c = (hint + k) % s->nfields;
+            if (kv.key == s->fields[c].name) {
+                i = c;
+                break;
+            }
+        }
+        if (i == s->nfields) continue;
+        found[i] = kv.value;
+        seen[i] = true;
+        hint = i + 1;
+    }
+    for (size_t i = 0; i < s->nfields; i++) {
+        const rill_field_t *f = &s->fields[i];
+        void *m = static_cast<char *>(rec) + f->offset;
+        bool present = seen[i];
+        if (!present || found[i].is_null()) {
+            if (!(f->flags & RILL_FIELD_OPTIONAL)) return RILL_EDECODE;
+            if (present && f->type.kind == RILL_T_RECORD) {
+                rill_record_free(f->type.record, *static_cast<void **>(m));
+                *static_cast<void **>(m) = nullptr;
+            } else if (present &&
+                       (f->type.kind == RILL_T_STRING || f->type.kind == RILL_T_BYTES)) {
+                rill_value_clear(&f->type, m);
+            }
+            continue;
+        }
+        rill_err_t rc = dec_value(&f->type, found[i], m, check_ns);
+        if (rc) return rc;
+    }
+    return RILL_OK;
+}
+
+rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
+    switch (t->kind) {
+    case RILL_T_STRING: {
+        std::string_view s;
+        if (j.get_string().get(s)) return RILL_EDECODE;
+        return dup_string(s, static_cast<char **>(v));
+    }
+    case RILL_T_INT64: {
+        int64_t x;
+        if (j.type() != element_type::INT64 || j.get_int64().get(x)) return RILL_EDECODE;
+        *static_cast<int64_t *>(v) = x;
+        return RILL_OK;
+    }
+    case RILL_T_DOUBLE: {
+        double x;
+        // simdjson reads "-0" as -0.0, jansson as the integer 0: jansson decides
+        if (j.get_double().get(x) || (x == 0 && std::signbit(x))) return RILL_EDECODE;
+        *static_cast<double *>(v) = x;
+        return RILL_OK;
+    }
+    case RILL_T_BOOL: {
+        bool x;
+        if (j.get_bool().get(x)) return RILL_EDECODE;
+        *static_cast<bool *>(v) = x;
+        return RILL_OK;
+    }
+    case RILL_T_BYTES: {
+        std::string_view s;
+        if (j.get_string().get(s)) return RILL_EDECODE;
+        rill_bytes_t x = {nullptr, 0};
+        rill_err_t rc = rill__json_b64_decode(s.data(), s.size(), &x);
+        if (rc) return rc;
+        auto *b = static_cast<rill_bytes_t *>(v);
+        std::free(b->data);
+        *b = x;
+        return RILL_OK;
+    }
+    case RILL_T_DATETIME: {
+        std::string_view s;
+        if (j.get_string().get(s) || std::memchr(s.data(), '\0', s.size()))
+            return RILL_EDECODE;
+        std::string z(s);
+        return rill_datetime_parse(z.c_str(), static_cast<int64_t *>(v)) == RILL_OK
+                   ? RILL_OK
+                   : RILL_EDECODE;
+    }
+    case RILL_T_DECIMAL: {
+        char buf[64];
+        std::string z;
+        const char *text;
+        std::string_view s;
+        if (j.type() == element_type::STRING) {
+            if (j.get_string().get(s)) return RILL_EDECODE;
+            if (std::memchr(s.data(), '\0', s.size())) return RILL_EDECODE;
+            z.assign(s);
+            text = z.c_str();
+        } else if (j.type() == element_type::INT64) {
+            std::snprintf(buf, sizeof buf, "%lld",
+                          static_cast<long long>(j.get_int64().value_unsafe()));
+            text = buf;
+        } else if (j.type() == element_type::DOUBLE) {
+            std::snprintf(buf, sizeof buf, "%.15g", j.get_double().value_unsafe());
+            text = buf;
+        } else {
+            return RILL_EDECODE;
+        }
+        rill_decimal_t d;
+        if (rill_decimal_parse(text, &d) != RILL_OK ||
+            (t->scale && rill_decimal_rescale(&d, t->scale) != RILL_OK))
+            return RILL_EDECODE;
+        *static_cast<rill_decimal_t *>(v) = d;
+        return RILL_OK;
+    }
+    case RILL_T_RECORD: {
+        if (j.type() != element_type::OBJECT) return RILL_EDECODE;
+        void *r = rill_record_new(t->record);
+        if (!r) return RILL_ENOMEM;
+        rill_record_free(t->record, *static_cast<void **>(v));
+        *static_cast<void **>(v) = r;
+        return dec_record(t->record, j, r, check_ns);
+    }
+    case RILL_T_ARRAY: {
+        simdjson::dom::array a;
+        if (j.get_array().get(a)) return RILL_EDECODE;
+        auto *out = static_cast<rill_array_t *>(v);
+        rill_value_clear(t, out);
+        size_t n = a.size(), sz = rill_type_csize(t->elem);
+        if (!n) return RILL_OK;
+        if (!(out->items = std::calloc(n, sz))) return RILL_ENOMEM;
+        out->len = n; // so a failure part-way is released by rill_value_clear
+        size_t i = 0;
+        for (element e : a) {
+            rill_err_t rc =
+                dec_value(t->elem, e, static_cast<char *>(out->items) + i * sz, check_ns);
+            if (rc) return rc;
+            i++;
+        }
+        return RILL_OK;
+    }
+    case RILL_T_MAP: {
+        simdjson::dom::object o;
+        if (j.get_object().get(o)) return RILL_EDECODE;
+        auto *m = static_cast<rill_map_t *>(v);
+        rill_value_clear(t, m);
+        size_t n = o.size(), sz = rill_type_csize(t->elem);
+        if (!n) return RILL_OK;
+        // jansson keeps the last of duplicate keys, in first-seen order: refuse
+        // duplicates here rather than reproduce that (json.c's jansson decides)
+        if (!(m->keys = static_cast<char **>(std::calloc(n, sizeof *m->keys))) ||
+            !(m->values = std::calloc(n, sz))) {
+            std::free(m->keys);
+            m->keys = nullptr;
+            return RILL_ENOMEM;
+        }
+        m->len = n;
+        size_t i = 0;
+        for (auto kv : o) {
+            for (size_t k = 0; k < i; k++)
+                if (kv.key == m->keys[k]) return RILL_EDECODE;
+            if (dup_string(kv.key, &m->keys[i])) return RILL_ENOMEM;
+            rill_err_t rc = dec_value(t->elem, kv.value,
+                                      static_cast<char *>(m->values) + i * sz, check_ns);
+            if (rc) return rc;
+            i++;
+        }
+        return RILL_OK;
+    }
+    }
+    return RILL_EDECODE;
+}
+
+} // namespace
+
+extern "C" rill_err_t rill__json_simd_decode(const rill_type_t *type, const void *data,
+                                             size_t len, void *value, bool check_ns) {
+    try {
+        scratch &s = tls;
+        if (s.buf.size() < len + simdjson::SIMDJSON_PADDING)
+            s.buf.resize(len + simdjson::SIMDJSON_PADDING);
+        if (len) std::memcpy(s.buf.data(), data, len);
+        std::memset(s.buf.data() + len, 0, simdjson::SIMDJSON_PADDING);
+        // a byte order mark: simdjson may skip it, jansson refuses it
+        if (len >= 3 && !std::memcmp(data, "\xef\xbb\xbf", 3)) return RILL_EDECODE;
+        element root;
+        if (s.parser.parse(s.buf.data(), len, false).get(root) || !jansson_takes(root))
+            return RILL_EDECODE;
+        if (type->kind == RILL_T_RECORD) {
+            if (root.type() != element_type::OBJECT) return RILL_EDECODE;
+            return dec_record(type->record, root, value, check_ns);
+        }
+        return dec_value(type, root, value, check_ns);
+    } catch (...) { // std::bad_alloc: jansson decides
+        return RILL_ENOMEM;
+    }
+}
