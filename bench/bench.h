@@ -14,10 +14,11 @@
 
 typedef struct bench_opts {
     uint64_t events;
-    const char *broker;     /* --broker URL, or NULL */
-    const char *store;      /* --store URL, or NULL */
-    const char *serializer; /* --serializer NAME (table-count), or NULL: json */
-    int repeat;             /* runs per side; 1 inside the child main.c forks */
+    const char *broker;       /* --broker URL, or NULL */
+    const char *store;        /* --store URL, or NULL */
+    const char *serializer;   /* --serializer NAME (table-count), or NULL: json */
+    const char *json_decoder; /* --json-decoder auto|simdjson|jansson, or NULL */
+    int repeat;               /* runs per side; 1 inside the child main.c forks */
 } bench_opts_t;
 
 /* Latency histogram, HdrHistogram-style: exact below 64 ns, then 32 linear

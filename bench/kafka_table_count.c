@@ -141,7 +141,9 @@ static int run_rill(const workload_t *w, const bench_opts_t *o, const char *topi
     rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
     rill_conf_set(c, "kafka.session.timeout.ms", "3000", err, sizeof err);
     rill_conf_set(c, "kafka.heartbeat.interval.ms", "300", err, sizeof err);
-    if (rill_conf_set(c, "store", st, err, sizeof err) != RILL_CONF_OK) {
+    if (rill_conf_set(c, "store", st, err, sizeof err) != RILL_CONF_OK ||
+        (o->json_decoder &&
+         rill_conf_set(c, "json.decoder", o->json_decoder, err, sizeof err))) {
         snprintf(note, nlen, "%.200s", err);
         rill_conf_destroy(c);
         return -1;
@@ -270,7 +272,7 @@ static int run_workload(const workload_t *w, uint64_t dflt, const bench_opts_t *
         return -1;
     r->transport = "kafka";
     r->store = o->store && !strncmp(o->store, "rocksdb", 7) ? "rocksdb" : "memory";
-    r->serializer = "json";
+    r->serializer = o->json_decoder ? o->json_decoder : "json";
     r->events = n;
     r->has_checksum = true;
     snprintf(r->lat_what, sizeof r->lat_what, "not measured (backlog drain)");

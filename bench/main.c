@@ -71,9 +71,10 @@ static double median_of(const double *v, int n) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: rill-bench [SCENARIO...] [--events N] [--broker URL] [--store URL] "
-            "[--repeat R] [--serializer json|avro] [--timeout S]\n\nscenarios:\n");
+    fprintf(
+        f, "usage: rill-bench [SCENARIO...] [--events N] [--broker URL] [--store URL] "
+           "[--repeat R] [--serializer json|avro] [--json-decoder auto|simdjson|jansson] "
+           "[--timeout S]\n\nscenarios:\n");
     for (size_t i = 0; i < NSCEN; i++)
         fprintf(f, "  %-24s %s\n", scenarios[i]->name, scenarios[i]->description);
 }
@@ -312,6 +313,8 @@ int main(int argc, char **argv) {
             o.broker = argv[++i];
         } else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
             o.store = argv[++i];
+        } else if (!strcmp(argv[i], "--json-decoder") && i + 1 < argc) {
+            o.json_decoder = argv[++i];
         } else if (!strcmp(argv[i], "--serializer") && i + 1 < argc) {
             o.serializer = argv[++i];
         } else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {

@@ -108,8 +108,9 @@ static void payloads_encode(payloads_t *p, const char *ser) {
     rill_serializer_destroy(s);
 }
 
-static int run_rill(const payloads_t *p, const char *store, const char *ser, double *secs,
-                    bench_result_t *r, char *note, size_t nlen) {
+static int run_rill(const payloads_t *p, const char *store, const char *ser,
+                    const char *decoder, double *secs, bench_result_t *r, char *note,
+                    size_t nlen) {
     static unsigned run;
     char url[160], err[512];
     snprintf(url, sizeof url, "memory://bench-table-%u?keep=false&max.messages=%llu",
@@ -119,6 +120,11 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser, dou
     rill_conf_set(c, "broker", url, err, sizeof err);
     rill_conf_set(c, "log.level", "error", err, sizeof err);
     rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
+    if (decoder && rill_conf_set(c, "json.decoder", decoder, err, sizeof err)) {
+        snprintf(note, nlen, "%.200s", err);
+        rill_conf_destroy(c);
+        return -1;
+    }
     char st[512];
     bench_fresh_store(store, st, sizeof st, "count");
     if (rill_conf_set(c, "store", st, err, sizeof err) != RILL_CONF_OK) {
@@ -220,7 +226,8 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     payloads_encode(&p, ser);
     double rs[99], bs[99];
     for (int i = 0; i < o->repeat; i++) {
-        if (run_rill(&p, store, ser, &rs[i], r, r->note, sizeof r->note) != 0) {
+        if (run_rill(&p, store, ser, o->json_decoder, &rs[i], r, r->note,
+                     sizeof r->note) != 0) {
             payloads_free(&p);
             payloads_free(&baseline);
             return -1;
@@ -243,7 +250,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     payloads_free(&p);
     r->transport = "memory";
     r->store = strncmp(store, "rocksdb", 7) == 0 ? "rocksdb" : "memory";
-    r->serializer = ser;
+    r->serializer = !strcmp(ser, "json") && o->json_decoder ? o->json_decoder : ser;
     r->events = n;
     r->seconds = bench_median(rs, o->repeat);
     r->baseline_seconds = bench_median(bs, o->repeat);
