@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 if ! command -v clang >/dev/null; then echo "fuzz: clang not installed, skipped"; exit 0; fi
-cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DRILL_BUILD_FUZZ=ON -DRILL_BUILD_TESTS=OFF \
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DRILL_BUILD_FUZZ=ON -DRILL_BUILD_TESTS=OFF \
     -DRILL_BUILD_EXAMPLES=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_TOOLS=OFF \
     -DRILL_WITH_KAFKA=OFF -DRILL_WITH_REDIS=OFF -DRILL_WITH_ROCKSDB=OFF >/dev/null
 if ! cmake --build build-fuzz -j"$(nproc)" >/dev/null; then
