@@ -54,6 +54,7 @@ struct rill_topic {
     struct rill_agent **agents;     /* agents consuming this topic */
     size_t nagents;
     rill_tpstate_t *parts; /* [partitions] once started */
+    uint64_t sent;         /* sends the transport accepted (web.c's /metrics) */
     struct rill_topic *next;
 };
 
@@ -185,7 +186,9 @@ struct rill_app {
     const rill_tpstate_t *send_fence; /* sends now belong to this partition */
     struct event *recovery_ev;
     struct evhttp *web;
-    rill_topic_t *delayed; /* "<app>-delayed": durable delayed forwards */
+    struct rill_web *web_state; /* web.c: listener, connections, counters */
+    uint64_t rebalances;        /* assignments handled (web.c's /metrics) */
+    rill_topic_t *delayed;      /* "<app>-delayed": durable delayed forwards */
     struct rill_delayed *delayed_list;
     struct rill_asks *asks;
 
@@ -330,6 +333,7 @@ void rill__consumer_revoke_idle(rill_app_t *app);
 enum { RILL__OPS_CALL = 0, RILL__OPS_DONE = 1, RILL__OPS_HELD = 2 };
 int rill__ops_run(rill_event_t *ev);
 void rill__take_flush_all(rill_app_t *app);
+void rill__take_add(rill_event_t *ev); /* ops.c: hold @p ev in its agent's batch */
 /* Abandon the batched events of @p tp (lost: never delivered, never acked). */
 void rill__take_drop(rill_app_t *app, const rill_tpstate_t *tp);
 void rill__streams_free(rill_app_t *app);

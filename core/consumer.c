@@ -167,6 +167,7 @@ void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n,
                        void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
+    app->rebalances++;
     rill__lease_ok(app);
     rill__lease_on_assigned(app);
     for (size_t i = 0; i < n; i++) {

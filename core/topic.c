@@ -324,6 +324,7 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
         return rc;
     }
     app->sends_new++;
+    t->sent++;
     return RILL_OK;
 }
 
