@@ -157,7 +157,7 @@ void rill__tables_free(rill_app_t *app) {
         rill_table_t *t = app->tables;
         app->tables = t->next;
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
-            rill__ov_free(&t->parts[p].dirty);
+            rill__wcache_free(&t->parts[p].dirty);
             if (t->parts[p].sp) rill__st_part_close(app->store, t->parts[p].sp);
         }
         free(t->parts);
@@ -314,7 +314,7 @@ static rill_err_t value_encode(rill_table_t *t, const void *value) {
 /* Read store key t->kbuf: overlay first, then the store.  *found tells. */
 static rill_err_t read_skey(rill_tpart_t *tp, void *out, bool *found) {
     rill_table_t *t = tp->table;
-    rill_ov_entry_t *e = rill__ov_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
+    rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
     if (e) {
         *found = !e->tomb;
         if (e->tomb) {
@@ -409,7 +409,7 @@ static bool coalesced(const rill_app_t *app) {
 
 static rill_err_t send_dirty(rill_tpart_t *tp) {
     for (size_t i = 0; i < tp->dirty.cap; i++) {
-        rill_ov_entry_t *e = &tp->dirty.slots[i];
+        rill_wcache_entry_t *e = &tp->dirty.slots[i];
         if (!e->used) continue;
         rill_err_t rc =
             send_cl(tp, e->key, e->klen, e->tomb ? NULL : e->val, e->tomb ? 0 : e->vlen);
@@ -423,7 +423,8 @@ static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
     rill_table_t *t = tp->table;
     const void *v = tomb ? NULL : (t->vbuf.data ? (const void *)t->vbuf.data : "");
     size_t vlen = tomb ? 0 : t->vbuf.len;
-    rill_err_t rc = rill__ov_put(&tp->dirty, t->kbuf.data, t->kbuf.len, v, vlen, tomb);
+    rill_err_t rc =
+        rill__wcache_put(&tp->dirty, t->kbuf.data, t->kbuf.len, v, vlen, tomb);
     if (rc != RILL_OK || coalesced(t->app)) return rc;
     return send_cl(tp, t->kbuf.data, t->kbuf.len, v, vlen);
 }
@@ -572,7 +573,7 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
     if (tp->dirty.n && !ops) return RILL_ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < tp->dirty.cap && n < tp->dirty.n; i++) {
-        rill_ov_entry_t *e = &tp->dirty.slots[i];
+        rill_wcache_entry_t *e = &tp->dirty.slots[i];
         if (!e->used) continue;
         ops[n++] = (rill_store_op_t){e->tomb ? RILL_STORE_DEL : RILL_STORE_PUT, e->key,
                                      e->klen, e->val, e->vlen};
@@ -585,7 +586,7 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
                       tp->partition);
         return rc;
     }
-    rill__ov_clear(&tp->dirty);
+    rill__wcache_clear(&tp->dirty);
     tp->store_offset = tp->cl_next;
     return RILL_OK;
 }
@@ -680,7 +681,7 @@ void rill__tables_discard(rill_app_t *app) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpart_t *tp = &t->parts[p];
             if (tp->state != RILL_TP_ACTIVE) continue;
-            rill__ov_clear(&tp->dirty);
+            rill__wcache_clear(&tp->dirty);
             tp->cl_next = tp->store_offset;
         }
 }

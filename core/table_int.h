@@ -7,18 +7,18 @@
 
 /* Writes since the last flush, by store key: flushed to the store as one atomic
  * batch together with the changelog offset they reach. */
-typedef struct rill_ov_entry {
+typedef struct rill_wcache_entry {
     uint8_t *key; /* key then value in one allocation */
     uint8_t *val;
     uint32_t klen, vlen;
     uint64_t hash;
     bool used, tomb;
-} rill_ov_entry_t;
+} rill_wcache_entry_t;
 
-typedef struct rill_overlay {
-    rill_ov_entry_t *slots;
+typedef struct rill_wcache {
+    rill_wcache_entry_t *slots;
     size_t cap, n;
-} rill_overlay_t;
+} rill_wcache_t;
 
 typedef enum {
     RILL_TP_NONE = 0,   /* not here */
@@ -32,7 +32,7 @@ typedef struct rill_tpart {
     int32_t partition;
     rill_tpart_state_t state;
     rill_store_part_t *sp;
-    rill_overlay_t dirty;
+    rill_wcache_t dirty;
     int64_t cl_next;      /* next changelog offset reflected (store + overlay) */
     int64_t store_offset; /* what the store has persisted */
     bool reader;          /* a changelog reader is open */
@@ -64,12 +64,12 @@ struct rill_table {
     struct rill_table *next;
 };
 
-/* overlay.c */
-rill_ov_entry_t *rill__ov_find(rill_overlay_t *o, const void *key, size_t klen);
-rill_err_t rill__ov_put(rill_overlay_t *o, const void *key, size_t klen, const void *val,
-                        size_t vlen, bool tomb);
-void rill__ov_clear(rill_overlay_t *o);
-void rill__ov_free(rill_overlay_t *o);
+/* write_cache.c: the table write cache */
+rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen);
+rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
+                            const void *val, size_t vlen, bool tomb);
+void rill__wcache_clear(rill_wcache_t *o);
+void rill__wcache_free(rill_wcache_t *o);
 
 /* table.c */
 rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen);

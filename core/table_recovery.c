@@ -87,7 +87,7 @@ static void release_part(rill_tpart_t *tp, bool drop) {
     rill_table_t *t = tp->table;
     rill_store_t *st = t->app->store;
     close_reader(tp);
-    rill__ov_clear(&tp->dirty);
+    rill__wcache_clear(&tp->dirty);
     if (tp->sp) rill__st_part_close(st, tp->sp);
     tp->sp = NULL;
     tp->state = RILL_TP_NONE;
@@ -336,7 +336,7 @@ void rill__tables_on_lost(rill_app_t *app) {
                          "table '%s' partition %d: lost: %zu unflushed writes dropped "
                          "(the new owner reprocesses them from the last commit)",
                          t->name, p, tp->dirty.n);
-            rill__ov_clear(&tp->dirty);
+            rill__wcache_clear(&tp->dirty);
             tp->cl_next = tp->store_offset >= 0 ? tp->store_offset : -1;
             release_part(tp,
                          false); /* what was flushed stays: a return replays the tail */

@@ -1,4 +1,4 @@
-/* The table write overlay: an open-addressing hash map of store keys to their
+/* The table write cache (the overlay): an open-addressing hash map of store keys to their
  * latest value (or a delete), flushed to the store in one batch per commit. */
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +13,11 @@ static uint64_t hash_bytes(const void *p, size_t n) {
     return h;
 }
 
-static rill_ov_entry_t *probe(rill_overlay_t *o, const void *key, size_t klen,
-                              uint64_t h) {
+static rill_wcache_entry_t *probe(rill_wcache_t *o, const void *key, size_t klen,
+                                  uint64_t h) {
     size_t mask = o->cap - 1, i = (size_t)h & mask;
     for (;;) {
-        rill_ov_entry_t *e = &o->slots[i];
+        rill_wcache_entry_t *e = &o->slots[i];
         if (!e->used ||
             (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
             return e;
@@ -25,15 +25,15 @@ static rill_ov_entry_t *probe(rill_overlay_t *o, const void *key, size_t klen,
     }
 }
 
-rill_ov_entry_t *rill__ov_find(rill_overlay_t *o, const void *key, size_t klen) {
+rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen) {
     if (!o->n) return NULL;
-    rill_ov_entry_t *e = probe(o, key, klen, hash_bytes(key, klen));
+    rill_wcache_entry_t *e = probe(o, key, klen, hash_bytes(key, klen));
     return e->used ? e : NULL;
 }
 
-static rill_err_t grow(rill_overlay_t *o) {
+static rill_err_t grow(rill_wcache_t *o) {
     size_t cap = o->cap ? o->cap * 2 : 256;
-    rill_ov_entry_t *old = o->slots, *slots = calloc(cap, sizeof *slots);
+    rill_wcache_entry_t *old = o->slots, *slots = calloc(cap, sizeof *slots);
     if (!slots) return RILL_ENOMEM;
     size_t oldcap = o->cap;
     o->slots = slots;
@@ -44,11 +44,11 @@ static rill_err_t grow(rill_overlay_t *o) {
     return RILL_OK;
 }
 
-rill_err_t rill__ov_put(rill_overlay_t *o, const void *key, size_t klen, const void *val,
-                        size_t vlen, bool tomb) {
+rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
+                            const void *val, size_t vlen, bool tomb) {
     if ((o->n + 1) * 4 > o->cap * 3 && grow(o) != RILL_OK) return RILL_ENOMEM;
     uint64_t h = hash_bytes(key, klen);
-    rill_ov_entry_t *e = probe(o, key, klen, h);
+    rill_wcache_entry_t *e = probe(o, key, klen, h);
     if (e->used && e->vlen >= vlen) { /* overwrite in place */
         if (vlen) memcpy(e->val, val, vlen);
         e->vlen = (uint32_t)vlen;
@@ -63,12 +63,12 @@ rill_err_t rill__ov_put(rill_overlay_t *o, const void *key, size_t klen, const v
         free(e->key);
     else
         o->n++;
-    *e =
-        (rill_ov_entry_t){mem, mem + klen, (uint32_t)klen, (uint32_t)vlen, h, true, tomb};
+    *e = (rill_wcache_entry_t){mem,  mem + klen, (uint32_t)klen, (uint32_t)vlen, h,
+                               true, tomb};
     return RILL_OK;
 }
 
-void rill__ov_clear(rill_overlay_t *o) {
+void rill__wcache_clear(rill_wcache_t *o) {
     if (!o->n) return;
     for (size_t i = 0; i < o->cap; i++)
         if (o->slots[i].used) free(o->slots[i].key);
@@ -76,8 +76,8 @@ void rill__ov_clear(rill_overlay_t *o) {
     o->n = 0;
 }
 
-void rill__ov_free(rill_overlay_t *o) {
-    rill__ov_clear(o);
+void rill__wcache_free(rill_wcache_t *o) {
+    rill__wcache_clear(o);
     free(o->slots);
     o->slots = NULL;
     o->cap = 0;
