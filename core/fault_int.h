@@ -94,6 +94,7 @@ typedef struct rill__fault_spec {
     double revoke_lost;           /* a revoke reported as lost */
     double late_pause;            /* a batch's last message delivered on a later turn */
     int stall_ms, stall_at_ms, stall_every_ms; /* block the loop */
+    int commit_ahead; /* commits go this far past what the core asked: a broken core */
 } rill__fault_spec_t;
 
 /* True when @p key belongs to the fault namespace (so the inner URL never sees it). */

@@ -58,8 +58,9 @@ static int slot_by_name(rill__fault_kind_t kind, const char *name, size_t len) {
     return -1;
 }
 
-static const char *const prefixes[] = {"fail.",   "delay.", "drop.",  "dup.", "reorder.",
-                                       "revoke.", "late.",  "stall.", NULL};
+static const char *const prefixes[] = {"fail.",    "delay.",  "drop.", "dup.",
+                                       "reorder.", "revoke.", "late.", "stall.",
+                                       "commit.",  NULL};
 
 bool rill__fault_is_key(const char *key) {
     if (!strcmp(key, "seed")) return true;
@@ -251,6 +252,7 @@ rill_err_t rill__fault_spec_set(rill__fault_spec_t *fs, const char *key,
         {"stall.ms", &fs->stall_ms},
         {"stall.at.ms", &fs->stall_at_ms},
         {"stall.every.ms", &fs->stall_every_ms},
+        {"commit.ahead", &fs->commit_ahead},
     };
     for (size_t i = 0; i < sizeof times / sizeof *times; i++)
         if (!strcmp(key, times[i].key)) {
@@ -264,6 +266,7 @@ unknown:
         fs->kind == RILL__FAULT_TRANSPORT
             ? "delay.delivery.ms, drop.delivery, dup.produce, reorder.delivery, "
               "revoke.lost, late.pause, stall.ms, stall.at.ms, stall.every.ms, "
+              "commit.ahead, "
             : "",
         fs->kind == RILL__FAULT_TRANSPORT
             ? "declare produce flush subscribe unsubscribe revoke_done pause resume "

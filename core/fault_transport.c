@@ -543,8 +543,21 @@ static rill_err_t f_seek(rill_transport_t *t, const char *topic, int32_t partiti
 }
 
 static rill_err_t f_commit(rill_transport_t *t, const rill_tp_offset_t *offs, size_t n) {
-    INJECT(F(t), RILL__FS_COMMIT, NULL, 0);
-    return rill__tr_commit(F(t)->inner, offs, n);
+    fault_tr_t *f = F(t);
+    INJECT(f, RILL__FS_COMMIT, NULL, 0);
+    if (f->spec.commit_ahead <= 0 || n == 0) return rill__tr_commit(f->inner, offs, n);
+    /* A core that commits past what it acked, for checking that the checks catch
+     * it (the chaos run must fail): not a fault a broker makes. */
+    rill_tp_offset_t *ahead = malloc(n * sizeof *ahead);
+    if (!ahead) return RILL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ahead[i] = offs[i];
+        ahead[i].offset += f->spec.commit_ahead;
+    }
+    f->spec.injected++;
+    rill_err_t rc = rill__tr_commit(f->inner, ahead, n);
+    free(ahead);
+    return rc;
 }
 
 static rill_err_t f_committed(rill_transport_t *t, const char *group, const char *topic,

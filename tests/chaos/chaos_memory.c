@@ -6,7 +6,9 @@
  * recovers every table partition from the changelog and every key's count must
  * be at least its true count (at-least-once); the over-count is reported.
  *
- * usage: rill-chaos-memory [--seconds N] [--seed S] [--keys K] */
+ * usage: rill-chaos-memory [--seconds N] [--seed S] [--keys K]
+ * $CHAOS_FAULTS: more fault keys for every worker ("commit.ahead=1": a core that
+ * commits past what it acked, which the run must catch). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,10 +110,11 @@ static void worker_start(bool stall, bool lost) {
         snprintf(url, sizeof url,
                  "faulty+%s?seed=%llu&fail.commit=0.05&delay.delivery.ms=0-20&"
                  "reorder.delivery=0.05&late.pause=0.05&dup.produce=0.005&"
-                 "fail.produce=0.01&fail.produce.err=EFULL&delay.commit.ms=0-3%s%s",
+                 "fail.produce=0.01&fail.produce.err=EFULL&delay.commit.ms=0-3%s%s%s%s",
                  broker, (unsigned long long)next_u64() % 1000000,
                  stall ? "&stall.ms=400&stall.at.ms=300" : "",
-                 lost ? "&revoke.lost=1" : "");
+                 lost ? "&revoke.lost=1" : "", getenv("CHAOS_FAULTS") ? "&" : "",
+                 getenv("CHAOS_FAULTS") ? getenv("CHAOS_FAULTS") : "");
         workers[i].app = app_new(&workers[i], url, true);
         workers[i].used = true;
         return;

@@ -54,7 +54,7 @@ static void every_kind_of_value_parses(void **state) {
             "fail.declare.fatal=true&delay.produce.ms=5-50&delay.commit.ms=7&"
             "delay.delivery.ms=1-3&drop.delivery=0.2&dup.produce=0.3&"
             "reorder.delivery=0.4&revoke.lost=true&late.pause=0.5&stall.ms=300&"
-            "stall.at.ms=100&stall.every.ms=1000&fail.after=1000",
+            "stall.at.ms=100&stall.every.ms=1000&fail.after=1000&commit.ahead=1",
             RILL__FAULT_TRANSPORT, &fs, &inner, err, sizeof err),
         RILL_OK);
     assert_string_equal(inner, "kafka://127.0.0.1:9092");
@@ -79,6 +79,7 @@ static void every_kind_of_value_parses(void **state) {
     assert_int_equal(fs.stall_at_ms, 100);
     assert_int_equal(fs.stall_every_ms, 1000);
     assert_int_equal(fs.warmup, 1000);
+    assert_int_equal(fs.commit_ahead, 1);
 }
 
 static void an_unknown_fault_key_is_refused_by_name(void **state) {
