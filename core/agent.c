@@ -12,8 +12,9 @@
 rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
                              rill_agent_fn fn, void *opaque,
                              const rill_agent_opts_t *opts) {
+    if (!app) return NULL; /* rill_app_new failed: its error says why */
     if (!fn) {
-        rill__app_seterr(app, "rill_app_agent: a handler is required");
+        rill__app_deferr(app, "rill_app_agent: a handler is required");
         return NULL;
     }
     return rill__agent_new(app, name, topic, fn, opaque, opts);
@@ -23,21 +24,21 @@ rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *t
                               rill_agent_fn fn, void *opaque,
                               const rill_agent_opts_t *opts) {
     if (!name || !*name || !topic) {
-        rill__app_seterr(app, "rill_app_agent: name, topic and handler are required");
+        rill__app_deferr(app, "rill_app_agent: name, topic and handler are required");
         return NULL;
     }
     if (app->state != RILL_APP_CREATED) {
-        rill__app_seterr(app, "agent '%s' must be defined before the app starts", name);
+        rill__app_deferr(app, "agent '%s' must be defined before the app starts", name);
         return NULL;
     }
     for (rill_agent_t *a = app->agents; a; a = a->next) {
         if (strcmp(a->name, name) == 0) {
-            rill__app_seterr(app, "agent '%s' is already defined", name);
+            rill__app_deferr(app, "agent '%s' is already defined", name);
             return NULL;
         }
     }
     if (opts && opts->concurrency < 0) {
-        rill__app_seterr(app, "agent '%s': concurrency must be >= 1", name);
+        rill__app_deferr(app, "agent '%s': concurrency must be >= 1", name);
         return NULL;
     }
     rill_agent_t *a = calloc(1, sizeof *a);
@@ -45,7 +46,7 @@ rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *t
     if (!a || !na || !(a->name = strdup(name))) {
         if (na) topic->agents = na;
         free(a);
-        rill__app_seterr(app, "out of memory");
+        rill__app_deferr(app, "out of memory");
         return NULL;
     }
     topic->agents = na;

@@ -298,9 +298,18 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         errstr = dummy;
         errlen = sizeof dummy;
     }
+    if (!app) {
+        snprintf(errstr, errlen, "no app: rill_app_new failed (its error says why)");
+        return RILL_EINVAL;
+    }
     if (app->state != RILL_APP_CREATED) {
         snprintf(errstr, errlen, "app '%s' was already started", app->id);
         return RILL_ESTATE;
+    }
+    if (app->def_err[0]) { /* sticky: the first definition that failed */
+        snprintf(errstr, errlen, "app '%s' is not started: its definition failed: %s",
+                 app->id, app->def_err);
+        return RILL_EINVAL;
     }
     if (app->on_decode_error == 1 && !app->dead_letter) {
         const char *dl = rill_conf_get(app->conf, "dead_letter.topic");
@@ -405,7 +414,6 @@ rill_err_t rill_app_run(rill_app_t *app) {
     app->in_run = false;
     return app->exit_err;
 }
-
 
 void rill_app_destroy(rill_app_t *app) {
     if (!app) return;

@@ -165,6 +165,7 @@ struct rill_app {
     rill_conf_t *conf;
     struct rill_logger *log;
     char errmsg[512];
+    char def_err[512]; /* the first definition that failed: start refuses */
     struct event_base *base;
     bool own_base;
     bool in_run; /* rill_app_run() drives the loop: exit it when the app stops */
@@ -258,6 +259,8 @@ static inline bool rill__copartitioned(const rill_topic_t *t, int32_t partitions
 
 /* ctx.c (layer 2): error latch, failing, serializer cache */
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) RILL_PRINTF(2, 3);
+/* the same for a definition (topic, agent, table, stream, timer): latched */
+void rill__app_deferr(rill_app_t *app, const char *fmt, ...) RILL_PRINTF(2, 3);
 rill_serializer_t *rill__app_serializer(rill_app_t *app, const char *name, char *errstr,
                                         size_t errlen);
 

@@ -42,12 +42,13 @@ static void on_chan(evutil_socket_t fd, short what, void *arg) {
 
 rill_topic_t *rill_app_channel(rill_app_t *app, const char *name,
                                const rill_type_t *value_type) {
+    if (!app) return NULL; /* rill_app_new failed: its error says why */
     if (app->state != RILL_APP_CREATED) {
-        rill__app_seterr(app, "channel '%s' must be defined before the app starts", name);
+        rill__app_deferr(app, "channel '%s' must be defined before the app starts", name);
         return NULL;
     }
     if (rill__topic_by_name(app, name)) {
-        rill__app_seterr(app, "'%s' is already defined", name);
+        rill__app_deferr(app, "'%s' is already defined", name);
         return NULL;
     }
     rill_topic_opts_t o = {.partitions = 1, .value_type = value_type, .internal = true};
@@ -55,7 +56,7 @@ rill_topic_t *rill_app_channel(rill_app_t *app, const char *name,
     if (!t) return NULL;
     struct rill_channel *ch = calloc(1, sizeof *ch);
     if (!ch) {
-        rill__app_seterr(app, "out of memory");
+        rill__app_deferr(app, "out of memory");
         return NULL;
     }
     ch->topic = t;

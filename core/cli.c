@@ -267,6 +267,10 @@ static rill_err_t check_backend_keys(const rill_app_t *app, char *errstr, size_t
 }
 
 int rill_app_main(rill_app_t *app, int argc, char **argv) {
+    if (!app) { /* rill_app_new failed; what it wrote to its errstr says why */
+        fprintf(stderr, "error: no app to run: rill_app_new failed\n");
+        return 1;
+    }
     const char *prog = argc > 0 ? argv[0] : "app";
     const char *slash = strrchr(prog, '/');
     if (slash) prog = slash + 1;

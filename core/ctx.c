@@ -16,6 +16,16 @@ void rill__app_seterr(rill_app_t *app, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* A definition failed: the app will refuse to start, naming the first one (cairo's
+ * sticky error), however many definitions followed it. */
+void rill__app_deferr(rill_app_t *app, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(app->errmsg, sizeof app->errmsg, fmt, ap);
+    va_end(ap);
+    if (!app->def_err[0]) snprintf(app->def_err, sizeof app->def_err, "%s", app->errmsg);
+}
+
 const char *rill_app_errmsg(const rill_app_t *app) {
     return app->errmsg;
 }

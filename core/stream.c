@@ -12,7 +12,7 @@
 static rill_stream_t *stream_new(rill_app_t *app, rill_topic_t *source) {
     rill_stream_t *s = calloc(1, sizeof *s);
     if (!s) {
-        rill__app_seterr(app, "out of memory");
+        rill__app_deferr(app, "out of memory");
         return NULL;
     }
     s->app = app;
@@ -23,12 +23,13 @@ static rill_stream_t *stream_new(rill_app_t *app, rill_topic_t *source) {
 }
 
 rill_stream_t *rill_app_stream(rill_app_t *app, rill_topic_t *topic) {
+    if (!app) return NULL; /* rill_app_new failed: its error says why */
     if (!topic) {
-        rill__app_seterr(app, "rill_app_stream: no topic");
+        rill__app_deferr(app, "rill_app_stream: no topic");
         return NULL;
     }
     if (app->state != RILL_APP_CREATED) {
-        rill__app_seterr(app, "streams must be defined before the app starts");
+        rill__app_deferr(app, "streams must be defined before the app starts");
         return NULL;
     }
     return stream_new(app, topic);
@@ -37,16 +38,16 @@ rill_stream_t *rill_app_stream(rill_app_t *app, rill_topic_t *topic) {
 static rill_stream_t *add_op(rill_stream_t *s, rill_op_t op) {
     if (!s) return NULL;
     if (s->take_n) {
-        rill__app_seterr(s->app, "take() must be the last operator of a stream");
+        rill__app_deferr(s->app, "take() must be the last operator of a stream");
         return NULL;
     }
     if (s->used) {
-        rill__app_seterr(s->app, "this stream already ended in an agent");
+        rill__app_deferr(s->app, "this stream already ended in an agent");
         return NULL;
     }
     rill_op_t *n = realloc(s->ops, (s->nops + 1) * sizeof *n);
     if (!n) {
-        rill__app_seterr(s->app, "out of memory");
+        rill__app_deferr(s->app, "out of memory");
         return NULL;
     }
     s->ops = n;
@@ -56,7 +57,7 @@ static rill_stream_t *add_op(rill_stream_t *s, rill_op_t op) {
 
 rill_stream_t *rill_stream_filter(rill_stream_t *s, rill_filter_fn fn, void *opaque) {
     if (s && !fn) {
-        rill__app_seterr(s->app, "rill_stream_filter: a predicate is required");
+        rill__app_deferr(s->app, "rill_stream_filter: a predicate is required");
         return NULL;
     }
     return add_op(s, (rill_op_t){.kind = RILL_OP_FILTER, .filter = fn, .opaque = opaque});
@@ -65,7 +66,7 @@ rill_stream_t *rill_stream_filter(rill_stream_t *s, rill_filter_fn fn, void *opa
 rill_stream_t *rill_stream_map(rill_stream_t *s, const rill_type_t *out_type,
                                rill_map_fn fn, void *opaque) {
     if (s && (!fn || !out_type)) {
-        rill__app_seterr(s->app,
+        rill__app_deferr(s->app,
                          "rill_stream_map: a function and an out type are required "
                          "(&rill_type_bytes for bytes)");
         return NULL;
@@ -82,7 +83,7 @@ rill_stream_t *rill_stream_enumerate(rill_stream_t *s) {
 rill_stream_t *rill_stream_echo(rill_stream_t *s, rill_topic_t *const *topics, size_t n) {
     if (!s) return NULL;
     if (!topics || !n) {
-        rill__app_seterr(s->app, "rill_stream_echo: no topics");
+        rill__app_deferr(s->app, "rill_stream_echo: no topics");
         return NULL;
     }
     rill_topic_t **copy = malloc(n * sizeof *copy);
@@ -119,7 +120,7 @@ static rill_stream_t *forward_stage(rill_stream_t *s, rill_topic_t *dest, rill_k
 rill_stream_t *rill_stream_through(rill_stream_t *s, rill_topic_t *topic) {
     if (!s) return NULL;
     if (!topic || topic == s->source) {
-        rill__app_seterr(s->app,
+        rill__app_deferr(s->app,
                          "rill_stream_through: needs another topic than the source");
         return NULL;
     }
@@ -130,7 +131,7 @@ rill_stream_t *rill_stream_group_by(rill_stream_t *s, rill_key_fn fn, void *opaq
                                     const char *name) {
     if (!s) return NULL;
     if (!fn || !name || !*name) {
-        rill__app_seterr(s->app,
+        rill__app_deferr(s->app,
                          "rill_stream_group_by: a key function and a name are required");
         return NULL;
     }
@@ -152,7 +153,7 @@ rill_stream_t *rill_stream_group_by(rill_stream_t *s, rill_key_fn fn, void *opaq
 rill_stream_t *rill_stream_take(rill_stream_t *s, size_t n, double within_s) {
     if (!s) return NULL;
     if (n == 0 || n > 1000000 || !(within_s > 0) || !isfinite(within_s)) {
-        rill__app_seterr(s->app,
+        rill__app_deferr(s->app,
                          "rill_stream_take: n must be 1-1000000 and within > 0 seconds");
         return NULL;
     }
@@ -166,15 +167,15 @@ static rill_agent_t *end_stream(rill_stream_t *s, const char *name, rill_agent_f
                                 const rill_agent_opts_t *opts) {
     if (!s) return NULL;
     if (s->used) {
-        rill__app_seterr(s->app, "this stream already ended in an agent");
+        rill__app_deferr(s->app, "this stream already ended in an agent");
         return NULL;
     }
     if (bfn && !s->take_n) {
-        rill__app_seterr(s->app, "agent '%s': a batch agent needs a take() stream", name);
+        rill__app_deferr(s->app, "agent '%s': a batch agent needs a take() stream", name);
         return NULL;
     }
     if (fn && s->take_n) {
-        rill__app_seterr(
+        rill__app_deferr(
             s->app, "agent '%s': a take() stream needs rill_stream_agent_batch()", name);
         return NULL;
     }
@@ -191,7 +192,7 @@ static rill_agent_t *end_stream(rill_stream_t *s, const char *name, rill_agent_f
     a->take_n = s->take_n;
     a->take_within = s->take_within;
     if (a->take_n && !(a->batch = calloc(a->take_n, sizeof *a->batch))) {
-        rill__app_seterr(s->app, "out of memory");
+        rill__app_deferr(s->app, "out of memory");
         return NULL;
     }
     s->used = true;
@@ -201,7 +202,7 @@ static rill_agent_t *end_stream(rill_stream_t *s, const char *name, rill_agent_f
 rill_agent_t *rill_stream_agent(rill_stream_t *s, const char *name, rill_agent_fn fn,
                                 void *opaque, const rill_agent_opts_t *opts) {
     if (s && !fn) {
-        rill__app_seterr(s->app, "rill_stream_agent: a handler is required");
+        rill__app_deferr(s->app, "rill_stream_agent: a handler is required");
         return NULL;
     }
     return end_stream(s, name, fn, NULL, opaque, opts);
@@ -211,7 +212,7 @@ rill_agent_t *rill_stream_agent_batch(rill_stream_t *s, const char *name,
                                       rill_batch_fn fn, void *opaque,
                                       const rill_agent_opts_t *opts) {
     if (s && !fn) {
-        rill__app_seterr(s->app, "rill_stream_agent_batch: a handler is required");
+        rill__app_deferr(s->app, "rill_stream_agent_batch: a handler is required");
         return NULL;
     }
     return end_stream(s, name, NULL, fn, opaque, opts);

@@ -30,19 +30,20 @@ void rill_table_opts_hopping(rill_table_opts_t *o, int64_t size_ms, int64_t step
 
 rill_table_t *rill_app_table(rill_app_t *app, const char *name,
                              const rill_table_opts_t *opts) {
+    if (!app) return NULL; /* rill_app_new failed: its error says why */
     if (app->state != RILL_APP_CREATED) {
-        rill__app_seterr(app, "table '%s' must be defined before the app starts",
+        rill__app_deferr(app, "table '%s' must be defined before the app starts",
                          name ? name : "");
         return NULL;
     }
     if (!opts || !opts->value_type) {
-        rill__app_seterr(app, "table '%s': opts.value_type is required",
+        rill__app_deferr(app, "table '%s': opts.value_type is required",
                          name ? name : "");
         return NULL;
     }
     for (rill_table_t *t = app->tables; t; t = t->next) {
         if (strcmp(t->name, name) == 0) {
-            rill__app_seterr(app, "table '%s' is already defined", name);
+            rill__app_deferr(app, "table '%s' is already defined", name);
             return NULL;
         }
     }
@@ -50,7 +51,7 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
     if (o->window_size_ms < 0 || o->window_step_ms < 0 || o->window_expires_ms < 0 ||
         (o->window_size_ms && o->window_step_ms > o->window_size_ms) ||
         (!o->window_size_ms && (o->window_step_ms || o->window_expires_ms))) {
-        rill__app_seterr(
+        rill__app_deferr(
             app, "table '%s': windows need size > 0, 0 < step <= size, expires >= 0",
             name);
         return NULL;
@@ -65,7 +66,7 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
     rill_table_t *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name))) {
         free(t);
-        rill__app_seterr(app, "out of memory");
+        rill__app_deferr(app, "out of memory");
         return NULL;
     }
     t->app = app;

@@ -7,19 +7,20 @@
 
 static rill_timer_t *timer_add(rill_app_t *app, const char *name, double interval,
                                bool once, bool on_stop, rill_timer_fn fn, void *opaque) {
+    if (!app) return NULL; /* rill_app_new failed: its error says why */
     if (!fn) {
-        rill__app_seterr(app, "timer '%s': a callback is required", name ? name : "");
+        rill__app_deferr(app, "timer '%s': a callback is required", name ? name : "");
         return NULL;
     }
     if (!once && !on_stop && !(interval > 0 && isfinite(interval))) {
-        rill__app_seterr(app, "timer '%s': interval must be a positive number of seconds",
+        rill__app_deferr(app, "timer '%s': interval must be a positive number of seconds",
                          name ? name : "");
         return NULL;
     }
     rill_timer_t *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name ? name : "timer"))) {
         free(t);
-        rill__app_seterr(app, "out of memory");
+        rill__app_deferr(app, "out of memory");
         return NULL;
     }
     t->app = app;

@@ -31,9 +31,10 @@ static bool is_rawish(const rill_type_t *t) {
 
 rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
                              const rill_topic_opts_t *opts) {
+    if (!app) return NULL; /* rill_app_new failed: its error says why */
     rill_topic_opts_t o = opts ? *opts : (rill_topic_opts_t){0};
     if (!valid_topic_name(name)) {
-        rill__app_seterr(
+        rill__app_deferr(
             app,
             "topic name '%s' is invalid: use 1-249 letters, digits, '-', '_' "
             "or '.'",
@@ -49,24 +50,24 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
                       (!o.key_type || !memcmp(o.key_type, t->ktype, sizeof *t->ktype));
         if (opts &&
             (!same_v || !same_k || (o.partitions && o.partitions != t->partitions))) {
-            rill__app_seterr(app, "topic '%s' is already defined with other options",
+            rill__app_deferr(app, "topic '%s' is already defined with other options",
                              name);
             return NULL;
         }
         return t;
     }
     if (app->state != RILL_APP_CREATED && !app->transport) {
-        rill__app_seterr(app, "topic '%s' defined after the app stopped", name);
+        rill__app_deferr(app, "topic '%s' defined after the app stopped", name);
         return NULL;
     }
     if (o.partitions < 0) {
-        rill__app_seterr(app, "topic '%s': partitions must be positive", name);
+        rill__app_deferr(app, "topic '%s': partitions must be positive", name);
         return NULL;
     }
     t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name))) {
         free(t);
-        rill__app_seterr(app, "out of memory");
+        rill__app_deferr(app, "out of memory");
         return NULL;
     }
     t->app = app;
@@ -94,7 +95,7 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
     t->vser_name = strdup(vs);
     if (!t->kser_name || !t->vser_name) {
         rill__topic_free(t);
-        rill__app_seterr(app, "out of memory");
+        rill__app_deferr(app, "out of memory");
         return NULL;
     }
     rill_topic_t **pp = &app->topics; /* keep definition order */
@@ -106,7 +107,7 @@ rill_topic_t *rill_app_topic(rill_app_t *app, const char *name,
         char err[256];
         if (rill__topic_resolve(t, err, sizeof err) ||
             rill__topic_declare(t, err, sizeof err)) {
-            rill__app_seterr(app, "%s", err);
+            rill__app_deferr(app, "%s", err);
             return NULL;
         }
     }

@@ -9,7 +9,11 @@
  *
  * Definition functions (rill_app_topic, rill_app_agent, rill_app_timer, ...) are
  * called before rill_app_run()/rill_app_start(); on error they return NULL and
- * rill_app_errmsg() says why.  Every callback runs on the loop thread.
+ * rill_app_errmsg() says why.  The first such error is sticky: later definitions
+ * (given the NULLs) return NULL too, and rill_app_start()/rill_app_main() refuse
+ * to start with RILL_EINVAL, naming that first error.  A NULL app (rill_app_new
+ * failed) is accepted by every definition function and refused by start.  Every
+ * callback runs on the loop thread.
  */
 #ifndef RILL_APP_H
 #define RILL_APP_H
