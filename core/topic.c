@@ -241,7 +241,7 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
     }
     if (err == RILL_ETIMEDOUT && s->fenced)
         rill__lease_fence(app, "a send for a consumed partition was not delivered in "
-                               "time (kafka message.timeout.ms)");
+                               "time");
     else if (err != RILL_OK)
         rill__log(app, RILL_LOG_WARN, "send failed: %s",
                   errmsg ? errmsg : rill_err2str(err));
