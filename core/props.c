@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "registry_int.h"
 #include "rill/plugin.h"
 
 static const rill_prop_t *find_prop(const rill_prop_t *props, const char *name) {
@@ -72,6 +73,7 @@ static rill_err_t set_prop(const rill_prop_t *p, void *impl, const char *value,
 struct conf_walk {
     const rill_prop_t *props;
     void *impl;
+    const char *prefix; /* the backend's name, without the dot */
     size_t prefix_len;
     bool strict;
     rill_err_t rc;
@@ -87,7 +89,7 @@ static void conf_one(const char *key, const char *value, void *opaque) {
         char where[160];
         snprintf(where, sizeof where, "config key '%s': property", key);
         w->rc = set_prop(p, w->impl, value, where, w->errstr, w->errlen);
-    } else if (w->strict) {
+    } else if (w->strict && !rill__registry_prop_known(w->prefix, key + w->prefix_len)) {
         snprintf(w->errstr, w->errlen, "unknown config key '%s'", key);
         w->rc = RILL_ECONF;
     }
@@ -107,7 +109,8 @@ rill_err_t rill_props_apply(const rill_prop_t *props, void *impl, const char *pr
     if (conf && prefix) {
         char pfx[64];
         snprintf(pfx, sizeof pfx, "%s.", prefix);
-        struct conf_walk w = {props, impl, strlen(pfx), strict, RILL_OK, errstr, errlen};
+        struct conf_walk w = {props,  impl,    prefix, strlen(pfx),
+                              strict, RILL_OK, errstr, errlen};
         rill_conf_foreach(conf, pfx, conf_one, &w);
         if (w.rc) return w.rc;
     }

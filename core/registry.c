@@ -47,6 +47,23 @@ bool rill__registry_has_prefix(const char *scheme) {
            rill_serializer_find(scheme);
 }
 
+static bool props_have(const rill_prop_t *props, const char *name) {
+    for (const rill_prop_t *p = props; p && p->name; p++)
+        if (strcmp(p->name, name) == 0) return true;
+    return false;
+}
+
+/* Plugins of different kinds may share a name (the memory transport and the memory
+ * store): their "<name>.*" keys are one namespace, and a key one of them declares
+ * is not unknown to the other. */
+bool rill__registry_prop_known(const char *prefix, const char *name) {
+    const struct rill_transport_ops *t = rill_transport_find(prefix);
+    const struct rill_store_ops *st = rill_store_find(prefix);
+    const struct rill_serializer_ops *se = rill_serializer_find(prefix);
+    return (t && props_have(t->props, name)) || (st && props_have(st->props, name)) ||
+           (se && props_have(se->props, name));
+}
+
 static rill_err_t add(const void **slots, const void *ops, const char *name,
                       bool exists) {
     if (!name || !*name || strlen(name) >= 32) return RILL_EINVAL;

@@ -13,6 +13,8 @@
 
 /* True when some registered backend is named @p scheme (for "<scheme>.*" keys). */
 bool rill__registry_has_prefix(const char *scheme);
+/* True when a backend named @p prefix (of any kind) declares property @p name. */
+bool rill__registry_prop_known(const char *prefix, const char *name);
 
 rill_serializer_t *rill__serializer_open(const char *name, const rill_conf_t *conf,
                                          const rill_logger_t *lg, char *errstr,
