@@ -1,129 +1,512 @@
-/* The worker's HTTP status server (web.port, on web.host): GET / for the app's
- * state, GET /tables/<name> for the keys of the partitions this worker owns.
- * Tests and operators read table contents from it across processes. */
-#include <event2/buffer.h>
-#include <event2/http.h>
+/* The worker's HTTP server (web.port, on web.host, 127.0.0.1 by default), on the
+ * app's loop: GET / (the app's state), /health (liveness), /ready (readiness),
+ * /metrics (Prometheus), /table/<name> (one page of keys), /tables/<name> (every
+ * key, written page by page).  docs/web.md lists them.
+ *
+ * Hardening: our own listener accepts, so past web.max_connections a connection
+ * is answered 503 and closed, and a failing accept() (EMFILE) pauses accepting for
+ * a while instead of spinning; idle and partial requests time out
+ * (web.timeout.ms); header and body sizes are bounded; HEAD has no body; with
+ * web.token every path but /health asks for "Authorization: Bearer <token>". */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "table_int.h"
+#include "web_int.h"
 
-static void json_str(struct evbuffer *b, const void *s, size_t n) {
+#define MAX_HEADERS 8192 /* request line and headers */
+#define MAX_BODY 4096    /* no endpoint takes a body */
+#define ACCEPT_PAUSE_MS 200
+
+/* ---- JSON strings
+ * ---------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at @p p (at most @p n bytes), 0 if none. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f; /* no surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else
+        return 0;
+    if (n < len || p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
+    return len;
+}
+
+void rill__web_json_str(struct evbuffer *b, const void *s, size_t n) {
     const unsigned char *p = s;
     evbuffer_add(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
+    size_t run = 0; /* bytes of p before i that go out as they are */
+    for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
-        if (c == '"' || c == '\\')
-            evbuffer_add_printf(b, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            evbuffer_add_printf(b, "\\u%04x", c);
-        else
-            evbuffer_add(b, &c, 1);
+        size_t u = 1;
+        const char *esc = NULL;
+        char tmp[8];
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c < 0x20) {
+            snprintf(tmp, sizeof tmp, "\\u%04x", c);
+            esc = tmp;
+        } else if (c >= 0x80 && !(u = utf8_len(p + i, n - i))) {
+            snprintf(tmp, sizeof tmp, "\\\\x%02x", c);
+            esc = tmp;
+            u = 1;
+        }
+        if (esc) {
+            if (run) evbuffer_add(b, p + i - run, run);
+            run = 0;
+            evbuffer_add(b, esc, strlen(esc));
+        } else {
+            run += u;
+        }
+        i += u;
     }
+    if (run) evbuffer_add(b, p + n - run, run);
     evbuffer_add(b, "\"", 1);
 }
 
-typedef struct dump {
-    rill_table_t *t;
-    struct evbuffer *b;
-    rill_serializer_t *json;
-    bool first;
-} dump_t;
+/* ---- replies
+ * ---------------------------------------------------------------- */
 
-static int dump_one(const void *key, size_t klen, int64_t ws, const void *value,
-                    void *opaque) {
-    dump_t *d = opaque;
-    evbuffer_add_printf(d->b, "%s\n  ", d->first ? "" : ",");
-    d->first = false;
-    if (ws >= 0) {
-        char k[600];
-        int n = snprintf(k, sizeof k, "%.*s@%lld", (int)(klen > 500 ? 500 : klen),
-                         (const char *)key, (long long)ws);
-        json_str(d->b, k, (size_t)n);
-    } else {
-        json_str(d->b, key, klen);
+void rill__web_count(rill_web_t *w, int code) {
+    for (int i = 0; i < RILL_WEB_CODES; i++) {
+        if (w->codes[i].code == code || w->codes[i].code == 0) {
+            w->codes[i].code = code;
+            w->codes[i].n++;
+            return;
+        }
     }
-    evbuffer_add(d->b, ": ", 2);
-    rill_buf_t out = RILL_BUF_INIT;
-    char why[128];
-    if (d->json && rill_serializer_encode(d->json, d->t->opts.value_type, value, &out,
-                                          why, sizeof why) == RILL_OK)
-        evbuffer_add(d->b, out.data, out.len);
-    else
-        evbuffer_add(d->b, "null", 4);
-    rill_buf_free(&out);
-    return 0;
+}
+
+void rill__web_reply(rill_web_t *w, struct evhttp_request *req, int code,
+                     const char *reason, struct evbuffer *body) {
+    rill__web_count(w, code);
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        char len[32];
+        snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+        evbuffer_drain(body, evbuffer_get_length(body));
+    }
+    evhttp_send_reply(req, code, reason, body);
+}
+
+void rill__web_error(rill_web_t *w, struct evhttp_request *req, int code,
+                     const char *reason, const char *msg) {
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    evbuffer_add_printf(b, "{\"error\":");
+    rill__web_json_str(b, msg, strlen(msg));
+    evbuffer_add_printf(b, "}\n");
+    rill__web_reply(w, req, code, reason, b);
+    evbuffer_free(b);
+}
+
+/* ---- views
+ * ---------------------------------------------------------------- */
+
+static void send_json(rill_web_t *w, struct evhttp_request *req, int code,
+                      const char *reason, struct evbuffer *b) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    rill__web_reply(w, req, code, reason, b);
+}
+
+static void status_view(rill_web_t *w, struct evhttp_request *req) {
+    rill_app_t *app = w->app;
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add_printf(b, "{\"app\":");
+    rill__web_json_str(b, app->id, strlen(app->id));
+    evbuffer_add_printf(b, ",\"client_id\":");
+    rill__web_json_str(b, app->client_id, strlen(app->client_id));
+    evbuffer_add_printf(b, ",\"ready\":%s,\"recovering\":%s,\"agents\":{",
+                        rill_app_is_ready(app) ? "true" : "false",
+                        rill__tables_recovering(app) ? "true" : "false");
+    bool first = true;
+    for (rill_agent_t *a = app->agents; a; a = a->next) {
+        evbuffer_add_printf(b, "%s", first ? "" : ",");
+        first = false;
+        rill__web_json_str(b, a->name, strlen(a->name));
+        evbuffer_add_printf(
+            b, ":{\"processed\":%llu,\"errors\":%llu,\"decode_errors\":%llu}",
+            (unsigned long long)a->processed, (unsigned long long)a->errors,
+            (unsigned long long)a->decode_errors);
+    }
+    evbuffer_add_printf(b, "}}\n");
+    send_json(w, req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static const char *state_name(rill_app_state_t s) {
+    switch (s) {
+    case RILL_APP_CREATED:
+        return "created";
+    case RILL_APP_RUNNING:
+        return "running";
+    case RILL_APP_STOPPING:
+        return "stopping";
+    default:
+        return "stopped";
+    }
+}
+
+/* Liveness: this answer is written by the loop, so the loop is turning. */
+static void health_view(rill_web_t *w, struct evhttp_request *req) {
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add_printf(b, "{\"status\":\"ok\",\"app\":");
+    rill__web_json_str(b, w->app->id, strlen(w->app->id));
+    evbuffer_add_printf(b, ",\"state\":\"%s\"}\n", state_name(w->app->state));
+    send_json(w, req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+/* Why rill_app_is_ready() says no, in its own order. */
+static void not_ready_reason(rill_app_t *app, char *out, size_t n) {
+    if (app->state != RILL_APP_RUNNING) {
+        snprintf(out, n, "app is %s", state_name(app->state));
+        return;
+    }
+    if (app->fenced) {
+        snprintf(out, n, "fenced after a stall: waiting for the group to confirm");
+        return;
+    }
+    for (rill_table_t *t = app->tables; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (t->parts[p].state == RILL_TP_RECOVERING) {
+                snprintf(out, n, "table '%s' partition %d is recovering", t->name, p);
+                return;
+            }
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            if (t->parts[p].assigned && t->parts[p].held) {
+                snprintf(out, n, "%s[%d] is held until its tables recover", t->name, p);
+                return;
+            }
+    snprintf(out, n, "not ready");
+}
+
+static void ready_view(rill_web_t *w, struct evhttp_request *req) {
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    if (rill_app_is_ready(w->app)) {
+        evbuffer_add_printf(b, "{\"ready\":true}\n");
+        send_json(w, req, 200, "OK", b);
+    } else {
+        char why[256];
+        not_ready_reason(w->app, why, sizeof why);
+        evbuffer_add_printf(b, "{\"ready\":false,\"reason\":");
+        rill__web_json_str(b, why, strlen(why));
+        evbuffer_add_printf(b, "}\n");
+        send_json(w, req, 503, "Service Unavailable", b);
+    }
+    evbuffer_free(b);
+}
+
+static bool authorized(rill_web_t *w, struct evhttp_request *req) {
+    if (!w->token) return true;
+    const char *h =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7)) return false;
+    h += 7;
+    size_t n = strlen(w->token);
+    if (strlen(h) != n) return false;
+    unsigned char diff = 0; /* the same time for every wrong token of this length */
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(h[i] ^ w->token[i]);
+    return diff == 0;
 }
 
 static void on_request(struct evhttp_request *req, void *opaque) {
-    rill_app_t *app = opaque;
-    const char *uri = evhttp_request_get_uri(req);
-    struct evbuffer *b = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
-    if (!strcmp(uri, "/") || !strcmp(uri, "/health")) {
-        evbuffer_add_printf(b, "{\"app\":");
-        json_str(b, app->id, strlen(app->id));
-        evbuffer_add_printf(b, ",\"client_id\":");
-        json_str(b, app->client_id, strlen(app->client_id));
-        evbuffer_add_printf(b, ",\"ready\":%s,\"recovering\":%s,\"agents\":{",
-                            rill_app_is_ready(app) ? "true" : "false",
-                            rill__tables_recovering(app) ? "true" : "false");
-        bool first = true;
-        for (rill_agent_t *a = app->agents; a; a = a->next) {
-            evbuffer_add_printf(b, "%s", first ? "" : ",");
-            first = false;
-            json_str(b, a->name, strlen(a->name));
-            evbuffer_add_printf(
-                b, ":{\"processed\":%llu,\"errors\":%llu,\"decode_errors\":%llu}",
-                (unsigned long long)a->processed, (unsigned long long)a->errors,
-                (unsigned long long)a->decode_errors);
-        }
-        evbuffer_add_printf(b, "}}\n");
-        evhttp_send_reply(req, 200, "OK", b);
-    } else if (!strncmp(uri, "/tables/", 8)) {
-        rill_table_t *t = NULL;
-        for (rill_table_t *x = app->tables; x; x = x->next)
-            if (!strcmp(x->name, uri + 8)) t = x;
-        if (!t || !t->parts) {
-            evbuffer_add_printf(b, "{\"error\":\"no such table\"}\n");
-            evhttp_send_reply(req, 404, "Not Found", b);
-        } else {
-            char why[128];
-            dump_t d = {t, b, rill__app_serializer(app, "json", why, sizeof why), true};
-            evbuffer_add_printf(b, "{");
-            rill_table_foreach(t, dump_one, &d);
-            evbuffer_add_printf(b, "\n}\n");
-            evhttp_send_reply(req, 200, "OK", b);
-        }
-    } else {
-        evbuffer_add_printf(b, "{\"error\":\"not found\"}\n");
-        evhttp_send_reply(req, 404, "Not Found", b);
+    rill_web_t *w = opaque;
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *rawpath = u ? evhttp_uri_get_path(u) : NULL;
+    if (!rawpath || !*rawpath) rawpath = "/";
+    const char *query = u ? evhttp_uri_get_query(u) : NULL;
+    char *path = evhttp_uridecode(rawpath, 0, NULL);
+    if (!path) {
+        evhttp_send_error(req, 500, NULL);
+        return;
     }
-    evbuffer_free(b);
+    if (strcmp(path, "/health") && !authorized(w, req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"rill\"");
+        rill__web_error(w, req, 401, "Unauthorized", "a bearer token is required");
+    } else if (!strcmp(path, "/")) {
+        status_view(w, req);
+    } else if (!strcmp(path, "/health")) {
+        health_view(w, req);
+    } else if (!strcmp(path, "/ready")) {
+        ready_view(w, req);
+    } else if (!strcmp(path, "/metrics")) {
+        rill__web_metrics(w, req);
+    } else if (!strncmp(path, "/table/", 7)) {
+        rill__web_table_page(w, req, path + 7, query);
+    } else if (!strncmp(path, "/tables/", 8)) {
+        rill__web_table_dump(w, req, path + 8);
+    } else {
+        rill__web_error(w, req, 404, "Not Found", "not found");
+    }
+    free(path);
+}
+
+/* ---- accepting
+ * ---------------------------------------------------------------- */
+
+static bool conn_alive(const rill_web_conn_t *c) {
+    struct sockaddr_storage a;
+    socklen_t n = sizeof a;
+    if (getpeername(c->fd, (struct sockaddr *)&a, &n) || n != c->plen ||
+        memcmp(&a, &c->peer, n))
+        return false;
+    n = sizeof a;
+    return !getsockname(c->fd, (struct sockaddr *)&a, &n) && n == c->llen &&
+           !memcmp(&a, &c->local, n);
+}
+
+/* Forget the connections evhttp has closed since. */
+static void conns_prune(rill_web_t *w) {
+    size_t k = 0;
+    for (size_t i = 0; i < w->nconns; i++)
+        if (conn_alive(&w->conns[i])) w->conns[k++] = w->conns[i];
+    w->nconns = k;
+}
+
+size_t rill__web_conns(rill_web_t *w) {
+    conns_prune(w);
+    return w->nconns;
+}
+
+static bool conn_known(const rill_web_t *w, const rill_web_conn_t *c) {
+    for (size_t i = 0; i < w->nconns; i++)
+        if (w->conns[i].fd == c->fd && w->conns[i].plen == c->plen &&
+            !memcmp(&w->conns[i].peer, &c->peer, c->plen))
+            return true;
+    return false;
+}
+
+/* A connected socket of this process whose local address is the listener's:
+ * a connection it accepted. */
+static bool conn_probe(const rill_web_t *w, int fd, rill_web_conn_t *c) {
+    c->fd = fd;
+    c->llen = sizeof c->local;
+    c->plen = sizeof c->peer;
+    return !getsockname(fd, (struct sockaddr *)&c->local, &c->llen) &&
+           c->llen == w->llen && !memcmp(&c->local, &w->listen, c->llen) &&
+           !getpeername(fd, (struct sockaddr *)&c->peer, &c->plen);
+}
+
+static void reject(rill_web_t *w, int fd) {
+    static const char body[] = "{\"error\":\"too many connections\"}\n";
+    char msg[256];
+    int n = snprintf(msg, sizeof msg,
+                     "HTTP/1.1 503 Service Unavailable\r\n"
+                     "Content-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     sizeof body - 1, body);
+    ssize_t r = send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)r;
+    shutdown(fd, SHUT_RDWR); /* evhttp owns the socket: it sees EOF and closes it */
+    w->rejected++;
+    rill__web_count(w, 503);
+}
+
+/* evhttp calls this for every connection it accepts, before it reads from it.
+ * libevent 2.1 does not say which socket that is, nor when it closes one, so the
+ * new one is found among the process's sockets bound to the listener's address
+ * (/proc/self/fd), and the closed ones are forgotten when their addresses no
+ * longer match. */
+static struct bufferevent *on_connection(struct event_base *base, void *opaque) {
+    rill_web_t *w = opaque;
+    conns_prune(w);
+    rill_web_conn_t c;
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *e;
+    int fd = -1, hi = dir ? 0 : 4096;
+    for (;;) {
+        if (dir) {
+            if (!(e = readdir(dir))) break;
+            if (e->d_name[0] == '.') continue;
+            fd = atoi(e->d_name);
+            if (fd == dirfd(dir)) continue;
+        } else if (++fd >= hi) {
+            break;
+        }
+        if (!conn_probe(w, fd, &c) || conn_known(w, &c)) continue;
+        if (w->nconns >= w->max_conns)
+            reject(w, fd);
+        else
+            w->conns[w->nconns++] = c;
+    }
+    if (dir) closedir(dir);
+    return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *opaque) {
+    (void)fd;
+    (void)what;
+    rill_web_t *w = opaque;
+    evconnlistener_enable(w->lev);
+}
+
+/* accept() failed (out of file descriptors, most likely): the listening socket
+ * stays readable, so stop watching it for a while instead of spinning. */
+/* evhttp makes the listener's argument its own, and the error callback gets that
+ * one: the servers of the process, to find ours by its evhttp. */
+static pthread_mutex_t webs_lock = PTHREAD_MUTEX_INITIALIZER;
+static rill_web_t *webs;
+
+static rill_web_t *web_of(const struct evconnlistener *lev) {
+    pthread_mutex_lock(&webs_lock);
+    rill_web_t *w = webs;
+    while (w && w->lev != lev)
+        w = w->next;
+    pthread_mutex_unlock(&webs_lock);
+    return w;
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *opaque) {
+    (void)opaque; /* evhttp's */
+    rill_web_t *w = web_of(lev);
+    if (!w) {
+        evconnlistener_disable(lev);
+        return;
+    }
+    int err = EVUTIL_SOCKET_ERROR();
+    evconnlistener_disable(lev);
+    if (w->accept_errors++ % 100 == 0)
+        rill__log(w->app, RILL_LOG_WARN,
+                  "web server: accept failed: %s (%llu times); accepting again in "
+                  "%d ms",
+                  evutil_socket_error_to_string(err),
+                  (unsigned long long)w->accept_errors, ACCEPT_PAUSE_MS);
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    event_add(w->resume_ev, &tv);
+}
+
+static void web_free(rill_web_t *w) {
+    if (!w) return;
+    pthread_mutex_lock(&webs_lock);
+    for (rill_web_t **pp = &webs; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    pthread_mutex_unlock(&webs_lock);
+    rill__web_dumps_free(w);
+    if (w->resume_ev) event_free(w->resume_ev);
+    if (w->http)
+        evhttp_free(w->http); /* frees the bound listener */
+    else if (w->lev)
+        evconnlistener_free(w->lev);
+    free(w->conns);
+    free(w);
 }
 
 rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
     int64_t port = rill_conf_get_int(app->conf, "web.port", 0);
     if (port <= 0) return RILL_OK;
     const char *host = rill_conf_get(app->conf, "web.host");
-    app->web = evhttp_new(app->base);
-    if (!app->web) return RILL_ENOMEM;
-    if (evhttp_bind_socket(app->web, host, (uint16_t)port) != 0) {
-        snprintf(errstr, errlen, "web server: cannot listen on %s:%lld", host,
-                 (long long)port);
-        evhttp_free(app->web);
-        app->web = NULL;
+    if (!host || !*host) host = "127.0.0.1";
+    const char *token = rill_conf_get(app->conf, "web.token");
+    int64_t timeout_ms = rill_conf_get_int(app->conf, "web.timeout.ms", 10000);
+    int64_t maxc = rill_conf_get_int(app->conf, "web.max_connections", 64);
+    rill_web_t *w = calloc(1, sizeof *w);
+    if (!w) return RILL_ENOMEM;
+    w->app = app;
+    w->token = token && *token ? token : NULL;
+    w->max_conns = (size_t)(maxc > 0 ? maxc : 64);
+    w->conns = calloc(w->max_conns, sizeof *w->conns);
+    w->http = evhttp_new(app->base);
+    w->resume_ev = event_new(app->base, -1, 0, on_resume, w);
+    if (!w->conns || !w->http || !w->resume_ev) {
+        web_free(w);
+        return RILL_ENOMEM;
+    }
+    struct evutil_addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
+    char portstr[24];
+    snprintf(portstr, sizeof portstr, "%lld", (long long)port);
+    if (evutil_getaddrinfo(host, portstr, &hints, &ai) == 0 && ai)
+        w->lev = evconnlistener_new_bind(app->base, NULL, NULL,
+                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                             LEV_OPT_CLOSE_ON_EXEC,
+                                         128, ai->ai_addr, (int)ai->ai_addrlen);
+    if (ai) evutil_freeaddrinfo(ai);
+    if (!w->lev) {
+        snprintf(errstr, errlen, "web server: cannot listen on %s:%lld: %s", host,
+                 (long long)port, strerror(errno));
+        web_free(w);
         return RILL_EIO;
     }
-    evhttp_set_gencb(app->web, on_request, app);
+    w->llen = sizeof w->listen;
+    if (getsockname(evconnlistener_get_fd(w->lev), (struct sockaddr *)&w->listen,
+                    &w->llen) ||
+        !evhttp_bind_listener(w->http, w->lev)) {
+        snprintf(errstr, errlen, "web server: cannot listen on %s:%lld", host,
+                 (long long)port);
+        web_free(w);
+        return RILL_EIO;
+    }
+    evhttp_set_bevcb(w->http, on_connection, w);
+    evconnlistener_set_error_cb(w->lev, on_accept_error);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(w->http, &tv);
+    evhttp_set_max_headers_size(w->http, MAX_HEADERS);
+    evhttp_set_max_body_size(w->http, MAX_BODY);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(w->http, on_request, w);
+    app->web = w->http;
+    app->web_state = w;
+    pthread_mutex_lock(&webs_lock);
+    w->next = webs;
+    webs = w;
+    pthread_mutex_unlock(&webs_lock);
     rill_log(app->log, RILL_LOG_DEBUG, app->id, "web server on http://%s:%lld/", host,
              (long long)port);
     return RILL_OK;
 }
 
 void rill__web_stop(rill_app_t *app) {
-    if (app->web) evhttp_free(app->web);
+    web_free(app->web_state);
+    app->web_state = NULL;
     app->web = NULL;
 }

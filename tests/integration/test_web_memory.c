@@ -1,0 +1,555 @@
+/* The worker's web server (docs/web.md) on memory://, probed the way the issue's
+ * abuse cases did: UTF-8 keys, HEAD, partial requests, too many connections, a
+ * huge URL, running out of file descriptors, big table dumps, a bearer token, the
+ * health and readiness probes, paged listing and /metrics. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <rill/rill.h>
+
+#include "run_until.h"
+
+static unsigned seq;
+
+static int free_port(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t n = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &n);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+typedef struct web {
+    struct event_base *base;
+    rill_app_t *app;
+    rill_topic_t *in;
+    rill_table_t *counts;
+    rill_agent_t *agent;
+    int port;
+    uint64_t handled;
+} web_t;
+
+static int count_key(rill_event_t *ev, void *opaque) {
+    web_t *w = opaque;
+    size_t len;
+    const void *k = rill_event_key_bytes(ev, &len);
+    rill_err_t rc = rill_table_incr(w->counts, k, len, 1, NULL);
+    w->handled++;
+    return rc;
+}
+
+/* An app counting keys of "in" into table "counts", with its web server on. */
+static void web_start(web_t *w, const char *broker, int partitions, ...) {
+    memset(w, 0, sizeof *w);
+    w->base = event_base_new();
+    w->port = free_port();
+    rill_conf_t *c = rill_conf_new();
+    char err[256], port[16], url[128];
+    if (!broker) {
+        snprintf(url, sizeof url, "memory://web-%d-%u", (int)getpid(), ++seq);
+        broker = url;
+    }
+    snprintf(port, sizeof port, "%d", w->port);
+    assert_int_equal(rill_conf_set(c, "broker", broker, err, sizeof err), RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "web.port", port, err, sizeof err), RILL_CONF_OK);
+    rill_conf_set(c, "log.level", "warn", err, sizeof err);
+    va_list ap;
+    va_start(ap, partitions);
+    for (const char *k; (k = va_arg(ap, const char *));) {
+        const char *v = va_arg(ap, const char *);
+        if (rill_conf_set(c, k, v, err, sizeof err) != RILL_CONF_OK)
+            fail_msg("%s: %s", k, err);
+    }
+    va_end(ap);
+    w->app = rill_app_new_with_base("web", c, w->base, err, sizeof err);
+    assert_non_null(w->app);
+    rill_topic_opts_t to = {.partitions = partitions};
+    w->in = rill_app_topic(w->app, "in", &to);
+    rill_table_opts_t o = {.value_type = &rill_type_int64, .source = w->in};
+    w->counts = rill_app_table(w->app, "counts", &o);
+    assert_non_null(w->counts);
+    w->agent = rill_app_agent(w->app, "count", w->in, count_key, w, NULL);
+    assert_non_null(w->agent);
+    if (rill_app_start(w->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+}
+
+static void web_send(web_t *w, const void *key, size_t klen) {
+    assert_int_equal(rill_send_raw(w->in, key, klen, "1", 1, NULL), RILL_OK);
+}
+
+static void web_ready(web_t *w, uint64_t handled) {
+    RUN_UNTIL(w->base, rill_app_is_ready(w->app) && w->handled >= handled, 5000);
+    assert_true(rill_app_is_ready(w->app));
+    assert_true(w->handled >= handled);
+}
+
+static void web_stop(web_t *w) {
+    rill_app_destroy(w->app);
+    event_base_free(w->base);
+}
+
+/* ---- a raw HTTP client on the test's loop ---- */
+
+typedef struct conn {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    bool eof;
+} conn_t;
+
+static void conn_open(conn_t *c, int port) {
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+}
+
+static void conn_write(conn_t *c, const char *s, size_t n) {
+    while (n) {
+        ssize_t r = send(c->fd, s, n, MSG_NOSIGNAL);
+        if (r <= 0) return; /* the server closed on us */
+        s += r;
+        n -= (size_t)r;
+    }
+    fcntl(c->fd, F_SETFL, O_NONBLOCK);
+}
+
+/* Read what is there; true at EOF (or a reset). */
+static bool conn_poll(conn_t *c) {
+    for (;;) {
+        if (c->cap - c->len < 65536) {
+            c->cap = c->cap ? c->cap * 2 : 131072;
+            c->buf = realloc(c->buf, c->cap + 1);
+        }
+        ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (r > 0) {
+            c->len += (size_t)r;
+            c->buf[c->len] = 0;
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c->eof;
+        c->eof = true;
+        if (c->buf) c->buf[c->len] = 0;
+        return true;
+    }
+}
+
+static void conn_close(conn_t *c) {
+    close(c->fd);
+    free(c->buf);
+}
+
+/* GET (or another request line) @p path with Connection: close; the answer. */
+static char *http(web_t *w, const char *method, const char *path, const char *headers) {
+    conn_t c;
+    conn_open(&c, w->port);
+    char req[4096];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n", method,
+                     path, headers ? headers : "");
+    conn_write(&c, req, (size_t)n);
+    RUN_UNTIL(w->base, conn_poll(&c), 10000);
+    assert_true(c.eof);
+    char *out = c.buf ? c.buf : strdup("");
+    close(c.fd);
+    return out;
+}
+
+static int status_of(const char *resp) {
+    int code = 0;
+    sscanf(resp, "HTTP/1.%*d %d", &code);
+    return code;
+}
+
+static const char *body_of(const char *resp) {
+    const char *b = strstr(resp, "\r\n\r\n");
+    return b ? b + 4 : "";
+}
+
+/* ---- tests ---- */
+
+static void utf8_keys_come_back_as_utf8_and_other_bytes_escaped(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    web_send(&w, "\xc3\xa9t\xc3\xa9", 5); /* été */
+    web_send(&w, "bad\xff", 4);
+    web_send(&w, "q\"uote", 6);
+    web_ready(&w, 3);
+    char *r = http(&w, "GET", "/tables/counts", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(body_of(r), "\"\xc3\xa9t\xc3\xa9\": 1"));
+    assert_non_null(strstr(body_of(r), "\"bad\\\\xff\": 1"));
+    assert_non_null(strstr(body_of(r), "\"q\\\"uote\": 1"));
+    free(r);
+    r = http(&w, "GET", "/table/counts", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(body_of(r), "\"key\":\"\xc3\xa9t\xc3\xa9\""));
+    free(r);
+    web_stop(&w);
+}
+
+static void head_answers_have_no_body(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    web_ready(&w, 0);
+    const char *paths[] = {"/", "/health", "/metrics", "/table/counts", "/nope"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        char *r = http(&w, "HEAD", paths[i], NULL);
+        assert_true(status_of(r) == 200 || status_of(r) == 404);
+        assert_string_equal(body_of(r), "");
+        free(r);
+    }
+    web_stop(&w);
+}
+
+static void a_partial_request_is_closed_after_the_timeout(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.timeout.ms", "300", NULL);
+    web_ready(&w, 0);
+    conn_t c;
+    conn_open(&c, w.port);
+    conn_write(&c, "GET / HTTP/1.1\r\nHost:", 21);
+    RUN_UNTIL(w.base, conn_poll(&c), 10000);
+    assert_true(c.eof);
+    assert_null(strstr(c.buf ? c.buf : "", "200 OK"));
+    conn_close(&c);
+    web_stop(&w);
+}
+
+static void connections_past_the_limit_are_answered_503(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.max_connections", "2", NULL);
+    web_ready(&w, 0);
+    conn_t idle[2];
+    for (int i = 0; i < 2; i++) {
+        conn_open(&idle[i], w.port);
+        conn_write(&idle[i], "GET / HTTP/1.1\r\n", 16);
+    }
+    RUN_UNTIL(w.base, false, 100); /* both accepted */
+    char *r = http(&w, "GET", "/", NULL);
+    assert_int_equal(status_of(r), 503);
+    assert_non_null(strstr(body_of(r), "too many connections"));
+    free(r);
+    for (int i = 0; i < 2; i++)
+        conn_close(&idle[i]);
+    RUN_UNTIL(w.base, false, 100);
+    r = http(&w, "GET", "/", NULL); /* closed ones no longer count */
+    assert_int_equal(status_of(r), 200);
+    free(r);
+    web_stop(&w);
+}
+
+static void a_huge_url_is_refused(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    web_ready(&w, 0);
+    size_t n = 100000;
+    char *req = malloc(n + 64);
+    memcpy(req, "GET /", 5);
+    memset(req + 5, 'a', n);
+    strcpy(req + 5 + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    conn_t c;
+    conn_open(&c, w.port);
+    conn_write(&c, req, strlen(req));
+    RUN_UNTIL(w.base, conn_poll(&c), 10000);
+    assert_true(c.eof);
+    assert_int_not_equal(status_of(c.buf ? c.buf : ""), 404); /* not read whole */
+    conn_close(&c);
+    free(req);
+    web_stop(&w);
+}
+
+static int libevent_logs;
+static void on_libevent_log(int severity, const char *msg) {
+    (void)severity;
+    (void)msg;
+    libevent_logs++;
+}
+
+static int max_open_fd(void) {
+    int hi = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1) hi = fd;
+    return hi;
+}
+
+static void running_out_of_fds_pauses_accepting_instead_of_spinning(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    web_ready(&w, 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) { /* 40 clients that hold their connections open */
+        int fds[40];
+        for (int i = 0; i < 40; i++) {
+            fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in a = {.sin_family = AF_INET,
+                                    .sin_port = htons((uint16_t)w.port),
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            if (connect(fds[i], (struct sockaddr *)&a, sizeof a)) _exit(1);
+        }
+        sleep(3);
+        _exit(0);
+    }
+    struct rlimit old, low;
+    getrlimit(RLIMIT_NOFILE, &old);
+    low = old;
+    low.rlim_cur = (rlim_t)max_open_fd() + 4; /* a few free: then EMFILE */
+    libevent_logs = 0;
+    event_set_log_callback(on_libevent_log);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fill[4096], nfill = 0; /* take every free descriptor but three */
+    while (nfill < 4096 && (fill[nfill] = dup(0)) >= 0)
+        nfill++;
+    for (int i = 0; i < 3 && nfill; i++)
+        close(fill[--nfill]);
+    RUN_UNTIL(w.base, false, 1000);
+    while (nfill)
+        close(fill[--nfill]);
+    setrlimit(RLIMIT_NOFILE, &old);
+    event_set_log_callback(NULL);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    print_message("libevent logged %d lines in 1 s out of fds\n", libevent_logs);
+    assert_true(libevent_logs < 10); /* before: one per loop turn, thousands */
+    RUN_UNTIL(w.base, false, 300);   /* the clients' sockets close, accepting resumes */
+    char *r = http(&w, "GET", "/health", NULL);
+    assert_int_equal(status_of(r), 200);
+    free(r);
+    r = http(&w, "GET", "/metrics", NULL); /* it did run out */
+    assert_null(strstr(body_of(r), "rill_http_accept_errors_total{app=\"web\"} 0\n"));
+    assert_non_null(strstr(body_of(r), "rill_http_accept_errors_total{app=\"web\"} "));
+    free(r);
+    web_stop(&w);
+}
+
+static void a_big_dump_does_not_hold_up_other_requests(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 4, NULL);
+    char k[32];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(k, sizeof k, "key%05d", i);
+        web_send(&w, k, (size_t)n);
+    }
+    web_ready(&w, 20000);
+    enum { N = 8 };
+    conn_t d[N], h;
+    const char *req =
+        "GET /tables/counts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for (int i = 0; i < N; i++) {
+        conn_open(&d[i], w.port);
+        conn_write(&d[i], req, strlen(req));
+    }
+    conn_open(&h, w.port);
+    const char *hreq = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    conn_write(&h, hreq, strlen(hreq));
+    int dumps_done_before_health = -1;
+    RUN_UNTIL(w.base, conn_poll(&h), 10000);
+    assert_true(h.eof);
+    dumps_done_before_health = 0;
+    for (int i = 0; i < N; i++)
+        dumps_done_before_health += conn_poll(&d[i]);
+    assert_int_equal(status_of(h.buf), 200);
+    assert_int_equal(dumps_done_before_health, 0);
+    for (int i = 0; i < N; i++) {
+        RUN_UNTIL(w.base, conn_poll(&d[i]), 20000);
+        assert_true(d[i].eof);
+        size_t items = 0;
+        for (const char *p = d[i].buf; (p = strstr(p, "\"key")); p++)
+            items++;
+        assert_int_equal(items, 20000); /* every key, once */
+        assert_non_null(strstr(d[i].buf, "\"key00000\": 1"));
+        conn_close(&d[i]);
+    }
+    conn_close(&h);
+    web_stop(&w);
+}
+
+static void paged_listing_visits_every_key_once(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 4, NULL);
+    char k[32];
+    for (int i = 0; i < 250; i++) {
+        int n = snprintf(k, sizeof k, "k%03d", i);
+        web_send(&w, k, (size_t)n);
+    }
+    web_ready(&w, 250);
+    int seen[250] = {0};
+    char path[512] = "/table/counts?limit=40";
+    int pages = 0;
+    for (;;) {
+        char *r = http(&w, "GET", path, NULL);
+        assert_int_equal(status_of(r), 200);
+        const char *b = body_of(r);
+        int items = 0;
+        for (const char *p = b; (p = strstr(p, "{\"key\":\"k")); p++) {
+            int i = atoi(p + 9);
+            assert_true(i >= 0 && i < 250);
+            seen[i]++;
+            items++;
+        }
+        assert_true(items <= 40);
+        pages++;
+        const char *nx = strstr(b, "\"next\":\"");
+        if (!nx) {
+            assert_non_null(strstr(b, "\"next\":null"));
+            free(r);
+            break;
+        }
+        nx += 8;
+        size_t n = (size_t)(strchr(nx, '"') - nx);
+        assert_true(n < sizeof path);
+        memcpy(path, nx, n);
+        path[n] = 0;
+        free(r);
+        assert_true(pages < 100);
+    }
+    for (int i = 0; i < 250; i++)
+        assert_int_equal(seen[i], 1);
+    assert_true(pages >= 7);
+    char *r = http(&w, "GET", "/table/counts?limit=5000", NULL);
+    assert_non_null(strstr(body_of(r), "\"limit\":1000")); /* bounded */
+    free(r);
+    r = http(&w, "GET", "/table/counts?limit=x", NULL);
+    assert_int_equal(status_of(r), 400);
+    free(r);
+    r = http(&w, "GET", "/table/nope", NULL);
+    assert_int_equal(status_of(r), 404);
+    free(r);
+    web_stop(&w);
+}
+
+static void a_token_guards_everything_but_health(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.token", "s3cret", NULL);
+    web_ready(&w, 0);
+    const char *paths[] = {"/", "/ready", "/metrics", "/table/counts", "/tables/counts"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        char *r = http(&w, "GET", paths[i], NULL);
+        assert_int_equal(status_of(r), 401);
+        free(r);
+        r = http(&w, "GET", paths[i], "Authorization: Bearer wrong!\r\n");
+        assert_int_equal(status_of(r), 401);
+        free(r);
+        r = http(&w, "GET", paths[i], "Authorization: Bearer s3cret\r\n");
+        assert_int_equal(status_of(r), 200);
+        free(r);
+    }
+    char *r = http(&w, "GET", "/health", NULL);
+    assert_int_equal(status_of(r), 200);
+    free(r);
+    web_stop(&w);
+}
+
+/* memory:// whose changelog readers never deliver: recovery never finishes. */
+static rill_err_t silent_reader_open(rill_transport_t *t, const char *topic,
+                                     int32_t partition, int64_t offset) {
+    (void)t;
+    (void)topic;
+    (void)partition;
+    (void)offset;
+    return RILL_OK;
+}
+
+static void ready_is_503_with_a_reason_until_tables_recover(void **state) {
+    (void)state;
+    static struct rill_transport_ops stuck;
+    stuck = *rill_transport_find("memory");
+    stuck.scheme = "web-stuck";
+    stuck.reader_open = silent_reader_open;
+    assert_int_equal(rill_register_transport(&stuck), RILL_OK);
+    web_t w;
+    web_start(&w, "web-stuck://web-ready", 2, NULL);
+    RUN_UNTIL(w.base, false, 300);
+    char *r = http(&w, "GET", "/ready", NULL);
+    assert_int_equal(status_of(r), 503);
+    assert_non_null(strstr(body_of(r), "\"ready\":false"));
+    assert_non_null(strstr(body_of(r), "table 'counts' partition"));
+    free(r);
+    r = http(&w, "GET", "/health", NULL); /* alive all the same */
+    assert_int_equal(status_of(r), 200);
+    free(r);
+    web_stop(&w);
+
+    web_start(&w, NULL, 2, NULL);
+    web_ready(&w, 0);
+    r = http(&w, "GET", "/ready", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(body_of(r), "\"ready\":true"));
+    free(r);
+    web_stop(&w);
+}
+
+static void metrics_count_events_per_agent(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    for (int i = 0; i < 7; i++)
+        web_send(&w, "k", 1);
+    web_ready(&w, 7);
+    char *r = http(&w, "GET", "/metrics", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(r, "Content-Type: text/plain; version=0.0.4"));
+    const char *b = body_of(r);
+    assert_non_null(strstr(
+        b, "rill_events_processed_total{app=\"web\",agent=\"count\",topic=\"in\"} 7\n"));
+    assert_non_null(strstr(b, "rill_table_keys{app=\"web\",table=\"counts\"} 1\n"));
+    assert_non_null(strstr(b, "rill_sends_total{app=\"web\",topic=\"in\"} 7\n"));
+    assert_non_null(strstr(b, "# TYPE rill_rebalances_total counter\n"));
+    free(r);
+    r = http(&w, "GET", "/nope", NULL);
+    free(r);
+    r = http(&w, "GET", "/metrics", NULL);
+    assert_non_null(
+        strstr(body_of(r), "rill_http_requests_total{app=\"web\",code=\"404\"} 1\n"));
+    free(r);
+    web_stop(&w);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(utf8_keys_come_back_as_utf8_and_other_bytes_escaped),
+        cmocka_unit_test(head_answers_have_no_body),
+        cmocka_unit_test(a_partial_request_is_closed_after_the_timeout),
+        cmocka_unit_test(connections_past_the_limit_are_answered_503),
+        cmocka_unit_test(a_huge_url_is_refused),
+        cmocka_unit_test(running_out_of_fds_pauses_accepting_instead_of_spinning),
+        cmocka_unit_test(a_big_dump_does_not_hold_up_other_requests),
+        cmocka_unit_test(paged_listing_visits_every_key_once),
+        cmocka_unit_test(a_token_guards_everything_but_health),
+        cmocka_unit_test(ready_is_503_with_a_reason_until_tables_recover),
+        cmocka_unit_test(metrics_count_events_per_agent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
