@@ -16,7 +16,7 @@ redis_start() { # DIR [extra redis-server args...]: sets redis_port, redis_pid
             --daemonize no --logfile "$d/redis.log" "$@" &
         redis_pid=$!
         for _ in $(seq 50); do
-            redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0
+            [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && return 0
             kill -0 "$redis_pid" 2>/dev/null || break
             sleep 0.1
         done
@@ -31,7 +31,9 @@ redis_restart() {
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$d" --save "" \
         --daemonize no --logfile "$d/redis.log" "$@" &
     redis_pid=$!
-    for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+    # PONG, not just an answer: while it loads its AOF it answers LOADING (and refuses
+    # the XADDs a test would send next)
+    for _ in $(seq 100); do [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
     return 1
 }
 # xadd_keyed BUILD TOPIC PARTITIONS FROM TO: XADD key=k(i%1000) value=x for i in
