@@ -235,6 +235,23 @@ static bool sync_connect(rctx_t *r, char *errstr, size_t errlen) {
         freeReplyObject(rep);
         rep = redisCommand(r->sync, "SELECT %d", r->db);
     }
+    if (rep && rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "LOADING", 7) &&
+        !r->sync_loading) {
+        /* a server restarting with AOF or RDB: wait for it, within redis.timeout.ms */
+        freeReplyObject(rep);
+        redisFree(r->sync);
+        r->sync = NULL;
+        r->sync_loading = true;
+        uint64_t end = rill_mono_ns() + (uint64_t)r->timeout_ms * 1000000u;
+        bool ok = false;
+        while (!ok && rill_mono_ns() < end) {
+            poll(NULL, 0, 100);
+            ok = sync_connect(r, errstr, errlen);
+            if (!ok && !strstr(errstr, "LOADING")) break;
+        }
+        r->sync_loading = false;
+        return ok;
+    }
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         snprintf(errstr, errlen, "redis at %s: %s", r->where,
                  rep ? rep->str : r->sync->errstr);
@@ -256,6 +273,22 @@ redisReply *rill__redis_sync(rctx_t *r, char *errstr, size_t errlen, int argc,
             snprintf(errstr, errlen, "redis at %s: %s failed: %s", r->where, argv[0],
                      r->sync->errstr);
             continue; /* the connection broke: reconnect once */
+        }
+        if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "LOADING", 7) &&
+            attempt == 0) {
+            /* restarted under us: wait for its data, within redis.timeout.ms */
+            uint64_t end = rill_mono_ns() + (uint64_t)r->timeout_ms * 1000000u;
+            while (rep && rep->type == REDIS_REPLY_ERROR &&
+                   !strncmp(rep->str, "LOADING", 7) && rill_mono_ns() < end) {
+                freeReplyObject(rep);
+                poll(NULL, 0, 100);
+                rep = redisCommandArgv(r->sync, argc, argv, NULL);
+            }
+            if (!rep) {
+                snprintf(errstr, errlen, "redis at %s: %s failed: %s", r->where, argv[0],
+                         r->sync->errstr);
+                continue;
+            }
         }
         if (rep->type == REDIS_REPLY_ERROR) {
             snprintf(errstr, errlen, "redis at %s: %s: %s", r->where, argv[0], rep->str);

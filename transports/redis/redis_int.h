@@ -116,6 +116,7 @@ typedef struct rctx {
     int port, db;
     int64_t broker_timeout_ms;
     redisContext *sync; /* blocking calls: declare, committed, watermarks */
+    bool sync_loading;  /* sync_connect is waiting for a loading server */
     rconn_t cmd, grp, tail;
     uint64_t down_since_ns; /* 0: every connection up */
     struct event *down_ev;
