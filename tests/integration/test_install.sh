@@ -77,8 +77,13 @@ add_executable(installed main.c)
 target_link_libraries(installed PRIVATE rill::rill)
 EOF
 
+# A library built with the sanitizers needs their runtime in the program too.
+san=""
+grep -q "^RILL_SANITIZE:BOOL=ON" "$build/CMakeCache.txt" && san="-fsanitize=address,undefined"
+
 # find_package, with what is installed on this machine
-cmake -S "$tmpd/app" -B "$tmpd/b1" -DCMAKE_PREFIX_PATH="$prefix" >"$tmpd/b1.log" 2>&1 &&
+cmake -S "$tmpd/app" -B "$tmpd/b1" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$san" \
+    -DCMAKE_EXE_LINKER_FLAGS="$san" >"$tmpd/b1.log" 2>&1 &&
     cmake --build "$tmpd/b1" >>"$tmpd/b1.log" 2>&1
 check "a program builds with find_package(rill) and rill::rill" $?
 LD_LIBRARY_PATH=$prefix/lib:$prefix/lib64 timeout 20 "$tmpd/b1/installed" >"$tmpd/run1" 2>&1
@@ -107,7 +112,7 @@ check "pkg-config's include dir holds the installed rill/rill.h" \
     $([ "$(cd "$incdir" 2>/dev/null && pwd -P)" = "$(cd "$prefix/include" && pwd -P)" ] &&
       [ -f "$incdir/rill/rill.h" ]; echo $?)
 # shellcheck disable=SC2046
-cc -o "$tmpd/installed-pc" "$tmpd/app/main.c" $cflags $(pkg-config --libs rill) >"$tmpd/pc.log" 2>&1
+cc $san -o "$tmpd/installed-pc" "$tmpd/app/main.c" $cflags $(pkg-config --libs rill) >"$tmpd/pc.log" 2>&1
 check "a program builds with pkg-config --cflags --libs rill" $?
 LD_LIBRARY_PATH=$prefix/lib:$prefix/lib64 timeout 20 "$tmpd/installed-pc" >"$tmpd/run2" 2>&1
 check "... and runs" $?
