@@ -346,9 +346,30 @@ void rill__tables_on_lost(rill_app_t *app) {
     resume_held(app);
 }
 
+/* Write @p k changelog records ending at offset @p last to the store in one batch
+ * (the one store-write path of recovery and standbys).  False: the worker dies. */
+static bool apply_batch(rill_tpart_t *tp, const rill_store_op_t *ops, size_t k,
+                        int64_t last) {
+    rill_table_t *t = tp->table;
+    if (rill__st_write(t->app->store, tp->sp, ops, k, last + 1) != RILL_OK) {
+        rill_app_fail(t->app, RILL_ESTORE,
+                      "table '%s' partition %d: store write failed "
+                      "while applying the changelog at offset %lld",
+                      t->name, tp->partition, (long long)last);
+        return false;
+    }
+    tp->cl_next = tp->store_offset = last + 1;
+    if (tp->state == RILL_TP_RECOVERING) {
+        tp->rec_applied += k;
+        t->recovered += k;
+    } else {
+        t->standby_applied += k;
+    }
+    return true;
+}
+
 /* Apply changelog messages straight to the store (recovery and standbys). */
 static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
-    rill_table_t *t = tp->table;
     rill_store_op_t ops[256];
     size_t k = 0;
     int64_t last = -1;
@@ -359,35 +380,12 @@ static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
             (rill_store_op_t){m->value ? RILL_STORE_PUT : RILL_STORE_DEL,
                               m->key ? m->key : "", m->key_len, m->value, m->value_len};
         last = m->offset;
-        if (k == 256 || i + 1 == n) {
-            if (rill__st_write(t->app->store, tp->sp, ops, k, last + 1) != RILL_OK) {
-                rill_app_fail(t->app, RILL_ESTORE,
-                              "table '%s' partition %d: store write failed "
-                              "while applying the changelog at offset %lld",
-                              t->name, tp->partition, (long long)last);
-                return;
-            }
-            tp->cl_next = tp->store_offset = last + 1;
-            if (tp->state == RILL_TP_RECOVERING) {
-                tp->rec_applied += k;
-                t->recovered += k;
-            } else {
-                t->standby_applied += k;
-            }
+        if (k == 256) {
+            if (!apply_batch(tp, ops, k, last)) return;
             k = 0;
         }
     }
-    if (k) { /* the tail after skipped messages */
-        if (rill__st_write(t->app->store, tp->sp, ops, k, last + 1) == RILL_OK) {
-            tp->cl_next = tp->store_offset = last + 1;
-            if (tp->state == RILL_TP_RECOVERING) {
-                tp->rec_applied += k;
-                t->recovered += k;
-            } else {
-                t->standby_applied += k;
-            }
-        }
-    }
+    if (k && !apply_batch(tp, ops, k, last)) return;
     tp->rec_progress_ns = rill_mono_ns();
 }
 
