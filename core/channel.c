@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app_int.h"
+#include "msg_int.h"
 
 typedef struct chan_msg {
     rill_msg_t msg;
@@ -71,23 +72,12 @@ rill_err_t rill__channel_push(rill_topic_t *t, const void *k, size_t klen, const
     rill_app_t *app = t->app;
     if (!ch->ev && !(ch->ev = event_new(app->base, -1, 0, on_chan, ch)))
         return RILL_ENOMEM;
-    size_t nh = o ? o->nheaders : 0, hl = 0;
-    for (size_t i = 0; i < nh; i++)
-        hl += strlen(o->headers[i].name) + 1 + o->headers[i].value_len;
+    size_t nh = o ? o->nheaders : 0, hl = nh ? rill__headers_size(o->headers, nh) : 0;
     chan_msg_t *m = malloc(sizeof *m + nh * sizeof(rill_header_t) + hl + klen + vlen + 1);
     if (!m) return RILL_ENOMEM;
     rill_header_t *hs = (rill_header_t *)(m + 1);
     uint8_t *w = (uint8_t *)(hs + nh);
-    for (size_t i = 0; i < nh; i++) {
-        size_t nl = strlen(o->headers[i].name) + 1;
-        memcpy(w, o->headers[i].name, nl);
-        hs[i].name = (const char *)w;
-        w += nl;
-        memcpy(w, o->headers[i].value, o->headers[i].value_len);
-        hs[i].value = w;
-        hs[i].value_len = o->headers[i].value_len;
-        w += o->headers[i].value_len;
-    }
+    if (nh) w = rill__headers_copy(hs, o->headers, nh, w);
     uint8_t *kp = w;
     if (klen) memcpy(kp, k, klen);
     uint8_t *vp = kp + klen;

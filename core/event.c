@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app_int.h"
+#include "msg_int.h"
 
 /* ---- events
  * ------------------------------------------------------------------------------ */
@@ -64,9 +65,7 @@ void rill__events_free(rill_app_t *app) {
 rill_err_t rill__event_own(rill_event_t *ev) {
     if (ev->own) return RILL_OK;
     rill_msg_t *m = &ev->msg;
-    size_t tl = strlen(m->topic) + 1, hl = 0;
-    for (size_t i = 0; i < m->nheaders; i++)
-        hl += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+    size_t tl = strlen(m->topic) + 1, hl = rill__headers_size(m->headers, m->nheaders);
     uint8_t *p = malloc(tl + m->key_len + m->value_len + hl + 1);
     rill_header_t *hs = m->nheaders ? malloc(m->nheaders * sizeof *hs) : NULL;
     if (!p || (m->nheaders && !hs)) {
@@ -88,16 +87,7 @@ rill_err_t rill__event_own(rill_event_t *ev) {
         m->value = p;
         p += m->value_len;
     }
-    for (size_t i = 0; i < m->nheaders; i++) {
-        size_t nl = strlen(m->headers[i].name) + 1;
-        memcpy(p, m->headers[i].name, nl);
-        hs[i].name = (const char *)p;
-        p += nl;
-        memcpy(p, m->headers[i].value, m->headers[i].value_len);
-        hs[i].value = p;
-        hs[i].value_len = m->headers[i].value_len;
-        p += m->headers[i].value_len;
-    }
+    rill__headers_copy(hs, m->headers, m->nheaders, p);
     ev->own_headers = hs;
     m->headers = hs;
     ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
