@@ -301,9 +301,14 @@ static void dump_free(rill_web_dump_t *d) {
     free(d);
 }
 
+/* The client went away (or timed out) half way.  evhttp has detached the request
+ * it handed us (userdone unset), so it is ours to free; one still attached is
+ * freed with its connection. */
 static void dump_closed(struct evhttp_connection *evcon, void *opaque) {
     (void)evcon;
-    dump_free(opaque); /* the client went away: its request is evhttp's */
+    rill_web_dump_t *d = opaque;
+    if (!evhttp_request_get_connection(d->req)) evhttp_request_free(d->req);
+    dump_free(d);
 }
 
 static void dump_end(rill_web_dump_t *d, const char *tail) {

@@ -393,6 +393,34 @@ static void a_big_dump_does_not_hold_up_other_requests(void **state) {
     web_stop(&w);
 }
 
+static void a_client_leaving_mid_dump_ends_it(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 4, NULL);
+    char k[32];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(k, sizeof k, "key%05d", i);
+        web_send(&w, k, (size_t)n);
+    }
+    web_ready(&w, 20000);
+    for (int round = 0; round < 3; round++) {
+        conn_t d;
+        conn_open(&d, w.port);
+        const char *req = "GET /tables/counts HTTP/1.1\r\nHost: x\r\n\r\n";
+        conn_write(&d, req, strlen(req));
+        RUN_UNTIL(w.base, (conn_poll(&d), d.len > 1000), 5000);
+        assert_true(d.len > 1000);
+        conn_close(&d); /* gone half way */
+        RUN_UNTIL(w.base, false, 100);
+    }
+    char *r = http(&w, "GET", "/metrics", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(
+        strstr(body_of(r), "rill_http_connections{app=\"web\"} 1\n")); /* this one */
+    free(r);
+    web_stop(&w);
+}
+
 static void paged_listing_visits_every_key_once(void **state) {
     (void)state;
     web_t w;
@@ -546,6 +574,7 @@ int main(void) {
         cmocka_unit_test(a_huge_url_is_refused),
         cmocka_unit_test(running_out_of_fds_pauses_accepting_instead_of_spinning),
         cmocka_unit_test(a_big_dump_does_not_hold_up_other_requests),
+        cmocka_unit_test(a_client_leaving_mid_dump_ends_it),
         cmocka_unit_test(paged_listing_visits_every_key_once),
         cmocka_unit_test(a_token_guards_everything_but_health),
         cmocka_unit_test(ready_is_503_with_a_reason_until_tables_recover),
