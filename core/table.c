@@ -137,6 +137,16 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
                 t->opts.source->partitions);
             return RILL_EPARTITIONS;
         }
+        for (rill__join_t *j = t->joins; j; j = j->next)
+            if (j->source->partitions != t->partitions) {
+                snprintf(errstr, errlen,
+                         "stream '%s' (%d partitions) joins table '%s' (%d partitions): "
+                         "they must be co-partitioned; repartition the stream with "
+                         "rill_stream_group_by() into a topic of %d partitions",
+                         j->source->name, j->source->partitions, t->name, t->partitions,
+                         t->partitions);
+                return RILL_EPARTITIONS;
+            }
         t->key_check = (int)key_check_of(app->conf);
         if (!(t->parts = calloc((size_t)t->partitions, sizeof *t->parts)) ||
             !(t->mismatch_logged =
@@ -163,6 +173,13 @@ void rill__tables_free(rill_app_t *app) {
         }
         free(t->parts);
         free(t->mismatch_logged);
+        while (t->joins) {
+            rill__join_t *j = t->joins;
+            t->joins = j->next;
+            if (j->found) rill_value_clear(t->opts.value_type, j->row);
+            free(j->row);
+            free(j);
+        }
         rill_buf_free(&t->vbuf);
         rill_buf_free(&t->kbuf);
         free(t->vser_name);
@@ -444,6 +461,20 @@ static rill_err_t get_at(rill_table_t *t, const void *key, size_t klen, int64_t 
         return rc;
     bool found;
     return read_skey(tp, out, &found);
+}
+
+rill_err_t rill__table_find(rill_table_t *t, const void *key, size_t klen, void *out,
+                            bool *found) {
+    *found = false;
+    rill_err_t rc = RILL_OK;
+    rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
+    if (!tp) return rc;
+    rill__window_t w = win(t);
+    int64_t ts = event_time(t->app);
+    if ((rc = store_key(t, key, klen, windowed(t) ? rill__window_last(&w, ts) : 0)) !=
+        RILL_OK)
+        return rc;
+    return read_skey(tp, out, found);
 }
 
 rill_err_t rill_table_get(rill_table_t *t, const void *key, size_t klen,
@@ -744,6 +775,7 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
     out->recovered = t->recovered;
     out->standby_applied = t->standby_applied;
     out->mismatched_writes = t->mismatched_writes;
+    out->join_misses = t->join_misses;
     for (int32_t p = 0; p < t->partitions; p++) {
         rill_tpart_t *tp = &t->parts[p];
         if (tp->state == RILL_TP_STANDBY) out->standby++;

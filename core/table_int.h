@@ -61,6 +61,10 @@ struct rill_table {
     uint64_t mismatched_writes; /* such writes (stored in the event's partition) */
     bool *mismatch_logged;      /* [partitions]: warned for this event partition */
     rill_buf_t vbuf, kbuf;
+    /* stream-table joins on this table (join.c): their sources are checked for
+     * co-partitioning at start; misses of inner joins are counted */
+    struct rill__join *joins;
+    uint64_t join_misses;
     struct rill_table *next;
 };
 
@@ -78,6 +82,25 @@ void rill__tables_flush(rill_app_t *app);
 void rill__tables_discard(rill_app_t *app);
 void rill__tables_free(rill_app_t *app);
 rill_err_t rill__tpart_flush(rill_tpart_t *tp);
+/* Read @p key (in a handler: the event's table partition; windowed: the window of
+ * the event's time) into @p out; *found tells whether a row exists (else @p out is
+ * the default). */
+rill_err_t rill__table_find(rill_table_t *t, const void *key, size_t klen, void *out,
+                            bool *found);
+/* join.c: one stream-table join (freed with its table, by table.c) */
+typedef struct rill__join {
+    rill_table_t *table;
+    rill_topic_t *source; /* the joined stream's topic */
+    int mode;             /* rill_join_mode_t */
+    rill_key_fn key;
+    void *key_opaque;
+    rill_join_fn fn;
+    void *opaque;
+    void *row; /* the row looked up by the filter step, consumed by the map step */
+    bool found;
+    rill_err_t err; /* of the lookup, returned by the map step */
+    struct rill__join *next;
+} rill__join_t;
 void rill__tables_list(rill_app_t *app);
 
 /* table_recovery.c */

@@ -22,6 +22,7 @@
 #define RILL_TABLE_H
 
 #include "app.h"
+#include "stream.h"
 
 RILL_BEGIN_DECLS
 
@@ -105,8 +106,45 @@ typedef struct rill_table_stats {
     /** writes, in handlers, of a key whose murmur2 partition is not its event's
      * (stored in the event's partition: table.key_partition_check) */
     uint64_t mismatched_writes;
+    /** events of inner stream-table joins skipped: no row for their key */
+    uint64_t join_misses;
 } rill_table_stats_t;
 RILL_API rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out);
+
+/* ---- stream-table join (enrichment) -------------------------------------------------
+ */
+
+typedef enum {
+    RILL_JOIN_INNER = 1, /**< events without a row are skipped (stats.join_misses) */
+    RILL_JOIN_LEFT       /**< events without a row reach the join function, row NULL */
+} rill_join_mode_t;
+
+/**
+ * @brief Build the joined value: fill @p out (zeroed, of the join's out type) from
+ * the event and its table @p row (the table's value type, C representation; NULL in
+ * a left join when the key has no row).  An error drops the event under the agent's
+ * error policy.
+ */
+typedef rill_err_t (*rill_join_fn)(rill_event_t *ev, const void *row, void *out,
+                                   void *opaque);
+
+/**
+ * @brief Join each event of @p s with the row of @p t under the event's key (or
+ * @p key_fn's key, NULL: the event's key): @p fn makes the new event value, of
+ * @p out_type, from both; rill_event_value() then returns it.  The row is read from
+ * the table partition of the event's own partition, so the stream and the table
+ * must be co-partitioned: rill_app_start() refuses a stream whose topic has another
+ * partition count than the table, naming both (repartition it with
+ * rill_stream_group_by()).
+ * @code
+ * s = rill_stream_join_table(s, users, RILL_JOIN_LEFT, NULL, &order_type, enrich, NULL);
+ * @endcode
+ */
+RILL_API rill_stream_t *rill_stream_join_table(rill_stream_t *s, rill_table_t *t,
+                                               rill_join_mode_t mode, rill_key_fn key_fn,
+                                               void *key_opaque,
+                                               const rill_type_t *out_type,
+                                               rill_join_fn fn, void *opaque);
 
 RILL_END_DECLS
 
