@@ -49,10 +49,14 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
     }
     const rill_table_opts_t *o = opts;
     if (o->window_size_ms < 0 || o->window_step_ms < 0 || o->window_expires_ms < 0 ||
+        o->window_grace_ms < RILL_WINDOW_NO_GRACE ||
+        (!o->window_size_ms && (o->window_grace_ms || o->on_late)) ||
         (o->window_size_ms && o->window_step_ms > o->window_size_ms) ||
         (!o->window_size_ms && (o->window_step_ms || o->window_expires_ms))) {
         rill__app_deferr(
-            app, "table '%s': windows need size > 0, 0 < step <= size, expires >= 0",
+            app,
+            "table '%s': windows need size > 0, 0 < step <= size, expires >= 0, "
+            "grace >= 0 or RILL_WINDOW_NO_GRACE (and only windowed tables have grace)",
             name);
         return NULL;
     }
@@ -193,7 +197,7 @@ void rill__tables_free(rill_app_t *app) {
 
 static rill__window_t win(const rill_table_t *t) {
     return (rill__window_t){t->opts.window_size_ms, t->opts.window_step_ms,
-                            t->opts.window_expires_ms};
+                            t->opts.window_expires_ms, t->opts.window_grace_ms};
 }
 
 static bool windowed(const rill_table_t *t) {
@@ -515,12 +519,26 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
         return fn(tp, -1, arg);
     }
     int64_t ts = event_time(t->app);
+    if (rill__window_bad_time(ts, rill_now_ms())) {
+        if (t->bad_timestamps++ == 0)
+            rill__log(t->app, RILL_LOG_WARN,
+                      "table '%s': an event of timestamp %lld (none, before the epoch "
+                      "or more than a day ahead) is not written to any window; such "
+                      "events are counted (stats.bad_timestamps), logged once",
+                      t->name, (long long)ts);
+        return RILL_OK;
+    }
     if (ts > tp->stream_time) tp->stream_time = ts;
     rill__window_t w = win(t);
     /* oldest first, so the current (latest) window is written last */
     int64_t first = rill__window_first(&w, ts), last = rill__window_last(&w, ts);
     for (int64_t s = first; s <= last; s += t->opts.window_step_ms) {
-        if (rill__window_expired(&w, s, tp->stream_time)) continue; /* too late */
+        if (rill__window_closed(&w, s, tp->stream_time)) { /* past its grace: late */
+            t->late_dropped++;
+            if (t->opts.on_late)
+                t->opts.on_late(t, key, klen, s, ts, t->opts.on_late_opaque);
+            continue;
+        }
         if ((rc = store_key(t, key, klen, s)) != RILL_OK) return rc;
         if ((rc = fn(tp, s, arg)) != RILL_OK) return rc;
     }
@@ -776,6 +794,8 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
     out->standby_applied = t->standby_applied;
     out->mismatched_writes = t->mismatched_writes;
     out->join_misses = t->join_misses;
+    out->late_dropped = t->late_dropped;
+    out->bad_timestamps = t->bad_timestamps;
     for (int32_t p = 0; p < t->partitions; p++) {
         rill_tpart_t *tp = &t->parts[p];
         if (tp->state == RILL_TP_STANDBY) out->standby++;

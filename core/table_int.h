@@ -65,6 +65,7 @@ struct rill_table {
      * co-partitioning at start; misses of inner joins are counted */
     struct rill__join *joins;
     uint64_t join_misses;
+    uint64_t late_dropped, bad_timestamps; /* windowed: stats */
     struct rill_table *next;
 };
 

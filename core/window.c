@@ -23,6 +23,25 @@ bool rill__window_expired(const rill__window_t *w, int64_t start, int64_t now) {
     return now != INT64_MIN && start <= rill__window_cutoff(w, now);
 }
 
+int64_t rill__window_grace(const rill__window_t *w) {
+    if (w->grace_ms < 0) return 0;
+    if (w->grace_ms == 0 || w->grace_ms > w->expires_ms) return w->expires_ms;
+    return w->grace_ms;
+}
+
+bool rill__window_closed(const rill__window_t *w, int64_t start, int64_t now) {
+    if (now == INT64_MIN) return false;
+    /* now >= start + size + grace, without computing a sum that may overflow */
+    if (now < start) return false;
+    uint64_t since = (uint64_t)now - (uint64_t)start;
+    return since >= (uint64_t)w->size_ms + (uint64_t)rill__window_grace(w);
+}
+
+bool rill__window_bad_time(int64_t ts, int64_t now_ms) {
+    return ts < 0 || (now_ms <= INT64_MAX - RILL__WINDOW_MAX_FUTURE_MS &&
+                      ts > now_ms + RILL__WINDOW_MAX_FUTURE_MS);
+}
+
 void rill__window_key_put(uint8_t *p, int64_t start) {
     rill__be64_put(p, (uint64_t)start ^ 0x8000000000000000ull);
 }

@@ -10,6 +10,9 @@
 typedef struct rill__window {
     int64_t size_ms, step_ms; /* step_ms > 0, size_ms >= step_ms */
     int64_t expires_ms;       /* kept this long after the window's end */
+    /* late events still count this long after the window's end (at most
+     * expires_ms); negative: no grace; 0: the whole expires_ms (the default) */
+    int64_t grace_ms;
 } rill__window_t;
 
 /* Bytes of the window-start prefix of a windowed store key. */
@@ -24,6 +27,18 @@ int64_t rill__window_first(const rill__window_t *w, int64_t ts);
 int64_t rill__window_cutoff(const rill__window_t *w, int64_t now);
 /* Window @p start has expired at stream time @p now (INT64_MIN: no time seen yet). */
 bool rill__window_expired(const rill__window_t *w, int64_t start, int64_t now);
+
+/* The grace period of @p w in effect: grace_ms, 0 for a negative one, expires_ms
+ * for 0 or one longer than expires_ms. */
+int64_t rill__window_grace(const rill__window_t *w);
+/* Window @p start no longer takes events at stream time @p now: its end plus the
+ * grace period has passed (INT64_MIN: no time seen yet).  Never overflows. */
+bool rill__window_closed(const rill__window_t *w, int64_t start, int64_t now);
+
+/* Event timestamps a windowed table refuses (counted, the event's writes skipped):
+ * before the epoch, or more than RILL__WINDOW_MAX_FUTURE_MS past @p now_ms. */
+#define RILL__WINDOW_MAX_FUTURE_MS (24LL * 3600 * 1000)
+bool rill__window_bad_time(int64_t ts, int64_t now_ms);
 
 /* Window starts as a key prefix that sorts like the numbers, negatives first. */
 void rill__window_key_put(uint8_t *p, int64_t start);

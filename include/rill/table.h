@@ -33,6 +33,11 @@ typedef void (*rill_window_close_fn)(rill_table_t *table, const void *key, size_
                                      int64_t window_start_ms, int64_t window_end_ms,
                                      const void *value, void *opaque);
 
+/** @brief Called for a write, by an event of time @p ts_ms, to a window whose grace
+ * period has passed: the write was dropped. */
+typedef void (*rill_window_late_fn)(rill_table_t *table, const void *key, size_t klen,
+                                    int64_t window_start_ms, int64_t ts_ms, void *opaque);
+
 typedef struct rill_table_opts {
     const rill_type_t *value_type; /**< required: e.g. &rill_type_int64 */
     const void *default_value;     /**< value of absent keys (C repr); NULL: zero */
@@ -45,7 +50,17 @@ typedef struct rill_table_opts {
     int64_t window_expires_ms; /**< keep windows this long after they end */
     rill_window_close_fn on_window_close;
     void *on_window_close_opaque;
+    /** late events still count this long after a window's end (stream time);
+     * 0: the whole window_expires_ms (the default), RILL_WINDOW_NO_GRACE: none;
+     * longer than window_expires_ms: capped to it.  Past it an event's write to the
+     * window is dropped and counted (stats.late_dropped), and on_late is called. */
+    int64_t window_grace_ms;
+    rill_window_late_fn on_late;
+    void *on_late_opaque;
 } rill_table_opts_t;
+
+/** @brief window_grace_ms: windows close at their end. */
+#define RILL_WINDOW_NO_GRACE (-1)
 
 /** @brief Define table @p name (before the app starts). */
 RILL_API rill_table_t *rill_app_table(rill_app_t *app, const char *name,
@@ -108,6 +123,11 @@ typedef struct rill_table_stats {
     uint64_t mismatched_writes;
     /** events of inner stream-table joins skipped: no row for their key */
     uint64_t join_misses;
+    /** windowed: writes dropped because their window's grace period had passed */
+    uint64_t late_dropped;
+    /** windowed: events whose writes were skipped for their timestamp: none (-1),
+     * before the epoch, or more than a day ahead of the wall clock (logged once) */
+    uint64_t bad_timestamps;
 } rill_table_stats_t;
 RILL_API rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out);
 

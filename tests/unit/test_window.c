@@ -68,8 +68,53 @@ static void window_keys_sort_like_their_starts(void **state) {
     }
 }
 
+static void a_window_takes_events_until_its_end_plus_grace(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 10, .expires_ms = 100, .grace_ms = 5};
+    assert_false(rill__window_closed(&w, 0, 14)); /* end 10, grace till 15 */
+    assert_true(rill__window_closed(&w, 0, 15));
+    assert_false(rill__window_closed(&w, 0, INT64_MIN)); /* no time seen yet */
+}
+
+static void grace_zero_is_expires_and_negative_is_none(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 10, .expires_ms = 100};
+    assert_int_equal(rill__window_grace(&w), 100);
+    assert_false(rill__window_closed(&w, 0, 109));
+    assert_true(rill__window_closed(&w, 0, 110));
+    w.grace_ms = -1;
+    assert_int_equal(rill__window_grace(&w), 0);
+    assert_true(rill__window_closed(&w, 0, 10));
+    assert_false(rill__window_closed(&w, 0, 9));
+    w.grace_ms = 500; /* longer than the window is kept: capped */
+    assert_int_equal(rill__window_grace(&w), 100);
+}
+
+static void closing_never_overflows_at_the_ends_of_time(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 10, .expires_ms = 100, .grace_ms = 5};
+    assert_false(rill__window_closed(&w, INT64_MAX - 3, INT64_MAX));
+    assert_true(rill__window_closed(&w, INT64_MIN + 1, INT64_MAX));
+    assert_false(rill__window_closed(&w, 0, -1000)); /* time before the window */
+}
+
+static void times_before_the_epoch_or_far_ahead_are_bad(void **state) {
+    (void)state;
+    int64_t now = 1700000000000;
+    assert_true(rill__window_bad_time(-1, now));
+    assert_false(rill__window_bad_time(0, now));
+    assert_false(rill__window_bad_time(now + RILL__WINDOW_MAX_FUTURE_MS, now));
+    assert_true(rill__window_bad_time(now + RILL__WINDOW_MAX_FUTURE_MS + 1, now));
+    assert_true(rill__window_bad_time(INT64_MAX, now));
+    assert_false(rill__window_bad_time(INT64_MAX, INT64_MAX)); /* no overflow */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_window_takes_events_until_its_end_plus_grace),
+        cmocka_unit_test(grace_zero_is_expires_and_negative_is_none),
+        cmocka_unit_test(closing_never_overflows_at_the_ends_of_time),
+        cmocka_unit_test(times_before_the_epoch_or_far_ahead_are_bad),
         cmocka_unit_test(tumbling_windows_hold_each_time_once),
         cmocka_unit_test(hopping_windows_hold_size_over_step_windows),
         cmocka_unit_test(times_before_the_epoch_floor_to_the_step),
