@@ -145,8 +145,9 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
             if (j->source->partitions != t->partitions) {
                 snprintf(errstr, errlen,
                          "stream '%s' (%d partitions) joins table '%s' (%d partitions): "
-                         "they must be co-partitioned; repartition the stream with "
-                         "rill_stream_group_by() into a topic of %d partitions",
+                         "they must be co-partitioned; rill_stream_through() a topic of "
+                         "%d partitions, then rill_stream_group_by() by the table's key "
+                         "if the events are keyed otherwise",
                          j->source->name, j->source->partitions, t->name, t->partitions,
                          t->partitions);
                 return RILL_EPARTITIONS;

@@ -154,8 +154,9 @@ typedef rill_err_t (*rill_join_fn)(rill_event_t *ev, const void *row, void *out,
  * @p out_type, from both; rill_event_value() then returns it.  The row is read from
  * the table partition of the event's own partition, so the stream and the table
  * must be co-partitioned: rill_app_start() refuses a stream whose topic has another
- * partition count than the table, naming both (repartition it with
- * rill_stream_group_by()).
+ * partition count than the table, naming both: rill_stream_through() a topic of the
+ * table's count first (and rill_stream_group_by() by the table's key when the events
+ * are keyed otherwise).
  * @code
  * s = rill_stream_join_table(s, users, RILL_JOIN_LEFT, NULL, &order_type, enrich, NULL);
  * @endcode

@@ -15,6 +15,7 @@
 #include "run_until.h"
 
 static unsigned seq;
+static bool via_through; /* orders go through "orders4" (4 partitions) first */
 
 /* users: key u<i> -> balance i*10 (table "balance", from topic "users");
  * orders: key u<i> (or value u<i> with the key function), joined with balance. */
@@ -90,6 +91,10 @@ static rill_err_t start(worker_t *w, struct event_base *base, rill_join_mode_t m
     assert_non_null(w->balance = rill_app_table(w->app, "balance", &o));
     assert_non_null(rill_app_agent(w->app, "users", w->users, on_user, w, NULL));
     rill_stream_t *s = rill_app_stream(w->app, w->orders);
+    if (via_through) {
+        rill_topic_opts_t o4 = {.partitions = 4};
+        s = rill_stream_through(s, rill_app_topic(w->app, "orders4", &o4));
+    }
     s = rill_stream_join_table(s, w->balance, mode, by_value ? user_of_value : NULL, NULL,
                                &rill_type_int64, enrich, w);
     assert_non_null(s);
@@ -204,7 +209,26 @@ static void join_of_a_stream_not_co_partitioned_is_refused_naming_group_by(void 
                      RILL_EPARTITIONS);
     assert_non_null(strstr(err, "'orders'"));
     assert_non_null(strstr(err, "'balance'"));
+    assert_non_null(strstr(err, "rill_stream_through()"));
     assert_non_null(strstr(err, "rill_stream_group_by()"));
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
+static void join_after_through_a_topic_of_the_table_partitions_works(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    char err[512] = "";
+    via_through = true;
+    rill_err_t rc = start(&w, base, RILL_JOIN_INNER, false, 3, err, sizeof err);
+    via_through = false;
+    assert_int_equal(rc, RILL_OK);
+    run(&w, base, false);
+    RUN_UNTIL(base, w.joined >= 5 && misses(&w) >= 3, 3000);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(w.got[i], i * 10);
+    assert_int_equal(misses(&w), 3);
     rill_app_destroy(w.app);
     event_base_free(base);
 }
@@ -235,6 +259,7 @@ int main(void) {
         cmocka_unit_test(left_join_gives_a_null_row_for_a_missing_key),
         cmocka_unit_test(join_key_function_picks_the_row),
         cmocka_unit_test(join_of_a_stream_not_co_partitioned_is_refused_naming_group_by),
+        cmocka_unit_test(join_after_through_a_topic_of_the_table_partitions_works),
         cmocka_unit_test(join_without_a_function_is_a_definition_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
