@@ -28,6 +28,15 @@ done
 ready() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ready"; }
 for _ in $(seq 100); do [ "$(ready $w1)" = 200 ] && [ "$(ready $w2)" = 200 ] && break; sleep 0.1; done
 check "both workers are ready" $([ "$(ready $w1)" = 200 ] && [ "$(ready $w2)" = 200 ]; echo $?)
+# ready comes before the group has spread the partitions: wait until both own some
+assigned() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^rill_partitions_assigned\{.*topic="events"/ {s += $2} END {print s + 0}'; }
+for _ in $(seq 150); do
+    [ "$(assigned $w1)" -gt 0 ] && [ "$(assigned $w2)" -gt 0 ] &&
+        [ $(( $(assigned $w1) + $(assigned $w2) )) -eq 8 ] && break
+    sleep 0.1
+done
+check "the group spread the 8 partitions over both ($(assigned $w1) + $(assigned $w2))" \
+    $([ "$(assigned $w1)" -gt 0 ] && [ "$(assigned $w2)" -gt 0 ]; echo $?)
 xadd_keyed "$build" events 8 0 999
 processed() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^rill_events_processed_total\{.*agent="count"/ {s += $2} END {print s + 0}'; }
 for _ in $(seq 100); do [ $(( $(processed $w1) + $(processed $w2) )) -ge 1000 ] && break; sleep 0.1; done
@@ -61,7 +70,12 @@ for _ in $(seq 200); do
 done
 check "Prometheus scraped both workers: sum(rill_events_processed_total) = 1000 (got ${total:-nothing})" \
     $([ "$total" = 1000 ]; echo $?)
-up=$(query 'sum(up{job="rill"})' | grep -o '"[0-9]*"\]' | tr -d '"]')
+up=""
+for _ in $(seq 50); do # the second target's first scrape may come a little later
+    up=$(query 'sum(up{job="rill"})' | grep -o '"[0-9]*"\]' | tr -d '"]')
+    [ "$up" = 2 ] && break
+    sleep 0.2
+done
 check "both targets are up for Prometheus" $([ "$up" = 2 ]; echo $?)
 
 # One worker owning 64 partitions: the time of one /metrics scrape, printed.
