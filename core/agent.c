@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table_int.h"
 #include "backend_int.h"
+#include "event_int.h"
 
 rill_agent_t *rill_app_agent(rill_app_t *app, const char *name, rill_topic_t *topic,
                              rill_agent_fn fn, void *opaque,
@@ -193,17 +193,17 @@ static bool agent_run(rill_event_t *ev) {
         }
     }
     rill_app_t *app = ev->app;
-    app->current_event = ev;
+    rill__handling(app, ev);
     app->errmsg[0] = '\0'; /* what a failing call says now is this event's reason */
     int ops = rill__ops_run(ev);
     if (ops != RILL__OPS_CALL) {
-        app->current_event = NULL;
+        rill__handling(app, NULL);
         return ops == RILL__OPS_DONE;
     }
     ev->in_handler = true;
     int r = a->fn(ev, a->opaque);
     ev->in_handler = false;
-    app->current_event = NULL;
+    rill__handling(app, NULL);
     if (r == RILL_PENDING) {
         if (ev->early_ack) { /* acked before the handler returned */
             rill__handler_result(ev, ev->early_err);

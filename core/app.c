@@ -7,9 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "table_int.h"
+#include "app_setup_int.h"
 #include "backend_int.h"
+#include "commit_int.h"
+#include "consumer_int.h"
+#include "forward_int.h"
+#include "reply_int.h"
+#include "stream_int.h"
+#include "table_int.h"
+#include "timer_int.h"
 #include "url_int.h"
+#include "web_int.h"
 
 static void finish(rill_app_t *app);
 static void check_idle(rill_app_t *app);

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
 #include "msg_int.h"
+#include "topic_int.h"
 
 typedef struct chan_msg {
     rill_msg_t msg;

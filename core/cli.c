@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table_int.h"
+#include "app_setup_int.h"
 #include "backend_int.h"
-#include "rill/version.h"
+#include "table_int.h"
 #include "url_int.h"
+#include "rill/version.h"
 
 static void usage(FILE *f, const char *prog, const rill_app_t *app) {
     fprintf(

@@ -3,8 +3,9 @@
  * produced), or through a transaction (txn.c).  Layer 6 (docs/architecture.md). */
 #include <stdlib.h>
 
-#include "table_int.h"
 #include "backend_int.h"
+#include "commit_int.h"
+#include "table_int.h"
 
 static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int64_t off) {
     if (app->ncommit_snap == app->capcommit_snap) {

@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table_int.h"
 #include "backend_int.h"
+#include "commit_int.h"
+#include "consumer_int.h"
+#include "forward_int.h"
+#include "reply_int.h"
+#include "table_int.h"
 
 static void finish_revoke(rill_app_t *app);
 

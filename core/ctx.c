@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
 #include "backend_int.h"
+#include "ctx_int.h"
 
 void rill__app_seterr(rill_app_t *app, const char *fmt, ...) {
     va_list ap;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "event_int.h"
 #include "msg_int.h"
 
 /* ---- events

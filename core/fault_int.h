@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "registry_int.h"
+#include "rill/err.h"
 
 #define RILL__FAULTY_PREFIX "faulty+"
 
@@ -124,16 +124,5 @@ rill_err_t rill__fault_decide(rill__fault_spec_t *fs, rill__fault_slot_t slot);
 /* Sleep the slot's delay, if any (blocking: the call is slow). */
 void rill__fault_delay(rill__fault_spec_t *fs, rill__fault_slot_t slot);
 const char *rill__fault_slot_name(rill__fault_slot_t slot);
-
-/* faulty+<scheme>:// instances (registry.c calls these for such URLs). */
-rill_transport_t *rill__fault_transport_open(const char *url, const rill_conf_t *conf,
-                                             struct event_base *base,
-                                             const rill_transport_handlers_t *h,
-                                             const char *client_id,
-                                             const rill_logger_t *lg, char *errstr,
-                                             size_t errlen);
-rill_store_t *rill__fault_store_open(const char *url, const rill_conf_t *conf,
-                                     const rill_logger_t *lg, char *errstr,
-                                     size_t errlen);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "forward_int.h"
 
 #define DUE_HDR "rill.due"
 #define DEST_HDR "rill.dest"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stream_int.h"
 #include "table_int.h"
 
 static size_t value_size(const rill_type_t *t) {

@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "app_int.h"
 #include "backend_int.h"
+#include "ctx_int.h"
 
 typedef struct rill_watchdog {
     pthread_t thread;

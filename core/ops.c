@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "event_int.h"
 
 /* Bytes of the event's current value: the received bytes, or the mapped value
  * encoded with @p dest's serializer. */

@@ -27,4 +27,16 @@ rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
                                        const char *client_id, const rill_logger_t *lg,
                                        char *errstr, size_t errlen);
 
+/* fault_transport.c, fault_store.c: faulty+<scheme>:// instances (registry.c
+ * opens them for such URLs; core/fault_int.h has the fault rules). */
+rill_transport_t *rill__fault_transport_open(const char *url, const rill_conf_t *conf,
+                                             struct event_base *base,
+                                             const rill_transport_handlers_t *h,
+                                             const char *client_id,
+                                             const rill_logger_t *lg, char *errstr,
+                                             size_t errlen);
+rill_store_t *rill__fault_store_open(const char *url, const rill_conf_t *conf,
+                                     const rill_logger_t *lg, char *errstr,
+                                     size_t errlen);
+
 #endif

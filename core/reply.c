@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
 #include "backend_int.h"
+#include "reply_int.h"
 
 #define REPLY_TO "rill.reply_to"
 #define CORRELATION "rill.correlation"

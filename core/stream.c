@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "stream_int.h"
 
 static rill_stream_t *stream_new(rill_app_t *app, rill_topic_t *source) {
     rill_stream_t *s = calloc(1, sizeof *s);

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table_int.h"
 #include "backend_int.h"
 #include "be64_int.h"
+#include "table_int.h"
 #include "window_int.h"
 
 #define WKEY RILL__WKEY

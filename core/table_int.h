@@ -1,24 +1,12 @@
-/* Internal: tables, their partitions, the write overlay and recovery. */
+/* Internal, layer 5 (docs/architecture.md): tables and their partitions
+ * (table.c), their recovery and standbys (table_recovery.c), and the stream-table
+ * joins a table carries (join.c, layer 6, composes it with the stream builder). */
 #ifndef RILL_TABLE_INT_H
 #define RILL_TABLE_INT_H
 
-#include "app_int.h"
+#include "event_int.h"
+#include "write_cache_int.h"
 #include "rill/table.h"
-
-/* Writes since the last flush, by store key: flushed to the store as one atomic
- * batch together with the changelog offset they reach. */
-typedef struct rill_wcache_entry {
-    uint8_t *key; /* key then value in one allocation */
-    uint8_t *val;
-    uint32_t klen, vlen;
-    uint64_t hash;
-    bool used, tomb;
-} rill_wcache_entry_t;
-
-typedef struct rill_wcache {
-    rill_wcache_entry_t *slots;
-    size_t cap, n;
-} rill_wcache_t;
 
 typedef enum {
     RILL_TP_NONE = 0,   /* not here */
@@ -68,13 +56,6 @@ struct rill_table {
     uint64_t late_dropped, bad_timestamps; /* windowed: stats */
     struct rill_table *next;
 };
-
-/* write_cache.c: the table write cache */
-rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen);
-rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
-                            const void *val, size_t vlen, bool tomb);
-void rill__wcache_clear(rill_wcache_t *o);
-void rill__wcache_free(rill_wcache_t *o);
 
 /* table.c */
 rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen);

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table_int.h"
 #include "backend_int.h"
+#include "table_int.h"
 
 /* Table partition p is ours when partition p of a topic it is co-partitioned
  * with is: the topics agents read that have as many partitions (user topics and

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "event_int.h"
 
 static void take_flush(rill_agent_t *a) {
     if (!a->nbatch) return;

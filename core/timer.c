@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
+#include "timer_int.h"
 
 static rill_timer_t *timer_add(rill_app_t *app, const char *name, double interval,
                                bool once, bool on_stop, rill_timer_fn fn, void *opaque) {

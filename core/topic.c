@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
 #include "backend_int.h"
+#include "topic_int.h"
 
 static bool valid_topic_name(const char *name) {
     if (!name || !*name || strlen(name) > 249) return false;
@@ -273,8 +273,7 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
      * handling one of its events) is refused once the partition is lost, and the
      * transport refuses it on the server too where it can (RILL_TF_FENCING). */
     const rill_tpstate_t *f = app->send_fence;
-    if (!f && app->current_event && !app->current_event->tp->topic->channel)
-        f = app->current_event->tp;
+    if (!f) f = app->current_tp;
     if (f && (!rill__lease_ok(app) || !f->assigned || f->lost)) {
         rill__app_seterr(app,
                          "send to '%s' refused: %s[%d] is no longer owned by this worker "

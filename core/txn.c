@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app_int.h"
 #include "backend_int.h"
+#include "commit_int.h"
 #include "table_int.h"
 
 void rill__txn_begin(rill_app_t *app) {

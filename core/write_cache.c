@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table_int.h"
+#include "write_cache_int.h"
 
 static uint64_t hash_bytes(const void *p, size_t n) {
     const uint8_t *b = p; /* FNV-1a: keys are short */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "app_int.h"
+#include "commit_int.h"
 
 /* An app with topic "t" of @p n partitions, as declare would leave it. */
 static rill_app_t *app_with_parts(rill_topic_t **out, int32_t n) {

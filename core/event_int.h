@@ -1,0 +1,118 @@
+/* Internal, layer 4 (docs/architecture.md): the processing kernel - events and
+ * their pool (event.c), agents, dispatch and acks (agent.c), the operator runtime
+ * (ops.c) and take (take.c) */
+#ifndef RILL_EVENT_INT_H
+#define RILL_EVENT_INT_H
+
+#include "topic_int.h"
+
+/* An event: pooled, owned by the core until acked. */
+struct rill_event {
+    rill_app_t *app;
+    struct rill_agent *agent;
+    rill_tpstate_t *tp;
+    rill_msg_t msg; /* views: into the transport batch, or into own */
+    void *own;      /* owned copy of the message bytes, or NULL */
+    rill_header_t *own_headers;
+    void *key;                   /* decoded key (csize of key type), or NULL */
+    void *value;                 /* decoded value, or NULL */
+    rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
+    const rill_type_t *vtype;    /* type of value (changes after map) */
+    uint64_t index;              /* enumerate() */
+    uint32_t gen;                /* tp->gen when received */
+    bool in_handler;
+    bool early_ack;
+    rill_err_t early_err;
+    bool live;                   /* handed out (not on the free list) */
+    struct rill_event *next;     /* agent queue / free list */
+    struct rill_event *all_next; /* every event allocated, for destroy */
+};
+
+typedef enum {
+    RILL_OP_FILTER = 1,
+    RILL_OP_MAP,
+    RILL_OP_ENUMERATE,
+    RILL_OP_ECHO,
+    RILL_OP_FORWARD
+} rill_op_kind_t;
+
+typedef struct rill_op {
+    rill_op_kind_t kind;
+    rill_filter_fn filter;
+    rill_map_fn map;
+    rill_key_fn key;
+    void *opaque;
+    const rill_type_t *out_type; /* map */
+    rill_topic_t **topics;       /* echo */
+    size_t ntopics;
+    rill_topic_t *dest; /* forward (through, group_by) */
+} rill_op_t;
+
+struct rill_agent {
+    rill_app_t *app;
+    char *name;
+    rill_topic_t *topic;
+    rill_op_t *ops; /* the stream's operators, run before fn */
+    size_t nops;
+    uint64_t enum_next;
+    bool internal;
+    rill_batch_fn batch_fn; /* take() */
+    size_t take_n;
+    double take_within;
+    rill_event_t **batch;
+    size_t nbatch;
+    struct event *take_ev;
+    rill_agent_fn fn;
+    void *opaque;
+    rill_agent_opts_t opts;
+    rill_type_t reply_copy;
+    int concurrency;
+    int inflight;
+    rill_event_t *qhead, *qtail; /* buffered events (owned copies) */
+    size_t qlen;
+    uint64_t processed, errors, decode_errors;
+    struct rill_agent *next;
+};
+
+/* @p ev (or NULL) is being handled now: tables and sends made meanwhile belong to
+ * its partition. */
+static inline void rill__handling(rill_app_t *app, rill_event_t *ev) {
+    app->current_event = ev;
+    app->current_tp = ev && !ev->tp->topic->channel ? ev->tp : NULL;
+}
+
+/* event.c: the event pool */
+rill_event_t *rill__event_get(rill_app_t *app);
+void rill__event_put(rill_app_t *app, rill_event_t *ev);
+rill_err_t rill__event_own(rill_event_t *ev);
+void rill__events_free(rill_app_t *app);
+
+/* agent.c */
+rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *topic,
+                              rill_agent_fn fn, void *opaque,
+                              const rill_agent_opts_t *opts);
+void rill__agent_free(rill_agent_t *a);
+/* Hand one consumed message to every agent of its topic. */
+bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t *m);
+void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp);
+void rill__event_complete(rill_event_t *ev, rill_err_t err);
+void rill__event_hold(rill_event_t *ev);
+/* Drop a held event without acking it: its offset stays uncommitted. */
+void rill__event_abandon(rill_event_t *ev);
+void rill__handler_result(rill_event_t *ev, rill_err_t err);
+
+/* ops.c: run an event through its agent's operators: RILL__OPS_CALL (call the
+ * handler), RILL__OPS_DONE (filtered, forwarded, or failed: finished),
+ * RILL__OPS_HELD (taken into a batch: pending). */
+enum { RILL__OPS_CALL = 0, RILL__OPS_DONE = 1, RILL__OPS_HELD = 2 };
+int rill__ops_run(rill_event_t *ev);
+rill_err_t rill__forward_to(rill_event_t *ev, rill_topic_t *dest, const void *key,
+                            size_t klen, const rill_header_t *extra, size_t nextra);
+
+/* take.c */
+void rill__take_add(rill_event_t *ev); /* hold @p ev in its agent's batch */
+void rill__take_flush_all(rill_app_t *app);
+/* Abandon the batched events of @p tp (lost: never delivered, never acked). */
+void rill__take_drop(rill_app_t *app, const rill_tpstate_t *tp);
+
+#endif

@@ -1,0 +1,81 @@
+/* Internal, layer 3 (docs/architecture.md): topics, the consumer-side state of
+ * their partitions, sends (topic.c) and in-process channels (channel.c) */
+#ifndef RILL_TOPIC_INT_H
+#define RILL_TOPIC_INT_H
+
+#include "ctx_int.h"
+#include "offsets_int.h"
+
+/* Consumer-side state of one partition of a topic this worker reads. */
+typedef struct rill_tpstate {
+    struct rill_topic *topic;
+    int32_t partition;
+    bool assigned;
+    bool revoking;
+    bool lost;         /* revoked as lost (or fenced after a stall): write nothing */
+    bool paused;       /* by backpressure */
+    bool held;         /* paused until the tables it needs are recovered */
+    bool held_rewound; /* a message arrived while held: paused again */
+    int64_t held_from; /* first offset delivered while held (-1: none): seek here */
+    uint32_t queued;   /* events buffered in agent queues, not started */
+    uint32_t inflight; /* events started and not yet acked */
+    int64_t committed; /* last offset committed (-1: none by us) */
+    int64_t resume_at; /* revoked with its commit refused: our position, if it comes
+                          straight back (-1: none) */
+    uint32_t gen;      /* bumped at every assignment and loss: stale acks are ignored */
+    rill_acks_t acks;
+} rill_tpstate_t;
+
+struct rill_topic {
+    rill_app_t *app;
+    char *name;
+    bool channel;                      /* in-process: no transport */
+    struct rill_topic *repartition_of; /* group_by: same partition count */
+    struct rill_channel *chan;
+    rill_topic_opts_t opts;
+    int32_t partitions;
+    const rill_type_t *ktype, *vtype; /* point at kcopy/vcopy (or NULL) */
+    rill_type_t kcopy, vcopy;         /* the caller's may be a compound literal */
+    char *kser_name, *vser_name;
+    rill_serializer_t *kser, *vser; /* resolved at start */
+    uint32_t rr;                    /* round-robin for keyless sends */
+    struct rill_agent **agents;     /* agents consuming this topic */
+    size_t nagents;
+    rill_tpstate_t *parts; /* [partitions] once started */
+    uint64_t sent;         /* sends the transport accepted (web.c's /metrics) */
+    struct rill_topic *next;
+};
+
+typedef struct rill_send_ctx {
+    rill_app_t *app;
+    rill_send_cb cb;
+    void *opaque;
+    uint64_t epoch;
+    bool fenced;                    /* made for a consumed partition (see produce) */
+    struct rill_send_ctx *next;     /* free list */
+    struct rill_send_ctx *all_next; /* every context allocated, for destroy */
+} rill_send_ctx_t;
+
+/* @p t is consumed by agents and partitioned like something of @p partitions
+ * partitions (a table, a changelog): user topics and group_by repartition topics,
+ * not internal ones like "<app>-delayed" or in-process channels. */
+static inline bool rill__copartitioned(const rill_topic_t *t, int32_t partitions) {
+    return t->parts && !t->channel && t->nagents && t->partitions == partitions &&
+           (!t->opts.internal || t->repartition_of);
+}
+
+/* topic.c */
+rill_err_t rill__topic_resolve(rill_topic_t *t, char *errstr, size_t errlen);
+rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen);
+void rill__topic_free(rill_topic_t *t);
+rill_topic_t *rill__topic_by_name(rill_app_t *app, const char *name);
+/* The first topic partition a write to partition @p p of a table or changelog with
+ * @p partitions partitions belongs to (co-partitioned, assigned), or NULL. */
+const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p);
+
+/* channel.c */
+rill_err_t rill__channel_push(rill_topic_t *t, const void *k, size_t klen, const void *v,
+                              size_t vlen, const rill_send_opts_t *o);
+void rill__channel_free(rill_topic_t *t);
+
+#endif

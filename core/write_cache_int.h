@@ -1,0 +1,32 @@
+/* Internal, layer 0 (docs/architecture.md): the table write cache (write_cache.c) */
+#ifndef RILL_WRITE_CACHE_INT_H
+#define RILL_WRITE_CACHE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rill/err.h"
+
+/* Writes since the last flush, by store key: flushed to the store as one atomic
+ * batch together with the changelog offset they reach. */
+typedef struct rill_wcache_entry {
+    uint8_t *key; /* key then value in one allocation */
+    uint8_t *val;
+    uint32_t klen, vlen;
+    uint64_t hash;
+    bool used, tomb;
+} rill_wcache_entry_t;
+
+typedef struct rill_wcache {
+    rill_wcache_entry_t *slots;
+    size_t cap, n;
+} rill_wcache_t;
+
+rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen);
+rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
+                            const void *val, size_t vlen, bool tomb);
+void rill__wcache_clear(rill_wcache_t *o);
+void rill__wcache_free(rill_wcache_t *o);
+
+#endif
