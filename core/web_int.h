@@ -9,6 +9,10 @@
 
 #include "event_int.h"
 
+/* web.c: the server on the app's loop (web.port; 0: none) */
+rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen);
+void rill__web_stop(rill_app_t *app);
+
 /* One connection the listener accepted: told apart from a later socket with the
  * same fd number by both its addresses. */
 typedef struct rill_web_conn {
@@ -49,10 +53,6 @@ void rill__web_reply(rill_web_t *w, struct evhttp_request *req, int code,
 void rill__web_count(rill_web_t *w, int code);
 void rill__web_error(rill_web_t *w, struct evhttp_request *req, int code,
                      const char *reason, const char *msg);
-
-/* web.c: the server on the app's loop (web.port; 0: none) */
-rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen);
-void rill__web_stop(rill_app_t *app);
 
 /* Open connections (the closed ones forgotten first). */
 size_t rill__web_conns(rill_web_t *w);
