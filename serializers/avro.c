@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_int.h"
 #include "rill/avro.h"
 #include "rill/serializer.h"
 
@@ -223,6 +224,7 @@ typedef struct compiled {
     avro_schema_t schema;
     avro_value_iface_t *iface;
     avro_value_t value; /* reused for every encode/decode */
+    bool direct;        /* the schema rill derives: avro_direct.c reads and writes it */
     struct compiled *next;
 } compiled_t;
 
@@ -235,6 +237,8 @@ typedef struct writer_cache {
     avro_schema_t schema;
     avro_value_iface_t *iface;
     avro_value_t value;
+    const struct compiled *eq_of; /* the reader schema last compared with */
+    bool eq;                      /* ... and whether it is the same schema */
     struct writer_cache *next;
 } writer_cache_t;
 
@@ -271,6 +275,12 @@ static compiled_t *compile(avro_ctx_t *c, const rill_type_t *t, char *errstr,
         rill_buf_free(&js);
         return NULL;
     }
+    /* avro_direct.c writes the derived schema: an override may differ */
+    rill_buf_t derived = RILL_BUF_INIT;
+    names_t nm = {0};
+    x->direct = type_json(t, &derived, &nm) == RILL_OK && derived.len == js.len &&
+                !memcmp(derived.data, js.data, js.len);
+    rill_buf_free(&derived);
     rill_buf_free(&js);
     x->type = *t;
     x->iface = avro_generic_class_from_schema(x->schema);
@@ -674,12 +684,42 @@ static const char *type_name(const rill_type_t *t) {
                                     : "value";
 }
 
+/* magic byte 0 + the 4-byte schema id of @p type */
+static rill_err_t confluent_header(const rill_type_t *type, rill_buf_t *out, char *errstr,
+                                   size_t errlen) {
+    int32_t id = -1;
+    if (type->kind == RILL_T_RECORD) {
+        pthread_mutex_lock(&reg_lock);
+        reg_t *r = reg_get(type->record, false);
+        id = r ? r->id : -1;
+        pthread_mutex_unlock(&reg_lock);
+    }
+    if (id < 0) {
+        snprintf(errstr, errlen,
+                 "%s: no Confluent schema id (call rill_avro_set_schema_id())",
+                 type_name(type));
+        return RILL_EENCODE;
+    }
+    uint8_t h[5] = {0, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
+                    (uint8_t)id};
+    return rill_buf_append(out, h, 5);
+}
+
 static rill_err_t avro_encode(rill_serializer_t *s, const rill_type_t *type,
                               const void *value, rill_buf_t *out, char *errstr,
                               size_t errlen) {
     avro_ctx_t *c = s->impl;
     compiled_t *x = compile(c, type, errstr, errlen);
     if (!x) return RILL_EENCODE;
+    if (x->direct && !c->confluent && rill__avro_direct_encode(type, value, out))
+        return RILL_OK;
+    if (x->direct && c->confluent) {
+        size_t start = out->len;
+        if (confluent_header(type, out, errstr, errlen) == RILL_OK &&
+            rill__avro_direct_encode(type, value, out))
+            return RILL_OK;
+        out->len = start; /* avro-c's path below says what is wrong */
+    }
     avro_value_reset(&x->value);
     rill_err_t rc = type->kind == RILL_T_RECORD
                         ? rec_to_avro(type->record, value, &x->value, "", errstr, errlen)
@@ -692,22 +732,7 @@ static rill_err_t avro_encode(rill_serializer_t *s, const rill_type_t *type,
     }
     size_t start = out->len, hdr = 0;
     if (c->confluent) {
-        int32_t id = -1;
-        if (type->kind == RILL_T_RECORD) {
-            pthread_mutex_lock(&reg_lock);
-            reg_t *r = reg_get(type->record, false);
-            id = r ? r->id : -1;
-            pthread_mutex_unlock(&reg_lock);
-        }
-        if (id < 0) {
-            snprintf(errstr, errlen,
-                     "%s: no Confluent schema id (call rill_avro_set_schema_id())",
-                     type_name(type));
-            return RILL_EENCODE;
-        }
-        uint8_t h[5] = {0, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
-                        (uint8_t)id};
-        if ((rc = rill_buf_append(out, h, 5))) return rc;
+        if ((rc = confluent_header(type, out, errstr, errlen))) return rc;
         hdr = 5;
     }
     if ((rc = rill_buf_reserve(out, size))) return rc;
@@ -861,9 +886,9 @@ static rill_err_t avro_decode(rill_serializer_t *s, const rill_type_t *type,
     compiled_t *x = compile(c, type, errstr, errlen);
     if (!x) return RILL_EDECODE;
     const uint8_t *p = data;
-    avro_value_reset(&x->value);
     avro_value_t *target = &x->value;
     avro_schema_t writer = x->schema;
+    bool direct = x->direct;
     if (c->confluent) {
         if (len < 5 || p[0] != 0) {
             snprintf(errstr, errlen, "%s: not Confluent wire format (%s)",
@@ -875,12 +900,19 @@ static rill_err_t avro_decode(rill_serializer_t *s, const rill_type_t *type,
                                (uint32_t)p[3] << 8 | p[4]);
         writer_cache_t *w = writer_for(c, id, type, errstr, errlen);
         if (!w) return RILL_EDECODE;
-        avro_value_reset(&w->value);
+        if (w->eq_of != x) {
+            w->eq_of = x;
+            w->eq = avro_schema_equal(w->schema, x->schema) != 0;
+        }
+        direct = direct && w->eq;
         target = &w->value;
         writer = w->schema;
         p += 5;
         len -= 5;
     }
+    if (direct && rill__avro_direct_decode(type, p, len, value)) return RILL_OK;
+    /* avro-c's path: other writers' schemas, and the words for what is wrong */
+    avro_value_reset(target);
     const uint8_t *q = p;
     if (!skip(writer, &q, p + len, 0) || q != p + len) {
         snprintf(errstr, errlen, "%s: invalid Avro data (%s)", type_name(type),
