@@ -60,6 +60,32 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
             name);
         return NULL;
     }
+    if (o->window_emit != RILL_EMIT_UPDATE && o->window_emit != RILL_EMIT_FINAL) {
+        rill__app_deferr(app,
+                         "table '%s': window_emit must be RILL_EMIT_UPDATE or "
+                         "RILL_EMIT_FINAL",
+                         name);
+        return NULL;
+    }
+    if (!o->window_size_ms &&
+        (o->window_emit || o->on_emit || o->emit_topic || o->window_idle_ms)) {
+        rill__app_deferr(app,
+                         "table '%s': window_emit, on_emit, emit_topic and "
+                         "window_idle_ms need a windowed table (window_size_ms > 0)",
+                         name);
+        return NULL;
+    }
+    if (o->window_idle_ms < 0) {
+        rill__app_deferr(app, "table '%s': window_idle_ms must be >= 0 (0: off)", name);
+        return NULL;
+    }
+    if (o->window_emit == RILL_EMIT_FINAL && !o->on_emit && !o->emit_topic) {
+        rill__app_deferr(app,
+                         "table '%s': window_emit = RILL_EMIT_FINAL needs on_emit or "
+                         "emit_topic to emit to",
+                         name);
+        return NULL;
+    }
     char cl[512];
     snprintf(cl, sizeof cl, "%s-%s-changelog", app->id, name ? name : "");
     rill_topic_opts_t to = {
@@ -152,6 +178,17 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
                          t->partitions);
                 return RILL_EPARTITIONS;
             }
+        const rill_topic_t *et = t->opts.emit_topic;
+        if (et && et->vtype &&
+            (et->vtype->kind != t->opts.value_type->kind ||
+             (et->vtype->kind == RILL_T_RECORD &&
+              et->vtype->record != t->opts.value_type->record))) {
+            snprintf(errstr, errlen,
+                     "table '%s': its emit_topic '%s' has another value type than the "
+                     "table's values",
+                     t->name, et->name);
+            return RILL_ECONF;
+        }
         t->key_check = (int)key_check_of(app->conf);
         if (!(t->parts = calloc((size_t)t->partitions, sizeof *t->parts)) ||
             !(t->mismatch_logged =
@@ -163,6 +200,7 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
             t->parts[p].cl_next = -1;
             t->parts[p].store_offset = RILL_OFFSET_INVALID;
             t->parts[p].stream_time = INT64_MIN;
+            t->parts[p].closed_upto = INT64_MIN;
         }
     }
     return RILL_OK;
@@ -452,6 +490,272 @@ static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
     return send_cl(tp, t->kbuf.data, t->kbuf.len, v, vlen);
 }
 
+typedef struct expired {
+    uint8_t *key;
+    size_t klen;
+    uint8_t *val;
+    size_t vlen;
+} expired_t;
+
+typedef struct expiry_scan {
+    expired_t *v;
+    size_t n, cap;
+} expiry_scan_t;
+
+static int collect_expired(const void *key, size_t klen, const void *val, size_t vlen,
+                           void *opaque) {
+    expiry_scan_t *x = opaque;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 64;
+        expired_t *nv = realloc(x->v, cap * sizeof *nv);
+        if (!nv) return 1;
+        x->v = nv;
+        x->cap = cap;
+    }
+    uint8_t *mem = malloc(klen + vlen + 1);
+    if (!mem) return 1;
+    memcpy(mem, key, klen);
+    if (vlen) memcpy(mem + klen, val, vlen);
+    x->v[x->n++] = (expired_t){mem, klen, mem + klen, vlen};
+    return 0;
+}
+
+/* ---- stream time, closing windows and emits
+ * ----------------------------------------------- */
+
+/* The bookkeeping row of an emit=final partition: shorter than a window key, so
+ * scans, foreach and the web pages (which skip keys shorter than RILL__WKEY) and
+ * the expiry range never see it.  Value: closed_upto, stream time (be64 each). */
+static const uint8_t META_KEY[] = {0xff, 0xff, 'c', 'l', 'o', 's', 'e'};
+
+static bool emits_final(const rill_table_t *t) {
+    return t->opts.window_emit == RILL_EMIT_FINAL;
+}
+
+/* Read what a previous owner closed (emit=final), once per opening of the
+ * partition: its stream time and closed windows carry over a restart. */
+static void meta_load(rill_tpart_t *tp) {
+    if (!emits_final(tp->table) || !tp->sp ||
+        (tp->meta_loaded && tp->meta_sp == tp->sp && tp->stream_time != INT64_MIN))
+        return;
+    tp->closed_upto = INT64_MIN;
+    tp->meta_loaded = true;
+    tp->meta_sp = tp->sp;
+    rill_table_t *t = tp->table;
+    const uint8_t *v = NULL;
+    rill_buf_t got = RILL_BUF_INIT;
+    rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, META_KEY, sizeof META_KEY);
+    if (e && !e->tomb && e->vlen == 16)
+        v = e->val;
+    else if (!e &&
+             rill__st_get(t->app->store, tp->sp, META_KEY, sizeof META_KEY, &got) ==
+                 RILL_OK &&
+             got.len == 16)
+        v = got.data;
+    if (v) {
+        int64_t closed = (int64_t)rill__be64_get(v), st = (int64_t)rill__be64_get(v + 8);
+        if (closed > tp->closed_upto) tp->closed_upto = closed;
+        if (st > tp->stream_time) tp->stream_time = st;
+    }
+    rill_buf_free(&got);
+}
+
+static void emit_send(rill_table_t *t, const void *key, size_t klen, int64_t ws,
+                      int64_t we, const void *v, size_t vlen);
+
+/* Emit window @p ws of @p key with encoded value @p v: callback and topic. */
+static void emit_window(rill_table_t *t, const void *key, size_t klen, int64_t ws,
+                        const void *v, size_t vlen, void *val) {
+    int64_t we = ws + t->opts.window_size_ms;
+    rill_topic_t *to = t->opts.emit_topic;
+    if (value_decode(t, v, vlen, val) != RILL_OK) return;
+    if (t->opts.on_emit)
+        t->opts.on_emit(t, key, klen, ws, we, val, t->opts.on_emit_opaque);
+    rill_buf_t enc = RILL_BUF_INIT;
+    if (to && to->vtype) { /* in the topic's own serializer */
+        char why[256] = "";
+        rill_err_t erc =
+            rill_serializer_encode(to->vser, to->vtype, val, &enc, why, sizeof why);
+        if (erc != RILL_OK) {
+            rill__log(t->app, RILL_LOG_ERROR,
+                      "table '%s': window value does not encode for '%s': %s", t->name,
+                      to->name, why);
+            to = NULL;
+        } else {
+            v = enc.data ? (const void *)enc.data : "";
+            vlen = enc.len;
+        }
+    }
+    rill_value_clear(t->opts.value_type, val);
+    if (to) emit_send(t, key, klen, ws, we, v, vlen);
+    rill_buf_free(&enc);
+}
+
+static void emit_send(rill_table_t *t, const void *key, size_t klen, int64_t ws,
+                      int64_t we, const void *v, size_t vlen) {
+    char s[24], e[24];
+    snprintf(s, sizeof s, "%lld", (long long)ws);
+    snprintf(e, sizeof e, "%lld", (long long)we);
+    rill_header_t h[2] = {{"rill-window-start", s, strlen(s)},
+                          {"rill-window-end", e, strlen(e)}};
+    rill_send_opts_t o = {.headers = h, .nheaders = 2, .timestamp_ms = we - 1};
+    rill_err_t rc = rill_send_raw(t->opts.emit_topic, key, klen, v, vlen, &o);
+    for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
+        rill__tr_flush(t->app->transport, 25);
+        rc = rill_send_raw(t->opts.emit_topic, key, klen, v, vlen, &o);
+    }
+    if (rc != RILL_OK)
+        rill_app_fail(t->app, rc, "table '%s': emitting a window to '%s' failed: %s",
+                      t->name, t->opts.emit_topic->name, rill_app_errmsg(t->app));
+}
+
+static int cmp_expired(const void *a, const void *b) {
+    const expired_t *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/* The windows of @p tp starting in [from, to]: the store's, overridden by the
+ * overlay's (not flushed yet), in key order (window start, then key). */
+static rill_err_t collect_windows(rill_tpart_t *tp, int64_t from, int64_t to,
+                                  expiry_scan_t *x) {
+    rill_table_t *t = tp->table;
+    uint8_t b[WKEY], e[WKEY];
+    rill__window_key_put(b, from);
+    if (to < INT64_MAX) rill__window_key_put(e, to + 1);
+    expiry_scan_t st = {0};
+    rill_err_t rc = rill__st_scan(t->app->store, tp->sp, from == INT64_MIN ? NULL : b,
+                                  from == INT64_MIN ? 0 : WKEY, to < INT64_MAX ? e : NULL,
+                                  to < INT64_MAX ? WKEY : 0, collect_expired, &st);
+    for (size_t i = 0; i < st.n; i++) {
+        expired_t *r = &st.v[i];
+        if (r->klen < WKEY || rill__wcache_find(&tp->dirty, r->key, r->klen)) {
+            free(r->key);
+            continue;
+        }
+        if (x->n == x->cap) {
+            size_t cap = x->cap ? x->cap * 2 : 64;
+            expired_t *nv = realloc(x->v, cap * sizeof *nv);
+            if (!nv) {
+                free(r->key);
+                continue;
+            }
+            x->v = nv;
+            x->cap = cap;
+        }
+        x->v[x->n++] = *r;
+    }
+    free(st.v);
+    for (size_t i = 0; i < tp->dirty.cap; i++) {
+        rill_wcache_entry_t *d = &tp->dirty.slots[i];
+        if (!d->used || d->tomb || d->klen < WKEY) continue;
+        int64_t ws = rill__window_key_get(d->key);
+        if (ws < from || ws > to) continue;
+        if (collect_expired(d->key, d->klen, d->val, d->vlen, x)) return RILL_ENOMEM;
+    }
+    if (x->n > 1) qsort(x->v, x->n, sizeof *x->v, cmp_expired);
+    return rc;
+}
+
+/* emit=final: emit, once, every window of @p tp that stream time has closed since
+ * the last call, then record how far it closed (changelog and store, with the
+ * windows' data: a new owner resumes from there). */
+static void close_windows(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    if (!emits_final(t) || tp->state != RILL_TP_ACTIVE) return;
+    meta_load(tp);
+    rill__window_t w = win(t);
+    int64_t cut = rill__window_close_cutoff(&w, tp->stream_time);
+    if (cut == INT64_MIN || cut <= tp->closed_upto) return;
+    expiry_scan_t x = {0};
+    int64_t from = tp->closed_upto == INT64_MIN ? INT64_MIN : tp->closed_upto + 1;
+    rill_err_t rc = collect_windows(tp, from, cut, &x);
+    if (rc != RILL_OK) {
+        rill_log(t->app->log, RILL_LOG_WARN, t->app->store->name,
+                 "table '%s' partition %d: scanning closed windows: %s (retried)",
+                 t->name, tp->partition, rill_err2str(rc));
+        for (size_t i = 0; i < x.n; i++)
+            free(x.v[i].key);
+        free(x.v);
+        return;
+    }
+    tp->closed_upto = cut; /* before the callbacks, which may write the table */
+    const rill_type_t *vt = t->opts.value_type;
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    void *val = calloc(1, sz ? sz : 1);
+    for (size_t i = 0; i < x.n && val; i++)
+        emit_window(t, x.v[i].key + WKEY, x.v[i].klen - WKEY,
+                    rill__window_key_get(x.v[i].key), x.v[i].val, x.v[i].vlen, val);
+    free(val);
+    for (size_t i = 0; i < x.n; i++)
+        free(x.v[i].key);
+    free(x.v);
+    uint8_t m[16];
+    rill__be64_put(m, (uint64_t)cut);
+    rill__be64_put(m + 8, (uint64_t)tp->stream_time);
+    rill_buf_reset(&t->kbuf);
+    rill_buf_reset(&t->vbuf);
+    if (rill_buf_append(&t->kbuf, META_KEY, sizeof META_KEY) != RILL_OK ||
+        rill_buf_append(&t->vbuf, m, sizeof m) != RILL_OK ||
+        (rc = write_skey(tp, false)) != RILL_OK)
+        rill__log(t->app, RILL_LOG_WARN,
+                  "table '%s' partition %d: recording closed windows failed: %s", t->name,
+                  tp->partition, rill_app_errmsg(t->app));
+}
+
+/* emit=update with somewhere to emit to: window @p ws of @p key was just written
+ * (t->kbuf is its store key). */
+static void emit_update(rill_tpart_t *tp, const void *key, size_t klen, int64_t ws) {
+    rill_table_t *t = tp->table;
+    rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
+    if (!e) return; /* written through: see the overlay */
+    const rill_type_t *vt = t->opts.value_type;
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    void *val = calloc(1, sz ? sz : 1);
+    if (!val) return;
+    if (e->tomb) { /* a delete: the default value */
+        value_default(t, val);
+        if (t->opts.on_emit)
+            t->opts.on_emit(t, key, klen, ws, ws + t->opts.window_size_ms, val,
+                            t->opts.on_emit_opaque);
+        rill_value_clear(vt, val);
+    } else {
+        rill_buf_t v = RILL_BUF_INIT; /* the callback may write the table */
+        if (rill_buf_append(&v, e->val, e->vlen) == RILL_OK)
+            emit_window(t, key, klen, ws, v.data ? (const void *)v.data : "", v.len, val);
+        rill_buf_free(&v);
+    }
+    free(val);
+}
+
+/* An event of time @p ts reached @p tp: stream time, idle clock, closing. */
+static void stream_time_advance(rill_tpart_t *tp, int64_t ts) {
+    meta_load(tp);
+    tp->last_event_wall = rill_now_ms();
+    if (ts <= tp->stream_time) return;
+    tp->stream_time = ts;
+    if (emits_final(tp->table)) close_windows(tp);
+}
+
+/* Every commit: idle partitions' stream time follows the wall clock
+ * (window_idle_ms), and what it closed is emitted. */
+static void stream_time_tick(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    if (!windowed(t) || tp->state != RILL_TP_ACTIVE) return;
+    meta_load(tp);
+    if (t->opts.window_idle_ms && tp->stream_time != INT64_MIN) {
+        int64_t now = rill_now_ms();
+        int64_t st = rill__window_idle_time(tp->stream_time, tp->last_event_wall, now,
+                                            t->opts.window_idle_ms);
+        if (st > tp->stream_time) {
+            tp->stream_time = st;
+            tp->last_event_wall = now; /* moved up to now */
+        }
+    }
+    close_windows(tp);
+}
+
 /* ---- public reads and writes
  * ------------------------------------------------------------ */
 
@@ -529,7 +833,7 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
                       t->name, (long long)ts);
         return RILL_OK;
     }
-    if (ts > tp->stream_time) tp->stream_time = ts;
+    stream_time_advance(tp, ts);
     rill__window_t w = win(t);
     /* oldest first, so the current (latest) window is written last */
     int64_t first = rill__window_first(&w, ts), last = rill__window_last(&w, ts);
@@ -542,6 +846,8 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
         }
         if ((rc = store_key(t, key, klen, s)) != RILL_OK) return rc;
         if ((rc = fn(tp, s, arg)) != RILL_OK) return rc;
+        if (!emits_final(t) && (t->opts.on_emit || t->opts.emit_topic))
+            emit_update(tp, key, klen, s);
     }
     return RILL_OK;
 }
@@ -642,36 +948,6 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
     return RILL_OK;
 }
 
-typedef struct expired {
-    uint8_t *key;
-    size_t klen;
-    uint8_t *val;
-    size_t vlen;
-} expired_t;
-
-typedef struct expiry_scan {
-    expired_t *v;
-    size_t n, cap;
-} expiry_scan_t;
-
-static int collect_expired(const void *key, size_t klen, const void *val, size_t vlen,
-                           void *opaque) {
-    expiry_scan_t *x = opaque;
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 64;
-        expired_t *nv = realloc(x->v, cap * sizeof *nv);
-        if (!nv) return 1;
-        x->v = nv;
-        x->cap = cap;
-    }
-    uint8_t *mem = malloc(klen + vlen + 1);
-    if (!mem) return 1;
-    memcpy(mem, key, klen);
-    if (vlen) memcpy(mem + klen, val, vlen);
-    x->v[x->n++] = (expired_t){mem, klen, mem + klen, vlen};
-    return 0;
-}
-
 /* Remove the windows of @p tp that expired: callback, store delete, tombstone. */
 static void expire_windows(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
@@ -719,10 +995,13 @@ void rill__tables_flush(rill_app_t *app) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill_tpart_t *tp = &t->parts[p];
             if (tp->state != RILL_TP_ACTIVE) continue;
+            /* exactly_once: closing and expiry write to the changelog (and emits to
+             * topics), so only while a transaction is open (not after the final
+             * commit of a stop) */
+            bool writes = !app->eos || app->txn_open;
+            if (writes) stream_time_tick(tp);
             rill__tpart_flush(tp);
-            /* exactly_once: expiry writes changelog tombstones, so only while a
-             * transaction is open (not after the final commit of a stop) */
-            if (!app->eos || app->txn_open) expire_windows(tp);
+            if (writes) expire_windows(tp);
         }
     }
 }
@@ -805,6 +1084,8 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
         rill__tpart_flush(tp);
         rill_store_stats_t s;
         if (rill__st_stats(t->app->store, tp->sp, &s) == RILL_OK) {
+            if (emits_final(t) && s.keys && tp->closed_upto != INT64_MIN)
+                s.keys--; /* META_KEY */
             out->keys += s.keys;
             out->bytes += s.bytes;
         }

@@ -27,8 +27,14 @@ typedef struct rill_tpart {
     int64_t rec_start, rec_end;
     uint64_t rec_applied, rec_t0_ns, rec_progress_ns, rec_logged_ns;
     int64_t stream_time; /* windows: max event time seen */
-    bool kept;           /* released at a revoke with its data kept, in case the
-                            partition comes back (eager rebalances revoke all) */
+    /* windows: wall clock of the last event (window_idle_ms); emit=final: windows
+     * starting at or before closed_upto are closed and emitted (kept in the store
+     * under META_KEY, table.c, with the stream time, read back by meta_sp's first use) */
+    int64_t last_event_wall, closed_upto;
+    rill_store_part_t *meta_sp;
+    bool meta_loaded;
+    bool kept; /* released at a revoke with its data kept, in case the
+                  partition comes back (eager rebalances revoke all) */
 } rill_tpart_t;
 
 struct rill_table {

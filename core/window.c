@@ -37,6 +37,24 @@ bool rill__window_closed(const rill__window_t *w, int64_t start, int64_t now) {
     return since >= (uint64_t)w->size_ms + (uint64_t)rill__window_grace(w);
 }
 
+int64_t rill__window_close_cutoff(const rill__window_t *w, int64_t now) {
+    if (now == INT64_MIN) return INT64_MIN;
+    int64_t d = w->size_ms, g = rill__window_grace(w), x;
+    if (__builtin_add_overflow(d, g, &d) || __builtin_sub_overflow(now, d, &x) ||
+        x < INT64_MIN + w->step_ms)
+        return INT64_MIN;
+    return rill__window_last(w, x);
+}
+
+int64_t rill__window_idle_time(int64_t stream, int64_t last_wall_ms, int64_t now_wall_ms,
+                               int64_t idle_ms) {
+    if (idle_ms <= 0 || stream == INT64_MIN || now_wall_ms - last_wall_ms < idle_ms)
+        return stream;
+    int64_t moved;
+    if (__builtin_add_overflow(stream, now_wall_ms - last_wall_ms, &moved)) return stream;
+    return moved;
+}
+
 bool rill__window_bad_time(int64_t ts, int64_t now_ms) {
     return ts < 0 || (now_ms <= INT64_MAX - RILL__WINDOW_MAX_FUTURE_MS &&
                       ts > now_ms + RILL__WINDOW_MAX_FUTURE_MS);

@@ -35,6 +35,16 @@ int64_t rill__window_grace(const rill__window_t *w);
  * grace period has passed (INT64_MIN: no time seen yet).  Never overflows. */
 bool rill__window_closed(const rill__window_t *w, int64_t start, int64_t now);
 
+/* The latest window start that is closed at stream time @p now (every window
+ * starting at or before it is closed): INT64_MIN when none is (no time yet). */
+int64_t rill__window_close_cutoff(const rill__window_t *w, int64_t now);
+
+/* Stream time of an idle partition: @p stream (the largest event time seen, at
+ * wall-clock @p last_wall_ms, its last event) moved on by the wall-clock time since,
+ * once @p idle_ms have passed without an event at @p now_wall_ms (idle_ms 0: never). */
+int64_t rill__window_idle_time(int64_t stream, int64_t last_wall_ms, int64_t now_wall_ms,
+                               int64_t idle_ms);
+
 /* Event timestamps a windowed table refuses (counted, the event's writes skipped):
  * before the epoch, or more than RILL__WINDOW_MAX_FUTURE_MS past @p now_ms. */
 #define RILL__WINDOW_MAX_FUTURE_MS (24LL * 3600 * 1000)

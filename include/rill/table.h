@@ -38,6 +38,27 @@ typedef void (*rill_window_close_fn)(rill_table_t *table, const void *key, size_
 typedef void (*rill_window_late_fn)(rill_table_t *table, const void *key, size_t klen,
                                     int64_t window_start_ms, int64_t ts_ms, void *opaque);
 
+/**
+ * @brief What a windowed table emits to rill_table_opts_t.on_emit / emit_topic.
+ *
+ * A window closes when the stream time of its partition (the largest event
+ * timestamp seen there, or the wall clock for idle partitions: window_idle_ms)
+ * reaches its end plus the grace period.  A closed window takes no more events.
+ */
+typedef enum {
+    RILL_EMIT_UPDATE = 0, /**< every change of a window, as it is written */
+    /** one record per window and key when the window closes, with its final
+     * value (Kafka Streams' suppress(untilWindowCloses)).  What was closed is
+     * kept in the table's changelog: a restarted or rebalanced worker does not
+     * emit a closed window again, nor count a late event into it */
+    RILL_EMIT_FINAL,
+} rill_window_emit_t;
+
+/** @brief An emitted window value (see rill_window_emit_t). */
+typedef void (*rill_window_emit_fn)(rill_table_t *table, const void *key, size_t klen,
+                                    int64_t window_start_ms, int64_t window_end_ms,
+                                    const void *value, void *opaque);
+
 typedef struct rill_table_opts {
     const rill_type_t *value_type; /**< required: e.g. &rill_type_int64 */
     const void *default_value;     /**< value of absent keys (C repr); NULL: zero */
@@ -57,6 +78,22 @@ typedef struct rill_table_opts {
     int64_t window_grace_ms;
     rill_window_late_fn on_late;
     void *on_late_opaque;
+    /** windowed: what is emitted to on_emit / emit_topic (docs/windows.md) */
+    rill_window_emit_t window_emit;
+    /** called with each emitted window value (RILL_EMIT_UPDATE: after every write
+     * to a window; RILL_EMIT_FINAL: once, when the window closes) */
+    rill_window_emit_fn on_emit;
+    void *on_emit_opaque;
+    /** also send each emitted value here: key = the table key, value = the value
+     * encoded by the topic's value serializer (a topic with a value type: it must be
+     * the table's; without one: the table's encoding), headers "rill-window-start" and
+     * "rill-window-end" (decimal ms), timestamp = the window's end - 1 */
+    rill_topic_t *emit_topic;
+    /** windowed: when > 0, a partition that received no event for this long (wall
+     * clock) has its stream time moved on by the wall-clock time since its last
+     * event, so windows of idle streams close too (checked every
+     * commit.interval.ms); 0: stream time moves only with events */
+    int64_t window_idle_ms;
 } rill_table_opts_t;
 
 /** @brief window_grace_ms: windows close at their end. */

@@ -30,5 +30,6 @@ run orders_by_country_window 2 'orders in the current 2-day window'
 run word_count 2.5 '^the: 2$'
 run forward_delayed 5 "received 'task-1' on other_topic" FORWARD_DELAY_S=1
 run custom_serializer 2 'on the wire: "sensor-1,1[0-9]"'
+run window_final 3 '^window \[[0-9]+, [0-9]+\) closed: /(home|cart) viewed [0-9]+ times'
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -109,6 +109,32 @@ static void times_before_the_epoch_or_far_ahead_are_bad(void **state) {
     assert_false(rill__window_bad_time(INT64_MAX, INT64_MAX)); /* no overflow */
 }
 
+static void the_close_cutoff_is_the_last_start_closed(void **state) {
+    (void)state;
+    rill__window_t w = {.size_ms = 10, .step_ms = 10, .expires_ms = 100, .grace_ms = 5};
+    assert_int_equal(rill__window_close_cutoff(&w, INT64_MIN), INT64_MIN);
+    assert_int_equal(rill__window_close_cutoff(&w, 14), -10); /* [0,10) open till 15 */
+    assert_int_equal(rill__window_close_cutoff(&w, 15), 0);
+    assert_int_equal(rill__window_close_cutoff(&w, 24), 0);
+    for (int64_t now = 0; now < 100; now++) { /* agrees with rill__window_closed */
+        int64_t cut = rill__window_close_cutoff(&w, now);
+        assert_true(rill__window_closed(&w, cut, now));
+        assert_false(rill__window_closed(&w, cut + w.step_ms, now));
+    }
+    rill__window_t h = {.size_ms = 10, .step_ms = 5, .expires_ms = 10, .grace_ms = -1};
+    assert_int_equal(rill__window_close_cutoff(&h, 17), 5); /* [5,15) closed */
+    assert_int_equal(rill__window_close_cutoff(&h, INT64_MIN + 3), INT64_MIN);
+}
+
+static void an_idle_partition_follows_the_wall_clock(void **state) {
+    (void)state;
+    assert_int_equal(rill__window_idle_time(1000, 50, 120, 100), 1000); /* not idle yet */
+    assert_int_equal(rill__window_idle_time(1000, 50, 150, 100), 1100);
+    assert_int_equal(rill__window_idle_time(1000, 50, 150, 0), 1000); /* off */
+    assert_int_equal(rill__window_idle_time(INT64_MIN, 0, 500, 100), INT64_MIN);
+    assert_int_equal(rill__window_idle_time(INT64_MAX - 1, 0, 500, 100), INT64_MAX - 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_window_takes_events_until_its_end_plus_grace),
@@ -120,6 +146,8 @@ int main(void) {
         cmocka_unit_test(times_before_the_epoch_floor_to_the_step),
         cmocka_unit_test(a_window_expires_after_its_end_plus_expires),
         cmocka_unit_test(window_keys_sort_like_their_starts),
+        cmocka_unit_test(the_close_cutoff_is_the_last_start_closed),
+        cmocka_unit_test(an_idle_partition_follows_the_wall_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
