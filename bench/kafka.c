@@ -469,14 +469,16 @@ static int run_rill(const bench_opts_t *bo, const char *topic, uint64_t n, rctx_
     struct event_base *base = rill_app_base(app);
     char v[VLEN];
     memset(v, 'x', sizeof v);
-    rill_send_opts_t o = {.cb = on_dr, .use_partition = true};
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.encoded = true;
+    o.cb = on_dr;
     uint64_t t0 = bench_now_ns();
     for (uint64_t i = 0; i < n; i++) {
         uint64_t now = bench_now_ns();
         value_of(v, i, now);
         o.partition = (int32_t)(i % PARTS);
         o.opaque = (void *)(uintptr_t)now;
-        while (rill_send_raw(t, NULL, 0, v, sizeof v, &o) == RILL_EFULL)
+        while (rill_send(t, NULL, 0, v, sizeof v, &o) == RILL_EFULL)
             event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
         if ((i & 1023) == 0) event_base_loop(base, EVLOOP_NONBLOCK);
     }
@@ -499,7 +501,7 @@ static int run_rill(const bench_opts_t *bo, const char *topic, uint64_t n, rctx_
         if (sent < LAT_EVENTS && now >= next) {
             value_of(v, n + sent, now);
             o.partition = (int32_t)(sent % PARTS);
-            rill_send_raw(t, NULL, 0, v, sizeof v, &o);
+            rill_send(t, NULL, 0, v, sizeof v, &o);
             sent++;
             next += LAT_GAP_US * 1000ull;
         }

@@ -110,7 +110,8 @@ static int pump(rill_app_t *app, rill_topic_t *t, uint64_t n, const uint64_t *pr
         uint64_t end = sent + CHUNK < n ? sent + CHUNK : n;
         chunk_stamp = bench_now_ns();
         for (; sent < end; sent++)
-            if (rill_send_raw(t, NULL, 0, &sent, sizeof sent, NULL) != RILL_OK) return -1;
+            if (rill_send(t, NULL, 0, &sent, sizeof sent, &rill_send_encoded) != RILL_OK)
+                return -1;
         while (*progress < sent)
             event_base_loop(base, EVLOOP_NONBLOCK);
     }

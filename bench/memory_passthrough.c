@@ -86,7 +86,7 @@ static int run_rill(uint64_t n, double *secs, sink_t *sink, bench_side_t *side) 
         uint64_t end = sent + CHUNK < n ? sent + CHUNK : n, stamp = bench_now_ns();
         for (; sent < end; sent++) {
             payload_t p = {stamp, sent};
-            if (rill_send_raw(t, NULL, 0, &p, sizeof p, NULL) != RILL_OK) {
+            if (rill_send(t, NULL, 0, &p, sizeof p, &rill_send_encoded) != RILL_OK) {
                 fprintf(stderr, "bench: send: %s\n", rill_app_errmsg(app));
                 rill_app_destroy(app);
                 return -1;

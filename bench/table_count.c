@@ -157,8 +157,8 @@ static int run_rill(const payloads_t *p, const char *store, const char *ser,
         chunk_stamp = bench_now_ns();
         for (; sent < end; sent++) {
             const char *u = p->user[sent % USERS];
-            if (rill_send_raw(t, u, strlen(u), p->json[sent], p->len[sent], NULL) !=
-                RILL_OK) {
+            if (rill_send(t, u, strlen(u), p->json[sent], p->len[sent],
+                          &rill_send_encoded) != RILL_OK) {
                 snprintf(note, nlen, "send: %.200s", rill_app_errmsg(app));
                 rill_app_destroy(app);
                 return -1;

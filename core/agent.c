@@ -129,9 +129,11 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
             {"__streams.errors.partition", part, strlen(part)},
             {"__streams.errors.offset", off, strlen(off)},
         };
-        rill_send_opts_t o = {.headers = hs, .nheaders = sizeof hs / sizeof hs[0]};
-        if (rill_send_raw(app->dead_letter, ev->msg.key, ev->msg.key_len, ev->msg.value,
-                          ev->msg.value_len, &o) != RILL_OK)
+        rill_send_opts_t o =
+            RILL__SEND_OPTS(.headers = hs, .nheaders = sizeof hs / sizeof hs[0],
+                            .encoded = true);
+        if (rill_send(app->dead_letter, ev->msg.key, ev->msg.key_len, ev->msg.value,
+                      ev->msg.value_len, &o) != RILL_OK)
             rill_log(app->log, RILL_LOG_ERROR, a->name, "dead-letter send failed: %s",
                      rill_app_errmsg(app));
     }

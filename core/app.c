@@ -468,6 +468,8 @@ void rill_app_destroy(rill_app_t *app) {
     if (app->own_base) event_base_free(app->base);
     rill_buf_free(&app->kbuf);
     rill_buf_free(&app->vbuf);
+    rill_buf_free(&app->kstr);
+    rill_buf_free(&app->vstr);
     free(app->commit_snap);
     rill_conf_destroy(app->conf);
     free(app->client_id);

@@ -124,9 +124,9 @@ rill_err_t rill_app_stream_values(rill_app_t *app, rill_topic_t *topic,
         return RILL_ESTATE;
     }
     for (size_t i = 0; i < n; i++) {
-        rill_send_opts_t o = {.use_partition = true,
-                              .partition = (int32_t)(i % (size_t)topic->partitions)};
-        rill_err_t rc = rill_send_ex(topic, NULL, (const char *)values + i * stride, &o);
+        rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+        o.partition = (int32_t)(i % (size_t)topic->partitions);
+        rill_err_t rc = rill__send_value(topic, (const char *)values + i * stride, &o);
         if (rc != RILL_OK) return rc;
     }
     return RILL_OK;

@@ -102,22 +102,19 @@ static void on_sent(rill_err_t err, const char *errmsg, int32_t partition, int64
 }
 
 /* Parse @p text (JSON for typed values, bytes otherwise) into a value of @p type. */
+/* The size of a value of @p type in its C representation (what rill_send takes). */
+static size_t value_size(const rill_type_t *type) {
+    return type->kind == RILL_T_RECORD ? type->record->size : rill_type_csize(type);
+}
+
 static rill_err_t parse_value(rill_app_t *app, const rill_type_t *type, const char *text,
                               void **out, char *why, size_t whylen) {
-    *out = NULL;
-    if (!type || type->kind == RILL_T_BYTES) return RILL_OK;
-    if (type->kind == RILL_T_STRING) {
-        char **s = calloc(1, sizeof *s);
-        if (!s || !(*s = strdup(text))) {
-            free(s);
-            return RILL_ENOMEM;
-        }
-        *out = s;
+    *out = NULL; /* bytes and strings are sent as the text's bytes */
+    if (!type || type->kind == RILL_T_BYTES || type->kind == RILL_T_STRING)
         return RILL_OK;
-    }
     rill_serializer_t *json = rill__app_serializer(app, "json", why, whylen);
     if (!json) return RILL_ECONF;
-    size_t sz = type->kind == RILL_T_RECORD ? type->record->size : rill_type_csize(type);
+    size_t sz = value_size(type);
     void *v = calloc(1, sz ? sz : 1);
     if (!v) return RILL_ENOMEM;
     if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
@@ -194,16 +191,15 @@ static int cmd_send(rill_app_t *app, const char *prog, const char *topic, const 
                 kind_name(t->vtype), err);
         return 2;
     }
-    rill_bytes_t kb = {(uint8_t *)key, key ? strlen(key) : 0};
-    rill_bytes_t vb = {(uint8_t *)value, strlen(value)};
     struct sent s = {0};
-    rill_send_opts_t o = {.cb = on_sent, .opaque = &s};
-    if (partition >= 0) {
-        o.use_partition = true;
-        o.partition = partition;
-    }
+    rill_send_opts_t o = RILL__SEND_OPTS(.cb = on_sent, .opaque = &s);
+    if (partition >= 0) o.partition = partition;
     app->state = RILL_APP_RUNNING;
-    rc = rill_send_ex(t, key ? (kv ? kv : (void *)&kb) : NULL, vv ? vv : (void *)&vb, &o);
+    rc = rill_send(t, kv ? kv : key,
+                   kv    ? value_size(t->ktype)
+                   : key ? strlen(key)
+                         : 0,
+                   vv ? vv : value, vv ? value_size(t->vtype) : strlen(value), &o);
     free_value(t->ktype, kv);
     free_value(t->vtype, vv);
     if (rc != RILL_OK) {

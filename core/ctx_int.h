@@ -94,6 +94,7 @@ struct rill_app {
     size_t ncommit_snap, capcommit_snap;
 
     rill_buf_t kbuf, vbuf; /* encode scratch */
+    rill_buf_t kstr, vstr; /* a string key's / value's NUL-terminated copy */
     rill_event_t *free_events, *all_events;
     struct rill_send_ctx *free_sends, *all_sends;
     uint64_t inflight_total;

@@ -50,10 +50,10 @@ rill_err_t rill__forward_to(rill_event_t *ev, rill_topic_t *dest, const void *ke
         hs[nh++] = extra[i];
     rill_err_t rc = value_bytes(ev, dest, &v, &vlen, &buf);
     if (rc == RILL_OK) {
-        rill_send_opts_t o = {
-            .headers = hs, .nheaders = nh, .timestamp_ms = ev->msg.timestamp_ms};
-        rc =
-            rill_send_raw(dest, key, klen, ev->msg.value ? (v ? v : "") : NULL, vlen, &o);
+        rill_send_opts_t o =
+            RILL__SEND_OPTS(.headers = hs, .nheaders = nh,
+                            .timestamp_ms = ev->msg.timestamp_ms, .encoded = true);
+        rc = rill_send(dest, key, klen, ev->msg.value ? (v ? v : "") : NULL, vlen, &o);
     }
     rill_buf_free(&buf);
     return rc;

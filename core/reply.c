@@ -71,8 +71,10 @@ static rill_err_t reply_topic(rill_app_t *app) {
     return RILL_OK;
 }
 
-rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, const void *value,
-                          int timeout_ms, rill_reply_cb cb, void *opaque) {
+rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, size_t key_len,
+                          const void *value, size_t value_len, int timeout_ms,
+                          rill_reply_cb cb, void *opaque) {
+    if (!agent) return RILL_EINVAL;
     rill_app_t *app = agent->app;
     if (!cb || timeout_ms <= 0) return RILL_EINVAL;
     if (!agent->opts.reply_type) {
@@ -99,8 +101,8 @@ rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, const void *valu
     snprintf(id, sizeof id, "%llu", (unsigned long long)a->id);
     const char *rt = app->asks->topic->name;
     rill_header_t hs[2] = {{REPLY_TO, rt, strlen(rt)}, {CORRELATION, id, strlen(id)}};
-    rill_send_opts_t o = {.headers = hs, .nheaders = 2};
-    rc = rill_send_ex(agent->topic, key, value, &o);
+    rill_send_opts_t o = RILL__SEND_OPTS(.headers = hs, .nheaders = 2);
+    rc = rill_send(agent->topic, key, key_len, value, value_len, &o);
     if (rc != RILL_OK) {
         event_free(a->timer);
         free(a);
@@ -113,8 +115,10 @@ rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, const void *valu
     return RILL_OK;
 }
 
-rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key, const void *value) {
-    return rill_send(agent->topic, key, value, NULL, NULL);
+rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key, size_t key_len,
+                           const void *value, size_t value_len) {
+    if (!agent) return RILL_EINVAL;
+    return rill_send(agent->topic, key, key_len, value, value_len, NULL);
 }
 
 rill_err_t rill_event_reply(rill_event_t *ev, const void *value) {
@@ -142,9 +146,9 @@ rill_err_t rill_event_reply(rill_event_t *ev, const void *value) {
                                            sizeof why);
     if (rc == RILL_OK) {
         rill_header_t h = {CORRELATION, corr, clen};
-        rill_send_opts_t o = {.headers = &h, .nheaders = 1};
-        rc = rill_send_raw(t, NULL, 0, buf.data ? (void *)buf.data : (void *)"", buf.len,
-                           &o);
+        rill_send_opts_t o =
+            RILL__SEND_OPTS(.headers = &h, .nheaders = 1, .encoded = true);
+        rc = rill_send(t, NULL, 0, buf.data ? (void *)buf.data : (void *)"", buf.len, &o);
     } else {
         rill__app_seterr(app, "reply of agent '%s': %s", agent->name, why);
     }

@@ -444,17 +444,16 @@ static rill_err_t send_cl(rill_tpart_t *tp, const void *key, size_t klen, const 
                           size_t vlen) {
     rill_table_t *t = tp->table;
     rill_app_t *app = t->app;
-    rill_send_opts_t o = {.use_partition = true,
-                          .partition = tp->partition,
-                          .cb = on_cl_delivered,
-                          .opaque = tp};
+    rill_send_opts_t o =
+        RILL__SEND_OPTS(.cb = on_cl_delivered, .opaque = tp, .encoded = true);
+    o.partition = tp->partition;
     /* fenced by the consumed partition it belongs to (refused once lost) */
     const rill_tpstate_t *saved = app->send_fence;
     app->send_fence = rill__fence_for(app, t->partitions, tp->partition);
-    rill_err_t rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
+    rill_err_t rc = rill_send(t->changelog, key, klen, v, vlen, &o);
     for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
         rill__tr_flush(app->transport, 25);
-        rc = rill_send_raw(t->changelog, key, klen, v, vlen, &o);
+        rc = rill_send(t->changelog, key, klen, v, vlen, &o);
     }
     app->send_fence = saved;
     return rc;

@@ -283,7 +283,7 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
         return RILL_ENOTOWNER;
     }
     int32_t part;
-    if (o && o->use_partition) {
+    if (o && o->partition != RILL_PARTITION_ANY) {
         if (o->partition < 0 || o->partition >= t->partitions) {
             rill__app_seterr(app, "send to '%s': partition %d out of range 0-%d", t->name,
                              o->partition, t->partitions - 1);
@@ -328,26 +328,13 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
     return RILL_OK;
 }
 
-rill_err_t rill_send_raw(rill_topic_t *t, const void *key, size_t key_len,
-                         const void *value, size_t value_len, const rill_send_opts_t *o) {
-    return produce(t, key, key_len, value, value_len, o);
-}
+const rill_send_opts_t rill_send_encoded = {
+    .version = RILL_SEND_OPTS_VERSION, .partition = RILL_PARTITION_ANY, .encoded = true};
 
-/* Encode @p v of @p type with @p ser into @p buf; raw bytes pass as a view. */
+/* Encode @p v (C representation of @p type) with @p ser into @p buf. */
 static rill_err_t encode(rill_topic_t *t, rill_serializer_t *ser, const rill_type_t *type,
                          const void *v, rill_buf_t *buf, const void **out, size_t *outlen,
                          const char *what) {
-    if (!v) {
-        *out = NULL;
-        *outlen = 0;
-        return RILL_OK;
-    }
-    if (!type || type->kind == RILL_T_BYTES) {
-        const rill_bytes_t *b = v;
-        *out = b->data ? b->data : (const void *)"";
-        *outlen = b->len;
-        return RILL_OK;
-    }
     char why[256] = "";
     rill_buf_reset(buf);
     rill_err_t rc = rill_serializer_encode(ser, type, v, buf, why, sizeof why);
@@ -361,42 +348,118 @@ static rill_err_t encode(rill_topic_t *t, rill_serializer_t *ser, const rill_typ
     return RILL_OK;
 }
 
-rill_err_t rill_send_ex(rill_topic_t *t, const void *key, const void *value,
-                        const rill_send_opts_t *o) {
+static const char *type_desc(const rill_type_t *type) {
+    switch (type->kind) {
+    case RILL_T_RECORD:
+        return type->record && type->record->name ? type->record->name : "record";
+    case RILL_T_INT64:
+        return "int64_t";
+    case RILL_T_DOUBLE:
+        return "double";
+    case RILL_T_BOOL:
+        return "bool";
+    case RILL_T_DATETIME:
+        return "datetime (int64_t)";
+    case RILL_T_DECIMAL:
+        return "rill_decimal_t";
+    case RILL_T_ARRAY:
+        return "rill_array_t";
+    case RILL_T_MAP:
+        return "rill_map_t";
+    default:
+        return "value";
+    }
+}
+
+/* The wire bytes of one side (key or value) of a send: @p p / @p len as the caller
+ * gave them.  Bytes and strings are their bytes; any other type is its C
+ * representation, whose size @p len must be (so a string passed for a record, or a
+ * pointer for a struct, is refused rather than read past its end).  @p cstr is
+ * scratch for a string's NUL-terminated copy. */
+static rill_err_t wire(rill_topic_t *t, rill_serializer_t *ser, const rill_type_t *type,
+                       const void *p, size_t len, rill_buf_t *cstr, rill_buf_t *buf,
+                       const void **out, size_t *outlen, const char *what) {
+    if (!p) {
+        if (len) {
+            rill__app_seterr(t->app, "send to '%s': %s is NULL but its length is %zu",
+                             t->name, what, len);
+            return RILL_EINVAL;
+        }
+        *out = NULL;
+        *outlen = 0;
+        return RILL_OK;
+    }
+    if (!type || type->kind == RILL_T_BYTES) {
+        *out = p;
+        *outlen = len;
+        return RILL_OK;
+    }
+    if (type->kind == RILL_T_STRING) {
+        rill_buf_reset(cstr);
+        if (rill_buf_reserve(cstr, len + 1) != RILL_OK) return RILL_ENOMEM;
+        if (len) memcpy(cstr->data, p, len);
+        cstr->data[len] = '\0';
+        const char *sp = (const char *)cstr->data;
+        return encode(t, ser, type, &sp, buf, out, outlen, what);
+    }
+    size_t want = type->kind == RILL_T_RECORD && type->record ? type->record->size
+                                                              : rill_type_csize(type);
+    if (len != want) {
+        rill__app_seterr(t->app,
+                         "send to '%s': the %s is %zu bytes, but the topic's %ss are %s "
+                         "(%zu bytes): pass its address and sizeof it",
+                         t->name, what, len, what, type_desc(type), want);
+        return RILL_EINVAL;
+    }
+    return encode(t, ser, type, p, buf, out, outlen, what);
+}
+
+rill_err_t rill_send(rill_topic_t *t, const void *key, size_t key_len, const void *value,
+                     size_t value_len, const rill_send_opts_t *o) {
+    if (!t) return RILL_EINVAL;
     rill_app_t *app = t->app;
+    if (o && o->version != RILL_SEND_OPTS_VERSION) {
+        rill__app_seterr(
+            app,
+            "send to '%s': the options were not made with RILL_SEND_OPTS_INIT "
+            "(version %d, this library's is %d)",
+            t->name, o->version, RILL_SEND_OPTS_VERSION);
+        return RILL_EINVAL;
+    }
+    if (o && o->encoded) return produce(t, key, key_len, value, value_len, o);
     if (!t->vser) {
         rill__app_seterr(app, "send to '%s': the app is not started", t->name);
         return RILL_ESTATE;
     }
     const void *k, *v;
     size_t kl, vl;
-    rill_err_t rc = encode(t, t->kser, t->ktype, key, &app->kbuf, &k, &kl, "key");
+    rill_err_t rc =
+        wire(t, t->kser, t->ktype, key, key_len, &app->kstr, &app->kbuf, &k, &kl, "key");
     if (rc == RILL_OK)
-        rc = encode(t, t->vser, t->vtype, value, &app->vbuf, &v, &vl, "value");
+        rc = wire(t, t->vser, t->vtype, value, value_len, &app->vstr, &app->vbuf, &v, &vl,
+                  "value");
     if (rc != RILL_OK) return rc;
     return produce(t, k, kl, v, vl, o);
 }
 
-rill_err_t rill_send(rill_topic_t *t, const void *key, const void *value, rill_send_cb cb,
-                     void *opaque) {
-    rill_send_opts_t o = {.cb = cb, .opaque = opaque};
-    return rill_send_ex(t, key, value, &o);
-}
-
-rill_err_t rill_send_str(rill_topic_t *t, const char *key, const char *value) {
-    rill_bytes_t kb = {(uint8_t *)key, key ? strlen(key) : 0};
-    rill_bytes_t vb = {(uint8_t *)value, value ? strlen(value) : 0};
-    const void *kp =
-        key ? (t->ktype && t->ktype->kind == RILL_T_STRING ? (const void *)&key
-                                                           : (const void *)&kb)
-            : NULL;
-    if (t->vtype && t->vtype->kind == RILL_T_STRING)
-        return rill_send_ex(t, kp, value ? &value : NULL, NULL);
-    if (t->vtype && t->vtype->kind != RILL_T_BYTES) {
-        rill__app_seterr(t->app, "rill_send_str: topic '%s' has a typed value", t->name);
-        return RILL_EINVAL;
+rill_err_t rill__send_value(rill_topic_t *t, const void *value,
+                            const rill_send_opts_t *o) {
+    rill_app_t *app = t->app;
+    if (!t->vser) {
+        rill__app_seterr(app, "send to '%s': the app is not started", t->name);
+        return RILL_ESTATE;
     }
-    return rill_send_ex(t, kp, value ? &vb : NULL, NULL);
+    const void *v = NULL;
+    size_t vl = 0;
+    if (value && (!t->vtype || t->vtype->kind == RILL_T_BYTES)) {
+        const rill_bytes_t *b = value;
+        v = b->data ? b->data : (const void *)"";
+        vl = b->len;
+    } else if (value) {
+        rill_err_t rc = encode(t, t->vser, t->vtype, value, &app->vbuf, &v, &vl, "value");
+        if (rc != RILL_OK) return rc;
+    }
+    return produce(t, NULL, 0, v, vl, o);
 }
 
 /* The consumed partition a write for partition @p p of something with @p partitions

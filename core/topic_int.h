@@ -69,6 +69,14 @@ rill_err_t rill__topic_resolve(rill_topic_t *t, char *errstr, size_t errlen);
 rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen);
 void rill__topic_free(rill_topic_t *t);
 rill_topic_t *rill__topic_by_name(rill_app_t *app, const char *name);
+/* Options of an internal send: RILL_SEND_OPTS_INIT plus @p __VA_ARGS__ (other
+ * fields than version and partition). */
+#define RILL__SEND_OPTS(...)                                                             \
+    { .version = RILL_SEND_OPTS_VERSION, .partition = RILL_PARTITION_ANY, __VA_ARGS__ }
+
+/* Send a value in its C representation (no key; channel.c's stream values). */
+rill_err_t rill__send_value(rill_topic_t *t, const void *value,
+                            const rill_send_opts_t *o);
 /* The first topic partition a write to partition @p p of a table or changelog with
  * @p partitions partitions belongs to (co-partitioned, assigned), or NULL. */
 const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p);

@@ -72,7 +72,7 @@ static void feed(rill_app_t *app, void *opaque) {
     char id[32];
     snprintf(id, sizeof id, "order-%d", ++n);
     order_t o = {.id = id, .product_id = "p1"};
-    rill_send(orders, NULL, &o, NULL, NULL);
+    rill_send(orders, NULL, 0, &o, sizeof o, NULL);
 }
 
 int main(int argc, char **argv) {

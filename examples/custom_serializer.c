@@ -106,7 +106,7 @@ static void feed(rill_app_t *app, void *opaque) {
     (void)app;
     (void)opaque;
     reading_t r = {.sensor = "sensor-1", .celsius = 18 + n++ % 5};
-    rill_send(readings, NULL, &r, NULL, NULL);
+    rill_send(readings, NULL, 0, &r, sizeof r, NULL);
 }
 
 int main(int argc, char **argv) {

@@ -8,6 +8,7 @@
  * seed's two days is FORWARD_DELAY_S=172800).  Delayed events wait in the internal
  * topic "forward-delayed-delayed" and survive worker restarts. */
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -42,7 +43,7 @@ static void feed(rill_app_t *app, void *opaque) {
     (void)opaque;
     char v[32];
     snprintf(v, sizeof v, "task-%d", ++n);
-    rill_send_str(my_topic, NULL, v);
+    rill_send(my_topic, NULL, 0, v, strlen(v), NULL);
 }
 
 int main(int argc, char **argv) {

@@ -30,7 +30,7 @@ static int hello(rill_event_t *ev, void *opaque) {
 static void example_sender(rill_app_t *app, void *opaque) {
     (void)opaque;
     greeting_t g = {.from_name = "Faust", .to_name = "you"};
-    if (rill_send(topic, NULL, &g, NULL, NULL) != RILL_OK)
+    if (rill_send(topic, NULL, 0, &g, sizeof g, NULL) != RILL_OK)
         rill_app_log(app, RILL_LOG_WARN, "send: %s", rill_app_errmsg(app));
 }
 

@@ -37,7 +37,7 @@ static void feed(rill_app_t *app, void *opaque) {
     snprintf(id, sizeof id, "order-%d", ++n);
     snprintf(product, sizeof product, "product-%d", n % 5);
     order_t o = {.id = id, .product_id = product, .country_origin = "NO", .amount = n};
-    if (rill_send(orders, NULL, &o, NULL, NULL) != RILL_OK)
+    if (rill_send(orders, NULL, 0, &o, sizeof o, NULL) != RILL_OK)
         rill_app_log(app, RILL_LOG_WARN, "%s", rill_app_errmsg(app));
 }
 

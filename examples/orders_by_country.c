@@ -44,8 +44,7 @@ static void feed(rill_app_t *app, void *opaque) {
     char id[32];
     snprintf(id, sizeof id, "order-%d", ++n);
     order_t o = {.id = id, .country_origin = (char *)countries[n % 6]};
-    rill_bytes_t key = {(uint8_t *)o.country_origin, strlen(o.country_origin)};
-    rill_send(orders, &key, &o, NULL, NULL);
+    rill_send(orders, o.country_origin, strlen(o.country_origin), &o, sizeof o, NULL);
 }
 
 int main(int argc, char **argv) {

@@ -37,7 +37,7 @@ static void burst(rill_app_t *app, void *opaque) {
         char id[32];
         snprintf(id, sizeof id, "order-%d", ++n);
         order_t o = {.id = id, .amount = 1};
-        rill_send(orders, NULL, &o, NULL, NULL);
+        rill_send(orders, NULL, 0, &o, sizeof o, NULL);
     }
 }
 

@@ -27,8 +27,7 @@ static int split(rill_event_t *ev, void *opaque) {
             i++;
         }
         if (i == start) continue;
-        rill_bytes_t key = {(uint8_t *)w, n}, val = {(uint8_t *)"1", 1};
-        rill_err_t rc = rill_send_ex(words, &key, &val, NULL);
+        rill_err_t rc = rill_send(words, w, n, "1", 1, NULL);
         if (rc != RILL_OK) return rc;
     }
     return RILL_OK;
@@ -52,7 +51,8 @@ static void feed(rill_app_t *app, void *opaque) {
     static int n;
     (void)app;
     (void)opaque;
-    rill_send_str(sentences, NULL, text[n++ % 3]);
+    const char *s = text[n++ % 3];
+    rill_send(sentences, NULL, 0, s, strlen(s), NULL);
 }
 
 int main(int argc, char **argv) {

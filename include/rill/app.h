@@ -129,38 +129,60 @@ RILL_API const rill_type_t *rill_topic_key_type(const rill_topic_t *topic);
 typedef void (*rill_send_cb)(rill_err_t err, const char *errmsg, int32_t partition,
                              int64_t offset, void *opaque);
 
+/** @brief rill_send_opts_t.partition: the key's murmur2 partition (no key:
+ * round-robin). */
+#define RILL_PARTITION_ANY (-1)
+/** @brief rill_send_opts_t.version of this header (RILL_SEND_OPTS_INIT sets it). */
+#define RILL_SEND_OPTS_VERSION 1
+
+/**
+ * @brief Options of one send.  Make them with RILL_SEND_OPTS_INIT, then set fields:
+ *
+ *     rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+ *     o.partition = 3;
+ *
+ * Options not made that way are refused (RILL_EINVAL), so a zeroed struct never
+ * silently means "partition 0".
+ */
 typedef struct rill_send_opts {
-    int32_t partition; /**< -1 (or 0 with use_partition false): by key hash */
-    bool use_partition;
+    int version;       /**< RILL_SEND_OPTS_VERSION (set by RILL_SEND_OPTS_INIT) */
+    int32_t partition; /**< RILL_PARTITION_ANY, or a partition of the topic */
     const rill_header_t *headers;
     size_t nheaders;
     int64_t timestamp_ms; /**< 0: now */
-    rill_send_cb cb;
+    bool encoded;         /**< key and value are wire bytes: serializers skipped */
+    rill_send_cb cb;      /**< delivery report, or NULL */
     void *opaque;
 } rill_send_opts_t;
 
+#define RILL_SEND_OPTS_INIT                                                              \
+    { .version = RILL_SEND_OPTS_VERSION, .partition = RILL_PARTITION_ANY }
+
+/** @brief Options that send wire bytes as they are (the topic's serializers are
+ * skipped): `rill_send(t, k, klen, bytes, len, &rill_send_encoded)`. */
+RILL_API extern const rill_send_opts_t rill_send_encoded;
+
 /**
  * @brief Send @p key / @p value to @p topic, asynchronously.
- * @p key and @p value point at values of the topic's key/value type in their C
- * representation (a struct for records, `char *` for strings, rill_bytes_t for
- * raw); either may be NULL (no key: round-robin partition; no value: tombstone).
- * The values are encoded before this returns.  @p cb may be NULL.
- * @returns RILL_OK (queued), RILL_EENCODE (errmsg has the field), RILL_EFULL
- * (transport queue full: retry later), RILL_ESTATE (app not started).
+ *
+ * Keys and values are given as a pointer and a length, whatever the topic's types:
+ * - no type (raw bytes), bytes or string: the bytes themselves
+ *   (`rill_send(t, "NO", 2, "hello", 5, NULL)`);
+ * - any other type (a record, int64, double...): the address of a value in its C
+ *   representation and its size (`rill_send(t, "NO", 2, &order, sizeof order,
+ *   NULL)`); a length that is not the type's size is refused with an error naming
+ *   the type, so a string passed for a record never reaches the encoder.
+ * A NULL key (length 0) has no key: the partition is round-robin; a NULL value is
+ * a tombstone.  The values are encoded before this returns.  @p opts may be NULL.
+ * @returns RILL_OK (queued), RILL_EINVAL (NULL topic, bad length or partition, opts
+ * not made with RILL_SEND_OPTS_INIT), RILL_EENCODE (the app's error names the
+ * field), RILL_EFULL (transport queue full: retry later), RILL_ESTATE (app not
+ * started), RILL_ENOTOWNER (sent while handling an event of a partition this worker
+ * lost).  The reason is in rill_app_errmsg().
  */
-RILL_API rill_err_t rill_send(rill_topic_t *topic, const void *key, const void *value,
-                              rill_send_cb cb, void *opaque);
-/** @brief rill_send() with headers, explicit partition, timestamp. */
-RILL_API rill_err_t rill_send_ex(rill_topic_t *topic, const void *key, const void *value,
-                                 const rill_send_opts_t *opts);
-/** @brief Send already-encoded bytes (the topic's serializers are skipped). */
-RILL_API rill_err_t rill_send_raw(rill_topic_t *topic, const void *key, size_t key_len,
-                                  const void *value, size_t value_len,
-                                  const rill_send_opts_t *opts);
-/** @brief Send a NUL-terminated string key and value (both raw bytes on the wire
- * unless the topic has other serializers: then they are JSON text). */
-RILL_API rill_err_t rill_send_str(rill_topic_t *topic, const char *key,
-                                  const char *value);
+RILL_API rill_err_t rill_send(rill_topic_t *topic, const void *key, size_t key_len,
+                              const void *value, size_t value_len,
+                              const rill_send_opts_t *opts);
 
 /* ---- agents
  * ------------------------------------------------------------------------------ */

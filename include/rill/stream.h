@@ -126,12 +126,12 @@ typedef void (*rill_reply_cb)(rill_err_t err, const void *value, void *opaque);
  * (set with rill_event_reply()) or RILL_ETIMEDOUT after @p timeout_ms.
  * The agent must have been defined with opts.reply_type.
  */
-RILL_API rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key,
-                                   const void *value, int timeout_ms, rill_reply_cb cb,
-                                   void *opaque);
+RILL_API rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, size_t key_len,
+                                   const void *value, size_t value_len, int timeout_ms,
+                                   rill_reply_cb cb, void *opaque);
 /** @brief Send @p value to @p agent's topic without waiting for a reply. */
-RILL_API rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key,
-                                    const void *value);
+RILL_API rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key, size_t key_len,
+                                    const void *value, size_t value_len);
 /** @brief From a handler: the value to reply to the asker with (of the agent's
  * reply_type).  Events that were cast, not asked, ignore it. */
 RILL_API rill_err_t rill_event_reply(rill_event_t *ev, const void *value);

@@ -64,7 +64,7 @@ static int count(rill_event_t *ev, void *opaque) {
     rill_err_t rc = rill_table_incr(w->counts, k, len, 1, NULL);
     if (rc != RILL_OK) return rc;
     rill_bytes_t kb = {(uint8_t *)k, len}, vb = {(uint8_t *)"1", 1};
-    rc = rill_send_ex(w->out, &kb, &vb, NULL);
+    rc = rill_send(w->out, kb.data, kb.len, vb.data, vb.len, NULL);
     return rc == RILL_EFULL ? RILL_OK : rc; /* the output is best effort here */
 }
 

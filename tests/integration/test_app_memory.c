@@ -80,7 +80,7 @@ static void send_n(rill_topic_t *t, int n) {
     for (int i = 0; i < n; i++) {
         snprintf(k, sizeof k, "key-%d", i);
         snprintf(v, sizeof v, "%d", i);
-        assert_int_equal(rill_send_str(t, k, v), RILL_OK);
+        assert_int_equal(rill_send(t, k, strlen(k), v, strlen(v), NULL), RILL_OK);
     }
 }
 
@@ -133,7 +133,7 @@ static void keys_land_on_murmur2_partitions(void **state) {
     seen_t s = {0};
     rill_app_agent(app, "c", t, on_event, &s, NULL);
     start(app);
-    assert_int_equal(rill_send_str(t, "kafka", "x"), RILL_OK);
+    assert_int_equal(rill_send(t, "kafka", 5, "x", 1, NULL), RILL_OK);
     RUN_UNTIL(base, s.n >= 1, 2000);
     assert_int_equal(s.per_part[rill_partition_for_key("kafka", 5, 4)], 1);
     (void)key_parts;
@@ -310,8 +310,9 @@ static void revoke_with_event_never_acked_fails_loudly(void **state) {
     start(a);
     rill_bytes_t v = {(uint8_t *)"v", 1};
     for (int i = 0; i < 10; i++) {
-        rill_send_opts_t so = {.use_partition = true, .partition = i % 2};
-        assert_int_equal(rill_send_ex(t, NULL, &v, &so), RILL_OK);
+        rill_send_opts_t so = RILL_SEND_OPTS_INIT;
+        so.partition = i % 2;
+        assert_int_equal(rill_send(t, NULL, 0, v.data, v.len, &so), RILL_OK);
     }
     RUN_UNTIL(base, s.nheld >= 10, 2000);
     assert_int_equal(s.nheld, 10); /* in flight on both partitions */
@@ -411,16 +412,18 @@ static void send_reports_delivery_partition_and_offset(void **state) {
     start(app);
     dr_t d = {0};
     rill_bytes_t v = {(uint8_t *)"x", 1};
-    rill_send_opts_t o = {
-        .use_partition = true, .partition = 2, .cb = on_dr, .opaque = &d};
-    assert_int_equal(rill_send_ex(t, NULL, &v, &o), RILL_OK);
-    assert_int_equal(rill_send_ex(t, NULL, &v, &o), RILL_OK);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.partition = 2;
+    o.cb = on_dr;
+    o.opaque = &d;
+    assert_int_equal(rill_send(t, NULL, 0, v.data, v.len, &o), RILL_OK);
+    assert_int_equal(rill_send(t, NULL, 0, v.data, v.len, &o), RILL_OK);
     RUN_UNTIL(base, d.n >= 2, 2000);
     assert_int_equal(d.n, 2);
     assert_int_equal(d.partition, 2);
     assert_int_equal(d.offset, 1);
     o.partition = 3;
-    assert_int_equal(rill_send_ex(t, NULL, &v, &o), RILL_EINVAL);
+    assert_int_equal(rill_send(t, NULL, 0, v.data, v.len, &o), RILL_EINVAL);
     assert_non_null(strstr(rill_app_errmsg(app), "out of range"));
     rill_app_destroy(app);
     event_base_free(base);

@@ -87,17 +87,18 @@ static void send_mixed(rill_topic_t *t) {
     for (int i = 0; i < 6; i++) {
         char good[64];
         snprintf(good, sizeof good, "{\"x\":%d,\"y\":%d}", i, i);
-        assert_int_equal(rill_send_raw(t, NULL, 0, good, strlen(good), NULL), RILL_OK);
+        assert_int_equal(rill_send(t, NULL, 0, good, strlen(good), &rill_send_encoded),
+                         RILL_OK);
         if (i < 5)
-            assert_int_equal(rill_send_raw(t, NULL, 0, bad_values[i],
-                                           strlen(bad_values[i]) + (i == 0 ? 3 : 0),
-                                           NULL),
+            assert_int_equal(rill_send(t, NULL, 0, bad_values[i],
+                                       strlen(bad_values[i]) + (i == 0 ? 3 : 0),
+                                       &rill_send_encoded),
                              RILL_OK);
     }
     /* oversized: valid JSON, but past json.max.bytes (64 in these apps) */
     char big[200];
     int n = snprintf(big, sizeof big, "{\"x\":1,\"y\":2,\"pad\":\"%0150d\"}", 0);
-    assert_int_equal(rill_send_raw(t, NULL, 0, big, (size_t)n, NULL), RILL_OK);
+    assert_int_equal(rill_send(t, NULL, 0, big, (size_t)n, &rill_send_encoded), RILL_OK);
 }
 
 static int64_t committed(struct event_base *base) {
@@ -211,12 +212,13 @@ static void ask_returns_the_agents_reply_and_cast_does_not_wait(void **state) {
     RUN_UNTIL(base, false, 20);
     point_t p = {40, 2};
     reply_t r = {0};
-    assert_int_equal(rill_agent_ask(adder, NULL, &p, 2000, on_reply, &r), RILL_OK);
+    assert_int_equal(rill_agent_ask(adder, NULL, 0, &p, sizeof p, 2000, on_reply, &r),
+                     RILL_OK);
     RUN_UNTIL(base, r.n >= 1, 3000);
     assert_int_equal(r.n, 1);
     assert_int_equal(r.err, RILL_OK);
     assert_int_equal(r.value, 42);
-    assert_int_equal(rill_agent_cast(adder, NULL, &p), RILL_OK);
+    assert_int_equal(rill_agent_cast(adder, NULL, 0, &p, sizeof p), RILL_OK);
     RUN_UNTIL(base, calls >= 2, 3000);
     assert_int_equal(calls, 2);
     assert_int_equal(r.n, 1); /* no reply for a cast */
@@ -246,7 +248,8 @@ static void ask_times_out_when_no_reply_comes(void **state) {
     assert_int_equal(rill_app_start(app, err, sizeof err), RILL_OK);
     point_t p = {1, 1};
     reply_t r = {0};
-    assert_int_equal(rill_agent_ask(a, NULL, &p, 100, on_reply, &r), RILL_OK);
+    assert_int_equal(rill_agent_ask(a, NULL, 0, &p, sizeof p, 100, on_reply, &r),
+                     RILL_OK);
     RUN_UNTIL(base, r.n >= 1, 2000);
     assert_int_equal(r.err, RILL_ETIMEDOUT);
     rill_app_destroy(app);

@@ -123,7 +123,8 @@ static void send_words(worker_t *w, struct event_base *base, int n, int distinct
         snprintf(k, sizeof k, "w%d", i % distinct);
         rill_bytes_t kb = {(uint8_t *)k, strlen(k)}, vb = {(uint8_t *)"1", 1};
         rill_err_t rc;
-        while ((rc = rill_send_ex(words, &kb, &vb, NULL)) == RILL_EFULL)
+        while ((rc = rill_send(words, kb.data, kb.len, vb.data, vb.len, NULL)) ==
+               RILL_EFULL)
             RUN_UNTIL(base, false, 5);
         assert_int_equal(rc, RILL_OK);
     }

@@ -76,8 +76,11 @@ static int count_word(rill_event_t *ev, void *opaque) {
     if (rill_table_incr(w->counts, word, len, 1, NULL) != RILL_OK) w->errors++;
     if (w->output) {
         rill_bytes_t kb = {(uint8_t *)word, len}, vb = {(uint8_t *)"1", 1};
-        rill_send_opts_t o = {.cb = on_out, .opaque = w};
-        if (rill_send_ex(w->out, &kb, &vb, &o) != RILL_OK) w->errors++;
+        rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+        o.cb = on_out;
+        o.opaque = w;
+        if (rill_send(w->out, kb.data, kb.len, vb.data, vb.len, &o) != RILL_OK)
+            w->errors++;
     }
     w->handled++;
     if (w->hold && w->nheld < 1024) {
@@ -136,7 +139,8 @@ static void send_words(worker_t *w, struct event_base *base, int n, int distinct
         rill_bytes_t kb = {(uint8_t *)k, strlen(k)}, vb = {(uint8_t *)"1", 1};
         rill_err_t rc;
         int tries = 0;
-        while ((rc = rill_send_ex(w->words, &kb, &vb, NULL)) == RILL_EFULL &&
+        while ((rc = rill_send(w->words, kb.data, kb.len, vb.data, vb.len, NULL)) ==
+                   RILL_EFULL &&
                ++tries < 100)
             RUN_UNTIL(base, false, 2);
         assert_int_equal(rc, RILL_OK);

@@ -92,7 +92,8 @@ static void send_words(worker_t *w, int n, int distinct) {
     for (int i = 0; i < n; i++) {
         snprintf(k, sizeof k, "w%d", i % distinct);
         rill_bytes_t kb = {(uint8_t *)k, strlen(k)}, vb = {(uint8_t *)"1", 1};
-        assert_int_equal(rill_send_ex(w->words, &kb, &vb, NULL), RILL_OK);
+        assert_int_equal(rill_send(w->words, kb.data, kb.len, vb.data, vb.len, NULL),
+                         RILL_OK);
     }
 }
 

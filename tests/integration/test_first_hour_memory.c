@@ -243,9 +243,11 @@ static void dead_letters_carry_kafka_streams_error_headers(void **state) {
     rill_topic_t *dlt = rill_app_topic(app, "fh-dead-letter", NULL);
     rill_app_agent(app, "dead", dlt, on_dead, &d, NULL);
     start(app);
-    rill_send_opts_t o = {.use_partition = true, .partition = 1};
-    assert_int_equal(rill_send_raw(points, NULL, 0, "{\"x\":1}", 7, &o), RILL_OK);
-    assert_int_equal(rill_send_raw(points, NULL, 0, "not json", 8, &o), RILL_OK);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.encoded = true;
+    o.partition = 1;
+    assert_int_equal(rill_send(points, NULL, 0, "{\"x\":1}", 7, &o), RILL_OK);
+    assert_int_equal(rill_send(points, NULL, 0, "not json", 8, &o), RILL_OK);
     RUN_UNTIL(base, d.n >= 1, 3000);
     assert_int_equal(d.n, 1);
     assert_string_equal(d.h[0], "RILL_EDECODE");

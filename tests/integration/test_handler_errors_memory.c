@@ -64,8 +64,9 @@ static void start(w_t *w, struct event_base *base, const char *url, rill_agent_f
 
 static void send_to(w_t *w, int32_t partition) {
     rill_bytes_t v = {(uint8_t *)"x", 1};
-    rill_send_opts_t o = {.use_partition = true, .partition = partition};
-    assert_int_equal(rill_send_ex(w->in, NULL, &v, &o), RILL_OK);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.partition = partition;
+    assert_int_equal(rill_send(w->in, NULL, 0, v.data, v.len, &o), RILL_OK);
 }
 
 static void failed_handler_log_names_the_specific_reason(void **state) {

@@ -104,7 +104,7 @@ static rill_err_t start(worker_t *w, struct event_base *base, rill_join_mode_t m
 
 static void send_kv(rill_topic_t *t, const char *k, const char *v) {
     rill_bytes_t kb = {(uint8_t *)k, strlen(k)}, vb = {(uint8_t *)v, strlen(v)};
-    assert_int_equal(rill_send_ex(t, &kb, &vb, NULL), RILL_OK);
+    assert_int_equal(rill_send(t, kb.data, kb.len, vb.data, vb.len, NULL), RILL_OK);
 }
 
 /* Users u0..u4 get a row; orders go to u0..u7 (keyed, or named in the value). */

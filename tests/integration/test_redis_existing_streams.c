@@ -107,7 +107,7 @@ static int count_order(rill_event_t *ev, void *opaque) {
     if (rc != RILL_OK) return rc;
     rill_bytes_t key = {(uint8_t *)o->country, strlen(o->country)};
     total_t t = {.country = o->country, .count = n};
-    rc = rill_send(r->totals, &key, &t, NULL, NULL);
+    rc = rill_send(r->totals, key.data, key.len, &t, sizeof t, NULL);
     if (rc == RILL_OK) r->seen++;
     return rc;
 }
@@ -371,7 +371,7 @@ an_output_topic_with_a_value_field_writes_that_field_and_the_key(void **state) {
     rill_topic_t *out = rill_app_topic(r->app, "out", NULL);
     assert_non_null(out);
     start(r);
-    assert_int_equal(rill_send_raw(out, "u1", 2, "hi", 2, NULL), RILL_OK);
+    assert_int_equal(rill_send(out, "u1", 2, "hi", 2, &rill_send_encoded), RILL_OK);
     RUN_UNTIL(r->base, false, 300);
     redisReply *x = cmd("XRANGE plain-out - +");
     assert_int_equal(x->elements, 1);

@@ -57,8 +57,10 @@ stop_from_a_delivery_callback_does_not_wait_for_the_shutdown_timeout(void **stat
     assert_non_null(out);
     if (rill_app_start(s.app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
     rill_bytes_t v = {(uint8_t *)"x", 1};
-    rill_send_opts_t o = {.cb = stop_when_delivered, .opaque = &s};
-    assert_int_equal(rill_send_ex(out, NULL, &v, &o), RILL_OK);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.cb = stop_when_delivered;
+    o.opaque = &s;
+    assert_int_equal(rill_send(out, NULL, 0, v.data, v.len, &o), RILL_OK);
     uint64_t t0 = rill_mono_ns();
     RUN_UNTIL(base, s.stopped, 30000);
     double secs = (double)(rill_mono_ns() - t0) / 1e9;

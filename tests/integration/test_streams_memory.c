@@ -58,7 +58,7 @@ static void send_ints(rill_topic_t *t, int from, int to) {
     char v[32];
     for (int i = from; i < to; i++) {
         snprintf(v, sizeof v, "%d", i);
-        assert_int_equal(rill_send_str(t, NULL, v), RILL_OK);
+        assert_int_equal(rill_send(t, NULL, 0, v, strlen(v), NULL), RILL_OK);
     }
 }
 
@@ -343,7 +343,7 @@ static void forward_now_sends_key_value_and_headers(void **state) {
     rill_app_agent(app, "fwd", t, forward_it, NULL, NULL);
     rill_app_agent(app, "sink", later_topic, collect, g, NULL);
     start(app);
-    assert_int_equal(rill_send_str(t, "k1", "42"), RILL_OK);
+    assert_int_equal(rill_send(t, "k1", 2, "42", 2, NULL), RILL_OK);
     RUN_UNTIL(base, g->n >= 1, 2000);
     assert_int_equal(g->n, 1);
     assert_int_equal(g->values[0], 42);
@@ -365,7 +365,7 @@ static void delayed_forward_arrives_after_the_delay(void **state) {
     rill_app_agent(app, "sink", later_topic, collect, g, NULL);
     start(app);
     uint64_t t0 = rill_mono_ns();
-    rill_send_str(t, "k", "7");
+    rill_send(t, "k", 1, "7", 1, NULL);
     RUN_UNTIL(base, g->n >= 1, 3000);
     assert_int_equal(g->n, 1);
     assert_true(rill_mono_ns() - t0 >= 250u * 1000000u);
@@ -386,7 +386,7 @@ static void delayed_forward_survives_a_worker_restart(void **state) {
     rill_app_agent(app, "fwd", t, forward_it, NULL, NULL);
     rill_app_agent(app, "sink", later_topic, collect, g, NULL);
     start(app);
-    rill_send_str(t, "k", "99");
+    rill_send(t, "k", 1, "99", 2, NULL);
     RUN_UNTIL(base, false, 150); /* scheduled, not yet due */
     assert_int_equal(g->n, 0);
     rill_app_stop(app); /* graceful: the held event is given back, not acked */

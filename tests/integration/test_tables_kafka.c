@@ -58,7 +58,8 @@ table_writes_keep_up_with_a_backlog_larger_than_the_producer_queue(void **state)
         snprintf(k, sizeof k, "w%d", i % 50);
         rill_bytes_t kb = {(uint8_t *)k, strlen(k)}, vb = {(uint8_t *)"1", 1};
         rill_err_t rc;
-        while ((rc = rill_send_ex(w.words, &kb, &vb, NULL)) == RILL_EFULL)
+        while ((rc = rill_send(w.words, kb.data, kb.len, vb.data, vb.len, NULL)) ==
+               RILL_EFULL)
             RUN_UNTIL(base, false, 5);
         assert_int_equal(rc, RILL_OK);
     }

@@ -98,7 +98,8 @@ static void send_words(worker_t *w, int n, int distinct) {
     for (int i = 0; i < n; i++) {
         snprintf(k, sizeof k, "w%d", i % distinct);
         rill_bytes_t kb = {(uint8_t *)k, strlen(k)}, vb = {(uint8_t *)"1", 1};
-        assert_int_equal(rill_send_ex(w->words, &kb, &vb, NULL), RILL_OK);
+        assert_int_equal(rill_send(w->words, kb.data, kb.len, vb.data, vb.len, NULL),
+                         RILL_OK);
     }
 }
 
@@ -207,9 +208,10 @@ static int32_t away_of(const char *key) {
 static void send_word_to(rill_topic_t *topic, const char *word, int32_t partition,
                          int n) {
     rill_bytes_t kb = {(uint8_t *)word, strlen(word)}, vb = {(uint8_t *)"1", 1};
-    rill_send_opts_t o = {.use_partition = true, .partition = partition};
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.partition = partition;
     for (int i = 0; i < n; i++)
-        assert_int_equal(rill_send_ex(topic, &kb, &vb, &o), RILL_OK);
+        assert_int_equal(rill_send(topic, kb.data, kb.len, vb.data, vb.len, &o), RILL_OK);
 }
 
 /* The warnings about keys on another partition (they name the config key). */
@@ -710,9 +712,10 @@ static void wapp_start(wapp_t *w, struct event_base *base, int64_t size, int64_t
 /* A click on partition @p partition (-1: the key's). */
 static void click_on(wapp_t *w, const char *key, int64_t ts, int32_t partition) {
     rill_bytes_t kb = {(uint8_t *)key, strlen(key)}, vb = {(uint8_t *)"c", 1};
-    rill_send_opts_t o = {
-        .timestamp_ms = ts, .use_partition = partition >= 0, .partition = partition};
-    assert_int_equal(rill_send_ex(w->clicks, &kb, &vb, &o), RILL_OK);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.timestamp_ms = ts;
+    o.partition = partition;
+    assert_int_equal(rill_send(w->clicks, kb.data, kb.len, vb.data, vb.len, &o), RILL_OK);
 }
 
 static void click_at(wapp_t *w, const char *key, int64_t ts) {

@@ -94,7 +94,7 @@ static void web_start(web_t *w, const char *broker, int partitions, ...) {
 }
 
 static void web_send(web_t *w, const void *key, size_t klen) {
-    assert_int_equal(rill_send_raw(w->in, key, klen, "1", 1, NULL), RILL_OK);
+    assert_int_equal(rill_send(w->in, key, klen, "1", 1, &rill_send_encoded), RILL_OK);
 }
 
 static void web_ready(web_t *w, uint64_t handled) {

@@ -101,7 +101,7 @@ static void abi1_transport_runs_without_its_appended_slots(void **state) {
     if (rill_app_start(app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
     rill_bytes_t v = {(uint8_t *)"x", 1};
     for (int i = 0; i < 10; i++)
-        assert_int_equal(rill_send_ex(t, NULL, &v, NULL), RILL_OK);
+        assert_int_equal(rill_send(t, NULL, 0, v.data, v.len, NULL), RILL_OK);
     RUN_UNTIL(base, got >= 10, 3000);
     assert_int_equal(got, 10);
     rill_app_stop(app);

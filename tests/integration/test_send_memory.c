@@ -1,0 +1,200 @@
+/* rill_send (issue 12, API v1): one send function whose keys and values are a
+ * pointer and a length whatever the topic's types, so a value of the wrong kind is
+ * refused with an error naming the type instead of being read past its end, and
+ * options that were not made with RILL_SEND_OPTS_INIT never mean "partition 0". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <rill/rill.h>
+
+#include "run_until.h"
+
+typedef struct order {
+    char *id;
+    int64_t amount;
+} order_t;
+
+RILL_RECORD(order_schema, order_t, "shop.Order", RILL_F(order_t, id, STRING),
+            RILL_F(order_t, amount, INT64));
+
+typedef struct got {
+    int n;
+    int32_t partition;
+    char key[64], value[256];
+    int64_t amount;
+} got_t;
+
+static int on_raw(rill_event_t *ev, void *opaque) {
+    got_t *g = opaque;
+    size_t kl = 0, vl = 0;
+    const char *k = rill_event_key_bytes(ev, &kl);
+    const char *v = rill_event_value_bytes(ev, &vl);
+    snprintf(g->key, sizeof g->key, "%.*s", (int)kl, k ? k : "");
+    snprintf(g->value, sizeof g->value, "%.*s", (int)vl, v ? v : "");
+    g->partition = rill_event_partition(ev);
+    g->n++;
+    return RILL_OK;
+}
+
+static int on_string(rill_event_t *ev, void *opaque) {
+    got_t *g = opaque;
+    char *const *v = rill_event_value(ev); /* a string's C representation */
+    snprintf(g->value, sizeof g->value, "%s", v ? *v : "(null)");
+    g->n++;
+    return RILL_OK;
+}
+
+static int on_order(rill_event_t *ev, void *opaque) {
+    got_t *g = opaque;
+    const order_t *o = rill_event_value(ev);
+    snprintf(g->value, sizeof g->value, "%s", o->id);
+    g->amount = o->amount;
+    g->n++;
+    return RILL_OK;
+}
+
+typedef struct fixture {
+    struct event_base *base;
+    rill_app_t *app;
+    rill_topic_t *raw, *orders, *strings;
+    got_t raw_got, order_got, string_got;
+} fixture_t;
+
+static int setup(void **state) {
+    static unsigned seq;
+    fixture_t *f = calloc(1, sizeof *f);
+    char err[256], broker[64];
+    snprintf(broker, sizeof broker, "memory://send-%u", ++seq);
+    f->base = event_base_new();
+    rill_conf_t *c = rill_conf_new();
+    rill_conf_set(c, "broker", broker, err, sizeof err);
+    rill_conf_set(c, "log.level", "error", err, sizeof err);
+    f->app = rill_app_new_with_base("sendtest", c, f->base, err, sizeof err);
+    assert_non_null(f->app);
+    rill_topic_opts_t ro = {.partitions = 4};
+    f->raw = rill_app_topic(f->app, "raw", &ro);
+    rill_topic_opts_t oo = {.partitions = 1,
+                            .value_type = RILL_TYPE_RECORD(&order_schema)};
+    f->orders = rill_app_topic(f->app, "orders", &oo);
+    rill_topic_opts_t so = {.partitions = 1, .value_type = &rill_type_string};
+    f->strings = rill_app_topic(f->app, "strings", &so);
+    rill_app_agent(f->app, "raw-agent", f->raw, on_raw, &f->raw_got, NULL);
+    rill_app_agent(f->app, "order-agent", f->orders, on_order, &f->order_got, NULL);
+    rill_app_agent(f->app, "string-agent", f->strings, on_string, &f->string_got, NULL);
+    if (rill_app_start(f->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture_t *f = *state;
+    rill_app_stop(f->app);
+    rill_app_destroy(f->app);
+    event_base_free(f->base);
+    free(f);
+    return 0;
+}
+
+static void a_record_value_is_its_address_and_size(void **state) {
+    fixture_t *f = *state;
+    order_t o = {.id = "o-1", .amount = 42};
+    assert_int_equal(rill_send(f->orders, NULL, 0, &o, sizeof o, NULL), RILL_OK);
+    RUN_UNTIL(f->base, f->order_got.n == 1, 5000);
+    assert_int_equal(f->order_got.n, 1);
+    assert_string_equal(f->order_got.value, "o-1");
+    assert_int_equal(f->order_got.amount, 42);
+}
+
+static void a_string_passed_for_a_record_is_refused_naming_the_type(void **state) {
+    fixture_t *f = *state;
+    assert_int_equal(rill_send(f->orders, "NO", 2, "NO", 2, NULL), RILL_EINVAL);
+    const char *e = rill_app_errmsg(f->app);
+    assert_non_null(strstr(e, "send to 'orders'"));
+    assert_non_null(strstr(e, "the value is 2 bytes"));
+    assert_non_null(strstr(e, "order_t"));
+    RUN_UNTIL(f->base, false, 50);
+    assert_int_equal(f->order_got.n, 0); /* nothing was sent */
+}
+
+static void a_string_topic_takes_the_bytes_without_a_terminator(void **state) {
+    fixture_t *f = *state;
+    const char text[] = "hello world";
+    assert_int_equal(rill_send(f->strings, NULL, 0, text, 5, NULL), RILL_OK);
+    RUN_UNTIL(f->base, f->string_got.n == 1, 5000);
+    assert_string_equal(f->string_got.value, "hello");
+}
+
+static void options_not_made_with_init_are_refused(void **state) {
+    fixture_t *f = *state;
+    rill_send_opts_t zeroed;
+    memset(&zeroed, 0, sizeof zeroed);
+    assert_int_equal(rill_send(f->raw, "k", 1, "v", 1, &zeroed), RILL_EINVAL);
+    assert_non_null(strstr(rill_app_errmsg(f->app), "RILL_SEND_OPTS_INIT"));
+}
+
+static void partition_any_places_the_key_by_murmur2(void **state) {
+    fixture_t *f = *state;
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    assert_int_equal(rill_send(f->raw, "user-17", 7, "v", 1, &o), RILL_OK);
+    RUN_UNTIL(f->base, f->raw_got.n == 1, 5000);
+    assert_int_equal(f->raw_got.n, 1);
+    assert_int_equal(f->raw_got.partition, rill_partition_for_key("user-17", 7, 4));
+}
+
+static void an_explicit_partition_is_used(void **state) {
+    fixture_t *f = *state;
+    int32_t want = (rill_partition_for_key("user-17", 7, 4) + 1) % 4;
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.partition = want;
+    assert_int_equal(rill_send(f->raw, "user-17", 7, "v", 1, &o), RILL_OK);
+    RUN_UNTIL(f->base, f->raw_got.n == 1, 5000);
+    assert_int_equal(f->raw_got.partition, want);
+    o.partition = 4;
+    assert_int_equal(rill_send(f->raw, "k", 1, "v", 1, &o), RILL_EINVAL);
+    assert_non_null(strstr(rill_app_errmsg(f->app), "partition 4 out of range 0-3"));
+}
+
+static void encoded_bytes_skip_the_serializer(void **state) {
+    fixture_t *f = *state;
+    const char *json = "{\"id\": \"o-9\", \"amount\": 9}";
+    assert_int_equal(
+        rill_send(f->orders, NULL, 0, json, strlen(json), &rill_send_encoded), RILL_OK);
+    RUN_UNTIL(f->base, f->order_got.n == 1, 5000);
+    assert_string_equal(f->order_got.value, "o-9");
+    assert_int_equal(f->order_got.amount, 9);
+}
+
+static void a_null_topic_or_a_null_with_a_length_is_refused(void **state) {
+    fixture_t *f = *state;
+    assert_int_equal(rill_send(NULL, "k", 1, "v", 1, NULL), RILL_EINVAL);
+    assert_int_equal(rill_send(f->raw, NULL, 3, "v", 1, NULL), RILL_EINVAL);
+    assert_non_null(strstr(rill_app_errmsg(f->app), "key is NULL but its length is 3"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_record_value_is_its_address_and_size, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            a_string_passed_for_a_record_is_refused_naming_the_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_string_topic_takes_the_bytes_without_a_terminator, setup, teardown),
+        cmocka_unit_test_setup_teardown(options_not_made_with_init_are_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(partition_any_places_the_key_by_murmur2, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_explicit_partition_is_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(encoded_bytes_skip_the_serializer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_null_topic_or_a_null_with_a_length_is_refused,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
