@@ -597,11 +597,12 @@ static void emit_send(rill_table_t *t, const void *key, size_t klen, int64_t ws,
     snprintf(e, sizeof e, "%lld", (long long)we);
     rill_header_t h[2] = {{"rill-window-start", s, strlen(s)},
                           {"rill-window-end", e, strlen(e)}};
-    rill_send_opts_t o = {.headers = h, .nheaders = 2, .timestamp_ms = we - 1};
-    rill_err_t rc = rill_send_raw(t->opts.emit_topic, key, klen, v, vlen, &o);
+    rill_send_opts_t o = RILL__SEND_OPTS(.headers = h, .nheaders = 2,
+                                         .timestamp_ms = we - 1, .encoded = true);
+    rill_err_t rc = rill_send(t->opts.emit_topic, key, klen, v, vlen, &o);
     for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
         rill__tr_flush(t->app->transport, 25);
-        rc = rill_send_raw(t->opts.emit_topic, key, klen, v, vlen, &o);
+        rc = rill_send(t->opts.emit_topic, key, klen, v, vlen, &o);
     }
     if (rc != RILL_OK)
         rill_app_fail(t->app, rc, "table '%s': emitting a window to '%s' failed: %s",

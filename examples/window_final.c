@@ -38,8 +38,9 @@ static void feed(rill_app_t *app, void *opaque) {
     (void)opaque;
     const char *page = pages[n++ % 3];
     rill_bytes_t k = {(uint8_t *)page, strlen(page)}, v = {(uint8_t *)"view", 4};
-    rill_send_opts_t o = {.timestamp_ms = rill_now_ms()}; /* the event's time */
-    rill_send_ex(views, &k, &v, &o);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.timestamp_ms = rill_now_ms(); /* the event's time */
+    rill_send(views, k.data, k.len, v.data, v.len, &o);
 }
 
 int main(int argc, char **argv) {

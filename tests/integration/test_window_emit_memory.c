@@ -111,8 +111,9 @@ static void start(wapp_t *w, struct event_base *base, const wopts_t *wo) {
 
 static void click(wapp_t *w, struct event_base *base, const char *key, int64_t ts) {
     rill_bytes_t kb = {(uint8_t *)key, strlen(key)}, vb = {(uint8_t *)"c", 1};
-    rill_send_opts_t o = {.timestamp_ms = ts};
-    assert_int_equal(rill_send_ex(w->clicks, &kb, &vb, &o), RILL_OK);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.timestamp_ms = ts;
+    assert_int_equal(rill_send(w->clicks, kb.data, kb.len, vb.data, vb.len, &o), RILL_OK);
     int want = w->handled + 1;
     RUN_UNTIL(base, w->handled >= want, 3000);
     assert_int_equal(w->handled, want);
