@@ -7,6 +7,7 @@
 
 #include "backend_int.h"
 #include "be64_int.h"
+#include "global_table_int.h"
 #include "table_int.h"
 #include "window_int.h"
 
@@ -293,6 +294,7 @@ static rill_tpart_t *owned_part(rill_table_t *t, const void *key, size_t klen, b
         *rc = RILL_ESTATE;
         return NULL;
     }
+    if (t->opts.global) return rill__global_part(t, key, klen, write, rc); /* global */
     int32_t p = rill_partition_for_key(key, klen, t->partitions);
     rill_event_t *ev = app->current_event;
     if (ev && ev->tp && !ev->tp->topic->channel && ev->msg.partition != p &&
@@ -1052,8 +1054,9 @@ rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opa
     if (!x.val) return RILL_ENOMEM;
     for (int32_t p = 0; p < t->partitions && !x.stop; p++) {
         rill_tpart_t *tp = &t->parts[p];
-        if (tp->state != RILL_TP_ACTIVE) continue;
-        rill__tpart_flush(tp);
+        bool global_copy = t->opts.global && tp->state == RILL_TP_STANDBY && tp->sp;
+        if (tp->state != RILL_TP_ACTIVE && !global_copy) continue;
+        if (!global_copy) rill__tpart_flush(tp);
         rill_err_t src =
             rill__st_scan(t->app->store, tp->sp, NULL, 0, NULL, 0, visit_one, &x);
         if (src != RILL_OK) {

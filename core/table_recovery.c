@@ -226,6 +226,7 @@ static void on_recovery_tick(evutil_socket_t fd, short what, void *arg) {
  * or a rebalance then replays only the tail, wherever the partition lands.  (The
  * count N is thus a floor, not an exact number of copies.) */
 static bool is_standby(const rill_table_t *t, int32_t p, int32_t nreplicas) {
+    if (t->opts.global) return !partition_needed(t, p); /* global_table.c: all held */
     if (nreplicas <= 0 || partition_needed(t, p)) return false;
     for (int32_t q = 0; q < t->partitions; q++)
         if (partition_needed(t, q)) return true; /* a member with no partitions idles */

@@ -94,6 +94,10 @@ typedef struct rill_table_opts {
      * event, so windows of idle streams close too (checked every
      * commit.interval.ms); 0: stream time moves only with events */
     int64_t window_idle_ms;
+    /** a GlobalTable (set by rill_app_global_table(), see there): every worker
+     * holds every partition; reads from anywhere, writes only from the owner of
+     * the key's partition */
+    bool global;
 } rill_table_opts_t;
 
 /** @brief window_grace_ms: windows close at their end. */
@@ -203,6 +207,34 @@ RILL_API rill_stream_t *rill_stream_join_table(rill_stream_t *s, rill_table_t *t
                                                void *key_opaque,
                                                const rill_type_t *out_type,
                                                rill_join_fn fn, void *opaque);
+
+/* ---- GlobalTable ---------------------------------------------------------------------
+ */
+
+/**
+ * @brief Define a GlobalTable @p name (Faust's app.GlobalTable): every worker holds
+ * the whole table.  Partition p is owned (written) by the worker that owns
+ * partition p of the table's source topic (or of any topic of as many partitions
+ * that an agent reads); every other worker follows its changelog with a reader
+ * outside the consumer group, like a standby of every partition
+ * (table.standby_replicas does not matter).
+ *
+ * rill_table_get() of a key reads the key's murmur2 partition wherever it is
+ * called (any agent, a timer, any worker), current to the changelog records the
+ * owner has flushed (every commit.interval.ms; table.changelog=per_write: every
+ * write).  rill_table_set/incr/del of a key write the key's murmur2 partition and
+ * are refused with RILL_ENOTOWNER, naming the key, its partition and the topic whose
+ * owner may write it, on any other worker.  rill_table_foreach() visits every
+ * partition held.  Not windowed (RILL_EINVAL at definition).
+ * @code
+ * rill_table_opts_t o = {.value_type = &rill_type_int64, .source = users};
+ * rill_table_t *limits = rill_app_global_table(app, "limits", &o);
+ * @endcode
+ */
+RILL_API rill_table_t *rill_app_global_table(rill_app_t *app, const char *name,
+                                             const rill_table_opts_t *opts);
+/** @brief Whether @p t is a GlobalTable. */
+RILL_API bool rill_table_is_global(const rill_table_t *t);
 
 RILL_END_DECLS
 
