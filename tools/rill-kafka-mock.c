@@ -199,6 +199,7 @@ static void usage(FILE *f) {
         "NAME:PARTITIONS[:compact]]...\n"
         "                       [--topics-file FILE] [--port-file FILE] [--control "
         "FILE]\n"
+        "                       [--debug CONTEXTS]\n"
         "\n"
         "Runs librdkafka's mock Kafka cluster on 127.0.0.1 until SIGTERM or SIGINT.\n"
         "Prints the bootstrap address (host:port,...) as the first line on stdout.\n"
@@ -220,12 +221,15 @@ static void usage(FILE *f) {
         "                             _TRANSPORT for a disconnect, or numbers)\n"
         "                         down ID | up ID         take broker ID down or up\n"
         "                         rtt ID MS               delay broker ID's responses\n"
-        "                         topic NAME:PARTITIONS   create a topic\n");
+        "                         topic NAME:PARTITIONS   create a topic\n"
+        "  --debug CONTEXTS     librdkafka's debug contexts on stderr (e.g. mock: the\n"
+        "                       group coordinator's decisions)\n");
 }
 
 int main(int argc, char **argv) {
     int brokers = 1, port = 0;
     const char *topics_file = NULL, *port_file = NULL, *control_file = NULL;
+    const char *debug = NULL;
     const char *topics[256];
     int ntopics = 0;
     for (int i = 1; i < argc; i++) {
@@ -261,6 +265,9 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--control") && v) {
             control_file = v;
             i++;
+        } else if (!strcmp(a, "--debug") && v) {
+            debug = v;
+            i++;
         } else {
             fprintf(stderr, "rill-kafka-mock: unknown or incomplete argument '%s'\n\n",
                     a);
@@ -270,7 +277,12 @@ int main(int argc, char **argv) {
     }
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+    rd_kafka_conf_set(conf, "log_level", debug ? "7" : "3", err, sizeof err);
+    if (debug && rd_kafka_conf_set(conf, "debug", debug, err, sizeof err)) {
+        fprintf(stderr, "rill-kafka-mock: --debug: %s\n", err);
+        rd_kafka_conf_destroy(conf);
+        return 2;
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
         fprintf(stderr, "rill-kafka-mock: %s\n", err);

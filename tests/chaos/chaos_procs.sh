@@ -49,7 +49,7 @@ else
     mock_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     rm -f "/tmp/rill-kafka-mock-$mock_port.topics"
     : > "$tmpd/control"
-    "$build/tools/rill-kafka-mock" --port "$mock_port" --control "$tmpd/control" >"$tmpd/mock.out" 2>"$tmpd/mock.err" &
+    "$build/tools/rill-kafka-mock" --port "$mock_port" --control "$tmpd/control" ${CHAOS_MOCK_ARGS:-} >"$tmpd/mock.out" 2>"$tmpd/mock.err" &
     mock_pid=$!
     disown "$mock_pid"
     for _ in $(seq 50); do [ -s "$tmpd/mock.out" ] && break; sleep 0.1; done

@@ -217,6 +217,8 @@ void rill__kafka_queue_unwire(kq_t *kq) {
 /* ---- clients
  * ---------------------------------------------------------------------------------- */
 
+static bool mock_topics_file(const kctx_t *k, char *out, size_t outlen);
+
 static rill_err_t set(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr,
                       size_t errlen) {
     if (rd_kafka_conf_set(c, k, v, errstr, errlen) != RD_KAFKA_CONF_OK) return RILL_ECONF;
@@ -349,9 +351,22 @@ static rill_err_t kafka_open(rill_transport_t *t, const rill_url_t *url,
         set(k->base_conf, "client.id", t->client_id ? t->client_id : "rill", errstr,
             errlen))
         return RILL_ECONF;
+    char found[64];
     if (is_mock) { /* the mock's group coordinator needs these (see docs/kafka.md) */
         set(k->base_conf, "session.timeout.ms", "3000", errstr, errlen);
         set(k->base_conf, "heartbeat.interval.ms", "300", errstr, errlen);
+    } else if (k->create_file || mock_topics_file(k, found, sizeof found)) {
+        /* A standalone rill-kafka-mock (its topics side channel): librdkafka's mock
+         * coordinator takes the session from the members, and after a member
+         * expires it also waits the session less 1 s for the others to rejoin, so
+         * with librdkafka's 45 s a SIGKILLed worker's partitions sat idle ~88 s.
+         * Loopback timings instead; kafka.session.timeout.ms still wins. */
+        set(k->base_conf, "session.timeout.ms", "6000", errstr, errlen);
+        set(k->base_conf, "heartbeat.interval.ms", "500", errstr, errlen);
+        rill_log(t->log, RILL_LOG_DEBUG, "kafka",
+                 "%s is a rill-kafka-mock: session.timeout.ms=6000, "
+                 "heartbeat.interval.ms=500 unless set",
+                 k->bootstrap);
     }
     pass_t p = {k, k->base_conf, RILL_OK, errstr, errlen};
     rill_conf_foreach(conf, "kafka.", pass_one, &p);
