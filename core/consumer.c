@@ -12,6 +12,7 @@
 #include "forward_int.h"
 #include "reply_int.h"
 #include "table_int.h"
+#include "workers_int.h"
 
 static void finish_revoke(rill_app_t *app);
 
@@ -192,6 +193,7 @@ void rill__on_assigned(rill_transport_t *tr, const rill_tp_t *tps, size_t n,
     }
     rill__tables_on_assigned(app, tps, n);
     log_rebalance(app, "assigned", tps, n, "");
+    rill__workers_changed(app); /* the workers topic learns who owns what */
 }
 
 static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -267,6 +269,7 @@ static void finish_revoke(rill_app_t *app) {
     if (app->state != RILL_APP_STOPPED) rill__tables_on_revoked(app);
     app->revoke_active = false;
     rill__tr_revoke_done(app->transport);
+    rill__workers_changed(app);
 }
 
 /* Give a partition up as lost: what is queued or batched for it is dropped
@@ -339,6 +342,7 @@ void rill__partitions_lose(rill_app_t *app, const rill_tp_t *tps, size_t n) {
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
             if (!t->parts[p].revoking) t->parts[p].lost = false;
+    rill__workers_changed(app);
 }
 
 /* Messages of partitions read outside the group: replies to asks (and, with
@@ -347,6 +351,7 @@ void rill__on_reader_messages(rill_transport_t *tr, const rill_msg_t *msgs, size
                               void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
+    if (n && rill__workers_on_messages(app, msgs, n)) return;
     if (n && rill__tables_on_reader_messages(app, msgs, n)) return;
     for (size_t i = 0; i < n; i++)
         rill__asks_on_message(app, &msgs[i]);
@@ -355,7 +360,9 @@ void rill__on_reader_messages(rill_transport_t *tr, const rill_msg_t *msgs, size
 void rill__on_reader_eof(rill_transport_t *tr, const char *topic, int32_t partition,
                          int64_t end, void *opaque) {
     (void)tr;
+    if (rill__workers_on_eof(opaque, topic, partition)) return;
     rill__tables_on_reader_eof(opaque, topic, partition, end);
+    rill__workers_changed(opaque); /* a recovery may have finished */
 }
 
 void rill__consumer_revoke_idle(rill_app_t *app) {
