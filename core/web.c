@@ -22,7 +22,6 @@
 
 #include "table_int.h"
 #include "web_int.h"
-#include "web_route_int.h"
 
 #define MAX_HEADERS 8192 /* request line and headers */
 #define MAX_BODY 4096    /* no endpoint takes a body */
@@ -196,7 +195,7 @@ static void health_view(rill_web_t *w, struct evhttp_request *req) {
 }
 
 /* Why rill_app_is_ready() says no, in its own order. */
-static void not_ready_reason(rill_app_t *app, char *out, size_t n) {
+void rill__web_not_ready(rill_app_t *app, char *out, size_t n) {
     if (app->state != RILL_APP_RUNNING) {
         snprintf(out, n, "app is %s", state_name(app->state));
         return;
@@ -231,7 +230,7 @@ static void ready_view(rill_web_t *w, struct evhttp_request *req) {
         send_json(w, req, 200, "OK", b);
     } else {
         char why[256];
-        not_ready_reason(w->app, why, sizeof why);
+        rill__web_not_ready(w->app, why, sizeof why);
         evbuffer_add_printf(b, "{\"ready\":false,\"reason\":");
         rill__web_json_str(b, why, strlen(why));
         evbuffer_add_printf(b, "}\n");
@@ -269,6 +268,7 @@ static void on_request(struct evhttp_request *req, void *opaque) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"rill\"");
         rill__web_error(w, req, 401, "Unauthorized", "a bearer token is required");
+    } else if (rill__web_dash_route(w, req, path)) {
     } else if (!strcmp(path, "/")) {
         status_view(w, req);
     } else if (!strcmp(path, "/health")) {
@@ -277,12 +277,11 @@ static void on_request(struct evhttp_request *req, void *opaque) {
         ready_view(w, req);
     } else if (!strcmp(path, "/metrics")) {
         rill__web_metrics(w, req);
-    } else if (rill__web_route(w, req, path, query)) { /* /table/<name>/<key>, /router/ */
     } else if (!strncmp(path, "/table/", 7)) {
         rill__web_table_page(w, req, path + 7, query);
     } else if (!strncmp(path, "/tables/", 8)) {
         rill__web_table_dump(w, req, path + 8);
-    } else {
+    } else if (!rill__web_pages_route(w, req, path)) {
         rill__web_error(w, req, 404, "Not Found", "not found");
     }
     free(path);
@@ -432,6 +431,9 @@ static void web_free(rill_web_t *w) {
         }
     pthread_mutex_unlock(&webs_lock);
     rill__web_dumps_free(w);
+    rill__web_events_stop(w);
+    rill__web_lag_stop(w);
+    rill__web_log_stop(w);
     if (w->resume_ev) event_free(w->resume_ev);
     if (w->http)
         evhttp_free(w->http); /* frees the bound listener */
@@ -454,6 +456,7 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
     w->app = app;
     w->token = token && *token ? token : NULL;
     w->max_conns = (size_t)(maxc > 0 ? maxc : 64);
+    w->timeout_ms = timeout_ms;
     w->conns = calloc(w->max_conns, sizeof *w->conns);
     w->http = evhttp_new(app->base);
     w->resume_ev = event_new(app->base, -1, 0, on_resume, w);
@@ -496,6 +499,11 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
     evhttp_set_max_body_size(w->http, MAX_BODY);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(w->http, on_request, w);
+    if (rill__web_events_start(w) != RILL_OK || rill__web_lag_start(w) != RILL_OK ||
+        rill__web_log_start(w) != RILL_OK) {
+        web_free(w);
+        return RILL_ENOMEM;
+    }
     app->web = w->http;
     app->web_state = w;
     pthread_mutex_lock(&webs_lock);
@@ -508,6 +516,7 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
 }
 
 void rill__web_stop(rill_app_t *app) {
+    rill__web_pages_forget(app);
     web_free(app->web_state);
     app->web_state = NULL;
     app->web = NULL;

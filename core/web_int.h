@@ -32,6 +32,7 @@ typedef struct rill_web {
     socklen_t llen;
     const char *token; /* web.token, or NULL */
     size_t max_conns;
+    int64_t timeout_ms; /* web.timeout.ms */
     rill_web_conn_t *conns;
     size_t nconns;
     struct {
@@ -42,6 +43,23 @@ typedef struct rill_web {
     uint64_t accept_errors;      /* accept() failures (listener paused each time) */
     struct rill_web_dump *dumps; /* /tables/<name> answers in progress */
     struct rill_web *next;       /* the process's servers (web.c) */
+
+    /* web_events.c: Server-Sent Events streams (/events and the app's own) */
+    struct rill_web_stream *streams;
+    size_t max_subs;       /* web.events.max_subscribers, per stream */
+    size_t sub_buffer;     /* web.events.buffer.bytes: a subscriber past it is dropped */
+    uint64_t subs_dropped; /* slow subscribers dropped */
+    uint64_t subs_refused; /* subscribers answered 503 past max_subs */
+    int64_t events_ms;     /* web.events.interval.ms: the dashboard's updates */
+    struct event *tick_ev; /* the dashboard's snapshot, every events_ms */
+
+    /* web_lag.c: high watermarks of assigned partitions, every web.lag.interval.ms */
+    struct rill_web_lag *lags;
+    struct event *lag_ev;
+    int64_t lag_timeout_ms;
+
+    /* web_dash.c: recent warnings and errors, from the app's logger */
+    struct rill_web_log *log;
 } rill_web_t;
 
 /* A JSON string of @p n bytes: valid UTF-8 as is, control characters as \u00XX,
@@ -53,6 +71,9 @@ void rill__web_reply(rill_web_t *w, struct evhttp_request *req, int code,
 void rill__web_count(rill_web_t *w, int code);
 void rill__web_error(rill_web_t *w, struct evhttp_request *req, int code,
                      const char *reason, const char *msg);
+
+/* Why rill_app_is_ready() says no (web.c). */
+void rill__web_not_ready(rill_app_t *app, char *out, size_t n);
 
 /* Open connections (the closed ones forgotten first). */
 size_t rill__web_conns(rill_web_t *w);
@@ -66,5 +87,47 @@ void rill__web_dumps_free(rill_web_t *w);
 
 /* web_metrics.c: GET /metrics (Prometheus text format 0.0.4) */
 void rill__web_metrics(rill_web_t *w, struct evhttp_request *req);
+
+/* web_table.c: @p key of table @p t as JSON into @p out (the json serializer;
+ * *found false: no row, nothing written).  RILL_ENOTOWNER when this worker does not
+ * own (or has not recovered) the key's partition. */
+rill_err_t rill__web_table_get_json(struct rill_table *t, const void *key, size_t klen,
+                                    struct evbuffer *out, bool *found);
+struct rill_table *rill__web_table_named(rill_app_t *app, const char *name);
+
+/* web_dash.c: GET / (the dashboard for browsers, the state as JSON otherwise),
+ * /status (JSON), /dashboard.js; the snapshot /events sends; recent errors. */
+extern const char rill__web_dash_html[], rill__web_dash_js[]; /* web_assets.c */
+bool rill__web_dash_route(rill_web_t *w, struct evhttp_request *req, const char *path);
+void rill__web_snapshot(rill_web_t *w, struct evbuffer *b);
+rill_err_t rill__web_log_start(rill_web_t *w);
+void rill__web_log_stop(rill_web_t *w);
+
+/* web_events.c: Server-Sent Events.  A stream is a path; every subscriber gets
+ * every event; one whose unsent output passes web.events.buffer.bytes is dropped
+ * (the loop never waits for a reader).  /events carries the dashboard's snapshot
+ * every web.events.interval.ms. */
+typedef struct rill_web_stream rill_web_stream_t;
+rill_err_t rill__web_events_start(rill_web_t *w);
+void rill__web_events_stop(rill_web_t *w);
+rill_web_stream_t *rill__web_stream(rill_web_t *w, const char *path, bool create);
+void rill__web_subscribe(rill_web_t *w, rill_web_stream_t *s, struct evhttp_request *req);
+/* Send one event (@p event may be NULL: "message"; @p data's lines each become a
+ * data: line). */
+void rill__web_stream_send(rill_web_stream_t *s, const char *event, const char *data,
+                           size_t len);
+size_t rill__web_stream_subs(const rill_web_stream_t *s);
+size_t rill__web_subs_total(const rill_web_t *w);
+
+/* web_lag.c: the lag of partition @p p of @p t (-1: not known), *high its high
+ * watermark (-1: not known). */
+rill_err_t rill__web_lag_start(rill_web_t *w);
+void rill__web_lag_stop(rill_web_t *w);
+int64_t rill__web_lag(rill_web_t *w, rill_topic_t *t, int32_t p, int64_t *high);
+
+/* web_pages.c: the app's own pages (rill_app_page), matched after the built-in
+ * paths; false when none matches @p path. */
+bool rill__web_pages_route(rill_web_t *w, struct evhttp_request *req, const char *path);
+void rill__web_pages_forget(rill_app_t *app);
 
 #endif

@@ -150,6 +150,18 @@ static void http(struct evbuffer *b, rill_web_t *w) {
          "Failed accept() calls (out of file descriptors).");
     sample(b, app, "rill_http_accept_errors_total", NULL, NULL, NULL, NULL,
            w->accept_errors);
+    head(b, "rill_http_event_subscribers", "gauge",
+         "Server-Sent Events subscribers (/events and the app's streams).");
+    sample(b, app, "rill_http_event_subscribers", NULL, NULL, NULL, NULL,
+           rill__web_subs_total(w));
+    head(b, "rill_http_event_subscribers_dropped_total", "counter",
+         "Subscribers dropped for reading too slowly (web.events.buffer.bytes).");
+    sample(b, app, "rill_http_event_subscribers_dropped_total", NULL, NULL, NULL, NULL,
+           w->subs_dropped);
+    head(b, "rill_http_event_subscribers_refused_total", "counter",
+         "Subscribers answered 503 past web.events.max_subscribers.");
+    sample(b, app, "rill_http_event_subscribers_refused_total", NULL, NULL, NULL, NULL,
+           w->subs_refused);
 }
 
 void rill__web_metrics(rill_web_t *w, struct evhttp_request *req) {

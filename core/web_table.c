@@ -32,6 +32,10 @@ static rill_table_t *table_named(rill_app_t *app, const char *name) {
     return NULL;
 }
 
+rill_table_t *rill__web_table_named(rill_app_t *app, const char *name) {
+    return table_named(app, name);
+}
+
 typedef struct page {
     rill_table_t *t;
     rill_serializer_t *json;
@@ -422,4 +426,28 @@ void rill__web_dumps_free(rill_web_t *w) {
         evhttp_connection_set_closecb(d->evcon, NULL, NULL);
         dump_free(d);
     }
+}
+
+rill_err_t rill__web_table_get_json(rill_table_t *t, const void *key, size_t klen,
+                                    struct evbuffer *out, bool *found) {
+    *found = false;
+    if (!t->parts) return RILL_ENOTOWNER;
+    char why[128];
+    rill_serializer_t *json = rill__app_serializer(t->app, "json", why, sizeof why);
+    if (!json) return RILL_ENOTSUP;
+    const rill_type_t *vt = t->opts.value_type;
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    void *tmp = calloc(1, sz ? sz : 1);
+    if (!tmp) return RILL_ENOMEM;
+    if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, tmp);
+    rill_err_t rc = rill__table_find(t, key, klen, tmp, found);
+    if (rc == RILL_OK && *found) {
+        rill_buf_t b = RILL_BUF_INIT;
+        rc = rill_serializer_encode(json, vt, tmp, &b, why, sizeof why);
+        if (rc == RILL_OK) evbuffer_add(out, b.data, b.len);
+        rill_buf_free(&b);
+    }
+    rill_value_clear(vt, tmp);
+    free(tmp);
+    return rc;
 }

@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libjansson-dev libcmocka-dev
       librdkafka-dev libhiredis-dev librocksdb-dev libavro-dev redis-server kcat
-      clang-format clang libclang-rt-14-dev curl libsimdjson-dev g++ prometheus)
+      clang-format clang libclang-rt-14-dev curl libsimdjson-dev g++ prometheus
+      chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,520 @@
+/* The app's own web views and the dashboard's server side (docs/web.md) on
+ * memory://: rill_app_page() with path parameters, JSON and table answers (404, 421
+ * while the key's partition is not recovered), Server-Sent Events streams
+ * (rill_app_push() to every subscriber, 503 past the limit, a subscriber that does
+ * not read is dropped while the loop goes on), the dashboard's page, script,
+ * /status and /events, and recent warnings in the snapshot. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <rill/rill.h>
+#include <rill/web.h>
+
+#include "run_until.h"
+
+static unsigned seq;
+
+static int free_port(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t n = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &n);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+typedef struct web {
+    struct event_base *base;
+    rill_app_t *app;
+    rill_topic_t *in;
+    rill_table_t *counts;
+    rill_agent_t *agent;
+    int port;
+    uint64_t handled;
+} web_t;
+
+static int count_key(rill_event_t *ev, void *opaque) {
+    web_t *w = opaque;
+    size_t len;
+    const void *k = rill_event_key_bytes(ev, &len);
+    rill_err_t rc = rill_table_incr(w->counts, k, len, 1, NULL);
+    w->handled++;
+    return rc;
+}
+
+/* An app counting keys of "in" into table "counts", with its web server on. */
+static void web_start(web_t *w, const char *broker, int partitions, ...) {
+    memset(w, 0, sizeof *w);
+    w->base = event_base_new();
+    w->port = free_port();
+    rill_conf_t *c = rill_conf_new();
+    char err[256], port[16], url[128];
+    if (!broker) {
+        snprintf(url, sizeof url, "memory://web-%d-%u", (int)getpid(), ++seq);
+        broker = url;
+    }
+    snprintf(port, sizeof port, "%d", w->port);
+    assert_int_equal(rill_conf_set(c, "broker", broker, err, sizeof err), RILL_CONF_OK);
+    assert_int_equal(rill_conf_set(c, "web.port", port, err, sizeof err), RILL_CONF_OK);
+    rill_conf_set(c, "log.level", "warn", err, sizeof err);
+    va_list ap;
+    va_start(ap, partitions);
+    for (const char *k; (k = va_arg(ap, const char *));) {
+        const char *v = va_arg(ap, const char *);
+        if (rill_conf_set(c, k, v, err, sizeof err) != RILL_CONF_OK)
+            fail_msg("%s: %s", k, err);
+    }
+    va_end(ap);
+    w->app = rill_app_new_with_base("web", c, w->base, err, sizeof err);
+    assert_non_null(w->app);
+    rill_topic_opts_t to = {.partitions = partitions};
+    w->in = rill_app_topic(w->app, "in", &to);
+    rill_table_opts_t o = {.value_type = &rill_type_int64, .source = w->in};
+    w->counts = rill_app_table(w->app, "counts", &o);
+    assert_non_null(w->counts);
+    w->agent = rill_app_agent(w->app, "count", w->in, count_key, w, NULL);
+    assert_non_null(w->agent);
+    if (rill_app_start(w->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+}
+
+static void web_send(web_t *w, const void *key, size_t klen) {
+    assert_int_equal(rill_send(w->in, key, klen, "1", 1, &rill_send_encoded), RILL_OK);
+}
+
+static void web_ready(web_t *w, uint64_t handled) {
+    RUN_UNTIL(w->base, rill_app_is_ready(w->app) && w->handled >= handled, 5000);
+    assert_true(rill_app_is_ready(w->app));
+    assert_true(w->handled >= handled);
+}
+
+static void web_stop(web_t *w) {
+    rill_app_destroy(w->app);
+    event_base_free(w->base);
+}
+
+/* ---- a raw HTTP client on the test's loop ---- */
+
+typedef struct conn {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    bool eof;
+} conn_t;
+
+static void conn_open(conn_t *c, int port) {
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+}
+
+static void conn_write(conn_t *c, const char *s, size_t n) {
+    while (n) {
+        ssize_t r = send(c->fd, s, n, MSG_NOSIGNAL);
+        if (r <= 0) return; /* the server closed on us */
+        s += r;
+        n -= (size_t)r;
+    }
+    fcntl(c->fd, F_SETFL, O_NONBLOCK);
+}
+
+/* Read what is there; true at EOF (or a reset). */
+static bool conn_poll(conn_t *c) {
+    for (;;) {
+        if (c->cap - c->len < 65536) {
+            c->cap = c->cap ? c->cap * 2 : 131072;
+            c->buf = realloc(c->buf, c->cap + 1);
+        }
+        ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (r > 0) {
+            c->len += (size_t)r;
+            c->buf[c->len] = 0;
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c->eof;
+        c->eof = true;
+        if (c->buf) c->buf[c->len] = 0;
+        return true;
+    }
+}
+
+static void conn_close(conn_t *c) {
+    close(c->fd);
+    free(c->buf);
+}
+
+/* GET (or another request line) @p path with Connection: close; the answer. */
+static char *http(web_t *w, const char *method, const char *path, const char *headers) {
+    conn_t c;
+    conn_open(&c, w->port);
+    char req[4096];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n", method,
+                     path, headers ? headers : "");
+    conn_write(&c, req, (size_t)n);
+    RUN_UNTIL(w->base, conn_poll(&c), 10000);
+    assert_true(c.eof);
+    char *out = c.buf ? c.buf : strdup("");
+    close(c.fd);
+    return out;
+}
+
+static int status_of(const char *resp) {
+    int code = 0;
+    sscanf(resp, "HTTP/1.%*d %d", &code);
+    return code;
+}
+
+static const char *body_of(const char *resp) {
+    const char *b = strstr(resp, "\r\n\r\n");
+    return b ? b + 4 : "";
+}
+
+/* ---- tests ---- */
+
+static rill_err_t echo_page(rill_web_request_t *req, void *opaque) {
+    (void)opaque;
+    char json[512];
+    const char *q = rill_web_query(req, "q");
+    snprintf(json, sizeof json,
+             "{\"id\":\"%s\",\"n\":\"%s\",\"q\":\"%s\",\"path\":\"%s\"}",
+             rill_web_param(req, "id"), rill_web_param(req, "n"), q ? q : "",
+             rill_web_path(req));
+    return rill_web_reply_json(req, 200, json);
+}
+
+static void a_page_answers_with_its_path_parameters(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    assert_int_equal(rill_app_page(w.app, "/orders/{id}/items/{n}", echo_page, NULL),
+                     RILL_OK);
+    web_ready(&w, 0);
+    char *r = http(&w, "GET", "/orders/a%20b/items/3?q=x%2Fy", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(r, "Content-Type: application/json"));
+    assert_string_equal(body_of(r),
+                        "{\"id\":\"a b\",\"n\":\"3\",\"q\":\"x/y\",\"path\":\"/orders/a "
+                        "b/items/3\"}");
+    free(r);
+    const char *misses[] = {"/orders/a/items", "/orders//items/3", "/orders/a/items/3/4"};
+    for (size_t i = 0; i < 3; i++) {
+        r = http(&w, "GET", misses[i], NULL);
+        assert_int_equal(status_of(r), 404);
+        free(r);
+    }
+    web_stop(&w);
+}
+
+static void built_in_paths_and_bad_patterns_are_refused(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    const char *bad[] = {"/",       "/metrics",    "/events", "/table/x",
+                         "/tables", "/router/{t}", "nope",    "/a/{",
+                         "/a/{}",   "/a/x{y}",     "/a?b"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (rill_app_page(w.app, bad[i], echo_page, NULL) != RILL_EINVAL)
+            fail_msg("%s was not refused", bad[i]);
+    assert_int_equal(rill_app_page(w.app, "/a/{x}", echo_page, NULL), RILL_OK);
+    assert_int_equal(rill_app_page(w.app, "/a/{x}", echo_page, NULL), RILL_EEXIST);
+    assert_int_equal(rill_app_event_stream(w.app, "/a/{x}"), RILL_EINVAL);
+    assert_int_equal(rill_app_push(w.app, "/not-a-stream", NULL, "x", 1), RILL_EINVAL);
+    web_stop(&w);
+}
+
+static rill_table_t *page_table;
+
+static rill_err_t count_page(rill_web_request_t *req, void *opaque) {
+    (void)opaque;
+    const char *k = rill_web_param(req, "key");
+    return rill_web_reply_table(req, page_table, k, strlen(k));
+}
+
+static void a_page_answers_a_table_row_and_404_without_one(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    page_table = w.counts;
+    assert_int_equal(rill_app_page(w.app, "/counts/{key}", count_page, NULL), RILL_OK);
+    web_send(&w, "k\xc3\xa9", 3);
+    web_send(&w, "k\xc3\xa9", 3);
+    web_ready(&w, 2);
+    char *r = http(&w, "GET", "/counts/k%C3%A9", NULL);
+    assert_int_equal(status_of(r), 200);
+    char want[128];
+    snprintf(want, sizeof want,
+             "{\"table\":\"counts\",\"key\":\"k\xc3\xa9\",\"partition\":%d,\"value\":2}",
+             (int)rill_partition_for_key("k\xc3\xa9", 3, 2));
+    assert_non_null(strstr(body_of(r), want));
+    free(r);
+    r = http(&w, "GET", "/counts/nope", NULL);
+    assert_int_equal(status_of(r), 404);
+    assert_non_null(strstr(body_of(r), "no such key"));
+    free(r);
+    web_stop(&w);
+}
+
+static rill_err_t silent_reader_open(rill_transport_t *t, const char *topic,
+                                     int32_t partition, int64_t offset) {
+    (void)t;
+    (void)topic;
+    (void)partition;
+    (void)offset;
+    return RILL_OK;
+}
+
+static void a_table_read_of_a_partition_not_recovered_is_421(void **state) {
+    (void)state;
+    static struct rill_transport_ops stuck;
+    stuck = *rill_transport_find("memory");
+    stuck.scheme = "views-stuck";
+    stuck.reader_open = silent_reader_open;
+    assert_int_equal(rill_register_transport(&stuck), RILL_OK);
+    web_t w;
+    web_start(&w, "views-stuck://views", 2, NULL);
+    page_table = w.counts;
+    assert_int_equal(rill_app_page(w.app, "/counts/{key}", count_page, NULL), RILL_OK);
+    RUN_UNTIL(w.base, false, 300);
+    char *r = http(&w, "GET", "/counts/k", NULL);
+    assert_int_equal(status_of(r), 421);
+    assert_non_null(strstr(body_of(r), "does not own"));
+    assert_non_null(strstr(body_of(r), "\"table\":\"counts\""));
+    free(r);
+    web_stop(&w);
+}
+
+static rill_err_t silent_page(rill_web_request_t *req, void *opaque) {
+    (void)req;
+    (void)opaque;
+    return RILL_ENOTSUP;
+}
+
+static void a_page_that_does_not_answer_gets_500(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    assert_int_equal(rill_app_page(w.app, "/silent", silent_page, NULL), RILL_OK);
+    web_ready(&w, 0);
+    char *r = http(&w, "GET", "/silent", NULL);
+    assert_int_equal(status_of(r), 500);
+    assert_non_null(strstr(body_of(r), "did not answer"));
+    free(r);
+    web_stop(&w);
+}
+
+/* A subscriber of @p path: the request sent, the answer read as it comes. */
+static void subscribe(web_t *w, conn_t *c, const char *path) {
+    conn_open(c, w->port);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    conn_write(c, req, (size_t)n);
+}
+
+static void pushed_events_reach_every_subscriber(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    assert_int_equal(rill_app_event_stream(w.app, "/feed"), RILL_OK);
+    web_ready(&w, 0);
+    conn_t a, b;
+    subscribe(&w, &a, "/feed");
+    subscribe(&w, &b, "/feed");
+    RUN_UNTIL(w.base, rill_app_push_subscribers(w.app, "/feed") == 2, 5000);
+    assert_int_equal(rill_app_push_subscribers(w.app, "/feed"), 2);
+    assert_int_equal(rill_app_push(w.app, "/feed", "order", "one\ntwo", 7), RILL_OK);
+    const char *want = "event: order\nid: 1\ndata: one\ndata: two\n\n";
+    RUN_UNTIL(w.base,
+              (conn_poll(&a), conn_poll(&b),
+               a.buf && b.buf && strstr(a.buf, want) && strstr(b.buf, want)),
+              5000);
+    assert_non_null(strstr(a.buf, "Content-Type: text/event-stream"));
+    assert_non_null(strstr(a.buf, want));
+    assert_non_null(strstr(b.buf, want));
+    conn_close(&a);
+    RUN_UNTIL(w.base, rill_app_push_subscribers(w.app, "/feed") == 1, 5000);
+    assert_int_equal(rill_app_push_subscribers(w.app, "/feed"), 1);
+    conn_close(&b);
+    RUN_UNTIL(w.base, rill_app_push_subscribers(w.app, "/feed") == 0, 5000);
+    assert_int_equal(rill_app_push_subscribers(w.app, "/feed"), 0);
+    web_stop(&w);
+}
+
+static void subscribers_past_the_limit_are_answered_503(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.events.max_subscribers", "1", NULL);
+    web_ready(&w, 0);
+    conn_t a;
+    subscribe(&w, &a, "/events");
+    RUN_UNTIL(w.base, (conn_poll(&a), a.buf && strstr(a.buf, "event: status")), 5000);
+    assert_non_null(a.buf);
+    char *r = http(&w, "GET", "/events", NULL);
+    assert_int_equal(status_of(r), 503);
+    assert_non_null(strstr(body_of(r), "too many subscribers"));
+    free(r);
+    conn_close(&a);
+    web_stop(&w);
+}
+
+static void a_subscriber_that_does_not_read_is_dropped(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.events.buffer.bytes", "65536", NULL);
+    assert_int_equal(rill_app_event_stream(w.app, "/feed"), RILL_OK);
+    web_ready(&w, 0);
+    conn_t slow, fast;
+    conn_open(&slow, w.port);
+    int small = 4096;
+    setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    conn_write(&slow, "GET /feed HTTP/1.1\r\nHost: x\r\n\r\n", 31);
+    subscribe(&w, &fast, "/feed");
+    RUN_UNTIL(w.base, rill_app_push_subscribers(w.app, "/feed") == 2, 5000);
+    assert_int_equal(rill_app_push_subscribers(w.app, "/feed"), 2);
+    static char chunk[16384];
+    memset(chunk, 'x', sizeof chunk);
+    size_t got = 0;
+    for (int i = 0; i < 400 && rill_app_push_subscribers(w.app, "/feed") == 2; i++) {
+        assert_int_equal(rill_app_push(w.app, "/feed", "blob", chunk, sizeof chunk),
+                         RILL_OK);
+        RUN_UNTIL(w.base, false, 2); /* the loop writes; only fast reads */
+        conn_poll(&fast);
+        got = fast.len;
+        fast.len = 0; /* keep only the tail */
+    }
+    assert_int_equal(rill_app_push_subscribers(w.app, "/feed"), 1);
+    (void)got;
+    assert_int_equal(rill_app_push(w.app, "/feed", "after", "still here", 10), RILL_OK);
+    RUN_UNTIL(w.base, (conn_poll(&fast), fast.buf && strstr(fast.buf, "still here")),
+              5000);
+    assert_non_null(strstr(fast.buf, "data: still here\n"));
+    char *r = http(&w, "GET", "/metrics", NULL);
+    assert_non_null(
+        strstr(body_of(r), "rill_http_event_subscribers_dropped_total{app=\"web\"} 1\n"));
+    free(r);
+    r = http(&w, "GET", "/health", NULL);
+    assert_int_equal(status_of(r), 200);
+    free(r);
+    conn_close(&slow);
+    conn_close(&fast);
+    web_stop(&w);
+}
+
+static void browsers_get_the_dashboard_and_others_json(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    web_send(&w, "k", 1);
+    web_ready(&w, 1);
+    char *r = http(&w, "GET", "/", "Accept: text/html,application/xhtml+xml\r\n");
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(r, "Content-Type: text/html"));
+    assert_non_null(strstr(body_of(r), "<script src=\"dashboard.js\"></script>"));
+    free(r);
+    r = http(&w, "GET", "/", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(body_of(r), "{\"app\":\"web\""));
+    free(r);
+    r = http(&w, "GET", "/dashboard.js", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(r, "Content-Type: text/javascript"));
+    assert_non_null(strstr(body_of(r), "new EventSource(\"events\")"));
+    free(r);
+    r = http(&w, "GET", "/status", NULL);
+    assert_int_equal(status_of(r), 200);
+    const char *b = body_of(r);
+    assert_non_null(strstr(b, "\"ready\":true"));
+    assert_non_null(strstr(b, "{\"name\":\"count\",\"topic\":\"in\",\"processed\":1,"));
+    assert_non_null(strstr(b, "{\"name\":\"counts\",\"keys\":1,"));
+    assert_non_null(strstr(b, "{\"topic\":\"in\",\"partition\":0,\"owner\":"));
+    free(r);
+    web_stop(&w);
+}
+
+static void events_sends_the_snapshot_at_once_and_then_every_interval(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.events.interval.ms", "100", NULL);
+    web_ready(&w, 0);
+    conn_t c;
+    subscribe(&w, &c, "/events");
+    RUN_UNTIL(w.base, (conn_poll(&c), c.buf && strstr(c.buf, "id: 1\n")), 5000);
+    assert_non_null(c.buf);
+    assert_non_null(strstr(c.buf, "event: status\nid: 1\ndata: {\"app\":\"web\""));
+    web_send(&w, "k", 1);
+    RUN_UNTIL(w.base, (conn_poll(&c), strstr(c.buf, "\"processed\":1,")), 5000);
+    assert_non_null(strstr(c.buf, "\"processed\":1,"));
+    conn_close(&c);
+    web_stop(&w);
+}
+
+static void a_stream_outlives_the_idle_timeout(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.timeout.ms", "300", "web.events.interval.ms", "100",
+              NULL);
+    web_ready(&w, 0);
+    conn_t c;
+    subscribe(&w, &c, "/events");
+    RUN_UNTIL(w.base, (conn_poll(&c), false), 1500); /* five timeouts */
+    assert_false(c.eof);
+    assert_non_null(strstr(c.buf, "id: 10\n"));
+    conn_close(&c);
+    web_stop(&w);
+}
+
+static void recent_warnings_are_in_the_snapshot(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    web_ready(&w, 0);
+    rill_app_log(w.app, RILL_LOG_WARN, "something \"odd\" happened");
+    rill_app_log(w.app, RILL_LOG_INFO, "nothing to see");
+    char *r = http(&w, "GET", "/status", NULL);
+    const char *b = body_of(r);
+    assert_non_null(strstr(b, "\"level\":\"warn\",\"name\":\"web\",\"message\":"
+                              "\"something \\\"odd\\\" happened\"}"));
+    assert_null(strstr(b, "nothing to see"));
+    free(r);
+    web_stop(&w);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_page_answers_with_its_path_parameters),
+        cmocka_unit_test(built_in_paths_and_bad_patterns_are_refused),
+        cmocka_unit_test(a_page_answers_a_table_row_and_404_without_one),
+        cmocka_unit_test(a_table_read_of_a_partition_not_recovered_is_421),
+        cmocka_unit_test(a_page_that_does_not_answer_gets_500),
+        cmocka_unit_test(pushed_events_reach_every_subscriber),
+        cmocka_unit_test(subscribers_past_the_limit_are_answered_503),
+        cmocka_unit_test(a_subscriber_that_does_not_read_is_dropped),
+        cmocka_unit_test(browsers_get_the_dashboard_and_others_json),
+        cmocka_unit_test(events_sends_the_snapshot_at_once_and_then_every_interval),
+        cmocka_unit_test(a_stream_outlives_the_idle_timeout),
+        cmocka_unit_test(recent_warnings_are_in_the_snapshot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
