@@ -29,6 +29,12 @@ void rill_table_opts_hopping(rill_table_opts_t *o, int64_t size_ms, int64_t step
     o->window_expires_ms = expires_ms;
 }
 
+void rill_table_opts_session(rill_table_opts_t *o, int64_t gap_ms, int64_t expires_ms) {
+    o->window_session = true;
+    o->window_gap_ms = gap_ms;
+    o->window_expires_ms = expires_ms;
+}
+
 rill_table_t *rill_app_table(rill_app_t *app, const char *name,
                              const rill_table_opts_t *opts) {
     if (!app) return NULL; /* rill_app_new failed: its error says why */
@@ -49,6 +55,21 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
         }
     }
     const rill_table_opts_t *o = opts;
+    rill_table_opts_t so;
+    if (o->window_session || o->window_gap_ms) {
+        if (o->window_gap_ms <= 0 || o->window_expires_ms < 0 || o->window_size_ms ||
+            o->window_step_ms) {
+            rill__app_deferr(app,
+                             "table '%s': session windows need window_gap_ms > 0 (got "
+                             "%lld), expires >= 0, and no window_size_ms/step_ms",
+                             name, (long long)o->window_gap_ms);
+            return NULL;
+        }
+        so = *o; /* windowed, one window per session: size and step are the gap */
+        so.window_session = true;
+        so.window_size_ms = so.window_step_ms = o->window_gap_ms;
+        o = &so;
+    }
     if (o->window_size_ms < 0 || o->window_step_ms < 0 || o->window_expires_ms < 0 ||
         o->window_grace_ms < RILL_WINDOW_NO_GRACE ||
         (!o->window_size_ms && (o->window_grace_ms || o->on_late)) ||
@@ -102,6 +123,7 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
     }
     t->app = app;
     t->opts = *o;
+    t->session = o->window_session;
     t->vcopy = *o->value_type;
     t->opts.value_type = &t->vcopy;
     if (t->opts.window_size_ms && !t->opts.window_step_ms)
@@ -213,6 +235,7 @@ void rill__tables_free(rill_app_t *app) {
         app->tables = t->next;
         for (int32_t p = 0; t->parts && p < t->partitions; p++) {
             rill__wcache_free(&t->parts[p].dirty);
+            rill__sess_clear(&t->parts[p].sess);
             if (t->parts[p].sp) rill__st_part_close(app->store, t->parts[p].sp);
         }
         free(t->parts);
@@ -537,10 +560,11 @@ static bool emits_final(const rill_table_t *t) {
  * partition: its stream time and closed windows carry over a restart. */
 static void meta_load(rill_tpart_t *tp) {
     if (!emits_final(tp->table) || !tp->sp ||
-        (tp->meta_loaded && tp->meta_sp == tp->sp && tp->stream_time != INT64_MIN))
+        (tp->meta_loaded && tp->meta_sp == tp->sp && tp->meta_t0 == tp->rec_t0_ns))
         return;
     tp->closed_upto = INT64_MIN;
     tp->meta_loaded = true;
+    tp->meta_t0 = tp->rec_t0_ns;
     tp->meta_sp = tp->sp;
     rill_table_t *t = tp->table;
     const uint8_t *v = NULL;
@@ -566,8 +590,7 @@ static void emit_send(rill_table_t *t, const void *key, size_t klen, int64_t ws,
 
 /* Emit window @p ws of @p key with encoded value @p v: callback and topic. */
 static void emit_window(rill_table_t *t, const void *key, size_t klen, int64_t ws,
-                        const void *v, size_t vlen, void *val) {
-    int64_t we = ws + t->opts.window_size_ms;
+                        int64_t we, const void *v, size_t vlen, void *val) {
     rill_topic_t *to = t->opts.emit_topic;
     if (value_decode(t, v, vlen, val) != RILL_OK) return;
     if (t->opts.on_emit)
@@ -660,6 +683,12 @@ static rill_err_t collect_windows(rill_tpart_t *tp, int64_t from, int64_t to,
     return rc;
 }
 
+static void close_sessions(rill_tpart_t *tp);
+static void emit_collected(rill_tpart_t *tp, expiry_scan_t *x);
+static void meta_write(rill_tpart_t *tp);
+static void emit_update(rill_tpart_t *tp, const void *key, size_t klen, int64_t ws,
+                        int64_t we);
+
 /* emit=final: emit, once, every window of @p tp that stream time has closed since
  * the last call, then record how far it closed (changelog and store, with the
  * windows' data: a new owner resumes from there). */
@@ -667,6 +696,10 @@ static void close_windows(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
     if (!emits_final(t) || tp->state != RILL_TP_ACTIVE) return;
     meta_load(tp);
+    if (t->session) {
+        close_sessions(tp);
+        return;
+    }
     rill__window_t w = win(t);
     int64_t cut = rill__window_close_cutoff(&w, tp->stream_time);
     if (cut == INT64_MIN || cut <= tp->closed_upto) return;
@@ -683,18 +716,38 @@ static void close_windows(rill_tpart_t *tp) {
         return;
     }
     tp->closed_upto = cut; /* before the callbacks, which may write the table */
+    emit_collected(tp, &x);
+    meta_write(tp);
+}
+
+/* Emit what collect_windows() or collect_sessions() put in @p x, and free it. */
+static void emit_collected(rill_tpart_t *tp, expiry_scan_t *x) {
+    rill_table_t *t = tp->table;
     const rill_type_t *vt = t->opts.value_type;
     size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
     void *val = calloc(1, sz ? sz : 1);
-    for (size_t i = 0; i < x.n && val; i++)
-        emit_window(t, x.v[i].key + WKEY, x.v[i].klen - WKEY,
-                    rill__window_key_get(x.v[i].key), x.v[i].val, x.v[i].vlen, val);
+    for (size_t i = 0; i < x->n && val; i++) {
+        expired_t *e = &x->v[i];
+        int64_t ws = rill__window_key_get(e->key), we = ws + t->opts.window_size_ms;
+        size_t kl = e->klen - WKEY;
+        if (t->session) { /* start, key, end */
+            kl -= WKEY;
+            we = rill__window_key_get(e->key + e->klen - WKEY);
+        }
+        emit_window(t, e->key + WKEY, kl, ws, we, e->val, e->vlen, val);
+    }
     free(val);
-    for (size_t i = 0; i < x.n; i++)
-        free(x.v[i].key);
-    free(x.v);
+    for (size_t i = 0; i < x->n; i++)
+        free(x->v[i].key);
+    free(x->v);
+}
+
+/* Record how far @p tp closed (emit=final): closed_upto and its stream time. */
+static void meta_write(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    rill_err_t rc;
     uint8_t m[16];
-    rill__be64_put(m, (uint64_t)cut);
+    rill__be64_put(m, (uint64_t)tp->closed_upto);
     rill__be64_put(m + 8, (uint64_t)tp->stream_time);
     rill_buf_reset(&t->kbuf);
     rill_buf_reset(&t->vbuf);
@@ -706,9 +759,214 @@ static void close_windows(rill_tpart_t *tp) {
                   tp->partition, rill_app_errmsg(t->app));
 }
 
+/* ---- session windows (the arithmetic and index: window_session.c)
+ * ----------------------------- */
+
+/* Store key of session @p s of @p key in t->kbuf: start, key, end. */
+static rill_err_t sess_key(rill_table_t *t, const void *key, size_t klen,
+                           rill__sess_t s) {
+    rill_err_t rc = store_key(t, key, klen, s.start);
+    if (rc != RILL_OK || (rc = rill_buf_reserve(&t->kbuf, WKEY)) != RILL_OK) return rc;
+    rill__window_key_put(t->kbuf.data + t->kbuf.len, s.end);
+    t->kbuf.len += WKEY;
+    return RILL_OK;
+}
+
+/* The index of @p tp's sessions, (re)built after each recovery. */
+static rill__sess_index_t *sess_index(rill_tpart_t *tp) {
+    if (tp->sess_loaded && tp->sess_sp == tp->sp && tp->sess_t0 == tp->rec_t0_ns)
+        return &tp->sess;
+    rill__sess_clear(&tp->sess);
+    expiry_scan_t x = {0};
+    rill_err_t rc = collect_windows(tp, INT64_MIN, INT64_MAX, &x);
+    for (size_t i = 0; i < x.n; i++) {
+        expired_t *e = &x.v[i];
+        if (e->klen >= 2 * WKEY &&
+            rill__sess_put(&tp->sess, e->key + WKEY, e->klen - 2 * WKEY,
+                           (rill__sess_t){rill__window_key_get(e->key),
+                                          rill__window_key_get(e->key + e->klen - WKEY)}))
+            rc = RILL_ENOMEM;
+        free(e->key);
+    }
+    free(x.v);
+    if (rc != RILL_OK) {
+        rill__log(tp->table->app, RILL_LOG_WARN,
+                  "table '%s' partition %d: loading its sessions: %s (retried)",
+                  tp->table->name, tp->partition, rill_err2str(rc));
+        return &tp->sess;
+    }
+    tp->sess_loaded = true;
+    tp->sess_sp = tp->sp;
+    tp->sess_t0 = tp->rec_t0_ns;
+    return &tp->sess;
+}
+
+/* Session @p s is closed at @p tp's stream time: its end + grace has passed. */
+static bool sess_closed(const rill_tpart_t *tp, rill__sess_t s, int64_t at) {
+    rill__window_t w = win(tp->table);
+    if (at == INT64_MIN || at < s.end) return false;
+    return (uint64_t)at - (uint64_t)s.end >= (uint64_t)rill__window_grace(&w);
+}
+
+typedef struct sess_scan {
+    rill_tpart_t *tp;
+    expiry_scan_t *x;
+    int64_t now, before; /* closed at now, not at before */
+    bool expire;
+    rill_err_t rc;
+} sess_scan_t;
+
+static int pick_session(const void *key, size_t klen, rill__sess_t s, void *opaque) {
+    sess_scan_t *a = opaque;
+    rill_tpart_t *tp = a->tp;
+    rill_table_t *t = tp->table;
+    if (a->expire) {
+        if (a->now - s.end < t->opts.window_expires_ms) return 0;
+    } else if (!sess_closed(tp, s, a->now) || sess_closed(tp, s, a->before))
+        return 0;
+    if ((a->rc = sess_key(t, key, klen, s)) != RILL_OK) return 1;
+    rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
+    if (e) {
+        if (!e->tomb && collect_expired(t->kbuf.data, t->kbuf.len, e->val, e->vlen, a->x))
+            a->rc = RILL_ENOMEM;
+        return a->rc != RILL_OK;
+    }
+    rill_buf_t got = RILL_BUF_INIT;
+    if (rill__st_get(t->app->store, tp->sp, t->kbuf.data, t->kbuf.len, &got) == RILL_OK &&
+        collect_expired(t->kbuf.data, t->kbuf.len, got.data ? (void *)got.data : "",
+                        got.len, a->x))
+        a->rc = RILL_ENOMEM;
+    rill_buf_free(&got);
+    return a->rc != RILL_OK;
+}
+
+/* Sessions closed since the last pass (or, @p expire: kept past expires_ms). */
+static rill_err_t collect_sessions(rill_tpart_t *tp, bool expire, expiry_scan_t *x) {
+    sess_scan_t a = {tp, x, tp->stream_time, tp->closed_upto, expire, RILL_OK};
+    rill__sess_each(sess_index(tp), pick_session, &a);
+    if (x->n > 1) qsort(x->v, x->n, sizeof *x->v, cmp_expired);
+    return a.rc;
+}
+
+/* emit=final for sessions: every session closed since the last pass, once; the
+ * pass's stream time is what is recorded (sessions closed at it were emitted). */
+static void close_sessions(rill_tpart_t *tp) {
+    if (tp->stream_time == INT64_MIN || tp->stream_time <= tp->closed_upto) return;
+    expiry_scan_t x = {0};
+    rill_err_t rc = collect_sessions(tp, false, &x);
+    if (rc != RILL_OK) {
+        for (size_t i = 0; i < x.n; i++)
+            free(x.v[i].key);
+        free(x.v);
+        return;
+    }
+    tp->closed_upto = tp->stream_time;
+    emit_collected(tp, &x);
+    meta_write(tp);
+}
+
+/* Delete the sessions kept past expires_ms (on_window_close first). */
+static void expire_sessions(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    if (tp->stream_time == INT64_MIN) return;
+    expiry_scan_t x = {0};
+    collect_sessions(tp, true, &x);
+    const rill_type_t *vt = t->opts.value_type;
+    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    void *val = calloc(1, sz ? sz : 1);
+    for (size_t i = 0; i < x.n; i++) {
+        expired_t *e = &x.v[i];
+        int64_t ws = rill__window_key_get(e->key);
+        int64_t we = rill__window_key_get(e->key + e->klen - WKEY);
+        const uint8_t *k = e->key + WKEY;
+        size_t kl = e->klen - 2 * WKEY;
+        if (t->opts.on_window_close && val &&
+            value_decode(t, e->val, e->vlen, val) == RILL_OK) {
+            t->opts.on_window_close(t, k, kl, ws, we, val,
+                                    t->opts.on_window_close_opaque);
+            rill_value_clear(vt, val);
+        }
+        rill__sess_del(&tp->sess, k, kl, ws);
+        rill_buf_reset(&t->kbuf);
+        rill_buf_append(&t->kbuf, e->key, e->klen);
+        write_skey(tp, true);
+        free(e->key);
+    }
+    free(val);
+    free(x.v);
+    if (x.n) rill__tpart_flush(tp);
+}
+
+/* The session of @p key holding @p ts as t->kbuf; false when there is none. */
+static bool sess_at(rill_tpart_t *tp, const void *key, size_t klen, int64_t ts) {
+    rill__sess_t s[4];
+    if (!rill__sess_find(sess_index(tp), key, klen, (rill__sess_t){ts, ts + 1}, s, 4))
+        return false;
+    return sess_key(tp->table, key, klen, s[0]) == RILL_OK;
+}
+
+typedef enum { SESS_INCR, SESS_SET, SESS_DEL } sess_op_t;
+
+/* A write at event time @p ts to a session table: the event's session [ts, ts+gap)
+ * merges the sessions of @p key it overlaps (their values summed for incr; set and
+ * del replace them).  Late (dropped) when it or one of them is closed. */
+static rill_err_t session_write(rill_tpart_t *tp, const void *key, size_t klen,
+                                int64_t ts, sess_op_t op, int64_t by, const void *value,
+                                int64_t *result) {
+    rill_table_t *t = tp->table;
+    rill__sess_index_t *ix = sess_index(tp);
+    int64_t gap = t->opts.window_gap_ms;
+    rill__sess_t probe = {ts, ts > INT64_MAX - gap ? INT64_MAX : ts + gap}, over[4];
+    size_t n = rill__sess_find(ix, key, klen, probe, over, 4);
+    if (n > 4) n = 4; /* disjoint sessions of >= gap: a probe of gap meets <= 2 */
+    bool late = sess_closed(tp, probe, tp->stream_time);
+    for (size_t i = 0; i < n; i++)
+        late = late || sess_closed(tp, over[i], tp->stream_time);
+    rill__sess_t m = rill__session_merge(over, n, ts, gap);
+    if (late) {
+        t->late_dropped++;
+        if (t->opts.on_late)
+            t->opts.on_late(t, key, klen, m.start, ts, t->opts.on_late_opaque);
+        return RILL_OK;
+    }
+    rill_err_t rc;
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) { /* the merged sessions go */
+        if (op == SESS_INCR) {
+            int64_t v;
+            bool found;
+            if ((rc = sess_key(t, key, klen, over[i])) != RILL_OK ||
+                (rc = read_skey(tp, &v, &found)) != RILL_OK)
+                return rc;
+            sum += v;
+        }
+        if (over[i].start == m.start && over[i].end == m.end && op != SESS_DEL) continue;
+        if ((rc = sess_key(t, key, klen, over[i])) != RILL_OK ||
+            (rc = write_skey(tp, true)) != RILL_OK)
+            return rc;
+        rill__sess_del(ix, key, klen, over[i].start);
+    }
+    if (op == SESS_DEL) return RILL_OK;
+    if (op == SESS_INCR) {
+        if (!n) value_default(t, &sum);
+        sum += by;
+        if (result) *result = sum;
+        value = &sum;
+    }
+    if ((rc = value_encode(t, value)) != RILL_OK ||
+        (rc = sess_key(t, key, klen, m)) != RILL_OK ||
+        (rc = write_skey(tp, false)) != RILL_OK)
+        return rc;
+    if (rill__sess_put(ix, key, klen, m)) return RILL_ENOMEM;
+    if (!emits_final(t) && (t->opts.on_emit || t->opts.emit_topic))
+        emit_update(tp, key, klen, m.start, m.end);
+    return RILL_OK;
+}
+
 /* emit=update with somewhere to emit to: window @p ws of @p key was just written
  * (t->kbuf is its store key). */
-static void emit_update(rill_tpart_t *tp, const void *key, size_t klen, int64_t ws) {
+static void emit_update(rill_tpart_t *tp, const void *key, size_t klen, int64_t ws,
+                        int64_t we) {
     rill_table_t *t = tp->table;
     rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
     if (!e) return; /* written through: see the overlay */
@@ -719,13 +977,13 @@ static void emit_update(rill_tpart_t *tp, const void *key, size_t klen, int64_t 
     if (e->tomb) { /* a delete: the default value */
         value_default(t, val);
         if (t->opts.on_emit)
-            t->opts.on_emit(t, key, klen, ws, ws + t->opts.window_size_ms, val,
-                            t->opts.on_emit_opaque);
+            t->opts.on_emit(t, key, klen, ws, we, val, t->opts.on_emit_opaque);
         rill_value_clear(vt, val);
     } else {
         rill_buf_t v = RILL_BUF_INIT; /* the callback may write the table */
         if (rill_buf_append(&v, e->val, e->vlen) == RILL_OK)
-            emit_window(t, key, klen, ws, v.data ? (const void *)v.data : "", v.len, val);
+            emit_window(t, key, klen, ws, we, v.data ? (const void *)v.data : "", v.len,
+                        val);
         rill_buf_free(&v);
     }
     free(val);
@@ -737,7 +995,8 @@ static void stream_time_advance(rill_tpart_t *tp, int64_t ts) {
     tp->last_event_wall = rill_now_ms();
     if (ts <= tp->stream_time) return;
     tp->stream_time = ts;
-    if (emits_final(tp->table)) close_windows(tp);
+    if (emits_final(tp->table) && !tp->table->session)
+        close_windows(tp); /* sessions: at commits (a pass visits every session) */
 }
 
 /* Every commit: idle partitions' stream time follows the wall clock
@@ -766,6 +1025,12 @@ static rill_err_t get_at(rill_table_t *t, const void *key, size_t klen, int64_t 
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
     if (!tp) return rc;
+    if (t->session) {
+        bool found = false;
+        if (sess_at(tp, key, klen, ts)) return read_skey(tp, out, &found);
+        value_default(t, out);
+        return RILL_OK;
+    }
     rill__window_t w = win(t);
     if ((rc = store_key(t, key, klen, windowed(t) ? rill__window_last(&w, ts) : 0)) !=
         RILL_OK)
@@ -782,8 +1047,13 @@ rill_err_t rill__table_find(rill_table_t *t, const void *key, size_t klen, void 
     if (!tp) return rc;
     rill__window_t w = win(t);
     int64_t ts = event_time(t->app);
-    if ((rc = store_key(t, key, klen, windowed(t) ? rill__window_last(&w, ts) : 0)) !=
-        RILL_OK)
+    if (t->session && !sess_at(tp, key, klen, ts)) {
+        value_default(t, out);
+        return RILL_OK;
+    }
+    if (!t->session &&
+        (rc = store_key(t, key, klen, windowed(t) ? rill__window_last(&w, ts) : 0)) !=
+            RILL_OK)
         return rc;
     return read_skey(tp, out, found);
 }
@@ -808,9 +1078,43 @@ rill_err_t rill_table_get_window(rill_table_t *t, const void *key, size_t klen,
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
     if (!tp) return rc;
-    if ((rc = store_key(t, key, klen, window_start_ms)) != RILL_OK) return rc;
+    if (t->session) {
+        const rill__sess_t *ss =
+            rill__sess_get(sess_index(tp), key, klen, window_start_ms);
+        if (!ss) {
+            value_default(t, value_out);
+            return RILL_OK;
+        }
+        rc = sess_key(t, key, klen, *ss);
+    } else
+        rc = store_key(t, key, klen, window_start_ms);
+    if (rc != RILL_OK) return rc;
     bool found;
     return read_skey(tp, value_out, &found);
+}
+
+/* Event time @p ts is refused by windowed tables: counted, logged once. */
+static bool bad_time(rill_table_t *t, int64_t ts) {
+    if (!rill__window_bad_time(ts, rill_now_ms())) return false;
+    if (t->bad_timestamps++ == 0)
+        rill__log(t->app, RILL_LOG_WARN,
+                  "table '%s': an event of timestamp %lld (none, before the epoch "
+                  "or more than a day ahead) is not written to any window; such "
+                  "events are counted (stats.bad_timestamps), logged once",
+                  t->name, (long long)ts);
+    return true;
+}
+
+/* A write to a session table, at the event's time. */
+static rill_err_t session_op(rill_table_t *t, const void *key, size_t klen, sess_op_t op,
+                             int64_t by, const void *value, int64_t *result) {
+    rill_err_t rc = RILL_OK;
+    rill_tpart_t *tp = owned_part(t, key, klen, true, &rc);
+    if (!tp) return rc;
+    int64_t ts = event_time(t->app);
+    if (bad_time(t, ts)) return RILL_OK;
+    stream_time_advance(tp, ts);
+    return session_write(tp, key, klen, ts, op, by, value, result);
 }
 
 /* Apply @p fn to every window of the event's time (once for plain tables). */
@@ -826,15 +1130,7 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
         return fn(tp, -1, arg);
     }
     int64_t ts = event_time(t->app);
-    if (rill__window_bad_time(ts, rill_now_ms())) {
-        if (t->bad_timestamps++ == 0)
-            rill__log(t->app, RILL_LOG_WARN,
-                      "table '%s': an event of timestamp %lld (none, before the epoch "
-                      "or more than a day ahead) is not written to any window; such "
-                      "events are counted (stats.bad_timestamps), logged once",
-                      t->name, (long long)ts);
-        return RILL_OK;
-    }
+    if (bad_time(t, ts)) return RILL_OK;
     stream_time_advance(tp, ts);
     rill__window_t w = win(t);
     /* oldest first, so the current (latest) window is written last */
@@ -849,7 +1145,7 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
         if ((rc = store_key(t, key, klen, s)) != RILL_OK) return rc;
         if ((rc = fn(tp, s, arg)) != RILL_OK) return rc;
         if (!emits_final(t) && (t->opts.on_emit || t->opts.emit_topic))
-            emit_update(tp, key, klen, s);
+            emit_update(tp, key, klen, s, s + t->opts.window_size_ms);
     }
     return RILL_OK;
 }
@@ -878,6 +1174,7 @@ rill_err_t rill_table_incr(rill_table_t *t, const void *key, size_t klen, int64_
         rill__app_seterr(t->app, "table '%s': incr needs int64 values", t->name);
         return RILL_EINVAL;
     }
+    if (t->session) return session_op(t, key, klen, SESS_INCR, by, NULL, result);
     incr_arg_t a = {by, 0};
     rill_err_t rc = each_window(t, key, klen, incr_one, &a);
     if (rc == RILL_OK && result) *result = a.result;
@@ -893,6 +1190,7 @@ static rill_err_t set_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
 rill_err_t rill_table_set(rill_table_t *t, const void *key, size_t klen,
                           const void *value) {
     if (!value) return rill_table_del(t, key, klen);
+    if (t->session) return session_op(t, key, klen, SESS_SET, 0, value, NULL);
     return each_window(t, key, klen, set_one, (void *)value);
 }
 
@@ -903,6 +1201,7 @@ static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
 }
 
 rill_err_t rill_table_del(rill_table_t *t, const void *key, size_t klen) {
+    if (t->session) return session_op(t, key, klen, SESS_DEL, 0, NULL, NULL);
     return each_window(t, key, klen, del_one, NULL);
 }
 
@@ -955,6 +1254,10 @@ static void expire_windows(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
     if (!windowed(t) || tp->state != RILL_TP_ACTIVE || tp->stream_time == INT64_MIN)
         return;
+    if (t->session) {
+        expire_sessions(tp);
+        return;
+    }
     rill__window_t w = win(t);
     uint8_t end[WKEY]; /* windows starting at or before the cutoff */
     rill__window_key_put(end, rill__window_cutoff(&w, tp->stream_time) + 1);
@@ -1015,6 +1318,7 @@ void rill__tables_discard(rill_app_t *app) {
             if (tp->state != RILL_TP_ACTIVE) continue;
             rill__wcache_clear(&tp->dirty);
             tp->cl_next = tp->store_offset;
+            tp->sess_loaded = tp->meta_loaded = false; /* back to the store's */
         }
 }
 
@@ -1039,6 +1343,10 @@ static int visit_one(const void *key, size_t klen, const void *v, size_t vlen,
         ws = rill__window_key_get(key);
         key = (const uint8_t *)key + WKEY;
         klen -= WKEY;
+        if (t->session) {
+            if (klen < WKEY) return 0;
+            klen -= WKEY; /* the session's end */
+        }
     }
     if (value_decode(t, v, vlen, x->val) != RILL_OK) return 0;
     x->stop = x->fn(key, klen, ws, x->val, x->opaque);
@@ -1100,7 +1408,11 @@ void rill__tables_list(rill_app_t *app) {
     printf("%-30s %-10s %-10s %s\n", "table", "partitions", "values", "windows");
     for (rill_table_t *t = app->tables; t; t = t->next) {
         char w[96] = "-";
-        if (windowed(t))
+        if (t->session)
+            snprintf(w, sizeof w, "session gap=%lldms expires=%lldms",
+                     (long long)t->opts.window_gap_ms,
+                     (long long)t->opts.window_expires_ms);
+        else if (windowed(t))
             snprintf(w, sizeof w, "%s size=%lldms step=%lldms expires=%lldms",
                      t->opts.window_step_ms == t->opts.window_size_ms ? "tumbling"
                                                                       : "hopping",

@@ -5,6 +5,7 @@
 #define RILL_TABLE_INT_H
 
 #include "event_int.h"
+#include "window_session_int.h"
 #include "write_cache_int.h"
 #include "rill/table.h"
 
@@ -32,7 +33,14 @@ typedef struct rill_tpart {
      * under META_KEY, table.c, with the stream time, read back by meta_sp's first use) */
     int64_t last_event_wall, closed_upto;
     rill_store_part_t *meta_sp;
+    uint64_t meta_t0; /* rec_t0_ns when loaded: a new recovery reloads */
     bool meta_loaded;
+    /* session tables: the live sessions by key, built from the store and overlay
+     * at the first use after a recovery (sess_t0 == rec_t0_ns) */
+    rill__sess_index_t sess;
+    rill_store_part_t *sess_sp;
+    uint64_t sess_t0;
+    bool sess_loaded;
     bool kept; /* released at a revoke with its data kept, in case the
                   partition comes back (eager rebalances revoke all) */
 } rill_tpart_t;
@@ -60,6 +68,7 @@ struct rill_table {
     struct rill__join *joins;
     uint64_t join_misses;
     uint64_t late_dropped, bad_timestamps; /* windowed: stats */
+    bool session; /* session windows: opts.window_gap_ms (window_session_int.h) */
     struct rill_table *next;
 };
 

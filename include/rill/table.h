@@ -94,6 +94,11 @@ typedef struct rill_table_opts {
      * event, so windows of idle streams close too (checked every
      * commit.interval.ms); 0: stream time moves only with events */
     int64_t window_idle_ms;
+    /** session windows (rill_table_opts_session): a key's events less than
+     * window_gap_ms apart are one session, [first event, last event + gap); an
+     * event that bridges two sessions merges them (int64 values: summed) */
+    bool window_session;
+    int64_t window_gap_ms;
     /** a GlobalTable (set by rill_app_global_table(), see there): every worker
      * holds every partition; reads from anywhere, writes only from the owner of
      * the key's partition */
@@ -113,6 +118,19 @@ RILL_API void rill_table_opts_tumbling(rill_table_opts_t *opts, int64_t size_ms,
 /** @brief Hopping windows of @p size_ms every @p step_ms. */
 RILL_API void rill_table_opts_hopping(rill_table_opts_t *opts, int64_t size_ms,
                                       int64_t step_ms, int64_t expires_ms);
+
+/**
+ * @brief Session windows: a window per key and burst of activity.  An event at time
+ * ts makes the session [ts, ts + @p gap_ms) and merges every session of its key it
+ * overlaps (an event that bridges two sessions makes them one; int64 values are
+ * summed, rill_table_set replaces); sessions are kept @p expires_ms after their
+ * end.  Reads (rill_table_get) return the key's session holding the event's time,
+ * rill_table_get_window the one starting at a start; window_grace_ms, window_emit
+ * and on_late apply (a session closes at its end + grace: checked at commits).
+ * @p gap_ms <= 0 is refused by rill_app_table().
+ */
+RILL_API void rill_table_opts_session(rill_table_opts_t *opts, int64_t gap_ms,
+                                      int64_t expires_ms);
 
 RILL_API const char *rill_table_name(const rill_table_t *t);
 RILL_API int32_t rill_table_partitions(const rill_table_t *t);
@@ -177,7 +195,9 @@ RILL_API rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out);
 
 typedef enum {
     RILL_JOIN_INNER = 1, /**< events without a row are skipped (stats.join_misses) */
-    RILL_JOIN_LEFT       /**< events without a row reach the join function, row NULL */
+    RILL_JOIN_LEFT,      /**< events without a row reach the join function, row NULL */
+    /** stream-stream joins only: unmatched events of both sides are emitted */
+    RILL_JOIN_OUTER
 } rill_join_mode_t;
 
 /**
@@ -207,6 +227,66 @@ RILL_API rill_stream_t *rill_stream_join_table(rill_stream_t *s, rill_table_t *t
                                                void *key_opaque,
                                                const rill_type_t *out_type,
                                                rill_join_fn fn, void *opaque);
+
+/* ---- stream-stream windowed join ------------------------------------------------------
+ */
+
+/** @brief A joined pair of a stream-stream join: a left and a right event of one
+ * key, within the join's window.  In left and outer joins an event that found no
+ * partner by the time its window passed (stream time) comes with the other side
+ * NULL (its ts -1).  Values are the events' value bytes; views valid for the call. */
+typedef struct rill_join_pair {
+    const void *key;
+    size_t klen;
+    const void *left;
+    size_t left_len;
+    int64_t left_ts;
+    const void *right;
+    size_t right_len;
+    int64_t right_ts;
+} rill_join_pair_t;
+
+/** @brief Called per pair, while handling @p ev (the event that made the pair, or
+ * whose stream time closed an unmatched event's window).  An error fails @p ev under
+ * its agent's error policy. */
+typedef rill_err_t (*rill_join_pair_fn)(rill_event_t *ev, const rill_join_pair_t *pair,
+                                        void *opaque);
+
+typedef struct rill_stream_join_opts {
+    rill_join_mode_t mode; /**< RILL_JOIN_INNER (0 too), _LEFT or _OUTER */
+    /** a right event joins a left event of time t when its time is in
+     * [t - before_ms, t + after_ms] (Kafka Streams' JoinWindows.before/after;
+     * within_ms: both the same) */
+    int64_t before_ms, after_ms;
+    /** events this much later than the window still join (stream time); past it an
+     * event is dropped and counted (stats.late_dropped of the join's tables) */
+    int64_t grace_ms;
+    rill_join_pair_fn fn; /**< required */
+    void *opaque;
+} rill_stream_join_opts_t;
+
+/**
+ * @brief Join streams @p left and @p right on their keys within a time window:
+ * @p opts->fn is called once per pair of events of one key whose timestamps are
+ * within the window, on the worker that owns their partition (they must be
+ * co-partitioned: rill_app_start() refuses streams of different partition counts
+ * with RILL_EPARTITIONS naming both).
+ *
+ * Both sides are buffered in tables "<name>-left" and "<name>-right" (bytes; one
+ * row per event, under its key and time), backed by their changelogs: a worker
+ * that dies mid-window recovers its buffers wherever the partition lands.  The
+ * stream time of a partition (the largest event time of either side) frees an
+ * event once its window and grace have passed (left and outer joins: emitting it
+ * unmatched then).  The streams end in agents "<name>-left" and "<name>-right".
+ * Negative before/after/grace, a missing fn or an unknown mode: a definition error.
+ * Events without a timestamp (or before the epoch) are skipped and counted
+ * (stats.bad_timestamps).  Not under processing.guarantee=exactly_once (refused).
+ */
+RILL_API rill_err_t rill_stream_join_stream(rill_stream_t *left, rill_stream_t *right,
+                                            const char *name,
+                                            const rill_stream_join_opts_t *opts);
+/** @brief opts for a window of @p within_ms on both sides. */
+RILL_API void rill_stream_join_within(rill_stream_join_opts_t *opts, int64_t within_ms);
 
 /* ---- GlobalTable ---------------------------------------------------------------------
  */

@@ -5,11 +5,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "window_int.h"
+#include "window_session_int.h"
 
 static void tumbling_windows_hold_each_time_once(void **state) {
     (void)state;
@@ -135,6 +137,55 @@ static void an_idle_partition_follows_the_wall_clock(void **state) {
     assert_int_equal(rill__window_idle_time(INT64_MAX - 1, 0, 500, 100), INT64_MAX - 1);
 }
 
+static void a_session_merges_what_its_event_overlaps(void **state) {
+    (void)state;
+    rill__sess_t a = {0, 15}, b = {20, 30}; /* events at 0..10 and 20..25, gap 5 */
+    rill__sess_t m = rill__session_merge(NULL, 0, 40, 5);
+    assert_int_equal(m.start, 40);
+    assert_int_equal(m.end, 45);
+    rill__sess_t both[] = {a, b};
+    m = rill__session_merge(both, 2, 16, 5); /* [16,21) bridges them */
+    assert_int_equal(m.start, 0);
+    assert_int_equal(m.end, 30);
+    assert_true(rill__session_overlaps(a, (rill__sess_t){14, 19}));
+    assert_false(rill__session_overlaps(a, (rill__sess_t){15, 20})); /* touching */
+    m = rill__session_merge(NULL, 0, INT64_MAX - 2, 5);              /* saturates */
+    assert_int_equal(m.end, INT64_MAX);
+}
+
+static void the_session_index_finds_a_keys_overlapping_sessions(void **state) {
+    (void)state;
+    rill__sess_index_t x = {0};
+    char key[16];
+    for (int i = 0; i < 500; i++) { /* grows, and keeps keys apart */
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(rill__sess_put(&x, key, strlen(key), (rill__sess_t){i, i + 10}),
+                         0);
+        assert_int_equal(rill__sess_put(&x, key, strlen(key), (rill__sess_t){100, 110}),
+                         0);
+    }
+    assert_int_equal(x.nkeys, 500);
+    rill__sess_t out[4];
+    assert_int_equal(rill__sess_find(&x, "k7", 2, (rill__sess_t){9, 12}, out, 4), 1);
+    assert_int_equal(out[0].start, 7);
+    assert_int_equal(rill__sess_find(&x, "k7", 2, (rill__sess_t){0, 200}, out, 4), 2);
+    assert_int_equal(rill__sess_find(&x, "zz", 2, (rill__sess_t){0, 200}, out, 4), 0);
+    assert_int_equal(rill__sess_put(&x, "k7", 2, (rill__sess_t){7, 50}), 0); /* replace */
+    assert_int_equal(rill__sess_get(&x, "k7", 2, 7)->end, 50);
+    for (int i = 0; i < 500; i += 2) { /* deleting keeps the others findable */
+        snprintf(key, sizeof key, "k%d", i);
+        rill__sess_del(&x, key, strlen(key), i);
+        rill__sess_del(&x, key, strlen(key), 100);
+    }
+    assert_int_equal(x.nkeys, 250);
+    assert_int_equal(x.nsess, 500);
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(rill__sess_get(&x, key, strlen(key), 100) != NULL, i % 2);
+    }
+    rill__sess_clear(&x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_window_takes_events_until_its_end_plus_grace),
@@ -148,6 +199,8 @@ int main(void) {
         cmocka_unit_test(window_keys_sort_like_their_starts),
         cmocka_unit_test(the_close_cutoff_is_the_last_start_closed),
         cmocka_unit_test(an_idle_partition_follows_the_wall_clock),
+        cmocka_unit_test(a_session_merges_what_its_event_overlaps),
+        cmocka_unit_test(the_session_index_finds_a_keys_overlapping_sessions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
