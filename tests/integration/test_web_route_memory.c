@@ -59,6 +59,8 @@ static int count_key(rill_event_t *ev, void *opaque) {
     return rill_table_incr(w->counts, k, len, 1, NULL);
 }
 
+static const char *extra_key, *extra_value; /* one more conf key for a test */
+
 static void worker_start(cluster_t *c, worker_t *w) {
     memset(w, 0, sizeof *w);
     w->port = free_port();
@@ -70,6 +72,9 @@ static void worker_start(cluster_t *c, worker_t *w) {
     assert_int_equal(rill_conf_set(conf, "web.port", port, err, sizeof err),
                      RILL_CONF_OK);
     rill_conf_set(conf, "log.level", "warn", err, sizeof err);
+    if (extra_key)
+        assert_int_equal(rill_conf_set(conf, extra_key, extra_value, err, sizeof err),
+                         RILL_CONF_OK);
     w->app = rill_app_new_with_base("route", conf, c->base, err, sizeof err);
     assert_non_null(w->app);
     rill_topic_opts_t to = {.partitions = 6};
@@ -357,6 +362,51 @@ static void after_a_worker_stops_lookups_follow_the_new_owners(void **st) {
     cluster_stop(&c);
 }
 
+/* Every non-owner answers ?standby=1 of a routed request for the first 12 keys
+ * (their standby copies have caught up with the changelog). */
+static bool standbys_caught_up(cluster_t *c) {
+    for (int k = 0; k < 12; k++)
+        for (int i = 0; i < N; i++) {
+            char path[64];
+            snprintf(path, sizeof path, "/table/counts/k%d?standby=1", k);
+            char *r = http(c, &c->w[i], path, "X-Rill-Forwarded: test\r\n");
+            bool ok = status_of(r) == 200 && value_of(r) == k % 3 + 1;
+            free(r);
+            if (!ok) return false;
+        }
+    return true;
+}
+
+/* With table.standby_replicas=1 every worker follows the partitions it does not
+ * own; ?standby=1 of a request routed to a non-owner reads its standby copy. */
+static void standby_1_reads_a_standby_copy_on_a_non_owner(void **st) {
+    (void)st;
+    extra_key = "table.standby_replicas";
+    extra_value = "1";
+    cluster_t c;
+    cluster_start(&c);
+    extra_key = NULL;
+    for (int round = 0; round < 200 && !standbys_caught_up(&c); round++)
+        RUN_UNTIL(c.base, false, 20); /* the changelog goes out at the next commit */
+    assert_true(standbys_caught_up(&c));
+    int standby = 0;
+    for (int k = 0; k < 12; k++)
+        for (int i = 0; i < N; i++) {
+            char path[64];
+            snprintf(path, sizeof path, "/table/counts/k%d?standby=1", k);
+            char *r = http(&c, &c.w[i], path, "X-Rill-Forwarded: test\r\n");
+            if (strstr(body_of(r), "\"source\":\"standby\"")) standby++;
+            free(r);
+        }
+    assert_int_equal(standby, 12 * (N - 1)); /* the owner answers as the owner */
+    /* from outside, ?standby=1 still asks the owner while it is active */
+    char *r = http(&c, &c.w[0], "/table/counts/k1?standby=1", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(body_of(r), "\"source\":\"owner\""));
+    free(r);
+    cluster_stop(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_key_is_answered_with_the_owners_value_through_any_worker),
@@ -365,6 +415,7 @@ int main(void) {
         cmocka_unit_test(a_routed_request_to_a_non_owner_is_503_with_a_reason),
         cmocka_unit_test(an_unknown_key_is_404_and_an_unknown_table_404),
         cmocka_unit_test(after_a_worker_stops_lookups_follow_the_new_owners),
+        cmocka_unit_test(standby_1_reads_a_standby_copy_on_a_non_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
