@@ -15,14 +15,16 @@ const rill_type_t rill_type_double = {.kind = RILL_T_DOUBLE};
 const rill_type_t rill_type_bool = {.kind = RILL_T_BOOL};
 const rill_type_t rill_type_bytes = {.kind = RILL_T_BYTES};
 const rill_type_t rill_type_datetime = {.kind = RILL_T_DATETIME};
+const rill_type_t rill_type_datetime_zoned = {.kind = RILL_T_DATETIME, .zoned = 1};
 
 size_t rill_type_csize(const rill_type_t *t) {
     switch (t->kind) {
     case RILL_T_STRING:
         return sizeof(char *);
     case RILL_T_INT64:
-    case RILL_T_DATETIME:
         return sizeof(int64_t);
+    case RILL_T_DATETIME:
+        return t->zoned ? sizeof(rill_datetime_t) : sizeof(int64_t);
     case RILL_T_DOUBLE:
         return sizeof(double);
     case RILL_T_BOOL:
@@ -144,7 +146,7 @@ rill_err_t rill_record_init(const rill_schema_t *s, void *rec) {
         char *m = (char *)rec + f->offset;
         switch (f->type.kind) {
         case RILL_T_INT64:
-        case RILL_T_DATETIME:
+        case RILL_T_DATETIME: /* rill_datetime_t: .us comes first */
             *(int64_t *)m = f->def.i;
             break;
         case RILL_T_DOUBLE:
@@ -361,15 +363,21 @@ static bool item_equal(const rill_type_t *t, const void *a, const void *b) {
         return (!x && !y) || (x && y && strcmp(x, y) == 0);
     }
     case RILL_T_INT64:
-    case RILL_T_DATETIME:
         return *(const int64_t *)a == *(const int64_t *)b;
+    case RILL_T_DATETIME: {
+        if (!t->zoned) return *(const int64_t *)a == *(const int64_t *)b;
+        const rill_datetime_t *x = a, *y = b;
+        return x->us == y->us && x->zone == y->zone && x->offset_min == y->offset_min &&
+               x->frac_digits == y->frac_digits;
+    }
     case RILL_T_DOUBLE:
         return *(const double *)a == *(const double *)b;
     case RILL_T_BOOL:
         return *(const bool *)a == *(const bool *)b;
     case RILL_T_DECIMAL: {
         rill_decimal_t x = *(const rill_decimal_t *)a, y = *(const rill_decimal_t *)b;
-        return x.unscaled == y.unscaled && x.scale == y.scale;
+        return x.unscaled == y.unscaled && x.scale == y.scale && x.written == y.written &&
+               (!x.written || x.written_scale == y.written_scale);
     }
     case RILL_T_BYTES: {
         const rill_bytes_t *x = a, *y = b;
@@ -449,7 +457,11 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-void rill_datetime_format(int64_t us, char out[32]) {
+/* The wall time of @p us as "YYYY-MM-DDTHH:MM:SS[.f]": the fraction with @p ndigits
+ * digits (1-6) while the instant fits them, else Python's rule (none on whole
+ * seconds, else 6).  Returns the length. */
+static int format_wall(int64_t us, int ndigits, char *buf, size_t size) {
+    static const int64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
     int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
     int64_t frac = us - secs * 1000000;
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
@@ -457,11 +469,38 @@ void rill_datetime_format(int64_t us, char out[32]) {
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
+    int n = snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m, d,
+                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    if (n < 0 || (size_t)n >= size) return n < 0 ? 0 : (int)size - 1;
+    if (ndigits < 1 || ndigits > 6 || frac % pow10[6 - ndigits]) ndigits = frac ? 6 : 0;
+    if (ndigits)
+        n += snprintf(buf + n, size - (size_t)n, ".%0*d", ndigits,
+                      (int)(frac / pow10[6 - ndigits]));
+    return n;
+}
+
+void rill_datetime_format(int64_t us, char out[32]) {
     char buf[64];
-    int n = snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, m,
-                     d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-    if (frac && n > 0) n += snprintf(buf + n, sizeof buf - (size_t)n, ".%06d", (int)frac);
+    format_wall(us, 0, buf, sizeof buf);
     snprintf(out, 32, "%.30sZ", buf);
+}
+
+void rill_datetime_format_zoned(const rill_datetime_t *dt, char out[48]) {
+    int64_t wall = dt->us;
+    int off = dt->zone == RILL_DATETIME_OFFSET ? dt->offset_min : 0;
+    if (__builtin_add_overflow(wall, (int64_t)off * 60000000, &wall)) {
+        wall = dt->us; /* out of range: the instant in UTC */
+        off = 0;
+    }
+    char buf[64];
+    format_wall(wall, dt->frac_digits, buf, sizeof buf);
+    if (dt->zone == RILL_DATETIME_NAIVE)
+        snprintf(out, 48, "%.47s", buf);
+    else if (dt->zone == RILL_DATETIME_OFFSET)
+        snprintf(out, 48, "%.40s%c%02d:%02d", buf, off < 0 ? '-' : '+', abs(off) / 60,
+                 abs(off) % 60);
+    else
+        snprintf(out, 48, "%.46sZ", buf);
 }
 
 static bool digits(const char *s, int n, int *out) {
@@ -474,7 +513,8 @@ static bool digits(const char *s, int n, int *out) {
     return true;
 }
 
-rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
+/* ISO 8601 into the instant and how it was written (zone, offset, fraction). */
+static rill_err_t parse_iso(const char *s, rill_datetime_t *dt) {
     int y, mo, d, h = 0, mi = 0, se = 0;
     if (!s || strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' ||
         !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
@@ -492,20 +532,22 @@ rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
         return RILL_EINVAL;
     }
     int64_t frac = 0;
+    int nfrac = 0;
     if (*p == '.' || *p == ',') {
         p++;
-        int n = 0;
         while (isdigit((unsigned char)*p)) {
-            if (n < 6) frac = frac * 10 + (*p - '0');
-            n++;
+            if (nfrac < 6) frac = frac * 10 + (*p - '0');
+            nfrac++;
             p++;
         }
-        if (!n) return RILL_EINVAL;
-        for (; n < 6; n++)
+        if (!nfrac) return RILL_EINVAL;
+        for (int n = nfrac; n < 6; n++)
             frac *= 10;
     }
     int64_t off = 0;
+    uint8_t zone = RILL_DATETIME_NAIVE;
     if (*p == 'Z' || *p == 'z') {
+        zone = RILL_DATETIME_Z;
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om = 0, sign = *p == '-' ? -1 : 1;
@@ -517,7 +559,8 @@ rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
             p += 2;
         }
         if (oh > 23 || om > 59) return RILL_EINVAL;
-        off = sign * (oh * 3600 + om * 60);
+        off = sign * (oh * 60 + om);
+        zone = RILL_DATETIME_OFFSET;
     }
     if (*p) return RILL_EINVAL;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -526,21 +569,82 @@ rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
         (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 60)
         return RILL_EINVAL;
     int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-                   mi * 60 + se - off;
-    *us = secs * 1000000 + frac;
+                   mi * 60 + se - off * 60;
+    dt->us = secs * 1000000 + frac;
+    dt->offset_min = (int16_t)off;
+    dt->zone = zone;
+    /* Python's rule (none on whole seconds, else 6) needs no note */
+    if (nfrac > 6) nfrac = 6;
+    dt->frac_digits = (uint8_t)(nfrac == 6 && frac ? 0 : nfrac);
     return RILL_OK;
+}
+
+rill_err_t rill_datetime_parse(const char *s, int64_t *us) {
+    rill_datetime_t dt;
+    rill_err_t rc = parse_iso(s, &dt);
+    if (rc == RILL_OK) *us = dt.us;
+    return rc;
+}
+
+rill_err_t rill_datetime_parse_zoned(const char *s, rill_datetime_t *dt) {
+    rill_datetime_t x;
+    rill_err_t rc = parse_iso(s, &x);
+    if (rc == RILL_OK) *dt = x;
+    return rc;
 }
 
 /* ---- decimals
  * ------------------------------------------------------------------------------- */
 
+/* Python's str(Decimal) of coefficient @p digs (n digits) and exponent @p exp
+ * (to-scientific-string: plain when exp <= 0 and the adjusted exponent >= -6). */
+static void format_python(bool neg, const char *digs, int n, int exp, char *out) {
+    char *w = out;
+    if (neg) *w++ = '-';
+    int left = exp + n;
+    int dot = exp <= 0 && left > -6 ? left : 1;
+    if (dot <= 0) {
+        *w++ = '0';
+        *w++ = '.';
+        for (int i = 0; i < -dot && i < 6; i++) /* left > -6 */
+            *w++ = '0';
+        memcpy(w, digs, (size_t)n);
+        w += n;
+    } else if (dot >= n) { /* dot > n needs exp > 0, and then dot is 1 */
+        memcpy(w, digs, (size_t)n);
+        w += n;
+    } else {
+        memcpy(w, digs, (size_t)dot);
+        w += dot;
+        *w++ = '.';
+        memcpy(w, digs + dot, (size_t)(n - dot));
+        w += n - dot;
+    }
+    if (left != dot) w += sprintf(w, "E%+d", left - dot);
+    *w = '\0';
+}
+
+bool rill_decimal_has_written(const rill_decimal_t *d) {
+    if (!(d->written & RILL_DECIMAL_WRITTEN)) return false;
+    rill_decimal_t x = *d;
+    return rill_decimal_rescale(&x, d->written_scale) == RILL_OK;
+}
+
 void rill_decimal_format(rill_decimal_t dv, char out[48]) {
+    bool as_written = rill_decimal_has_written(&dv);
+    if (as_written) rill_decimal_rescale(&dv, dv.written_scale);
     uint64_t u =
         dv.unscaled < 0 ? (uint64_t)0 - (uint64_t)dv.unscaled : (uint64_t)dv.unscaled;
     char digs[32];
     int n = snprintf(digs, sizeof digs, "%llu", (unsigned long long)u);
+    bool neg =
+        dv.unscaled < 0 || (u == 0 && as_written && (dv.written & RILL_DECIMAL_NEG_ZERO));
+    if (as_written && (dv.written & RILL_DECIMAL_EXPONENT)) {
+        format_python(neg, digs, n, -dv.scale, out);
+        return;
+    }
     char *w = out;
-    if (dv.unscaled < 0) *w++ = '-';
+    if (neg) *w++ = '-';
     int scale = dv.scale > 0 ? dv.scale : 0;
     if (scale == 0) {
         memcpy(w, digs, (size_t)n + 1);
@@ -585,12 +689,16 @@ rill_err_t rill_decimal_parse(const char *s, rill_decimal_t *dv) {
         }
     }
     if (!any) return RILL_EINVAL;
+    uint8_t written = 0;
+    int written_scale = 0;
     if (*p == 'e' || *p == 'E') {
         char *end;
         errno = 0;
         long e = strtol(p + 1, &end, 10);
         if (end == p + 1 || *end || errno || e > 18 || e < -18) return RILL_EINVAL;
         scale -= (int)e;
+        written = RILL_DECIMAL_WRITTEN | RILL_DECIMAL_EXPONENT;
+        written_scale = scale;
         p = end;
         while (scale < 0) { /* 1.5e3 -> 1500, scale 0 */
             if (u > UINT64_MAX / 10 || ++ndig > 18) return RILL_EINVAL;
@@ -599,8 +707,29 @@ rill_err_t rill_decimal_parse(const char *s, rill_decimal_t *dv) {
         }
     }
     if (*p) return RILL_EINVAL;
-    dv->unscaled = neg ? -(int64_t)u : (int64_t)u;
-    dv->scale = scale;
+    if (neg && u == 0) {
+        written |= RILL_DECIMAL_WRITTEN | RILL_DECIMAL_NEG_ZERO;
+        if (!(written & RILL_DECIMAL_EXPONENT)) written_scale = scale;
+    }
+    *dv = (rill_decimal_t){.unscaled = neg ? -(int64_t)u : (int64_t)u,
+                           .scale = scale,
+                           .written_scale = (int16_t)written_scale,
+                           .written = written};
+    return RILL_OK;
+}
+
+rill_err_t rill_decimal_parse_scaled(const char *s, int32_t scale, rill_decimal_t *dv) {
+    rill_decimal_t d;
+    rill_err_t rc = rill_decimal_parse(s, &d);
+    if (rc != RILL_OK) return rc;
+    if (scale && d.scale != scale) {
+        if (!d.written) {
+            d.written = RILL_DECIMAL_WRITTEN;
+            d.written_scale = (int16_t)d.scale;
+        }
+        if ((rc = rill_decimal_rescale(&d, scale)) != RILL_OK) return rc;
+    }
+    *dv = d;
     return RILL_OK;
 }
 

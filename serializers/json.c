@@ -313,8 +313,11 @@ static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v,
         return put_base64(b, x->data, x->len);
     }
     case RILL_T_DATETIME: {
-        char dt[32];
-        rill_datetime_format(*(const int64_t *)v, dt);
+        char dt[48];
+        if (t->zoned) /* as it was written: naive, "Z" or its offset */
+            rill_datetime_format_zoned(v, dt);
+        else
+            rill_datetime_format(*(const int64_t *)v, dt);
         PUT(b, "\"", 1);
         PUTS(b, dt);
         PUT(b, "\"", 1);
@@ -322,11 +325,15 @@ static rill_err_t enc_value(json_ctx_t *c, const rill_type_t *t, const void *v,
     }
     case RILL_T_DECIMAL: {
         rill_decimal_t d = *(const rill_decimal_t *)v;
-        if (t->scale && d.scale != t->scale &&
-            rill_decimal_rescale(&d, t->scale) != RILL_OK) {
-            snprintf(errstr, errlen, "field '%s': decimal does not fit scale %u", path,
-                     t->scale);
-            return RILL_EENCODE;
+        /* the digits it was read with, else the schema's scale */
+        if (!rill_decimal_has_written(&d)) {
+            d.written = 0;
+            if (t->scale && d.scale != t->scale &&
+                rill_decimal_rescale(&d, t->scale) != RILL_OK) {
+                snprintf(errstr, errlen, "field '%s': decimal does not fit scale %u",
+                         path, t->scale);
+                return RILL_EENCODE;
+            }
         }
         char dec[48];
         rill_decimal_format(d, dec);
@@ -552,7 +559,8 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
     }
     case RILL_T_DATETIME:
         if (!json_is_string(j)) WRONG("ISO 8601 datetime string");
-        if (rill_datetime_parse(json_string_value(j), (int64_t *)v) != RILL_OK) {
+        if ((t->zoned ? rill_datetime_parse_zoned(json_string_value(j), v)
+                      : rill_datetime_parse(json_string_value(j), v)) != RILL_OK) {
             snprintf(errstr, errlen, "field '%s': '%.64s' is not an ISO 8601 datetime",
                      path, json_string_value(j));
             return RILL_EDECODE;
@@ -572,9 +580,8 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         } else {
             WRONG("decimal string");
         }
-        rill_decimal_t d;
-        if (rill_decimal_parse(text, &d) != RILL_OK ||
-            (t->scale && rill_decimal_rescale(&d, t->scale) != RILL_OK)) {
+        rill_decimal_t d; /* at the schema's scale; its digits as written kept */
+        if (rill_decimal_parse_scaled(text, t->scale, &d) != RILL_OK) {
             snprintf(errstr, errlen, "field '%s': '%.40s' is not a decimal%s", path, text,
                      t->scale ? " of that scale" : "");
             return RILL_EDECODE;

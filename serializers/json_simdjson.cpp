@@ -172,9 +172,11 @@ rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
         if (j.get_string().get(s) || std::memchr(s.data(), '\0', s.size()))
             return RILL_EDECODE;
         std::string z(s);
-        return rill_datetime_parse(z.c_str(), static_cast<int64_t *>(v)) == RILL_OK
-                   ? RILL_OK
-                   : RILL_EDECODE;
+        rill_err_t rc =
+            t->zoned
+                ? rill_datetime_parse_zoned(z.c_str(), static_cast<rill_datetime_t *>(v))
+                : rill_datetime_parse(z.c_str(), static_cast<int64_t *>(v));
+        return rc == RILL_OK ? RILL_OK : RILL_EDECODE;
     }
     case RILL_T_DECIMAL: {
         char buf[64];
@@ -197,9 +199,7 @@ rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
             return RILL_EDECODE;
         }
         rill_decimal_t d;
-        if (rill_decimal_parse(text, &d) != RILL_OK ||
-            (t->scale && rill_decimal_rescale(&d, t->scale) != RILL_OK))
-            return RILL_EDECODE;
+        if (rill_decimal_parse_scaled(text, t->scale, &d) != RILL_OK) return RILL_EDECODE;
         *static_cast<rill_decimal_t *>(v) = d;
         return RILL_OK;
     }

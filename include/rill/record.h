@@ -25,10 +25,21 @@
  * | BOOL      | bool              | optional: the default               |
  * | BYTES     | rill_bytes_t      | data == NULL                        |
  * | DATETIME  | int64_t (µs UTC)  | optional: the default               |
+ * |           | or rill_datetime_t| (the instant plus its zone as written) |
  * | DECIMAL   | rill_decimal_t    | optional: the default (0)           |
  * | RECORD    | struct T *        | NULL                                |
  * | ARRAY     | rill_array_t      | len 0                               |
  * | MAP       | rill_map_t        | len 0                               |
+ *
+ * Round trips (a record decoded and encoded again, e.g. a Faust app's record that
+ * a rill app passes on): a DATETIME member of type rill_datetime_t keeps how the
+ * text gave its zone (naive, "Z", "+02:00") and its fraction's digits, so JSON
+ * writes the same text again; an int64_t member keeps only the instant and is
+ * written in UTC with "Z".  A decimal keeps its digits as written ("100" stays
+ * "100" under a scale-2 schema, "1E+2" stays "1E+2") while `unscaled`/`scale`
+ * hold the amount at the schema's scale.  Avro keeps neither (timestamp-micros is
+ * an instant; decimal bytes have the schema's scale): decoding Avro gives "Z"
+ * datetimes and decimals at the schema's scale.
  *
  * Strings, bytes, nested records, arrays and maps are owned by the record and
  * released by rill_record_clear()/rill_record_free().  A top-level record value
@@ -56,11 +67,46 @@ typedef enum rill_kind {
     RILL_T_MAP,
 } rill_kind_t;
 
-/** @brief A fixed-point decimal: unscaled * 10^-scale (Faust writes them as strings). */
+/** @brief A fixed-point decimal: unscaled * 10^-scale (Faust writes them as strings).
+ *
+ * Readers use `unscaled` and `scale` (after decoding: the schema's scale when it
+ * has one).  `written`/`written_scale` remember the text's own digits when they
+ * differ from that (zero for values a program makes: formatted at `scale`), so
+ * the value is written again as it came, as long as the amount still fits them. */
 typedef struct rill_decimal {
     int64_t unscaled;
     int32_t scale;
+    int16_t written_scale; /**< RILL_DECIMAL_WRITTEN: digits after the point as
+                                written (negative: the exponent of "1E+2") */
+    uint8_t written;       /**< 0, or RILL_DECIMAL_WRITTEN and the flags below */
+    uint8_t reserved_;
 } rill_decimal_t;
+
+/* rill_decimal_t.written flags */
+#define RILL_DECIMAL_WRITTEN 0x1u  /**< written_scale holds the text's scale */
+#define RILL_DECIMAL_EXPONENT 0x2u /**< with an exponent: Python's "1E+2" form */
+#define RILL_DECIMAL_NEG_ZERO 0x4u /**< "-0" (Python's Decimal keeps the sign) */
+
+/** @brief How a datetime's text gave its zone (rill_datetime_t.zone). */
+typedef enum rill_datetime_zone {
+    RILL_DATETIME_Z = 0,      /**< UTC written "Z" (and what rill writes by default) */
+    RILL_DATETIME_OFFSET = 1, /**< an offset "+02:00" (also "+00:00"): offset_min */
+    RILL_DATETIME_NAIVE = 2,  /**< no zone (Python's naive datetime): `us` is the wall
+                                   time read as if UTC */
+} rill_datetime_zone_t;
+
+/** @brief A datetime that keeps how it was written (a DATETIME member or item).
+ *
+ * `us` is the instant, as the int64_t form holds it (and it comes first, so code
+ * that reads a DATETIME as int64_t sees it).  A zero-initialised value is UTC and
+ * is written with "Z". */
+typedef struct rill_datetime {
+    int64_t us;          /**< µs since the epoch, UTC (naive: the wall time as UTC) */
+    int16_t offset_min;  /**< RILL_DATETIME_OFFSET: minutes east of UTC (+02:00: 120) */
+    uint8_t zone;        /**< rill_datetime_zone_t */
+    uint8_t frac_digits; /**< 1-6: digits of fraction as written; 0: Python's rule
+                              (none on whole seconds, else 6) */
+} rill_datetime_t;
 
 /** @brief An owned array of items in their C representation. */
 typedef struct rill_array {
@@ -84,6 +130,7 @@ typedef struct rill_type {
     const struct rill_type *elem;     /**< ARRAY, MAP: the item / value type */
     uint8_t precision;                /**< DECIMAL: total digits (Avro) */
     uint8_t scale;                    /**< DECIMAL: digits after the point */
+    uint8_t zoned; /**< DATETIME: the C type is rill_datetime_t (else int64_t) */
 } rill_type_t;
 
 /** @brief Default of an optional field (the member matching the field's kind). */
@@ -119,6 +166,8 @@ RILL_API extern const rill_type_t rill_type_double;
 RILL_API extern const rill_type_t rill_type_bool;
 RILL_API extern const rill_type_t rill_type_bytes;
 RILL_API extern const rill_type_t rill_type_datetime;
+/** @brief A datetime as rill_datetime_t (keeps the zone it was written with). */
+RILL_API extern const rill_type_t rill_type_datetime_zoned;
 
 /** @brief A pointer to a (static) type for a record schema. */
 #define RILL_TYPE_RECORD(schema)                                                         \
@@ -133,15 +182,18 @@ RILL_API extern const rill_type_t rill_type_datetime;
 
 /* ---- field macros ------------------------------------------------------------- */
 
-#define RILL__CTYPE_STRING char *
-#define RILL__CTYPE_INT64 int64_t
-#define RILL__CTYPE_DOUBLE double
-#define RILL__CTYPE_BOOL bool
-#define RILL__CTYPE_BYTES rill_bytes_t
-#define RILL__CTYPE_DATETIME int64_t
-#define RILL__CTYPE_DECIMAL rill_decimal_t
-#define RILL__CTYPE_ARRAY rill_array_t
-#define RILL__CTYPE_MAP rill_map_t
+/* RILL__IS_<KIND>(x): 1 when expression x has a C type the kind takes. */
+#define RILL__IS_STRING(x) _Generic((x), char * : 1, default : 0)
+#define RILL__IS_INT64(x) _Generic((x), int64_t : 1, default : 0)
+#define RILL__IS_DOUBLE(x) _Generic((x), double : 1, default : 0)
+#define RILL__IS_BOOL(x) _Generic((x), bool : 1, default : 0)
+#define RILL__IS_BYTES(x) _Generic((x), rill_bytes_t : 1, default : 0)
+#define RILL__IS_DATETIME(x) _Generic((x), int64_t : 1, rill_datetime_t : 1, default : 0)
+#define RILL__IS_DECIMAL(x) _Generic((x), rill_decimal_t : 1, default : 0)
+#define RILL__IS_ARRAY(x) _Generic((x), rill_array_t : 1, default : 0)
+#define RILL__IS_MAP(x) _Generic((x), rill_map_t : 1, default : 0)
+/* 1 when member m of T is a rill_datetime_t (rill_type_t.zoned). */
+#define RILL__ZONED(T, m) _Generic(((T *)0)->m, rill_datetime_t : 1, default : 0)
 
 #define RILL__DEF_STRING s
 #define RILL__DEF_INT64 i
@@ -150,9 +202,8 @@ RILL_API extern const rill_type_t rill_type_datetime;
 #define RILL__DEF_DATETIME i
 #define RILL__DEF_DECIMAL i
 
-/* Compile-time check that member m of T has C type ctype (0 when it does). */
-#define RILL__CHECK(T, m, ctype)                                                         \
-    (0 * sizeof(char[_Generic(((T *)0)->m, ctype : 1, default : -1)]))
+/* Compile-time check that member m of T has a C type KIND takes (0 when it does). */
+#define RILL__CHECK(T, m, KIND) (0 * sizeof(char[RILL__IS_##KIND(((T *)0)->m) ? 1 : -1]))
 /* Nested records are pointers: check the member is pointer-sized and deref-able. */
 #define RILL__CHECK_PTR(T, m) (0 * sizeof(*((T *)0)->m))
 
@@ -160,17 +211,18 @@ RILL_API extern const rill_type_t rill_type_datetime;
  */
 #define RILL_F(T, m, KIND)                                                               \
     {                                                                                    \
-        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),    \
-        .type = {                                                                        \
-            .kind = RILL_T_##KIND                                                        \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, KIND), .type = {        \
+            .kind = RILL_T_##KIND,                                                       \
+            .zoned = RILL__ZONED(T, m)                                                   \
         }                                                                                \
     }
 
 /** @brief An optional scalar field with a default (NULL for STRING/BYTES). */
 #define RILL_F_OPT(T, m, KIND, defval)                                                   \
     {                                                                                    \
-        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, RILL__CTYPE_##KIND),    \
-        .type = {.kind = RILL_T_##KIND}, .flags = RILL_FIELD_OPTIONAL, .def = {          \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, KIND),                  \
+        .type = {.kind = RILL_T_##KIND, .zoned = RILL__ZONED(T, m)},                     \
+        .flags = RILL_FIELD_OPTIONAL, .def = {                                           \
             .RILL__DEF_##KIND = (defval)                                                 \
         }                                                                                \
     }
@@ -178,15 +230,14 @@ RILL_API extern const rill_type_t rill_type_datetime;
 /** @brief An optional bytes field (absent: data NULL). */
 #define RILL_F_OPT_BYTES(T, m)                                                           \
     {                                                                                    \
-        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_bytes_t),          \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, BYTES),                 \
         .type = {.kind = RILL_T_BYTES}, .flags = RILL_FIELD_OPTIONAL                     \
     }
 
 /** @brief A decimal field with Avro precision and scale. */
 #define RILL_F_DECIMAL(T, m, prec, scl)                                                  \
     {                                                                                    \
-        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_decimal_t),        \
-        .type = {                                                                        \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, DECIMAL), .type = {     \
             .kind = RILL_T_DECIMAL,                                                      \
             .precision = (prec),                                                         \
             .scale = (scl)                                                               \
@@ -213,8 +264,7 @@ RILL_API extern const rill_type_t rill_type_datetime;
 /** @brief An array field; @p elem is a `const rill_type_t *` (e.g. &rill_type_int64). */
 #define RILL_F_ARRAY(T, m, elemtype)                                                     \
     {                                                                                    \
-        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_array_t),          \
-        .type = {                                                                        \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, ARRAY), .type = {       \
             .kind = RILL_T_ARRAY,                                                        \
             .elem = (elemtype)                                                           \
         }                                                                                \
@@ -223,7 +273,7 @@ RILL_API extern const rill_type_t rill_type_datetime;
 /** @brief A string-keyed map field; @p elem is the value type. */
 #define RILL_F_MAP(T, m, elemtype)                                                       \
     {                                                                                    \
-        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, rill_map_t), .type = {  \
+        .name = #m, .offset = offsetof(T, m) + RILL__CHECK(T, m, MAP), .type = {         \
             .kind = RILL_T_MAP,                                                          \
             .elem = (elemtype)                                                           \
         }                                                                                \
@@ -276,11 +326,29 @@ RILL_API bool rill_value_equal(const rill_type_t *type, const void *a, const voi
 RILL_API void rill_datetime_format(int64_t us, char out[32]);
 /** @brief Parse ISO 8601 ("Z" or "+hh:mm" offset; none means UTC) into µs. */
 RILL_API rill_err_t rill_datetime_parse(const char *s, int64_t *us);
-/** @brief Format a decimal ("-12.50").  @p out needs 48 bytes. */
+/** @brief Parse ISO 8601 into the instant plus how its zone and fraction were
+ * written: "2024-01-02T03:04:05" (naive), "...Z", "...+02:00". */
+RILL_API rill_err_t rill_datetime_parse_zoned(const char *s, rill_datetime_t *dt);
+/** @brief Format as it was written: Python's isoformat() for naive and offset
+ * values ("2024-01-02T05:04:05+02:00"), "Z" for UTC; the fraction with the digits
+ * it was written with while the instant fits them.  @p out needs 48 bytes. */
+RILL_API void rill_datetime_format_zoned(const rill_datetime_t *dt, char out[48]);
+/** @brief Format a decimal ("-12.50"): with its digits as written when it has
+ * them and the amount still fits them, else at its scale.  @p out needs 48 bytes. */
 RILL_API void rill_decimal_format(rill_decimal_t d, char out[48]);
-/** @brief Parse "-12.50" or "1e3"; at most 18 significant digits. */
+/** @brief Parse "-12.50" or "1e3"; at most 18 significant digits.  An exponent or
+ * "-0" is remembered in d->written (formatted again as Python's str(Decimal)). */
 RILL_API rill_err_t rill_decimal_parse(const char *s, rill_decimal_t *d);
-/** @brief Rescale to @p scale (ERANGE-like RILL_EINVAL when digits would be lost). */
+/** @brief Parse, then hold the amount at @p scale (0: the text's own scale),
+ * remembering the text's digits when they differ (the JSON decoders use this).
+ * RILL_EINVAL when the text is no decimal or has more digits than @p scale. */
+RILL_API rill_err_t rill_decimal_parse_scaled(const char *s, int32_t scale,
+                                              rill_decimal_t *d);
+/** @brief Whether d->written applies: it is set and the amount still fits the
+ * digits as written (an amount changed to 100.5 no longer fits "100"). */
+RILL_API bool rill_decimal_has_written(const rill_decimal_t *d);
+/** @brief Rescale to @p scale (ERANGE-like RILL_EINVAL when digits would be lost).
+ * The digits as written (d->written) stay as they are. */
 RILL_API rill_err_t rill_decimal_rescale(rill_decimal_t *d, int32_t scale);
 
 RILL_END_DECLS
