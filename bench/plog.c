@@ -4,10 +4,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define BATCH 1024
 #define BUDGET 8192
 #define ARENA (256 * 1024)
+/* as the memory transport: past HUGE_AFTER bytes, 2 MiB arenas on huge pages */
+#define HUGE_ARENA (2 * 1024 * 1024)
+#define HUGE_AFTER (4 * 1024 * 1024)
 #define MAXPARTS 64
 
 typedef struct entry {
@@ -18,8 +22,8 @@ typedef struct entry {
 
 typedef struct arena {
     struct arena *next;
-    size_t used;
-    uint8_t data[ARENA];
+    size_t used, cap;
+    uint8_t data[];
 } arena_t;
 
 typedef struct part {
@@ -32,6 +36,7 @@ struct bench_plog {
     part_t parts[MAXPARTS];
     int nparts;
     arena_t *arena;
+    size_t allocated;
     uint32_t rr;
     struct event *wake;
     bool woken;
@@ -62,11 +67,22 @@ int bench_plog_produce(bench_plog_t *l, const void *v, size_t len) {
     part_t *p = &l->parts[l->rr++ % (uint32_t)l->nparts];
     size_t need = (sizeof(entry_t) + len + 7) & ~(size_t)7;
     if (need > ARENA) return -1;
-    if (!l->arena || l->arena->used + need > ARENA) {
-        arena_t *a = malloc(sizeof *a);
+    if (!l->arena || l->arena->used + need > l->arena->cap) {
+        size_t total = sizeof(arena_t) + ARENA;
+        void *m = NULL;
+        if (l->allocated >= HUGE_AFTER &&
+            posix_memalign(&m, HUGE_ARENA, HUGE_ARENA) == 0) {
+            madvise(m, HUGE_ARENA, MADV_HUGEPAGE);
+            total = HUGE_ARENA;
+        } else {
+            m = malloc(total);
+        }
+        arena_t *a = m;
         if (!a) return -1;
+        l->allocated += total;
         a->next = l->arena;
         a->used = 0;
+        a->cap = total - sizeof *a;
         l->arena = a;
     }
     if (p->n == p->cap) {

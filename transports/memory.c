@@ -20,6 +20,7 @@
  * Kafka's range assignor per topic, so co-partitioned topics land on one member. */
 #include <event2/event.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,11 @@ typedef struct mem_chunk {
 } mem_chunk_t;
 
 #define CHUNK_BYTES (256 * 1024)
+/* A partition that has grown past HUGE_AFTER bytes gets its chunks as transparent
+ * huge pages: one page fault per 2 MiB instead of 512 (filling fresh memory was a
+ * third of what a produce cost in rill-bench's profiles). */
+#define HUGE_CHUNK (2 * 1024 * 1024)
+#define HUGE_AFTER (4 * 1024 * 1024)
 
 typedef struct mem_entry {
     mem_chunk_t *chunk;
@@ -61,6 +67,7 @@ typedef struct mem_part {
     int64_t next_offset;
     size_t bytes;
     mem_chunk_t *chunk; /* allocating from */
+    size_t allocated;   /* chunk bytes ever allocated */
 } mem_part_t;
 
 static void entry_free(mem_part_t *p, mem_entry_t *e) {
@@ -386,6 +393,28 @@ static bool part_make_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p, int32_t 
     return !part_full(c, p, add);
 }
 
+static mem_chunk_t *chunk_new(mem_part_t *p, size_t bytes) {
+    size_t total = sizeof(mem_chunk_t) + (bytes > CHUNK_BYTES ? bytes : CHUNK_BYTES);
+    void *m = NULL;
+    if (p->allocated >= HUGE_AFTER && total <= HUGE_CHUNK) {
+        if (posix_memalign(&m, HUGE_CHUNK, HUGE_CHUNK) == 0) {
+#ifdef MADV_HUGEPAGE
+            madvise(m, HUGE_CHUNK, MADV_HUGEPAGE); /* a hint: may be refused */
+#endif
+            total = HUGE_CHUNK;
+        } else {
+            m = NULL;
+        }
+    }
+    if (!m && !(m = malloc(total))) return NULL;
+    p->allocated += total;
+    mem_chunk_t *c = m;
+    c->live = 0;
+    c->used = 0;
+    c->cap = total - sizeof *c;
+    return c;
+}
+
 static mem_entry_t *entry_new(mem_part_t *p, const rill_produce_t *m, int64_t offset,
                               int64_t now_ms) {
     size_t hsize = 0;
@@ -398,12 +427,8 @@ static mem_entry_t *entry_new(mem_part_t *p, const rill_produce_t *m, int64_t of
     bytes = (bytes + 7) & ~(size_t)7;
     mem_chunk_t *c = p->chunk;
     if (!c || c->cap - c->used < bytes) {
-        size_t cap = bytes > CHUNK_BYTES ? bytes : CHUNK_BYTES;
-        mem_chunk_t *nc = malloc(sizeof *nc + cap);
+        mem_chunk_t *nc = chunk_new(p, bytes);
         if (!nc) return NULL;
-        nc->live = 0;
-        nc->used = 0;
-        nc->cap = cap;
         if (c && c->live == 0) free(c);
         p->chunk = c = nc;
     }
