@@ -285,6 +285,16 @@ typedef struct rill_stream_join_opts {
 RILL_API rill_err_t rill_stream_join_stream(rill_stream_t *left, rill_stream_t *right,
                                             const char *name,
                                             const rill_stream_join_opts_t *opts);
+/** @brief What a stream-stream join holds and dropped on this worker. */
+typedef struct rill_stream_join_stats {
+    uint64_t buffered_left, buffered_right; /**< rows in owned partitions */
+    uint64_t pairs;                         /**< pairs (and unmatched) emitted */
+    uint64_t late_dropped;                  /**< events past their window + grace */
+    uint64_t bad_timestamps;                /**< events without a usable time */
+} rill_stream_join_stats_t;
+/** @brief Statistics of join @p name; RILL_ENOENT when there is none. */
+RILL_API rill_err_t rill_stream_join_stats(rill_app_t *app, const char *name,
+                                           rill_stream_join_stats_t *out);
 /** @brief opts for a window of @p within_ms on both sides. */
 RILL_API void rill_stream_join_within(rill_stream_join_opts_t *opts, int64_t within_ms);
 
