@@ -411,7 +411,7 @@ typedef struct rctx {
 
 static rctx_t *rill_ctx;
 
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     rctx_t *r = opaque;
     size_t len;
     const void *v = rill_event_value_bytes(ev, &len);

@@ -111,7 +111,7 @@ typedef struct counter {
     rill_err_t last_err;
 } counter_t;
 
-static int count_record(rill_event_t *ev, void *opaque) {
+static rill_err_t count_record(rill_event_t *ev, void *opaque) {
     counter_t *c = opaque;
     const char *k = c->w->field_of(rill_event_value(ev));
     if (!c->got++) c->t0 = bench_now_ns();

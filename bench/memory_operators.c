@@ -42,15 +42,16 @@ static __attribute__((noinline)) int64_t transform(uint64_t seq) {
     return (int64_t)seq * 3;
 }
 
-static bool on_filter(rill_event_t *ev, void *opaque) {
+static rill_err_t on_filter(const rill_event_t *ev, bool *kept, void *opaque) {
     sink_t *s = opaque;
     s->seen++;
     uint64_t seq;
     memcpy(&seq, rill_event_value_bytes(ev, NULL), sizeof seq);
-    return keep(seq);
+    *kept = keep(seq);
+    return RILL_OK;
 }
 
-static rill_err_t on_map(rill_event_t *ev, void *out, void *opaque) {
+static rill_err_t on_map(const rill_event_t *ev, void *out, void *opaque) {
     (void)opaque;
     uint64_t seq;
     memcpy(&seq, rill_event_value_bytes(ev, NULL), sizeof seq);
@@ -58,7 +59,7 @@ static rill_err_t on_map(rill_event_t *ev, void *out, void *opaque) {
     return RILL_OK;
 }
 
-static int on_mapped(rill_event_t *ev, void *opaque) {
+static rill_err_t on_mapped(rill_event_t *ev, void *opaque) {
     sink_t *s = opaque;
     s->kept++;
     s->sum += (uint64_t) * (const int64_t *)rill_event_value(ev);

@@ -42,7 +42,7 @@ static __attribute__((noinline)) void consume(sink_t *s, const void *data, size_
     if ((s->count & 15) == 0) bench_hist_add(&s->lat, bench_now_ns() - p.sent_ns);
 }
 
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     size_t len;
     const void *v = rill_event_value_bytes(ev, &len);
     consume(opaque, v, len);

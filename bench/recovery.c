@@ -14,7 +14,7 @@
 
 #define BATCH 256
 
-static int noop(rill_event_t *ev, void *opaque) {
+static rill_err_t noop(rill_event_t *ev, void *opaque) {
     (void)ev;
     (void)opaque;
     return RILL_OK;

@@ -69,7 +69,7 @@ typedef struct ctx {
 /* when the chunk being handled was produced */
 static uint64_t chunk_stamp;
 
-static int count_click(rill_event_t *ev, void *opaque) {
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     ctx_t *c = opaque;
     const bench_click_t *k = rill_event_value(ev);
     if (rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL) != RILL_OK)

@@ -203,7 +203,7 @@ static bool agent_run(rill_event_t *ev) {
         return ops == RILL__OPS_DONE;
     }
     ev->in_handler = true;
-    int r = a->fn(ev, a->opaque);
+    rill_err_t r = a->fn(ev, a->opaque);
     ev->in_handler = false;
     rill__handling(app, NULL);
     if (r == RILL_PENDING) {
@@ -392,6 +392,7 @@ bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t
 void rill__agent_free(rill_agent_t *a) {
     if (a->take_ev) event_free(a->take_ev);
     free(a->batch);
+    rill_buf_free(&a->keybuf);
     for (size_t i = 0; i < a->nops; i++)
         free(a->ops[i].topics);
     free(a->ops);

@@ -68,6 +68,7 @@ struct rill_agent {
     rill_type_t reply_copy;
     int concurrency;
     int inflight;
+    rill_buf_t keybuf;           /* a key function's output (ops.c) */
     rill_event_t *qhead, *qtail; /* buffered events (owned copies) */
     size_t qlen;
     uint64_t processed, errors, decode_errors;

@@ -23,16 +23,20 @@ static void row_clear(rill__join_t *j) {
 
 /* The filter step: the lookup.  A failed read (the partition is not ours) is left
  * to the map step, which fails the event with it. */
-static bool join_lookup(rill_event_t *ev, void *opaque) {
+static rill_err_t join_lookup(const rill_event_t *ev, bool *keep, void *opaque) {
     rill__join_t *j = opaque;
-    char kbuf[1024];
     const void *k = ev->msg.key;
     size_t klen = ev->msg.key_len;
     if (j->key) {
-        int n = j->key(ev, kbuf, sizeof kbuf, j->key_opaque);
-        if (n < 0) return false; /* the key function drops it */
-        k = kbuf;
-        klen = (size_t)n > sizeof kbuf ? sizeof kbuf : (size_t)n;
+        rill_buf_reset(&j->keybuf);
+        rill_err_t rc = j->key(ev, &j->keybuf, j->key_opaque);
+        if (rc == RILL_ENOENT) { /* the key function drops it */
+            *keep = false;
+            return RILL_OK;
+        }
+        if (rc != RILL_OK) return rc;
+        k = j->keybuf.data ? j->keybuf.data : (const uint8_t *)"";
+        klen = j->keybuf.len;
     }
     row_clear(j);
     const rill_type_t *vt = j->table->opts.value_type;
@@ -40,20 +44,21 @@ static bool join_lookup(rill_event_t *ev, void *opaque) {
     bool found = false;
     j->err = rill__table_find(j->table, k, klen, j->row, &found);
     j->found = true; /* the row buffer holds a value (the default when absent) */
-    if (j->err != RILL_OK) return true;
+    if (j->err != RILL_OK) return RILL_OK;
     if (!found) {
         rill_value_clear(vt, j->row);
         memset(j->row, 0, value_size(vt));
         j->found = false;
         if (j->mode == RILL_JOIN_INNER) {
             j->table->join_misses++;
-            return false;
+            *keep = false;
+            return RILL_OK;
         }
     }
-    return true;
+    return RILL_OK;
 }
 
-static rill_err_t join_map(rill_event_t *ev, void *out, void *opaque) {
+static rill_err_t join_map(const rill_event_t *ev, void *out, void *opaque) {
     rill__join_t *j = opaque;
     if (j->err != RILL_OK) {
         rill_err_t rc = j->err;

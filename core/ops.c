@@ -64,12 +64,19 @@ int rill__ops_run(rill_event_t *ev) {
     for (size_t i = 0; i < a->nops; i++) {
         rill_op_t *op = &a->ops[i];
         switch (op->kind) {
-        case RILL_OP_FILTER:
-            if (!op->filter(ev, op->opaque)) {
+        case RILL_OP_FILTER: {
+            bool keep = true;
+            rill_err_t rc = op->filter(ev, &keep, op->opaque);
+            if (rc != RILL_OK) {
+                rill__handler_result(ev, rc);
+                return RILL__OPS_DONE;
+            }
+            if (!keep) {
                 a->processed++;
                 return RILL__OPS_DONE;
             }
             break;
+        }
         case RILL_OP_MAP: {
             const rill_type_t *t = op->out_type;
             size_t sz = t->kind == RILL_T_RECORD ? t->record->size : rill_type_csize(t);
@@ -108,17 +115,21 @@ int rill__ops_run(rill_event_t *ev) {
             }
             break;
         case RILL_OP_FORWARD: {
-            char kbuf[1024];
             const void *k = ev->msg.key;
             size_t klen = ev->msg.key_len;
             if (op->key) {
-                int n = op->key(ev, kbuf, sizeof kbuf, op->opaque);
-                if (n < 0) { /* the key function drops it */
+                rill_buf_reset(&a->keybuf);
+                rill_err_t rc = op->key(ev, &a->keybuf, op->opaque);
+                if (rc == RILL_ENOENT) { /* the key function drops it */
                     a->processed++;
                     return RILL__OPS_DONE;
                 }
-                k = kbuf;
-                klen = (size_t)n > sizeof kbuf ? sizeof kbuf : (size_t)n;
+                if (rc != RILL_OK) {
+                    rill__handler_result(ev, rc);
+                    return RILL__OPS_DONE;
+                }
+                k = a->keybuf.data ? a->keybuf.data : (const uint8_t *)"";
+                klen = a->keybuf.len;
             }
             rill_err_t rc = rill__forward_to(ev, op->dest, k, klen, NULL, 0);
             rill__handler_result(ev, rc);

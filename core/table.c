@@ -245,6 +245,7 @@ void rill__tables_free(rill_app_t *app) {
             t->joins = j->next;
             if (j->found) rill_value_clear(t->opts.value_type, j->row);
             free(j->row);
+            rill_buf_free(&j->keybuf);
             free(j);
         }
         rill_buf_free(&t->vbuf);

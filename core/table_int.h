@@ -93,6 +93,7 @@ typedef struct rill__join {
     void *key_opaque;
     rill_join_fn fn;
     void *opaque;
+    rill_buf_t keybuf; /* the key function's output */
     void *row; /* the row looked up by the filter step, consumed by the map step */
     bool found;
     rill_err_t err; /* of the lookup, returned by the map step */

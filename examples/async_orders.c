@@ -54,7 +54,7 @@ static void on_response(struct evhttp_request *req, void *opaque) {
     rill_event_ack(ev, RILL_OK);
 }
 
-static int fetch_product(rill_event_t *ev, void *opaque) {
+static rill_err_t fetch_product(rill_event_t *ev, void *opaque) {
     (void)opaque;
     const order_t *o = rill_event_value(ev);
     struct evhttp_request *req = evhttp_request_new(on_response, ev);

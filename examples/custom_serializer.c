@@ -90,7 +90,7 @@ static const struct rill_serializer_ops csv_serializer = {
 
 static rill_topic_t *readings;
 
-static int show(rill_event_t *ev, void *opaque) {
+static rill_err_t show(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *wire = rill_event_value_bytes(ev, &len);

@@ -12,7 +12,7 @@
 
 static rill_topic_t *items;
 
-static int double_it(rill_event_t *ev, void *opaque) {
+static rill_err_t double_it(rill_event_t *ev, void *opaque) {
     (void)opaque;
     printf("%lld\n", (long long)(*(const int64_t *)rill_event_value(ev) * 2));
     fflush(stdout);

@@ -20,7 +20,7 @@ static int64_t number(const void *p, size_t len) {
     return strtoll(buf, NULL, 10);
 }
 
-static int set_limit(rill_event_t *ev, void *opaque) {
+static rill_err_t set_limit(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t klen, vlen;
     const void *user = rill_event_key_bytes(ev, &klen);
@@ -31,7 +31,8 @@ static int set_limit(rill_event_t *ev, void *opaque) {
 }
 
 /* The joined value: the amount over the limit (-1: the user has no limit). */
-static rill_err_t over_limit(rill_event_t *ev, const void *row, void *out, void *opaque) {
+static rill_err_t over_limit(const rill_event_t *ev, const void *row, void *out,
+                             void *opaque) {
     (void)opaque;
     size_t vlen;
     const void *v = rill_event_value_bytes(ev, &vlen);
@@ -40,7 +41,7 @@ static rill_err_t over_limit(rill_event_t *ev, const void *row, void *out, void 
     return RILL_OK;
 }
 
-static int report(rill_event_t *ev, void *opaque) {
+static rill_err_t report(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t klen;
     const char *user = rill_event_key_bytes(ev, &klen);

@@ -17,7 +17,7 @@
 static rill_topic_t *my_topic, *other_topic;
 static int64_t delay_ms = 3000;
 
-static int later(rill_event_t *ev, void *opaque) {
+static rill_err_t later(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *v = rill_event_value_bytes(ev, &len);
@@ -27,7 +27,7 @@ static int later(rill_event_t *ev, void *opaque) {
     return rill_event_forward(ev, other_topic, delay_ms);
 }
 
-static int arrived(rill_event_t *ev, void *opaque) {
+static rill_err_t arrived(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *v = rill_event_value_bytes(ev, &len);

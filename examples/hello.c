@@ -19,7 +19,7 @@ RILL_RECORD(greeting_schema, greeting_t, "gen.Greeting",
 
 static rill_topic_t *topic;
 
-static int hello(rill_event_t *ev, void *opaque) {
+static rill_err_t hello(rill_event_t *ev, void *opaque) {
     (void)opaque;
     const greeting_t *g = rill_event_value(ev);
     printf("Hello from %s to %s\n", g->from_name, g->to_name);

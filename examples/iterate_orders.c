@@ -22,7 +22,7 @@ RILL_RECORD(order_schema, order_t, "shop.Order", RILL_F(order_t, id, STRING),
 
 static rill_topic_t *orders;
 
-static int print_product(rill_event_t *ev, void *opaque) {
+static rill_err_t print_product(rill_event_t *ev, void *opaque) {
     (void)opaque;
     const order_t *o = rill_event_value(ev);
     printf("%s\n", o->product_id);

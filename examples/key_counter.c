@@ -11,7 +11,7 @@
 
 static rill_table_t *counts;
 
-static int count(rill_event_t *ev, void *opaque) {
+static rill_err_t count(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const void *key = rill_event_key_bytes(ev, &len);

@@ -28,7 +28,7 @@ RILL_RECORD(order_schema, order_t, "shop.Order", RILL_F(order_t, id, STRING),
 static rill_topic_t *orders;
 static rill_table_t *by_country;
 
-static int count_order(rill_event_t *ev, void *opaque) {
+static rill_err_t count_order(rill_event_t *ev, void *opaque) {
     (void)opaque;
     const order_t *o = rill_event_value(ev);
     const char *c = o->country_origin;

@@ -14,7 +14,7 @@
 static rill_topic_t *views;
 static rill_table_t *per_second;
 
-static int count_view(rill_event_t *ev, void *opaque) {
+static rill_err_t count_view(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *page = rill_event_key_bytes(ev, &len);

@@ -11,7 +11,7 @@
 static rill_topic_t *sentences, *words;
 static rill_table_t *counts;
 
-static int split(rill_event_t *ev, void *opaque) {
+static rill_err_t split(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *s = rill_event_value_bytes(ev, &len);
@@ -33,7 +33,7 @@ static int split(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static int count(rill_event_t *ev, void *opaque) {
+static rill_err_t count(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *w = rill_event_key_bytes(ev, &len);

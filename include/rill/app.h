@@ -32,9 +32,6 @@ typedef struct rill_agent rill_agent_t;
 typedef struct rill_event rill_event_t;
 typedef struct rill_timer rill_timer_t;
 
-/** @brief A handler's return value meaning "I will call rill_event_ack() later". */
-#define RILL_PENDING 1
-
 /* ---- app ------------------------------------------------------------------------------
  */
 
@@ -193,7 +190,7 @@ RILL_API rill_err_t rill_send(rill_topic_t *topic, const void *key, size_t key_l
  * later, e.g. from an async callback), or a negative rill_err_t (the agent's
  * error policy applies).
  */
-typedef int (*rill_agent_fn)(rill_event_t *ev, void *opaque);
+typedef rill_err_t (*rill_agent_fn)(rill_event_t *ev, void *opaque);
 
 typedef enum {
     RILL_ON_ERROR_LOG = 0, /**< log the error, ack the event, go on ("live happy") */

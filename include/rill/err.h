@@ -15,6 +15,7 @@ RILL_BEGIN_DECLS
 /* One list, expanded into the enum and the string tables (libuv UV_ERRNO_MAP). */
 #define RILL_ERRNO_MAP(X)                                                                \
     X(OK, 0, "success")                                                                  \
+    X(PENDING, 1, "pending: completed later with rill_event_ack()")                      \
     X(ENOMEM, -1, "out of memory")                                                       \
     X(EINVAL, -2, "invalid argument")                                                    \
     X(ENOENT, -3, "not found")                                                           \

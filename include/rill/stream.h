@@ -27,25 +27,32 @@ RILL_BEGIN_DECLS
 
 typedef struct rill_stream rill_stream_t;
 
-/** @brief Keep an event when this returns true. */
-typedef bool (*rill_filter_fn)(rill_event_t *ev, void *opaque);
+/*
+ * Callbacks return rill_err_t: RILL_OK, or an error, for which the agent's error
+ * policy (rill_agent_opts_t.on_error) applies and the event is dropped.  They get
+ * the event const: only the handler may complete it.
+ */
+
+/** @brief Set *@p keep to keep the event (it starts true). */
+typedef rill_err_t (*rill_filter_fn)(const rill_event_t *ev, bool *keep, void *opaque);
 /**
  * @brief Transform an event's value: fill @p out (zeroed, of the map's out type;
  * a struct for records) from the event.  Return RILL_OK, or an error (the agent's
  * error policy applies and the event is dropped).
  */
-typedef rill_err_t (*rill_map_fn)(rill_event_t *ev, void *out, void *opaque);
+typedef rill_err_t (*rill_map_fn)(const rill_event_t *ev, void *out, void *opaque);
 /**
- * @brief The new key of an event for group_by: write up to @p cap bytes into
- * @p key and return its length (or a negative value to drop the event).
+ * @brief The new key of an event (group_by, a join's lookup): append it to @p key
+ * (empty when called; rill_buf_append, any length).  Return RILL_OK, RILL_ENOENT
+ * when this event has no such key (it is dropped, as by a filter), or an error.
  */
-typedef int (*rill_key_fn)(rill_event_t *ev, void *key, size_t cap, void *opaque);
+typedef rill_err_t (*rill_key_fn)(const rill_event_t *ev, rill_buf_t *key, void *opaque);
 /** @brief A batch handler (take): the events are valid during the call only. */
 typedef rill_err_t (*rill_batch_fn)(rill_event_t *const *events, size_t n, void *opaque);
 
 /** @brief A stream of @p topic's events. */
 RILL_API rill_stream_t *rill_app_stream(rill_app_t *app, rill_topic_t *topic);
-/** @brief Keep only events for which @p fn returns true. */
+/** @brief Keep only events for which @p fn sets keep (an error: the agent's policy). */
 RILL_API rill_stream_t *rill_stream_filter(rill_stream_t *s, rill_filter_fn fn,
                                            void *opaque);
 /** @brief Replace each event's value with @p fn's output, of type @p out_type

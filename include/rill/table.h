@@ -206,7 +206,7 @@ typedef enum {
  * a left join when the key has no row).  An error drops the event under the agent's
  * error policy.
  */
-typedef rill_err_t (*rill_join_fn)(rill_event_t *ev, const void *row, void *out,
+typedef rill_err_t (*rill_join_fn)(const rill_event_t *ev, const void *row, void *out,
                                    void *opaque);
 
 /**

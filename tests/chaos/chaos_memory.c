@@ -57,7 +57,7 @@ static void on_log(rill_log_level_t level, const char *who, const char *msg,
         fprintf(stderr, "chaos: worker error: %s\n", msg);
 }
 
-static int count(rill_event_t *ev, void *opaque) {
+static rill_err_t count(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);

@@ -30,7 +30,7 @@ typedef struct seen {
     int max_inflight, inflight;
 } seen_t;
 
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     seen_t *s = opaque;
     int p = rill_event_partition(ev);
     int64_t off = rill_event_offset(ev);

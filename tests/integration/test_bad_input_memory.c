@@ -33,7 +33,7 @@ typedef struct got {
     char dead_err[256];
 } got_t;
 
-static int on_point(rill_event_t *ev, void *opaque) {
+static rill_err_t on_point(rill_event_t *ev, void *opaque) {
     got_t *g = opaque;
     const point_t *p = rill_event_value(ev);
     g->n++;
@@ -41,7 +41,7 @@ static int on_point(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static int on_dead(rill_event_t *ev, void *opaque) {
+static rill_err_t on_dead(rill_event_t *ev, void *opaque) {
     got_t *g = opaque;
     size_t len;
     const char *e = rill_event_header(ev, "rill.error", &len);
@@ -171,7 +171,7 @@ static void undecodable_value_with_crash_policy_stops_the_worker(void **state) {
 /* ---- ask / cast
  * ---------------------------------------------------------------------------- */
 
-static int add_handler(rill_event_t *ev, void *opaque) {
+static rill_err_t add_handler(rill_event_t *ev, void *opaque) {
     int *calls = opaque;
     (*calls)++;
     const point_t *p = rill_event_value(ev);
@@ -226,7 +226,7 @@ static void ask_returns_the_agents_reply_and_cast_does_not_wait(void **state) {
     event_base_free(base);
 }
 
-static int silent_handler(rill_event_t *ev, void *opaque) {
+static rill_err_t silent_handler(rill_event_t *ev, void *opaque) {
     (void)ev;
     (void)opaque;
     return RILL_OK; /* never replies */

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 #include <rill/rill.h>
 
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     (void)ev, (void)opaque;
     return RILL_OK;
 }

@@ -69,7 +69,7 @@ static void on_out(rill_err_t err, const char *errmsg, int32_t partition, int64_
         w->out_failed++;
 }
 
-static int count_word(rill_event_t *ev, void *opaque) {
+static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *word = rill_event_key_bytes(ev, &len);

@@ -46,7 +46,7 @@ static void on_log(rill_log_level_t level, const char *name, const char *msg,
     if (strstr(msg, "dropped as lost")) w->fence_logs++;
 }
 
-static int count_word(rill_event_t *ev, void *opaque) {
+static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     if (w->stall_at) {
         struct timespec ts = {0, (long)w->stall_at * 1000000L};

@@ -58,7 +58,7 @@ static int setup(void **state) {
     return 0;
 }
 
-static int noop(rill_event_t *ev, void *opaque) {
+static rill_err_t noop(rill_event_t *ev, void *opaque) {
     (void)ev;
     (void)opaque;
     return RILL_OK;
@@ -208,7 +208,7 @@ static const char *dl_headers[] = {
     "rill.offset",
 };
 
-static int on_dead(rill_event_t *ev, void *opaque) {
+static rill_err_t on_dead(rill_event_t *ev, void *opaque) {
     dead_t *d = opaque;
     for (size_t i = 0; i < 9; i++) {
         size_t len = 0;

@@ -31,14 +31,14 @@ static void on_log(rill_log_level_t level, const char *name, const char *msg,
 }
 
 /* Writes key "NO", which belongs to another partition than the event's. */
-static int write_foreign_key(rill_event_t *ev, void *opaque) {
+static rill_err_t write_foreign_key(rill_event_t *ev, void *opaque) {
     (void)ev;
     w_t *w = opaque;
     w->handled++;
     return rill_table_incr(w->counts, "NO", 2, 1, NULL);
 }
 
-static int fail_plainly(rill_event_t *ev, void *opaque) {
+static rill_err_t fail_plainly(rill_event_t *ev, void *opaque) {
     (void)ev;
     w_t *w = opaque;
     w->handled++;

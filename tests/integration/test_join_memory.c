@@ -35,7 +35,7 @@ static int user_index(const void *k, size_t len) {
     return atoi(buf + 1) & 15;
 }
 
-static int on_user(rill_event_t *ev, void *opaque) {
+static rill_err_t on_user(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const void *k = rill_event_key_bytes(ev, &len);
@@ -45,7 +45,8 @@ static int on_user(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static rill_err_t enrich(rill_event_t *ev, const void *row, void *out, void *opaque) {
+static rill_err_t enrich(const rill_event_t *ev, const void *row, void *out,
+                         void *opaque) {
     worker_t *w = opaque;
     (void)ev;
     if (!row) w->nulls++;
@@ -53,7 +54,7 @@ static rill_err_t enrich(rill_event_t *ev, const void *row, void *out, void *opa
     return RILL_OK;
 }
 
-static int on_joined(rill_event_t *ev, void *opaque) {
+static rill_err_t on_joined(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const void *k = rill_event_key_bytes(ev, &len);
@@ -64,13 +65,11 @@ static int on_joined(rill_event_t *ev, void *opaque) {
 }
 
 /* The key function: the order's value names the user. */
-static int user_of_value(rill_event_t *ev, void *key, size_t cap, void *opaque) {
+static rill_err_t user_of_value(const rill_event_t *ev, rill_buf_t *key, void *opaque) {
     (void)opaque;
     size_t len;
     const void *v = rill_event_value_bytes(ev, &len);
-    if (len > cap) return -1;
-    memcpy(key, v, len);
-    return (int)len;
+    return rill_buf_append(key, v, len);
 }
 
 static rill_err_t start(worker_t *w, struct event_base *base, rill_join_mode_t mode,

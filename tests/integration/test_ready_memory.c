@@ -35,7 +35,7 @@ static void on_log(rill_log_level_t level, const char *name, const char *msg,
     if (strstr(msg, "recovering from changelog")) recovering_logs++;
 }
 
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     (void)ev;
     (void)opaque;
     return RILL_OK;

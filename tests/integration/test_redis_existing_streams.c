@@ -99,7 +99,7 @@ typedef struct run {
     char last_value[128];
 } run_t;
 
-static int count_order(rill_event_t *ev, void *opaque) {
+static rill_err_t count_order(rill_event_t *ev, void *opaque) {
     run_t *r = opaque;
     const order_t *o = rill_event_value(ev);
     int64_t n;
@@ -112,7 +112,7 @@ static int count_order(rill_event_t *ev, void *opaque) {
     return rc;
 }
 
-static int take_raw(rill_event_t *ev, void *opaque) {
+static rill_err_t take_raw(rill_event_t *ev, void *opaque) {
     run_t *r = opaque;
     const rill_bytes_t *v = rill_event_value(ev);
     if (v) snprintf(r->last_value, sizeof r->last_value, "%.*s", (int)v->len, v->data);

@@ -31,7 +31,7 @@ typedef struct got {
     int64_t amount;
 } got_t;
 
-static int on_raw(rill_event_t *ev, void *opaque) {
+static rill_err_t on_raw(rill_event_t *ev, void *opaque) {
     got_t *g = opaque;
     size_t kl = 0, vl = 0;
     const char *k = rill_event_key_bytes(ev, &kl);
@@ -43,7 +43,7 @@ static int on_raw(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static int on_string(rill_event_t *ev, void *opaque) {
+static rill_err_t on_string(rill_event_t *ev, void *opaque) {
     got_t *g = opaque;
     char *const *v = rill_event_value(ev); /* a string's C representation */
     snprintf(g->value, sizeof g->value, "%s", v ? *v : "(null)");
@@ -51,7 +51,7 @@ static int on_string(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static int on_order(rill_event_t *ev, void *opaque) {
+static rill_err_t on_order(rill_event_t *ev, void *opaque) {
     got_t *g = opaque;
     const order_t *o = rill_event_value(ev);
     snprintf(g->value, sizeof g->value, "%s", o->id);

@@ -46,7 +46,7 @@ static void start(rill_app_t *app) {
     if (rill_app_start(app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
 }
 
-static int value_int(rill_event_t *ev) {
+static int value_int(const rill_event_t *ev) {
     size_t len;
     const char *v = rill_event_value_bytes(ev, &len);
     char buf[32];
@@ -70,7 +70,7 @@ typedef struct got {
     int32_t parts[10000];
 } got_t;
 
-static int collect(rill_event_t *ev, void *opaque) {
+static rill_err_t collect(rill_event_t *ev, void *opaque) {
     got_t *g = opaque;
     if (g->n < 10000) {
         g->values[g->n] = value_int(ev);
@@ -84,9 +84,10 @@ static int collect(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static bool is_even(rill_event_t *ev, void *opaque) {
+static rill_err_t is_even(const rill_event_t *ev, bool *keep, void *opaque) {
     (void)opaque;
-    return value_int(ev) % 2 == 0;
+    *keep = value_int(ev) % 2 == 0;
+    return RILL_OK;
 }
 
 static void filter_keeps_only_matching_events(void **state) {
@@ -109,13 +110,13 @@ static void filter_keeps_only_matching_events(void **state) {
     event_base_free(base);
 }
 
-static rill_err_t times_ten(rill_event_t *ev, void *out, void *opaque) {
+static rill_err_t times_ten(const rill_event_t *ev, void *out, void *opaque) {
     (void)opaque;
     *(int64_t *)out = value_int(ev) * 10;
     return RILL_OK;
 }
 
-static int collect_int64(rill_event_t *ev, void *opaque) {
+static rill_err_t collect_int64(rill_event_t *ev, void *opaque) {
     got_t *g = opaque;
     g->values[g->n++] = (int)*(const int64_t *)rill_event_value(ev);
     return RILL_OK;
@@ -290,9 +291,10 @@ static void through_forwards_and_consumes_from_the_topic(void **state) {
     event_base_free(base);
 }
 
-static int key_by_parity(rill_event_t *ev, void *key, size_t cap, void *opaque) {
+static rill_err_t key_by_parity(const rill_event_t *ev, rill_buf_t *key, void *opaque) {
     (void)opaque;
-    return snprintf(key, cap, "%s", value_int(ev) % 2 ? "odd" : "even");
+    const char *k = value_int(ev) % 2 ? "odd" : "even";
+    return rill_buf_append(key, k, strlen(k));
 }
 
 static void group_by_repartitions_by_the_new_key(void **state) {
@@ -324,10 +326,76 @@ static void group_by_repartitions_by_the_new_key(void **state) {
     event_base_free(base);
 }
 
+/* A key of 5,000 bytes: the first half "A"s for even values, "B"s for odd ones. */
+static rill_err_t long_key(const rill_event_t *ev, rill_buf_t *key, void *opaque) {
+    (void)opaque;
+    char k[5000];
+    memset(k, value_int(ev) % 2 ? 'B' : 'A', sizeof k / 2);
+    memset(k + sizeof k / 2, 'z', sizeof k / 2);
+    return rill_buf_append(key, k, sizeof k);
+}
+
+static size_t long_key_len;
+
+static rill_err_t key_len_of(rill_event_t *ev, void *opaque) {
+    got_t *g = opaque;
+    size_t kl;
+    rill_event_key_bytes(ev, &kl);
+    long_key_len = kl;
+    g->n++;
+    return RILL_OK;
+}
+
+static void a_group_by_key_longer_than_1024_bytes_is_kept_whole(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    rill_app_t *app = make_app(base, "gblong");
+    rill_topic_t *t = raw_topic(app, "nums", 2);
+    got_t *g = calloc(1, sizeof *g);
+    rill_stream_t *s =
+        rill_stream_group_by(rill_app_stream(app, t), long_key, NULL, "long");
+    rill_stream_agent(s, "by_long", key_len_of, g, NULL);
+    start(app);
+    send_ints(t, 0, 4);
+    RUN_UNTIL(base, g->n >= 4, 2000);
+    assert_int_equal(g->n, 4);
+    assert_int_equal(long_key_len, 5000); /* was cut to 1,024 bytes */
+    free(g);
+    rill_app_destroy(app);
+    event_base_free(base);
+}
+
+/* Fails on 3: the agent's error policy (log, ack, go on) applies to the event. */
+static rill_err_t fails_on_three(const rill_event_t *ev, bool *keep, void *opaque) {
+    (void)opaque;
+    (void)keep;
+    return value_int(ev) == 3 ? RILL_EDECODE : RILL_OK;
+}
+
+static void a_failing_filter_drops_the_event_under_the_error_policy(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    rill_app_t *app = make_app(base, "ffail");
+    rill_topic_t *t = raw_topic(app, "nums", 1);
+    got_t *g = calloc(1, sizeof *g);
+    rill_stream_t *s = rill_stream_filter(rill_app_stream(app, t), fails_on_three, NULL);
+    rill_agent_t *a = rill_stream_agent(s, "after_filter", collect, g, NULL);
+    start(app);
+    send_ints(t, 0, 6);
+    RUN_UNTIL(base, rill_agent_processed(a) >= 6, 2000);
+    assert_int_equal(g->n, 5); /* 0, 1, 2, 4, 5 */
+    for (int i = 0; i < g->n; i++)
+        assert_int_not_equal(g->values[i], 3);
+    assert_int_equal(rill_agent_processed(a), 6); /* the failed one was acked too */
+    free(g);
+    rill_app_destroy(app);
+    event_base_free(base);
+}
+
 static rill_topic_t *later_topic;
 static int64_t forward_delay;
 
-static int forward_it(rill_event_t *ev, void *opaque) {
+static rill_err_t forward_it(rill_event_t *ev, void *opaque) {
     (void)opaque;
     return rill_event_forward(ev, later_topic, forward_delay);
 }
@@ -483,6 +551,10 @@ int main(void) {
         cmocka_unit_test_setup(delayed_forward_arrives_after_the_delay, setup),
         cmocka_unit_test_setup(delayed_forward_survives_a_worker_restart, setup),
         cmocka_unit_test_setup(channel_delivers_in_process, setup),
+        cmocka_unit_test_setup(a_group_by_key_longer_than_1024_bytes_is_kept_whole,
+                               setup),
+        cmocka_unit_test_setup(a_failing_filter_drops_the_event_under_the_error_policy,
+                               setup),
         cmocka_unit_test_setup(stream_values_spread_over_partitions_and_workers, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,7 @@ typedef struct worker {
     void *log_opaque;
 } worker_t;
 
-static int count_word(rill_event_t *ev, void *opaque) {
+static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *word = rill_event_key_bytes(ev, &len);
@@ -663,7 +663,7 @@ typedef struct wapp {
     int32_t partitions; /* of clicks (0: 1) */
 } wapp_t;
 
-static int count_click(rill_event_t *ev, void *opaque) {
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     wapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);

@@ -25,7 +25,7 @@ typedef struct worker {
     int handled;
 } worker_t;
 
-static int count_word(rill_event_t *ev, void *opaque) {
+static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);

@@ -49,7 +49,7 @@ typedef struct web {
     uint64_t handled;
 } web_t;
 
-static int count_key(rill_event_t *ev, void *opaque) {
+static rill_err_t count_key(rill_event_t *ev, void *opaque) {
     web_t *w = opaque;
     size_t len;
     const void *k = rill_event_key_bytes(ev, &len);

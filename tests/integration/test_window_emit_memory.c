@@ -34,7 +34,7 @@ typedef struct wapp {
     emitted_t out_rec[64];
 } wapp_t;
 
-static int count_click(rill_event_t *ev, void *opaque) {
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     wapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
@@ -55,7 +55,7 @@ static void on_emit(rill_table_t *t, const void *key, size_t klen, int64_t ws, i
     e->value = *(const int64_t *)value;
 }
 
-static int on_out(rill_event_t *ev, void *opaque) {
+static rill_err_t on_out(rill_event_t *ev, void *opaque) {
     wapp_t *w = opaque;
     assert_true(w->nout < 64);
     emitted_t *e = &w->out_rec[w->nout++];

@@ -26,7 +26,7 @@ typedef struct wapp {
     int64_t late_start, late_ts;
 } wapp_t;
 
-static int count_click(rill_event_t *ev, void *opaque) {
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     wapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);

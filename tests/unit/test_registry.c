@@ -69,7 +69,7 @@ static void complete_transport_registers_once(void **state) {
 }
 
 static int got;
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     (void)ev;
     (void)opaque;
     got++;
