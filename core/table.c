@@ -97,6 +97,13 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
                          name);
         return NULL;
     }
+    if (o->ttl_ms < 0 || (o->ttl_ms && o->window_size_ms)) {
+        rill__app_deferr(app,
+                         "table '%s': ttl_ms must be >= 0 (got %lld), on a table without "
+                         "windows (windows expire by window_expires_ms)",
+                         name, (long long)o->ttl_ms);
+        return NULL;
+    }
     if (o->window_idle_ms < 0) {
         rill__app_deferr(app, "table '%s': window_idle_ms must be >= 0 (0: off)", name);
         return NULL;
@@ -760,6 +767,95 @@ static void meta_write(rill_tpart_t *tp) {
                   tp->partition, rill_app_errmsg(t->app));
 }
 
+/* ---- state TTL (opts.ttl_ms): the last write of each key, in tp->sess
+ * ------------------------- */
+
+static int ttl_load_one(const void *key, size_t klen, const void *val, size_t vlen,
+                        void *opaque) {
+    (void)val;
+    (void)vlen;
+    rill_tpart_t *tp = opaque;
+    if (rill__wcache_find(&tp->dirty, key, klen)) return 0; /* the overlay's below */
+    return rill__sess_touch(&tp->sess, key, klen, rill_now_ms()) ? 1 : 0;
+}
+
+/* The last-write index of @p tp, (re)built after each recovery: the keys found in
+ * the store count as written then (a write's time is not stored). */
+static rill__sess_index_t *ttl_index(rill_tpart_t *tp) {
+    if (tp->sess_loaded && tp->sess_sp == tp->sp && tp->sess_t0 == tp->rec_t0_ns)
+        return &tp->sess;
+    rill__sess_clear(&tp->sess);
+    rill_table_t *t = tp->table;
+    rill_err_t rc =
+        rill__st_scan(t->app->store, tp->sp, NULL, 0, NULL, 0, ttl_load_one, tp);
+    for (size_t i = 0; rc == RILL_OK && i < tp->dirty.cap; i++) {
+        rill_wcache_entry_t *d = &tp->dirty.slots[i];
+        if (d->used && !d->tomb &&
+            rill__sess_touch(&tp->sess, d->key, d->klen, rill_now_ms()))
+            rc = RILL_ENOMEM;
+    }
+    if (rc != RILL_OK) {
+        rill__log(t->app, RILL_LOG_WARN,
+                  "table '%s' partition %d: loading its keys for ttl_ms: %s (retried)",
+                  t->name, tp->partition, rill_err2str(rc));
+        return &tp->sess;
+    }
+    tp->sess_loaded = true;
+    tp->sess_sp = tp->sp;
+    tp->sess_t0 = tp->rec_t0_ns;
+    tp->ttl_next_ms = rill_now_ms() + t->opts.ttl_ms / 4;
+    return &tp->sess;
+}
+
+/* Key t->kbuf of @p tp was written (or deleted: @p gone). */
+static void ttl_touch(rill_tpart_t *tp, bool gone) {
+    rill_table_t *t = tp->table;
+    rill__sess_index_t *x = ttl_index(tp);
+    if (gone) {
+        rill__sess_t s[1];
+        if (rill__sess_find(x, t->kbuf.data, t->kbuf.len,
+                            (rill__sess_t){INT64_MIN, INT64_MAX}, s, 1))
+            rill__sess_del(x, t->kbuf.data, t->kbuf.len, s[0].start);
+    } else if (rill__sess_touch(x, t->kbuf.data, t->kbuf.len, rill_now_ms()))
+        rill__log(t->app, RILL_LOG_WARN, "table '%s': out of memory for ttl_ms", t->name);
+}
+
+typedef struct ttl_scan {
+    expiry_scan_t x;
+    int64_t before; /* written before this: expired */
+} ttl_scan_t;
+
+static int pick_expired_key(const void *key, size_t klen, rill__sess_t s, void *opaque) {
+    ttl_scan_t *a = opaque;
+    if (s.start >= a->before) return 0;
+    return collect_expired(key, klen, NULL, 0, &a->x);
+}
+
+/* Delete the keys of @p tp not written for ttl_ms (tombstones to the changelog). */
+static void ttl_sweep(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    if (!t->opts.ttl_ms || tp->state != RILL_TP_ACTIVE) return;
+    rill__sess_index_t *x = ttl_index(tp);
+    int64_t now = rill_now_ms();
+    if (now < tp->ttl_next_ms) return;
+    tp->ttl_next_ms = now + t->opts.ttl_ms / 4;
+    ttl_scan_t a = {{0}, now - t->opts.ttl_ms};
+    rill__sess_each(x, pick_expired_key, &a);
+    for (size_t i = 0; i < a.x.n; i++) {
+        expired_t *e = &a.x.v[i];
+        rill__sess_t s[1];
+        if (rill__sess_find(x, e->key, e->klen, (rill__sess_t){INT64_MIN, INT64_MAX}, s,
+                            1))
+            rill__sess_del(x, e->key, e->klen, s[0].start);
+        rill_buf_reset(&t->kbuf);
+        if (rill_buf_append(&t->kbuf, e->key, e->klen) == RILL_OK &&
+            write_skey(tp, true) == RILL_OK)
+            t->ttl_expired++;
+        free(e->key);
+    }
+    free(a.x.v);
+}
+
 /* ---- session windows (the arithmetic and index: window_session.c)
  * ----------------------------- */
 
@@ -1118,6 +1214,8 @@ static rill_err_t session_op(rill_table_t *t, const void *key, size_t klen, sess
     return session_write(tp, key, klen, ts, op, by, value, result);
 }
 
+static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg);
+
 /* Apply @p fn to every window of the event's time (once for plain tables). */
 typedef rill_err_t (*win_fn)(rill_tpart_t *tp, int64_t wstart, void *arg);
 
@@ -1128,7 +1226,9 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
     if (!tp) return rc;
     if (!windowed(t)) {
         if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
-        return fn(tp, -1, arg);
+        if ((rc = fn(tp, -1, arg)) == RILL_OK && t->opts.ttl_ms)
+            ttl_touch(tp, fn == del_one);
+        return rc;
     }
     int64_t ts = event_time(t->app);
     if (bad_time(t, ts)) return RILL_OK;
@@ -1306,6 +1406,7 @@ void rill__tables_flush(rill_app_t *app) {
              * commit of a stop) */
             bool writes = !app->eos || app->txn_open;
             if (writes) stream_time_tick(tp);
+            if (writes) ttl_sweep(tp);
             rill__tpart_flush(tp);
             if (writes) expire_windows(tp);
         }
@@ -1388,6 +1489,7 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
     out->join_misses = t->join_misses;
     out->late_dropped = t->late_dropped;
     out->bad_timestamps = t->bad_timestamps;
+    out->ttl_expired = t->ttl_expired;
     for (int32_t p = 0; p < t->partitions; p++) {
         rill_tpart_t *tp = &t->parts[p];
         if (tp->state == RILL_TP_STANDBY) out->standby++;

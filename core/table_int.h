@@ -41,8 +41,9 @@ typedef struct rill_tpart {
     rill_store_part_t *sess_sp;
     uint64_t sess_t0;
     bool sess_loaded;
-    bool kept; /* released at a revoke with its data kept, in case the
-                  partition comes back (eager rebalances revoke all) */
+    int64_t ttl_next_ms; /* ttl_ms: the next sweep (wall clock) */
+    bool kept;           /* released at a revoke with its data kept, in case the
+                            partition comes back (eager rebalances revoke all) */
 } rill_tpart_t;
 
 struct rill_table {
@@ -68,7 +69,8 @@ struct rill_table {
     struct rill__join *joins;
     uint64_t join_misses;
     uint64_t late_dropped, bad_timestamps; /* windowed: stats */
-    bool session; /* session windows: opts.window_gap_ms (window_session_int.h) */
+    bool session;         /* session windows: opts.window_gap_ms (window_session_int.h) */
+    uint64_t ttl_expired; /* opts.ttl_ms: keys deleted */
     struct rill_table *next;
 };
 

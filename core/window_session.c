@@ -158,6 +158,15 @@ void rill__sess_each(const rill__sess_index_t *x, rill__sess_visit_fn fn, void *
     }
 }
 
+int rill__sess_touch(rill__sess_index_t *x, const void *key, size_t klen, int64_t ts) {
+    rill__sess_key_t *k = find_key(x, key, klen);
+    if (k && k->n) {
+        k->s[0] = (rill__sess_t){ts, ts};
+        return 0;
+    }
+    return rill__sess_put(x, key, klen, (rill__sess_t){ts, ts});
+}
+
 void rill__sess_clear(rill__sess_index_t *x) {
     for (size_t i = 0; i < x->cap; i++)
         if (x->slots[i]) {

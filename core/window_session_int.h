@@ -44,5 +44,8 @@ typedef int (*rill__sess_visit_fn)(const void *key, size_t klen, rill__sess_t s,
                                    void *opaque);
 void rill__sess_each(const rill__sess_index_t *x, rill__sess_visit_fn fn, void *opaque);
 void rill__sess_clear(rill__sess_index_t *x);
+/* One time per key (state TTL, table.c): set @p key's to @p ts (its first entry,
+ * {ts, ts}); 0, or -1 out of memory. */
+int rill__sess_touch(rill__sess_index_t *x, const void *key, size_t klen, int64_t ts);
 
 #endif

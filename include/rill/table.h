@@ -99,6 +99,11 @@ typedef struct rill_table_opts {
      * event that bridges two sessions merges them (int64 values: summed) */
     bool window_session;
     int64_t window_gap_ms;
+    /** state TTL (tables without windows): a key not written for this long (wall
+     * clock) is deleted, the deletion written to the changelog like any delete, so
+     * a recovery does not bring it back (stats.ttl_expired counts them); checked
+     * at commits, at most every ttl_ms / 4.  0: keys live until deleted */
+    int64_t ttl_ms;
     /** a GlobalTable (set by rill_app_global_table(), see there): every worker
      * holds every partition; reads from anywhere, writes only from the owner of
      * the key's partition */
@@ -187,6 +192,8 @@ typedef struct rill_table_stats {
     /** windowed: events whose writes were skipped for their timestamp: none (-1),
      * before the epoch, or more than a day ahead of the wall clock (logged once) */
     uint64_t bad_timestamps;
+    /** keys deleted by the table's ttl_ms */
+    uint64_t ttl_expired;
 } rill_table_stats_t;
 RILL_API rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out);
 
