@@ -22,6 +22,7 @@
 
 #include "table_int.h"
 #include "web_int.h"
+#include "web_route_int.h"
 
 #define MAX_HEADERS 8192 /* request line and headers */
 #define MAX_BODY 4096    /* no endpoint takes a body */
@@ -277,6 +278,7 @@ static void on_request(struct evhttp_request *req, void *opaque) {
         ready_view(w, req);
     } else if (!strcmp(path, "/metrics")) {
         rill__web_metrics(w, req);
+    } else if (rill__web_route(w, req, path, query)) { /* /table/<name>/<key>, /router/ */
     } else if (!strncmp(path, "/table/", 7)) {
         rill__web_table_page(w, req, path + 7, query);
     } else if (!strncmp(path, "/tables/", 8)) {
