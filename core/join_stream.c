@@ -236,7 +236,7 @@ static rill_err_t expire(sjoin_t *j, rill_event_t *ev, int32_t p) {
 
 /* ---- the agents ----------------------------------------------------------------- */
 
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     int s;
     sjoin_t *j = state_of(opaque, &s);
     if (!(j = sized(opaque, s))) return RILL_ENOMEM;
