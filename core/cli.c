@@ -1,4 +1,9 @@
 /* rill_app_main(): the Faust-like command line every app binary gets. */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +13,190 @@
 #include "table_int.h"
 #include "url_int.h"
 #include "rill/version.h"
+
+/* ---- table NAME [KEY] --web URL: GET through a worker's web server
+ * ---------------------------------------------------------------- */
+
+typedef struct fetch {
+    int status;
+    struct evbuffer *body;
+    char err[256];
+} fetch_t;
+
+static void fetch_done(struct evhttp_request *req, void *opaque) {
+    fetch_t *f = opaque;
+    if (!req || !evhttp_request_get_response_code(req)) {
+        snprintf(f->err, sizeof f->err, "no answer (is a worker running there?)");
+        return;
+    }
+    f->status = evhttp_request_get_response_code(req);
+    evbuffer_add_buffer(f->body, evhttp_request_get_input_buffer(req));
+}
+
+/* GET @p path (with its query) of the server at @p base_url: the status, the body
+ * in f->body; -1 when it could not be asked (f->err says why). */
+static int http_get(const char *base_url, const char *path, const char *token,
+                    fetch_t *f) {
+    f->status = -1;
+    f->err[0] = 0;
+    struct evhttp_uri *u = evhttp_uri_parse(base_url);
+    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+    if (!host || !scheme || strcmp(scheme, "http")) {
+        snprintf(f->err, sizeof f->err, "--web expects http://host:port, got '%s'",
+                 base_url);
+        if (u) evhttp_uri_free(u);
+        return -1;
+    }
+    int port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
+    const char *prefix = evhttp_uri_get_path(u);
+    size_t pl = prefix ? strlen(prefix) : 0;
+    while (pl && prefix[pl - 1] == '/')
+        pl--;
+    char *full = malloc(pl + strlen(path) + 1);
+    struct event_base *base = event_base_new();
+    struct evhttp_connection *c =
+        base ? evhttp_connection_base_new(base, NULL, host, (unsigned short)port) : NULL;
+    struct evhttp_request *req = c ? evhttp_request_new(fetch_done, f) : NULL;
+    if (!full || !req) {
+        snprintf(f->err, sizeof f->err, "out of memory");
+    } else {
+        memcpy(full, prefix, pl);
+        strcpy(full + pl, path);
+        evhttp_connection_set_timeout(c, 30);
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Host", host);
+        evhttp_add_header(h, "Accept", "application/json");
+        char auth[512];
+        if (token && *token) {
+            snprintf(auth, sizeof auth, "Bearer %s", token);
+            evhttp_add_header(h, "Authorization", auth);
+        }
+        if (evhttp_make_request(c, req, EVHTTP_REQ_GET, full) == 0)
+            event_base_dispatch(base);
+        else
+            snprintf(f->err, sizeof f->err, "cannot ask %s", base_url);
+        if (f->status < 0 && !f->err[0])
+            snprintf(f->err, sizeof f->err,
+                     "no answer from %s (is a worker running there?)", base_url);
+    }
+    if (c) evhttp_connection_free(c);
+    if (base) event_base_free(base);
+    free(full);
+    evhttp_uri_free(u);
+    return f->status;
+}
+
+static char *body_text(fetch_t *f) {
+    size_t n = evbuffer_get_length(f->body);
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    evbuffer_remove(f->body, s, n);
+    s[n] = 0;
+    return s;
+}
+
+/* An answer that is not 200: its {"error"} (or status) on stderr. */
+static void http_complain(const char *what, fetch_t *f, const char *body) {
+    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    const char *e = json_string_value(json_object_get(j, "error"));
+    fprintf(stderr, "error: %s: HTTP %d%s%s\n", what, f->status, e ? ": " : "",
+            e ? e : "");
+    json_decref(j);
+}
+
+static int cmd_table(rill_app_t *app, const char *web, const char *name,
+                     const char *key) {
+    char def[64];
+    if (!web) {
+        int64_t port = rill_conf_get_int(rill_app_conf(app), "web.port", 0);
+        if (port <= 0) {
+            fprintf(stderr, "error: table needs --web URL (a running worker's web "
+                            "server, e.g. http://127.0.0.1:6066)\n");
+            return 2;
+        }
+        snprintf(def, sizeof def, "http://127.0.0.1:%lld", (long long)port);
+        web = def;
+    }
+    const char *token = rill_conf_get(rill_app_conf(app), "web.token");
+    fetch_t f = {.body = evbuffer_new()};
+    char *en = evhttp_uriencode(name, -1, 0);
+    char *ek = key ? evhttp_uriencode(key, -1, 0) : NULL;
+    char *path = malloc(strlen(en ? en : "") + strlen(ek ? ek : "") + 64);
+    int rc = 1;
+    if (!f.body || !en || (key && !ek) || !path) {
+        fprintf(stderr, "error: out of memory\n");
+        goto done;
+    }
+    if (key) {
+        sprintf(path, "/table/%s/%s", en, ek);
+        int st = http_get(web, path, token, &f);
+        char *b = body_text(&f);
+        if (st < 0)
+            fprintf(stderr, "error: %s\n", f.err);
+        else if (st != 200)
+            http_complain(key, &f, b);
+        else {
+            json_t *j = b ? json_loads(b, 0, NULL) : NULL;
+            json_t *v = json_object_get(j, "value");
+            char *out = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+            printf("%s\n", out ? out : (b ? b : ""));
+            free(out);
+            json_decref(j);
+            rc = 0;
+        }
+        free(b);
+        goto done;
+    }
+    /* every key: the pages of GET /table/<name>, one "key<TAB>value" line each */
+    sprintf(path, "/table/%s?limit=1000", en);
+    char *next = strdup(path);
+    while (next) {
+        int st = http_get(web, next, token, &f);
+        free(next);
+        next = NULL;
+        char *b = body_text(&f);
+        if (st != 200) {
+            if (st < 0)
+                fprintf(stderr, "error: %s\n", f.err);
+            else
+                http_complain(name, &f, b);
+            free(b);
+            goto done;
+        }
+        json_t *j = b ? json_loads(b, 0, NULL) : NULL;
+        json_t *items = json_object_get(j, "items"), *it;
+        size_t i;
+        json_array_foreach(items, i, it) {
+            char *v =
+                json_dumps(json_object_get(it, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
+            const char *k = json_string_value(json_object_get(it, "key"));
+            json_t *ws = json_object_get(it, "window_start");
+            if (ws)
+                printf("%s@%lld\t%s\n", k ? k : "", (long long)json_integer_value(ws),
+                       v ? v : "null");
+            else
+                printf("%s\t%s\n", k ? k : "", v ? v : "null");
+            free(v);
+        }
+        const char *n = json_string_value(json_object_get(j, "next"));
+        if (n && *n) {
+            const char *q = strncmp(n, "http", 4) ? n : strchr(strchr(n, ':') + 3, '/');
+            next = q ? strdup(q) : NULL;
+        }
+        if (!j) fprintf(stderr, "error: %s: the answer is not JSON\n", name);
+        json_decref(j);
+        free(b);
+        if (!j) goto done;
+    }
+    rc = 0;
+done:
+    free(path);
+    free(en);
+    free(ek);
+    if (f.body) evbuffer_free(f.body);
+    return rc;
+}
 
 static void usage(FILE *f, const char *prog, const rill_app_t *app) {
     fprintf(
@@ -23,12 +212,16 @@ static void usage(FILE *f, const char *prog, const rill_app_t *app) {
         "  agents                     list the app's agents\n"
         "  topics                     list the app's topics\n"
         "  tables                     list the app's tables\n"
+        "  table NAME [KEY] [--web URL]\n"
+        "                             read a table through a running worker's web\n"
+        "                             server (default http://127.0.0.1:<web.port>)\n"
         "\n"
         "options:\n"
         "  --broker URL               transport (default memory://): kafka://host:port,\n"
         "                             redis://host:port/db, memory://[name]\n"
         "  --store URL                table store (default memory://): rocksdb:///path\n"
         "  --web-port N               HTTP status port (0: off)\n"
+        "  --web URL                  a running worker's web server (for table)\n"
         "  -l, --loglevel LEVEL       fatal|error|warn|info|debug|trace\n"
         "  -c, --conf KEY=VALUE       any config key: man 7 rill, docs/CONFIGURATION.md\n"
         "  -h, --help                 this help\n"
@@ -271,7 +464,7 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
     const char *prog = argc > 0 ? argv[0] : "app";
     const char *slash = strrchr(prog, '/');
     if (slash) prog = slash + 1;
-    const char *cmd = NULL, *key = NULL;
+    const char *cmd = NULL, *key = NULL, *web = NULL;
     const char *pos[2] = {NULL, NULL};
     size_t npos = 0;
     int partition = -1, rc = 0;
@@ -309,6 +502,9 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
         } else if (!strcmp(a, "--web-port")) {
             NEED_ARG;
             SET("web.port");
+        } else if (!strcmp(a, "--web")) {
+            NEED_ARG;
+            web = next;
         } else if (!strcmp(a, "-l") || !strcmp(a, "--loglevel")) {
             NEED_ARG;
             SET("log.level");
@@ -374,6 +570,13 @@ int rill_app_main(rill_app_t *app, int argc, char **argv) {
             goto bad;
         }
         rc = cmd_send(app, prog, pos[0], key, partition, pos[1]);
+        if (rc == 2) goto bad_quiet;
+    } else if (!strcmp(cmd, "table")) {
+        if (npos < 1) {
+            fprintf(stderr, "error: table needs NAME (and a KEY to read one)\n\n");
+            goto bad;
+        }
+        rc = cmd_table(app, web, pos[0], npos > 1 ? pos[1] : NULL);
         if (rc == 2) goto bad_quiet;
     } else if (!strcmp(cmd, "topics") || !strcmp(cmd, "agents") ||
                !strcmp(cmd, "tables")) {

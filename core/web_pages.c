@@ -13,6 +13,7 @@
 #include "rill/web.h"
 #include "table_int.h"
 #include "web_int.h"
+#include "workers_int.h"
 
 #define MAX_PARAMS 8
 
@@ -289,7 +290,33 @@ rill_err_t rill_web_reply_table(rill_web_request_t *r, rill_table_t *t, const vo
         evbuffer_add_printf(b, "{\"error\":\"this worker does not own the key's "
                                "partition\",\"table\":");
         rill__web_json_str(b, t->name, strlen(t->name));
-        evbuffer_add_printf(b, ",\"partition\":%d}\n", (int)p);
+        evbuffer_add_printf(b, ",\"partition\":%d", (int)p);
+        rill_worker_info_t who;
+        if (rill__workers_owner(t->app, t->name, p, false, true, &who) !=
+                RILL_OWNER_UNKNOWN &&
+            who.url && *who.url) { /* where to ask: the owner's routed lookup */
+            char *en = evhttp_uriencode(t->name, -1, 0);
+            char *ek = evhttp_uriencode(key, (ev_ssize_t)klen, 0);
+            if (en && ek) {
+                struct evbuffer *u = evbuffer_new();
+                if (u) {
+                    evbuffer_add_printf(u, "%s/table/%s/%s", who.url, en, ek);
+                    size_t n = evbuffer_get_length(u);
+                    char *url = (char *)evbuffer_pullup(u, -1);
+                    evbuffer_add_printf(b, ",\"owner\":");
+                    rill__web_json_str(b, who.client_id, strlen(who.client_id));
+                    evbuffer_add_printf(b, ",\"location\":");
+                    rill__web_json_str(b, url, n);
+                    evbuffer_add(u, "", 1);
+                    evhttp_add_header(evhttp_request_get_output_headers(r->req),
+                                      "Location", (char *)evbuffer_pullup(u, -1));
+                    evbuffer_free(u);
+                }
+            }
+            free(en);
+            free(ek);
+        }
+        evbuffer_add_printf(b, "}\n");
     } else if (rc != RILL_OK) {
         status = 500;
         evbuffer_add_printf(b, "{\"error\":");
