@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 #include <rill/rill.h>
+#include <rill/transport.h>
 
 #include "run_until.h"
 
@@ -407,6 +408,59 @@ static void standby_1_reads_a_standby_copy_on_a_non_owner(void **st) {
     cluster_stop(&c);
 }
 
+static void on_sent(rill_err_t err, const char *msg, int32_t partition, int64_t offset,
+                    void *opaque) {
+    (void)msg;
+    (void)partition;
+    (void)offset;
+    *(int *)opaque = err == RILL_OK ? 1 : -1;
+}
+
+/* An entry written to the workers topic by another program, as a replaced worker
+ * would have left it: it claims every partition, with generation 1 and an old
+ * time.  The workers' own entries, written after they read it... or before: its
+ * generation and time lose to theirs either way. */
+static void a_stale_entry_claiming_every_partition_does_not_win(void **st) {
+    (void)st;
+    cluster_t c;
+    cluster_start(&c);
+    rill_transport_handlers_t h = {0};
+    char err[256];
+    rill_transport_t *t =
+        rill_transport_new(c.broker, NULL, c.base, &h, "stale-writer", err, sizeof err);
+    assert_non_null(t);
+    const char *v = "{\"client_id\":\"route-dead-1\",\"url\":\"http://127.0.0.1:1\","
+                    "\"generation\":1,\"time_ms\":1,\"tables\":{\"counts\":{"
+                    "\"partitions\":6,\"active\":[0,1,2,3,4,5],\"recovering\":[],"
+                    "\"standby\":[]}},\"topics\":{}}";
+    rill_produce_t m = {.topic = "route-__workers",
+                        .partition = 0,
+                        .key = "route-dead-1",
+                        .key_len = 12,
+                        .value = v,
+                        .value_len = strlen(v)};
+    int sent = 0;
+    assert_int_equal(t->ops->produce(t, &m, on_sent, &sent), RILL_OK);
+    RUN_UNTIL(c.base, sent != 0, 5000);
+    assert_int_equal(sent, 1);
+    RUN_UNTIL(c.base, false, 300); /* the workers read it */
+    for (int k = 0; k < KEYS; k += 3) {
+        char path[64];
+        snprintf(path, sizeof path, "/router/counts/k%d", k);
+        char *r = http(&c, &c.w[k % N], path, NULL);
+        assert_int_equal(status_of(r), 200);
+        assert_true(worker_of_url(&c, body_of(r)) >= 0); /* a live worker */
+        assert_non_null(strstr(body_of(r), "\"workers\":4"));
+        free(r);
+        snprintf(path, sizeof path, "/table/counts/k%d", k);
+        r = http(&c, &c.w[k % N], path, NULL);
+        assert_int_equal(status_of(r), 200);
+        free(r);
+    }
+    rill_transport_destroy(t);
+    cluster_stop(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_key_is_answered_with_the_owners_value_through_any_worker),
@@ -416,6 +470,7 @@ int main(void) {
         cmocka_unit_test(an_unknown_key_is_404_and_an_unknown_table_404),
         cmocka_unit_test(after_a_worker_stops_lookups_follow_the_new_owners),
         cmocka_unit_test(standby_1_reads_a_standby_copy_on_a_non_owner),
+        cmocka_unit_test(a_stale_entry_claiming_every_partition_does_not_win),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
