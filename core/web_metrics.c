@@ -65,7 +65,8 @@ static void agents(struct evbuffer *b, rill_app_t *app) {
     }
 }
 
-static void partitions(struct evbuffer *b, rill_app_t *app) {
+static void partitions(struct evbuffer *b, rill_web_t *w) {
+    rill_app_t *app = w->app;
     head(b, "rill_partition_committed_offset", "gauge",
          "The last offset committed for an assigned partition.");
     char ps[16];
@@ -76,6 +77,32 @@ static void partitions(struct evbuffer *b, rill_app_t *app) {
             snprintf(ps, sizeof ps, "%d", (int)p);
             sample(b, app, "rill_partition_committed_offset", "topic", t->name,
                    "partition", ps, (unsigned long long)tp->committed);
+        }
+    head(b, "rill_partition_high_watermark", "gauge",
+         "The next offset of an assigned partition, as the transport last said "
+         "(web.lag.interval.ms).");
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && t->nagents && p < t->partitions; p++) {
+            int64_t high;
+            if (!t->parts[p].assigned) continue;
+            (void)rill__web_lag(w, t, p, &high);
+            if (high < 0) continue;
+            snprintf(ps, sizeof ps, "%d", (int)p);
+            sample(b, app, "rill_partition_high_watermark", "topic", t->name, "partition",
+                   ps, (unsigned long long)high);
+        }
+    head(b, "rill_consumer_lag_records", "gauge",
+         "Records of an assigned partition not yet processed: high watermark minus "
+         "position (memory:// and kafka://).");
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && t->nagents && p < t->partitions; p++) {
+            int64_t high;
+            if (!t->parts[p].assigned) continue;
+            int64_t lag = rill__web_lag(w, t, p, &high);
+            if (lag < 0) continue;
+            snprintf(ps, sizeof ps, "%d", (int)p);
+            sample(b, app, "rill_consumer_lag_records", "topic", t->name, "partition", ps,
+                   (unsigned long long)lag);
         }
     head(b, "rill_partitions_assigned", "gauge", "Partitions of a topic assigned here.");
     for (rill_topic_t *t = app->topics; t; t = t->next) {
@@ -177,7 +204,7 @@ void rill__web_metrics(rill_web_t *w, struct evhttp_request *req) {
     head(b, "rill_rebalances_total", "counter", "Partition assignments handled.");
     sample(b, app, "rill_rebalances_total", NULL, NULL, NULL, NULL, app->rebalances);
     agents(b, app);
-    partitions(b, app);
+    partitions(b, w);
     tables(b, app);
     http(b, w);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

@@ -484,6 +484,30 @@ static void a_stream_outlives_the_idle_timeout(void **state) {
     web_stop(&w);
 }
 
+static void metrics_give_the_lag_of_each_assigned_partition(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, "web.lag.interval.ms", "100", NULL);
+    for (int i = 0; i < 5; i++)
+        web_send(&w, "k", 1);
+    web_ready(&w, 5);
+    RUN_UNTIL(w.base, false, 300); /* a watermark read or two */
+    char *r = http(&w, "GET", "/metrics", NULL);
+    char want[256];
+    int p = (int)rill_partition_for_key("k", 1, 2);
+    snprintf(
+        want, sizeof want,
+        "rill_partition_high_watermark{app=\"web\",topic=\"in\",partition=\"%d\"} 5\n",
+        p);
+    assert_non_null(strstr(body_of(r), want));
+    snprintf(want, sizeof want,
+             "rill_consumer_lag_records{app=\"web\",topic=\"in\",partition=\"%d\"} 0\n",
+             p);
+    assert_non_null(strstr(body_of(r), want));
+    free(r);
+    web_stop(&w);
+}
+
 static void recent_warnings_are_in_the_snapshot(void **state) {
     (void)state;
     web_t w;
@@ -514,6 +538,7 @@ int main(void) {
         cmocka_unit_test(browsers_get_the_dashboard_and_others_json),
         cmocka_unit_test(events_sends_the_snapshot_at_once_and_then_every_interval),
         cmocka_unit_test(a_stream_outlives_the_idle_timeout),
+        cmocka_unit_test(metrics_give_the_lag_of_each_assigned_partition),
         cmocka_unit_test(recent_warnings_are_in_the_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
