@@ -202,8 +202,37 @@ RILL_API extern const rill_type_t rill_type_datetime_zoned;
 #define RILL__DEF_DATETIME i
 #define RILL__DEF_DECIMAL i
 
-/* Compile-time check that member m of T has a C type KIND takes (0 when it does). */
-#define RILL__CHECK(T, m, KIND) (0 * sizeof(char[RILL__IS_##KIND(((T *)0)->m) ? 1 : -1]))
+/* The C types each kind takes, for the compile-time messages. */
+#define RILL__CNAME_STRING "char *"
+#define RILL__CNAME_INT64 "int64_t"
+#define RILL__CNAME_DOUBLE "double"
+#define RILL__CNAME_BOOL "bool"
+#define RILL__CNAME_BYTES "rill_bytes_t"
+#define RILL__CNAME_DATETIME "int64_t nor rill_datetime_t"
+#define RILL__CNAME_DECIMAL "rill_decimal_t"
+#define RILL__CNAME_ARRAY "rill_array_t"
+#define RILL__CNAME_MAP "rill_map_t"
+#define RILL__NOT_DATETIME "neither "
+#define RILL__NOT_STRING "not "
+#define RILL__NOT_INT64 "not "
+#define RILL__NOT_DOUBLE "not "
+#define RILL__NOT_BOOL "not "
+#define RILL__NOT_BYTES "not "
+#define RILL__NOT_DECIMAL "not "
+#define RILL__NOT_ARRAY "not "
+#define RILL__NOT_MAP "not "
+
+/* Compile-time check that member m of T has a C type KIND takes (0 when it does);
+ * else the compiler stops with "field 'amount' of order_t is declared RILL_INT64
+ * but is not int64_t" (a static assertion inside a struct, so it can sit in an
+ * initialiser). */
+#define RILL__CHECK(T, m, KIND)                                                          \
+    (0 * sizeof(struct {                                                                 \
+         _Static_assert(RILL__IS_##KIND(((T *)0)->m),                                    \
+                        "field '" #m "' of " #T " is declared RILL_" #KIND               \
+                        " but is " RILL__NOT_##KIND RILL__CNAME_##KIND);                 \
+         char rill__ok;                                                                  \
+     }))
 /* Nested records are pointers: check the member is pointer-sized and deref-able. */
 #define RILL__CHECK_PTR(T, m) (0 * sizeof(*((T *)0)->m))
 
