@@ -85,7 +85,8 @@ static rill_err_t load_user(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static rill_err_t enrich(rill_event_t *ev, const void *row, void *out, void *opaque) {
+static rill_err_t enrich(const rill_event_t *ev, const void *row, void *out,
+                         void *opaque) {
     (void)opaque;
     const bench_click_t *k = rill_event_value(ev);
     *(int64_t *)out = (row ? *(const int64_t *)row : 0) + k->amount;

@@ -1,14 +1,14 @@
 /* Stream-stream windowed joins (issue 14, item 2).  Each side ends in an agent that
- * buffers its event in the side's table ("<name>-left"/"<name>-right", one row per
- * event: key be32(klen) | key | be64(time) | be64(offset), value flag | value
- * bytes, the flag telling whether it was matched) and scans the other side's rows
- * of the key within the window in the store of the event's partition (the other
- * side's overlay is flushed first, so the scan sees every row).  The tables'
- * changelogs make the buffers survive a worker's death.  When the stream time of a
- * partition (the largest event time of either side) has moved on by half a window,
- * rows whose window and grace have passed are deleted (left/outer: emitted
- * unmatched first).  Layer 6 (docs/architecture.md): it composes the stream
- * builder and tables.
+ * buffers its event in the side's table ("<name>-left"/"<name>-right"): one row per
+ * key, its value the key's buffered events, oldest first, each be64 time | be64
+ * offset | u8 matched | be32 length | value bytes.  An event reads the other side's
+ * row of its key (a point read: overlay, then store), pairs with the entries within
+ * the window, and appends itself to its own row; entries past their window and
+ * grace are dropped from a row whenever it is read (left/outer: emitted unmatched
+ * first), and a sweep of the partition every half window of stream time (the
+ * largest event time of either side) does the same for keys not seen again.  The
+ * tables' changelogs make the buffers survive a worker's death.  Layer 6
+ * (docs/architecture.md): it composes the stream builder and tables.
  *
  * The join's state is one allocation, owned by the right table's placeholder join
  * (rill__join_t.row, freed with the table); that placeholder also makes
@@ -22,10 +22,7 @@
 #include "stream_int.h"
 #include "table_int.h"
 
-#define HDR 4   /* be32 key length */
-#define TAIL 16 /* be64 time, be64 offset */
-#define MAXK 4096
-#define KEY_CHECK_OFF_ 2 /* table.c's key_check_t KEY_CHECK_OFF */
+#define EHDR 21 /* be64 time, be64 offset, u8 matched, be32 length */
 
 typedef struct sjoin {
     rill_app_t *app;
@@ -38,19 +35,6 @@ typedef struct sjoin {
     uint64_t bad, late, pairs;
     int64_t more[]; /* stream_time, then next_expiry */
 } sjoin_t;
-
-/* A row's key for (key, ts, offset) in @p out (HDR + klen + TAIL bytes). */
-static size_t row_key(uint8_t *out, const void *key, size_t klen, int64_t ts,
-                      int64_t off) {
-    out[0] = (uint8_t)(klen >> 24);
-    out[1] = (uint8_t)(klen >> 16);
-    out[2] = (uint8_t)(klen >> 8);
-    out[3] = (uint8_t)klen;
-    memcpy(out + HDR, key, klen);
-    rill__be64_put(out + HDR + klen, (uint64_t)ts);
-    rill__be64_put(out + HDR + klen + 8, (uint64_t)off);
-    return HDR + klen + TAIL;
-}
 
 /* How long after its time an event of side @p s can still meet a partner. */
 static int64_t open_for(const sjoin_t *j, int s) {
@@ -75,9 +59,6 @@ static sjoin_t *sized(rill__join_t *pj, int side) {
     sjoin_t *j = right->row;
     int32_t n = rill_table_partitions(j->buf[0]);
     if (j->nparts == n) return j;
-    /* rows are keyed by key, time and offset: their murmur2 partition is not the
-     * event's, and that is right (table.c's KEY_CHECK_OFF) */
-    j->buf[0]->key_check = j->buf[1]->key_check = KEY_CHECK_OFF_;
     sjoin_t *g = realloc(j, sizeof *j + 2 * (size_t)n * sizeof(int64_t));
     if (!g) return NULL;
     right->row = g;
@@ -89,149 +70,162 @@ static sjoin_t *sized(rill__join_t *pj, int side) {
     return g;
 }
 
-/* ---- matching ------------------------------------------------------------------- */
-
-typedef struct mark {
-    uint8_t *key;
-    size_t klen;
-    uint8_t *val;
-    size_t vlen;
-} mark_t;
-
-typedef struct scan {
-    sjoin_t *j;
-    rill_event_t *ev;
-    int side; /* of the event being handled */
-    const void *key;
-    size_t klen;
-    const void *val;
-    size_t vlen;
-    int64_t ts;
-    int64_t cutoff; /* expiry: rows closed before this stream time */
-    size_t n;       /* matches */
-    rill_err_t rc;
-    mark_t *marks; /* rows to rewrite (matched) or delete (expired) */
-    size_t nmarks, capmarks;
-} scan_t;
-
-static bool mark(scan_t *x, const void *k, size_t klen, const void *v, size_t vlen) {
-    if (x->nmarks == x->capmarks) {
-        size_t cap = x->capmarks ? 2 * x->capmarks : 16;
-        mark_t *m = realloc(x->marks, cap * sizeof *m);
-        if (!m) return false;
-        x->marks = m;
-        x->capmarks = cap;
-    }
-    mark_t *m = &x->marks[x->nmarks];
-    if (!(m->key = malloc(klen + vlen + 1))) return false;
-    memcpy(m->key, k, klen);
-    m->val = m->key + klen;
-    if (vlen) memcpy(m->val, v, vlen);
-    m->klen = klen;
-    m->vlen = vlen;
-    x->nmarks++;
-    return true;
-}
-
-static void marks_free(scan_t *x) {
-    for (size_t i = 0; i < x->nmarks; i++)
-        free(x->marks[i].key);
-    free(x->marks);
-}
-
-static rill_err_t call(scan_t *x, const rill_join_pair_t *pair) {
-    x->j->pairs++;
-    rill_err_t rc = x->j->o.fn(x->ev, pair, x->j->o.opaque);
-    if (rc != RILL_OK && x->rc == RILL_OK) x->rc = rc;
-    return rc;
-}
-
-/* A row of the other side within the window: a pair. */
-static int on_match(const void *k, size_t klen, const void *v, size_t vlen,
-                    void *opaque) {
-    scan_t *x = opaque;
-    if (klen != HDR + x->klen + TAIL || vlen < 1) return 0;
-    int64_t ts = (int64_t)rill__be64_get((const uint8_t *)k + HDR + x->klen);
-    const uint8_t *val = (const uint8_t *)v + 1;
-    rill_join_pair_t pr = {.key = x->key, .klen = x->klen};
-    if (x->side == 0) {
-        pr.left = x->val, pr.left_len = x->vlen, pr.left_ts = x->ts;
-        pr.right = val, pr.right_len = vlen - 1, pr.right_ts = ts;
-    } else {
-        pr.left = val, pr.left_len = vlen - 1, pr.left_ts = ts;
-        pr.right = x->val, pr.right_len = x->vlen, pr.right_ts = x->ts;
-    }
-    x->n++;
-    if (call(x, &pr) != RILL_OK) return 1;
-    if (!((const uint8_t *)v)[0] && emits_unmatched(x->j, 1 - x->side) &&
-        !mark(x, k, klen, v, vlen))
-        x->rc = RILL_ENOMEM;
-    return x->rc != RILL_OK;
-}
-
 static rill_tpart_t *part(rill_table_t *t, int32_t p) {
     rill_tpart_t *tp = &t->parts[p];
     return tp->state == RILL_TP_ACTIVE && tp->sp ? tp : NULL;
 }
 
-/* Rewrite (or, @p del, delete) the marked rows of table @p t. */
-static rill_err_t apply_marks(scan_t *x, rill_table_t *t, bool del) {
-    for (size_t i = 0; i < x->nmarks; i++) {
-        mark_t *m = &x->marks[i];
-        rill_err_t rc;
-        if (del) {
-            rc = rill_table_del(t, m->key, m->klen);
-        } else {
-            m->val[0] = 1;
-            rill_bytes_t b = {m->val, m->vlen};
-            rc = rill_table_set(t, m->key, m->klen, &b);
-        }
-        if (rc != RILL_OK) return rc;
+/* ---- rows --------------------------------------------------------------------- */
+
+static uint32_t be32_get(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* One entry of a row at @p p (of @p left bytes left); false at the end or on a
+ * malformed tail (ignored). */
+typedef struct entry {
+    int64_t ts, off;
+    uint8_t *matched;
+    const uint8_t *val;
+    uint32_t len;
+    size_t size; /* of the whole entry */
+} entry_t;
+
+static bool entry_at(uint8_t *p, size_t left, entry_t *e) {
+    if (left < EHDR) return false;
+    e->ts = (int64_t)rill__be64_get(p);
+    e->off = (int64_t)rill__be64_get(p + 8);
+    e->matched = p + 16;
+    e->len = be32_get(p + 17);
+    if (e->len > left - EHDR) return false;
+    e->val = p + EHDR;
+    e->size = EHDR + e->len;
+    return true;
+}
+
+static rill_err_t emit(sjoin_t *j, rill_event_t *ev, const void *key, size_t klen,
+                       int side, const entry_t *e, const void *oval, size_t olen,
+                       int64_t ots) {
+    rill_join_pair_t pr = {.key = key, .klen = klen, .left_ts = -1, .right_ts = -1};
+    if (side == 0) {
+        pr.left = e->val, pr.left_len = e->len, pr.left_ts = e->ts;
+        if (oval) pr.right = oval, pr.right_len = olen, pr.right_ts = ots;
+    } else {
+        pr.right = e->val, pr.right_len = e->len, pr.right_ts = e->ts;
+        if (oval) pr.left = oval, pr.left_len = olen, pr.left_ts = ots;
     }
+    j->pairs++;
+    return j->o.fn(ev, &pr, j->o.opaque);
+}
+
+/* Drop from row @p b (of side @p s) the entries closed at stream time @p st
+ * (emitting the unmatched ones when the side does); *changed tells. */
+static rill_err_t prune(sjoin_t *j, rill_event_t *ev, const void *key, size_t klen, int s,
+                        rill_bytes_t *b, int64_t st, bool *changed) {
+    size_t r = 0, w = 0;
+    entry_t e;
+    while (entry_at(b->data + r, b->len - r, &e)) {
+        if (e.ts + open_for(j, s) < st) {
+            if (!*e.matched && emits_unmatched(j, s)) {
+                rill_err_t rc = emit(j, ev, key, klen, s, &e, NULL, 0, -1);
+                if (rc != RILL_OK) return rc;
+            }
+            *changed = true;
+        } else {
+            if (w != r) memmove(b->data + w, b->data + r, e.size);
+            w += e.size;
+        }
+        r += e.size;
+    }
+    if (r != b->len) *changed = true; /* a malformed tail: dropped */
+    b->len = w;
     return RILL_OK;
 }
 
-/* ---- expiry --------------------------------------------------------------------- */
-
-static int on_row(const void *k, size_t klen, const void *v, size_t vlen, void *opaque) {
-    scan_t *x = opaque;
-    if (klen < HDR + TAIL || vlen < 1) return 0;
-    const uint8_t *kb = k;
-    size_t ulen = (size_t)kb[0] << 24 | (size_t)kb[1] << 16 | (size_t)kb[2] << 8 | kb[3];
-    if (ulen + HDR + TAIL != klen) return 0;
-    int64_t ts = (int64_t)rill__be64_get(kb + HDR + ulen);
-    if (ts + open_for(x->j, x->side) >= x->cutoff) return 0; /* still open */
-    if (!((const uint8_t *)v)[0] && emits_unmatched(x->j, x->side)) {
-        rill_join_pair_t pr = {
-            .key = kb + HDR, .klen = ulen, .left_ts = -1, .right_ts = -1};
-        if (x->side == 0)
-            pr.left = (const uint8_t *)v + 1, pr.left_len = vlen - 1, pr.left_ts = ts;
-        else
-            pr.right = (const uint8_t *)v + 1, pr.right_len = vlen - 1, pr.right_ts = ts;
-        if (call(x, &pr) != RILL_OK) return 1;
+static rill_err_t row_read(rill_table_t *t, const void *key, size_t klen,
+                           rill_bytes_t *b) {
+    bool found = false;
+    memset(b, 0, sizeof *b);
+    rill_err_t rc = rill__table_find(t, key, klen, b, &found);
+    if (rc == RILL_OK && !found) {
+        rill_value_clear(t->opts.value_type, b);
+        memset(b, 0, sizeof *b);
     }
-    if (!mark(x, k, klen, NULL, 0)) x->rc = RILL_ENOMEM;
-    return x->rc != RILL_OK;
+    return rc;
 }
 
-/* Free (and emit, left/outer) the rows of partition @p p closed at stream time. */
-static rill_err_t expire(sjoin_t *j, rill_event_t *ev, int32_t p) {
+static rill_err_t row_write(rill_table_t *t, const void *key, size_t klen,
+                            rill_bytes_t *b) {
+    return b->len ? rill_table_set(t, key, klen, b) : rill_table_del(t, key, klen);
+}
+
+/* ---- the sweep ------------------------------------------------------------------ */
+
+typedef struct swept {
+    uint8_t *key;
+    size_t klen;
+    rill_bytes_t row;
+} swept_t;
+
+typedef struct sweep {
+    sjoin_t *j;
+    int side;
+    int64_t st;
+    swept_t *v;
+    size_t n, cap;
+    bool oom;
+} sweep_t;
+
+/* Collect the rows holding a closed entry. */
+static int on_row(const void *k, size_t klen, const void *v, size_t vlen, void *opaque) {
+    sweep_t *x = opaque;
+    entry_t e;
+    int64_t oldest = INT64_MAX;
+    size_t r = 0;
+    for (; entry_at((uint8_t *)v + r, vlen - r, &e); r += e.size)
+        if (e.ts < oldest) oldest = e.ts;
+    if (r == vlen && vlen && oldest + open_for(x->j, x->side) >= x->st) return 0;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 64;
+        swept_t *g = realloc(x->v, cap * sizeof *g);
+        if (!g) return x->oom = true, 1;
+        x->v = g;
+        x->cap = cap;
+    }
+    swept_t *s = &x->v[x->n];
+    if (!(s->key = malloc(klen + vlen + 1))) return x->oom = true, 1;
+    memcpy(s->key, k, klen);
+    if (vlen) memcpy(s->key + klen, v, vlen);
+    s->klen = klen;
+    s->row = (rill_bytes_t){s->key + klen, vlen};
+    x->n++;
+    return 0;
+}
+
+/* Free (and emit, left/outer) the entries of partition @p p closed at stream time. */
+static rill_err_t sweep(sjoin_t *j, rill_event_t *ev, int32_t p) {
     int64_t st = j->stream_time[p];
-    for (int s = 0; s < 2; s++) {
+    rill_err_t rc = RILL_OK;
+    for (int s = 0; s < 2 && rc == RILL_OK; s++) {
         rill_tpart_t *tp = part(j->buf[s], p);
         if (!tp) continue;
-        rill__tpart_flush(tp);
-        scan_t x = {.j = j, .ev = ev, .side = s, .cutoff = st};
-        rill_err_t rc =
-            rill__st_scan(j->app->store, tp->sp, NULL, 0, NULL, 0, on_row, &x);
-        if (rc == RILL_OK) rc = x.rc;
-        if (rc == RILL_OK) rc = apply_marks(&x, j->buf[s], true);
-        marks_free(&x);
-        if (rc != RILL_OK) return rc;
+        rill__tpart_flush(tp); /* the store has every row: none is swept stale */
+        sweep_t x = {.j = j, .side = s, .st = st};
+        rc = rill__st_scan(j->app->store, tp->sp, NULL, 0, NULL, 0, on_row, &x);
+        if (rc == RILL_OK && x.oom) rc = RILL_ENOMEM;
+        for (size_t i = 0; i < x.n; i++) {
+            bool changed = false;
+            if (rc == RILL_OK)
+                rc = prune(j, ev, x.v[i].key, x.v[i].klen, s, &x.v[i].row, st, &changed);
+            if (rc == RILL_OK && changed)
+                rc = row_write(j->buf[s], x.v[i].key, x.v[i].klen, &x.v[i].row);
+            free(x.v[i].key);
+        }
+        free(x.v);
     }
     int64_t step = (j->o.before_ms + j->o.after_ms + j->o.grace_ms) / 2 + 1;
     j->next_expiry[p] = st + step;
-    return RILL_OK;
+    return rc;
 }
 
 /* ---- the agents ----------------------------------------------------------------- */
@@ -259,58 +253,54 @@ static rill_err_t on_event(rill_event_t *ev, void *opaque) {
                       j->buf[s]->name);
         return RILL_OK;
     }
-    if (klen > MAXK) {
-        rill__app_seterr(j->app, "join of '%s': a key of %zu bytes (at most %d)",
-                         j->buf[s]->name, klen, MAXK);
-        return RILL_EINVAL;
-    }
+    if (vlen > UINT32_MAX - EHDR) return RILL_EINVAL;
     if (ts > j->stream_time[p]) j->stream_time[p] = ts;
-    if (ts + open_for(j, s) < j->stream_time[p]) { /* its window has passed: late */
+    int64_t st = j->stream_time[p];
+    if (ts + open_for(j, s) < st) { /* its window has passed: late */
         j->buf[s]->late_dropped++;
         j->late++;
         return RILL_OK;
     }
-    rill_tpart_t *other = part(j->buf[1 - s], p);
-    rill_tpart_t *own = part(j->buf[s], p);
-    if (!other || !own) {
-        rill__app_seterr(j->app, "join: partition %d of its buffers is not owned here",
-                         p);
-        return RILL_ENOTOWNER;
-    }
-    /* the other side's rows of this key within the window */
+    /* the other side's entries of this key within [lo, hi] */
+    int o = 1 - s;
     int64_t lo = s == 0 ? ts - j->o.before_ms : ts - j->o.after_ms;
     int64_t hi = s == 0 ? ts + j->o.after_ms : ts + j->o.before_ms;
-    if (lo < 0) lo = 0;
-    uint8_t *kb = malloc(3 * (HDR + klen + TAIL) + vlen + 1);
-    if (!kb) return RILL_ENOMEM;
-    uint8_t *start = kb, *end = kb + HDR + klen + TAIL,
-            *own_key = end + HDR + klen + TAIL;
-    size_t n = row_key(start, key, klen, lo, 0);
-    row_key(end, key, klen, hi, INT64_MAX);
-    rill__tpart_flush(other);
-    scan_t x = {.j = j,
-                .ev = ev,
-                .side = s,
-                .key = key,
-                .klen = klen,
-                .val = val,
-                .vlen = vlen,
-                .ts = ts};
-    rill_err_t rc =
-        rill__st_scan(j->app->store, other->sp, start, n, end, n, on_match, &x);
-    if (rc == RILL_OK) rc = x.rc;
-    if (rc == RILL_OK) rc = apply_marks(&x, j->buf[1 - s], false);
-    marks_free(&x);
-    if (rc == RILL_OK) { /* buffer this event */
-        size_t kn = row_key(own_key, key, klen, ts, ev->msg.offset);
-        uint8_t *v = own_key + kn;
-        v[0] = x.n > 0;
-        memcpy(v + 1, val, vlen);
-        rill_bytes_t b = {v, vlen + 1};
-        rc = rill_table_set(j->buf[s], own_key, kn, &b);
+    rill_bytes_t other, own;
+    rill_err_t rc = row_read(j->buf[o], key, klen, &other);
+    if (rc != RILL_OK) return rc;
+    bool ochanged = false, matched = false;
+    rc = prune(j, ev, key, klen, o, &other, st, &ochanged);
+    entry_t e;
+    for (size_t r = 0; rc == RILL_OK && entry_at(other.data + r, other.len - r, &e);
+         r += e.size) {
+        if (e.ts < lo || e.ts > hi) continue;
+        matched = true;
+        rc = emit(j, ev, key, klen, o, &e, val, vlen, ts);
+        if (!*e.matched && emits_unmatched(j, o)) *e.matched = 1, ochanged = true;
     }
-    free(kb);
-    if (rc == RILL_OK && j->stream_time[p] >= j->next_expiry[p]) rc = expire(j, ev, p);
+    if (rc == RILL_OK && ochanged) rc = row_write(j->buf[o], key, klen, &other);
+    rill_value_clear(j->buf[o]->opts.value_type, &other);
+    if (rc != RILL_OK) return rc;
+    /* append this event to its side's row */
+    if ((rc = row_read(j->buf[s], key, klen, &own)) != RILL_OK) return rc;
+    bool changed = false;
+    rc = prune(j, ev, key, klen, s, &own, st, &changed);
+    uint8_t *grown = rc == RILL_OK ? realloc(own.data, own.len + EHDR + vlen + 1) : NULL;
+    if (rc == RILL_OK && !grown) rc = RILL_ENOMEM;
+    if (rc == RILL_OK) {
+        own.data = grown;
+        uint8_t *q = own.data + own.len;
+        rill__be64_put(q, (uint64_t)ts);
+        rill__be64_put(q + 8, (uint64_t)ev->msg.offset);
+        q[16] = matched;
+        q[17] = (uint8_t)(vlen >> 24), q[18] = (uint8_t)(vlen >> 16);
+        q[19] = (uint8_t)(vlen >> 8), q[20] = (uint8_t)vlen;
+        memcpy(q + EHDR, val, vlen);
+        own.len += EHDR + vlen;
+        rc = rill_table_set(j->buf[s], key, klen, &own);
+    }
+    rill_value_clear(j->buf[s]->opts.value_type, &own);
+    if (rc == RILL_OK && st >= j->next_expiry[p]) rc = sweep(j, ev, p);
     return rc;
 }
 

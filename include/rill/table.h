@@ -280,7 +280,7 @@ typedef struct rill_stream_join_opts {
  * with RILL_EPARTITIONS naming both).
  *
  * Both sides are buffered in tables "<name>-left" and "<name>-right" (bytes; one
- * row per event, under its key and time), backed by their changelogs: a worker
+ * row per key, holding its buffered events), backed by their changelogs: a worker
  * that dies mid-window recovers its buffers wherever the partition lands.  The
  * stream time of a partition (the largest event time of either side) frees an
  * event once its window and grace have passed (left and outer joins: emitting it
@@ -294,7 +294,7 @@ RILL_API rill_err_t rill_stream_join_stream(rill_stream_t *left, rill_stream_t *
                                             const rill_stream_join_opts_t *opts);
 /** @brief What a stream-stream join holds and dropped on this worker. */
 typedef struct rill_stream_join_stats {
-    uint64_t buffered_left, buffered_right; /**< rows in owned partitions */
+    uint64_t buffered_left, buffered_right; /**< keys buffered, owned partitions */
     uint64_t pairs;                         /**< pairs (and unmatched) emitted */
     uint64_t late_dropped;                  /**< events past their window + grace */
     uint64_t bad_timestamps;                /**< events without a usable time */
