@@ -1,4 +1,5 @@
-/* Timers (every N seconds), tasks (once at start) and on-stop hooks. */
+/* Timers (every N seconds, or at crontab times in a timezone: cron.c), tasks (once
+ * at start) and on-stop hooks. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@ static rill_timer_t *timer_add(rill_app_t *app, const char *name, double interva
         rill__app_deferr(app, "timer '%s': a callback is required", name ? name : "");
         return NULL;
     }
-    if (!once && !on_stop && !(interval > 0 && isfinite(interval))) {
+    if (!once && !on_stop && interval >= 0 && !(interval > 0 && isfinite(interval))) {
         rill__app_deferr(app, "timer '%s': interval must be a positive number of seconds",
                          name ? name : "");
         return NULL;
@@ -33,6 +34,42 @@ static rill_timer_t *timer_add(rill_app_t *app, const char *name, double interva
     while (*pp)
         pp = &(*pp)->next;
     *pp = t;
+    if (interval >= 0 && app->state == RILL_APP_RUNNING &&
+        rill__timers_start(app) != RILL_OK)
+        return NULL; /* a crontab timer starts once it is complete */
+    return t;
+}
+
+rill_timer_t *rill_app_crontab(rill_app_t *app, const char *expr, const char *tz,
+                               rill_timer_fn fn, void *opaque) {
+    if (!app) return NULL;
+    rill__cron_t c;
+    char err[256];
+    if (rill__cron_parse(expr, &c, err, sizeof err)) {
+        rill__app_deferr(app, "crontab '%s': %s", expr ? expr : "", err);
+        return NULL;
+    }
+    if (!rill__cron_tz_valid(tz)) {
+        rill__app_deferr(
+            app,
+            "crontab '%s': unknown timezone '%s' (a TZ database name such "
+            "as 'Europe/Oslo' or 'UTC', under $TZDIR or /usr/share/zoneinfo)",
+            expr, tz);
+        return NULL;
+    }
+    char *tzc = tz && *tz ? strdup(tz) : NULL;
+    if (tz && *tz && !tzc) {
+        rill__app_deferr(app, "out of memory");
+        return NULL;
+    }
+    rill_timer_t *t = timer_add(app, expr, -1, false, false, fn, opaque); /* -1: cron */
+    if (!t) {
+        free(tzc);
+        return NULL;
+    }
+    t->is_cron = true;
+    t->cron = c;
+    t->tz = tzc;
     if (app->state == RILL_APP_RUNNING && rill__timers_start(app) != RILL_OK) return NULL;
     return t;
 }
@@ -51,19 +88,42 @@ rill_err_t rill_app_on_stop(rill_app_t *app, rill_timer_fn fn, void *opaque) {
     return timer_add(app, "on_stop", 0, false, true, fn, opaque) ? RILL_OK : RILL_EINVAL;
 }
 
+static void cron_arm(rill_timer_t *t);
+
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     rill_timer_t *t = arg;
+    if (t->is_cron) cron_arm(t); /* the next one first: fn may take a while */
     if (t->app->state != RILL_APP_RUNNING) return;
     t->fn(t->app, t->opaque);
+}
+
+/* Schedule crontab timer @p t at its next minute after now. */
+static void cron_arm(rill_timer_t *t) {
+    int64_t now_ms = rill_now_ms();
+    int64_t at = rill__cron_next(&t->cron, t->tz, now_ms / 1000);
+    if (at < 0) {
+        rill__log(t->app, RILL_LOG_WARN,
+                  "crontab '%s': no matching time in the next 5 years: never fires",
+                  t->name);
+        return;
+    }
+    int64_t ms = at * 1000 - now_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    event_add(t->ev, &tv);
 }
 
 rill_err_t rill__timers_start(rill_app_t *app) {
     for (rill_timer_t *t = app->timers; t; t = t->next) {
         if (t->on_stop || t->ev) continue;
-        t->ev = event_new(app->base, -1, t->once ? 0 : EV_PERSIST, on_timer, t);
+        t->ev =
+            event_new(app->base, -1, t->once || t->is_cron ? 0 : EV_PERSIST, on_timer, t);
         if (!t->ev) return RILL_ENOMEM;
+        if (t->is_cron) {
+            cron_arm(t);
+            continue;
+        }
         double s = t->once ? 0 : t->interval;
         struct timeval tv = {(time_t)s, (suseconds_t)((s - floor(s)) * 1e6)};
         event_add(t->ev, &tv);
@@ -84,5 +144,6 @@ void rill__timers_run_on_stop(rill_app_t *app) {
 void rill__timer_free(rill_timer_t *t) {
     if (t->ev) event_free(t->ev);
     free(t->name);
+    free(t->tz);
     free(t);
 }

@@ -2,6 +2,7 @@
 #ifndef RILL_TIMER_INT_H
 #define RILL_TIMER_INT_H
 
+#include "cron_int.h"
 #include "ctx_int.h"
 
 struct rill_timer {
@@ -13,6 +14,10 @@ struct rill_timer {
     rill_timer_fn fn;
     void *opaque;
     struct event *ev;
+    /* a crontab timer: fires at the minutes @p cron matches in @p tz */
+    bool is_cron;
+    rill__cron_t cron;
+    char *tz; /* NULL: local time */
     struct rill_timer *next;
 };
 

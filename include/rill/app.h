@@ -247,6 +247,21 @@ typedef void (*rill_timer_fn)(rill_app_t *app, void *opaque);
  * one interval). */
 RILL_API rill_timer_t *rill_app_timer(rill_app_t *app, const char *name,
                                       double interval_s, rill_timer_fn fn, void *opaque);
+/**
+ * @brief Call @p fn at the minutes crontab expression @p expr matches, in timezone
+ * @p tz (Faust's @app.crontab): five fields "minute hour day-of-month month
+ * day-of-week" with *, N, N-M, * /S, N-M/S, lists, names (jan, mon), 7 = Sunday,
+ * or @hourly, @daily, @weekly, @monthly, @yearly; e.g. "0 * /6 * * *" (without the
+ * space) every six hours.  As in cron, when both day fields are restricted either
+ * matches.  @p tz is a TZ database name ("Europe/Oslo", "UTC"); NULL is the
+ * process's local time.  A time skipped by a DST change does not fire that day; a
+ * repeated one fires once.  The next time is computed on the loop thread by setting
+ * TZ and calling localtime_r/mktime, then TZ is restored: other threads of the
+ * process that read the local time at that moment may see @p tz (docs/windows.md).
+ * A bad expression or an unknown timezone fails the definition, naming it.
+ */
+RILL_API rill_timer_t *rill_app_crontab(rill_app_t *app, const char *expr, const char *tz,
+                                        rill_timer_fn fn, void *opaque);
 /** @brief Call @p fn once when the app has started (Faust's @app.task). */
 RILL_API rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_fn fn,
                                   void *opaque);
