@@ -148,6 +148,7 @@ static void agent_drain(rill_agent_t *a);
 void rill__handler_result(rill_event_t *ev, rill_err_t err) {
     rill_agent_t *a = ev->agent;
     if (ev->tp && ev->gen != ev->tp->gen) return; /* lost meanwhile: counts nowhere */
+    if (ev->start_ns) rill__hist_add(&a->latency, rill_mono_ns() - ev->start_ns);
     if (err == RILL_OK) {
         a->processed++;
         return;
@@ -196,6 +197,7 @@ static bool agent_run(rill_event_t *ev) {
     }
     rill_app_t *app = ev->app;
     rill__handling(app, ev);
+    ev->start_ns = rill_mono_ns();
     app->errmsg[0] = '\0'; /* what a failing call says now is this event's reason */
     int ops = rill__ops_run(ev);
     if (ops != RILL__OPS_CALL) {

@@ -20,6 +20,7 @@ rill_event_t *rill__event_get(rill_app_t *app) {
     }
     ev->live = true;
     ev->next = NULL;
+    ev->start_ns = 0;
     return ev;
 }
 

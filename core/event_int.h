@@ -5,6 +5,7 @@
 #define RILL_EVENT_INT_H
 
 #include "topic_int.h"
+#include "web_hist_int.h"
 
 /* An event: pooled, owned by the core until acked. */
 struct rill_event {
@@ -20,6 +21,7 @@ struct rill_event {
     const rill_type_t *vtype;    /* type of value (changes after map) */
     uint64_t index;              /* enumerate() */
     uint32_t gen;                /* tp->gen when received */
+    uint64_t start_ns;           /* its handler was called (rill_mono_ns) */
     bool in_handler;
     bool early_ack;
     rill_err_t early_err;
@@ -72,6 +74,7 @@ struct rill_agent {
     rill_event_t *qhead, *qtail; /* buffered events (owned copies) */
     size_t qlen;
     uint64_t processed, errors, decode_errors;
+    rill_hist_t latency; /* handler call to result (/metrics) */
     struct rill_agent *next;
 };
 

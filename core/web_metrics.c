@@ -65,6 +65,36 @@ static void agents(struct evbuffer *b, rill_app_t *app) {
     }
 }
 
+/* rill_agent_processing_seconds: from the handler's call to its result. */
+static void latency(struct evbuffer *b, rill_app_t *app) {
+    static const double le[RILL_HIST_N] = RILL_HIST_LE;
+    const char *name = "rill_agent_processing_seconds";
+    head(b, name, "histogram", "Time from an agent's handler call to its result.");
+    for (rill_agent_t *a = app->agents; a; a = a->next) {
+        const char *topic = a->topic ? a->topic->name : "";
+        uint64_t cum = 0;
+        for (int i = 0; i <= RILL_HIST_N; i++) {
+            cum += a->latency.count[i];
+            evbuffer_add_printf(b, "%s_bucket{", name);
+            label(b, "app", app->id, true);
+            label(b, "agent", a->name, false);
+            label(b, "topic", topic, false);
+            if (i < RILL_HIST_N)
+                evbuffer_add_printf(b, ",le=\"%g\"} %llu\n", le[i],
+                                    (unsigned long long)cum);
+            else
+                evbuffer_add_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+        }
+        evbuffer_add_printf(b, "%s_sum{", name);
+        label(b, "app", app->id, true);
+        label(b, "agent", a->name, false);
+        label(b, "topic", topic, false);
+        evbuffer_add_printf(b, "} %.9f\n", (double)a->latency.sum_ns / 1e9);
+        sample(b, app, "rill_agent_processing_seconds_count", "agent", a->name, "topic",
+               topic, cum);
+    }
+}
+
 static void partitions(struct evbuffer *b, rill_web_t *w) {
     rill_app_t *app = w->app;
     head(b, "rill_partition_committed_offset", "gauge",
@@ -204,6 +234,7 @@ void rill__web_metrics(rill_web_t *w, struct evhttp_request *req) {
     head(b, "rill_rebalances_total", "counter", "Partition assignments handled.");
     sample(b, app, "rill_rebalances_total", NULL, NULL, NULL, NULL, app->rebalances);
     agents(b, app);
+    latency(b, app);
     partitions(b, w);
     tables(b, app);
     http(b, w);

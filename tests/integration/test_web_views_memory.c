@@ -508,6 +508,26 @@ static void metrics_give_the_lag_of_each_assigned_partition(void **state) {
     web_stop(&w);
 }
 
+static void metrics_give_a_processing_latency_histogram_per_agent(void **state) {
+    (void)state;
+    web_t w;
+    web_start(&w, NULL, 2, NULL);
+    for (int i = 0; i < 7; i++)
+        web_send(&w, "k", 1);
+    web_ready(&w, 7);
+    char *r = http(&w, "GET", "/metrics", NULL);
+    const char *b = body_of(r);
+    assert_non_null(strstr(b, "# TYPE rill_agent_processing_seconds histogram\n"));
+    assert_non_null(strstr(b, "rill_agent_processing_seconds_bucket{app=\"web\","
+                              "agent=\"count\",topic=\"in\",le=\"+Inf\"} 7\n"));
+    assert_non_null(strstr(b, "rill_agent_processing_seconds_count{app=\"web\","
+                              "agent=\"count\",topic=\"in\"} 7\n"));
+    assert_non_null(
+        strstr(b, "rill_agent_processing_seconds_sum{app=\"web\",agent=\"count\""));
+    free(r);
+    web_stop(&w);
+}
+
 static void recent_warnings_are_in_the_snapshot(void **state) {
     (void)state;
     web_t w;
@@ -539,6 +559,7 @@ int main(void) {
         cmocka_unit_test(events_sends_the_snapshot_at_once_and_then_every_interval),
         cmocka_unit_test(a_stream_outlives_the_idle_timeout),
         cmocka_unit_test(metrics_give_the_lag_of_each_assigned_partition),
+        cmocka_unit_test(metrics_give_a_processing_latency_histogram_per_agent),
         cmocka_unit_test(recent_warnings_are_in_the_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
