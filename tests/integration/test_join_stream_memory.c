@@ -21,9 +21,25 @@
 static unsigned seq;
 static char broker[128];
 
+#ifndef JS_BROKER
+#define JS_BROKER(buf, n, seq) snprintf(buf, n, "memory://join-stream-test-%u", seq)
+#endif
+#ifndef JS_EXTRA_CONF
+#define JS_EXTRA_CONF(c) ((void)(c))
+#endif
+#ifndef JS_WAIT_MS
+#define JS_WAIT_MS 3000
+#endif
+#ifndef JS_STEP_MS /* for the events sent to be handled before the next are sent */
+#define JS_STEP_MS 50
+#endif
+#ifndef JS_SETTLE_MS /* for a group to be assigned its partitions once ready */
+#define JS_SETTLE_MS 0
+#endif
+
 static int setup(void **state) {
     (void)state;
-    snprintf(broker, sizeof broker, "memory://join-stream-test-%u", ++seq);
+    JS_BROKER(broker, sizeof broker, ++seq);
     return 0;
 }
 
@@ -66,8 +82,11 @@ static rill_err_t start(worker_t *w, struct event_base *base, rill_join_mode_t m
     char e[256];
     rill_conf_set(c, "broker", broker, e, sizeof e);
     rill_conf_set(c, "commit.interval.ms", "50", e, sizeof e);
+    JS_EXTRA_CONF(c);
     if (!getenv("RILL_LOG_LEVEL")) rill_conf_set(c, "log.level", "error", e, sizeof e);
-    w->app = rill_app_new_with_base("sj", c, base, e, sizeof e);
+    char id[32]; /* one group and changelog per test (a shared broker) */
+    snprintf(id, sizeof id, "sj%u", seq);
+    w->app = rill_app_new_with_base(id, c, base, e, sizeof e);
     assert_non_null(w->app);
     rill_topic_opts_t to = {.partitions = 4};
     w->views = rill_app_topic(w->app, "views", &to);
@@ -99,8 +118,9 @@ static pair_t *find(worker_t *w, const char *left, const char *right) {
 }
 
 static void ready(worker_t *w, struct event_base *base) {
-    RUN_UNTIL(base, rill_app_is_ready(w->app), 3000);
+    RUN_UNTIL(base, rill_app_is_ready(w->app), JS_WAIT_MS);
     assert_true(rill_app_is_ready(w->app));
+    if (JS_SETTLE_MS) RUN_UNTIL(base, false, JS_SETTLE_MS);
 }
 
 /* A view at 1000; clicks at 500 (before), 1400 (after), 2500 (outside after). */
@@ -113,14 +133,14 @@ static void inner_join_pairs_events_within_the_window_bounds(void **state) {
                      RILL_OK);
     ready(&w, base);
     send_at(w.views, "u1", "v1", 1000);
-    RUN_UNTIL(base, false, 50);
+    RUN_UNTIL(base, false, JS_STEP_MS);
     send_at(w.clicks, "u1", "c-early", 300); /* 700 before: outside before */
     send_at(w.clicks, "u1", "c-before", 500);
     send_at(w.clicks, "u1", "c-after", 1400);
     send_at(w.clicks, "u2", "c-other", 1000); /* another key */
     send_at(w.clicks, "u1", "c-late", 1600);  /* 600 after: outside after */
-    RUN_UNTIL(base, w.npairs >= 2, 3000);
-    RUN_UNTIL(base, false, 100);
+    RUN_UNTIL(base, w.npairs >= 2, JS_WAIT_MS);
+    RUN_UNTIL(base, false, 2 * JS_STEP_MS);
     assert_int_equal(w.npairs, 2);
     pair_t *p = find(&w, "v1", "c-before");
     assert_non_null(p);
@@ -142,11 +162,11 @@ static void a_left_event_pairs_with_every_right_event_and_back(void **state) {
     ready(&w, base);
     send_at(w.clicks, "u3", "c1", 100);
     send_at(w.clicks, "u3", "c2", 200);
-    RUN_UNTIL(base, false, 50);
+    RUN_UNTIL(base, false, JS_STEP_MS);
     send_at(w.views, "u3", "v1", 150); /* meets the two buffered clicks */
-    RUN_UNTIL(base, w.npairs >= 2, 3000);
+    RUN_UNTIL(base, w.npairs >= 2, JS_WAIT_MS);
     send_at(w.clicks, "u3", "c3", 300); /* meets the buffered view */
-    RUN_UNTIL(base, w.npairs >= 3, 3000);
+    RUN_UNTIL(base, w.npairs >= 3, JS_WAIT_MS);
     assert_int_equal(w.npairs, 3);
     assert_non_null(find(&w, "v1", "c1"));
     assert_non_null(find(&w, "v1", "c2"));
@@ -166,11 +186,11 @@ static void left_join_emits_an_unmatched_left_event_when_its_window_passes(void 
     ready(&w, base);
     send_at(w.views, "u4", "v-alone", 1000);
     send_at(w.clicks, "u5", "c-alone", 1000); /* right side: not emitted in a left join */
-    RUN_UNTIL(base, false, 50);
+    RUN_UNTIL(base, false, JS_STEP_MS);
     assert_int_equal(w.npairs, 0);
     send_at(w.views, "u4", "v-next", 5000); /* moves u4's partition's stream time */
     send_at(w.views, "u5", "v-next5", 5000);
-    RUN_UNTIL(base, find(&w, "v-alone", ""), 3000);
+    RUN_UNTIL(base, find(&w, "v-alone", ""), JS_WAIT_MS);
     pair_t *p = find(&w, "v-alone", "");
     assert_non_null(p);
     assert_int_equal(p->rts, -1);
@@ -190,14 +210,14 @@ static void outer_join_emits_unmatched_events_of_both_sides(void **state) {
     send_at(w.views, "u6", "v-alone", 1000);
     send_at(w.views, "u7", "v-match", 1000);
     send_at(w.clicks, "u7", "c-match", 1050);
-    RUN_UNTIL(base, find(&w, "v-match", "c-match"), 3000);
+    RUN_UNTIL(base, find(&w, "v-match", "c-match"), JS_WAIT_MS);
     /* outside the window of v-alone; sent once the views are in (the two topics
      * are consumed independently: had it come first, v-alone would be late) */
     send_at(w.clicks, "u6", "c-alone", 2000);
-    RUN_UNTIL(base, find(&w, "v-alone", ""), 3000);
+    RUN_UNTIL(base, find(&w, "v-alone", ""), JS_WAIT_MS);
     send_at(w.views, "u6", "v-tick", 9000);
     send_at(w.views, "u7", "v-tick7", 9000);
-    RUN_UNTIL(base, find(&w, "v-alone", "") && find(&w, "", "c-alone"), 3000);
+    RUN_UNTIL(base, find(&w, "v-alone", "") && find(&w, "", "c-alone"), JS_WAIT_MS);
     assert_non_null(find(&w, "v-alone", ""));
     assert_non_null(find(&w, "", "c-alone"));
     /* matched ones are not emitted again unmatched */
@@ -227,7 +247,7 @@ static void expired_buffers_are_freed_and_late_events_counted(void **state) {
         send_at(w.views, k, "v", 1000 + i);
         send_at(w.clicks, k, "c", 1000 + i);
     }
-    RUN_UNTIL(base, w.npairs >= 20, 3000);
+    RUN_UNTIL(base, w.npairs >= 20, JS_WAIT_MS);
     assert_int_equal(w.npairs, 20);
     RUN_UNTIL(base, stats(&w, "vc").buffered_left + stats(&w, "vc").buffered_right >= 40,
               3000);
@@ -250,7 +270,7 @@ static void expired_buffers_are_freed_and_late_events_counted(void **state) {
         o.timestamp_ms = T0 + 1000;
         assert_int_equal(rill_send(w.clicks, "late", 4, "c", 1, &o), RILL_OK);
     }
-    RUN_UNTIL(base, stats(&w, "vc").late_dropped >= 4, 3000);
+    RUN_UNTIL(base, stats(&w, "vc").late_dropped >= 4, JS_WAIT_MS);
     assert_int_equal(stats(&w, "vc").late_dropped, 4);
     assert_int_equal(stats(&w, "vc").buffered_right, 0);
     assert_int_equal(
@@ -275,7 +295,7 @@ static void a_restart_in_the_middle_of_a_join_buffer_keeps_it(void **state) {
         snprintf(k, sizeof k, "r%d", i);
         send_at(w.views, k, "v-before-crash", 1000 + i);
     }
-    RUN_UNTIL(base, stats(&w, "vc").buffered_left >= 8, 3000);
+    RUN_UNTIL(base, stats(&w, "vc").buffered_left >= 8, JS_WAIT_MS);
     assert_int_equal(stats(&w, "vc").buffered_left, 8);
     RUN_UNTIL(base, false, 120); /* a commit: the views are not handled again */
     rill_app_destroy(w.app);     /* abrupt: no final commit or flush */
@@ -283,13 +303,13 @@ static void a_restart_in_the_middle_of_a_join_buffer_keeps_it(void **state) {
     assert_int_equal(start(&again, base, RILL_JOIN_INNER, 5000, 5000, 4, err, sizeof err),
                      RILL_OK);
     ready(&again, base);
-    RUN_UNTIL(base, stats(&again, "vc").buffered_left >= 8, 3000); /* recovered */
+    RUN_UNTIL(base, stats(&again, "vc").buffered_left >= 8, JS_WAIT_MS); /* recovered */
     assert_int_equal(stats(&again, "vc").buffered_left, 8);
     for (int i = 0; i < 8; i++) {
         snprintf(k, sizeof k, "r%d", i);
         send_at(again.clicks, k, "c-after", 2000 + i);
     }
-    RUN_UNTIL(base, again.npairs >= 8, 3000);
+    RUN_UNTIL(base, again.npairs >= 8, JS_WAIT_MS);
     assert_int_equal(again.npairs, 8);
     for (int i = 0; i < 8; i++)
         assert_string_equal(again.pairs[i].left, "v-before-crash");
@@ -311,6 +331,7 @@ static void join_of_streams_with_different_partition_counts_is_refused(void **st
     event_base_free(base);
 }
 
+#ifndef JS_NO_MAIN
 static void a_negative_window_is_a_definition_error(void **state) {
     (void)state;
     char e[256];
@@ -344,3 +365,4 @@ int main(void) {
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+#endif
