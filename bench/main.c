@@ -19,11 +19,13 @@
 #include "bench.h"
 
 extern const bench_scenario_t bench_memory_table_count_web; /* web_poll.c */
+extern const bench_scenario_t bench_memory_window_count;    /* window_count.c */
 static const bench_scenario_t *const scenarios[] = {
     &bench_memory_passthrough, &bench_memory_filter_map,
     &bench_memory_take,        &bench_memory_table_count,
     &bench_recovery,           &bench_recovery_checkpoint,
     &bench_codec_json,         &bench_memory_table_count_web,
+    &bench_memory_window_count,
 #ifdef RILL_HAVE_AVRO
     &bench_codec_avro,
 #endif
