@@ -351,10 +351,18 @@ void rill__on_reader_messages(rill_transport_t *tr, const rill_msg_t *msgs, size
                               void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
-    if (n && rill__workers_on_messages(app, msgs, n)) return;
-    if (n && rill__tables_on_reader_messages(app, msgs, n)) return;
-    for (size_t i = 0; i < n; i++)
-        rill__asks_on_message(app, &msgs[i]);
+    /* A batch may mix the readers' topics (librdkafka's does): one topic at a time,
+     * since a table takes a batch as its changelog's. */
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && (msgs[j].topic == msgs[i].topic ||
+                                  !strcmp(msgs[j].topic, msgs[i].topic));
+             j++) {
+        }
+        if (rill__workers_on_messages(app, msgs + i, j - i)) continue;
+        if (rill__tables_on_reader_messages(app, msgs + i, j - i)) continue;
+        for (size_t k = i; k < j; k++)
+            rill__asks_on_message(app, &msgs[k]);
+    }
 }
 
 void rill__on_reader_eof(rill_transport_t *tr, const char *topic, int32_t partition,
