@@ -137,6 +137,39 @@ static void finish(rill_app_t *app) {
     rill__lease_stop(app);
     app->state = RILL_APP_STOPPED;
     if (app->own_base || app->in_run) event_base_loopexit(app->base, NULL);
+    /* rill_app_run() calls on_stopped once the loop has ended; on a caller's base
+     * the loop calls it, out of whatever callback stopped the app. */
+    if (app->on_stopped && !app->in_run && app->stopped_ev)
+        event_active(app->stopped_ev, EV_TIMEOUT, 0);
+}
+
+/* Call (and forget) on_stopped: the app may be destroyed by it, so nothing may
+ * touch @p app afterwards. */
+static void call_on_stopped(rill_app_t *app) {
+    rill_timer_fn fn = app->on_stopped;
+    app->on_stopped = NULL;
+    if (fn) fn(app, app->on_stopped_opaque);
+}
+
+static void on_stopped_ev(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    call_on_stopped(arg);
+}
+
+rill_err_t rill_app_on_stopped(rill_app_t *app, rill_timer_fn fn, void *opaque) {
+    if (!app) return RILL_EINVAL;
+    if (app->state == RILL_APP_STOPPED) {
+        rill__app_seterr(app, "rill_app_on_stopped: app '%s' has already stopped",
+                         app->id);
+        return RILL_ESTATE;
+    }
+    if (!app->stopped_ev &&
+        !(app->stopped_ev = evtimer_new(app->base, on_stopped_ev, app)))
+        return RILL_ENOMEM;
+    app->on_stopped = fn;
+    app->on_stopped_opaque = opaque;
+    return RILL_OK;
 }
 
 static void on_transport_error(rill_transport_t *t, rill_err_t err, bool fatal,
@@ -310,6 +343,13 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         snprintf(errstr, errlen, "no app: rill_app_new failed (its error says why)");
         return RILL_EINVAL;
     }
+    if (app->state == RILL_APP_STOPPED) {
+        snprintf(errstr, errlen,
+                 "app '%s' has stopped: a stopped app cannot be started again "
+                 "(destroy it and create a new one)",
+                 app->id);
+        return RILL_ESTATE;
+    }
     if (app->state != RILL_APP_CREATED) {
         snprintf(errstr, errlen, "app '%s' was already started", app->id);
         return RILL_ESTATE;
@@ -420,7 +460,10 @@ rill_err_t rill_app_run(rill_app_t *app) {
         }
     }
     app->in_run = false;
-    return app->exit_err;
+    rc = app->exit_err;
+    if (app->stopped_ev) event_del(app->stopped_ev);
+    call_on_stopped(app); /* last: it may destroy the app */
+    return rc;
 }
 
 void rill_app_destroy(rill_app_t *app) {
@@ -462,7 +505,7 @@ void rill_app_destroy(rill_app_t *app) {
     }
     const struct event *evs[] = {app->commit_ev, app->revoke_ev,  app->shutdown_ev,
                                  app->sigint_ev, app->sigterm_ev, app->recovery_ev,
-                                 app->stop_ev};
+                                 app->stop_ev,   app->stopped_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free((struct event *)evs[i]);
     if (app->own_base) event_base_free(app->base);

@@ -33,6 +33,9 @@ struct rill_app {
     bool own_base;
     bool in_run; /* rill_app_run() drives the loop: exit it when the app stops */
     rill_app_state_t state;
+    rill_timer_fn on_stopped; /* rill_app_on_stopped(): once, from the loop */
+    void *on_stopped_opaque;
+    struct event *stopped_ev;
     rill_err_t exit_err;
 
     rill_transport_t *transport;

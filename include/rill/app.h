@@ -267,6 +267,16 @@ RILL_API rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_
                                   void *opaque);
 /** @brief Call @p fn at shutdown, before offsets are committed for the last time. */
 RILL_API rill_err_t rill_app_on_stop(rill_app_t *app, rill_timer_fn fn, void *opaque);
+/**
+ * @brief Call @p fn once a started app has stopped, gracefully or not: after the final
+ * flush and commit, with the group left.
+ * @p fn may destroy the app.  On the app's own loop it is called by rill_app_run()
+ * after the loop ended; on a caller's base (rill_app_new_with_base) from that base,
+ * never from inside the callback that stopped the app.  One callback per app: a
+ * second call replaces the first.  A stopped app cannot be started again (create a
+ * new one).
+ */
+RILL_API rill_err_t rill_app_on_stopped(rill_app_t *app, rill_timer_fn fn, void *opaque);
 
 /* ---- command line
  * ------------------------------------------------------------------------------ */
