@@ -18,6 +18,7 @@
 #include "timer_int.h"
 #include "url_int.h"
 #include "web_int.h"
+#include "workers_int.h"
 
 static void finish(rill_app_t *app);
 static void check_idle(rill_app_t *app);
@@ -476,7 +477,8 @@ void rill_app_destroy(rill_app_t *app) {
         rill__timer_free(t);
     }
     /* Transport first: no handler may run into freed agents or topics. */
-    rill__lease_free(app); /* its watchdog first: nothing may tick into freed state */
+    rill__lease_free(app);   /* its watchdog first: nothing may tick into freed state */
+    rill__workers_free(app); /* routing state (a running app destroyed: not stopped) */
     if (app->transport) rill_transport_destroy(app->transport);
     app->transport = NULL;
     rill__tables_free(app); /* closes store partitions */

@@ -44,10 +44,9 @@ static rill_topic_t *t;
 static void say_hello(rill_app_t *app, void *opaque) {
     (void)app;
     (void)opaque;
-    rill_bytes_t v = {(uint8_t *)"hello", 5};
-    rill_send(t, NULL, &v, NULL, NULL);
+    rill_send(t, NULL, 0, "hello", 5, NULL);
 }
-static int on_event(rill_event_t *ev, void *opaque) {
+static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     (void)opaque;
     const rill_bytes_t *v = rill_event_value(ev);
     if (v && v->len == 5 && !memcmp(v->data, "hello", 5)) seen++;
