@@ -23,7 +23,7 @@ int bench_count_click(rill_event_t *ev, void *opaque) {
     bench_counter_t *c = opaque;
     const bench_click_t *k = rill_event_value(ev);
     if (!c->got++) c->t0 = bench_now_ns();
-    rill_err_t rc = rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL);
+    rill_err_t rc = rill_table_incr(c->table, ev, k->user, strlen(k->user), 1, NULL);
     if (rc != RILL_OK) {
         c->errors++;
         c->last_err = rc;

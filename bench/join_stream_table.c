@@ -80,7 +80,7 @@ static rill_err_t load_user(rill_event_t *ev, void *opaque) {
     char buf[24] = "";
     memcpy(buf, v, vlen < sizeof buf - 1 ? vlen : sizeof buf - 1);
     int64_t limit = atoll(buf);
-    if (rill_table_set(c->limits, k, klen, &limit) != RILL_OK) c->errors++;
+    if (rill_table_set(c->limits, ev, k, klen, &limit) != RILL_OK) c->errors++;
     c->loaded++;
     return RILL_OK;
 }

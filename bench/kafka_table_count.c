@@ -115,7 +115,7 @@ static rill_err_t count_record(rill_event_t *ev, void *opaque) {
     counter_t *c = opaque;
     const char *k = c->w->field_of(rill_event_value(ev));
     if (!c->got++) c->t0 = bench_now_ns();
-    rill_err_t rc = rill_table_incr(c->table, k, strlen(k), 1, NULL);
+    rill_err_t rc = rill_table_incr(c->table, ev, k, strlen(k), 1, NULL);
     if (rc != RILL_OK) {
         c->errors++;
         c->last_err = rc;

@@ -37,7 +37,7 @@ static rill_err_t soak_count(rill_event_t *ev, void *opaque) {
     soak_t *s = opaque;
     size_t klen;
     const void *k = rill_event_key_bytes(ev, &klen);
-    if (rill_table_incr(s->table, k, klen, 1, NULL) != RILL_OK) s->errors++;
+    if (rill_table_incr(s->table, ev, k, klen, 1, NULL) != RILL_OK) s->errors++;
     s->done++;
     return RILL_OK;
 }

@@ -116,7 +116,7 @@ typedef struct ctx {
 static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     ctx_t *c = opaque;
     const bench_click_t *k = rill_event_value(ev);
-    if (rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL) != RILL_OK)
+    if (rill_table_incr(c->table, ev, k->user, strlen(k->user), 1, NULL) != RILL_OK)
         c->errors++;
     c->done++;
     return RILL_OK;

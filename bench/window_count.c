@@ -70,7 +70,7 @@ static uint64_t chunk_stamp;
 static int count_click(rill_event_t *ev, void *opaque) {
     ctx_t *c = opaque;
     const bench_click_t *k = rill_event_value(ev);
-    if (rill_table_incr(c->table, k->user, strlen(k->user), 1, NULL) != RILL_OK)
+    if (rill_table_incr(c->table, ev, k->user, strlen(k->user), 1, NULL) != RILL_OK)
         c->errors++;
     if ((++c->done & 15) == 0) bench_hist_add(&c->lat, bench_now_ns() - chunk_stamp);
     return RILL_OK;

@@ -42,7 +42,7 @@ static rill_err_t join_lookup(const rill_event_t *ev, bool *keep, void *opaque) 
     const rill_type_t *vt = j->table->opts.value_type;
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, j->row);
     bool found = false;
-    j->err = rill__table_find(j->table, k, klen, j->row, &found);
+    j->err = rill__table_find(j->table, ev, k, klen, j->row, &found);
     j->found = true; /* the row buffer holds a value (the default when absent) */
     if (j->err != RILL_OK) return RILL_OK;
     if (!found) {

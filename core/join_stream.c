@@ -142,11 +142,11 @@ static rill_err_t prune(sjoin_t *j, rill_event_t *ev, const void *key, size_t kl
     return RILL_OK;
 }
 
-static rill_err_t row_read(rill_table_t *t, const void *key, size_t klen,
-                           rill_bytes_t *b) {
+static rill_err_t row_read(rill_table_t *t, const rill_event_t *ev, const void *key,
+                           size_t klen, rill_bytes_t *b) {
     bool found = false;
     memset(b, 0, sizeof *b);
-    rill_err_t rc = rill__table_find(t, key, klen, b, &found);
+    rill_err_t rc = rill__table_find(t, ev, key, klen, b, &found);
     if (rc == RILL_OK && !found) {
         rill_value_clear(t->opts.value_type, b);
         memset(b, 0, sizeof *b);
@@ -154,9 +154,10 @@ static rill_err_t row_read(rill_table_t *t, const void *key, size_t klen,
     return rc;
 }
 
-static rill_err_t row_write(rill_table_t *t, const void *key, size_t klen,
-                            rill_bytes_t *b) {
-    return b->len ? rill_table_set(t, key, klen, b) : rill_table_del(t, key, klen);
+static rill_err_t row_write(rill_table_t *t, const rill_event_t *ev, const void *key,
+                            size_t klen, rill_bytes_t *b) {
+    return b->len ? rill_table_set(t, ev, key, klen, b)
+                  : rill_table_del(t, ev, key, klen);
 }
 
 /* ---- the sweep ------------------------------------------------------------------ */
@@ -218,7 +219,7 @@ static rill_err_t sweep(sjoin_t *j, rill_event_t *ev, int32_t p) {
             if (rc == RILL_OK)
                 rc = prune(j, ev, x.v[i].key, x.v[i].klen, s, &x.v[i].row, st, &changed);
             if (rc == RILL_OK && changed)
-                rc = row_write(j->buf[s], x.v[i].key, x.v[i].klen, &x.v[i].row);
+                rc = row_write(j->buf[s], ev, x.v[i].key, x.v[i].klen, &x.v[i].row);
             free(x.v[i].key);
         }
         free(x.v);
@@ -266,7 +267,7 @@ static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     int64_t lo = s == 0 ? ts - j->o.before_ms : ts - j->o.after_ms;
     int64_t hi = s == 0 ? ts + j->o.after_ms : ts + j->o.before_ms;
     rill_bytes_t other, own;
-    rill_err_t rc = row_read(j->buf[o], key, klen, &other);
+    rill_err_t rc = row_read(j->buf[o], ev, key, klen, &other);
     if (rc != RILL_OK) return rc;
     bool ochanged = false, matched = false;
     rc = prune(j, ev, key, klen, o, &other, st, &ochanged);
@@ -278,11 +279,11 @@ static rill_err_t on_event(rill_event_t *ev, void *opaque) {
         rc = emit(j, ev, key, klen, o, &e, val, vlen, ts);
         if (!*e.matched && emits_unmatched(j, o)) *e.matched = 1, ochanged = true;
     }
-    if (rc == RILL_OK && ochanged) rc = row_write(j->buf[o], key, klen, &other);
+    if (rc == RILL_OK && ochanged) rc = row_write(j->buf[o], ev, key, klen, &other);
     rill_value_clear(j->buf[o]->opts.value_type, &other);
     if (rc != RILL_OK) return rc;
     /* append this event to its side's row */
-    if ((rc = row_read(j->buf[s], key, klen, &own)) != RILL_OK) return rc;
+    if ((rc = row_read(j->buf[s], ev, key, klen, &own)) != RILL_OK) return rc;
     bool changed = false;
     rc = prune(j, ev, key, klen, s, &own, st, &changed);
     uint8_t *grown = rc == RILL_OK ? realloc(own.data, own.len + EHDR + vlen + 1) : NULL;
@@ -297,7 +298,7 @@ static rill_err_t on_event(rill_event_t *ev, void *opaque) {
         q[19] = (uint8_t)(vlen >> 8), q[20] = (uint8_t)vlen;
         memcpy(q + EHDR, val, vlen);
         own.len += EHDR + vlen;
-        rc = rill_table_set(j->buf[s], key, klen, &own);
+        rc = rill_table_set(j->buf[s], ev, key, klen, &own);
     }
     rill_value_clear(j->buf[s]->opts.value_type, &own);
     if (rc == RILL_OK && st >= j->next_expiry[p]) rc = sweep(j, ev, p);

@@ -287,8 +287,9 @@ static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen,
     return rill_buf_append(&t->kbuf, key, klen);
 }
 
-static int64_t event_time(const rill_app_t *app) {
-    return app->current_event ? app->current_event->msg.timestamp_ms : rill_now_ms();
+/* The time of the event an operation belongs to (no event: the wall clock). */
+static int64_t event_time(const rill_event_t *ev) {
+    return ev ? ev->msg.timestamp_ms : rill_now_ms();
 }
 
 /* A handler writes @p key, which hashes to partition @p home, while handling an
@@ -317,8 +318,8 @@ static void mismatched_write(rill_table_t *t, const void *key, size_t klen, int3
  * the table, the event's partition (Faust's and Kafka Streams' rule, whatever the
  * key hashes to; table.key_partition_check=refuse fails such writes instead);
  * otherwise the key's murmur2 partition. */
-static rill_tpart_t *owned_part(rill_table_t *t, const void *key, size_t klen, bool write,
-                                rill_err_t *rc) {
+static rill_tpart_t *owned_part(rill_table_t *t, const rill_event_t *ev, const void *key,
+                                size_t klen, bool write, rill_err_t *rc) {
     rill_app_t *app = t->app;
     if (!t->parts) {
         rill__app_seterr(app, "table '%s': the app is not started", t->name);
@@ -327,7 +328,6 @@ static rill_tpart_t *owned_part(rill_table_t *t, const void *key, size_t klen, b
     }
     if (t->opts.global) return rill__global_part(t, key, klen, write, rc); /* global */
     int32_t p = rill_partition_for_key(key, klen, t->partitions);
-    rill_event_t *ev = app->current_event;
     if (ev && ev->tp && !ev->tp->topic->channel && ev->msg.partition != p &&
         ev->tp->topic->partitions == t->partitions) {
         if (t->key_check != KEY_CHECK_REFUSE) {
@@ -1117,10 +1117,10 @@ static void stream_time_tick(rill_tpart_t *tp) {
 /* ---- public reads and writes
  * ------------------------------------------------------------ */
 
-static rill_err_t get_at(rill_table_t *t, const void *key, size_t klen, int64_t ts,
-                         void *out) {
+static rill_err_t get_at(rill_table_t *t, const rill_event_t *ev, const void *key,
+                         size_t klen, int64_t ts, void *out) {
     rill_err_t rc = RILL_OK;
-    rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
+    rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
     if (!tp) return rc;
     if (t->session) {
         bool found = false;
@@ -1136,14 +1136,14 @@ static rill_err_t get_at(rill_table_t *t, const void *key, size_t klen, int64_t 
     return read_skey(tp, out, &found);
 }
 
-rill_err_t rill__table_find(rill_table_t *t, const void *key, size_t klen, void *out,
-                            bool *found) {
+rill_err_t rill__table_find(rill_table_t *t, const rill_event_t *ev, const void *key,
+                            size_t klen, void *out, bool *found) {
     *found = false;
     rill_err_t rc = RILL_OK;
-    rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
+    rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
     if (!tp) return rc;
     rill__window_t w = win(t);
-    int64_t ts = event_time(t->app);
+    int64_t ts = event_time(ev);
     if (t->session && !sess_at(tp, key, klen, ts)) {
         value_default(t, out);
         return RILL_OK;
@@ -1155,25 +1155,25 @@ rill_err_t rill__table_find(rill_table_t *t, const void *key, size_t klen, void 
     return read_skey(tp, out, found);
 }
 
-rill_err_t rill_table_get(rill_table_t *t, const void *key, size_t klen,
-                          void *value_out) {
-    return get_at(t, key, klen, event_time(t->app), value_out);
+rill_err_t rill_table_get(rill_table_t *t, const rill_event_t *ev, const void *key,
+                          size_t klen, void *value_out) {
+    return get_at(t, ev, key, klen, event_time(ev), value_out);
 }
 
-rill_err_t rill_table_get_now(rill_table_t *t, const void *key, size_t klen,
-                              void *value_out) {
-    return get_at(t, key, klen, rill_now_ms(), value_out);
+rill_err_t rill_table_get_now(rill_table_t *t, const rill_event_t *ev, const void *key,
+                              size_t klen, void *value_out) {
+    return get_at(t, ev, key, klen, rill_now_ms(), value_out);
 }
 
-rill_err_t rill_table_get_delta(rill_table_t *t, const void *key, size_t klen,
-                                int64_t ago_ms, void *value_out) {
-    return get_at(t, key, klen, event_time(t->app) - ago_ms, value_out);
+rill_err_t rill_table_get_delta(rill_table_t *t, const rill_event_t *ev, const void *key,
+                                size_t klen, int64_t ago_ms, void *value_out) {
+    return get_at(t, ev, key, klen, event_time(ev) - ago_ms, value_out);
 }
 
-rill_err_t rill_table_get_window(rill_table_t *t, const void *key, size_t klen,
-                                 int64_t window_start_ms, void *value_out) {
+rill_err_t rill_table_get_window(rill_table_t *t, const rill_event_t *ev, const void *key,
+                                 size_t klen, int64_t window_start_ms, void *value_out) {
     rill_err_t rc = RILL_OK;
-    rill_tpart_t *tp = owned_part(t, key, klen, false, &rc);
+    rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
     if (!tp) return rc;
     if (t->session) {
         const rill__sess_t *ss =
@@ -1203,12 +1203,13 @@ static bool bad_time(rill_table_t *t, int64_t ts) {
 }
 
 /* A write to a session table, at the event's time. */
-static rill_err_t session_op(rill_table_t *t, const void *key, size_t klen, sess_op_t op,
-                             int64_t by, const void *value, int64_t *result) {
+static rill_err_t session_op(rill_table_t *t, const rill_event_t *ev, const void *key,
+                             size_t klen, sess_op_t op, int64_t by, const void *value,
+                             int64_t *result) {
     rill_err_t rc = RILL_OK;
-    rill_tpart_t *tp = owned_part(t, key, klen, true, &rc);
+    rill_tpart_t *tp = owned_part(t, ev, key, klen, true, &rc);
     if (!tp) return rc;
-    int64_t ts = event_time(t->app);
+    int64_t ts = event_time(ev);
     if (bad_time(t, ts)) return RILL_OK;
     stream_time_advance(tp, ts);
     return session_write(tp, key, klen, ts, op, by, value, result);
@@ -1219,10 +1220,10 @@ static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg);
 /* Apply @p fn to every window of the event's time (once for plain tables). */
 typedef rill_err_t (*win_fn)(rill_tpart_t *tp, int64_t wstart, void *arg);
 
-static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win_fn fn,
-                              void *arg) {
+static rill_err_t each_window(rill_table_t *t, const rill_event_t *ev, const void *key,
+                              size_t klen, win_fn fn, void *arg) {
     rill_err_t rc = RILL_OK;
-    rill_tpart_t *tp = owned_part(t, key, klen, true, &rc);
+    rill_tpart_t *tp = owned_part(t, ev, key, klen, true, &rc);
     if (!tp) return rc;
     if (!windowed(t)) {
         if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
@@ -1230,7 +1231,7 @@ static rill_err_t each_window(rill_table_t *t, const void *key, size_t klen, win
             ttl_touch(tp, fn == del_one);
         return rc;
     }
-    int64_t ts = event_time(t->app);
+    int64_t ts = event_time(ev);
     if (bad_time(t, ts)) return RILL_OK;
     stream_time_advance(tp, ts);
     rill__window_t w = win(t);
@@ -1269,15 +1270,15 @@ static rill_err_t incr_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
     return write_skey(tp, false);
 }
 
-rill_err_t rill_table_incr(rill_table_t *t, const void *key, size_t klen, int64_t by,
-                           int64_t *result) {
+rill_err_t rill_table_incr(rill_table_t *t, const rill_event_t *ev, const void *key,
+                           size_t klen, int64_t by, int64_t *result) {
     if (t->opts.value_type->kind != RILL_T_INT64) {
         rill__app_seterr(t->app, "table '%s': incr needs int64 values", t->name);
         return RILL_EINVAL;
     }
-    if (t->session) return session_op(t, key, klen, SESS_INCR, by, NULL, result);
+    if (t->session) return session_op(t, ev, key, klen, SESS_INCR, by, NULL, result);
     incr_arg_t a = {by, 0};
-    rill_err_t rc = each_window(t, key, klen, incr_one, &a);
+    rill_err_t rc = each_window(t, ev, key, klen, incr_one, &a);
     if (rc == RILL_OK && result) *result = a.result;
     return rc;
 }
@@ -1288,11 +1289,11 @@ static rill_err_t set_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
     return rc != RILL_OK ? rc : write_skey(tp, false);
 }
 
-rill_err_t rill_table_set(rill_table_t *t, const void *key, size_t klen,
-                          const void *value) {
-    if (!value) return rill_table_del(t, key, klen);
-    if (t->session) return session_op(t, key, klen, SESS_SET, 0, value, NULL);
-    return each_window(t, key, klen, set_one, (void *)value);
+rill_err_t rill_table_set(rill_table_t *t, const rill_event_t *ev, const void *key,
+                          size_t klen, const void *value) {
+    if (!value) return rill_table_del(t, ev, key, klen);
+    if (t->session) return session_op(t, ev, key, klen, SESS_SET, 0, value, NULL);
+    return each_window(t, ev, key, klen, set_one, (void *)value);
 }
 
 static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
@@ -1301,9 +1302,10 @@ static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
     return write_skey(tp, true);
 }
 
-rill_err_t rill_table_del(rill_table_t *t, const void *key, size_t klen) {
-    if (t->session) return session_op(t, key, klen, SESS_DEL, 0, NULL, NULL);
-    return each_window(t, key, klen, del_one, NULL);
+rill_err_t rill_table_del(rill_table_t *t, const rill_event_t *ev, const void *key,
+                          size_t klen) {
+    if (t->session) return session_op(t, ev, key, klen, SESS_DEL, 0, NULL, NULL);
+    return each_window(t, ev, key, klen, del_one, NULL);
 }
 
 /* ---- flush and expiry

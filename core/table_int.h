@@ -84,8 +84,8 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp);
 /* Read @p key (in a handler: the event's table partition; windowed: the window of
  * the event's time) into @p out; *found tells whether a row exists (else @p out is
  * the default). */
-rill_err_t rill__table_find(rill_table_t *t, const void *key, size_t klen, void *out,
-                            bool *found);
+rill_err_t rill__table_find(rill_table_t *t, const rill_event_t *ev, const void *key,
+                            size_t klen, void *out, bool *found);
 /* join.c: one stream-table join (freed with its table, by table.c) */
 typedef struct rill__join {
     rill_table_t *table;

@@ -89,7 +89,7 @@ static rill_err_t local_read(rill_table_t *t, int32_t p, const void *key, size_t
     rill_err_t rc;
     *found = false;
     if (tp->state == RILL_TP_ACTIVE) {
-        rc = rill__table_find(t, key, klen, tmp, found);
+        rc = rill__table_find(t, NULL, key, klen, tmp, found);
         if (rc == RILL_OK && *found) rc = value_json(t, NULL, 0, true, tmp, out);
     } else if (!tp->sp || t->opts.window_size_ms > 0) {
         rc = RILL_ENOTSUP;

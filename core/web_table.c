@@ -440,7 +440,7 @@ rill_err_t rill__web_table_get_json(rill_table_t *t, const void *key, size_t kle
     void *tmp = calloc(1, sz ? sz : 1);
     if (!tmp) return RILL_ENOMEM;
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, tmp);
-    rill_err_t rc = rill__table_find(t, key, klen, tmp, found);
+    rill_err_t rc = rill__table_find(t, NULL, key, klen, tmp, found);
     if (rc == RILL_OK && *found) {
         rill_buf_t b = RILL_BUF_INIT;
         rc = rill_serializer_encode(json, vt, tmp, &b, why, sizeof why);

@@ -27,7 +27,7 @@ static rill_err_t set_limit(rill_event_t *ev, void *opaque) {
     const void *v = rill_event_value_bytes(ev, &vlen);
     if (!user || !v) return RILL_OK;
     int64_t limit = number(v, vlen);
-    return rill_table_set(limits, user, klen, &limit);
+    return rill_table_set(limits, ev, user, klen, &limit);
 }
 
 /* The joined value: the amount over the limit (-1: the user has no limit). */

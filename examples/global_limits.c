@@ -25,7 +25,7 @@ static rill_err_t set_limit(rill_event_t *ev, void *opaque) {
     char buf[32] = "";
     memcpy(buf, v, vlen < sizeof buf - 1 ? vlen : sizeof buf - 1);
     int64_t limit = strtoll(buf, NULL, 10);
-    return rill_table_set(limits, user, klen, &limit);
+    return rill_table_set(limits, ev, user, klen, &limit);
 }
 
 static rill_err_t check_payment(rill_event_t *ev, void *opaque) {
@@ -37,7 +37,7 @@ static rill_err_t check_payment(rill_event_t *ev, void *opaque) {
     memcpy(buf, v ? v : "", vlen < sizeof buf - 1 ? vlen : sizeof buf - 1);
     if (sscanf(buf, "%63s %lld", user, &amount) != 2) return RILL_OK;
     int64_t limit = 0;
-    rill_err_t rc = rill_table_get(limits, user, strlen(user), &limit);
+    rill_err_t rc = rill_table_get(limits, ev, user, strlen(user), &limit);
     if (rc != RILL_OK) return rc; /* not recovered yet: the error policy decides */
     if (amount > limit)
         printf("payment of %s: %lld over the limit %lld\n", user, amount - limit,

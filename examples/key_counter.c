@@ -16,7 +16,7 @@ static rill_err_t count(rill_event_t *ev, void *opaque) {
     size_t len;
     const void *key = rill_event_key_bytes(ev, &len);
     if (!key) return RILL_OK; /* keyless events have nothing to count under */
-    return rill_table_incr(counts, key, len, 1, NULL);
+    return rill_table_incr(counts, ev, key, len, 1, NULL);
 }
 
 int main(int argc, char **argv) {

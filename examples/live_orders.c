@@ -51,7 +51,7 @@ static int total(rill_event_t *ev, void *opaque) {
         return RILL_OK;
     }
     int64_t sum = 0;
-    rill_err_t rc = rill_table_incr(totals, key, klen, amount, &sum);
+    rill_err_t rc = rill_table_incr(totals, ev, key, klen, amount, &sum);
     if (rc != RILL_OK) return rc;
     char json[128];
     int n = snprintf(json, sizeof json,

@@ -29,7 +29,7 @@ static rill_err_t count_order(rill_event_t *ev, void *opaque) {
     const order_t *o = rill_event_value(ev);
     const char *c = o->country_origin;
     int64_t n;
-    rill_err_t rc = rill_table_incr(by_country, c, strlen(c), 1, &n);
+    rill_err_t rc = rill_table_incr(by_country, ev, c, strlen(c), 1, &n);
     if (rc != RILL_OK) return rc;
     printf("Orders for %s: %lld\n", c, (long long)n);
     fflush(stdout);

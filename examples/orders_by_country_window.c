@@ -32,11 +32,11 @@ static rill_err_t count_order(rill_event_t *ev, void *opaque) {
     (void)opaque;
     const order_t *o = rill_event_value(ev);
     const char *c = o->country_origin;
-    rill_err_t rc = rill_table_incr(by_country, c, strlen(c), 1, NULL);
+    rill_err_t rc = rill_table_incr(by_country, ev, c, strlen(c), 1, NULL);
     if (rc != RILL_OK) return rc;
     int64_t current = 0, day_before = 0;
-    rill_table_get(by_country, c, strlen(c), &current); /* .current() */
-    rill_table_get_delta(by_country, c, strlen(c), DAY_MS,
+    rill_table_get(by_country, ev, c, strlen(c), &current); /* .current() */
+    rill_table_get_delta(by_country, ev, c, strlen(c), DAY_MS,
                          &day_before); /* .delta(1 day) */
     printf(
         "%s: %lld orders in the current 2-day window (%lld in the one a day earlier)\n",

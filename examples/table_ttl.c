@@ -19,7 +19,7 @@ static rill_err_t remember(rill_event_t *ev, void *opaque) {
     char buf[64];
     snprintf(buf, sizeof buf, "%.*s", (int)vlen, page);
     const char *v = buf;
-    return rill_table_set(last_page, user, klen, &v);
+    return rill_table_set(last_page, ev, user, klen, &v);
 }
 
 /* user-1 browses all the time, user-2 only in the first half second */

@@ -18,7 +18,7 @@ static rill_err_t count_view(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *page = rill_event_key_bytes(ev, &len);
-    return rill_table_incr(per_second, page, len, 1, NULL);
+    return rill_table_incr(per_second, ev, page, len, 1, NULL);
 }
 
 static void on_final(rill_table_t *t, const void *key, size_t klen, int64_t start,

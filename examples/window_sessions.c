@@ -17,7 +17,7 @@ static int count_click(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *user = rill_event_key_bytes(ev, &len);
-    return rill_table_incr(visits, user, len, 1, NULL);
+    return rill_table_incr(visits, ev, user, len, 1, NULL);
 }
 
 static void on_visit(rill_table_t *t, const void *key, size_t klen, int64_t start,

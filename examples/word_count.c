@@ -38,7 +38,7 @@ static rill_err_t count(rill_event_t *ev, void *opaque) {
     size_t len;
     const char *w = rill_event_key_bytes(ev, &len);
     int64_t n;
-    rill_err_t rc = rill_table_incr(counts, w, len, 1, &n);
+    rill_err_t rc = rill_table_incr(counts, ev, w, len, 1, &n);
     if (rc != RILL_OK) return rc;
     printf("%.*s: %lld\n", (int)len, w, (long long)n);
     fflush(stdout);

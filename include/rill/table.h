@@ -12,10 +12,10 @@
  *
  * Keys are bytes (a string key is its characters).  Values have the table's value
  * type in their C representation (int64_t for counters).  Reads and writes are made
- * from agents' handlers, on the loop; inside a handler they go to the table
- * partition of the event being handled, whatever partition the key hashes to (Faust's
- * and Kafka Streams' rule; table.key_partition_check=warn counts and logs such keys
- * once per table and partition, refuse fails them with RILL_ENOTOWNER).  Outside a
+ * from agents' handlers (or their callbacks), on the loop; for an event they go to the
+ * table partition of the event being handled, whatever partition the key hashes to
+ * (Faust's and Kafka Streams' rule; table.key_partition_check=warn counts and logs such
+ * keys once per table and partition, refuse fails them with RILL_ENOTOWNER).  Outside a
  * handler a key goes to its murmur2 partition.
  */
 #ifndef RILL_TABLE_H
@@ -140,32 +140,44 @@ RILL_API void rill_table_opts_session(rill_table_opts_t *opts, int64_t gap_ms,
 RILL_API const char *rill_table_name(const rill_table_t *t);
 RILL_API int32_t rill_table_partitions(const rill_table_t *t);
 
+/*
+ * Reads and writes take the event they belong to, @p ev: its partition picks the
+ * table partition (Faust's and Kafka Streams' rule, see above) and its time the
+ * window, so a write made after a handler returned RILL_PENDING (from a callback)
+ * is as correct as one made inside it.  @p ev NULL: an operation of no event (a
+ * timer, a lookup): the key's murmur2 partition and the wall clock.
+ */
+
 /**
  * @brief Read @p key into @p value_out (the default when absent).  For a windowed
- * table: the window of the current event's time (Faust's .current()).
+ * table: the window of @p ev's time (Faust's .current()).
  * @returns RILL_OK, or RILL_ENOTOWNER when this worker does not own (or has not
  * recovered) the key's partition.  @p value_out is released with rill_value_clear.
  */
-RILL_API rill_err_t rill_table_get(rill_table_t *t, const void *key, size_t klen,
-                                   void *value_out);
-/** @brief Set @p key to @p value (all windows containing the event's time). */
-RILL_API rill_err_t rill_table_set(rill_table_t *t, const void *key, size_t klen,
-                                   const void *value);
+RILL_API rill_err_t rill_table_get(rill_table_t *t, const rill_event_t *ev,
+                                   const void *key, size_t klen, void *value_out);
+/** @brief Set @p key to @p value (windowed: every window containing @p ev's time). */
+RILL_API rill_err_t rill_table_set(rill_table_t *t, const rill_event_t *ev,
+                                   const void *key, size_t klen, const void *value);
 /** @brief Add @p by to an int64 value (table[key] += by); @p result may be NULL.
- * Windowed: every window containing the event's time; result is the current one. */
-RILL_API rill_err_t rill_table_incr(rill_table_t *t, const void *key, size_t klen,
-                                    int64_t by, int64_t *result);
+ * Windowed: every window containing @p ev's time; result is the current one. */
+RILL_API rill_err_t rill_table_incr(rill_table_t *t, const rill_event_t *ev,
+                                    const void *key, size_t klen, int64_t by,
+                                    int64_t *result);
 /** @brief Delete @p key. */
-RILL_API rill_err_t rill_table_del(rill_table_t *t, const void *key, size_t klen);
+RILL_API rill_err_t rill_table_del(rill_table_t *t, const rill_event_t *ev,
+                                   const void *key, size_t klen);
 
 /** @brief Windowed read: the window containing wall-clock now (Faust's .now()). */
-RILL_API rill_err_t rill_table_get_now(rill_table_t *t, const void *key, size_t klen,
-                                       void *value_out);
-/** @brief Windowed read: the window containing (event time - @p ago_ms) (.delta()). */
-RILL_API rill_err_t rill_table_get_delta(rill_table_t *t, const void *key, size_t klen,
-                                         int64_t ago_ms, void *value_out);
+RILL_API rill_err_t rill_table_get_now(rill_table_t *t, const rill_event_t *ev,
+                                       const void *key, size_t klen, void *value_out);
+/** @brief Windowed read: the window containing (@p ev's time - @p ago_ms) (.delta()). */
+RILL_API rill_err_t rill_table_get_delta(rill_table_t *t, const rill_event_t *ev,
+                                         const void *key, size_t klen, int64_t ago_ms,
+                                         void *value_out);
 /** @brief Windowed read of the window starting at @p window_start_ms. */
-RILL_API rill_err_t rill_table_get_window(rill_table_t *t, const void *key, size_t klen,
+RILL_API rill_err_t rill_table_get_window(rill_table_t *t, const rill_event_t *ev,
+                                          const void *key, size_t klen,
                                           int64_t window_start_ms, void *value_out);
 
 /** @brief Visit every key of the partitions this worker owns (windowed: every

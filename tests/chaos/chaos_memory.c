@@ -61,7 +61,7 @@ static rill_err_t count(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
-    rill_err_t rc = rill_table_incr(w->counts, k, len, 1, NULL);
+    rill_err_t rc = rill_table_incr(w->counts, ev, k, len, 1, NULL);
     if (rc != RILL_OK) return rc;
     rill_bytes_t kb = {(uint8_t *)k, len}, vb = {(uint8_t *)"1", 1};
     rc = rill_send(w->out, kb.data, kb.len, vb.data, vb.len, NULL);
@@ -251,7 +251,7 @@ int main(int argc, char **argv) {
         char key[32];
         int len = snprintf(key, sizeof key, "k%d", k);
         int64_t v = 0;
-        if (rill_table_get(check.counts, key, (size_t)len, &v) != RILL_OK) v = -1;
+        if (rill_table_get(check.counts, NULL, key, (size_t)len, &v) != RILL_OK) v = -1;
         if (truth[k] > 0 && v <= 0) missing++;
         if (v < truth[k]) {
             lost += truth[k] - (v < 0 ? 0 : v);

@@ -73,7 +73,7 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *word = rill_event_key_bytes(ev, &len);
-    if (rill_table_incr(w->counts, word, len, 1, NULL) != RILL_OK) w->errors++;
+    if (rill_table_incr(w->counts, ev, word, len, 1, NULL) != RILL_OK) w->errors++;
     if (w->output) {
         rill_bytes_t kb = {(uint8_t *)word, len}, vb = {(uint8_t *)"1", 1};
         rill_send_opts_t o = RILL_SEND_OPTS_INIT;
@@ -151,7 +151,7 @@ static int64_t count_of(worker_t *w, int i) {
     char k[32];
     snprintf(k, sizeof k, "w%d", i);
     int64_t v = -1;
-    if (rill_table_get(w->counts, k, strlen(k), &v) != RILL_OK) return -1;
+    if (rill_table_get(w->counts, NULL, k, strlen(k), &v) != RILL_OK) return -1;
     return v;
 }
 

@@ -55,7 +55,7 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     }
     size_t len;
     const char *word = rill_event_key_bytes(ev, &len);
-    if (rill_table_incr(w->counts, word, len, 1, NULL) != RILL_OK) w->errors++;
+    if (rill_table_incr(w->counts, ev, word, len, 1, NULL) != RILL_OK) w->errors++;
     w->handled++;
     if (w->hold && w->nheld < 512) {
         w->held[w->nheld++] = ev;
@@ -101,7 +101,7 @@ static int64_t count_of(worker_t *w, int i) {
     char k[32];
     snprintf(k, sizeof k, "w%d", i);
     int64_t v = -1;
-    if (rill_table_get(w->counts, k, strlen(k), &v) != RILL_OK) return -1;
+    if (rill_table_get(w->counts, NULL, k, strlen(k), &v) != RILL_OK) return -1;
     return v;
 }
 
@@ -132,7 +132,7 @@ static int owned(worker_t *w) {
         snprintf(k, sizeof k, "w%d", i);
         int32_t p = rill_partition_for_key(k, strlen(k), 4);
         int64_t v;
-        if (!seen[p] && rill_table_get(w->counts, k, strlen(k), &v) == RILL_OK) {
+        if (!seen[p] && rill_table_get(w->counts, NULL, k, strlen(k), &v) == RILL_OK) {
             seen[p] = true;
             n++;
         }

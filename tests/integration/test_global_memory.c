@@ -63,7 +63,7 @@ static int on_user(rill_event_t *ev, void *opaque) {
     char buf[32] = "";
     memcpy(buf, v, vlen < sizeof buf - 1 ? vlen : sizeof buf - 1);
     int64_t limit = atoll(buf);
-    if (rill_table_set(w->limits, k, klen, &limit) != RILL_OK) w->write_errors++;
+    if (rill_table_set(w->limits, ev, k, klen, &limit) != RILL_OK) w->write_errors++;
     w->users_handled++;
     return RILL_OK;
 }
@@ -74,7 +74,7 @@ static int on_order(rill_event_t *ev, void *opaque) {
     const void *k = rill_event_key_bytes(ev, &klen);
     int i = user_index(k, klen);
     int64_t limit = -1;
-    if (rill_table_get(w->limits, k, klen, &limit) != RILL_OK) limit = -1;
+    if (rill_table_get(w->limits, ev, k, klen, &limit) != RILL_OK) limit = -1;
     if (i >= 0) w->order_limit[i] = limit;
     w->orders_handled++;
     return RILL_OK;
@@ -119,7 +119,7 @@ static int64_t limit_of(worker_t *w, int i) {
     char k[16];
     snprintf(k, sizeof k, "u%d", i);
     int64_t v = -1;
-    if (rill_table_get(w->limits, k, strlen(k), &v) != RILL_OK) return -1;
+    if (rill_table_get(w->limits, NULL, k, strlen(k), &v) != RILL_OK) return -1;
     return v;
 }
 
@@ -229,7 +229,7 @@ static void a_write_from_a_non_owner_is_refused_naming_the_owners_topic(void **s
     int64_t v = 7;
     int ok = 0, refused = 0;
     for (int j = 0; j < 3; j++) {
-        rill_err_t rc = rill_table_set(ws[j].limits, "k1", 2, &v);
+        rill_err_t rc = rill_table_set(ws[j].limits, NULL, "k1", 2, &v);
         if (rc == RILL_OK) {
             ok++;
             continue;

@@ -35,7 +35,7 @@ static rill_err_t write_foreign_key(rill_event_t *ev, void *opaque) {
     (void)ev;
     w_t *w = opaque;
     w->handled++;
-    return rill_table_incr(w->counts, "NO", 2, 1, NULL);
+    return rill_table_incr(w->counts, ev, "NO", 2, 1, NULL);
 }
 
 static rill_err_t fail_plainly(rill_event_t *ev, void *opaque) {
@@ -94,7 +94,7 @@ static void failed_handler_without_a_message_logs_the_code(void **state) {
     w_t w = {0};
     start(&w, base, "memory://handler-errors-2", fail_plainly);
     RUN_UNTIL(base, rill_app_is_ready(w.app), 1000);
-    rill_table_incr(w.counts, "x", 1, 1, NULL); /* outside a handler: sets errmsg */
+    rill_table_incr(w.counts, NULL, "x", 1, 1, NULL); /* outside a handler: sets errmsg */
     send_to(&w, 0);
     RUN_UNTIL(base, w.logged[0], 3000);
     if (!strstr(w.logged, "RILL_EINVAL") || !strstr(w.logged, rill_err2str(RILL_EINVAL)))

@@ -40,7 +40,7 @@ static rill_err_t on_user(rill_event_t *ev, void *opaque) {
     size_t len;
     const void *k = rill_event_key_bytes(ev, &len);
     int64_t v = (int64_t)user_index(k, len) * 10;
-    assert_int_equal(rill_table_set(w->balance, k, len, &v), RILL_OK);
+    assert_int_equal(rill_table_set(w->balance, ev, k, len, &v), RILL_OK);
     w->users_handled++;
     return RILL_OK;
 }

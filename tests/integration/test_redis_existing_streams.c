@@ -103,7 +103,7 @@ static rill_err_t count_order(rill_event_t *ev, void *opaque) {
     run_t *r = opaque;
     const order_t *o = rill_event_value(ev);
     int64_t n;
-    rill_err_t rc = rill_table_incr(r->counts, o->country, strlen(o->country), 1, &n);
+    rill_err_t rc = rill_table_incr(r->counts, ev, o->country, strlen(o->country), 1, &n);
     if (rc != RILL_OK) return rc;
     rill_bytes_t key = {(uint8_t *)o->country, strlen(o->country)};
     total_t t = {.country = o->country, .count = n};

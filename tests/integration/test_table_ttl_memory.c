@@ -29,7 +29,7 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     tapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
-    assert_int_equal(rill_table_incr(w->t, k, len, 1, NULL), RILL_OK);
+    assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
     w->handled++;
     return RILL_OK;
 }
@@ -67,7 +67,7 @@ static rill_table_stats_t stats(tapp_t *w) {
 
 static int64_t count_of(tapp_t *w, const char *key) {
     int64_t v = -1;
-    assert_int_equal(rill_table_get(w->t, key, strlen(key), &v), RILL_OK);
+    assert_int_equal(rill_table_get(w->t, NULL, key, strlen(key), &v), RILL_OK);
     return v;
 }
 

@@ -24,7 +24,7 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *word = rill_event_key_bytes(ev, &len);
-    if (rill_table_incr(w->counts, word, len, 1, NULL) != RILL_OK) w->errors++;
+    if (rill_table_incr(w->counts, ev, word, len, 1, NULL) != RILL_OK) w->errors++;
     w->handled++;
     return RILL_OK;
 }
@@ -69,7 +69,7 @@ table_writes_keep_up_with_a_backlog_larger_than_the_producer_queue(void **state)
     for (int i = 0; i < 50; i++) {
         snprintf(k, sizeof k, "w%d", i);
         int64_t v = -1;
-        assert_int_equal(rill_table_get(w.counts, k, strlen(k), &v), RILL_OK);
+        assert_int_equal(rill_table_get(w.counts, NULL, k, strlen(k), &v), RILL_OK);
         assert_int_equal(v, 400);
     }
     rill_app_destroy(w.app);

@@ -29,7 +29,7 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
-    assert_int_equal(rill_table_incr(w->counts, k, len, 1, NULL), RILL_OK);
+    assert_int_equal(rill_table_incr(w->counts, ev, k, len, 1, NULL), RILL_OK);
     w->handled++;
     return RILL_OK;
 }
@@ -106,7 +106,7 @@ static void restart_on_the_same_disk_replays_only_the_tail(void **state) {
     assert_int_equal(s.recovered, 0); /* the store had it all, with its offset */
     assert_int_equal(s.keys, 10);
     int64_t v = 0;
-    assert_int_equal(rill_table_get(again.counts, "w3", 2, &v), RILL_OK);
+    assert_int_equal(rill_table_get(again.counts, NULL, "w3", 2, &v), RILL_OK);
     assert_int_equal(v, 100);
     stop(&again, base);
     event_base_free(base);

@@ -53,7 +53,7 @@ static rill_err_t count_key(rill_event_t *ev, void *opaque) {
     web_t *w = opaque;
     size_t len;
     const void *k = rill_event_key_bytes(ev, &len);
-    rill_err_t rc = rill_table_incr(w->counts, k, len, 1, NULL);
+    rill_err_t rc = rill_table_incr(w->counts, ev, k, len, 1, NULL);
     w->handled++;
     return rc;
 }

@@ -57,7 +57,7 @@ static int count_key(rill_event_t *ev, void *opaque) {
     size_t len;
     const void *k = rill_event_key_bytes(ev, &len);
     w->handled++;
-    return rill_table_incr(w->counts, k, len, 1, NULL);
+    return rill_table_incr(w->counts, ev, k, len, 1, NULL);
 }
 
 static const char *extra_key, *extra_value; /* one more conf key for a test */

@@ -38,7 +38,7 @@ static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     wapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
-    assert_int_equal(rill_table_incr(w->t, k, len, 1, NULL), RILL_OK);
+    assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
     w->handled++;
     return RILL_OK;
 }

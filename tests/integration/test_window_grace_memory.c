@@ -30,7 +30,7 @@ static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     wapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
-    assert_int_equal(rill_table_incr(w->t, k, len, 1, NULL), RILL_OK);
+    assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
     w->handled++;
     return RILL_OK;
 }
@@ -80,7 +80,8 @@ static void click(wapp_t *w, struct event_base *base, const char *key, int64_t t
 
 static int64_t window_value(wapp_t *w, const char *key, int64_t start) {
     int64_t v = -1;
-    assert_int_equal(rill_table_get_window(w->t, key, strlen(key), start, &v), RILL_OK);
+    assert_int_equal(rill_table_get_window(w->t, NULL, key, strlen(key), start, &v),
+                     RILL_OK);
     return v;
 }
 

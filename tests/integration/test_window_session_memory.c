@@ -38,7 +38,7 @@ static int count_click(rill_event_t *ev, void *opaque) {
     sapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
-    assert_int_equal(rill_table_incr(w->t, k, len, 1, NULL), RILL_OK);
+    assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
     w->handled++;
     return RILL_OK;
 }
@@ -107,7 +107,8 @@ static void sessions_of(sapp_t *w) {
 
 static int64_t session_value(sapp_t *w, const char *key, int64_t start) {
     int64_t v = -1;
-    assert_int_equal(rill_table_get_window(w->t, key, strlen(key), start, &v), RILL_OK);
+    assert_int_equal(rill_table_get_window(w->t, NULL, key, strlen(key), start, &v),
+                     RILL_OK);
     return v;
 }
 

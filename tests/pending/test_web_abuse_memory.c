@@ -48,7 +48,8 @@ static uint64_t wsent;
 static int count(rill_event_t *ev, void *opaque) {
     size_t klen;
     const void *k = rill_event_key_bytes(ev, &klen);
-    return rill_table_incr(opaque, k, klen, 1, NULL) == RILL_OK ? RILL_OK : RILL_ERETRY;
+    return rill_table_incr(opaque, ev, k, klen, 1, NULL) == RILL_OK ? RILL_OK
+                                                                    : RILL_ERETRY;
 }
 
 static void tick(evutil_socket_t fd, short what, void *arg) {

@@ -64,8 +64,8 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *word = rill_event_key_bytes(ev, &len);
-    rill_err_t rc = rill_table_incr(w->counts, word, len, 1, &w->last_count);
-    if (rc == RILL_OK && w->seen) rc = rill_table_incr(w->seen, word, len, 1, NULL);
+    rill_err_t rc = rill_table_incr(w->counts, ev, word, len, 1, &w->last_count);
+    if (rc == RILL_OK && w->seen) rc = rill_table_incr(w->seen, ev, word, len, 1, NULL);
     if (rc != RILL_OK) {
         w->errors++;
         w->last_rc = rc;
@@ -117,7 +117,7 @@ static int64_t count_of(worker_t *w, int i) {
     char k[32];
     snprintf(k, sizeof k, "w%d", i);
     int64_t v = -1;
-    if (rill_table_get(w->counts, k, strlen(k), &v) != RILL_OK) return -1;
+    if (rill_table_get(w->counts, NULL, k, strlen(k), &v) != RILL_OK) return -1;
     return v;
 }
 
@@ -677,9 +677,9 @@ static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     wapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);
-    rill_table_incr(w->t, k, len, 1, NULL);
-    rill_table_get(w->t, k, len, &w->cur);
-    rill_table_get_delta(w->t, k, len, 10000, &w->delta);
+    rill_table_incr(w->t, ev, k, len, 1, NULL);
+    rill_table_get(w->t, ev, k, len, &w->cur);
+    rill_table_get_delta(w->t, ev, k, len, 10000, &w->delta);
     w->handled++;
     return RILL_OK;
 }
@@ -734,7 +734,8 @@ static void click_at(wapp_t *w, const char *key, int64_t ts) {
 
 static int64_t window_value(wapp_t *w, const char *key, int64_t start) {
     int64_t v = -1;
-    assert_int_equal(rill_table_get_window(w->t, key, strlen(key), start, &v), RILL_OK);
+    assert_int_equal(rill_table_get_window(w->t, NULL, key, strlen(key), start, &v),
+                     RILL_OK);
     return v;
 }
 
