@@ -18,23 +18,49 @@
 
 #include "bench.h"
 
-extern const bench_scenario_t bench_memory_table_count_web; /* web_poll.c */
-extern const bench_scenario_t bench_memory_window_count;    /* window_count.c */
+extern const bench_scenario_t bench_memory_table_count_web;    /* web_poll.c */
+extern const bench_scenario_t bench_memory_window_count;       /* window_count.c */
+extern const bench_scenario_t bench_memory_join_stream_table;  /* join_stream_table.c */
+extern const bench_scenario_t bench_memory_join_stream_stream; /* join_stream_stream.c */
+extern const bench_scenario_t bench_soak, bench_idle_memory;   /* soak.c, idle.c */
+#ifdef RILL_HAVE_REDIS
+extern const bench_scenario_t bench_idle_redis; /* idle.c */
+#endif
+#ifdef RILL_HAVE_KAFKA
+extern const bench_scenario_t bench_idle_kafka; /* idle.c */
+#endif
 static const bench_scenario_t *const scenarios[] = {
-    &bench_memory_passthrough, &bench_memory_filter_map,
-    &bench_memory_take,        &bench_memory_table_count,
-    &bench_recovery,           &bench_recovery_checkpoint,
-    &bench_codec_json,         &bench_memory_table_count_web,
+    &bench_memory_passthrough,
+    &bench_memory_filter_map,
+    &bench_memory_take,
+    &bench_memory_table_count,
+    &bench_recovery,
+    &bench_recovery_checkpoint,
+    &bench_codec_json,
+    &bench_memory_table_count_web,
     &bench_memory_window_count,
+    &bench_memory_join_stream_table,
+    &bench_memory_join_stream_stream,
 #ifdef RILL_HAVE_AVRO
     &bench_codec_avro,
 #endif
 #ifdef RILL_HAVE_KAFKA
-    &bench_kafka_passthrough,  &bench_kafka_produce,
-    &bench_kafka_table_count,  &bench_kafka_faust_greetings,
+    &bench_kafka_passthrough,
+    &bench_kafka_produce,
+    &bench_kafka_table_count,
+    &bench_kafka_faust_greetings,
 #endif
 #ifdef RILL_HAVE_REDIS
-    &bench_redis_passthrough,  &bench_redis_table_count,
+    &bench_redis_passthrough,
+    &bench_redis_table_count,
+#endif
+    &bench_soak,
+    &bench_idle_memory,
+#ifdef RILL_HAVE_REDIS
+    &bench_idle_redis,
+#endif
+#ifdef RILL_HAVE_KAFKA
+    &bench_idle_kafka,
 #endif
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
