@@ -334,6 +334,19 @@ static void log_banner(rill_app_t *app) {
                   (long long)rill_conf_get_int(app->conf, "web.port", 0));
 }
 
+/* A peer closing a socket (an HTTP client, a broker) while the worker writes must
+ * cost that connection, not the process: SIGPIPE's default action kills it.  A
+ * program that set its own disposition keeps it. */
+static void ignore_sigpipe(void) {
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
 rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     char dummy[1];
     if (!errstr || !errlen) {
@@ -355,6 +368,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
         snprintf(errstr, errlen, "app '%s' was already started", app->id);
         return RILL_ESTATE;
     }
+    ignore_sigpipe();
     if (app->def_err[0]) { /* sticky: the first definition that failed */
         snprintf(errstr, errlen, "app '%s' is not started: its definition failed: %s",
                  app->id, app->def_err);

@@ -345,7 +345,11 @@ static void reject(rill_web_t *w, int fd) {
                      sizeof body - 1, body);
     ssize_t r = send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)r;
-    shutdown(fd, SHUT_RDWR); /* evhttp owns the socket: it sees EOF and closes it */
+    /* Only the write side: evhttp (which owns the socket) still reads the request,
+     * so closing it sends a FIN after our answer, not a reset for unread bytes that
+     * could reach the client before the answer; its own reply then fails and it
+     * closes the connection. */
+    shutdown(fd, SHUT_WR);
     w->rejected++;
     rill__web_count(w, 503);
 }

@@ -56,7 +56,8 @@ RILL_API void rill_app_destroy(rill_app_t *app);
 /**
  * @brief Open the backends, declare topics, join the group, start timers and tasks.
  * Returns at once; the work happens on the loop.  Used when embedding on a
- * user-supplied base (then run that base).
+ * user-supplied base (then run that base).  SIGPIPE is set to be ignored if it
+ * still has its default action (a peer closing a socket must not kill the worker).
  */
 RILL_API rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen);
 /**
