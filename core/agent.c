@@ -106,10 +106,10 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
              "cannot decode %s of %s[%d]@%lld: %s (on_decode_error=%s)", what,
              ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset, why,
              rill_conf_get(app->conf, "on_decode_error"));
-    if (app->on_decode_error == 2) {
+    if (app->on_decode_error == RILL__DECODE_CRASH) {
         rill_app_fail(app, RILL_EDECODE, "undecodable %s at %s[%d]@%lld: %s", what,
                       ev->msg.topic, ev->msg.partition, (long long)ev->msg.offset, why);
-    } else if (app->on_decode_error == 1 && app->dead_letter) {
+    } else if (app->on_decode_error == RILL__DECODE_DEAD_LETTER && app->dead_letter) {
         char off[32], part[16];
         snprintf(off, sizeof off, "%lld", (long long)ev->msg.offset);
         snprintf(part, sizeof part, "%d", ev->msg.partition);
@@ -131,7 +131,7 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
         };
         rill_send_opts_t o =
             RILL__SEND_OPTS(.headers = hs, .nheaders = sizeof hs / sizeof hs[0],
-                            .encoded = true);
+                            .encoded = true, .event = ev);
         if (rill_send(app->dead_letter, ev->msg.key, ev->msg.key_len, ev->msg.value,
                       ev->msg.value_len, &o) != RILL_OK)
             rill_log(app->log, RILL_LOG_ERROR, a->name, "dead-letter send failed: %s",

@@ -40,9 +40,9 @@ static void parse_conf(rill_app_t *app) {
         (uint32_t)rill_conf_get_int(app->conf, "stream.buffer.maxsize", 4096);
     app->cl_per_write = !strcmp(rill_conf_get(app->conf, "table.changelog"), "per_write");
     const char *ode = rill_conf_get(app->conf, "on_decode_error");
-    app->on_decode_error = strcmp(ode, "dead_letter") == 0 ? 1
-                           : strcmp(ode, "crash") == 0     ? 2
-                                                           : 0;
+    app->on_decode_error = !strcmp(ode, "dead_letter") ? RILL__DECODE_DEAD_LETTER
+                           : !strcmp(ode, "crash")     ? RILL__DECODE_CRASH
+                                                       : RILL__DECODE_SKIP;
 }
 
 rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
@@ -86,6 +86,7 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
     parse_conf(app);
     app->hooks.finish = finish;
     app->hooks.idle = check_idle;
+    app->hooks.event_tp = rill__event_tp;
     app->hooks.sends_done = rill__commit_sends_done;
     app->hooks.revoke_idle = rill__consumer_revoke_idle;
     app->hooks.lose = rill__partitions_lose;
@@ -374,7 +375,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
                  app->id, app->def_err);
         return RILL_EINVAL;
     }
-    if (app->on_decode_error == 1 && !app->dead_letter) {
+    if (app->on_decode_error == RILL__DECODE_DEAD_LETTER && !app->dead_letter) {
         const char *dl = rill_conf_get(app->conf, "dead_letter.topic");
         char name[256];
         snprintf(name, sizeof name, "%s-dead-letter", app->id);

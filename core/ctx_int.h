@@ -20,6 +20,13 @@ typedef enum {
 } rill_app_state_t;
 
 struct rill_tpstate;
+
+/* on_decode_error: what a message that cannot be decoded gets */
+typedef enum {
+    RILL__DECODE_SKIP = 0,    /* logged, counted, acked */
+    RILL__DECODE_DEAD_LETTER, /* the same, and sent to the dead-letter topic */
+    RILL__DECODE_CRASH,       /* the worker fails */
+} rill__on_decode_error_t;
 struct rill_send_ctx;
 
 struct rill_app {
@@ -67,8 +74,8 @@ struct rill_app {
     int64_t revoke_timeout_ms;
     int64_t shutdown_timeout_ms;
     uint32_t buffer_maxsize;
-    int on_decode_error; /* 0 skip, 1 dead_letter, 2 crash */
-    bool cl_per_write;   /* table.changelog=per_write */
+    rill__on_decode_error_t on_decode_error;
+    bool cl_per_write; /* table.changelog=per_write */
     rill_topic_t *dead_letter;
 
     struct event *commit_ev;
@@ -110,7 +117,10 @@ struct rill_app {
      * app is created, never called directly from below. */
     struct {
         void (*finish)(rill_app_t *app); /* ctx: rill_app_fail stops the loop */
-        void (*idle)(rill_app_t *app);   /* agent: the last in-flight event is done */
+        /* topic: the consumed partition of @p ev that fences its sends (NULL: none);
+         * *stale when @p ev is from before the partition was lost or reassigned */
+        const struct rill_tpstate *(*event_tp)(const rill_event_t *ev, bool *stale);
+        void (*idle)(rill_app_t *app); /* agent: the last in-flight event is done */
         void (*sends_done)(
             rill_app_t *app); /* topic: a waiting snapshot's sends landed */
         void (*revoke_idle)(rill_app_t *app); /* agent: a revoking partition went idle */

@@ -150,3 +150,10 @@ const rill_header_t *rill_event_headers(const rill_event_t *ev, size_t *n) {
 rill_app_t *rill_event_app(const rill_event_t *ev) {
     return ev->app;
 }
+
+const rill_tpstate_t *rill__event_tp(const rill_event_t *ev, bool *stale) {
+    *stale = false;
+    if (!ev || !ev->tp || ev->tp->topic->channel) return NULL;
+    *stale = ev->gen != ev->tp->gen;
+    return ev->tp;
+}

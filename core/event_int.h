@@ -85,6 +85,10 @@ static inline void rill__handling(rill_app_t *app, rill_event_t *ev) {
     app->current_tp = ev && !ev->tp->topic->channel ? ev->tp : NULL;
 }
 
+/* event.c: the consumed partition of @p ev (NULL for a channel's), *stale when @p ev
+ * is from an earlier assignment of it (hooks.event_tp) */
+const rill_tpstate_t *rill__event_tp(const rill_event_t *ev, bool *stale);
+
 /* event.c: the event pool */
 rill_event_t *rill__event_get(rill_app_t *app);
 void rill__event_put(rill_app_t *app, rill_event_t *ev);

@@ -67,7 +67,8 @@ static void delayed_unlink(rill_app_t *app, rill_delayed_t *d) {
 static rill_err_t deliver(rill_event_t *ev, rill_topic_t *dest) {
     rill_header_t hs[64];
     size_t n = copy_headers(ev, hs, 64, NULL, 0);
-    rill_send_opts_t o = RILL__SEND_OPTS(.headers = hs, .nheaders = n, .encoded = true);
+    rill_send_opts_t o =
+        RILL__SEND_OPTS(.headers = hs, .nheaders = n, .encoded = true, .event = ev);
     return rill_send(dest, ev->msg.key, ev->msg.key_len, ev->msg.value, ev->msg.value_len,
                      &o);
 }

@@ -51,7 +51,7 @@ rill_err_t rill__forward_to(rill_event_t *ev, rill_topic_t *dest, const void *ke
     rill_err_t rc = value_bytes(ev, dest, &v, &vlen, &buf);
     if (rc == RILL_OK) {
         rill_send_opts_t o =
-            RILL__SEND_OPTS(.headers = hs, .nheaders = nh,
+            RILL__SEND_OPTS(.headers = hs, .nheaders = nh, .event = ev,
                             .timestamp_ms = ev->msg.timestamp_ms, .encoded = true);
         rc = rill_send(dest, key, klen, ev->msg.value ? (v ? v : "") : NULL, vlen, &o);
     }

@@ -273,8 +273,11 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
      * handling one of its events) is refused once the partition is lost, and the
      * transport refuses it on the server too where it can (RILL_TF_FENCING). */
     const rill_tpstate_t *f = app->send_fence;
+    bool stale = false;
+    if (!f && o && o->event && app->hooks.event_tp)
+        f = app->hooks.event_tp(o->event, &stale);
     if (!f) f = app->current_tp;
-    if (f && (!rill__lease_ok(app) || !f->assigned || f->lost)) {
+    if (f && (stale || !rill__lease_ok(app) || !f->assigned || f->lost)) {
         rill__app_seterr(app,
                          "send to '%s' refused: %s[%d] is no longer owned by this worker "
                          "(lost, or it may have been replaced after a stall); the new "

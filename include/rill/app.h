@@ -149,7 +149,11 @@ typedef struct rill_send_opts {
     size_t nheaders;
     int64_t timestamp_ms; /**< 0: now */
     bool encoded;         /**< key and value are wire bytes: serializers skipped */
-    rill_send_cb cb;      /**< delivery report, or NULL */
+    /** the event this send belongs to (e.g. made from a callback after its handler
+     * returned RILL_PENDING): refused with RILL_ENOTOWNER once this worker lost the
+     * event's partition; NULL: the event being handled, if any */
+    const rill_event_t *event;
+    rill_send_cb cb; /**< delivery report, or NULL */
     void *opaque;
 } rill_send_opts_t;
 

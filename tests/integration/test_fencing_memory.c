@@ -27,7 +27,7 @@ static int setup(void **state) {
 
 typedef struct worker {
     rill_app_t *app;
-    rill_topic_t *words;
+    rill_topic_t *words, *out;
     rill_table_t *counts;
     int handled, errors;
     bool hold;    /* return RILL_PENDING and keep the events */
@@ -79,6 +79,7 @@ static void worker_start(worker_t *w, struct event_base *base, const char *const
     assert_non_null(w->app);
     rill_topic_opts_t to = {.partitions = 4};
     w->words = rill_app_topic(w->app, "words", &to);
+    w->out = rill_app_topic(w->app, "fc-out", &to);
     rill_table_opts_t o = {.value_type = &rill_type_int64, .source = w->words};
     w->counts = rill_app_table(w->app, "counts", &o);
     assert_non_null(w->counts);
@@ -200,6 +201,47 @@ static void lost_revoke_does_not_wait_for_events_in_flight(void **state) {
     assert_int_equal(a.errors, 0);
     rill_app_stop(a.app);
     RUN_UNTIL(base, false, 100);
+    rill_app_destroy(b.app);
+    rill_app_destroy(a.app);
+    event_base_free(base);
+}
+
+/* Events still pending when their partitions are lost: what the handlers' callbacks
+ * send for them afterwards (rill_send with opts.event, rill_event_forward) is
+ * refused, as the table writes are, while the partitions a keeps may still send. */
+static void sends_after_pending_are_fenced_by_their_events_partition(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t a = {.hold = true, .revoke_lost = true}, b = {0};
+    const char *ka[] = {"revoke.timeout.ms", "60000", NULL};
+    worker_start(&a, base, ka);
+    RUN_UNTIL(base, rill_app_is_ready(a.app) && owned(&a) == 4, 2000);
+    send_words(&a, 40, 40);
+    RUN_UNTIL(base, a.handled >= 40, 3000);
+    assert_int_equal(a.nheld, 40);
+    worker_start(&b, base, NULL);
+    RUN_UNTIL(base, owned(&a) == 2 && owned(&b) == 2, 3000);
+    assert_int_equal(owned(&a), 2);
+    int refused = 0, sent = 0;
+    for (int i = 0; i < a.nheld; i++) {
+        rill_event_t *ev = a.held[i];
+        rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+        o.event = ev;
+        rill_err_t rc = rill_send(a.out, "k", 1, "v", 1, &o);
+        rill_err_t frc = rill_event_forward(ev, a.out, 0);
+        assert_int_equal(rc, frc); /* a forward is fenced the same way */
+        if (rc == RILL_ENOTOWNER) {
+            refused++;
+            assert_non_null(strstr(rill_app_errmsg(a.app), "no longer owned"));
+        } else {
+            assert_int_equal(rc, RILL_OK);
+            sent++;
+        }
+        rill_event_ack(ev, RILL_OK);
+    }
+    a.nheld = 0;
+    assert_true(refused > 0); /* the events of the two partitions b took */
+    assert_true(sent > 0);    /* those of the two a kept */
     rill_app_destroy(b.app);
     rill_app_destroy(a.app);
     event_base_free(base);
@@ -331,6 +373,8 @@ int main(void) {
         cmocka_unit_test_setup(
             lost_revoke_writes_nothing_and_the_new_owner_counts_exactly, setup),
         cmocka_unit_test_setup(lost_revoke_does_not_wait_for_events_in_flight, setup),
+        cmocka_unit_test_setup(sends_after_pending_are_fenced_by_their_events_partition,
+                               setup),
         cmocka_unit_test_setup(stall_past_the_lease_drops_partitions_and_reprocesses,
                                setup),
         cmocka_unit_test_setup(no_stall_no_fence, setup),
