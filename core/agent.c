@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "backend_int.h"
 #include "event_int.h"
 
@@ -82,7 +83,7 @@ uint64_t rill_agent_processed(const rill_agent_t *a) {
 static rill_err_t decode_one(rill_serializer_t *ser, const rill_type_t *type,
                              const void *data, size_t len, void **out, char *why,
                              size_t whylen) {
-    size_t sz = type->kind == RILL_T_RECORD ? type->record->size : rill_type_csize(type);
+    size_t sz = rill__value_csize(type);
     void *v = calloc(1, sz ? sz : 1);
     if (!v) return RILL_ENOMEM;
     if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);

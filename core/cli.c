@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "app_setup_int.h"
 #include "backend_int.h"
 #include "table_int.h"
@@ -295,11 +296,6 @@ static void on_sent(rill_err_t err, const char *errmsg, int32_t partition, int64
 }
 
 /* Parse @p text (JSON for typed values, bytes otherwise) into a value of @p type. */
-/* The size of a value of @p type in its C representation (what rill_send takes). */
-static size_t value_size(const rill_type_t *type) {
-    return type->kind == RILL_T_RECORD ? type->record->size : rill_type_csize(type);
-}
-
 static rill_err_t parse_value(rill_app_t *app, const rill_type_t *type, const char *text,
                               void **out, char *why, size_t whylen) {
     *out = NULL; /* bytes and strings are sent as the text's bytes */
@@ -307,7 +303,7 @@ static rill_err_t parse_value(rill_app_t *app, const rill_type_t *type, const ch
         return RILL_OK;
     rill_serializer_t *json = rill__app_serializer(app, "json", why, whylen);
     if (!json) return RILL_ECONF;
-    size_t sz = value_size(type);
+    size_t sz = rill__value_csize(type);
     void *v = calloc(1, sz ? sz : 1);
     if (!v) return RILL_ENOMEM;
     if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
@@ -389,10 +385,10 @@ static int cmd_send(rill_app_t *app, const char *prog, const char *topic, const 
     if (partition >= 0) o.partition = partition;
     app->state = RILL_APP_RUNNING;
     rc = rill_send(t, kv ? kv : key,
-                   kv    ? value_size(t->ktype)
+                   kv    ? rill__value_csize(t->ktype)
                    : key ? strlen(key)
                          : 0,
-                   vv ? vv : value, vv ? value_size(t->vtype) : strlen(value), &o);
+                   vv ? vv : value, vv ? rill__value_csize(t->vtype) : strlen(value), &o);
     free_value(t->ktype, kv);
     free_value(t->vtype, vv);
     if (rc != RILL_OK) {

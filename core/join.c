@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "stream_int.h"
 #include "table_int.h"
 
 static size_t value_size(const rill_type_t *t) {
-    size_t sz = t->kind == RILL_T_RECORD ? t->record->size : rill_type_csize(t);
+    size_t sz = rill__value_csize(t);
     return sz ? sz : 1;
 }
 

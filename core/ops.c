@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "event_int.h"
 
 /* Bytes of the event's current value: the received bytes, or the mapped value
@@ -79,7 +80,7 @@ int rill__ops_run(rill_event_t *ev) {
         }
         case RILL_OP_MAP: {
             const rill_type_t *t = op->out_type;
-            size_t sz = t->kind == RILL_T_RECORD ? t->record->size : rill_type_csize(t);
+            size_t sz = rill__value_csize(t);
             void *out = calloc(1, sz ? sz : 1);
             if (!out) {
                 rill__handler_result(ev, RILL_ENOMEM);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "record_int.h"
 #include "rill/record.h"
 
 const rill_type_t rill_type_string = {.kind = RILL_T_STRING};
@@ -41,6 +42,10 @@ size_t rill_type_csize(const rill_type_t *t) {
         return sizeof(rill_map_t);
     }
     return 0;
+}
+
+size_t rill__value_csize(const rill_type_t *t) {
+    return t->kind == RILL_T_RECORD && t->record ? t->record->size : rill_type_csize(t);
 }
 
 static rill_err_t schema_validate(const rill_schema_t *s, int depth, char *errstr,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "backend_int.h"
 #include "reply_int.h"
 
@@ -171,7 +172,7 @@ bool rill__asks_on_message(rill_app_t *app, const rill_msg_t *m) {
         const rill_type_t *t = a->agent->opts.reply_type;
         char why[256] = "";
         rill_serializer_t *json = rill__app_serializer(app, "json", why, sizeof why);
-        size_t sz = t->kind == RILL_T_RECORD ? t->record->size : rill_type_csize(t);
+        size_t sz = rill__value_csize(t);
         void *v = calloc(1, sz ? sz : 1);
         rill_err_t rc = v && json ? RILL_OK : RILL_ENOMEM;
         if (rc == RILL_OK && t->kind == RILL_T_RECORD) rill_record_init(t->record, v);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "backend_int.h"
 #include "be64_int.h"
 #include "global_table_int.h"
@@ -364,7 +365,7 @@ static rill_tpart_t *owned_part(rill_table_t *t, const rill_event_t *ev, const v
 
 static void value_default(rill_table_t *t, void *out) {
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     memset(out, 0, sz);
     if (t->opts.default_value)
         rill_value_copy(vt, out, t->opts.default_value);
@@ -378,7 +379,7 @@ static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, vo
         *(int64_t *)out = (int64_t)rill__be64_get(data);
         return RILL_OK;
     }
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     memset(out, 0, sz);
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, out);
     char why[256] = "";
@@ -732,7 +733,7 @@ static void close_windows(rill_tpart_t *tp) {
 static void emit_collected(rill_tpart_t *tp, expiry_scan_t *x) {
     rill_table_t *t = tp->table;
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     void *val = calloc(1, sz ? sz : 1);
     for (size_t i = 0; i < x->n && val; i++) {
         expired_t *e = &x->v[i];
@@ -969,7 +970,7 @@ static void expire_sessions(rill_tpart_t *tp) {
     expiry_scan_t x = {0};
     collect_sessions(tp, true, &x);
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     void *val = calloc(1, sz ? sz : 1);
     for (size_t i = 0; i < x.n; i++) {
         expired_t *e = &x.v[i];
@@ -1068,7 +1069,7 @@ static void emit_update(rill_tpart_t *tp, const void *key, size_t klen, int64_t 
     rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
     if (!e) return; /* written through: see the overlay */
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     void *val = calloc(1, sz ? sz : 1);
     if (!val) return;
     if (e->tomb) { /* a delete: the default value */
@@ -1373,7 +1374,7 @@ static void expire_windows(rill_tpart_t *tp) {
                  tp->partition, rill_err2str(src));
     if (!x.n) return;
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     void *val = calloc(1, sz ? sz : 1);
     for (size_t i = 0; i < x.n; i++) {
         expired_t *e = &x.v[i];
@@ -1461,7 +1462,7 @@ static int visit_one(const void *key, size_t klen, const void *v, size_t vlen,
 rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opaque) {
     if (!t->parts) return RILL_ESTATE;
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     visit_t x = {t, fn, opaque, calloc(1, sz ? sz : 1), 0};
     if (!x.val) return RILL_ENOMEM;
     for (int32_t p = 0; p < t->partitions && !x.stop; p++) {

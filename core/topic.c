@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "backend_int.h"
 #include "topic_int.h"
 
@@ -405,8 +406,7 @@ static rill_err_t wire(rill_topic_t *t, rill_serializer_t *ser, const rill_type_
         const char *sp = (const char *)cstr->data;
         return encode(t, ser, type, &sp, buf, out, outlen, what);
     }
-    size_t want = type->kind == RILL_T_RECORD && type->record ? type->record->size
-                                                              : rill_type_csize(type);
+    size_t want = rill__value_csize(type);
     if (len != want) {
         rill__app_seterr(t->app,
                          "send to '%s': the %s is %zu bytes, but the topic's %ss are %s "

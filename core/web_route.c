@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "backend_int.h"
 #include "be64_int.h"
 #include "table_int.h"
@@ -82,7 +83,7 @@ static rill_err_t local_read(rill_table_t *t, int32_t p, const void *key, size_t
                              struct evbuffer *out, bool *found) {
     rill_tpart_t *tp = &t->parts[p];
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     void *tmp = calloc(1, sz ? sz : 1);
     if (!tmp) return RILL_ENOMEM;
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, tmp);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_int.h"
 #include "backend_int.h"
 #include "table_int.h"
 #include "web_int.h"
@@ -59,7 +60,7 @@ static void value_json(page_t *g, const void *v, size_t vlen) {
         evbuffer_add_printf(g->b, "%lld", (long long)(int64_t)be64(v));
         return;
     }
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     memset(g->tmp, 0, sz ? sz : 1);
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, g->tmp);
     char why[128];
@@ -162,7 +163,7 @@ static bool page_init(page_t *g, rill_table_t *t, struct evbuffer *b, size_t lim
     char why[128];
     g->json = rill__app_serializer(t->app, "json", why, sizeof why);
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     g->tmp = calloc(1, sz ? sz : 1);
     return g->tmp != NULL;
 }
@@ -436,7 +437,7 @@ rill_err_t rill__web_table_get_json(rill_table_t *t, const void *key, size_t kle
     rill_serializer_t *json = rill__app_serializer(t->app, "json", why, sizeof why);
     if (!json) return RILL_ENOTSUP;
     const rill_type_t *vt = t->opts.value_type;
-    size_t sz = vt->kind == RILL_T_RECORD ? vt->record->size : rill_type_csize(vt);
+    size_t sz = rill__value_csize(vt);
     void *tmp = calloc(1, sz ? sz : 1);
     if (!tmp) return RILL_ENOMEM;
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, tmp);
