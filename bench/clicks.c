@@ -1,6 +1,7 @@
 /* See clicks.h. */
 #include "clicks.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 RILL_RECORD(bench_click_schema, bench_click_t, "bench.Click",
             RILL_F(bench_click_t, user, STRING), RILL_F(bench_click_t, amount, INT64));
 
-int bench_count_event(rill_event_t *ev, void *opaque) {
+rill_err_t bench_count_event(rill_event_t *ev, void *opaque) {
     bench_counter_t *c = opaque;
     size_t len;
     rill_event_value_bytes(ev, &len);
@@ -19,7 +20,7 @@ int bench_count_event(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-int bench_count_click(rill_event_t *ev, void *opaque) {
+rill_err_t bench_count_click(rill_event_t *ev, void *opaque) {
     bench_counter_t *c = opaque;
     const bench_click_t *k = rill_event_value(ev);
     if (!c->got++) c->t0 = bench_now_ns();
@@ -86,4 +87,36 @@ void bench_map_finish(bench_map_t *m, uint64_t *keys, int64_t *sum) {
     }
     free(m->slots);
     m->slots = NULL;
+}
+
+void bench_clicks_json_make(bench_clicks_json_t *p, uint64_t n, int users,
+                            uint64_t stride) {
+    p->n = n;
+    p->users = users;
+    p->json = malloc(n * sizeof *p->json);
+    p->len = malloc(n * sizeof *p->len);
+    p->user = malloc((size_t)users * sizeof *p->user);
+    for (int u = 0; u < users; u++) {
+        p->user[u] = malloc(16);
+        snprintf(p->user[u], 16, "user-%d", u);
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        char buf[128];
+        int len = snprintf(buf, sizeof buf, "{\"user\":\"%s\",\"amount\":%llu}",
+                           p->user[(i * stride) % (uint64_t)users],
+                           (unsigned long long)(i % 97));
+        p->json[i] = malloc((size_t)len + 1);
+        memcpy(p->json[i], buf, (size_t)len + 1);
+        p->len[i] = (size_t)len;
+    }
+}
+
+void bench_clicks_json_free(bench_clicks_json_t *p) {
+    for (uint64_t i = 0; i < p->n; i++)
+        free(p->json[i]);
+    for (int u = 0; u < p->users; u++)
+        free(p->user[u]);
+    free(p->json);
+    free(p->len);
+    free(p->user);
 }

@@ -13,6 +13,20 @@ typedef struct bench_click {
 
 extern const rill_schema_t bench_click_schema;
 
+/* @p n clicks as JSON, {"user":"user-U","amount":i % 97}, of @p users users: event
+ * i's user is (i * @p stride) % users (1: in turn; a large prime: scrambled). */
+typedef struct bench_clicks_json {
+    char **json;
+    size_t *len;
+    char **user; /* [users] */
+    int users;
+    uint64_t n;
+} bench_clicks_json_t;
+
+void bench_clicks_json_make(bench_clicks_json_t *p, uint64_t n, int users,
+                            uint64_t stride);
+void bench_clicks_json_free(bench_clicks_json_t *p);
+
 /* What a counting agent saw, timed from its first event to its last. */
 typedef struct bench_counter {
     rill_table_t *table; /* bench_count_click's */
@@ -21,8 +35,8 @@ typedef struct bench_counter {
 } bench_counter_t;
 
 /* Agents: count events and their value bytes; table[click.user] += 1. */
-int bench_count_event(rill_event_t *ev, void *opaque);
-int bench_count_click(rill_event_t *ev, void *opaque);
+rill_err_t bench_count_event(rill_event_t *ev, void *opaque);
+rill_err_t bench_count_click(rill_event_t *ev, void *opaque);
 
 /* The keys of an int64 table and the sum of their values. */
 void bench_table_total(rill_table_t *t, uint64_t *keys, int64_t *sum);

@@ -19,46 +19,10 @@
 #define USERS 100000
 #define PARTITIONS 4
 
-typedef struct payloads {
-    char **json;
-    size_t *len;
-    char **user;
-    uint64_t n;
-} payloads_t;
+typedef bench_clicks_json_t payloads_t;
 
 static int64_t limit_of(int u) {
     return u % 1000;
-}
-
-static void payloads_make(payloads_t *p, uint64_t n) {
-    p->n = n;
-    p->json = malloc(n * sizeof *p->json);
-    p->len = malloc(n * sizeof *p->len);
-    p->user = malloc(USERS * sizeof *p->user);
-    for (int u = 0; u < USERS; u++) {
-        p->user[u] = malloc(16);
-        snprintf(p->user[u], 16, "user-%d", u);
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        char buf[128];
-        /* users in a scrambled order, so lookups do not walk the table in order */
-        int u = (int)((i * 7919u) % USERS);
-        int len = snprintf(buf, sizeof buf, "{\"user\":\"%s\",\"amount\":%llu}",
-                           p->user[u], (unsigned long long)(i % 97));
-        p->json[i] = malloc((size_t)len + 1);
-        memcpy(p->json[i], buf, (size_t)len + 1);
-        p->len[i] = (size_t)len;
-    }
-}
-
-static void payloads_free(payloads_t *p) {
-    for (uint64_t i = 0; i < p->n; i++)
-        free(p->json[i]);
-    for (int u = 0; u < USERS; u++)
-        free(p->user[u]);
-    free(p->json);
-    free(p->len);
-    free(p->user);
 }
 
 /* ---- rill ------------------------------------------------------------------------ */
@@ -231,16 +195,17 @@ static double run_baseline(const payloads_t *p, bench_result_t *r) {
 static int run(const bench_opts_t *o, bench_result_t *r) {
     uint64_t n = o->events ? o->events : 500000;
     payloads_t p;
-    payloads_make(&p, n);
+    /* users in a scrambled order, so lookups do not walk the table in order */
+    bench_clicks_json_make(&p, n, USERS, 7919);
     double rs[99], bs[99];
     for (int i = 0; i < o->repeat; i++) {
         if (run_rill(&p, &rs[i], r, r->note, sizeof r->note) != 0) {
-            payloads_free(&p);
+            bench_clicks_json_free(&p);
             return -1;
         }
         bs[i] = run_baseline(&p, r);
     }
-    payloads_free(&p);
+    bench_clicks_json_free(&p);
     r->transport = "memory";
     r->store = "memory";
     r->serializer = "json";

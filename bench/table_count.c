@@ -21,41 +21,7 @@
 #define USERS 1000
 #define PARTITIONS 4
 
-typedef struct payloads {
-    char **json;
-    size_t *len;
-    char **user;
-    uint64_t n;
-} payloads_t;
-
-static void payloads_make(payloads_t *p, uint64_t n) {
-    p->n = n;
-    p->json = malloc(n * sizeof *p->json);
-    p->len = malloc(n * sizeof *p->len);
-    p->user = malloc(USERS * sizeof *p->user);
-    for (int u = 0; u < USERS; u++) {
-        p->user[u] = malloc(16);
-        snprintf(p->user[u], 16, "user-%d", u);
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        char buf[128];
-        int len = snprintf(buf, sizeof buf, "{\"user\":\"%s\",\"amount\":%llu}",
-                           p->user[i % USERS], (unsigned long long)(i % 97));
-        p->json[i] = malloc((size_t)len + 1);
-        memcpy(p->json[i], buf, (size_t)len + 1);
-        p->len[i] = (size_t)len;
-    }
-}
-
-static void payloads_free(payloads_t *p) {
-    for (uint64_t i = 0; i < p->n; i++)
-        free(p->json[i]);
-    for (int u = 0; u < USERS; u++)
-        free(p->user[u]);
-    free(p->json);
-    free(p->len);
-    free(p->user);
-}
+typedef bench_clicks_json_t payloads_t;
 
 /* ---- rill
  * ---------------------------------------------------------------------------------- */
@@ -221,15 +187,16 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     const char *store = o->store ? o->store : "memory://";
     const char *ser = o->serializer ? o->serializer : "json";
     payloads_t p, baseline;
-    payloads_make(&p, n);
-    payloads_make(&baseline, n); /* the baseline always decodes the JSON */
+    bench_clicks_json_make(&p, n, USERS, 1);
+    bench_clicks_json_make(&baseline, n, USERS,
+                           1); /* the baseline always decodes the JSON */
     payloads_encode(&p, ser);
     double rs[99], bs[99];
     for (int i = 0; i < o->repeat; i++) {
         if (run_rill(&p, store, ser, o->json_decoder, &rs[i], r, r->note,
                      sizeof r->note) != 0) {
-            payloads_free(&p);
-            payloads_free(&baseline);
+            bench_clicks_json_free(&p);
+            bench_clicks_json_free(&baseline);
             return -1;
         }
         bs[i] = run_baseline(&baseline, r);
@@ -246,8 +213,8 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
             return -1;
         }
     }
-    payloads_free(&baseline);
-    payloads_free(&p);
+    bench_clicks_json_free(&baseline);
+    bench_clicks_json_free(&p);
     r->transport = "memory";
     r->store = strncmp(store, "rocksdb", 7) == 0 ? "rocksdb" : "memory";
     r->serializer = !strcmp(ser, "json") && o->json_decoder ? o->json_decoder : ser;

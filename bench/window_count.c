@@ -21,42 +21,13 @@
 #define STEP_MS 5000
 #define RING 8 /* > SIZE_MS / STEP_MS live windows */
 
-typedef struct payloads {
-    char **json;
-    size_t *len;
-    char **user;
-    int64_t t0; /* event i's time: t0 + i ms */
-    uint64_t n;
-} payloads_t;
+typedef bench_clicks_json_t payloads_t;
+
+static int64_t clicks_t0; /* event i's time: clicks_t0 + i ms */
 
 static void payloads_make(payloads_t *p, uint64_t n) {
-    p->n = n;
-    p->json = malloc(n * sizeof *p->json);
-    p->len = malloc(n * sizeof *p->len);
-    p->user = malloc(USERS * sizeof *p->user);
-    p->t0 = (rill_now_ms() - (int64_t)n) / SIZE_MS * SIZE_MS; /* in the past */
-    for (int u = 0; u < USERS; u++) {
-        p->user[u] = malloc(16);
-        snprintf(p->user[u], 16, "user-%d", u);
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        char buf[128];
-        int len = snprintf(buf, sizeof buf, "{\"user\":\"%s\",\"amount\":%llu}",
-                           p->user[i % USERS], (unsigned long long)(i % 97));
-        p->json[i] = malloc((size_t)len + 1);
-        memcpy(p->json[i], buf, (size_t)len + 1);
-        p->len[i] = (size_t)len;
-    }
-}
-
-static void payloads_free(payloads_t *p) {
-    for (uint64_t i = 0; i < p->n; i++)
-        free(p->json[i]);
-    for (int u = 0; u < USERS; u++)
-        free(p->user[u]);
-    free(p->json);
-    free(p->len);
-    free(p->user);
+    bench_clicks_json_make(p, n, USERS, 1);
+    clicks_t0 = (rill_now_ms() - (int64_t)n) / SIZE_MS * SIZE_MS; /* in the past */
 }
 
 typedef struct ctx {
@@ -67,7 +38,7 @@ typedef struct ctx {
 
 static uint64_t chunk_stamp;
 
-static int count_click(rill_event_t *ev, void *opaque) {
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     ctx_t *c = opaque;
     const bench_click_t *k = rill_event_value(ev);
     if (rill_table_incr(c->table, ev, k->user, strlen(k->user), 1, NULL) != RILL_OK)
@@ -113,7 +84,7 @@ static int run_rill(const payloads_t *p, double *secs, bench_result_t *r, char *
         chunk_stamp = bench_now_ns();
         for (; sent < end; sent++) {
             const char *u = p->user[sent % USERS];
-            so.timestamp_ms = p->t0 + (int64_t)sent;
+            so.timestamp_ms = clicks_t0 + (int64_t)sent;
             if (rill_send(t, u, strlen(u), p->json[sent], p->len[sent], &so) != RILL_OK) {
                 snprintf(note, nlen, "send: %.200s", rill_app_errmsg(app));
                 rill_app_destroy(app);
@@ -178,7 +149,7 @@ static double run_baseline(const payloads_t *p, bench_result_t *r) {
         json_t *j = json_loadb(p->json[i], p->len[i], 0, &e);
         if (!j) continue;
         const char *u = json_string_value(json_object_get(j, "user"));
-        int64_t ts = p->t0 + (int64_t)i;
+        int64_t ts = clicks_t0 + (int64_t)i;
         int64_t last = ts / STEP_MS * STEP_MS;
         for (int64_t ws = last - SIZE_MS + STEP_MS; u && ws <= last; ws += STEP_MS)
             if (ws > ts - SIZE_MS) ring_incr(&g, ws, u);
@@ -206,7 +177,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     double rs[99], bs[99];
     for (int i = 0; i < o->repeat; i++) {
         if (run_rill(&p, &rs[i], r, r->note, sizeof r->note) != 0) {
-            payloads_free(&p);
+            bench_clicks_json_free(&p);
             return -1;
         }
         bs[i] = run_baseline(&p, r);
@@ -214,11 +185,11 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
             snprintf(r->note, sizeof r->note, "counts differ: rill %llu, baseline %llu",
                      (unsigned long long)r->checksum,
                      (unsigned long long)r->baseline_checksum);
-            payloads_free(&p);
+            bench_clicks_json_free(&p);
             return -1;
         }
     }
-    payloads_free(&p);
+    bench_clicks_json_free(&p);
     r->transport = "memory";
     r->store = "memory";
     r->serializer = "json";
