@@ -84,7 +84,7 @@ static void on_due(evutil_socket_t fd, short what, void *arg) {
     rill_event_ack(ev, rc);
 }
 
-static int on_delayed(rill_event_t *ev, void *opaque) {
+static rill_err_t on_delayed(rill_event_t *ev, void *opaque) {
     (void)opaque;
     rill_app_t *app = ev->app;
     size_t len;

@@ -35,7 +35,7 @@ static void send_order(rill_app_t *a, void *opaque) {
     rill_send(orders, key, strlen(key), value, strlen(value), NULL);
 }
 
-static int total(rill_event_t *ev, void *opaque) {
+static rill_err_t total(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t klen, vlen;
     const char *key = rill_event_key_bytes(ev, &klen);

@@ -13,7 +13,7 @@
 static rill_topic_t *clicks;
 static rill_table_t *visits;
 
-static int count_click(rill_event_t *ev, void *opaque) {
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     (void)opaque;
     size_t len;
     const char *user = rill_event_key_bytes(ev, &len);

@@ -55,7 +55,7 @@ static int user_index(const void *k, size_t len) {
     return atoi(buf + 1) & 15;
 }
 
-static int on_user(rill_event_t *ev, void *opaque) {
+static rill_err_t on_user(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t klen, vlen;
     const void *k = rill_event_key_bytes(ev, &klen);
@@ -68,7 +68,7 @@ static int on_user(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-static int on_order(rill_event_t *ev, void *opaque) {
+static rill_err_t on_order(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t klen;
     const void *k = rill_event_key_bytes(ev, &klen);

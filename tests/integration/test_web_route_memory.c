@@ -52,7 +52,7 @@ static int free_port(void) {
     return ntohs(a.sin_port);
 }
 
-static int count_key(rill_event_t *ev, void *opaque) {
+static rill_err_t count_key(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const void *k = rill_event_key_bytes(ev, &len);

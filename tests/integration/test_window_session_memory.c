@@ -34,7 +34,7 @@ typedef struct sapp {
     sess_t emit[32], seen[32];
 } sapp_t;
 
-static int count_click(rill_event_t *ev, void *opaque) {
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     sapp_t *w = opaque;
     size_t len;
     const char *k = rill_event_key_bytes(ev, &len);

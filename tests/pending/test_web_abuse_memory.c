@@ -45,7 +45,7 @@ static int port;
 static rill_topic_t *wtopic;
 static uint64_t wsent;
 
-static int count(rill_event_t *ev, void *opaque) {
+static rill_err_t count(rill_event_t *ev, void *opaque) {
     size_t klen;
     const void *k = rill_event_key_bytes(ev, &klen);
     return rill_table_incr(opaque, ev, k, klen, 1, NULL) == RILL_OK ? RILL_OK
