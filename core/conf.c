@@ -1,6 +1,5 @@
 /* App configuration: a string map validated against a table of known keys
  * (librdkafka's rd_kafka_conf_set model). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,91 +7,107 @@
 #include "conf_int.h"
 #include "registry_int.h"
 
-typedef enum { K_STR, K_URL, K_INT, K_ENUM, K_LEVEL, K_BOOL } ktype_t;
-
-typedef struct known_key {
-    const char *name;
-    ktype_t type;
-    const char *def;
-    int64_t min, max;    /* K_INT */
-    const char *choices; /* K_ENUM: "a|b|c" */
-    const char *desc;
-} known_key_t;
-
-static const known_key_t known_keys[] = {
-    {"broker", K_URL, "memory://", 0, 0, NULL,
+/* The app's own keys, in rill_prop_t (plugin.h) like every plugin's properties and
+ * checked by the same validator (props.c); their offsets are unused (the conf is a
+ * string map: the core reads a key with rill_conf_get).  docs/CONFIGURATION.md lists
+ * them (tests/unit/test_conf_doc.c checks it against this table). */
+static const rill_prop_t core_props[] = {
+    {"broker", RILL_PROP_URL, "memory://", 0,
      "Transport URL: memory://[name], kafka://host:port[,host:port], "
      "redis://host:port[/db]"},
-    {"store", K_URL, "memory://", 0, 0, NULL,
+    {"store", RILL_PROP_URL, "memory://", 0,
      "Table store URL: memory:// or rocksdb:///path"},
-    {"key_serializer", K_STR, "raw", 0, 0, NULL, "Default key serializer of topics"},
-    {"value_serializer", K_STR, "json", 0, 0, NULL, "Default value serializer of topics"},
-    {"topic.partitions", K_INT, "8", 1, 100000, NULL,
-     "Partitions of topics the app creates when none is given"},
-    {"topic.replication", K_INT, "1", 1, 100, NULL,
-     "Replication factor of created topics"},
-    {"commit.interval.ms", K_INT, "1000", 1, 3600000, NULL,
-     "How often acked offsets are committed (and tables flushed)"},
-    {"on_decode_error", K_ENUM, "skip", 0, 0, "skip|dead_letter|crash",
-     "What to do with a message that cannot be decoded"},
-    {"dead_letter.topic", K_STR, "", 0, 0, NULL,
+    {"key_serializer", RILL_PROP_STR, "raw", 0, "Default key serializer of topics"},
+    {"value_serializer", RILL_PROP_STR, "json", 0, "Default value serializer of topics"},
+    {"topic.partitions", RILL_PROP_INT, "8", 0,
+     "Partitions of topics the app creates when none is given", .min = 1, .max = 100000},
+    {"topic.replication", RILL_PROP_INT, "1", 0, "Replication factor of created topics",
+     .min = 1, .max = 100},
+    {"commit.interval.ms", RILL_PROP_INT, "1000", 0,
+     "How often acked offsets are committed (and tables flushed)", .min = 1,
+     .max = 3600000},
+    {"on_decode_error", RILL_PROP_ENUM, "skip", 0,
+     "What to do with a message that cannot be decoded",
+     .choices = "skip|dead_letter|crash"},
+    {"dead_letter.topic", RILL_PROP_STR, "", 0,
      "Dead-letter topic (default <app>-dead-letter); its records carry the headers "
      "rill.error/topic/partition/offset and Kafka Streams' __streams.errors.exception/"
      "message/topic/partition/offset (KIP-1034)"},
-    {"processing_guarantee", K_ENUM, "at_least_once", 0, 0, "at_least_once|exactly_once",
-     "at_least_once, or exactly_once (Kafka transactions)"},
-    {"exactly_once.verify_offsets", K_ENUM, "true", 0, 0, "true|false",
+    {"processing_guarantee", RILL_PROP_ENUM, "at_least_once", 0,
+     "at_least_once, or exactly_once (Kafka transactions)",
+     .choices = "at_least_once|exactly_once"},
+    {"exactly_once.verify_offsets", RILL_PROP_BOOL, "true", 0,
      "exactly_once: read the offsets of the run's first transaction back and stop the "
      "worker if the broker did not keep them (librdkafka's mock cluster drops them)"},
-    {"table.standby_replicas", K_INT, "0", 0, 16, NULL,
+    {"table.standby_replicas", RILL_PROP_INT, "0", 0,
      "Standby replicas: with 1 or more, every worker keeps a warm copy of each table "
-     "partition it does not own (the count is a floor)"},
-    {"table.changelog", K_ENUM, "per_commit", 0, 0, "per_commit|per_write",
+     "partition it does not own (the count is a floor)",
+     .min = 0, .max = 16},
+    {"table.changelog", RILL_PROP_ENUM, "per_commit", 0,
      "per_commit: one changelog record per written key per commit interval, with its "
-     "last value (Kafka Streams' record cache); per_write: one record per write"},
-    {"table.key_partition_check", K_ENUM, "warn", 0, 0, "warn|refuse|off",
+     "last value (Kafka Streams' record cache); per_write: one record per write",
+     .choices = "per_commit|per_write"},
+    {"table.key_partition_check", RILL_PROP_ENUM, "warn", 0,
      "A handler's write of a key whose murmur2 partition is not its event's (kcat's "
      "default partitioner): warn stores it in the event's partition and logs once per "
      "table and partition; off stores it there silently; refuse fails the write "
-     "(RILL_ENOTOWNER)"},
-    {"table.recovery.stall.ms", K_INT, "60000", 100, 86400000, NULL,
-     "Recovery that makes no progress this long fails loudly instead of hanging"},
-    {"broker.timeout.ms", K_INT, "60000", 100, 86400000, NULL,
-     "The worker dies (non-zero exit) when the broker is unreachable this long"},
-    {"revoke.timeout.ms", K_INT, "30000", 1, 3600000, NULL,
-     "How long a revoke waits for in-flight events before failing loudly"},
-    {"lease.stall.ms", K_INT, "0", -1, 86400000, NULL,
+     "(RILL_ENOTOWNER)",
+     .choices = "warn|refuse|off"},
+    {"table.recovery.stall.ms", RILL_PROP_INT, "60000", 0,
+     "Recovery that makes no progress this long fails loudly instead of hanging",
+     .min = 100, .max = 86400000},
+    {"broker.timeout.ms", RILL_PROP_INT, "60000", 0,
+     "The worker dies (non-zero exit) when the broker is unreachable this long",
+     .min = 100, .max = 86400000},
+    {"revoke.timeout.ms", RILL_PROP_INT, "30000", 0,
+     "How long a revoke waits for in-flight events before failing loudly", .min = 1,
+     .max = 3600000},
+    {"lease.stall.ms", RILL_PROP_INT, "0", 0,
      "A loop or process stall longer than this drops every partition as lost until "
      "the group confirms the member (0: half the transport's session timeout; -1: "
-     "off)"},
-    {"shutdown.timeout.ms", K_INT, "30000", 1, 3600000, NULL,
-     "How long graceful shutdown waits for in-flight events and sends"},
-    {"stream.buffer.maxsize", K_INT, "4096", 1, 10000000, NULL,
-     "Events buffered per partition before that partition is paused"},
-    {"forward.delayed", K_ENUM, "on", 0, 0, "on|off",
-     "Durable delayed forwards (the internal topic <app>-delayed)"},
-    {"web.port", K_INT, "0", 0, 65535, NULL, "Port of the HTTP status server (0: off)"},
-    {"web.host", K_STR, "127.0.0.1", 0, 0, NULL, "Address the HTTP server binds"},
-    {"web.token", K_STR, "", 0, 0, NULL,
+     "off)",
+     .min = -1, .max = 86400000},
+    {"shutdown.timeout.ms", RILL_PROP_INT, "30000", 0,
+     "How long graceful shutdown waits for in-flight events and sends", .min = 1,
+     .max = 3600000},
+    {"stream.buffer.maxsize", RILL_PROP_INT, "4096", 0,
+     "Events buffered per partition before that partition is paused", .min = 1,
+     .max = 10000000},
+    {"forward.delayed", RILL_PROP_ENUM, "on", 0,
+     "Durable delayed forwards (the internal topic <app>-delayed)", .choices = "on|off"},
+    {"web.port", RILL_PROP_INT, "0", 0, "Port of the HTTP status server (0: off)",
+     .min = 0, .max = 65535},
+    {"web.host", RILL_PROP_STR, "127.0.0.1", 0, "Address the HTTP server binds"},
+    {"web.token", RILL_PROP_STR, "", 0,
      "Bearer token the HTTP server asks for on every path but /health (empty: none)"},
-    {"web.timeout.ms", K_INT, "10000", 100, 3600000, NULL,
-     "An idle or partial HTTP request is closed after this long"},
-    {"web.max_connections", K_INT, "64", 1, 100000, NULL,
-     "Open HTTP connections; past it a new one is answered 503 and closed"},
-    {"web.events.interval.ms", K_INT, "1000", 50, 3600000, NULL,
-     "How often /events sends the dashboard's snapshot"},
-    {"web.events.max_subscribers", K_INT, "16", 1, 100000, NULL,
-     "Subscribers of one event stream; past it a new one is answered 503"},
-    {"web.events.buffer.bytes", K_INT, "262144", 1024, 1073741824, NULL,
-     "A subscriber with more unsent bytes than this is dropped"},
-    {"web.lag.interval.ms", K_INT, "5000", 0, 3600000, NULL,
-     "How often the high watermarks behind consumer lag are read (0: never)"},
-    {"web.lag.timeout.ms", K_INT, "100", 1, 60000, NULL,
-     "How long one watermark read may take"},
-    {"log.level", K_LEVEL, "info", 0, 0, NULL, "fatal, error, warn, info, debug, trace"},
-    {"client.id", K_STR, "", 0, 0, NULL, "Client id (default <app>-<host>-<pid>)"},
-    {NULL, 0, NULL, 0, 0, NULL, NULL},
+    {"web.timeout.ms", RILL_PROP_INT, "10000", 0,
+     "An idle or partial HTTP request is closed after this long", .min = 100,
+     .max = 3600000},
+    {"web.max_connections", RILL_PROP_INT, "64", 0,
+     "Open HTTP connections; past it a new one is answered 503 and closed", .min = 1,
+     .max = 100000},
+    {"web.events.interval.ms", RILL_PROP_INT, "1000", 0,
+     "How often /events sends the dashboard's snapshot", .min = 50, .max = 3600000},
+    {"web.events.max_subscribers", RILL_PROP_INT, "16", 0,
+     "Subscribers of one event stream; past it a new one is answered 503", .min = 1,
+     .max = 100000},
+    {"web.events.buffer.bytes", RILL_PROP_INT, "262144", 0,
+     "A subscriber with more unsent bytes than this is dropped", .min = 1024,
+     .max = 1073741824},
+    {"web.lag.interval.ms", RILL_PROP_INT, "5000", 0,
+     "How often the high watermarks behind consumer lag are read (0: never)", .min = 0,
+     .max = 3600000},
+    {"web.lag.timeout.ms", RILL_PROP_INT, "100", 0,
+     "How long one watermark read may take", .min = 1, .max = 60000},
+    {"log.level", RILL_PROP_ENUM, "info", 0, "Least severe level logged",
+     .choices = "fatal|error|warn|warning|info|debug|trace"},
+    {"client.id", RILL_PROP_STR, "", 0, "Client id (default <app>-<host>-<pid>)"},
+    {NULL},
 };
+
+const rill_prop_t *rill__conf_props(void) {
+    return core_props;
+}
 
 /* ---- "did you mean": the known key closest to a mistyped one ------------------------
  */
@@ -140,8 +155,9 @@ static void consider(suggest_t *s, const char *candidate, size_t d) {
  * prefix replaced by the plugin name that prefix is a typo of ("kafak.acks"). */
 static void consider_plugin(suggest_t *s, const char *plugin, const rill_prop_t *props) {
     char full[160];
-    for (const rill_prop_t *p = props; p && p->name; p++) {
-        snprintf(full, sizeof full, "%s.%s", plugin, p->name);
+    rill_prop_t p;
+    for (size_t i = 0; rill__prop_at(props, i, &p); i++) {
+        snprintf(full, sizeof full, "%s.%s", plugin, p.name);
         consider(s, full, edit_distance(s->key, full));
     }
     const char *dot = strchr(s->key, '.');
@@ -157,7 +173,7 @@ static void consider_plugin(suggest_t *s, const char *plugin, const rill_prop_t 
 
 bool rill__conf_suggest(const char *key, char *out, size_t outlen) {
     suggest_t s = {key, (size_t)-1, ""};
-    for (const known_key_t *k = known_keys; k->name; k++)
+    for (const rill_prop_t *k = core_props; k->name; k++)
         consider(&s, k->name, edit_distance(key, k->name));
     for (size_t i = 0; rill__builtin_transports[i]; i++)
         consider_plugin(&s, rill__builtin_transports[i]->scheme,
@@ -174,8 +190,8 @@ bool rill__conf_suggest(const char *key, char *out, size_t outlen) {
     return true;
 }
 
-static const known_key_t *find_known(const char *key) {
-    for (const known_key_t *k = known_keys; k->name; k++)
+static const rill_prop_t *find_known(const char *key) {
+    for (const rill_prop_t *k = core_props; k->name; k++)
         if (strcmp(k->name, key) == 0) return k;
     return NULL;
 }
@@ -237,17 +253,6 @@ rill_conf_t *rill_conf_dup(const rill_conf_t *c) {
     return d;
 }
 
-static bool enum_has(const char *choices, const char *v) {
-    size_t n = strlen(v);
-    for (const char *p = choices; *p;) {
-        size_t m = strcspn(p, "|");
-        if (m == n && strncmp(p, v, n) == 0) return true;
-        p += m;
-        if (*p == '|') p++;
-    }
-    return false;
-}
-
 rill_conf_res_t rill_conf_set(rill_conf_t *c, const char *key, const char *value,
                               char *errstr, size_t errlen) {
     char dummy[1];
@@ -259,15 +264,32 @@ rill_conf_res_t rill_conf_set(rill_conf_t *c, const char *key, const char *value
         snprintf(errstr, errlen, "config key and value must not be NULL");
         return RILL_CONF_INVALID;
     }
-    const known_key_t *k = find_known(key);
+    const rill_prop_t *k = find_known(key);
+    char where[192];
+    snprintf(where, sizeof where, "config key '%s'", key);
+    rill__prop_value_t v;
     if (!k) {
-        /* "<backend>.<property>": validated by that backend when the app is created. */
+        /* "<backend>.<property>": checked now against the property when a registered
+         * backend of that name declares it (every one that does: a transport, a store
+         * and a serializer may share a name); other keys of a known backend are the
+         * backend's to judge when the app is created (kafka.* goes to librdkafka). */
         const char *dot = strchr(key, '.');
         char scheme[32];
         if (dot && dot != key && (size_t)(dot - key) < sizeof scheme && dot[1]) {
             memcpy(scheme, key, (size_t)(dot - key));
             scheme[dot - key] = '\0';
-            if (rill__registry_has_prefix(scheme)) return put(c, key, value);
+            if (rill__registry_has_prefix(scheme)) {
+                rill_prop_t decl[3];
+                size_t n = rill__registry_props(scheme, dot + 1, decl);
+                for (size_t i = 0; i < n; i++)
+                    if (rill__prop_parse(&decl[i], where, value, &v, errstr, errlen))
+                        return RILL_CONF_INVALID;
+                if (put(c, key, value) != RILL_CONF_OK) {
+                    snprintf(errstr, errlen, "out of memory");
+                    return RILL_CONF_INVALID;
+                }
+                return RILL_CONF_OK;
+            }
         }
         char near[160];
         if (rill__conf_suggest(key, near, sizeof near))
@@ -280,56 +302,16 @@ rill_conf_res_t rill_conf_set(rill_conf_t *c, const char *key, const char *value
                      key);
         return RILL_CONF_UNKNOWN;
     }
-    switch (k->type) {
-    case K_STR:
-        break;
-    case K_URL: {
-        rill_url_t *u;
-        char why[256];
-        if (rill_url_parse(value, &u, why, sizeof why) != RILL_OK) {
-            snprintf(errstr, errlen, "config key '%s': %s", key, why);
-            return RILL_CONF_INVALID;
-        }
-        rill_url_destroy(u);
-        break;
-    }
-    case K_INT: {
-        errno = 0;
-        char *end;
-        long long v = strtoll(value, &end, 10);
-        if (!*value || *end || errno || v < k->min || v > k->max) {
-            snprintf(errstr, errlen,
-                     "config key '%s': expected an integer from %lld to %lld, got '%s'",
-                     key, (long long)k->min, (long long)k->max, value);
-            return RILL_CONF_INVALID;
-        }
-        break;
-    }
-    case K_ENUM:
-        if (!enum_has(k->choices, value)) {
-            snprintf(errstr, errlen, "config key '%s': expected one of %s, got '%s'", key,
-                     k->choices, value);
-            return RILL_CONF_INVALID;
-        }
-        break;
-    case K_BOOL:
-        break;
-    case K_LEVEL: {
-        rill_log_level_t l;
-        if (rill_log_level_parse(value, &l) != RILL_OK) {
-            snprintf(errstr, errlen,
-                     "config key '%s': expected fatal, error, warn, info, debug or "
-                     "trace, got '%s'",
-                     key, value);
-            return RILL_CONF_INVALID;
-        }
-        c->logger.level = l;
-        break;
-    }
-    }
-    if (put(c, key, value) != RILL_CONF_OK) {
+    if (rill__prop_parse(k, where, value, &v, errstr, errlen) != RILL_OK)
+        return RILL_CONF_INVALID;
+    /* the canonical text: the core compares enum words and "true" with strcmp */
+    if (put(c, key, v.text) != RILL_CONF_OK) {
         snprintf(errstr, errlen, "out of memory");
         return RILL_CONF_INVALID;
+    }
+    if (strcmp(key, "log.level") == 0) {
+        rill_log_level_t l;
+        if (rill_log_level_parse(v.text, &l) == RILL_OK) c->logger.level = l;
     }
     return RILL_CONF_OK;
 }
@@ -337,7 +319,7 @@ rill_conf_res_t rill_conf_set(rill_conf_t *c, const char *key, const char *value
 const char *rill_conf_get(const rill_conf_t *c, const char *key) {
     for (size_t i = 0; c && i < c->n; i++)
         if (strcmp(c->kv[i].key, key) == 0) return c->kv[i].value;
-    const known_key_t *k = find_known(key);
+    const rill_prop_t *k = find_known(key);
     return k ? k->def : NULL;
 }
 
@@ -363,13 +345,34 @@ void rill_conf_set_log_cb(rill_conf_t *c, rill_log_cb cb, void *opaque) {
     c->logger.opaque = opaque;
 }
 
-void rill__conf_describe(void (*line)(const char *text, void *opaque), void *opaque) {
-    char buf[512];
-    line("| key | default | description |", opaque);
-    line("|-----|---------|-------------|", opaque);
-    for (const known_key_t *k = known_keys; k->name; k++) {
-        snprintf(buf, sizeof buf, "| `%s` | `%s` | %s%s%s |", k->name, k->def, k->desc,
-                 k->choices ? ": " : "", k->choices ? k->choices : "");
+static void describe_plugin(void (*line)(const char *text, void *opaque), void *opaque,
+                            const char *name, const rill_prop_t *props) {
+    char buf[1024];
+    rill_prop_t p;
+    for (size_t i = 0; rill__prop_at(props, i, &p); i++) {
+        rill__prop_row(&p, name, buf, sizeof buf);
         line(buf, opaque);
     }
+}
+
+void rill__conf_describe(void (*line)(const char *text, void *opaque), void *opaque) {
+    char buf[1024];
+    line("| key | default | description |", opaque);
+    line("|-----|---------|-------------|", opaque);
+    for (const rill_prop_t *k = core_props; k->name; k++) {
+        rill__prop_row(k, NULL, buf, sizeof buf);
+        line(buf, opaque);
+    }
+    line("", opaque);
+    line("| key | default | description |", opaque);
+    line("|-----|---------|-------------|", opaque);
+    for (size_t i = 0; rill__builtin_transports[i]; i++)
+        describe_plugin(line, opaque, rill__builtin_transports[i]->scheme,
+                        rill__builtin_transports[i]->props);
+    for (size_t i = 0; rill__builtin_stores[i]; i++)
+        describe_plugin(line, opaque, rill__builtin_stores[i]->scheme,
+                        rill__builtin_stores[i]->props);
+    for (size_t i = 0; rill__builtin_serializers[i]; i++)
+        describe_plugin(line, opaque, rill__builtin_serializers[i]->name,
+                        rill__builtin_serializers[i]->props);
 }

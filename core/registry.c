@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf_int.h"
 #include "fault_int.h"
 #include "registry_int.h"
 
@@ -47,21 +48,23 @@ bool rill__registry_has_prefix(const char *scheme) {
            rill_serializer_find(scheme);
 }
 
-static bool props_have(const rill_prop_t *props, const char *name) {
-    for (const rill_prop_t *p = props; p && p->name; p++)
-        if (strcmp(p->name, name) == 0) return true;
-    return false;
+size_t rill__registry_props(const char *prefix, const char *name, rill_prop_t out[3]) {
+    const struct rill_transport_ops *t = rill_transport_find(prefix);
+    const struct rill_store_ops *st = rill_store_find(prefix);
+    const struct rill_serializer_ops *se = rill_serializer_find(prefix);
+    size_t n = 0;
+    if (t && rill__prop_find(t->props, name, &out[n])) n++;
+    if (st && rill__prop_find(st->props, name, &out[n])) n++;
+    if (se && rill__prop_find(se->props, name, &out[n])) n++;
+    return n;
 }
 
 /* Plugins of different kinds may share a name (the memory transport and the memory
  * store): their "<name>.*" keys are one namespace, and a key one of them declares
  * is not unknown to the other. */
 bool rill__registry_prop_known(const char *prefix, const char *name) {
-    const struct rill_transport_ops *t = rill_transport_find(prefix);
-    const struct rill_store_ops *st = rill_store_find(prefix);
-    const struct rill_serializer_ops *se = rill_serializer_find(prefix);
-    return (t && props_have(t->props, name)) || (st && props_have(st->props, name)) ||
-           (se && props_have(se->props, name));
+    rill_prop_t decl[3];
+    return rill__registry_props(prefix, name, decl) > 0;
 }
 
 static rill_err_t add(const void **slots, const void *ops, const char *name,

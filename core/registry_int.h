@@ -15,6 +15,9 @@
 bool rill__registry_has_prefix(const char *scheme);
 /* True when a backend named @p prefix (of any kind) declares property @p name. */
 bool rill__registry_prop_known(const char *prefix, const char *name);
+/* The declarations of property @p name by the backends named @p prefix (a
+ * transport, a store and a serializer may share a name), into @p out; how many. */
+size_t rill__registry_props(const char *prefix, const char *name, rill_prop_t out[3]);
 
 rill_serializer_t *rill__serializer_open(const char *name, const rill_conf_t *conf,
                                          const rill_logger_t *lg, char *errstr,
