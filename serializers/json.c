@@ -33,32 +33,22 @@ typedef struct json_ctx {
 static const rill_prop_t json_props[] = {
     {"faust", RILL_PROP_BOOL, "true", offsetof(json_ctx_t, faust),
      "Write Faust's \"__faust\": {\"ns\": ...} object in every record"},
-    {"faust.ns", RILL_PROP_STR, "ignore", offsetof(json_ctx_t, faust_ns),
-     "On read: ignore the __faust namespace, or check it against the record's"},
+    {"faust.ns", RILL_PROP_ENUM, "ignore", offsetof(json_ctx_t, faust_ns),
+     "On read: ignore the __faust namespace, or check it against the record's",
+     .choices = "ignore|check"},
     {"max.bytes", RILL_PROP_INT, "16777216", offsetof(json_ctx_t, max_bytes),
-     "Larger values are refused (RILL_ETOOBIG)"},
-    {"decoder", RILL_PROP_STR, "auto", offsetof(json_ctx_t, decoder),
-     "auto (simdjson when built with it, else jansson), simdjson or jansson"},
+     "Larger values are refused (RILL_ETOOBIG)", .min = 1, .max = INT64_MAX},
+    {"decoder", RILL_PROP_ENUM, "auto", offsetof(json_ctx_t, decoder),
+     "auto (simdjson when built with it, else jansson), simdjson or jansson",
+     .choices = "auto|simdjson|jansson"},
     {NULL},
 };
 
 static rill_err_t json_open(rill_serializer_t *s, const rill_conf_t *conf, char *errstr,
                             size_t errlen) {
-    (void)conf;
-    json_ctx_t *c = s->impl;
-    if (strcmp(c->faust_ns, "ignore") && strcmp(c->faust_ns, "check")) {
-        snprintf(errstr, errlen, "json.faust.ns: expected ignore or check, got '%s'",
-                 c->faust_ns);
-        return RILL_ECONF;
-    }
+    (void)conf, (void)errstr, (void)errlen;
+    json_ctx_t *c = s->impl; /* faust.ns, decoder and max.bytes checked by the core */
     c->check_ns = !strcmp(c->faust_ns, "check");
-    if (strcmp(c->decoder, "auto") && strcmp(c->decoder, "simdjson") &&
-        strcmp(c->decoder, "jansson")) {
-        snprintf(errstr, errlen,
-                 "json.decoder: expected auto, simdjson or jansson, got '%s'",
-                 c->decoder);
-        return RILL_ECONF;
-    }
 #ifdef RILL_HAVE_SIMDJSON
     c->simd = strcmp(c->decoder, "jansson") != 0;
 #else
@@ -68,10 +58,6 @@ static rill_err_t json_open(rill_serializer_t *s, const rill_conf_t *conf, char 
         return RILL_ECONF;
     }
 #endif
-    if (c->max_bytes <= 0) {
-        snprintf(errstr, errlen, "json.max.bytes must be positive");
-        return RILL_ECONF;
-    }
     return RILL_OK;
 }
 

@@ -44,11 +44,11 @@ static const rill_prop_t rdb_props[] = {
     {"create_if_missing", RILL_PROP_BOOL, "true", offsetof(rdb_t, create_if_missing),
      "Create the database directory when it does not exist"},
     {"write_buffer_size", RILL_PROP_INT, "0", offsetof(rdb_t, write_buffer_size),
-     "Memtable size in bytes (0: RocksDB's default)"},
+     "Memtable size in bytes (0: RocksDB's default)", .min = 0, .max = INT64_MAX},
     {"max_open_files", RILL_PROP_INT, "-1", offsetof(rdb_t, max_open_files),
-     "Open file limit (-1: unlimited)"},
+     "Open file limit (-1: unlimited)", .min = -1, .max = INT32_MAX},
     {"block_cache_mb", RILL_PROP_INT, "0", offsetof(rdb_t, block_cache_mb),
-     "Block cache size in MiB (0: RocksDB's default)"},
+     "Block cache size in MiB (0: RocksDB's default)", .min = 0, .max = 1 << 24},
     {NULL},
 };
 
