@@ -90,12 +90,11 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
     app->hooks.sends_done = rill__commit_sends_done;
     app->hooks.revoke_idle = rill__consumer_revoke_idle;
     app->hooks.lose = rill__partitions_lose;
+    app->hooks.recovered = rill__workers_changed;
     app->handlers = (rill_transport_handlers_t){
         .messages = rill__on_messages,
         .assigned = rill__on_assigned,
-        .revoked = rill__on_revoked,
-        .reader_messages = rill__on_reader_messages,
-        .reader_eof = rill__on_reader_eof,
+        .revoke_request = rill__on_revoked,
         .opaque = app,
     };
     return app;

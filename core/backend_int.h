@@ -22,7 +22,8 @@ rill_err_t rill__tr_subscribe(rill_transport_t *t, const char *group,
                               const char *const *topics, size_t n, char *errstr,
                               size_t errlen);
 rill_err_t rill__tr_unsubscribe(rill_transport_t *t);
-void rill__tr_revoke_done(rill_transport_t *t);
+/* Answer revoke_request() @p rv (a stale @p rv releases nothing). */
+void rill__tr_revoke_answer(rill_transport_t *t, rill_revoke_t rv);
 rill_err_t rill__tr_pause(rill_transport_t *t, const char *topic, int32_t partition);
 rill_err_t rill__tr_resume(rill_transport_t *t, const char *topic, int32_t partition);
 rill_err_t rill__tr_seek(rill_transport_t *t, const char *topic, int32_t partition,
@@ -30,10 +31,14 @@ rill_err_t rill__tr_seek(rill_transport_t *t, const char *topic, int32_t partiti
 rill_err_t rill__tr_commit(rill_transport_t *t, const rill_tp_offset_t *offs, size_t n);
 rill_err_t rill__tr_committed(rill_transport_t *t, const char *group, const char *topic,
                               int32_t partition, int64_t *out);
+/* A reader of @p topic/@p partition from @p offset whose messages and EOFs go to
+ * @p h with @p opaque (*out: its handle, owned by the caller until closed).  The
+ * reader is only the caller's: other readers of the partition are not affected. */
 rill_err_t rill__tr_reader_open(rill_transport_t *t, const char *topic, int32_t partition,
-                                int64_t offset);
-rill_err_t rill__tr_reader_close(rill_transport_t *t, const char *topic,
-                                 int32_t partition);
+                                int64_t offset, const rill_reader_handlers_t *h,
+                                void *opaque, rill_reader_t **out);
+/* Close and free @p r (NULL: nothing); may be called from r's handlers. */
+void rill__tr_reader_close(rill_reader_t *r);
 /* RILL_ENOTSUP without RILL_TF_WATERMARKS. */
 rill_err_t rill__tr_watermarks(rill_transport_t *t, const char *topic, int32_t partition,
                                int64_t *low, int64_t *high, int timeout_ms);
@@ -49,6 +54,14 @@ int64_t rill__tr_session_ms(rill_transport_t *t);
 int64_t rill__tr_poll_ms(rill_transport_t *t);
 bool rill__tr_can_confirm(const rill_transport_t *t);
 rill_err_t rill__tr_confirm(rill_transport_t *t, char *errstr, size_t errlen);
+
+/* The core's state of a transport (registry.c and fault_transport.c, around
+ * open and close): attach sets t->h (for an ABI 1-2 transport, the adapter's copy
+ * of @p h); closing quiets the readers' handlers; detach frees what the transport
+ * left open. */
+rill_err_t rill__tr_attach(rill_transport_t *t, const rill_transport_handlers_t *h);
+void rill__tr_closing(rill_transport_t *t);
+void rill__tr_detach(rill_transport_t *t);
 
 /* stores */
 rill_err_t rill__st_part_open(rill_store_t *s, const char *table, int32_t partition,

@@ -268,7 +268,7 @@ static void finish_revoke(rill_app_t *app) {
     }
     if (app->state != RILL_APP_STOPPED) rill__tables_on_revoked(app);
     app->revoke_active = false;
-    rill__tr_revoke_done(app->transport);
+    rill__tr_revoke_answer(app->transport, app->revoke_rv);
     rill__workers_changed(app);
 }
 
@@ -286,10 +286,11 @@ static void tp_lose(rill_app_t *app, rill_tpstate_t *tp) {
 }
 
 void rill__on_revoked(rill_transport_t *tr, const rill_tp_t *tps, size_t n, bool lost,
-                      void *opaque) {
+                      rill_revoke_t rv, void *opaque) {
     (void)tr;
     rill_app_t *app = opaque;
     app->revoke_active = true;
+    app->revoke_rv = rv;                   /* the answer goes to the latest revoke */
     if (!rill__lease_ok(app)) lost = true; /* we may have been replaced already */
     log_rebalance(app, "revoked", tps, n, lost ? " (lost)" : "");
     for (size_t i = 0; i < n; i++) {
@@ -343,34 +344,6 @@ void rill__partitions_lose(rill_app_t *app, const rill_tp_t *tps, size_t n) {
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
             if (!t->parts[p].revoking) t->parts[p].lost = false;
     rill__workers_changed(app);
-}
-
-/* Messages of partitions read outside the group: replies to asks (and, with
- * tables, changelogs). */
-void rill__on_reader_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
-                              void *opaque) {
-    (void)tr;
-    rill_app_t *app = opaque;
-    /* A batch may mix the readers' topics (librdkafka's does): one topic at a time,
-     * since a table takes a batch as its changelog's. */
-    for (size_t i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && (msgs[j].topic == msgs[i].topic ||
-                                  !strcmp(msgs[j].topic, msgs[i].topic));
-             j++) {
-        }
-        if (rill__workers_on_messages(app, msgs + i, j - i)) continue;
-        if (rill__tables_on_reader_messages(app, msgs + i, j - i)) continue;
-        for (size_t k = i; k < j; k++)
-            rill__asks_on_message(app, &msgs[k]);
-    }
-}
-
-void rill__on_reader_eof(rill_transport_t *tr, const char *topic, int32_t partition,
-                         int64_t end, void *opaque) {
-    (void)tr;
-    if (rill__workers_on_eof(opaque, topic, partition)) return;
-    rill__tables_on_reader_eof(opaque, topic, partition, end);
-    rill__workers_changed(opaque); /* a recovery may have finished */
 }
 
 void rill__consumer_revoke_idle(rill_app_t *app) {

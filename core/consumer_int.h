@@ -1,5 +1,6 @@
 /* Internal, layer 6 (docs/architecture.md): the transport's handlers
- * (consumer.c): messages, assignment, revoke, lost partitions, readers */
+ * (consumer.c): messages, assignment, revoke, lost partitions (readers have their own,
+ * each its owner's) */
 #ifndef RILL_CONSUMER_INT_H
 #define RILL_CONSUMER_INT_H
 
@@ -9,11 +10,7 @@ void rill__on_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n,
                        void *opaque);
 void rill__on_assigned(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *opaque);
 void rill__on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
-                      void *opaque);
-void rill__on_reader_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n,
-                              void *opaque);
-void rill__on_reader_eof(rill_transport_t *t, const char *topic, int32_t partition,
-                         int64_t end, void *opaque);
+                      rill_revoke_t rv, void *opaque);
 /* Drop @p n partitions (all assigned ones when @p tps is NULL) as lost, locally:
  * nothing queued runs, nothing is flushed, produced or committed for them (the
  * hooks.lose of lease.c and table.c). */

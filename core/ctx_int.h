@@ -82,7 +82,8 @@ struct rill_app {
     struct event *revoke_ev;
     struct event *shutdown_ev;
     struct event *sigint_ev, *sigterm_ev;
-    bool revoke_active; /* a revoke is being handled: revoke_done not called yet */
+    bool revoke_active;      /* a revoke is being handled: revoke_done not called yet */
+    rill_revoke_t revoke_rv; /* the revoke it answers (the latest) */
     bool subscribed;
 
     /* self-fencing (lease.c): a loop stall past the session drops every partition */
@@ -126,6 +127,9 @@ struct rill_app {
         void (*revoke_idle)(rill_app_t *app); /* agent: a revoking partition went idle */
         /* lease, table: give partitions up as lost (NULL: all) */
         void (*lose)(rill_app_t *app, const rill_tp_t *tps, size_t n);
+        /* table: a table partition finished recovering (what this worker owns
+         * changed: the workers topic says so) */
+        void (*recovered)(rill_app_t *app);
     } hooks;
 };
 

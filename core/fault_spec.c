@@ -45,9 +45,10 @@ const char *rill__fault_slot_name(rill__fault_slot_t slot) {
     return slot < RILL__FS_NSLOTS ? slot_names[slot] : "?";
 }
 
-/* Calls with nothing to fail (revoke_done returns nothing) may still be delayed. */
+/* Calls with nothing to fail (revoke_done, reader_close: ABI 3's revoke_answer and
+ * reader_stop return nothing) may still be delayed. */
 static bool slot_can_fail(rill__fault_slot_t s) {
-    return s != RILL__FS_REVOKE_DONE;
+    return s != RILL__FS_REVOKE_DONE && s != RILL__FS_READER_CLOSE;
 }
 
 static int slot_by_name(rill__fault_kind_t kind, const char *name, size_t len) {

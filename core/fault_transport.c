@@ -377,8 +377,8 @@ static void h_assigned(rill_transport_t *inner, const rill_tp_t *tps, size_t n,
     f->outer->h->assigned(f->outer, tps, n, f->outer->h->opaque);
 }
 
-static void h_revoked(rill_transport_t *inner, const rill_tp_t *tps, size_t n, bool lost,
-                      void *opaque) {
+static void h_revoke_request(rill_transport_t *inner, const rill_tp_t *tps, size_t n,
+                             bool lost, rill_revoke_t rv, void *opaque) {
     (void)inner;
     fault_tr_t *f = opaque;
     late_flush(f); /* fetched before the revoke */
@@ -388,22 +388,24 @@ static void h_revoked(rill_transport_t *inner, const rill_tp_t *tps, size_t n, b
              (unsigned long long)f->spec.seed);
         lost = true;
     }
-    f->outer->h->revoked(f->outer, tps, n, lost, f->outer->h->opaque);
+    f->outer->h->revoke_request(f->outer, tps, n, lost, rv, f->outer->h->opaque);
 }
 
-static void h_reader_messages(rill_transport_t *inner, const rill_msg_t *msgs, size_t n,
+/* An outer reader's messages and EOFs come from its inner reader (r->impl). */
+static void h_reader_messages(rill_reader_t *inner, const rill_msg_t *msgs, size_t n,
                               void *opaque) {
     (void)inner;
-    fault_tr_t *f = opaque;
-    f->outer->h->reader_messages(f->outer, msgs, n, f->outer->h->opaque);
+    rill_reader_t *r = opaque;
+    r->h->messages(r, msgs, n, r->opaque);
 }
 
-static void h_reader_eof(rill_transport_t *inner, const char *topic, int32_t partition,
-                         int64_t end, void *opaque) {
+static void h_reader_eof(rill_reader_t *inner, int64_t end, void *opaque) {
     (void)inner;
-    fault_tr_t *f = opaque;
-    f->outer->h->reader_eof(f->outer, topic, partition, end, f->outer->h->opaque);
+    rill_reader_t *r = opaque;
+    r->h->eof(r, end, r->opaque);
 }
+
+static const rill_reader_handlers_t reader_fwd = {h_reader_messages, h_reader_eof};
 
 static void h_writable(rill_transport_t *inner, void *opaque) {
     (void)inner;
@@ -508,9 +510,9 @@ static rill_err_t f_unsubscribe(rill_transport_t *t) {
     return rill__tr_unsubscribe(f->inner);
 }
 
-static void f_revoke_done(rill_transport_t *t) {
+static void f_revoke_answer(rill_transport_t *t, rill_revoke_t rv) {
     rill__fault_delay(&F(t)->spec, RILL__FS_REVOKE_DONE);
-    rill__tr_revoke_done(F(t)->inner);
+    rill__tr_revoke_answer(F(t)->inner, rv);
 }
 
 static rill_err_t f_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n) {
@@ -566,16 +568,20 @@ static rill_err_t f_committed(rill_transport_t *t, const char *group, const char
     return rill__tr_committed(F(t)->inner, group, topic, partition, out);
 }
 
-static rill_err_t f_reader_open(rill_transport_t *t, const char *topic, int32_t partition,
-                                int64_t offset) {
+static rill_err_t f_reader_start(rill_transport_t *t, rill_reader_t *r, int64_t offset) {
     INJECT(F(t), RILL__FS_READER_OPEN, NULL, 0);
-    return rill__tr_reader_open(F(t)->inner, topic, partition, offset);
+    rill_reader_t *in = NULL;
+    rill_err_t rc = rill__tr_reader_open(F(t)->inner, r->topic, r->partition, offset,
+                                         &reader_fwd, r, &in);
+    r->impl = in;
+    return rc;
 }
 
-static rill_err_t f_reader_close(rill_transport_t *t, const char *topic,
-                                 int32_t partition) {
-    INJECT(F(t), RILL__FS_READER_CLOSE, NULL, 0);
-    return rill__tr_reader_close(F(t)->inner, topic, partition);
+/* reader_close faults: a delay only (a reader always stops). */
+static void f_reader_stop(rill_transport_t *t, rill_reader_t *r) {
+    rill__fault_delay(&F(t)->spec, RILL__FS_READER_CLOSE);
+    rill__tr_reader_close(r->impl);
+    r->impl = NULL;
 }
 
 static rill_err_t f_watermarks(rill_transport_t *t, const char *topic, int32_t partition,
@@ -649,23 +655,24 @@ static const struct rill_transport_ops faulty_template = {
     .flush = f_flush,
     .subscribe = f_subscribe,
     .unsubscribe = f_unsubscribe,
-    .revoke_done = f_revoke_done,
     .pause = f_pause,
     .resume = f_resume,
     .seek = f_seek,
     .commit = f_commit,
     .committed = f_committed,
-    .reader_open = f_reader_open,
-    .reader_close = f_reader_close,
     .close = f_close,
     .session_ms = f_session_ms,
     .poll_ms = f_poll_ms,
+    .reader_start = f_reader_start,
+    .reader_stop = f_reader_stop,
+    .revoke_answer = f_revoke_answer,
 };
 
 /* The registry's free: close, then the instance (props: none). */
 static void outer_free(rill_transport_t *t) {
     if (!t) return;
     f_close(t);
+    rill__tr_detach(t);
     free(t->impl);
     free(t);
 }
@@ -688,21 +695,23 @@ rill_transport_t *rill__fault_transport_open(const char *url, const rill_conf_t 
     t->impl = f;
     t->log = lg ? lg : rill__logger_default();
     t->base = base;
-    t->h = h;
     t->client_id = client_id;
+    t->ops = &faulty_template; /* ABI 3: attach hands h over as it is */
     f->outer = t;
+    if (rill__tr_attach(t, h) != RILL_OK) {
+        snprintf(errstr, errlen, "out of memory");
+        goto fail;
+    }
     if (rill__fault_spec_from_url(url, RILL__FAULT_TRANSPORT, &f->spec, &inner_url,
                                   errstr, errlen) != RILL_OK)
         goto fail;
     f->ih = (rill_transport_handlers_t){
         .messages = h_messages,
         .assigned = h_assigned,
-        .revoked = h_revoked,
-        .reader_messages = h_reader_messages,
-        .reader_eof = h_reader_eof,
         .writable = h_writable,
         .error = h_error,
         .opaque = f,
+        .revoke_request = h_revoke_request,
     };
     if (!(f->late_ev = evtimer_new(base, on_late_ev, f)) ||
         !(f->stall_ev = evtimer_new(base, on_stall_ev, f)) ||

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backend_int.h"
 #include "conf_int.h"
 #include "fault_int.h"
 #include "registry_int.h"
@@ -84,8 +85,13 @@ static rill_err_t add(const void **slots, const void *ops, const char *name,
  * bits promise: a transport without them would crash at start, not here. */
 static bool transport_complete(const struct rill_transport_ops *o) {
     if (!o->open || !o->close || !o->declare || !o->produce || !o->flush ||
-        !o->subscribe || !o->unsubscribe || !o->revoke_done || !o->pause || !o->resume ||
-        !o->seek || !o->commit || !o->committed || !o->reader_open || !o->reader_close)
+        !o->subscribe || !o->unsubscribe || !o->pause || !o->resume || !o->seek ||
+        !o->commit || !o->committed)
+        return false;
+    /* ABI 3: reader handles and identified revokes; before it, by topic name (the
+     * core adapts those, backend.c) */
+    if (o->abi >= 3 ? !o->reader_start || !o->reader_stop || !o->revoke_answer
+                    : !o->revoke_done || !o->reader_open || !o->reader_close)
         return false;
     if ((o->features & RILL_TF_WATERMARKS) && !o->watermarks) return false;
     if ((o->features & RILL_TF_TXN) &&
@@ -247,6 +253,10 @@ static void quiet_eof(rill_transport_t *t, const char *topic, int32_t partition,
                       int64_t end, void *opaque) {
     (void)t, (void)topic, (void)partition, (void)end, (void)opaque;
 }
+static void quiet_revoke(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
+                         rill_revoke_t rv, void *opaque) {
+    (void)t, (void)tps, (void)n, (void)lost, (void)rv, (void)opaque;
+}
 static void quiet_writable(rill_transport_t *t, void *opaque) {
     (void)t, (void)opaque;
 }
@@ -263,11 +273,14 @@ static const rill_transport_handlers_t quiet_handlers = {
     .reader_eof = quiet_eof,
     .writable = quiet_writable,
     .error = quiet_error,
+    .revoke_request = quiet_revoke,
 };
 
 static void transport_free(rill_transport_t *t) {
     t->h = &quiet_handlers;
+    rill__tr_closing(t);
     t->ops->close(t);
+    rill__tr_detach(t);
     rill_props_free(t->ops->props, t->impl);
     free(t->impl);
     free(t);
@@ -303,12 +316,12 @@ rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
     t->ops = ops;
     t->log = lg ? lg : rill__logger_default();
     t->base = base;
-    t->h = h;
     t->client_id = client_id;
     snprintf(t->name, sizeof t->name, "%s", ops->scheme);
-    rill_err_t rc =
-        rill_props_apply(ops->props, t->impl, ops->scheme, conf, u,
-                         !(ops->features & RILL_TF_PASSTHROUGH), errstr, errlen);
+    rill_err_t rc = rill__tr_attach(t, h);
+    if (rc == RILL_OK)
+        rc = rill_props_apply(ops->props, t->impl, ops->scheme, conf, u,
+                              !(ops->features & RILL_TF_PASSTHROUGH), errstr, errlen);
     if (rc == RILL_OK) rc = ops->open(t, u, conf, errstr, errlen);
     rill_url_destroy(u);
     if (rc != RILL_OK) {

@@ -25,6 +25,7 @@ typedef struct ask {
 
 struct rill_asks {
     rill_topic_t *topic;
+    rill_reader_t *reader; /* of the reply topic (the transport closes it) */
     uint64_t next_id;
     ask_t *pending;
 };
@@ -51,6 +52,20 @@ static void on_ask_timeout(evutil_socket_t fd, short what, void *arg) {
     cb(RILL_ETIMEDOUT, NULL, opaque);
 }
 
+static bool asks_on_message(rill_app_t *app, const rill_msg_t *m);
+
+static void on_replies(rill_reader_t *r, const rill_msg_t *msgs, size_t n, void *opaque) {
+    (void)r;
+    for (size_t i = 0; i < n; i++)
+        asks_on_message(opaque, &msgs[i]);
+}
+
+static void on_replies_eof(rill_reader_t *r, int64_t end, void *opaque) {
+    (void)r, (void)end, (void)opaque;
+}
+
+static const rill_reader_handlers_t reply_reader = {on_replies, on_replies_eof};
+
 static rill_err_t reply_topic(rill_app_t *app) {
     if (app->asks && app->asks->topic) return RILL_OK;
     if (!app->asks && !(app->asks = calloc(1, sizeof *app->asks))) return RILL_ENOMEM;
@@ -63,7 +78,8 @@ static rill_err_t reply_topic(rill_app_t *app) {
     rill_topic_opts_t o = {.partitions = 1, .internal = true};
     rill_topic_t *t = rill_app_topic(app, name, &o);
     if (!t) return RILL_ETRANSPORT;
-    rill_err_t rc = rill__tr_reader_open(app->transport, t->name, 0, RILL_OFFSET_END);
+    rill_err_t rc = rill__tr_reader_open(app->transport, t->name, 0, RILL_OFFSET_END,
+                                         &reply_reader, app, &app->asks->reader);
     if (rc != RILL_OK) {
         rill__app_seterr(app, "cannot read reply topic '%s': %s", name, rill_err2str(rc));
         return rc;
@@ -157,10 +173,9 @@ rill_err_t rill_event_reply(rill_event_t *ev, const void *value) {
     return rc;
 }
 
-/* Replies arriving on our reply topic (reader messages). */
-bool rill__asks_on_message(rill_app_t *app, const rill_msg_t *m) {
-    if (!app->asks || !app->asks->topic || strcmp(m->topic, app->asks->topic->name) != 0)
-        return false;
+/* Replies arriving on our reply topic (its reader's messages). */
+static bool asks_on_message(rill_app_t *app, const rill_msg_t *m) {
+    if (!app->asks || !app->asks->topic) return false;
     char id[32] = "";
     for (size_t i = 0; i < m->nheaders; i++)
         if (!strcmp(m->headers[i].name, CORRELATION) &&

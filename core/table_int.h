@@ -22,9 +22,9 @@ typedef struct rill_tpart {
     rill_tpart_state_t state;
     rill_store_part_t *sp;
     rill_wcache_t dirty;
-    int64_t cl_next;      /* next changelog offset reflected (store + overlay) */
-    int64_t store_offset; /* what the store has persisted */
-    bool reader;          /* a changelog reader is open */
+    int64_t cl_next;       /* next changelog offset reflected (store + overlay) */
+    int64_t store_offset;  /* what the store has persisted */
+    rill_reader_t *reader; /* its changelog reader, when open */
     int64_t rec_start, rec_end;
     uint64_t rec_applied, rec_t0_ns, rec_progress_ns, rec_logged_ns;
     int64_t stream_time; /* windows: max event time seen */
@@ -109,9 +109,6 @@ void rill__tables_on_revoked(rill_app_t *app);
 /* Release, unflushed, every table partition of a partition given up as lost:
  * its overlay is dropped, the store keeps what was flushed before. */
 void rill__tables_on_lost(rill_app_t *app);
-bool rill__tables_on_reader_messages(rill_app_t *app, const rill_msg_t *msgs, size_t n);
-bool rill__tables_on_reader_eof(rill_app_t *app, const char *topic, int32_t partition,
-                                int64_t end);
 bool rill__tables_recovering(const rill_app_t *app);
 void rill__tables_stop_readers(rill_app_t *app);
 

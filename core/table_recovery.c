@@ -29,12 +29,6 @@ static bool partition_needed(const rill_table_t *tb, int32_t p) {
     return false;
 }
 
-static rill_table_t *table_of_changelog(rill_app_t *app, const char *topic) {
-    for (rill_table_t *t = app->tables; t; t = t->next)
-        if (t->changelog && strcmp(t->changelog->name, topic) == 0) return t;
-    return NULL;
-}
-
 static rill_err_t open_part(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
     rill_store_t *st = t->app->store;
@@ -60,17 +54,21 @@ static rill_err_t open_part(rill_tpart_t *tp) {
 }
 
 static void close_reader(rill_tpart_t *tp) {
-    rill_app_t *app = tp->table->app;
     if (!tp->reader) return;
-    rill__tr_reader_close(app->transport, tp->table->changelog->name, tp->partition);
-    tp->reader = false;
+    rill__tr_reader_close(tp->reader);
+    tp->reader = NULL;
 }
 
+static const rill_reader_handlers_t changelog_reader;
+
+/* Each partition's changelog reader is its own: it gets only that partition's
+ * messages and EOFs, whoever else reads the changelog. */
 static rill_err_t open_reader(rill_tpart_t *tp) {
     rill_app_t *app = tp->table->app;
     int64_t from = tp->cl_next >= 0 ? tp->cl_next : RILL_OFFSET_BEGINNING;
-    rill_err_t rc = rill__tr_reader_open(app->transport, tp->table->changelog->name,
-                                         tp->partition, from);
+    rill_err_t rc =
+        rill__tr_reader_open(app->transport, tp->table->changelog->name, tp->partition,
+                             from, &changelog_reader, tp, &tp->reader);
     if (rc != RILL_OK) {
         rill_app_fail(app, rc,
                       "table '%s' partition %d: cannot read changelog '%s' from %lld: %s",
@@ -78,7 +76,6 @@ static rill_err_t open_reader(rill_tpart_t *tp) {
                       (long long)from, rill_err2str(rc));
         return rc;
     }
-    tp->reader = true;
     return RILL_OK;
 }
 
@@ -172,6 +169,7 @@ static void finish_recovery(rill_tpart_t *tp) {
              t->name, tp->partition, (unsigned long long)tp->rec_applied, secs,
              secs > 0 ? (double)tp->rec_applied / secs : 0.0, (long long)tp->cl_next);
     resume_held(app);
+    if (app->hooks.recovered) app->hooks.recovered(app);
 }
 
 static void on_recovery_tick(evutil_socket_t fd, short what, void *arg) {
@@ -390,50 +388,39 @@ static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
     tp->rec_progress_ns = rill_mono_ns();
 }
 
-bool rill__tables_on_reader_messages(rill_app_t *app, const rill_msg_t *msgs, size_t n) {
-    rill_table_t *t = table_of_changelog(app, msgs[0].topic);
-    if (!t) return false;
-    size_t i = 0;
-    while (i < n) { /* runs of one partition */
-        size_t j = i;
-        while (j < n && msgs[j].partition == msgs[i].partition)
-            j++;
-        int32_t p = msgs[i].partition;
-        if (p >= 0 && p < t->partitions) {
-            rill_tpart_t *tp = &t->parts[p];
-            if ((tp->state == RILL_TP_RECOVERING || tp->state == RILL_TP_STANDBY) &&
-                tp->sp)
-                apply(tp, &msgs[i], j - i);
-        }
-        i = j;
-    }
-    return true;
+static void on_changelog(rill_reader_t *r, const rill_msg_t *msgs, size_t n,
+                         void *opaque) {
+    (void)r;
+    rill_tpart_t *tp = opaque;
+    if ((tp->state == RILL_TP_RECOVERING || tp->state == RILL_TP_STANDBY) && tp->sp)
+        apply(tp, msgs, n);
 }
 
-bool rill__tables_on_reader_eof(rill_app_t *app, const char *topic, int32_t partition,
-                                int64_t end) {
-    rill_table_t *t = table_of_changelog(app, topic);
-    if (!t || partition < 0 || partition >= t->partitions) return t != NULL;
-    rill_tpart_t *tp = &t->parts[partition];
-    if (tp->state != RILL_TP_RECOVERING) return true;
+static void on_changelog_eof(rill_reader_t *r, int64_t end, void *opaque) {
+    (void)r;
+    rill_tpart_t *tp = opaque;
+    rill_table_t *t = tp->table;
+    rill_app_t *app = t->app;
+    if (tp->state != RILL_TP_RECOVERING) return;
     tp->rec_progress_ns = rill_mono_ns();
     /* The end of a partition only grows: an end below the one seen when the
-     * recovery started is a stale report (an earlier reader of the partition on
-     * the same transport), and finishing on it would skip every record between,
+     * recovery started is a stale report (a transport's report from before this
+     * reader was positioned), and finishing on it would skip every record between,
      * the newer owners' writes. */
     if (tp->rec_end >= 0 && end < tp->rec_end) {
         rill_log(app->log, RILL_LOG_DEBUG, app->id,
                  "table '%s' partition %d: end of changelog at %lld reported, below "
                  "its end %lld when recovery started: stale, still reading",
-                 t->name, partition, (long long)end, (long long)tp->rec_end);
-        return true;
+                 t->name, tp->partition, (long long)end, (long long)tp->rec_end);
+        return;
     }
     /* The reader delivered everything before end; offsets missing below it were
      * compacted away, so the partition is current at end. */
     if (end > tp->cl_next) tp->cl_next = end;
     finish_recovery(tp);
-    return true;
 }
+
+static const rill_reader_handlers_t changelog_reader = {on_changelog, on_changelog_eof};
 
 void rill__tables_stop_readers(rill_app_t *app) {
     for (rill_table_t *t = app->tables; t; t = t->next)

@@ -39,7 +39,8 @@ typedef struct rill_workers {
     void (*prev_finish)(rill_app_t *app);
     char *topic; /* "<app>-__workers" */
     char url[300];
-    bool reader, caught_up, dirty, broken;
+    rill_reader_t *reader; /* the topic's, this worker's own */
+    bool caught_up, dirty, broken;
     uint64_t max_gen;
     char *published; /* claims last published (JSON), NULL: none yet */
     entry_t *entries;
@@ -85,7 +86,8 @@ static void state_free(rill_workers_t *s) {
     rill_app_t *app = s->app;
     if (app->hooks.finish != s->prev_finish) app->hooks.finish = s->prev_finish;
     if (s->stop_hook) s->stop_hook->opaque = NULL; /* runs into nothing */
-    if (s->reader && app->transport) rill__tr_reader_close(app->transport, s->topic, 0);
+    if (s->reader && app->transport) rill__tr_reader_close(s->reader);
+    s->reader = NULL;
     if (s->tick) s->tick->opaque = NULL;
     while (s->entries) {
         entry_t *e = s->entries;
@@ -239,6 +241,8 @@ static void self_url(rill_app_t *app, char *out, size_t n) {
         snprintf(out, n, "http://%s:%lld", host, port);
 }
 
+static const rill_reader_handlers_t topic_reader;
+
 static rill_workers_t *start(rill_app_t *app) {
     rill_workers_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -266,7 +270,8 @@ static rill_workers_t *start(rill_app_t *app) {
     rill_topic_spec_t spec = {.name = s->topic, .partitions = 1, .compacted = true};
     rill_err_t rc = rill__tr_declare(app->transport, &spec, &parts, err, sizeof err);
     if (rc == RILL_OK)
-        rc = rill__tr_reader_open(app->transport, s->topic, 0, RILL_OFFSET_BEGINNING);
+        rc = rill__tr_reader_open(app->transport, s->topic, 0, RILL_OFFSET_BEGINNING,
+                                  &topic_reader, s, &s->reader);
     if (rc != RILL_OK) {
         rill__log(app, RILL_LOG_WARN,
                   "workers topic %s: %s%s; table lookups are answered only for the "
@@ -275,7 +280,6 @@ static rill_workers_t *start(rill_app_t *app) {
         s->broken = true;
         return s;
     }
-    s->reader = true;
     s->tick = rill_app_timer(app, "rill-workers", TICK_MS / 1000.0, on_tick, s);
     return s;
 }
@@ -340,33 +344,23 @@ static void apply(rill_workers_t *s, const rill_msg_t *m) {
     s->entries = e;
 }
 
-bool rill__workers_on_messages(rill_app_t *app, const rill_msg_t *msgs, size_t n) {
-    rill_workers_t *s = NULL;
-    size_t mine = 0;
-    for (size_t i = 0; i < n; i++) {
-        const rill_msg_t *m = &msgs[i];
-        if (m->partition != 0 || !m->topic || strstr(m->topic, "-__workers") == NULL)
-            continue;
-        if (!s && !(s = state_of(app))) return false;
-        if (strcmp(m->topic, s->topic)) continue;
-        mine++;
-        apply(s, m);
-    }
-    /* A batch may mix readers' topics (librdkafka's): the rest goes on to the
-     * tables and replies, which pass over these. */
-    return mine == n;
+static void on_topic(rill_reader_t *r, const rill_msg_t *msgs, size_t n, void *opaque) {
+    (void)r;
+    rill_workers_t *s = opaque;
+    for (size_t i = 0; i < n; i++)
+        apply(s, &msgs[i]);
 }
 
-bool rill__workers_on_eof(rill_app_t *app, const char *topic, int32_t partition) {
-    if (partition != 0 || !topic || !strstr(topic, "-__workers")) return false;
-    rill_workers_t *s = state_of(app);
-    if (!s || strcmp(topic, s->topic)) return false;
+static void on_topic_eof(rill_reader_t *r, int64_t end, void *opaque) {
+    (void)r, (void)end;
+    rill_workers_t *s = opaque;
     if (!s->caught_up) {
         s->caught_up = true;
         publish_if_changed(s);
     }
-    return true;
 }
+
+static const rill_reader_handlers_t topic_reader = {on_topic, on_topic_eof};
 
 /* ---- answers
  * ---------------------------------------------------------------- */

@@ -29,12 +29,9 @@ typedef struct rill_worker_info {
 } rill_worker_info_t;
 
 /* Called by consumer.c: what this worker owns may have changed (publishes when it
- * did; the first call declares the topic and opens its reader). */
+ * did; the first call declares the topic and opens its reader, whose messages
+ * come only here).  Also hooks.recovered (a table partition finished recovering). */
 void rill__workers_changed(rill_app_t *app);
-/* consumer.c: messages and EOFs of readers.  The workers topic's are consumed
- * here; true when the batch (or the EOF) held nothing else. */
-bool rill__workers_on_messages(rill_app_t *app, const rill_msg_t *msgs, size_t n);
-bool rill__workers_on_eof(rill_app_t *app, const char *topic, int32_t partition);
 /* Free this app's membership state (a stop and a failure do it themselves). */
 void rill__workers_free(rill_app_t *app);
 

@@ -15,9 +15,10 @@
  * silent loss of unconsumed data).
  *
  * Rebalancing is cooperative: when members join or leave, each member first gets
- * revoked() for the partitions that move away from it; once every such member has
- * called revoke_done(), the new owners get assigned().  Partitions are spread with
- * Kafka's range assignor per topic, so co-partitioned topics land on one member. */
+ * revoke_request() for the partitions that move away from it; once every such
+ * member has answered it (revoke_answer), the new owners get assigned().  Partitions are
+ * spread with Kafka's range assignor per topic, so co-partitioned topics land on one
+ * member. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -117,8 +118,9 @@ typedef struct mem_cursor {
     int32_t partition;
     int64_t position;
     bool paused;
-    bool eof_sent;  /* readers: reader_eof already reported at this position */
-    bool announced; /* group partitions: assigned() was called for it */
+    bool eof_sent;    /* readers: eof already reported at this position */
+    bool announced;   /* group partitions: assigned() was called for it */
+    rill_reader_t *r; /* readers: the core's handle (one cursor each) */
 } mem_cursor_t;
 
 typedef struct mem_member {
@@ -126,10 +128,11 @@ typedef struct mem_member {
     mem_group_t *group;
     char **topics;
     size_t ntopics;
-    rill_tp_t *pending_revoke; /* revoked, waiting for revoke_done */
+    rill_tp_t *pending_revoke; /* revoked, waiting for revoke_answer */
     size_t npending_revoke;
     bool revoke_outstanding;
-    bool leaving; /* unsubscribed: leave once the revoke is done */
+    rill_revoke_t revoke_id; /* the revoke_request() pending_revoke belongs to */
+    bool leaving;            /* unsubscribed: leave once the revoke is done */
 } mem_member_t;
 
 typedef struct mem_ctx {
@@ -160,6 +163,7 @@ typedef struct mem_ctx {
     bool want_writable;
     bool closing;
     int dispatching;
+    rill_revoke_t revoke_seq; /* identifiers handed to revoke_request() */
     rill_msg_t batch[BATCH_MAX];
 } mem_ctx_t;
 
@@ -516,7 +520,7 @@ static size_t deliver_cursor(mem_ctx_t *c, size_t idx, bool reader, size_t budge
         c->dispatching++;
         global_dispatching++;
         if (reader)
-            c->t->h->reader_messages(c->t, c->batch, n, c->t->h->opaque);
+            cur->r->h->messages(cur->r, c->batch, n, cur->r->opaque);
         else
             c->t->h->messages(c->t, c->batch, n, c->t->h->opaque);
         global_dispatching--;
@@ -524,9 +528,7 @@ static size_t deliver_cursor(mem_ctx_t *c, size_t idx, bool reader, size_t budge
     } else if (reader && !cur->eof_sent) {
         cur->eof_sent = true;
         if (cur->position < p->next_offset) cur->position = p->next_offset;
-        char topic[256];
-        snprintf(topic, sizeof topic, "%s", cur->topic->name);
-        c->t->h->reader_eof(c->t, topic, cur->partition, p->next_offset, c->t->h->opaque);
+        cur->r->h->eof(cur->r, p->next_offset, cur->r->opaque);
     }
     return n;
 }
@@ -726,11 +728,13 @@ static void on_control(evutil_socket_t fd, short what, void *arg) {
                 c->member->pending_revoke = pa->tps;
                 c->member->npending_revoke = pa->n;
                 pa->tps = NULL;
-                /* The handler may call revoke_done() (freeing the list) at once. */
+                /* The handler may answer (freeing the list) at once. */
                 rill_tp_t *copy = malloc(pa->n * sizeof *copy);
                 if (copy) {
                     memcpy(copy, c->member->pending_revoke, pa->n * sizeof *copy);
-                    c->t->h->revoked(c->t, copy, pa->n, c->revoke_lost, c->t->h->opaque);
+                    rill_revoke_t rv = c->member->revoke_id = ++c->revoke_seq;
+                    c->t->h->revoke_request(c->t, copy, pa->n, c->revoke_lost, rv,
+                                            c->t->h->opaque);
                     free(copy);
                 }
             }
@@ -986,10 +990,12 @@ static rill_err_t mem_unsubscribe(rill_transport_t *t) {
     return RILL_OK;
 }
 
-static void mem_revoke_done(rill_transport_t *t) {
+/* Only the answer to the revoke the member waits on releases it: a late answer to
+ * an earlier one (answered already, or replaced) does nothing. */
+static void mem_revoke_answer(rill_transport_t *t, rill_revoke_t rv) {
     mem_ctx_t *c = t->impl;
     mem_member_t *m = c->member;
-    if (!m || !m->revoke_outstanding) return;
+    if (!m || !m->revoke_outstanding || !m->pending_revoke || rv != m->revoke_id) return;
     remove_assigned(c, m->pending_revoke, m->npending_revoke);
     free(m->pending_revoke);
     m->pending_revoke = NULL;
@@ -1101,13 +1107,13 @@ static rill_err_t mem_confirm(rill_transport_t *t, char *errstr, size_t errlen) 
     return RILL_OK;
 }
 
-static rill_err_t mem_reader_open(rill_transport_t *t, const char *topic,
-                                  int32_t partition, int64_t offset) {
+static rill_err_t mem_reader_start(rill_transport_t *t, rill_reader_t *r,
+                                   int64_t offset) {
     mem_ctx_t *c = t->impl;
-    mem_topic_t *tp = topic_find(c->broker, topic);
+    mem_topic_t *tp = topic_find(c->broker, r->topic);
+    int32_t partition = r->partition;
     if (!tp) return RILL_ENOENT;
     if (partition < 0 || partition >= tp->nparts) return RILL_EINVAL;
-    if (cursor_index(c->readers, c->nreaders, tp, partition) >= 0) return RILL_EEXIST;
     if (c->nreaders == c->capreaders) {
         size_t cap = c->capreaders ? c->capreaders * 2 : 8;
         mem_cursor_t *nr = realloc(c->readers, cap * sizeof *nr);
@@ -1118,19 +1124,19 @@ static rill_err_t mem_reader_open(rill_transport_t *t, const char *topic,
     mem_part_t *p = &tp->parts[partition];
     if (offset == RILL_OFFSET_BEGINNING || offset < part_low(p)) offset = part_low(p);
     if (offset == RILL_OFFSET_END || offset > p->next_offset) offset = p->next_offset;
-    c->readers[c->nreaders++] = (mem_cursor_t){tp, partition, offset, false, false, true};
+    c->readers[c->nreaders++] =
+        (mem_cursor_t){tp, partition, offset, false, false, true, r};
     wake(c);
     return RILL_OK;
 }
 
-static rill_err_t mem_reader_close(rill_transport_t *t, const char *topic,
-                                   int32_t partition) {
+static void mem_reader_stop(rill_transport_t *t, rill_reader_t *r) {
     mem_ctx_t *c = t->impl;
-    mem_topic_t *tp = topic_find(c->broker, topic);
-    int idx = tp ? cursor_index(c->readers, c->nreaders, tp, partition) : -1;
-    if (idx < 0) return RILL_ENOENT;
-    c->readers[idx] = c->readers[--c->nreaders];
-    return RILL_OK;
+    for (size_t i = 0; i < c->nreaders; i++)
+        if (c->readers[i].r == r) {
+            c->readers[i] = c->readers[--c->nreaders];
+            return;
+        }
 }
 
 static rill_err_t mem_watermarks(rill_transport_t *t, const char *topic,
@@ -1194,15 +1200,15 @@ const struct rill_transport_ops rill_transport_memory = {
     .flush = mem_flush,
     .subscribe = mem_subscribe,
     .unsubscribe = mem_unsubscribe,
-    .revoke_done = mem_revoke_done,
     .pause = mem_pause,
     .resume = mem_resume,
     .seek = mem_seek,
     .commit = mem_commit,
     .committed = mem_committed,
-    .reader_open = mem_reader_open,
-    .reader_close = mem_reader_close,
     .watermarks = mem_watermarks,
     .close = mem_close,
     .confirm = mem_confirm,
+    .reader_start = mem_reader_start,
+    .reader_stop = mem_reader_stop,
+    .revoke_answer = mem_revoke_answer,
 };

@@ -18,15 +18,29 @@
  *  - handlers->assigned() is called with newly assigned partitions. Delivery for
  *    each starts at the group's committed offset (earliest when none), unless the
  *    core calls seek() or pause() for it before returning from assigned().
- *  - handlers->revoked() is called before partitions move away. The transport
- *    keeps the partitions (and accepts commit() for them) until the core calls
- *    revoke_done(), which it may do inside revoked() or later from the loop.
+ *  - handlers->revoke_request() is called before partitions move away, with an
+ *    identifier of that revoke (a rill_revoke_t, never 0, a new one each call).
+ *    The transport keeps the partitions (and accepts commit() for them) until the
+ *    core calls revoke_answer() with that identifier, which it may do inside
+ *    revoke_request() or later from the loop.  An answer naming an earlier revoke
+ *    is stale: it releases nothing.
  *  - handlers->messages() receives batches; messages of one partition arrive in
  *    offset order, never for a paused partition after pause() returns.
  *
- * Readers (reader_open) read one partition outside any group: table changelog
- * recovery and standby replicas.  handlers->reader_eof() is called each time a
- * reader has delivered everything up to the current end of the partition.
+ * Readers read one partition outside any group: table changelog recovery, standby
+ * replicas, GlobalTable copies, the workers topic, reply topics.  Each is a handle
+ * (rill_reader_t) the core allocates and fills (topic, partition, handlers,
+ * opaque) before reader_start(); the transport calls r->h->messages() with
+ * messages of r's partition only, and r->h->eof() each time r has delivered
+ * everything up to the current end of the partition.  Several readers may read
+ * the same partition, each from its own offset; each gets every message from its
+ * offset on.  reader_stop() may be called from inside one of r's handlers; once it
+ * returns the transport must not touch r again.
+ *
+ * ABI 1-2 transports route readers by topic name (reader_open, reader_close,
+ * handlers->reader_messages and reader_eof) and answer revokes with revoke_done():
+ * the core adapts them to handles and identifiers (core/backend.c), so they keep
+ * working unchanged; see docs/plugins.md.
  */
 #ifndef RILL_TRANSPORT_H
 #define RILL_TRANSPORT_H
@@ -39,10 +53,15 @@ RILL_BEGIN_DECLS
 
 /** Version of struct rill_transport_ops.  Slots are only ever appended: a plugin
  * built against an older version registers fine, and the core reads no slot past
- * its version.  1: up to close; 2: session_ms, poll_ms, confirm. */
-#define RILL_TRANSPORT_ABI 2
+ * its version.  1: up to close; 2: session_ms, poll_ms, confirm; 3: reader_start,
+ * reader_stop, revoke_answer (reader handles, identified revokes). */
+#define RILL_TRANSPORT_ABI 3
 
 typedef struct rill_transport rill_transport_t;
+typedef struct rill_reader rill_reader_t;
+
+/** @brief Identifies one revoke_request() (ABI 3); never 0. */
+typedef uint64_t rill_revoke_t;
 
 /** @brief Feature bits. */
 #define RILL_TF_GROUPS 0x1u      /**< groups span processes (not just one process) */
@@ -99,16 +118,21 @@ typedef struct rill_topic_spec {
 typedef void (*rill_delivery_cb)(rill_err_t err, const char *errmsg, int32_t partition,
                                  int64_t offset, void *opaque);
 
-/** @brief What the transport calls; all on the loop thread. */
+/** @brief What the transport calls; all on the loop thread.  Slots are only
+ * appended.  A handler table given to rill_transport_new() sets messages,
+ * assigned, revoke_request, writable and error; revoked, reader_messages and
+ * reader_eof are what ABI 1-2 transports call, and the core fills them (with its
+ * adapter) for those: leave them NULL. */
 typedef struct rill_transport_handlers {
     void (*messages)(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *opaque);
     void (*assigned)(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *opaque);
-    /** @p lost: the partitions were already taken away (session expired). */
+    /** ABI 1-2 transports: revoke_request() without an identifier. */
     void (*revoked)(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
                     void *opaque);
+    /** ABI 1-2 transports: messages of any of their readers. */
     void (*reader_messages)(rill_transport_t *t, const rill_msg_t *msgs, size_t n,
                             void *opaque);
-    /** @p end is the offset after the last message in the partition now. */
+    /** ABI 1-2 transports: @p end is the offset after the last message now. */
     void (*reader_eof)(rill_transport_t *t, const char *topic, int32_t partition,
                        int64_t end, void *opaque);
     /** A produce() that returned RILL_EFULL may now be retried. */
@@ -117,7 +141,35 @@ typedef struct rill_transport_handlers {
     void (*error)(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
                   void *opaque);
     void *opaque;
+    /** Partitions move away (see the contract above); answer with revoke_answer(t,
+     * @p rv).  @p lost: they were already taken away (session expired). */
+    void (*revoke_request)(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
+                           rill_revoke_t rv, void *opaque);
 } rill_transport_handlers_t;
+
+/** @brief What a reader's transport calls for it, on the loop thread (ABI 3). */
+typedef struct rill_reader_handlers {
+    /** Messages of r's partition, in offset order. */
+    void (*messages)(rill_reader_t *r, const rill_msg_t *msgs, size_t n, void *opaque);
+    /** r delivered everything before @p end, the offset after the last message of
+     * its partition now.  Called again after more messages and a new end. */
+    void (*eof)(rill_reader_t *r, int64_t end, void *opaque);
+} rill_reader_handlers_t;
+
+/** @brief A reader: allocated and filled by the core, valid from reader_start()
+ * until reader_stop() returns. */
+struct rill_reader {
+    rill_transport_t *t;
+    const char *topic;
+    int32_t partition;
+    const rill_reader_handlers_t *h;
+    void *opaque; /**< handed to r->h's functions */
+    void *impl;   /**< the transport's: its state for this reader (NULL at start) */
+    /* Core-private from here (the ABI 1-2 adapter, core/backend.c). */
+    int64_t core_next;
+    bool core_closed;
+    struct rill_reader *core_link;
+};
 
 struct rill_transport_ops {
     unsigned abi;       /**< RILL_TRANSPORT_ABI (1 to it) */
@@ -148,7 +200,8 @@ struct rill_transport_ops {
                             size_t errlen);
     /** Leave the group: revoked() for everything assigned, then nothing more. */
     rill_err_t (*unsubscribe)(rill_transport_t *t);
-    /** The core finished handling the last revoked() call. */
+    /** ABI 1-2: the core finished handling the last revoked() call (ABI 3:
+     * revoke_answer, this may be NULL). */
     void (*revoke_done)(rill_transport_t *t);
     rill_err_t (*pause)(rill_transport_t *t, const rill_tp_t *tps, size_t n);
     rill_err_t (*resume)(rill_transport_t *t, const rill_tp_t *tps, size_t n);
@@ -162,8 +215,8 @@ struct rill_transport_ops {
     rill_err_t (*committed)(rill_transport_t *t, const char *group, const char *topic,
                             int32_t partition, int64_t *out);
 
-    /** Read @p topic/@p partition from @p offset (or RILL_OFFSET_BEGINNING) outside
-     * the group. */
+    /** ABI 1-2: read @p topic/@p partition from @p offset outside the group, one
+     * reader per partition (ABI 3: reader_start, these may be NULL). */
     rill_err_t (*reader_open)(rill_transport_t *t, const char *topic, int32_t partition,
                               int64_t offset);
     rill_err_t (*reader_close)(rill_transport_t *t, const char *topic, int32_t partition);
@@ -204,6 +257,19 @@ struct rill_transport_ops {
      * RILL_ERETRY: the group cannot tell now (rebalancing): ask again later.
      * Blocking, bounded by the transport's timeout. */
     rill_err_t (*confirm)(rill_transport_t *t, char *errstr, size_t errlen);
+
+    /* ABI 3: required slots appended after confirm. */
+
+    /** Start reader @p r (r->topic, r->partition, r->h, r->opaque are set; r->impl
+     * is NULL and the transport's) at @p offset, RILL_OFFSET_BEGINNING or
+     * RILL_OFFSET_END.  Other readers of the same partition are unaffected.
+     * RILL_ENOENT: no such topic; RILL_EINVAL: no such partition. */
+    rill_err_t (*reader_start)(rill_transport_t *t, rill_reader_t *r, int64_t offset);
+    /** Stop @p r: none of its handlers is called afterwards (see the contract). */
+    void (*reader_stop)(rill_transport_t *t, rill_reader_t *r);
+    /** The core finished handling revoke_request() @p rv.  A stale @p rv (an earlier
+     * revoke's) releases nothing. */
+    void (*revoke_answer)(rill_transport_t *t, rill_revoke_t rv);
 };
 
 struct rill_transport {
@@ -214,12 +280,14 @@ struct rill_transport {
     struct event_base *base;
     const rill_transport_handlers_t *h;
     const char *client_id; /**< unique per app instance: "<app>-<host>-<pid>-<n>" */
+    void *core;            /**< core-private (backend.c: readers, the ABI 1-2 adapter) */
 };
 
 /** @brief Register a transport.  RILL_EINVAL: an ABI outside 1-RILL_TRANSPORT_ABI,
  * no scheme, or a required slot missing (every slot up to close but the optional
- * watermarks and txn_*; watermarks with RILL_TF_WATERMARKS, txn_* with RILL_TF_TXN);
- * RILL_EEXIST: the scheme is taken. */
+ * watermarks and txn_*; watermarks with RILL_TF_WATERMARKS, txn_* with RILL_TF_TXN;
+ * ABI 3: reader_start, reader_stop and revoke_answer instead of reader_open,
+ * reader_close and revoke_done); RILL_EEXIST: the scheme is taken. */
 RILL_API rill_err_t rill_register_transport(const struct rill_transport_ops *ops);
 RILL_API const struct rill_transport_ops *rill_transport_find(const char *scheme);
 
@@ -231,6 +299,19 @@ RILL_API rill_transport_t *rill_transport_new(const char *url, const rill_conf_t
                                               const char *client_id, char *errstr,
                                               size_t errlen);
 RILL_API void rill_transport_destroy(rill_transport_t *t);
+
+/** @brief Open a reader of @p topic/@p partition from @p offset on a standalone
+ * transport (conformance tests, tools): @p h gets its messages and EOFs with
+ * @p opaque.  @p h must outlive the reader.  Destroying the transport closes its
+ * readers. */
+RILL_API rill_err_t rill_reader_open(rill_transport_t *t, const char *topic,
+                                     int32_t partition, int64_t offset,
+                                     const rill_reader_handlers_t *h, void *opaque,
+                                     rill_reader_t **out);
+/** @brief Close @p r (may be called from its handlers); NULL is a no-op. */
+RILL_API void rill_reader_close(rill_reader_t *r);
+/** @brief Answer revoke_request() @p rv (a standalone transport's owner). */
+RILL_API void rill_transport_revoke_answer(rill_transport_t *t, rill_revoke_t rv);
 
 /** @brief Kafka's default partitioner: murmur2(key) & 0x7fffffff % partitions. */
 RILL_API int32_t rill_partition_for_key(const void *key, size_t len, int32_t partitions);

@@ -297,10 +297,9 @@ static void no_stall_no_fence(void **state) {
  * earlier reader of the partition could), and only then read for real. */
 typedef struct late_open {
     rill_transport_t *t;
-    char topic[128];
-    int32_t partition;
+    rill_reader_t *r;
     int64_t offset;
-    bool eof; /* the stale report; else the real open */
+    bool eof; /* the stale report; else the real start */
 } late_open_t;
 
 static void on_late(evutil_socket_t fd, short what, void *arg) {
@@ -308,27 +307,25 @@ static void on_late(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     late_open_t *l = arg;
     if (l->eof)
-        l->t->h->reader_eof(l->t, l->topic, l->partition, 0, l->t->h->opaque);
+        l->r->h->eof(l->r, 0, l->r->opaque);
     else
-        rill_transport_find("memory")->reader_open(l->t, l->topic, l->partition,
-                                                   l->offset);
+        rill_transport_find("memory")->reader_start(l->t, l->r, l->offset);
     free(l);
 }
 
-static void later(rill_transport_t *t, const char *topic, int32_t partition,
-                  int64_t offset, bool eof, int ms) {
+static void later(rill_transport_t *t, rill_reader_t *r, int64_t offset, bool eof,
+                  int ms) {
     late_open_t *l = calloc(1, sizeof *l);
     assert_non_null(l);
-    *l = (late_open_t){.t = t, .partition = partition, .offset = offset, .eof = eof};
-    snprintf(l->topic, sizeof l->topic, "%s", topic);
+    *l = (late_open_t){.t = t, .r = r, .offset = offset, .eof = eof};
     struct timeval tv = {0, ms * 1000};
     event_base_once(t->base, -1, EV_TIMEOUT, on_late, l, &tv);
 }
 
-static rill_err_t stale_eof_reader_open(rill_transport_t *t, const char *topic,
-                                        int32_t partition, int64_t offset) {
-    later(t, topic, partition, offset, true, 0);
-    later(t, topic, partition, offset, false, 50);
+static rill_err_t stale_eof_reader_start(rill_transport_t *t, rill_reader_t *r,
+                                         int64_t offset) {
+    later(t, r, offset, true, 0);
+    later(t, r, offset, false, 50);
     return RILL_OK;
 }
 
@@ -352,7 +349,7 @@ static void stale_end_of_changelog_does_not_finish_recovery(void **state) {
     if (!rill_transport_find("stale-eof")) {
         stale_eof_ops = *rill_transport_find("memory");
         stale_eof_ops.scheme = "stale-eof";
-        stale_eof_ops.reader_open = stale_eof_reader_open;
+        stale_eof_ops.reader_start = stale_eof_reader_start;
         assert_int_equal(rill_register_transport(&stale_eof_ops), RILL_OK);
     }
     char url[sizeof broker];

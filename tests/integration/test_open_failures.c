@@ -33,13 +33,8 @@ static void h_tps(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *o) 
     handler_calls++;
 }
 static void h_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
-                      void *o) {
-    (void)t, (void)tps, (void)n, (void)lost, (void)o;
-    handler_calls++;
-}
-static void h_eof(rill_transport_t *t, const char *topic, int32_t p, int64_t end,
-                  void *o) {
-    (void)t, (void)topic, (void)p, (void)end, (void)o;
+                      rill_revoke_t rv, void *o) {
+    (void)t, (void)tps, (void)n, (void)lost, (void)rv, (void)o;
     handler_calls++;
 }
 static void h_writable(rill_transport_t *t, void *o) {
@@ -54,9 +49,7 @@ static void h_error(rill_transport_t *t, rill_err_t err, bool fatal, const char 
 static const rill_transport_handlers_t handlers = {
     .messages = h_messages,
     .assigned = h_tps,
-    .revoked = h_revoked,
-    .reader_messages = h_messages,
-    .reader_eof = h_eof,
+    .revoke_request = h_revoked,
     .writable = h_writable,
     .error = h_error,
 };

@@ -15,11 +15,10 @@
 #include "run_until.h"
 
 /* memory:// whose changelog readers never deliver: recovery cannot finish. */
-static rill_err_t silent_reader_open(rill_transport_t *t, const char *topic,
-                                     int32_t partition, int64_t offset) {
+static rill_err_t silent_reader_open(rill_transport_t *t, rill_reader_t *r,
+                                     int64_t offset) {
     (void)t;
-    (void)topic;
-    (void)partition;
+    (void)r;
     (void)offset;
     return RILL_OK;
 }
@@ -64,7 +63,7 @@ static void not_ready_while_a_table_partition_recovers(void **state) {
     (void)state;
     stuck = *rill_transport_find("memory");
     stuck.scheme = "stuck-recovery";
-    stuck.reader_open = silent_reader_open;
+    stuck.reader_start = silent_reader_open;
     assert_int_equal(rill_register_transport(&stuck), RILL_OK);
     struct event_base *base = event_base_new();
     recovering_logs = 0;

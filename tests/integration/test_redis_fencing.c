@@ -59,22 +59,13 @@ static void on_assigned(rill_transport_t *t, const rill_tp_t *tps, size_t n, voi
 }
 
 static void on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
-                       void *op) {
+                       rill_revoke_t rv, void *op) {
     (void)tps;
     member_t *m = op;
     m->revokes++;
     m->lost_revokes += lost;
     m->nowned -= (int)n;
-    t->ops->revoke_done(t);
-}
-
-static void on_eof(rill_transport_t *t, const char *topic, int32_t p, int64_t end,
-                   void *op) {
-    (void)t;
-    (void)topic;
-    (void)p;
-    (void)end;
-    (void)op;
+    rill_transport_revoke_answer(t, rv);
 }
 
 static void on_error(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
@@ -101,9 +92,7 @@ static member_t *member_open(void) {
     m->h = (rill_transport_handlers_t){
         .messages = on_messages,
         .assigned = on_assigned,
-        .revoked = on_revoked,
-        .reader_messages = on_messages,
-        .reader_eof = on_eof,
+        .revoke_request = on_revoked,
         .error = on_error,
         .opaque = m,
     };

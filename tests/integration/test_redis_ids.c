@@ -65,22 +65,26 @@ static void on_assigned(rill_transport_t *t, const rill_tp_t *tps, size_t n, voi
 }
 
 static void on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
-                       void *op) {
+                       rill_revoke_t rv, void *op) {
     (void)tps;
     (void)n;
     (void)lost;
     (void)op;
-    t->ops->revoke_done(t);
+    rill_transport_revoke_answer(t, rv);
 }
 
-static void on_eof(rill_transport_t *t, const char *topic, int32_t p, int64_t end,
-                   void *op) {
-    (void)t;
-    (void)topic;
-    (void)p;
+static void on_reader_messages(rill_reader_t *r, const rill_msg_t *msgs, size_t n,
+                               void *op) {
+    on_messages(r->t, msgs, n, op);
+}
+
+static void on_eof(rill_reader_t *r, int64_t end, void *op) {
+    (void)r;
     (void)end;
     ((member_t *)op)->eofs++;
 }
+
+static const rill_reader_handlers_t reader_h = {on_reader_messages, on_eof};
 
 static void on_error(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
                      void *op) {
@@ -108,9 +112,7 @@ static member_t *member_open(void) {
     m->h = (rill_transport_handlers_t){
         .messages = on_messages,
         .assigned = on_assigned,
-        .revoked = on_revoked,
-        .reader_messages = on_messages,
-        .reader_eof = on_eof,
+        .revoke_request = on_revoked,
         .error = on_error,
         .opaque = m,
     };
@@ -223,8 +225,10 @@ static void reader_fails_loudly_on_an_unpackable_id(void **state) {
     xadd("*", "a");
     xadd("9999999999999-123456789", "poison");
     member_t *m = member_open();
-    assert_int_equal(m->t->ops->reader_open(m->t, "in", 0, RILL_OFFSET_BEGINNING),
-                     RILL_OK);
+    rill_reader_t *r = NULL;
+    assert_int_equal(
+        rill_reader_open(m->t, "in", 0, RILL_OFFSET_BEGINNING, &reader_h, m, &r),
+        RILL_OK);
     RUN_UNTIL(m->base, m->fatal, 10000);
     assert_true(m->fatal);
     assert_non_null(strstr(m->fatal_msg, "in:0"));

@@ -351,11 +351,10 @@ static void a_token_guards_everything_but_health(void **state) {
 }
 
 /* memory:// whose changelog readers never deliver: recovery never finishes. */
-static rill_err_t silent_reader_open(rill_transport_t *t, const char *topic,
-                                     int32_t partition, int64_t offset) {
+static rill_err_t silent_reader_open(rill_transport_t *t, rill_reader_t *r,
+                                     int64_t offset) {
     (void)t;
-    (void)topic;
-    (void)partition;
+    (void)r;
     (void)offset;
     return RILL_OK;
 }
@@ -365,7 +364,7 @@ static void ready_is_503_with_a_reason_until_tables_recover(void **state) {
     static struct rill_transport_ops stuck;
     stuck = *rill_transport_find("memory");
     stuck.scheme = "web-stuck";
-    stuck.reader_open = silent_reader_open;
+    stuck.reader_start = silent_reader_open;
     assert_int_equal(rill_register_transport(&stuck), RILL_OK);
     web_t w;
     web_start(&w, "web-stuck://web-ready", 2, NULL);

@@ -112,11 +112,10 @@ static void a_page_answers_a_table_row_and_404_without_one(void **state) {
     web_stop(&w);
 }
 
-static rill_err_t silent_reader_open(rill_transport_t *t, const char *topic,
-                                     int32_t partition, int64_t offset) {
+static rill_err_t silent_reader_open(rill_transport_t *t, rill_reader_t *r,
+                                     int64_t offset) {
     (void)t;
-    (void)topic;
-    (void)partition;
+    (void)r;
     (void)offset;
     return RILL_OK;
 }
@@ -126,7 +125,7 @@ static void a_table_read_of_a_partition_not_recovered_is_421(void **state) {
     static struct rill_transport_ops stuck;
     stuck = *rill_transport_find("memory");
     stuck.scheme = "views-stuck";
-    stuck.reader_open = silent_reader_open;
+    stuck.reader_start = silent_reader_open;
     assert_int_equal(rill_register_transport(&stuck), RILL_OK);
     web_t w;
     web_start(&w, "views-stuck://views", 2, NULL);

@@ -569,11 +569,9 @@ static void rebalance_during_recovery_restarts_it_correctly(void **state) {
 
 /* A transport that never delivers changelog reads: recovery cannot progress. */
 static struct rill_transport_ops stall_ops;
-static rill_err_t stall_reader_open(rill_transport_t *t, const char *topic, int32_t p,
-                                    int64_t off) {
+static rill_err_t stall_reader_open(rill_transport_t *t, rill_reader_t *r, int64_t off) {
     (void)t;
-    (void)topic;
-    (void)p;
+    (void)r;
     (void)off;
     return RILL_OK;
 }
@@ -583,7 +581,7 @@ static void stalled_recovery_fails_loudly_naming_the_table(void **state) {
     if (!rill_transport_find("stall")) {
         stall_ops = *rill_transport_find("memory");
         stall_ops.scheme = "stall";
-        stall_ops.reader_open = stall_reader_open;
+        stall_ops.reader_start = stall_reader_open;
         assert_int_equal(rill_register_transport(&stall_ops), RILL_OK);
     }
     snprintf(broker, sizeof broker, "stall://stall-%u", seq);

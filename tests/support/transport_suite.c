@@ -42,16 +42,13 @@ typedef struct member {
     char client_id[64];
     rec_t *msgs;
     size_t nmsgs;
-    rec_t *rmsgs; /* reader messages */
-    size_t nrmsgs;
     rill_tp_t owned[256];
     char owned_names[256][128];
     size_t nowned;
     int assigns, revokes;
-    bool defer_revoke; /* test holds revoke_done */
+    bool defer_revoke; /* test holds the answer */
     bool revoke_pending;
-    int eofs;
-    int64_t last_eof_end;
+    rill_revoke_t first_rv, last_rv; /* identifiers revoke_request() handed */
     int delivered, delivery_errors;
     int64_t last_offset;
     int64_t first_offset;
@@ -89,22 +86,34 @@ static void on_messages(rill_transport_t *t, const rill_msg_t *msgs, size_t n, v
         record(&m->msgs[m->nmsgs++], &msgs[i]);
 }
 
-static void on_reader(rill_transport_t *t, const rill_msg_t *msgs, size_t n, void *op) {
-    (void)t;
-    member_t *m = op;
-    for (size_t i = 0; i < n && m->nrmsgs < MAXREC; i++)
-        record(&m->rmsgs[m->nrmsgs++], &msgs[i]);
+/* One reader and what it got. */
+typedef struct rd {
+    rill_reader_t *r;
+    rec_t *msgs;
+    size_t n;
+    int eofs;
+    int64_t last_eof_end;
+    int foreign; /* messages of another topic or partition than the reader's */
+} rd_t;
+
+static void on_reader(rill_reader_t *r, const rill_msg_t *msgs, size_t n, void *op) {
+    rd_t *rd = op;
+    assert_ptr_equal(rd->r ? rd->r : r, r);
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].partition != r->partition || strcmp(msgs[i].topic, r->topic))
+            rd->foreign++;
+        if (rd->n < MAXREC) record(&rd->msgs[rd->n++], &msgs[i]);
+    }
 }
 
-static void on_eof(rill_transport_t *t, const char *topic, int32_t p, int64_t end,
-                   void *op) {
-    (void)t;
-    (void)topic;
-    (void)p;
-    member_t *m = op;
-    m->eofs++;
-    m->last_eof_end = end;
+static void on_eof(rill_reader_t *r, int64_t end, void *op) {
+    (void)r;
+    rd_t *rd = op;
+    rd->eofs++;
+    rd->last_eof_end = end;
 }
+
+static const rill_reader_handlers_t reader_h = {on_reader, on_eof};
 
 static void on_assigned(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *op) {
     (void)t;
@@ -133,16 +142,20 @@ static void drop_owned(member_t *m, const char *topic, int32_t p) {
 }
 
 static void on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
-                       void *op) {
+                       rill_revoke_t rv, void *op) {
     (void)lost;
     member_t *m = op;
     m->revokes++;
+    assert_true(rv != 0);
+    assert_true(rv != m->last_rv); /* a new identifier each time */
+    if (!m->first_rv) m->first_rv = rv;
+    m->last_rv = rv;
     for (size_t i = 0; i < n; i++)
         drop_owned(m, tps[i].topic, tps[i].partition);
     if (m->defer_revoke)
         m->revoke_pending = true;
     else
-        t->ops->revoke_done(t);
+        rill_transport_revoke_answer(t, rv);
 }
 
 static void on_writable(rill_transport_t *t, void *op) {
@@ -174,6 +187,7 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
 typedef struct fixture {
     struct event_base *base;
     member_t members[3];
+    rd_t readers[4];
     char topic[96];
     char group[96];
 } fixture_t;
@@ -182,13 +196,10 @@ static member_t *member_open(fixture_t *f, int i) {
     member_t *m = &f->members[i];
     memset(m, 0, sizeof *m);
     m->msgs = calloc(MAXREC, sizeof *m->msgs);
-    m->rmsgs = calloc(MAXREC, sizeof *m->rmsgs);
     m->h = (rill_transport_handlers_t){
         .messages = on_messages,
         .assigned = on_assigned,
-        .revoked = on_revoked,
-        .reader_messages = on_reader,
-        .reader_eof = on_eof,
+        .revoke_request = on_revoked,
         .writable = on_writable,
         .error = on_error,
         .opaque = m,
@@ -206,8 +217,7 @@ static void member_close(member_t *m) {
     if (m->t) rill_transport_destroy(m->t);
     m->t = NULL;
     free(m->msgs);
-    free(m->rmsgs);
-    m->msgs = m->rmsgs = NULL;
+    m->msgs = NULL;
 }
 
 static int setup(void **state) {
@@ -223,7 +233,9 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture_t *f = *state;
     for (int i = 0; i < 3; i++)
-        member_close(&f->members[i]);
+        member_close(&f->members[i]); /* closes its readers */
+    for (int i = 0; i < 4; i++)
+        free(f->readers[i].msgs);
     event_base_free(f->base);
     free(f);
     return 0;
@@ -271,6 +283,25 @@ static void produce(fixture_t *f, member_t *m, const char *topic, int32_t p,
          tries++)
         RUN_UNTIL(f, false, 1);
     assert_int_equal(rc, RILL_OK);
+}
+
+/* Reader @p i of the fixture, on @p m's transport. */
+static rd_t *reader(fixture_t *f, int i, member_t *m, const char *topic, int32_t p,
+                    int64_t offset) {
+    rd_t *rd = &f->readers[i];
+    memset(rd, 0, sizeof *rd);
+    rd->msgs = calloc(MAXREC, sizeof *rd->msgs);
+    rill_err_t rc = rill_reader_open(m->t, topic, p, offset, &reader_h, rd, &rd->r);
+    if (rc != RILL_OK) fail_msg("reader of %s[%d]: %s", topic, p, rill_err_name(rc));
+    assert_non_null(rd->r);
+    assert_string_equal(rd->r->topic, topic);
+    assert_int_equal(rd->r->partition, p);
+    return rd;
+}
+
+static void reader_close(rd_t *rd) {
+    rill_reader_close(rd->r);
+    rd->r = NULL;
 }
 
 static void subscribe(member_t *m, const char *group, const char *topic) {
@@ -458,7 +489,7 @@ static void revoked_partitions_are_not_reassigned_before_revoke_done(void **stat
      * held: a revoke held for longer than the group's timeouts is, rightly, given up
      * on by the broker, which then hands everything to b. */
     a->defer_revoke = false;
-    a->t->ops->revoke_done(a->t);
+    rill_transport_revoke_answer(a->t, a->last_rv);
     RUN_UNTIL(f, b->nowned == 1 && a->nowned == 1, g_wait_ms + 10000);
     if (b->nowned != 1 || a->nowned != 1)
         fail_msg("after revoke_done: a owns %zu (assigned %d times, revoked %d, revoke "
@@ -537,29 +568,27 @@ static void reader_reads_partition_and_reports_eof(void **state) {
     for (int i = 0; i < 20; i++)
         produce(f, a, f->topic, 1, "k", "v");
     RUN_UNTIL(f, a->delivered == 20, 10000);
-    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 1, RILL_OFFSET_BEGINNING),
-                     RILL_OK);
-    RUN_UNTIL(f, a->eofs > 0, 10000);
-    assert_int_equal(a->nrmsgs, 20);
-    assert_int_equal(a->last_eof_end, a->rmsgs[19].offset + 1);
+    rd_t *r = reader(f, 0, a, f->topic, 1, RILL_OFFSET_BEGINNING);
+    RUN_UNTIL(f, r->eofs > 0, 10000);
+    assert_int_equal(r->n, 20);
+    assert_int_equal(r->last_eof_end, r->msgs[19].offset + 1);
     assert_int_equal(a->nmsgs, 0); /* not a group member */
     /* a reader keeps following (standby replicas) */
     for (int i = 0; i < 5; i++)
         produce(f, a, f->topic, 1, "k", "w");
-    RUN_UNTIL(f, a->nrmsgs >= 25, 10000);
-    assert_int_equal(a->nrmsgs, 25);
-    assert_int_equal(a->t->ops->reader_close(a->t, f->topic, 1), RILL_OK);
+    RUN_UNTIL(f, r->n >= 25, 10000);
+    assert_int_equal(r->n, 25);
+    reader_close(r);
 }
 
 static void reader_on_empty_partition_reports_eof(void **state) {
     fixture_t *f = *state;
     member_t *a = member_open(f, 0);
     declare(a, f->topic, 1, true);
-    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, RILL_OFFSET_BEGINNING),
-                     RILL_OK);
-    RUN_UNTIL(f, a->eofs > 0, 10000);
-    assert_int_equal(a->eofs, 1);
-    assert_int_equal(a->nrmsgs, 0);
+    rd_t *r = reader(f, 0, a, f->topic, 0, RILL_OFFSET_BEGINNING);
+    RUN_UNTIL(f, r->eofs > 0, 10000);
+    assert_int_equal(r->eofs, 1);
+    assert_int_equal(r->n, 0);
 }
 
 static void reader_from_offset_skips_earlier(void **state) {
@@ -570,10 +599,130 @@ static void reader_from_offset_skips_earlier(void **state) {
         produce(f, a, f->topic, 0, "k", "v");
     RUN_UNTIL(f, a->delivered == 10, 10000);
     int64_t from = a->offsets[6]; /* the last four */
-    assert_int_equal(a->t->ops->reader_open(a->t, f->topic, 0, from), RILL_OK);
-    RUN_UNTIL(f, a->eofs > 0, 10000);
-    assert_int_equal(a->nrmsgs, 4);
-    assert_int_equal(a->rmsgs[0].offset, from);
+    rd_t *r = reader(f, 0, a, f->topic, 0, from);
+    RUN_UNTIL(f, r->eofs > 0, 10000);
+    assert_int_equal(r->n, 4);
+    assert_int_equal(r->msgs[0].offset, from);
+}
+
+static void reader_gets_only_its_partition(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 3, false);
+    for (int i = 0; i < 6; i++)
+        produce(f, a, f->topic, i % 3, "k", i % 3 == 1 ? "one" : "other");
+    RUN_UNTIL(f, a->delivered == 6, 10000);
+    rd_t *r1 = reader(f, 0, a, f->topic, 1, RILL_OFFSET_BEGINNING);
+    rd_t *r2 = reader(f, 1, a, f->topic, 2, RILL_OFFSET_BEGINNING);
+    RUN_UNTIL(f, r1->eofs > 0 && r2->eofs > 0, 10000);
+    assert_int_equal(r1->n, 2);
+    assert_int_equal(r2->n, 2);
+    assert_int_equal(r1->foreign, 0);
+    assert_int_equal(r2->foreign, 0);
+    assert_memory_equal(r1->msgs[0].value, "one", 3);
+    assert_memory_equal(r2->msgs[1].value, "other", 5);
+}
+
+static void two_readers_of_one_partition_both_get_it(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 2, true);
+    for (int i = 0; i < 10; i++)
+        produce(f, a, f->topic, 0, "k", "v");
+    RUN_UNTIL(f, a->delivered == 10, 10000);
+    /* a standby and a global copy of one changelog partition, say */
+    rd_t *r1 = reader(f, 0, a, f->topic, 0, RILL_OFFSET_BEGINNING);
+    RUN_UNTIL(f, r1->eofs > 0, 10000);
+    rd_t *r2 = reader(f, 1, a, f->topic, 0, a->offsets[4]);
+    RUN_UNTIL(f, r2->eofs > 0, 10000);
+    assert_int_equal(r1->n, 10);
+    assert_int_equal(r2->n, 6);
+    assert_int_equal(r2->msgs[0].offset, a->offsets[4]);
+    assert_int_equal(r2->last_eof_end, r1->last_eof_end);
+    for (int i = 0; i < 3; i++)
+        produce(f, a, f->topic, 0, "k", "w");
+    RUN_UNTIL(f, r1->n >= 13 && r2->n >= 9, 10000);
+    assert_int_equal(r1->n, 13);
+    assert_int_equal(r2->n, 9);
+    for (size_t i = 0; i < 9; i++) /* the same messages, in order, once each */
+        assert_int_equal(r2->msgs[i].offset, r1->msgs[i + 4].offset);
+    assert_int_equal(r1->foreign + r2->foreign, 0);
+}
+
+static void closing_one_reader_leaves_the_other_running(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 1, true);
+    for (int i = 0; i < 4; i++)
+        produce(f, a, f->topic, 0, "k", "v");
+    RUN_UNTIL(f, a->delivered == 4, 10000);
+    rd_t *r1 = reader(f, 0, a, f->topic, 0, RILL_OFFSET_BEGINNING);
+    rd_t *r2 = reader(f, 1, a, f->topic, 0, RILL_OFFSET_BEGINNING);
+    RUN_UNTIL(f, r1->eofs > 0 && r2->eofs > 0, 10000);
+    assert_int_equal(r1->n, 4);
+    assert_int_equal(r2->n, 4);
+    reader_close(r1);
+    for (int i = 0; i < 5; i++)
+        produce(f, a, f->topic, 0, "k", "w");
+    RUN_UNTIL(f, r2->n >= 9 && r2->last_eof_end == r2->msgs[8].offset + 1, 10000);
+    assert_int_equal(r2->n, 9);
+    assert_int_equal(r2->last_eof_end, r2->msgs[8].offset + 1); /* at the new end */
+    assert_int_equal(r1->n, 4);                                 /* closed: nothing more */
+    assert_int_equal(r1->eofs, 1);
+}
+
+static void eof_is_reported_per_reader(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 2, true);
+    for (int i = 0; i < 3; i++)
+        produce(f, a, f->topic, 0, "k", "v");
+    RUN_UNTIL(f, a->delivered == 3, 10000);
+    rd_t *full = reader(f, 0, a, f->topic, 0, RILL_OFFSET_BEGINNING);
+    rd_t *empty = reader(f, 1, a, f->topic, 1, RILL_OFFSET_BEGINNING);
+    RUN_UNTIL(f, full->eofs > 0 && empty->eofs > 0, 10000);
+    assert_int_equal(full->eofs, 1);
+    assert_int_equal(empty->eofs, 1);
+    assert_int_equal(full->last_eof_end, a->last_offset + 1);
+    assert_int_equal(empty->n, 0);
+    /* more in partition 0: its reader reports a new end; the other's says nothing */
+    produce(f, a, f->topic, 0, "k", "w");
+    RUN_UNTIL(f, full->eofs > 1, 10000);
+    assert_int_equal(full->eofs, 2);
+    assert_int_equal(full->last_eof_end, a->last_offset + 1);
+    RUN_UNTIL(f, false, 100);
+    assert_int_equal(empty->eofs, 1);
+}
+
+/* A revoke answered late, after the next one came, releases nothing. */
+static void stale_revoke_answer_does_not_release_the_current_revoke(void **state) {
+    fixture_t *f = *state;
+    member_t *a = member_open(f, 0), *b = member_open(f, 1);
+    declare(a, f->topic, 2, false);
+    subscribe(a, f->group, f->topic);
+    RUN_UNTIL(f, a->nowned == 2, g_wait_ms + 10000);
+    subscribe(b, f->group, f->topic); /* a revoke, answered at once */
+    RUN_UNTIL(f, a->revokes > 0 && b->nowned == 1 && a->nowned == 1, g_wait_ms + 10000);
+    assert_int_equal(b->nowned, 1);
+    rill_revoke_t early = a->first_rv;
+    member_close(b); /* a gets everything back */
+    RUN_UNTIL(f, a->nowned == 2, g_wait_ms + 10000);
+    assert_int_equal(a->nowned, 2);
+    a->defer_revoke = true;
+    member_t *c = member_open(f, 2);
+    subscribe(c, f->group, f->topic);
+    RUN_UNTIL(f, a->revoke_pending, g_wait_ms + 10000);
+    assert_true(a->revoke_pending);
+    assert_true(a->last_rv != early);
+    rill_transport_revoke_answer(a->t, early); /* stale */
+    RUN_UNTIL(f, c->nowned > 0, 500);
+    assert_int_equal(c->nowned, 0); /* a still holds them */
+    a->revoke_pending = false;
+    a->defer_revoke = false;
+    rill_transport_revoke_answer(a->t, a->last_rv);
+    RUN_UNTIL(f, c->nowned == 1 && a->nowned == 1, g_wait_ms + 10000);
+    assert_int_equal(c->nowned, 1);
+    assert_int_equal(a->nowned, 1);
 }
 
 int rill_transport_conformance(const char *url, const rill_conf_t *conf,
@@ -607,6 +756,14 @@ int rill_transport_conformance(const char *url, const rill_conf_t *conf,
                                         teardown),
         cmocka_unit_test_setup_teardown(reader_from_offset_skips_earlier, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(reader_gets_only_its_partition, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_readers_of_one_partition_both_get_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(closing_one_reader_leaves_the_other_running,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(eof_is_reported_per_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            stale_revoke_answer_does_not_release_the_current_revoke, setup, teardown),
     };
     if (getenv("RILL_TEST_FILTER")) cmocka_set_test_filter(getenv("RILL_TEST_FILTER"));
     return cmocka_run_group_tests_name(url, tests, NULL, NULL);

@@ -160,14 +160,14 @@ static void on_queue(evutil_socket_t fd, short what, void *arg) {
     char buf[64];
     while (read(fd, buf, sizeof buf) > 0) {
     }
-    kq->drain(kq->k);
+    kq->drain(kq);
 }
 
 static void on_more(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     kq_t *kq = arg;
-    kq->drain(kq->k);
+    kq->drain(kq);
 }
 
 /* A drain stops after its budget; the rest waits for a zero timer, which libevent
@@ -180,7 +180,7 @@ void rill__kafka_queue_more(kq_t *kq) {
 }
 
 static rill_err_t queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
-                             void (*drain)(kctx_t *k)) {
+                             void (*drain)(kq_t *kq)) {
     if (pipe(kq->fds) != 0) return RILL_EIO;
     for (int i = 0; i < 2; i++)
         fcntl(kq->fds[i], F_SETFL, O_NONBLOCK);
@@ -196,9 +196,9 @@ static rill_err_t queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
 }
 
 rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
-                                  void (*drain)(kctx_t *k)) {
+                                  void (*drain)(kq_t *kq)) {
     rill_err_t rc = queue_wire(k, kq, q, drain);
-    if (rc == RILL_OK) drain(k); /* anything that arrived before wiring */
+    if (rc == RILL_OK) drain(kq); /* anything that arrived before wiring */
     return rc;
 }
 
@@ -301,7 +301,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     free(d);
 }
 
-static void drain_producer(kctx_t *k) {
+static void drain_producer(kq_t *kq) {
+    kctx_t *k = kq->k;
     int i = 0;
     for (; i < 64 && rd_kafka_poll(k->producer, 0) > 0; i++) {
     }
@@ -729,14 +730,11 @@ const struct rill_transport_ops rill_transport_kafka = {
     .flush = kafka_flush,
     .subscribe = rill__kafka_subscribe,
     .unsubscribe = rill__kafka_unsubscribe,
-    .revoke_done = rill__kafka_revoke_done,
     .pause = rill__kafka_pause,
     .resume = rill__kafka_resume,
     .seek = rill__kafka_seek,
     .commit = rill__kafka_commit,
     .committed = rill__kafka_committed,
-    .reader_open = rill__kafka_reader_open,
-    .reader_close = rill__kafka_reader_close,
     .watermarks = kafka_watermarks,
     .txn_begin = kafka_txn_begin,
     .txn_offsets = kafka_txn_offsets,
@@ -746,4 +744,7 @@ const struct rill_transport_ops rill_transport_kafka = {
     .session_ms = rill__kafka_session_ms,
     .poll_ms = rill__kafka_poll_ms,
     .confirm = rill__kafka_confirm,
+    .reader_start = rill__kafka_reader_start,
+    .reader_stop = rill__kafka_reader_stop,
+    .revoke_answer = rill__kafka_revoke_answer,
 };

@@ -4,8 +4,9 @@
  * Rebalancing: librdkafka's range assignor with the eager protocol, so topics of
  * equal partition counts land partition-for-partition on the same member
  * (co-partitioning for tables).  On revoke the partitions stay assigned until the
- * core calls revoke_done(); commits made meanwhile are synchronous, so they land
- * before the partitions move (the mock answers REBALANCE_IN_PROGRESS otherwise). */
+ * core answers the revoke (revoke_answer); commits made meanwhile are synchronous, so
+ * they land before the partitions move (the mock answers REBALANCE_IN_PROGRESS
+ * otherwise). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,20 +118,24 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (k->pending_revoke) rd_kafka_topic_partition_list_destroy(k->pending_revoke);
     k->pending_revoke = rd_kafka_topic_partition_list_copy(parts);
     k->revoking = true;
+    k->revoke_id = ++k->revoke_seq;
     if (!k->subscribed || !parts->cnt) { /* closing: nobody to ask */
-        rill__kafka_revoke_done(k->t);
+        rill__kafka_revoke_answer(k->t, k->revoke_id);
         return;
     }
     rill_tp_t *tps = to_tps(parts);
     if (tps)
-        k->t->h->revoked(k->t, tps, (size_t)parts->cnt, rd_kafka_assignment_lost(rk),
-                         k->t->h->opaque);
+        k->t->h->revoke_request(k->t, tps, (size_t)parts->cnt,
+                                rd_kafka_assignment_lost(rk), k->revoke_id,
+                                k->t->h->opaque);
     free(tps);
 }
 
-void rill__kafka_revoke_done(rill_transport_t *t) {
+/* Only the answer to the open revoke releases it (a late one to an earlier revoke
+ * would give back partitions the core still works on). */
+void rill__kafka_revoke_answer(rill_transport_t *t, rill_revoke_t rv) {
     kctx_t *k = t->impl;
-    if (!k->revoking || !k->consumer) return;
+    if (!k->revoking || !k->consumer || rv != k->revoke_id) return;
     k->revoking = false;
     if (!strcmp(rd_kafka_rebalance_protocol(k->consumer), "COOPERATIVE")) {
         /* only what is still assigned: leaving after unsubscribe() already gave
@@ -161,7 +166,8 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rill__kafka_error(opaque, err, rd_kafka_err2str(err));
 }
 
-static void drain_consumer(kctx_t *k) {
+static void drain_consumer(kq_t *kq) {
+    kctx_t *k = kq->k;
     rd_kafka_message_t *ms[BATCH];
     for (int b = 0; b < BUDGET && k->consumer; b++) {
         /* Batches for speed; when the head of the queue is not a message (a
@@ -264,8 +270,11 @@ rill_err_t rill__kafka_unsubscribe(rill_transport_t *t) {
     if (!rd_kafka_assignment(k->consumer, &a) && a && a->cnt && !k->revoking) {
         k->pending_revoke = rd_kafka_topic_partition_list_copy(a);
         k->revoking = true;
+        k->revoke_id = ++k->revoke_seq;
         rill_tp_t *tps = to_tps(a);
-        if (tps) t->h->revoked(t, tps, (size_t)a->cnt, false, t->h->opaque);
+        if (tps)
+            t->h->revoke_request(t, tps, (size_t)a->cnt, false, k->revoke_id,
+                                 t->h->opaque);
         free(tps);
     }
     if (a) rd_kafka_topic_partition_list_destroy(a);
@@ -383,105 +392,143 @@ rill_err_t rill__kafka_committed(rill_transport_t *t, const char *group,
 /* ---- readers (outside the group)
  * ------------------------------------------------------------ */
 
-static void drain_reader_main(kctx_t *k) {
-    for (int i = 0; i < 64 && rd_kafka_poll(k->reader, 0) > 0; i++) {
+static void drain_reader_main(kq_t *kq) {
+    krclient_t *c = kq->owner;
+    for (int i = 0; i < 64 && rd_kafka_poll(c->rk, 0) > 0; i++) {
     }
 }
 
-static void drain_readers(kctx_t *k) {
+/* The reader of partition @p partition of @p rkt on client @p c, or NULL (closed
+ * meanwhile, by a handler: what is left of the batch for it is dropped). */
+static kreader_t *reader_of(kctx_t *k, krclient_t *c, rd_kafka_topic_t *rkt,
+                            int32_t partition) {
+    const char *topic = rd_kafka_topic_name(rkt);
+    for (kreader_t *r = k->readers; r; r = r->next)
+        if (r->client == c && r->r->partition == partition && !strcmp(r->r->topic, topic))
+            return r;
+    return NULL;
+}
+
+/* One client's messages, in runs of one partition: each run to its reader only. */
+static void drain_readers(kq_t *kq) {
+    kctx_t *k = kq->k;
+    krclient_t *c = kq->owner;
     rd_kafka_message_t *ms[BATCH];
-    for (int b = 0; b < BUDGET && k->reader; b++) {
-        ssize_t n = rd_kafka_consume_batch_queue(k->rq.q, 0, ms, BATCH);
+    for (int b = 0; b < BUDGET; b++) {
+        ssize_t n = rd_kafka_consume_batch_queue(c->rq.q, 0, ms, BATCH);
         if (n <= 0) return;
-        size_t run = 0;
-        for (ssize_t i = 0; i <= n; i++) {
-            bool eof = i < n && ms[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-            bool bad = i < n && ms[i]->err && !eof;
-            if (i == n || eof || bad) { /* deliver the run of messages before it */
-                if (run) {
-                    size_t nm = to_msgs(k, &ms[i - run], run);
-                    if (nm) k->t->h->reader_messages(k->t, k->batch, nm, k->t->h->opaque);
-                }
-                run = 0;
-                if (eof)
-                    k->t->h->reader_eof(k->t, rd_kafka_topic_name(ms[i]->rkt),
-                                        ms[i]->partition, ms[i]->offset, k->t->h->opaque);
-                else if (bad)
-                    rill__kafka_error(k, ms[i]->err, rd_kafka_message_errstr(ms[i]));
-            } else {
-                run++;
+        for (ssize_t i = 0, j; i < n; i = j) {
+            rd_kafka_message_t *m = ms[i];
+            j = i + 1;
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                kreader_t *kr = reader_of(k, c, m->rkt, m->partition);
+                if (kr) kr->r->h->eof(kr->r, m->offset, kr->r->opaque);
+                continue;
             }
+            if (m->err) {
+                rill__kafka_error(k, m->err, rd_kafka_message_errstr(m));
+                continue;
+            }
+            while (j < n && !ms[j]->err && ms[j]->rkt == m->rkt &&
+                   ms[j]->partition == m->partition)
+                j++;
+            kreader_t *kr = reader_of(k, c, m->rkt, m->partition);
+            size_t nm = kr ? to_msgs(k, &ms[i], (size_t)(j - i)) : 0;
+            if (nm) kr->r->h->messages(kr->r, k->batch, nm, kr->r->opaque);
         }
         for (ssize_t i = 0; i < n; i++)
             rd_kafka_message_destroy(ms[i]);
         if (n < BATCH) return;
     }
-    rill__kafka_queue_more(&k->rq);
+    rill__kafka_queue_more(&c->rq);
 }
 
-static rill_err_t reader_client(kctx_t *k) {
-    if (k->reader) return RILL_OK;
+static void client_free(krclient_t *c) {
+    rill__kafka_queue_unwire(&c->rq);
+    rill__kafka_queue_unwire(&c->rmq);
+    if (c->rk) rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+/* A client that does not read @p topic/@p partition yet (a new one if all do). */
+static rill_err_t reader_client(kctx_t *k, const char *topic, int32_t partition,
+                                krclient_t **out) {
+    for (krclient_t *c = k->rclients; c; c = c->next) {
+        bool busy = false;
+        for (kreader_t *r = k->readers; r && !busy; r = r->next)
+            busy = r->client == c && r->r->partition == partition &&
+                   !strcmp(r->r->topic, topic);
+        if (!busy) {
+            *out = c;
+            return RILL_OK;
+        }
+    }
     if (!k->batch && !(k->batch = calloc(BATCH, sizeof *k->batch))) return RILL_ENOMEM;
-    rd_kafka_conf_t *c = rd_kafka_conf_dup(k->base_conf);
-    setdef(c, "enable.partition.eof", "true");
-    setdef(c, "enable.auto.commit", "false");
-    if (!k->user_qmin) setdef(c, "queued.min.messages", "1000000");
+    krclient_t *c = calloc(1, sizeof *c);
+    if (!c) return RILL_ENOMEM;
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(k->base_conf);
+    setdef(conf, "enable.partition.eof", "true");
+    setdef(conf, "enable.auto.commit", "false");
+    if (!k->user_qmin) setdef(conf, "queued.min.messages", "1000000");
     char err[256];
     rill_err_t rc =
-        rill__kafka_client(k, RD_KAFKA_CONSUMER, c, &k->reader, err, sizeof err);
-    if (rc) return rc;
-    if ((rc = rill__kafka_queue_wire(k, &k->rmq, rd_kafka_queue_get_main(k->reader),
-                                     drain_reader_main)))
+        rill__kafka_client(k, RD_KAFKA_CONSUMER, conf, &c->rk, err, sizeof err);
+    c->rq.owner = c->rmq.owner = c; /* before wiring: it drains at once */
+    if (rc == RILL_OK)
+        rc = rill__kafka_queue_wire(k, &c->rmq, rd_kafka_queue_get_main(c->rk),
+                                    drain_reader_main);
+    if (rc == RILL_OK)
+        rc = rill__kafka_queue_wire(k, &c->rq, rd_kafka_queue_new(c->rk), drain_readers);
+    if (rc != RILL_OK) {
+        client_free(c);
         return rc;
-    return rill__kafka_queue_wire(k, &k->rq, rd_kafka_queue_new(k->reader),
-                                  drain_readers);
+    }
+    c->next = k->rclients;
+    k->rclients = c;
+    *out = c;
+    return RILL_OK;
 }
 
-rill_err_t rill__kafka_reader_open(rill_transport_t *t, const char *topic,
-                                   int32_t partition, int64_t offset) {
+rill_err_t rill__kafka_reader_start(rill_transport_t *t, rill_reader_t *rr,
+                                    int64_t offset) {
     kctx_t *k = t->impl;
-    for (kreader_t *r = k->readers; r; r = r->next)
-        if (r->partition == partition && !strcmp(r->topic, topic)) return RILL_EEXIST;
-    rill_err_t rc = reader_client(k);
+    krclient_t *c = NULL;
+    rill_err_t rc = reader_client(k, rr->topic, rr->partition, &c);
     if (rc) return rc;
     kreader_t *r = calloc(1, sizeof *r);
-    if (!r || !(r->topic = strdup(topic))) {
-        free(r);
-        return RILL_ENOMEM;
-    }
-    r->partition = partition;
-    r->rkt = rd_kafka_topic_new(k->reader, topic, NULL);
-    if (!r->rkt ||
-        rd_kafka_consume_start_queue(r->rkt, partition, kafka_offset(offset), k->rq.q)) {
+    if (!r) return RILL_ENOMEM;
+    r->r = rr;
+    r->client = c;
+    r->rkt = rd_kafka_topic_new(c->rk, rr->topic, NULL);
+    if (!r->rkt || rd_kafka_consume_start_queue(r->rkt, rr->partition,
+                                                kafka_offset(offset), c->rq.q)) {
         rc = rill__kafka_err(rd_kafka_last_error());
         if (r->rkt) rd_kafka_topic_destroy(r->rkt);
-        free(r->topic);
         free(r);
         return rc ? rc : RILL_ETRANSPORT;
     }
     r->next = k->readers;
     k->readers = r;
+    rr->impl = r;
     return RILL_OK;
 }
 
 static void reader_free(kreader_t *r) {
-    rd_kafka_consume_stop(r->rkt, r->partition);
+    rd_kafka_consume_stop(r->rkt, r->r->partition);
     rd_kafka_topic_destroy(r->rkt);
-    free(r->topic);
     free(r);
 }
 
-rill_err_t rill__kafka_reader_close(rill_transport_t *t, const char *topic,
-                                    int32_t partition) {
+void rill__kafka_reader_stop(rill_transport_t *t, rill_reader_t *rr) {
     kctx_t *k = t->impl;
     for (kreader_t **pp = &k->readers; *pp; pp = &(*pp)->next) {
         kreader_t *r = *pp;
-        if (r->partition != partition || strcmp(r->topic, topic)) continue;
+        if (r->r != rr) continue;
         *pp = r->next;
         reader_free(r);
-        return RILL_OK;
+        rr->impl = NULL;
+        return;
     }
-    return RILL_ENOENT;
 }
 
 void rill__kafka_consumer_close(kctx_t *k) {
@@ -494,10 +541,11 @@ void rill__kafka_consumer_close(kctx_t *k) {
         k->readers = r->next;
         reader_free(r);
     }
-    rill__kafka_queue_unwire(&k->rq);
-    rill__kafka_queue_unwire(&k->rmq);
-    if (k->reader) rd_kafka_destroy(k->reader);
-    k->reader = NULL;
+    while (k->rclients) {
+        krclient_t *c = k->rclients;
+        k->rclients = c->next;
+        client_free(c);
+    }
     if (k->consumer) {
         k->subscribed = false; /* no handler runs from here on */
         rill__kafka_queue_unwire(&k->cq);

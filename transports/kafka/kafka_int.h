@@ -17,15 +17,25 @@ typedef struct kq {
     int fds[2];
     struct event *ev;
     struct event *more; /* zero timer: drain again after the loop polled I/O */
-    void (*drain)(struct kctx *k);
+    void (*drain)(struct kq *kq);
     struct kctx *k;
+    void *owner; /* readers: the krclient_t it belongs to */
 } kq_t;
 
+/* A client readers run on, outside the group.  librdkafka reads a partition once
+ * per client, so a second reader of a partition gets a client of its own (rare:
+ * every reader of the core reads another partition). */
+typedef struct krclient {
+    rd_kafka_t *rk;
+    kq_t rq, rmq; /* its messages; its main queue (errors, logs) */
+    struct krclient *next;
+} krclient_t;
+
+/* One reader: the core's handle, on one client. */
 typedef struct kreader {
-    char *topic;
-    int32_t partition;
+    rill_reader_t *r;
+    krclient_t *client;
     rd_kafka_topic_t *rkt;
-    bool eof_sent;
     struct kreader *next;
 } kreader_t;
 
@@ -45,11 +55,13 @@ typedef struct kctx {
     /* state */
     rill_transport_t *t;
     char *bootstrap;
-    rd_kafka_t *producer, *consumer, *reader;
-    kq_t pq, cq, rq, rmq;
+    rd_kafka_t *producer, *consumer;
+    kq_t pq, cq;
+    krclient_t *rclients;
     char *group;
     bool subscribed;
-    bool revoking; /* revoked() called, revoke_done() not yet */
+    bool revoking; /* revoke_request() called, revoke_answer() not yet */
+    rill_revoke_t revoke_id, revoke_seq; /* the revoke being answered; the last */
     rd_kafka_topic_partition_list_t *pending_revoke;
     kreader_t *readers;
     bool want_writable;
@@ -71,7 +83,7 @@ typedef struct kctx {
 rill_err_t rill__kafka_client(kctx_t *k, rd_kafka_type_t type, rd_kafka_conf_t *conf,
                               rd_kafka_t **out, char *errstr, size_t errlen);
 rill_err_t rill__kafka_queue_wire(kctx_t *k, kq_t *kq, rd_kafka_queue_t *q,
-                                  void (*drain)(kctx_t *k));
+                                  void (*drain)(kq_t *kq));
 void rill__kafka_queue_unwire(kq_t *kq);
 void rill__kafka_queue_more(kq_t *kq);
 void rill__kafka_error(kctx_t *k, rd_kafka_resp_err_t err, const char *reason);
@@ -82,7 +94,7 @@ rill_err_t rill__kafka_subscribe(rill_transport_t *t, const char *group,
                                  const char *const *topics, size_t n, char *errstr,
                                  size_t errlen);
 rill_err_t rill__kafka_unsubscribe(rill_transport_t *t);
-void rill__kafka_revoke_done(rill_transport_t *t);
+void rill__kafka_revoke_answer(rill_transport_t *t, rill_revoke_t rv);
 rill_err_t rill__kafka_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n);
 rill_err_t rill__kafka_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n);
 rill_err_t rill__kafka_seek(rill_transport_t *t, const char *topic, int32_t partition,
@@ -91,10 +103,9 @@ rill_err_t rill__kafka_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
                               size_t n);
 rill_err_t rill__kafka_committed(rill_transport_t *t, const char *group,
                                  const char *topic, int32_t partition, int64_t *out);
-rill_err_t rill__kafka_reader_open(rill_transport_t *t, const char *topic,
-                                   int32_t partition, int64_t offset);
-rill_err_t rill__kafka_reader_close(rill_transport_t *t, const char *topic,
-                                    int32_t partition);
+rill_err_t rill__kafka_reader_start(rill_transport_t *t, rill_reader_t *r,
+                                    int64_t offset);
+void rill__kafka_reader_stop(rill_transport_t *t, rill_reader_t *r);
 void rill__kafka_consumer_close(kctx_t *k);
 int64_t rill__kafka_session_ms(rill_transport_t *t);
 int64_t rill__kafka_poll_ms(rill_transport_t *t);

@@ -6,7 +6,7 @@
  * XGROUP SETID moves the group's last-delivered ID to it, and it switches to
  * XREADGROUP > on the group connection, where entries enter the pending list and
  * are XACKed at commit.  Readers (changelog recovery, standbys) stay on XREAD: a
- * short read is the end of the partition (reader_eof), after which they follow it
+ * short read is the end of the partition (the reader's eof()), after which they follow it
  * with a blocking XREAD.
  *
  * A reply is matched to the streams it was asked for by (pointer, gen): pause, seek
@@ -386,7 +386,7 @@ static size_t deliver(rctx_t *r, rstream_t *s, const redisReply *entries, bool g
     if (b.n) {
         const rill_transport_handlers_t *h = r->t->h;
         if (s->reader)
-            h->reader_messages(r->t, b.msgs, b.n, h->opaque);
+            s->handle->h->messages(s->handle, b.msgs, b.n, s->handle->opaque);
         else
             h->messages(r->t, b.msgs, b.n, h->opaque);
     }
@@ -660,8 +660,7 @@ static void on_tail_read(redisAsyncContext *ac, void *reply, void *priv) {
                 start_group(r, s);
             } else if (!s->at_eof) {
                 s->at_eof = true;
-                const rill_transport_handlers_t *h = r->t->h;
-                h->reader_eof(r->t, s->topic, s->partition, s->next, h->opaque);
+                s->handle->h->eof(s->handle, s->next, s->handle->opaque);
             }
         }
     }
@@ -708,18 +707,38 @@ static void issue_tail(rctx_t *r) {
         argv[a++] = block;
     }
     argv[a++] = "STREAMS";
+    /* A stream two readers follow is named once, from the lower position: both
+     * take their entries from the reply (each skips what it had). */
+    int64_t *from = calloc(n, sizeof *from);
+    size_t nk = 0, k0 = (size_t)a;
+    if (!from) {
+        free(q);
+        free(argv);
+        free(ids);
+        return;
+    }
     for (int pass = 0; pass < 2; pass++)
         for (rstream_t *s = pass ? r->readers : r->parts; s; s = s->next_s) {
             bool want = follow      ? (s->reader && s->at_eof)
                         : s->reader ? !s->at_eof
                                     : range_readable(r, s, now);
             if (!want || s->poisoned) continue;
-            rill__redis_id_format(s->next - 1, ids[q->n], sizeof ids[0]);
             q->items[q->n++] = (ritem_t){s, s->gen};
-            argv[a++] = s->key;
+            size_t k = 0;
+            while (k < nk && strcmp(argv[k0 + k], s->key))
+                k++;
+            if (k == nk) {
+                argv[a++] = s->key;
+                from[nk++] = s->next;
+            } else if (s->next < from[k]) {
+                from[k] = s->next;
+            }
         }
-    for (size_t i = 0; i < q->n; i++)
+    for (size_t i = 0; i < nk; i++) {
+        rill__redis_id_format(from[i] - 1, ids[i], sizeof ids[0]);
         argv[a++] = ids[i];
+    }
+    free(from);
     if (rill__redis_send(&r->tail, on_tail_read, q, a, argv, NULL)) {
         r->tail.busy = true;
         r->tail.blocking = follow;
@@ -802,28 +821,28 @@ rill_err_t rill__redis_seek(rill_transport_t *t, const char *topic, int32_t part
     return RILL_OK;
 }
 
-rill_err_t rill__redis_reader_open(rill_transport_t *t, const char *topic,
-                                   int32_t partition, int64_t offset) {
+rill_err_t rill__redis_reader_start(rill_transport_t *t, rill_reader_t *rr,
+                                    int64_t offset) {
     rctx_t *r = t->impl;
-    if (rill__redis_find(r->readers, topic, partition)) return RILL_EEXIST;
-    rstream_t *s = rill__redis_stream_new(r, topic, partition, offset, true);
+    rstream_t *s = rill__redis_stream_new(r, rr->topic, rr->partition, offset, true);
     if (!s) return RILL_ENOMEM;
+    s->handle = rr;
+    rr->impl = s;
     s->next_s = r->readers;
     r->readers = s;
     rill__redis_kick(r);
     return RILL_OK;
 }
 
-rill_err_t rill__redis_reader_close(rill_transport_t *t, const char *topic,
-                                    int32_t partition) {
+void rill__redis_reader_stop(rill_transport_t *t, rill_reader_t *rr) {
     rctx_t *r = t->impl;
     for (rstream_t **pp = &r->readers; *pp; pp = &(*pp)->next_s)
-        if ((*pp)->partition == partition && !strcmp((*pp)->topic, topic)) {
+        if (*pp == rr->impl) {
             rstream_t *s = *pp;
             *pp = s->next_s;
             rill__redis_stream_free(s);
+            rr->impl = NULL;
             rill__redis_kick(r);
-            return RILL_OK;
+            return;
         }
-    return RILL_ENOENT;
 }

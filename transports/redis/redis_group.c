@@ -11,8 +11,8 @@
  * Every heartbeat.interval.ms a member refreshes its keys, reads the live members
  * and computes the assignment every member computes (range, per topic, over the
  * sorted ids: co-partitioned topics land together).  Partitions it owns but should
- * not are revoked (revoked(), then released at revoke_done()); partitions it should
- * own are acquired once their owner key is free, claiming the previous owner's
+ * not are revoked (revoke_request(), then released at its revoke_answer()); partitions it
+ * should own are acquired once their owner key is free, claiming the previous owner's
  * pending entries with XAUTOCLAIM.  A member whose ownership key was taken (it
  * stopped heartbeating for a session) gets revoked(lost). */
 #include <stdio.h>
@@ -231,12 +231,15 @@ static void revoke(rctx_t *r, rstream_t **streams, size_t n, bool lost) {
     rill_log(r->t->log, RILL_LOG_INFO, r->t->name, "group %s: %s %zu partition(s)",
              r->group, lost ? "lost" : "revoking", n);
     const rill_transport_handlers_t *h = r->t->h;
-    h->revoked(r->t, tps, n, lost, h->opaque); /* may call revoke_done() inside */
+    r->revoke_id = ++r->revoke_seq;
+    /* may answer inside */
+    h->revoke_request(r->t, tps, n, lost, r->revoke_id, h->opaque);
 }
 
-void rill__redis_revoke_done(rill_transport_t *t) {
+/* Only the answer to the open revoke releases its partitions. */
+void rill__redis_revoke_answer(rill_transport_t *t, rill_revoke_t rv) {
     rctx_t *r = t->impl;
-    if (!r->revoking) return;
+    if (!r->revoking || rv != r->revoke_id) return;
     rill_tp_t *tps = r->revoking;
     size_t n = r->nrevoking;
     bool lost = r->revoke_lost;
@@ -642,7 +645,7 @@ rill_err_t rill__redis_unsubscribe(rill_transport_t *t) {
     if (!r->subscribed) return RILL_OK;
     r->subscribed = false;
     if (r->hb_ev) evtimer_del(r->hb_ev);
-    if (r->revoking) return RILL_OK; /* revoke_done() revokes the rest, then leaves */
+    if (r->revoking) return RILL_OK; /* the answer revokes the rest, then leaves */
     size_t m = 0;
     for (rstream_t *s = r->parts; s; s = s->next_s)
         m++;

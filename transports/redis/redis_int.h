@@ -41,9 +41,10 @@ typedef struct rstream {
     const struct rbind *bind; /* the topic's binding (lives with the transport) */
     char *owner_key;          /* partitions: "rill:<group>:owner:<topic>:<p>" */
     bool reader;
+    rill_reader_t *handle; /* readers: the core's (one stream each) */
     rmode_t mode;
     bool paused;
-    bool at_eof;       /* readers: reader_eof() sent for the current end */
+    bool at_eof;       /* readers: eof() sent for the current end */
     bool poisoned;     /* holds an entry ID beyond the offsets: never read past it */
     bool unconfirmed;  /* confirm() found the assignment lost: revoked(lost) next */
     uint64_t lease_ns; /* partitions: the owner key lives at least until then (mono) */
@@ -146,13 +147,14 @@ typedef struct rctx {
     struct event *confirm_ev; /* confirm() said not owner: revoked(lost) from here */
     bool lease_wait;      /* a read was held back for a short lease: kick when renewed */
     rstream_t *parts;     /* owned partitions (including ones being revoked) */
-    rstream_t *readers;   /* reader_open()ed */
+    rstream_t *readers;   /* reader_start()ed (several may read one stream) */
     rstream_t *releasing; /* revoked: released once no XREADGROUP can still cover it */
     struct event *rel_ev; /* ... re-sending CLIENT UNBLOCK until then */
     rill_tp_t *revoking;
     size_t nrevoking;
     bool revoke_lost;
-    int acquiring; /* acquire scripts in flight */
+    rill_revoke_t revoke_id, revoke_seq; /* the revoke being answered; the last */
+    int acquiring;                       /* acquire scripts in flight */
     rill_tp_t *acquired;
     size_t nacquired;
     struct rbatch *scratch; /* message views of the reply being delivered */
@@ -212,7 +214,7 @@ rill_err_t rill__redis_subscribe(rill_transport_t *t, const char *group,
                                  const char *const *topics, size_t n, char *errstr,
                                  size_t errlen);
 rill_err_t rill__redis_unsubscribe(rill_transport_t *t);
-void rill__redis_revoke_done(rill_transport_t *t);
+void rill__redis_revoke_answer(rill_transport_t *t, rill_revoke_t rv);
 rill_err_t rill__redis_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
                               size_t n);
 rill_err_t rill__redis_committed(rill_transport_t *t, const char *group,
@@ -236,10 +238,9 @@ rill_err_t rill__redis_pause(rill_transport_t *t, const rill_tp_t *tps, size_t n
 rill_err_t rill__redis_resume(rill_transport_t *t, const rill_tp_t *tps, size_t n);
 rill_err_t rill__redis_seek(rill_transport_t *t, const char *topic, int32_t partition,
                             int64_t offset);
-rill_err_t rill__redis_reader_open(rill_transport_t *t, const char *topic,
-                                   int32_t partition, int64_t offset);
-rill_err_t rill__redis_reader_close(rill_transport_t *t, const char *topic,
-                                    int32_t partition);
+rill_err_t rill__redis_reader_start(rill_transport_t *t, rill_reader_t *rr,
+                                    int64_t offset);
+void rill__redis_reader_stop(rill_transport_t *t, rill_reader_t *rr);
 void rill__redis_pel_add(rstream_t *s, int64_t id);
 /* The owner key of a partition, set or refreshed by a script sent at @p sent_ns,
  * lives at least until then plus the session: reads that move the group (XREADGROUP,
