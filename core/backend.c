@@ -225,12 +225,12 @@ rill_err_t rill__tr_attach(rill_transport_t *t, const rill_transport_handlers_t 
     tr_core_t *c = calloc(1, sizeof *c);
     if (!c) return RILL_ENOMEM;
     c->user = h;
-    c->h = *h;
+    if (h) c->h = *h; /* NULL: an open that fails before anything is called */
     c->h.revoked = legacy_revoked;
     c->h.reader_messages = legacy_messages;
     c->h.reader_eof = legacy_eof;
     t->core = c;
-    t->h = legacy(t) ? &c->h : h;
+    t->h = legacy(t) && h ? &c->h : h;
     return RILL_OK;
 }
 
