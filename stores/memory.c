@@ -1,10 +1,14 @@
 /* memory:// store: table partitions in process memory.
  *
  * Point reads and writes (the table hot path: a get and a put per event) go
- * through an open-addressing hash index over a dense entry array.  Ordered range
- * scans (window expiry, iteration) are rare, so a scan collects the matching
- * entries and sorts them by key (memcmp, then shorter first, like RocksDB's
- * default comparator) instead of paying for an ordered structure on every write.
+ * through an open-addressing hash index over a dense entry array.  A slot holds
+ * the entry's index and the high half of its key's hash, so a probe reads an
+ * entry only when that half matches; an entry holds its key and value inline when
+ * they fit in INLINE_BYTES (no allocation per put, and the compare reads the line
+ * it is already on), else in one allocation of its own.  Ordered range scans
+ * (window expiry, iteration) are rare, so a scan collects the matching entries
+ * and sorts them by key (memcmp, then shorter first, like RocksDB's default
+ * comparator) instead of paying for an ordered structure on every write.
  * Deleting frees the entry's memory at once. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +16,21 @@
 
 #include "rill/store.h"
 
+#define INLINE_BYTES 32
+
 typedef struct ment {
-    uint8_t *key; /* key then value, one allocation */
-    uint8_t *val;
-    uint32_t klen, vlen;
     uint64_t hash;
+    uint32_t klen, vlen;
+    union {
+        uint8_t *ext;             /* key then value, one allocation */
+        uint8_t in[INLINE_BYTES]; /* key then value, when they fit */
+    } d;
 } ment_t;
+
+typedef struct mslot {
+    uint32_t idx; /* index + 1 into ents; 0 = empty */
+    uint32_t tag; /* the high half of the key's hash */
+} mslot_t;
 
 struct rill_store_part {
     char *table;
@@ -25,7 +38,7 @@ struct rill_store_part {
     bool open;
     ment_t *ents;
     size_t n, cap;
-    uint32_t *slots; /* index + 1 into ents; 0 = empty */
+    mslot_t *slots;
     size_t nslots;
     int64_t offset;
     uint64_t bytes;
@@ -35,6 +48,19 @@ struct rill_store_part {
 typedef struct mstore {
     struct rill_store_part *parts;
 } mstore_t;
+
+static bool fits_inline(size_t klen, size_t vlen) {
+    return klen + vlen <= INLINE_BYTES;
+}
+
+/* The entry's key, its value after it. */
+static const uint8_t *ment_key(const ment_t *e) {
+    return fits_inline(e->klen, e->vlen) ? e->d.in : e->d.ext;
+}
+
+static void ment_release(ment_t *e) {
+    if (!fits_inline(e->klen, e->vlen)) free(e->d.ext);
+}
 
 static uint64_t hash_key(const void *p, size_t n) {
     const uint8_t *b = p;
@@ -53,13 +79,21 @@ static int key_cmp(const void *a, size_t al, const void *b, size_t bl) {
 static size_t find_slot(const struct rill_store_part *p, const void *key, size_t klen,
                         uint64_t h) {
     size_t mask = p->nslots - 1, i = (size_t)h & mask;
+    uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
-        uint32_t s = p->slots[i];
-        if (!s) return i;
-        const ment_t *e = &p->ents[s - 1];
-        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0) return i;
+        mslot_t s = p->slots[i];
+        if (!s.idx) return i;
+        if (s.tag == tag) {
+            const ment_t *e = &p->ents[s.idx - 1];
+            if (e->hash == h && e->klen == klen && memcmp(ment_key(e), key, klen) == 0)
+                return i;
+        }
         i = (i + 1) & mask;
     }
+}
+
+static void slot_set(struct rill_store_part *p, size_t slot, size_t idx) {
+    p->slots[slot] = (mslot_t){(uint32_t)idx + 1, (uint32_t)(p->ents[idx].hash >> 32)};
 }
 
 static rill_err_t grow_index(struct rill_store_part *p, size_t want) {
@@ -67,14 +101,17 @@ static rill_err_t grow_index(struct rill_store_part *p, size_t want) {
     size_t ns = p->nslots ? p->nslots : 64;
     while (want * 4 > ns * 3)
         ns *= 2;
-    uint32_t *slots = calloc(ns, sizeof *slots);
+    mslot_t *slots = calloc(ns, sizeof *slots);
     if (!slots) return RILL_ENOMEM;
     free(p->slots);
     p->slots = slots;
     p->nslots = ns;
-    for (size_t i = 0; i < p->n; i++) {
-        size_t s = find_slot(p, p->ents[i].key, p->ents[i].klen, p->ents[i].hash);
-        p->slots[s] = (uint32_t)i + 1;
+    size_t mask = ns - 1;
+    for (size_t i = 0; i < p->n; i++) { /* keys are distinct: the first empty slot */
+        size_t s = (size_t)p->ents[i].hash & mask;
+        while (slots[s].idx)
+            s = (s + 1) & mask;
+        slot_set(p, s, i);
     }
     return RILL_OK;
 }
@@ -98,55 +135,63 @@ static void slot_remove(struct rill_store_part *p, size_t i) {
     size_t mask = p->nslots - 1, j = i;
     for (;;) {
         j = (j + 1) & mask;
-        uint32_t s = p->slots[j];
-        if (!s) break;
-        size_t home = (size_t)p->ents[s - 1].hash & mask;
+        mslot_t s = p->slots[j];
+        if (!s.idx) break;
+        size_t home = (size_t)p->ents[s.idx - 1].hash & mask;
         /* move s back to i if i lies cyclically in [home, j) */
         if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
             p->slots[i] = s;
             i = j;
         }
     }
-    p->slots[i] = 0;
+    p->slots[i] = (mslot_t){0, 0};
 }
 
 static void ent_remove(struct rill_store_part *p, size_t slot) {
-    size_t idx = p->slots[slot] - 1;
+    size_t idx = p->slots[slot].idx - 1;
     ment_t *e = &p->ents[idx];
     p->bytes -= e->klen + e->vlen;
-    free(e->key);
+    ment_release(e);
     slot_remove(p, slot);
     size_t last = p->n - 1;
     if (idx != last) { /* keep ents dense: move the last entry into the hole */
-        p->ents[idx] = p->ents[last];
-        size_t s = find_slot(p, p->ents[idx].key, p->ents[idx].klen, p->ents[idx].hash);
-        p->slots[s] = (uint32_t)idx + 1;
+        const ment_t *l = &p->ents[last];
+        size_t s = find_slot(p, ment_key(l), l->klen, l->hash);
+        p->ents[idx] = *l;
+        slot_set(p, s, idx);
     }
     p->n--;
 }
 
-/* Put with a block the caller allocated (key+value copied in). */
-static void put_block(struct rill_store_part *p, uint8_t *block, size_t klen, size_t vlen,
-                      uint64_t h) {
-    size_t s = find_slot(p, block, klen, h);
-    if (p->slots[s]) {
-        ment_t *e = &p->ents[p->slots[s] - 1];
+/* Put @p key = @p val; @p ext is the allocation to hold them when they do not fit
+ * inline (NULL when they do). */
+static void put_entry(struct rill_store_part *p, const void *key, size_t klen,
+                      const void *val, size_t vlen, uint64_t h, uint8_t *ext) {
+    size_t s = find_slot(p, key, klen, h);
+    ment_t *e;
+    if (p->slots[s].idx) {
+        e = &p->ents[p->slots[s].idx - 1];
         p->bytes -= e->klen + e->vlen;
-        free(e->key);
-        *e = (ment_t){block, block + klen, (uint32_t)klen, (uint32_t)vlen, h};
+        ment_release(e);
     } else {
-        p->ents[p->n] = (ment_t){block, block + klen, (uint32_t)klen, (uint32_t)vlen, h};
-        p->slots[s] = (uint32_t)++p->n;
+        e = &p->ents[p->n];
+        p->slots[s] = (mslot_t){(uint32_t)++p->n, (uint32_t)(h >> 32)};
     }
+    e->hash = h;
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    uint8_t *d = ext ? ext : e->d.in;
+    if (ext) e->d.ext = ext;
+    if (klen) memcpy(d, key, klen);
+    if (vlen) memcpy(d + klen, val, vlen);
     p->bytes += klen + vlen;
 }
 
-static uint8_t *make_block(const void *key, size_t klen, const void *val, size_t vlen) {
-    uint8_t *b = malloc(klen + vlen + 1);
-    if (!b) return NULL;
-    if (klen) memcpy(b, key, klen);
-    if (vlen) memcpy(b + klen, val, vlen);
-    return b;
+/* The allocation for a put that does not fit inline (*out NULL when it does). */
+static rill_err_t ext_block(size_t klen, size_t vlen, uint8_t **out) {
+    *out = NULL;
+    if (fits_inline(klen, vlen)) return RILL_OK;
+    return (*out = malloc(klen + vlen)) ? RILL_OK : RILL_ENOMEM;
 }
 
 /* ---- ops
@@ -199,46 +244,50 @@ static rill_err_t ms_get(rill_store_part_t *p, const void *key, size_t klen,
                          rill_buf_t *out) {
     if (!p->n) return RILL_ENOENT;
     size_t s = find_slot(p, key, klen, hash_key(key, klen));
-    if (!p->slots[s]) return RILL_ENOENT;
-    const ment_t *e = &p->ents[p->slots[s] - 1];
+    if (!p->slots[s].idx) return RILL_ENOENT;
+    const ment_t *e = &p->ents[p->slots[s].idx - 1];
     rill_buf_reset(out);
     rill_err_t rc = rill_buf_reserve(out, e->vlen ? e->vlen : 1);
-    if (rc == RILL_OK) rc = rill_buf_append(out, e->val, e->vlen);
+    if (rc == RILL_OK) rc = rill_buf_append(out, ment_key(e) + e->klen, e->vlen);
     return rc;
 }
 
 static rill_err_t ms_put(rill_store_part_t *p, const void *key, size_t klen,
                          const void *val, size_t vlen) {
     if (klen > UINT32_MAX || vlen > UINT32_MAX) return RILL_ETOOBIG;
-    if (reserve(p, 1) != RILL_OK) return RILL_ENOMEM;
-    uint8_t *b = make_block(key, klen, val, vlen);
-    if (!b) return RILL_ENOMEM;
-    put_block(p, b, klen, vlen, hash_key(key, klen));
+    uint8_t *ext;
+    if (reserve(p, 1) != RILL_OK || ext_block(klen, vlen, &ext) != RILL_OK)
+        return RILL_ENOMEM;
+    put_entry(p, key, klen, val, vlen, hash_key(key, klen), ext);
     return RILL_OK;
 }
 
 static rill_err_t ms_del(rill_store_part_t *p, const void *key, size_t klen) {
     if (!p->n) return RILL_OK;
     size_t s = find_slot(p, key, klen, hash_key(key, klen));
-    if (p->slots[s]) ent_remove(p, s);
+    if (p->slots[s].idx) ent_remove(p, s);
     return RILL_OK;
 }
 
 static rill_err_t ms_write(rill_store_part_t *p, const rill_store_op_t *ops, size_t n,
                            int64_t changelog_offset) {
-    /* Allocate everything first so a failure leaves the partition unchanged. */
-    size_t puts = 0;
+    /* Allocate everything first so a failure leaves the partition unchanged (only
+     * puts that do not fit inline allocate). */
+    size_t puts = 0, big = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ops[i].kind == RILL_STORE_PUT) puts++;
         if (ops[i].klen > UINT32_MAX || ops[i].vlen > UINT32_MAX) return RILL_ETOOBIG;
+        if (ops[i].kind != RILL_STORE_PUT) continue;
+        puts++;
+        if (!fits_inline(ops[i].klen, ops[i].vlen)) big++;
     }
     if (reserve(p, puts) != RILL_OK) return RILL_ENOMEM;
-    uint8_t **blocks = puts ? malloc(puts * sizeof *blocks) : NULL;
-    if (puts && !blocks) return RILL_ENOMEM;
+    uint8_t **blocks = big ? malloc(big * sizeof *blocks) : NULL;
+    if (big && !blocks) return RILL_ENOMEM;
     size_t b = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (ops[i].kind != RILL_STORE_PUT) continue;
-        if (!(blocks[b] = make_block(ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen))) {
+    for (size_t i = 0; i < n && b < big; i++) {
+        if (ops[i].kind != RILL_STORE_PUT || fits_inline(ops[i].klen, ops[i].vlen))
+            continue;
+        if (!(blocks[b] = malloc(ops[i].klen + ops[i].vlen))) {
             while (b)
                 free(blocks[--b]);
             free(blocks);
@@ -248,11 +297,12 @@ static rill_err_t ms_write(rill_store_part_t *p, const rill_store_op_t *ops, siz
     }
     b = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ops[i].kind == RILL_STORE_PUT)
-            put_block(p, blocks[b++], ops[i].klen, ops[i].vlen,
-                      hash_key(ops[i].key, ops[i].klen));
+        const rill_store_op_t *o = &ops[i];
+        if (o->kind == RILL_STORE_PUT)
+            put_entry(p, o->key, o->klen, o->val, o->vlen, hash_key(o->key, o->klen),
+                      fits_inline(o->klen, o->vlen) ? NULL : blocks[b++]);
         else
-            ms_del(p, ops[i].key, ops[i].klen);
+            ms_del(p, o->key, o->klen);
     }
     free(blocks);
     if (changelog_offset >= 0) p->offset = changelog_offset;
@@ -264,7 +314,7 @@ static const struct rill_store_part *sort_part; /* qsort has no context argument
 static int cmp_idx(const void *a, const void *b) {
     const ment_t *x = &sort_part->ents[*(const uint32_t *)a];
     const ment_t *y = &sort_part->ents[*(const uint32_t *)b];
-    return key_cmp(x->key, x->klen, y->key, y->klen);
+    return key_cmp(ment_key(x), x->klen, ment_key(y), y->klen);
 }
 
 static rill_err_t ms_scan(rill_store_part_t *p, const void *start, size_t slen,
@@ -276,8 +326,8 @@ static rill_err_t ms_scan(rill_store_part_t *p, const void *start, size_t slen,
     size_t k = 0;
     for (size_t i = 0; i < p->n; i++) {
         const ment_t *e = &p->ents[i];
-        if (start && key_cmp(e->key, e->klen, start, slen) < 0) continue;
-        if (end && key_cmp(e->key, e->klen, end, elen) >= 0) continue;
+        if (start && key_cmp(ment_key(e), e->klen, start, slen) < 0) continue;
+        if (end && key_cmp(ment_key(e), e->klen, end, elen) >= 0) continue;
         idx[k++] = (uint32_t)i;
     }
     sort_part = p;
@@ -292,7 +342,7 @@ static rill_err_t ms_scan(rill_store_part_t *p, const void *start, size_t slen,
         if (!(keys[i] = malloc(e->klen + 1)))
             rc = RILL_ENOMEM;
         else
-            memcpy(keys[i], e->key, e->klen);
+            memcpy(keys[i], ment_key(e), e->klen);
         klens[i] = e->klen;
     }
     free(idx);
@@ -328,7 +378,7 @@ static void ms_part_close(rill_store_part_t *p) {
 
 static void part_free(struct rill_store_part *p) {
     for (size_t i = 0; i < p->n; i++)
-        free(p->ents[i].key);
+        ment_release(&p->ents[i]);
     free(p->ents);
     free(p->slots);
     free(p->table);

@@ -304,6 +304,36 @@ static void many_keys_put_get_and_scan(void **state) {
     assert_int_equal(s.n, 100000);
 }
 
+/* Short and long values (the memory store keeps short ones inside its index and
+ * long ones in an allocation of their own) swapped by overwrites, with deletes
+ * moving entries around: every key still reads back what was last written. */
+static void values_changing_size_under_overwrites_and_deletes_read_back(void **state) {
+    fx_t *f = *state;
+    enum { N = 2000 };
+    static char keys[N][16], vals[N][80];
+    static rill_store_op_t ops[N];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            int kl = snprintf(keys[i], sizeof keys[i], "key-%d", i);
+            bool long_val = (i + round) % 2 == 0;
+            int vl = snprintf(
+                vals[i], sizeof vals[i],
+                long_val ? "r%d-%d-a-value-long-enough-to-need-its-own-block" : "r%d-%d",
+                round, i);
+            ops[i] = (rill_store_op_t){RILL_STORE_PUT, keys[i], (size_t)kl, vals[i],
+                                       (size_t)vl};
+        }
+        assert_int_equal(OPS(f)->write(f->p, ops, N, round), RILL_OK);
+    }
+    for (int i = 0; i < N; i += 3)
+        assert_int_equal(OPS(f)->del(f->p, keys[i], strlen(keys[i])), RILL_OK);
+    for (int i = 0; i < N; i++)
+        check_value(f, f->p, keys[i], strlen(keys[i]), i % 3 ? vals[i] : NULL);
+    rill_store_stats_t st;
+    assert_int_equal(OPS(f)->stats(f->p, &st), RILL_OK);
+    assert_int_equal(st.keys, N - (N + 2) / 3);
+}
+
 static void persistent_store_survives_reopen(void **state) {
     fx_t *f = *state;
     if (!(f->s->ops->features & RILL_STF_PERSISTENT)) skip();
@@ -331,6 +361,8 @@ int rill_store_conformance(const char *url_template) {
         cmocka_unit_test_setup_teardown(binary_keys_and_empty_values_work, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(large_value_roundtrips, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            values_changing_size_under_overwrites_and_deletes_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(write_batch_applies_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(offset_is_invalid_before_any_write, setup,
                                         teardown),
