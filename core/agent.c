@@ -275,7 +275,7 @@ void rill__event_complete(rill_event_t *ev, rill_err_t err) {
 
 static void tp_resume_if_drained(rill_app_t *app, rill_tpstate_t *tp) {
     if (tp->paused && !tp->held && !tp->topic->channel &&
-        tp->queued <= app->buffer_maxsize / 2 && !tp->revoking &&
+        tp->queued <= app->buffer_maxsize / 2 && !tp->revoking && !app->sends_held &&
         app->state == RILL_APP_RUNNING) {
         tp->paused = false;
         rill__tr_resume(app->transport, tp->topic->name, tp->partition);
@@ -292,7 +292,9 @@ static void tp_done(rill_tpstate_t *tp, int64_t offset) {
 /* Start as many queued events as concurrency allows. */
 static void agent_drain(rill_agent_t *a) {
     rill_app_t *app = a->app;
-    while (a->qhead && a->inflight < a->concurrency && app->state == RILL_APP_RUNNING) {
+    /* Nothing new starts while sends are held for a full queue (backlog.c). */
+    while (a->qhead && a->inflight < a->concurrency && !app->sends_held &&
+           app->state == RILL_APP_RUNNING) {
         rill_event_t *ev = a->qhead;
         a->qhead = ev->next;
         if (!a->qhead) a->qtail = NULL;
@@ -317,6 +319,14 @@ static void agent_enqueue(rill_agent_t *a, rill_event_t *ev) {
         a->qhead = ev;
     a->qtail = ev;
     a->qlen++;
+}
+
+void rill__agents_unblocked(rill_app_t *app) {
+    for (rill_agent_t *a = app->agents; a && !app->sends_held; a = a->next)
+        agent_drain(a);
+    for (rill_topic_t *t = app->topics; t && !app->sends_held; t = t->next)
+        for (int32_t p = 0; t->parts && p < t->partitions; p++)
+            tp_resume_if_drained(app, &t->parts[p]);
 }
 
 void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp) {
@@ -360,7 +370,7 @@ bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t
         ev->gen = tp->gen;
         ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
         ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
-        if (a->inflight < a->concurrency && !a->qhead) {
+        if (a->inflight < a->concurrency && !a->qhead && !app->sends_held) {
             if (agent_run(ev))
                 rill__event_put(app, ev);
             else
@@ -376,12 +386,15 @@ bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t
         agent_enqueue(a, ev);
         tp->queued++;
         refs++;
-        if (!tp->paused && !t->channel && tp->queued >= app->buffer_maxsize) {
+        if (!tp->paused && !t->channel &&
+            (tp->queued >= app->buffer_maxsize || app->sends_held)) {
             tp->paused = true;
             rill__tr_pause(app->transport, t->name, tp->partition);
             rill_log(app->log, RILL_LOG_DEBUG, a->name,
-                     "%s[%d] paused: %u events buffered (stream.buffer.maxsize)", t->name,
-                     tp->partition, tp->queued);
+                     app->sends_held
+                         ? "%s[%d] paused: %u events buffered while sends wait for room"
+                         : "%s[%d] paused: %u events buffered (stream.buffer.maxsize)",
+                     t->name, tp->partition, tp->queued);
         }
     }
     if (gen != tp->gen) return true; /* lost while its handlers ran */

@@ -88,6 +88,7 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
     app->hooks.idle = check_idle;
     app->hooks.event_tp = rill__event_tp;
     app->hooks.sends_done = rill__commit_sends_done;
+    app->hooks.sends_unblocked = rill__agents_unblocked;
     app->hooks.revoke_idle = rill__consumer_revoke_idle;
     app->hooks.lose = rill__partitions_lose;
     app->hooks.recovered = rill__workers_changed;
@@ -95,6 +96,7 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
         .messages = rill__on_messages,
         .assigned = rill__on_assigned,
         .revoke_request = rill__on_revoked,
+        .writable = rill__on_writable,
         .opaque = app,
     };
     return app;
@@ -191,7 +193,7 @@ static void stop_finish(rill_app_t *app) {
         rill__tables_stop_readers(app);
         bool owner = rill__lease_ok(app);   /* a stall: nothing of ours to flush */
         if (owner) rill__tables_flush(app); /* coalesced changelog records go out too */
-        rill_err_t rc = rill__tr_flush(app->transport, (int)app->shutdown_timeout_ms);
+        rill_err_t rc = rill__sends_flush(app, (int)app->shutdown_timeout_ms);
         if (rc != RILL_OK)
             rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s",
                       rill_err2str(rc));
@@ -495,7 +497,8 @@ void rill_app_destroy(rill_app_t *app) {
     rill__workers_free(app); /* routing state (a running app destroyed: not stopped) */
     if (app->transport) rill_transport_destroy(app->transport);
     app->transport = NULL;
-    rill__tables_free(app); /* closes store partitions */
+    rill__backlog_free(app); /* held sends the transport never took */
+    rill__tables_free(app);  /* closes store partitions */
     if (app->store) rill_store_destroy(app->store);
     rill__delayed_free(app);
     rill__asks_free(app);

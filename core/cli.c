@@ -396,7 +396,7 @@ static int cmd_send(rill_app_t *app, const char *prog, const char *topic, const 
                 rill__url_redact(rill_app_errmsg(app), shown, sizeof shown));
         return 1;
     }
-    rill__tr_flush(app->transport, 30000);
+    rill__sends_flush(app, 30000);
     while (!s.done && event_base_loop(app->base, EVLOOP_ONCE) == 0) {
     }
     app->state = RILL_APP_STOPPED;

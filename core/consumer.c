@@ -244,7 +244,7 @@ static void finish_revoke(rill_app_t *app) {
     if (app->state != RILL_APP_STOPPED) rill__tables_on_lost(app);
     if (any_kept && app->state != RILL_APP_STOPPED && rill__lease_ok(app)) {
         rill__tables_flush(app); /* exactly_once: only after the commit below */
-        rill_err_t frc = rill__tr_flush(app->transport, (int)app->shutdown_timeout_ms);
+        rill_err_t frc = rill__sends_flush(app, (int)app->shutdown_timeout_ms);
         rill_err_t crc = rill__commit(app, true);
         /* Refused (the group is rebalancing already): if the partition comes
          * straight back, continue from here (everything before is delivered). */

@@ -97,6 +97,8 @@ struct rill_app {
     /* sends: epochs so a commit waits for sends issued before it */
     uint64_t send_epoch;
     uint64_t sends_old, sends_new;
+    size_t sends_held;            /* refused for a full queue, held in order */
+    struct rill_backlog *backlog; /* backlog.c */
     bool commit_pending;
     bool eos;          /* processing_guarantee=exactly_once (txn.c) */
     bool txn_open;     /* a transaction is open */
@@ -124,6 +126,8 @@ struct rill_app {
         void (*idle)(rill_app_t *app); /* agent: the last in-flight event is done */
         void (*sends_done)(
             rill_app_t *app); /* topic: a waiting snapshot's sends landed */
+        /* backlog: the last held send left (agents may start events again) */
+        void (*sends_unblocked)(rill_app_t *app);
         void (*revoke_idle)(rill_app_t *app); /* agent: a revoking partition went idle */
         /* lease, table: give partitions up as lost (NULL: all) */
         void (*lose)(rill_app_t *app, const rill_tp_t *tps, size_t n);

@@ -103,6 +103,8 @@ void rill__agent_free(rill_agent_t *a);
 /* Hand one consumed message to every agent of its topic. */
 bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t *m);
 void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp);
+/* The last held send left: start buffered events, resume paused partitions. */
+void rill__agents_unblocked(rill_app_t *app);
 void rill__event_complete(rill_event_t *ev, rill_err_t err);
 void rill__event_hold(rill_event_t *ev);
 /* Drop a held event without acking it: its offset stays uncommitted. */

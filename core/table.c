@@ -471,9 +471,8 @@ static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partitio
     if (offset + 1 > tp->cl_next) tp->cl_next = offset + 1;
 }
 
-/* One changelog record for partition @p tp.  A full producer queue blocks here (as
- * Kafka's producer blocks send() up to max.block.ms) while flush() serves delivery
- * reports, which frees it: the overlay holds the write, the record must follow. */
+/* One changelog record for partition @p tp.  A full producer queue does not block:
+ * the record is held behind earlier sends and leaves in order (backlog.c). */
 static rill_err_t send_cl(rill_tpart_t *tp, const void *key, size_t klen, const void *v,
                           size_t vlen) {
     rill_table_t *t = tp->table;
@@ -485,10 +484,6 @@ static rill_err_t send_cl(rill_tpart_t *tp, const void *key, size_t klen, const 
     const rill_tpstate_t *saved = app->send_fence;
     app->send_fence = rill__fence_for(app, t->partitions, tp->partition);
     rill_err_t rc = rill_send(t->changelog, key, klen, v, vlen, &o);
-    for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
-        rill__tr_flush(app->transport, 25);
-        rc = rill_send(t->changelog, key, klen, v, vlen, &o);
-    }
     app->send_fence = saved;
     return rc;
 }
@@ -634,10 +629,6 @@ static void emit_send(rill_table_t *t, const void *key, size_t klen, int64_t ws,
     rill_send_opts_t o = RILL__SEND_OPTS(.headers = h, .nheaders = 2,
                                          .timestamp_ms = we - 1, .encoded = true);
     rill_err_t rc = rill_send(t->opts.emit_topic, key, klen, v, vlen, &o);
-    for (int round = 0; rc == RILL_EFULL && round < 200; round++) {
-        rill__tr_flush(t->app->transport, 25);
-        rc = rill_send(t->opts.emit_topic, key, klen, v, vlen, &o);
-    }
     if (rc != RILL_OK)
         rill_app_fail(t->app, rc, "table '%s': emitting a window to '%s' failed: %s",
                       t->name, t->opts.emit_topic->name, rill_app_errmsg(t->app));

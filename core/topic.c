@@ -230,8 +230,8 @@ static rill_send_ctx_t *send_ctx_get(rill_app_t *app) {
     return s;
 }
 
-static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
-                        int64_t offset, void *opaque) {
+void rill__send_delivered(rill_err_t err, const char *errmsg, int32_t partition,
+                          int64_t offset, void *opaque) {
     rill_send_ctx_t *s = opaque;
     rill_app_t *app = s->app;
     /* Sends of an epoch before the current one belong to a waiting snapshot. */
@@ -319,7 +319,20 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
         .fence_topic = f ? f->topic->name : NULL,
         .fence_partition = f ? f->partition : -1,
     };
-    rill_err_t rc = rill__tr_produce(app->transport, &m, on_delivery, s);
+    /* Behind held sends, or refused for a full queue: held, in order (backlog.c). */
+    rill_err_t rc = app->sends_held
+                        ? RILL_EFULL
+                        : rill__tr_produce(app->transport, &m, rill__send_delivered, s);
+    if (rc == RILL_EFULL) {
+        rc = rill__backlog_hold(app, &m, t, f, s);
+        if (rc == RILL_OK) {
+            app->sends_new++;
+            return RILL_OK;
+        }
+        s->next = app->free_sends;
+        app->free_sends = s;
+        return rc;
+    }
     if (rc != RILL_OK) {
         s->next = app->free_sends;
         app->free_sends = s;

@@ -81,6 +81,23 @@ rill_err_t rill__send_value(rill_topic_t *t, const void *value,
  * @p partitions partitions belongs to (co-partitioned, assigned), or NULL. */
 const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32_t p);
 
+/* Delivery report of a send (a rill_delivery_cb; @p opaque is its context). */
+void rill__send_delivered(rill_err_t err, const char *errmsg, int32_t partition,
+                          int64_t offset, void *opaque);
+
+/* backlog.c: sends refused with RILL_EFULL, held in order until writable */
+/* Hold a copy of @p m (context @p s, fenced by @p fence or NULL): RILL_OK, or
+ * RILL_EFULL past the bound (error string set), RILL_ENOMEM. */
+rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_topic_t *t,
+                              const rill_tpstate_t *fence, rill_send_ctx_t *s);
+/* Hand held sends to the transport until it refuses one (handlers.writable). */
+void rill__backlog_drain(rill_app_t *app);
+void rill__on_writable(rill_transport_t *t, void *opaque);
+/* Every held send handed over and every delivery report served, waiting up to
+ * @p timeout_ms (blocking: shutdown, revoke, the CLI). */
+rill_err_t rill__sends_flush(rill_app_t *app, int timeout_ms);
+void rill__backlog_free(rill_app_t *app);
+
 /* channel.c */
 rill_err_t rill__channel_push(rill_topic_t *t, const void *k, size_t klen, const void *v,
                               size_t vlen, const rill_send_opts_t *o);

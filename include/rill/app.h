@@ -176,9 +176,15 @@ RILL_API extern const rill_send_opts_t rill_send_encoded;
  *   the type, so a string passed for a record never reaches the encoder.
  * A NULL key (length 0) has no key: the partition is round-robin; a NULL value is
  * a tombstone.  The values are encoded before this returns.  @p opts may be NULL.
+ * A send the transport refuses for a full queue is held (a copy, in order with
+ * later sends) and handed over when the transport has room; until then the agents
+ * start no new events (their partitions pause), and its delivery report comes
+ * when it is delivered.  A held send for a partition lost meanwhile is refused
+ * (RILL_ENOTOWNER in its report); no room for broker.timeout.ms fails the worker.
  * @returns RILL_OK (queued), RILL_EINVAL (NULL topic, bad length or partition, opts
  * not made with RILL_SEND_OPTS_INIT), RILL_EENCODE (the app's error names the
- * field), RILL_EFULL (transport queue full: retry later), RILL_ESTATE (app not
+ * field), RILL_EFULL (the transport's queue is full and 64 MiB of sends are held
+ * already: retry after the loop ran), RILL_ESTATE (app not
  * started), RILL_ENOTOWNER (sent while handling an event of a partition this worker
  * lost).  The reason is in rill_app_errmsg().
  */

@@ -1,0 +1,320 @@
+/* Backpressure from a full transport queue (issue 12): a send the transport refuses
+ * with RILL_EFULL is held in order and handed over again on `writable`, while the
+ * agents start no new events; nothing spins on flush, nothing is lost.  memory://
+ * refuses produces into a partition holding max.messages unconsumed messages, so a
+ * slow consumer of the output topic is what fills it here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <rill/rill.h>
+
+#include "run_until.h"
+
+#define NKEYS 5
+
+typedef struct forwarder {
+    rill_app_t *app;
+    rill_topic_t *in, *out;
+    rill_table_t *counts;
+    int forwarded, send_errors, table_errors;
+    int waits_logged; /* "paused ... while sends wait for room" lines */
+    bool stopped;
+} forwarder_t;
+
+typedef struct reader {
+    rill_app_t *app;
+    int n;
+    int64_t last[NKEYS]; /* last sequence number seen per key */
+    int out_of_order;
+} reader_t;
+
+static char broker[64];
+
+static void on_log(rill_log_level_t level, const char *component, const char *msg,
+                   void *opaque) {
+    (void)level, (void)component;
+    forwarder_t *f = opaque;
+    if (strstr(msg, "while sends wait for room")) f->waits_logged++;
+}
+
+static rill_conf_t *conf(const char *url, const char *const *kv) {
+    rill_conf_t *c = rill_conf_new();
+    char err[512];
+    if (rill_conf_set(c, "broker", url, err, sizeof err) != RILL_CONF_OK)
+        fail_msg("broker %s: %s", url, err);
+    rill_conf_set(c, "log.level", "error", err, sizeof err);
+    rill_conf_set(c, "commit.interval.ms", "10", err, sizeof err);
+    for (; kv && kv[0]; kv += 2)
+        if (rill_conf_set(c, kv[0], kv[1], err, sizeof err) != RILL_CONF_OK)
+            fail_msg("%s: %s", kv[0], err);
+    return c;
+}
+
+/* The forwarder: counts each event's key into a table and forwards it to "out". */
+static rill_err_t forward(rill_event_t *ev, void *opaque) {
+    forwarder_t *f = opaque;
+    size_t kl, vl;
+    const void *k = rill_event_key_bytes(ev, &kl);
+    const void *v = rill_event_value_bytes(ev, &vl);
+    if (rill_table_incr(f->counts, ev, k, kl, 1, NULL) != RILL_OK) f->table_errors++;
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.event = ev;
+    if (rill_send(f->out, k, kl, v, vl, &o) != RILL_OK)
+        f->send_errors++;
+    else
+        f->forwarded++;
+    return RILL_OK;
+}
+
+static void on_stopped(rill_app_t *app, void *opaque) {
+    (void)app;
+    ((forwarder_t *)opaque)->stopped = true;
+}
+
+static void forwarder_start(forwarder_t *f, struct event_base *base, const char *limits,
+                            const char *const *kv) {
+    char url[128], err[512];
+    snprintf(url, sizeof url, "%s?%s", broker, limits);
+    rill_conf_t *c = conf(url, kv);
+    rill_conf_set(c, "log.level", "debug", err, sizeof err);
+    rill_conf_set_log_cb(c, on_log, f);
+    f->app = rill_app_new_with_base("bp-forwarder", c, base, err, sizeof err);
+    if (!f->app) fail_msg("app: %s", err);
+    f->in = rill_app_topic(f->app, "in", &(rill_topic_opts_t){.partitions = 4});
+    f->out = rill_app_topic(f->app, "out", &(rill_topic_opts_t){.partitions = 2});
+    f->counts = rill_app_table(
+        f->app, "counts",
+        &(rill_table_opts_t){.value_type = &rill_type_int64, .source = f->in});
+    assert_non_null(rill_app_agent(f->app, "forward", f->in, forward, f, NULL));
+    rill_app_on_stopped(f->app, on_stopped, f);
+    if (rill_app_start(f->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+}
+
+static rill_err_t read_out(rill_event_t *ev, void *opaque) {
+    reader_t *r = opaque;
+    size_t vl;
+    const char *v = rill_event_value_bytes(ev, &vl);
+    int key = -1;
+    long long seq = -1;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*s", (int)vl, v);
+    if (sscanf(buf, "%d:%lld", &key, &seq) != 2 || key < 0 || key >= NKEYS) {
+        r->out_of_order++;
+        return RILL_OK;
+    }
+    if (seq <= r->last[key]) r->out_of_order++;
+    r->last[key] = seq;
+    r->n++;
+    return RILL_OK;
+}
+
+static void reader_start(reader_t *r, struct event_base *base) {
+    char err[512];
+    for (int i = 0; i < NKEYS; i++)
+        r->last[i] = -1;
+    r->app =
+        rill_app_new_with_base("bp-reader", conf(broker, NULL), base, err, sizeof err);
+    if (!r->app) fail_msg("app: %s", err);
+    rill_topic_t *out =
+        rill_app_topic(r->app, "out", &(rill_topic_opts_t){.partitions = 2});
+    assert_non_null(rill_app_agent(r->app, "read", out, read_out, r, NULL));
+    if (rill_app_start(r->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+}
+
+/* @p n events over NKEYS keys into "in", from an app without limits; the value is
+ * "key:sequence". */
+static void feed(struct event_base *base, int n) {
+    char err[512], k[16], v[32];
+    rill_app_t *app =
+        rill_app_new_with_base("bp-feeder", conf(broker, NULL), base, err, sizeof err);
+    assert_non_null(app);
+    rill_topic_t *in = rill_app_topic(app, "in", &(rill_topic_opts_t){.partitions = 4});
+    assert_int_equal(rill_app_start(app, err, sizeof err), RILL_OK);
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof k, "k%d", i % NKEYS);
+        int vl = snprintf(v, sizeof v, "%d:%d", i % NKEYS, i / NKEYS);
+        assert_int_equal(rill_send(in, k, (size_t)kl, v, (size_t)vl, NULL), RILL_OK);
+    }
+    RUN_UNTIL(base, false, 20);
+    rill_app_stop(app);
+    RUN_UNTIL(base, false, 20);
+    rill_app_destroy(app);
+}
+
+static int setup(void **state) {
+    static unsigned seq;
+    snprintf(broker, sizeof broker, "memory://backpressure-%u", ++seq);
+    *state = event_base_new();
+    return 0;
+}
+
+static int teardown(void **state) {
+    event_base_free(*state);
+    return 0;
+}
+
+static void stop_destroy(rill_app_t *app, struct event_base *base) {
+    rill_app_stop(app);
+    RUN_UNTIL(base, false, 50);
+    rill_app_destroy(app);
+}
+
+/* "out" holds 20 messages per partition until the reader commits past them: the
+ * forwarder waits (its partitions paused) instead of failing sends, and every
+ * event arrives, in order per key, and is counted once in the table. */
+static void a_full_topic_slows_the_forwarder_and_loses_nothing(void **state) {
+    struct event_base *base = *state;
+    const int n = 2000;
+    forwarder_t f = {0};
+    reader_t r = {0};
+    feed(base, n);
+    reader_start(&r, base);
+    forwarder_start(&f, base, "max.messages=20", NULL);
+    RUN_UNTIL(base, r.n >= n || f.stopped, 30000);
+    assert_false(f.stopped);
+    assert_int_equal(f.send_errors, 0);
+    assert_int_equal(f.table_errors, 0);
+    assert_int_equal(r.n, n);
+    assert_int_equal(r.out_of_order, 0);
+    assert_true(f.waits_logged > 0); /* the queue really was full */
+    for (int i = 0; i < NKEYS; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "k%d", i);
+        int64_t v = -1;
+        assert_int_equal(rill_table_get(f.counts, NULL, k, (size_t)kl, &v), RILL_OK);
+        assert_int_equal(v, n / NKEYS);
+    }
+    stop_destroy(f.app, base);
+    stop_destroy(r.app, base);
+}
+
+typedef struct delivered {
+    int ok, failed;
+    int64_t last_offset[2];
+    int out_of_order;
+} delivered_t;
+
+static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
+                        int64_t offset, void *opaque) {
+    (void)errmsg;
+    delivered_t *d = opaque;
+    if (err != RILL_OK) {
+        d->failed++;
+        return;
+    }
+    if (offset <= d->last_offset[partition]) d->out_of_order++;
+    d->last_offset[partition] = offset;
+    d->ok++;
+}
+
+/* A burst of rill_send calls (as from a timer) into a full topic: each returns
+ * RILL_OK at once, and each is delivered later, in the order sent. */
+static void sends_into_a_full_topic_return_ok_and_are_delivered_in_order(void **state) {
+    struct event_base *base = *state;
+    const int n = 200;
+    forwarder_t f = {0};
+    reader_t r = {0};
+    delivered_t d = {.last_offset = {-1, -1}};
+    reader_start(&r, base);
+    forwarder_start(&f, base, "max.messages=10", NULL);
+    RUN_UNTIL(base, false, 50);
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.cb = on_delivery;
+    o.opaque = &d;
+    char k[16], v[32];
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(k, sizeof k, "k%d", i % NKEYS);
+        int vl = snprintf(v, sizeof v, "%d:%d", i % NKEYS, i / NKEYS);
+        assert_int_equal(rill_send(f.out, k, (size_t)kl, v, (size_t)vl, &o), RILL_OK);
+    }
+    assert_true(d.ok < n); /* most wait for the reader */
+    RUN_UNTIL(base, d.ok + d.failed >= n && r.n >= n, 30000);
+    assert_int_equal(d.failed, 0);
+    assert_int_equal(d.ok, n);
+    assert_int_equal(d.out_of_order, 0);
+    assert_int_equal(r.n, n);
+    assert_int_equal(r.out_of_order, 0);
+    stop_destroy(f.app, base);
+    stop_destroy(r.app, base);
+}
+
+/* Nobody consumes "out": after broker.timeout.ms without the transport taking a
+ * held send the worker fails, and its error says why. */
+static void a_topic_nobody_consumes_fails_the_worker_after_broker_timeout(void **state) {
+    struct event_base *base = *state;
+    forwarder_t f = {0};
+    feed(base, 200);
+    const char *kv[] = {"broker.timeout.ms", "300", NULL};
+    forwarder_start(&f, base, "max.messages=10", kv);
+    RUN_UNTIL(base, f.stopped, 10000);
+    assert_true(f.stopped);
+    const char *msg = rill_app_errmsg(f.app);
+    assert_non_null(strstr(msg, "held sends"));
+    assert_non_null(strstr(msg, "broker.timeout.ms"));
+    assert_non_null(strstr(msg, "'out'"));
+    rill_app_destroy(f.app);
+}
+
+/* Held sends are bounded (64 MiB): past it rill_send refuses with RILL_EFULL and
+ * an error that says so, and what was held before still leaves once there is room. */
+static void the_backlog_is_bounded_and_refuses_past_it(void **state) {
+    struct event_base *base = *state;
+    forwarder_t f = {0};
+    reader_t r = {0};
+    forwarder_start(&f, base, "max.messages=1", NULL);
+    RUN_UNTIL(base, false, 50);
+    size_t len = (size_t)1 << 20;
+    char *big = malloc(len);
+    assert_non_null(big);
+    memset(big, 'x', len);
+    memcpy(big, "0:", 2); /* "key:sequence" for the reader: 0:0, 0:1, ... */
+    delivered_t d = {.last_offset = {-1, -1}};
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.cb = on_delivery;
+    o.opaque = &d;
+    o.partition = 0;
+    int accepted = 0;
+    rill_err_t rc = RILL_OK;
+    for (int i = 0; i < 80 && rc == RILL_OK; i++) {
+        char seq[16];
+        int sl = snprintf(seq, sizeof seq, "%d", i);
+        memcpy(big + 2, seq, (size_t)sl);
+        big[2 + sl] = '\0'; /* the reader parses up to here; the rest is padding */
+        rc = rill_send(f.out, "k0", 2, big, len, &o);
+        if (rc == RILL_OK) accepted++;
+    }
+    free(big);
+    assert_int_equal(rc, RILL_EFULL);
+    assert_non_null(strstr(rill_app_errmsg(f.app), "sends are already held"));
+    assert_in_range(accepted, 60, 66);
+    reader_start(&r, base); /* room at last: everything accepted is delivered */
+    RUN_UNTIL(base, d.ok + d.failed >= accepted, 30000);
+    assert_int_equal(d.failed, 0);
+    assert_int_equal(d.ok, accepted);
+    assert_int_equal(d.out_of_order, 0);
+    stop_destroy(f.app, base);
+    stop_destroy(r.app, base);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            a_full_topic_slows_the_forwarder_and_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            sends_into_a_full_topic_return_ok_and_are_delivered_in_order, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            a_topic_nobody_consumes_fails_the_worker_after_broker_timeout, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(the_backlog_is_bounded_and_refuses_past_it, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
