@@ -11,6 +11,7 @@
 #include "global_table_int.h"
 #include "table_int.h"
 #include "window_int.h"
+#include "window_sliding_int.h"
 
 #define WKEY RILL__WKEY
 
@@ -36,6 +37,44 @@ void rill_table_opts_session(rill_table_opts_t *o, int64_t gap_ms, int64_t expir
     o->window_expires_ms = expires_ms;
 }
 
+void rill_table_opts_sliding(rill_table_opts_t *o, int64_t diff_ms, int64_t expires_ms) {
+    o->window_sliding = true;
+    o->window_diff_ms = diff_ms;
+    o->window_expires_ms = expires_ms;
+}
+
+/* Sliding windows' longest time difference: sums of a few never overflow. */
+#define SLIDE_MAX_DIFF (INT64_MAX / 8)
+
+/* Sliding windows as the windowed table the rest of table.c knows: size diff + 1,
+ * step 1 (every start is a window's), the grace in effect made explicit (0 and
+ * the default mean expires_ms, which grows) and windows kept long enough for a
+ * late record's new windows to find the ones they derive from. */
+static bool sliding_opts(rill_app_t *app, const char *name, const rill_table_opts_t *o,
+                         rill_table_opts_t *so) {
+    int64_t d = o->window_diff_ms, e = o->window_expires_ms;
+    if (!o->window_sliding || d < 0 || d > SLIDE_MAX_DIFF || e < 0 ||
+        e > SLIDE_MAX_DIFF || o->window_size_ms || o->window_step_ms ||
+        o->window_session || o->window_gap_ms ||
+        o->window_grace_ms < RILL_WINDOW_NO_GRACE ||
+        o->window_grace_ms > SLIDE_MAX_DIFF) {
+        rill__app_deferr(app,
+                         "table '%s': sliding windows need window_sliding, "
+                         "window_diff_ms >= 0 (got %lld), expires >= 0, grace >= 0 or "
+                         "RILL_WINDOW_NO_GRACE, and no window_size_ms/step_ms/gap_ms",
+                         name, (long long)d);
+        return false;
+    }
+    *so = *o;
+    so->window_size_ms = d + 1;
+    so->window_step_ms = 1;
+    rill__window_t uw = {d + 1, 1, e, o->window_grace_ms};
+    int64_t g = rill__window_grace(&uw), keep = rill__slide_keep(d, g);
+    so->window_grace_ms = g ? g : RILL_WINDOW_NO_GRACE;
+    so->window_expires_ms = e > keep ? e : keep;
+    return true;
+}
+
 rill_table_t *rill_app_table(rill_app_t *app, const char *name,
                              const rill_table_opts_t *opts) {
     if (!app) return NULL; /* rill_app_new failed: its error says why */
@@ -57,7 +96,10 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
     }
     const rill_table_opts_t *o = opts;
     rill_table_opts_t so;
-    if (o->window_session || o->window_gap_ms) {
+    if (o->window_sliding || o->window_diff_ms) {
+        if (!sliding_opts(app, name, o, &so)) return NULL;
+        o = &so;
+    } else if (o->window_session || o->window_gap_ms) {
         if (o->window_gap_ms <= 0 || o->window_expires_ms < 0 || o->window_size_ms ||
             o->window_step_ms) {
             rill__app_deferr(app,
@@ -132,6 +174,7 @@ rill_table_t *rill_app_table(rill_app_t *app, const char *name,
     t->app = app;
     t->opts = *o;
     t->session = o->window_session;
+    t->sliding = o->window_sliding;
     t->vcopy = *o->value_type;
     t->opts.value_type = &t->vcopy;
     if (t->opts.window_size_ms && !t->opts.window_step_ms)
@@ -733,7 +776,8 @@ static void emit_collected(rill_tpart_t *tp, expiry_scan_t *x) {
         if (t->session) { /* start, key, end */
             kl -= WKEY;
             we = rill__window_key_get(e->key + e->klen - WKEY);
-        }
+        } else if (t->sliding) /* start, key, mark */
+            kl -= WKEY;
         emit_window(t, e->key + WKEY, kl, ws, we, e->val, e->vlen, val);
     }
     free(val);
@@ -1052,6 +1096,172 @@ static rill_err_t session_write(rill_tpart_t *tp, const void *key, size_t klen,
     return RILL_OK;
 }
 
+/* ---- sliding windows (which windows a record makes: window_sliding.c)
+ * ------------------------- */
+
+static int64_t slide_diff(const rill_table_t *t) {
+    return t->opts.window_size_ms - 1;
+}
+
+/* The windows of @p key in @p tp, sorted by start, in *out (free()d by the
+ * caller; NULL when there are none) with room for as many times in *scratch. */
+static rill_err_t slide_windows(rill_tpart_t *tp, const void *key, size_t klen,
+                                rill__slide_win_t **out, int64_t **scratch, size_t *n) {
+    rill__sess_index_t *ix = sess_index(tp);
+    size_t k = rill__sess_all(ix, key, klen, NULL, 0);
+    *out = NULL;
+    *scratch = NULL;
+    *n = 0;
+    if (!k) return RILL_OK;
+    rill__sess_t *s = malloc(k * sizeof *s);
+    rill__slide_win_t *w = malloc(k * sizeof *w);
+    int64_t *r = malloc(k * sizeof *r);
+    if (!s || !w || !r) {
+        free(s);
+        free(w);
+        free(r);
+        return RILL_ENOMEM;
+    }
+    rill__sess_all(ix, key, klen, s, k);
+    for (size_t i = 0; i < k; i++)
+        w[i] = (rill__slide_win_t){s[i].start, s[i].end != 0};
+    free(s);
+    rill__slide_sort(w, k);
+    *out = w;
+    *scratch = r;
+    *n = k;
+    return RILL_OK;
+}
+
+/* Store key of sliding window @p start of @p key in t->kbuf. */
+static rill_err_t slide_key(rill_table_t *t, const void *key, size_t klen, int64_t start,
+                            bool left) {
+    return sess_key(t, key, klen, (rill__sess_t){start, left ? 1 : 0});
+}
+
+/* Whether @p start of @p w (sorted) is a left window. */
+static bool slide_left(const rill__slide_win_t *w, size_t n, int64_t start) {
+    for (size_t lo = 0, hi = n; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w[mid].start == start) return w[mid].left;
+        if (w[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The window of @p key holding its records of [ts - diff, ts] as t->kbuf; false
+ * when there are none. */
+static bool slide_at(rill_tpart_t *tp, const void *key, size_t klen, int64_t ts) {
+    rill__slide_win_t *w;
+    int64_t *r, start;
+    size_t n;
+    if (slide_windows(tp, key, klen, &w, &r, &n) != RILL_OK) return false;
+    bool ok = rill__slide_find(w, n, slide_diff(tp->table), ts - slide_diff(tp->table), r,
+                               &start) &&
+              slide_key(tp->table, key, klen, start, slide_left(w, n, start)) == RILL_OK;
+    free(w);
+    free(r);
+    return ok;
+}
+
+/* Read window @p start (mark @p left) of @p key into @p out (the default when
+ * RILL__SLIDE_NONE). */
+static rill_err_t slide_read(rill_tpart_t *tp, const void *key, size_t klen,
+                             int64_t start, bool left, void *out) {
+    if (start == RILL__SLIDE_NONE) {
+        value_default(tp->table, out);
+        return RILL_OK;
+    }
+    bool found;
+    rill_err_t rc = slide_key(tp->table, key, klen, start, left);
+    return rc != RILL_OK ? rc : read_skey(tp, out, &found);
+}
+
+/* One planned write: the window's new value (t->vbuf), its key (a window that
+ * becomes a left window moves to its new key), the index, emit=update. */
+static rill_err_t slide_apply(rill_tpart_t *tp, const void *key, size_t klen,
+                              const rill__slide_win_t *w, size_t n,
+                              const rill__slide_op_t *op, sess_op_t kind, int64_t by,
+                              const void *value, void *tmp, int64_t cur,
+                              int64_t *result) {
+    rill_table_t *t = tp->table;
+    rill_err_t rc;
+    if (kind == SESS_INCR) {
+        int64_t v;
+        if ((rc = slide_read(tp, key, klen, op->from, slide_left(w, n, op->from), &v)) !=
+            RILL_OK)
+            return rc;
+        if (op->add) v += by;
+        if (op->start == cur) *result = v; /* the window ending at the record */
+        rc = value_encode(t, &v);
+    } else if (op->add)
+        rc = value_encode(t, value);
+    else {
+        if ((rc = slide_read(tp, key, klen, op->from, slide_left(w, n, op->from), tmp)) !=
+            RILL_OK)
+            return rc;
+        rc = value_encode(t, tmp);
+        rill_value_clear(t->opts.value_type, tmp);
+    }
+    if (rc != RILL_OK) return rc;
+    if (!op->created && op->left != op->was_left && /* its old key goes */
+        ((rc = slide_key(t, key, klen, op->start, op->was_left)) != RILL_OK ||
+         (rc = write_skey(tp, true)) != RILL_OK))
+        return rc;
+    if ((rc = slide_key(t, key, klen, op->start, op->left)) != RILL_OK ||
+        (rc = write_skey(tp, false)) != RILL_OK)
+        return rc;
+    if (rill__sess_put(&tp->sess, key, klen, (rill__sess_t){op->start, op->left ? 1 : 0}))
+        return RILL_ENOMEM;
+    if (!emits_final(t) && (t->opts.on_emit || t->opts.emit_topic))
+        emit_update(tp, key, klen, op->start, op->start + t->opts.window_size_ms);
+    return RILL_OK;
+}
+
+/* A write at event time @p ts to a sliding table: the windows it makes (from
+ * the windows holding the same other records) and the ones holding it.  Late
+ * (dropped) when the window ending at it is closed: every other one it touches
+ * starts later. */
+static rill_err_t slide_write(rill_tpart_t *tp, const void *key, size_t klen, int64_t ts,
+                              sess_op_t kind, int64_t by, const void *value,
+                              int64_t *result) {
+    rill_table_t *t = tp->table;
+    rill__window_t win_ = win(t);
+    int64_t diff = slide_diff(t);
+    if (rill__window_closed(&win_, ts - diff, tp->stream_time)) {
+        t->late_dropped++;
+        if (t->opts.on_late)
+            t->opts.on_late(t, key, klen, ts - diff, ts, t->opts.on_late_opaque);
+        return RILL_OK;
+    }
+    rill__slide_win_t *w;
+    int64_t *r;
+    size_t n;
+    rill_err_t rc = slide_windows(tp, key, klen, &w, &r, &n);
+    if (rc != RILL_OK) return rc;
+    rill__slide_op_t *ops = malloc((n + 3) * sizeof *ops);
+    size_t sz = rill__value_csize(t->opts.value_type);
+    void *tmp = calloc(1, sz ? sz : 1);
+    int64_t res = 0;
+    if (!ops || !tmp || (n && !r))
+        rc = RILL_ENOMEM;
+    else {
+        size_t m = rill__slide_plan(w, n, diff, ts, r ? r : &res, ops);
+        for (size_t i = 0; i < m && rc == RILL_OK; i++)
+            rc = slide_apply(tp, key, klen, w, n, &ops[i], kind, by, value, tmp,
+                             ts - diff, &res);
+    }
+    if (rc == RILL_OK && result) *result = res;
+    free(tmp);
+    free(ops);
+    free(w);
+    free(r);
+    return rc;
+}
+
 /* emit=update with somewhere to emit to: window @p ws of @p key was just written
  * (t->kbuf is its store key). */
 static void emit_update(rill_tpart_t *tp, const void *key, size_t klen, int64_t ws,
@@ -1114,9 +1324,10 @@ static rill_err_t get_at(rill_table_t *t, const rill_event_t *ev, const void *ke
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
     if (!tp) return rc;
-    if (t->session) {
+    if (t->session || t->sliding) {
         bool found = false;
-        if (sess_at(tp, key, klen, ts)) return read_skey(tp, out, &found);
+        if (t->session ? sess_at(tp, key, klen, ts) : slide_at(tp, key, klen, ts))
+            return read_skey(tp, out, &found);
         value_default(t, out);
         return RILL_OK;
     }
@@ -1136,11 +1347,12 @@ rill_err_t rill__table_find(rill_table_t *t, const rill_event_t *ev, const void 
     if (!tp) return rc;
     rill__window_t w = win(t);
     int64_t ts = event_time(ev);
-    if (t->session && !sess_at(tp, key, klen, ts)) {
+    if ((t->session && !sess_at(tp, key, klen, ts)) ||
+        (t->sliding && !slide_at(tp, key, klen, ts))) {
         value_default(t, out);
         return RILL_OK;
     }
-    if (!t->session &&
+    if (!t->session && !t->sliding &&
         (rc = store_key(t, key, klen, windowed(t) ? rill__window_last(&w, ts) : 0)) !=
             RILL_OK)
         return rc;
@@ -1167,7 +1379,7 @@ rill_err_t rill_table_get_window(rill_table_t *t, const rill_event_t *ev, const 
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
     if (!tp) return rc;
-    if (t->session) {
+    if (t->session || t->sliding) {
         const rill__sess_t *ss =
             rill__sess_get(sess_index(tp), key, klen, window_start_ms);
         if (!ss) {
@@ -1194,7 +1406,7 @@ static bool bad_time(rill_table_t *t, int64_t ts) {
     return true;
 }
 
-/* A write to a session table, at the event's time. */
+/* A write to a session or sliding table, at the event's time. */
 static rill_err_t session_op(rill_table_t *t, const rill_event_t *ev, const void *key,
                              size_t klen, sess_op_t op, int64_t by, const void *value,
                              int64_t *result) {
@@ -1204,6 +1416,7 @@ static rill_err_t session_op(rill_table_t *t, const rill_event_t *ev, const void
     int64_t ts = event_time(ev);
     if (bad_time(t, ts)) return RILL_OK;
     stream_time_advance(tp, ts);
+    if (t->sliding) return slide_write(tp, key, klen, ts, op, by, value, result);
     return session_write(tp, key, klen, ts, op, by, value, result);
 }
 
@@ -1268,7 +1481,8 @@ rill_err_t rill_table_incr(rill_table_t *t, const rill_event_t *ev, const void *
         rill__app_seterr(t->app, "table '%s': incr needs int64 values", t->name);
         return RILL_EINVAL;
     }
-    if (t->session) return session_op(t, ev, key, klen, SESS_INCR, by, NULL, result);
+    if (t->session || t->sliding)
+        return session_op(t, ev, key, klen, SESS_INCR, by, NULL, result);
     incr_arg_t a = {by, 0};
     rill_err_t rc = each_window(t, ev, key, klen, incr_one, &a);
     if (rc == RILL_OK && result) *result = a.result;
@@ -1284,7 +1498,8 @@ static rill_err_t set_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
 rill_err_t rill_table_set(rill_table_t *t, const rill_event_t *ev, const void *key,
                           size_t klen, const void *value) {
     if (!value) return rill_table_del(t, ev, key, klen);
-    if (t->session) return session_op(t, ev, key, klen, SESS_SET, 0, value, NULL);
+    if (t->session || t->sliding)
+        return session_op(t, ev, key, klen, SESS_SET, 0, value, NULL);
     return each_window(t, ev, key, klen, set_one, (void *)value);
 }
 
@@ -1296,6 +1511,13 @@ static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
 
 rill_err_t rill_table_del(rill_table_t *t, const rill_event_t *ev, const void *key,
                           size_t klen) {
+    if (t->sliding) {
+        rill__app_seterr(t->app,
+                         "table '%s': sliding windows cannot delete a key (a record's "
+                         "windows are derived from the windows of the records around it)",
+                         t->name);
+        return RILL_EINVAL;
+    }
     if (t->session) return session_op(t, ev, key, klen, SESS_DEL, 0, NULL, NULL);
     return each_window(t, ev, key, klen, del_one, NULL);
 }
@@ -1369,15 +1591,16 @@ static void expire_windows(rill_tpart_t *tp) {
     void *val = calloc(1, sz ? sz : 1);
     for (size_t i = 0; i < x.n; i++) {
         expired_t *e = &x.v[i];
-        if (e->klen < WKEY) continue;
+        if (e->klen < WKEY || (t->sliding && e->klen < 2 * WKEY)) continue;
+        size_t kl = e->klen - WKEY - (t->sliding ? WKEY : 0); /* sliding: mark */
         int64_t ws = rill__window_key_get(e->key);
         if (t->opts.on_window_close && val &&
             value_decode(t, e->val, e->vlen, val) == RILL_OK) {
-            t->opts.on_window_close(t, e->key + WKEY, e->klen - WKEY, ws,
-                                    ws + t->opts.window_size_ms, val,
-                                    t->opts.on_window_close_opaque);
+            t->opts.on_window_close(t, e->key + WKEY, kl, ws, ws + t->opts.window_size_ms,
+                                    val, t->opts.on_window_close_opaque);
             rill_value_clear(vt, val);
         }
+        if (t->sliding) rill__sess_del(&tp->sess, e->key + WKEY, kl, ws);
         rill_buf_reset(&t->kbuf);
         rill_buf_append(&t->kbuf, e->key, e->klen);
         write_skey(tp, true);
@@ -1439,9 +1662,9 @@ static int visit_one(const void *key, size_t klen, const void *v, size_t vlen,
         ws = rill__window_key_get(key);
         key = (const uint8_t *)key + WKEY;
         klen -= WKEY;
-        if (t->session) {
+        if (t->session || t->sliding) {
             if (klen < WKEY) return 0;
-            klen -= WKEY; /* the session's end */
+            klen -= WKEY; /* the session's end, the sliding window's mark */
         }
     }
     if (value_decode(t, v, vlen, x->val) != RILL_OK) return 0;
@@ -1508,6 +1731,10 @@ void rill__tables_list(rill_app_t *app) {
         if (t->session)
             snprintf(w, sizeof w, "session gap=%lldms expires=%lldms",
                      (long long)t->opts.window_gap_ms,
+                     (long long)t->opts.window_expires_ms);
+        else if (t->sliding)
+            snprintf(w, sizeof w, "sliding diff=%lldms expires=%lldms",
+                     (long long)t->opts.window_diff_ms,
                      (long long)t->opts.window_expires_ms);
         else if (windowed(t))
             snprintf(w, sizeof w, "%s size=%lldms step=%lldms expires=%lldms",

@@ -35,8 +35,8 @@ typedef struct rill_tpart {
     rill_store_part_t *meta_sp;
     uint64_t meta_t0; /* rec_t0_ns when loaded: a new recovery reloads */
     bool meta_loaded;
-    /* session tables: the live sessions by key, built from the store and overlay
-     * at the first use after a recovery (sess_t0 == rec_t0_ns) */
+    /* session and sliding tables: the live sessions (windows) by key, built from the
+     * store and overlay at the first use after a recovery (sess_t0 == rec_t0_ns) */
     rill__sess_index_t sess;
     rill_store_part_t *sess_sp;
     uint64_t sess_t0;
@@ -69,7 +69,11 @@ struct rill_table {
     struct rill__join *joins;
     uint64_t join_misses;
     uint64_t late_dropped, bad_timestamps; /* windowed: stats */
-    bool session;         /* session windows: opts.window_gap_ms (window_session_int.h) */
+    bool session; /* session windows: opts.window_gap_ms (window_session_int.h) */
+    /* sliding windows (window_sliding_int.h): size = diff + 1, step 1; store keys
+     * start, key, 8 bytes of 1 when a record is at the window's end (else 0), kept
+     * in the sessions' index (tp->sess, end = that mark) */
+    bool sliding;
     uint64_t ttl_expired; /* opts.ttl_ms: keys deleted */
     struct rill_table *next;
 };

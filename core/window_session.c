@@ -63,6 +63,15 @@ size_t rill__sess_find(const rill__sess_index_t *x, const void *key, size_t klen
     return n;
 }
 
+size_t rill__sess_all(const rill__sess_index_t *x, const void *key, size_t klen,
+                      rill__sess_t *out, size_t max) {
+    const rill__sess_key_t *k = find_key(x, key, klen);
+    size_t n = k ? k->n : 0;
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = k->s[i];
+    return n;
+}
+
 const rill__sess_t *rill__sess_get(const rill__sess_index_t *x, const void *key,
                                    size_t klen, int64_t start) {
     const rill__sess_key_t *k = find_key(x, key, klen);

@@ -31,6 +31,10 @@ typedef struct rill__sess_index {
  * returns how many there are (which may be more than @p max). */
 size_t rill__sess_find(const rill__sess_index_t *x, const void *key, size_t klen,
                        rill__sess_t probe, rill__sess_t *out, size_t max);
+/* Every entry of @p key, copied into @p out (at most @p max); returns how many
+ * there are (sliding windows, table.c: {start, 1 when a record is at its end}). */
+size_t rill__sess_all(const rill__sess_index_t *x, const void *key, size_t klen,
+                      rill__sess_t *out, size_t max);
 /* The session of @p key starting at @p start, or NULL. */
 const rill__sess_t *rill__sess_get(const rill__sess_index_t *x, const void *key,
                                    size_t klen, int64_t start);

@@ -108,6 +108,10 @@ typedef struct rill_table_opts {
      * holds every partition; reads from anywhere, writes only from the owner of
      * the key's partition */
     bool global;
+    /** sliding windows (rill_table_opts_sliding, Kafka Streams' SlidingWindows):
+     * windows [t - window_diff_ms, t] made where the key's records are */
+    bool window_sliding;
+    int64_t window_diff_ms;
 } rill_table_opts_t;
 
 /** @brief window_grace_ms: windows close at their end. */
@@ -135,6 +139,27 @@ RILL_API void rill_table_opts_hopping(rill_table_opts_t *opts, int64_t size_ms,
  * @p gap_ms <= 0 is refused by rill_app_table().
  */
 RILL_API void rill_table_opts_session(rill_table_opts_t *opts, int64_t gap_ms,
+                                      int64_t expires_ms);
+
+/**
+ * @brief Sliding windows (Kafka Streams' SlidingWindows.ofTimeDifferenceAndGrace):
+ * windows of @p diff_ms, [start, start + diff_ms] with both ends included, made
+ * only where the key's records are: a record at time t makes the window ending at
+ * it, [t - diff_ms, t], and the one starting just after it, [t + 1, t + 1 +
+ * diff_ms], once a later record falls in that one; every window holding t is
+ * updated.  A window's value aggregates every record of its key in it (int64
+ * incr: their sum; rill_table_set: the value of the last one processed), so a
+ * late record within grace corrects every window it falls in.  Windows are given
+ * to callbacks and emits as [start, start + diff_ms + 1) (rill's half-open
+ * convention) and kept at least max(@p expires_ms, grace + 2 * (diff_ms + 1))
+ * after their end (a late record's new windows derive from them).
+ * rill_table_get() returns the aggregate over [ev's time - diff_ms, ev's time],
+ * rill_table_get_window() the window starting at a start; rill_table_del() is
+ * refused (RILL_EINVAL).  window_grace_ms, window_emit and on_late apply (a record
+ * is late when the window ending at it is closed).  @p diff_ms < 0 is refused by
+ * rill_app_table().  See docs/windows.md.
+ */
+RILL_API void rill_table_opts_sliding(rill_table_opts_t *opts, int64_t diff_ms,
                                       int64_t expires_ms);
 
 RILL_API const char *rill_table_name(const rill_table_t *t);

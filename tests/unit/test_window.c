@@ -12,6 +12,7 @@
 
 #include "window_int.h"
 #include "window_session_int.h"
+#include "window_sliding_int.h"
 
 static void tumbling_windows_hold_each_time_once(void **state) {
     (void)state;
@@ -186,6 +187,216 @@ static void the_session_index_finds_a_keys_overlapping_sessions(void **state) {
     rill__sess_clear(&x);
 }
 
+/* ---- sliding windows: a key's windows as a table would hold them ---------------- */
+
+#define SLIDE_MAX 256
+
+typedef struct slide_sim {
+    rill__slide_win_t w[SLIDE_MAX];
+    int64_t count[SLIDE_MAX]; /* incr by 1 per record */
+    size_t n;
+    int64_t rec[SLIDE_MAX]; /* the records, to check against */
+    size_t nrec;
+} slide_sim_t;
+
+static int64_t sim_count(const slide_sim_t *s, int64_t start) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->w[i].start == start) return s->count[i];
+    return 0;
+}
+
+/* Apply a record at @p ts as table.c does: plan, created windows from their
+ * sources, then the windows holding it; returns the plan's size. */
+static size_t sim_record(slide_sim_t *s, int64_t diff, int64_t ts,
+                         rill__slide_op_t *ops) {
+    int64_t scratch[SLIDE_MAX], vals[SLIDE_MAX + 3];
+    size_t m = rill__slide_plan(s->w, s->n, diff, ts, scratch, ops);
+    for (size_t i = 0; i < m; i++) /* read every source before writing */
+        vals[i] = (ops[i].from == RILL__SLIDE_NONE ? 0 : sim_count(s, ops[i].from)) +
+                  (ops[i].add ? 1 : 0);
+    for (size_t i = 0; i < m; i++) {
+        size_t j = 0;
+        while (j < s->n && s->w[j].start != ops[i].start)
+            j++;
+        if (j == s->n) {
+            assert_true(ops[i].created);
+            s->n++;
+        } else {
+            assert_false(ops[i].created);
+            assert_int_equal(s->w[j].left, ops[i].was_left);
+        }
+        s->w[j] = (rill__slide_win_t){ops[i].start, ops[i].left};
+        s->count[j] = vals[i];
+    }
+    /* keep them sorted (counts with their windows) */
+    for (size_t i = 1; i < s->n; i++)
+        for (size_t j = i; j > 0 && s->w[j - 1].start > s->w[j].start; j--) {
+            rill__slide_win_t tw = s->w[j];
+            int64_t tc = s->count[j];
+            s->w[j] = s->w[j - 1];
+            s->count[j] = s->count[j - 1];
+            s->w[j - 1] = tw;
+            s->count[j - 1] = tc;
+        }
+    s->rec[s->nrec++] = ts;
+    return m;
+}
+
+static int64_t brute_count(const slide_sim_t *s, int64_t from, int64_t to) {
+    int64_t c = 0;
+    for (size_t i = 0; i < s->nrec; i++)
+        c += s->rec[i] >= from && s->rec[i] <= to;
+    return c;
+}
+
+static bool brute_has(const slide_sim_t *s, int64_t t) {
+    return brute_count(s, t, t) > 0;
+}
+
+/* Kafka Streams' windows of the records so far: one ending at each record, one
+ * starting just after each record that has a later record within diff + 1; each
+ * counts the records in [start, start + diff], marked left when one is at its end. */
+static void assert_kafka_windows(const slide_sim_t *s, int64_t diff) {
+    size_t want = 0;
+    for (int64_t start = -diff - 2; start < 400; start++) {
+        bool left = brute_has(s, start + diff);
+        bool right = brute_has(s, start - 1) && brute_count(s, start, start + diff) > 0;
+        if (!left && !right) {
+            for (size_t i = 0; i < s->n; i++)
+                assert_int_not_equal(s->w[i].start, start);
+            continue;
+        }
+        want++;
+        size_t i = 0;
+        while (i < s->n && s->w[i].start != start)
+            i++;
+        assert_true(i < s->n); /* the window exists */
+        assert_int_equal(s->w[i].left, left);
+        assert_int_equal(s->count[i], brute_count(s, start, start + diff));
+    }
+    assert_int_equal(s->n, want);
+}
+
+static void a_record_makes_the_window_ending_at_it(void **state) {
+    (void)state;
+    slide_sim_t s = {0};
+    rill__slide_op_t ops[SLIDE_MAX + 3];
+    assert_int_equal(sim_record(&s, 10, 5, ops), 1); /* [-5, 5] */
+    assert_int_equal(ops[0].start, -5);
+    assert_true(ops[0].created && ops[0].add && ops[0].left);
+    assert_int_equal(ops[0].from, RILL__SLIDE_NONE);
+    /* 8: [-2, 8] from [-5, 5] (the same record, 5) plus 8, and 5's right window
+     * [6, 16] holding 8 alone; [-5, 5] does not hold 8 */
+    assert_int_equal(sim_record(&s, 10, 8, ops), 2);
+    assert_int_equal(ops[0].start, -2);
+    assert_int_equal(ops[0].from, -5);
+    assert_int_equal(ops[1].start, 6);
+    assert_false(ops[1].left);
+    assert_int_equal(sim_count(&s, -2), 2);
+    assert_int_equal(sim_count(&s, 6), 1);
+    assert_int_equal(sim_count(&s, -5), 1);
+    assert_kafka_windows(&s, 10);
+}
+
+static void a_record_in_order_updates_the_windows_holding_it(void **state) {
+    (void)state;
+    slide_sim_t s = {0};
+    rill__slide_op_t ops[SLIDE_MAX + 3];
+    sim_record(&s, 10, 0, ops);
+    sim_record(&s, 10, 4, ops);
+    sim_record(&s, 10, 9, ops);
+    /* 12 falls in [-1, 9] no; [1, 11] (0's right window) no; [-6, 4] no;
+     * [5, 15] (4's right window) yes; makes [2, 12] and 9's right window */
+    sim_record(&s, 10, 12, ops);
+    assert_int_equal(sim_count(&s, 2), 3);  /* 4, 9, 12 */
+    assert_int_equal(sim_count(&s, 5), 2);  /* 9, 12 */
+    assert_int_equal(sim_count(&s, 10), 1); /* 12 */
+    assert_int_equal(sim_count(&s, 1), 2);  /* 4, 9: 0's right window, not 12 */
+    assert_kafka_windows(&s, 10);
+}
+
+static void a_late_record_makes_its_right_window_from_the_later_records(void **state) {
+    (void)state;
+    slide_sim_t s = {0};
+    rill__slide_op_t ops[SLIDE_MAX + 3];
+    sim_record(&s, 10, 5, ops);
+    sim_record(&s, 10, 8, ops);
+    /* 3 out of order: [-7, 3] new, its right window [4, 14] copies [-2, 8]'s
+     * records (5 and 8) without adding itself; [-5, 5] and [-2, 8] hold it */
+    size_t m = sim_record(&s, 10, 3, ops);
+    assert_int_equal(m, 4);
+    assert_int_equal(ops[0].start, -7);
+    assert_int_equal(ops[1].start, 4);
+    assert_false(ops[1].add);
+    assert_int_equal(ops[1].from, -2);
+    assert_int_equal(sim_count(&s, 4), 2);
+    assert_int_equal(sim_count(&s, -5), 2);
+    assert_int_equal(sim_count(&s, -2), 3);
+    assert_kafka_windows(&s, 10);
+}
+
+static void a_record_at_a_right_windows_end_marks_it_left(void **state) {
+    (void)state;
+    slide_sim_t s = {0};
+    rill__slide_op_t ops[SLIDE_MAX + 3];
+    sim_record(&s, 10, 0, ops);
+    sim_record(&s, 10, 5, ops); /* [1, 11]: 0's right window */
+    size_t m = sim_record(&s, 10, 11, ops);
+    bool seen = false;
+    for (size_t i = 0; i < m; i++)
+        if (ops[i].start == 1) {
+            seen = true;
+            assert_false(ops[i].created);
+            assert_false(ops[i].was_left);
+            assert_true(ops[i].left);
+        }
+    assert_true(seen);
+    assert_kafka_windows(&s, 10);
+}
+
+static void same_time_records_count_in_the_same_windows(void **state) {
+    (void)state;
+    slide_sim_t s = {0};
+    rill__slide_op_t ops[SLIDE_MAX + 3];
+    sim_record(&s, 10, 7, ops);
+    assert_int_equal(sim_record(&s, 10, 7, ops), 1); /* only [-3, 7], updated */
+    assert_false(ops[0].created);
+    assert_int_equal(sim_count(&s, -3), 2);
+    assert_kafka_windows(&s, 10);
+}
+
+static void any_arrival_order_gives_kafka_streams_windows(void **state) {
+    (void)state;
+    uint64_t seed = 42;
+    for (int run = 0; run < 200; run++) {
+        slide_sim_t s = {0};
+        rill__slide_op_t ops[SLIDE_MAX + 3];
+        int64_t diff = run % 4 == 0 ? 0 : run % 7 + 2;
+        int nrec = 5 + run % 20;
+        for (int i = 0; i < nrec; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            sim_record(&s, diff, (int64_t)((seed >> 33) % 60), ops);
+        }
+        assert_kafka_windows(&s, diff);
+        /* and reads of any [t - diff, t] find the window with its records */
+        int64_t scratch[SLIDE_MAX];
+        for (int64_t t = 0; t < 80; t++) {
+            int64_t start;
+            int64_t want = brute_count(&s, t - diff, t);
+            bool found = rill__slide_find(s.w, s.n, diff, t - diff, scratch, &start);
+            assert_int_equal(found, want > 0);
+            if (found) assert_int_equal(sim_count(&s, start), want);
+        }
+    }
+}
+
+static void sliding_windows_are_kept_for_grace_and_two_windows(void **state) {
+    (void)state;
+    assert_int_equal(rill__slide_keep(10, 5), 27);
+    assert_int_equal(rill__slide_keep(0, 0), 2);
+    assert_int_equal(rill__slide_keep(INT64_MAX / 2, INT64_MAX / 2), INT64_MAX);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_window_takes_events_until_its_end_plus_grace),
@@ -201,6 +412,13 @@ int main(void) {
         cmocka_unit_test(an_idle_partition_follows_the_wall_clock),
         cmocka_unit_test(a_session_merges_what_its_event_overlaps),
         cmocka_unit_test(the_session_index_finds_a_keys_overlapping_sessions),
+        cmocka_unit_test(a_record_makes_the_window_ending_at_it),
+        cmocka_unit_test(a_record_in_order_updates_the_windows_holding_it),
+        cmocka_unit_test(a_late_record_makes_its_right_window_from_the_later_records),
+        cmocka_unit_test(a_record_at_a_right_windows_end_marks_it_left),
+        cmocka_unit_test(same_time_records_count_in_the_same_windows),
+        cmocka_unit_test(any_arrival_order_gives_kafka_streams_windows),
+        cmocka_unit_test(sliding_windows_are_kept_for_grace_and_two_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,317 @@
+/* Sliding windows on memory:// (Kafka Streams' SlidingWindows): a known event
+ * sequence makes a window ending at each event and one starting just after each
+ * event that has a later one within the time difference, each counting the events
+ * in it; events past grace are dropped and counted; emit=final emits each window
+ * once; a restart in the middle of a window recovers its windows from the
+ * changelog (new windows derive from them, closed ones are not emitted again);
+ * bad definitions are refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <rill/rill.h>
+
+#include "run_until.h"
+
+static unsigned seq;
+static char broker[128];
+static const int64_t T0 = 1700000000000;
+#define DIFF 10000
+
+typedef struct win {
+    char key[16];
+    int64_t start, end, value;
+} win_t;
+
+typedef struct sapp {
+    rill_app_t *app;
+    rill_topic_t *clicks;
+    rill_table_t *t;
+    int handled, nemit, nseen, nlate;
+    win_t emit[32], seen[32], late[8];
+} sapp_t;
+
+static rill_err_t count_click(rill_event_t *ev, void *opaque) {
+    sapp_t *w = opaque;
+    size_t len;
+    const char *k = rill_event_key_bytes(ev, &len);
+    assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
+    w->handled++;
+    return RILL_OK;
+}
+
+static void on_emit(rill_table_t *t, const void *key, size_t klen, int64_t ws, int64_t we,
+                    const void *value, void *opaque) {
+    (void)t;
+    sapp_t *w = opaque;
+    assert_true(w->nemit < 32);
+    win_t *e = &w->emit[w->nemit++];
+    snprintf(e->key, sizeof e->key, "%.*s", (int)klen, (const char *)key);
+    e->start = ws;
+    e->end = we;
+    e->value = *(const int64_t *)value;
+}
+
+static void on_late(rill_table_t *t, const void *key, size_t klen, int64_t ws, int64_t ts,
+                    void *opaque) {
+    (void)t;
+    sapp_t *w = opaque;
+    assert_true(w->nlate < 8);
+    win_t *e = &w->late[w->nlate++];
+    snprintf(e->key, sizeof e->key, "%.*s", (int)klen, (const char *)key);
+    e->start = ws;
+    e->end = ts;
+}
+
+static void start(sapp_t *w, struct event_base *base, bool final, int64_t grace) {
+    rill_conf_t *c = rill_conf_new();
+    char err[256];
+    rill_conf_set(c, "broker", broker, err, sizeof err);
+    rill_conf_set(c, "commit.interval.ms", "20", err, sizeof err);
+    if (!getenv("RILL_LOG_LEVEL"))
+        rill_conf_set(c, "log.level", "error", err, sizeof err);
+    w->app = rill_app_new_with_base("sliding", c, base, err, sizeof err);
+    assert_non_null(w->app);
+    rill_topic_opts_t to = {.partitions = 1};
+    w->clicks = rill_app_topic(w->app, "clicks", &to);
+    rill_table_opts_t o = {.value_type = &rill_type_int64,
+                           .source = w->clicks,
+                           .window_grace_ms = grace,
+                           .on_late = on_late,
+                           .on_late_opaque = w};
+    if (final) {
+        o.window_emit = RILL_EMIT_FINAL;
+        o.on_emit = on_emit;
+        o.on_emit_opaque = w;
+    }
+    rill_table_opts_sliding(&o, DIFF, 3600000);
+    assert_non_null(w->t = rill_app_table(w->app, "clicks-10s", &o));
+    assert_non_null(rill_app_agent(w->app, "count", w->clicks, count_click, w, NULL));
+    if (rill_app_start(w->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
+}
+
+static void click(sapp_t *w, struct event_base *base, const char *key, int64_t ts) {
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.timestamp_ms = ts;
+    assert_int_equal(rill_send(w->clicks, key, strlen(key), "c", 1, &o), RILL_OK);
+    int want = w->handled + 1;
+    RUN_UNTIL(base, w->handled >= want, 3000);
+    assert_int_equal(w->handled, want);
+}
+
+static int visit(const void *key, size_t klen, int64_t ws, const void *value,
+                 void *opaque) {
+    sapp_t *w = opaque;
+    assert_true(w->nseen < 32);
+    win_t *e = &w->seen[w->nseen++];
+    snprintf(e->key, sizeof e->key, "%.*s", (int)klen, (const char *)key);
+    e->start = ws;
+    e->value = *(const int64_t *)value;
+    return 0;
+}
+
+static void windows_of(sapp_t *w) {
+    w->nseen = 0;
+    assert_int_equal(rill_table_foreach(w->t, visit, w), RILL_OK);
+}
+
+static int64_t window_value(sapp_t *w, const char *key, int64_t start) {
+    int64_t v = -1;
+    assert_int_equal(rill_table_get_window(w->t, NULL, key, strlen(key), start, &v),
+                     RILL_OK);
+    return v;
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(broker, sizeof broker, "memory://sliding-test-%u", ++seq);
+    return 0;
+}
+
+static void each_window_counts_the_events_within_the_time_difference(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {0};
+    start(&w, base, false, 0);
+    click(&w, base, "a", T0);
+    click(&w, base, "a", T0 + 4000);
+    click(&w, base, "a", T0 + 9000);
+    click(&w, base, "a", T0 + 12000);
+    click(&w, base, "b", T0 + 5000);
+    windows_of(&w);
+    /* in store order (start, then key): the window ending at each event and the
+     * one starting 1 ms after each event with a later one within 10 s */
+    const win_t want[] = {
+        {"a", T0 - 10000, 0, 1}, /* [T0-10s, T0]: T0 */
+        {"a", T0 - 6000, 0, 2},  /* [T0-6s, T0+4s] */
+        {"b", T0 - 5000, 0, 1},  /* [T0-5s, T0+5s]: b alone */
+        {"a", T0 - 1000, 0, 3},  /* [T0-1s, T0+9s] */
+        {"a", T0 + 1, 0, 2},     /* [T0+1ms, T0+10.001s]: 4 s, 9 s */
+        {"a", T0 + 2000, 0, 3},  /* [T0+2s, T0+12s]: 4, 9, 12 s */
+        {"a", T0 + 4001, 0, 2},  /* 9 s, 12 s */
+        {"a", T0 + 9001, 0, 1},  /* 12 s */
+    };
+    assert_int_equal(w.nseen, sizeof want / sizeof *want);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        assert_string_equal(w.seen[i].key, want[i].key);
+        assert_int_equal(w.seen[i].start, want[i].start);
+        assert_int_equal(w.seen[i].value, want[i].value);
+        assert_int_equal(window_value(&w, want[i].key, want[i].start), want[i].value);
+    }
+    assert_int_equal(window_value(&w, "a", T0 + 3000), 0); /* no window starts there */
+    rill_table_stats_t st;
+    assert_int_equal(rill_table_stats(w.t, &st), RILL_OK);
+    assert_int_equal(st.keys, 8);
+    assert_int_equal(st.late_dropped, 0);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
+static void an_event_past_grace_is_dropped_and_counted(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {0};
+    start(&w, base, false, 1000);
+    click(&w, base, "a", T0 + 20000); /* stream time T0 + 20 s */
+    click(&w, base, "a", T0 + 18000); /* [T0+8s, T0+18s] closed at T0+19.001 s */
+    click(&w, base, "a", T0 + 19500); /* its window closes at T0+20.501 s: counts */
+    rill_table_stats_t st;
+    assert_int_equal(rill_table_stats(w.t, &st), RILL_OK);
+    assert_int_equal(st.late_dropped, 1);
+    assert_int_equal(w.nlate, 1);
+    assert_int_equal(w.late[0].start, T0 + 8000);
+    assert_int_equal(w.late[0].end, T0 + 18000);            /* the event's time */
+    assert_int_equal(window_value(&w, "a", T0 + 10000), 2); /* ending at 20 s */
+    assert_int_equal(window_value(&w, "a", T0 + 9500), 1);  /* ending at 19.5 s */
+    assert_int_equal(window_value(&w, "a", T0 + 19501), 1); /* 19.5 s's right one */
+    assert_int_equal(window_value(&w, "a", T0 + 8000), 0);  /* never made */
+    windows_of(&w);
+    assert_int_equal(w.nseen, 3);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
+static void emit_final_emits_each_window_once_when_it_closes(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {0};
+    start(&w, base, true, RILL_WINDOW_NO_GRACE);
+    click(&w, base, "a", T0);
+    RUN_UNTIL(base, false, 60);
+    assert_int_equal(w.nemit, 0);
+    click(&w, base, "a", T0 + 4000); /* [T0-10s, T0] closed at T0 + 1 ms */
+    assert_int_equal(w.nemit, 1);
+    click(&w, base, "b", T0 + 30000); /* closes every window of a */
+    RUN_UNTIL(base, w.nemit >= 3, 3000);
+    click(&w, base, "b", T0 + 30000); /* b's [T0+20s, T0+30s] is still open */
+    RUN_UNTIL(base, false, 60);       /* commits: nothing more */
+    assert_int_equal(w.nemit, 3);
+    const win_t want[] = {{"a", T0 - 10000, T0 + 1, 1},
+                          {"a", T0 - 6000, T0 + 4001, 2},
+                          {"a", T0 + 1, T0 + 10002, 1}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(w.emit[i].key, want[i].key);
+        assert_int_equal(w.emit[i].start, want[i].start);
+        assert_int_equal(w.emit[i].end, want[i].end);
+        assert_int_equal(w.emit[i].value, want[i].value);
+    }
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
+static void a_restart_mid_window_recovers_its_windows(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {0};
+    start(&w, base, true, RILL_WINDOW_NO_GRACE);
+    click(&w, base, "a", T0);
+    click(&w, base, "a", T0 + 4000);
+    click(&w, base, "b", T0 + 12000); /* closes a's windows starting <= T0+1.999 s */
+    RUN_UNTIL(base, w.nemit >= 3, 3000);
+    assert_int_equal(w.nemit, 3);
+    rill_app_stop(w.app);
+    RUN_UNTIL(base, false, 20);
+    rill_app_destroy(w.app);
+
+    sapp_t again = {0}; /* b's [T0+2s, T0+12s] is open */
+    start(&again, base, true, RILL_WINDOW_NO_GRACE);
+    click(&again, base, "a", T0 + 12000);
+    /* [T0+2s, T0+12s] holds 4 s (from the recovered [T0+1ms, T0+10.001s]) and
+     * 12 s; 4 s's right window [T0+4.001s, T0+14.001s] is made with 12 s */
+    assert_int_equal(window_value(&again, "a", T0 + 2000), 2);
+    assert_int_equal(window_value(&again, "a", T0 + 4001), 1);
+    assert_int_equal(window_value(&again, "a", T0 - 6000), 2); /* recovered */
+    RUN_UNTIL(base, false, 60);
+    assert_int_equal(again.nemit, 0); /* the closed ones are not emitted again */
+    click(&again, base, "c", T0 + 40000);
+    RUN_UNTIL(base, again.nemit >= 3, 3000);
+    RUN_UNTIL(base, false, 60);
+    assert_int_equal(again.nemit, 3);
+    const win_t want[] = {{"a", T0 + 2000, T0 + 12001, 2},
+                          {"b", T0 + 2000, T0 + 12001, 1},
+                          {"a", T0 + 4001, T0 + 14002, 1}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(again.emit[i].key, want[i].key);
+        assert_int_equal(again.emit[i].start, want[i].start);
+        assert_int_equal(again.emit[i].end, want[i].end);
+        assert_int_equal(again.emit[i].value, want[i].value);
+    }
+    rill_app_destroy(again.app);
+    event_base_free(base);
+}
+
+static void a_negative_time_difference_or_two_kinds_are_refused(void **state) {
+    (void)state;
+    char e[256];
+    rill_conf_t *c = rill_conf_new();
+    rill_conf_set(c, "broker", "memory://sliding-def", e, sizeof e);
+    rill_conf_set(c, "log.level", "fatal", e, sizeof e);
+    rill_app_t *app = rill_app_new("sliding", c, e, sizeof e);
+    assert_non_null(app);
+    rill_table_opts_t o = {.value_type = &rill_type_int64};
+    rill_table_opts_sliding(&o, -5, 1000);
+    assert_null(rill_app_table(app, "negative", &o));
+    assert_non_null(strstr(rill_app_errmsg(app), "window_diff_ms >= 0 (got -5)"));
+    rill_app_destroy(app);
+    c = rill_conf_new();
+    rill_conf_set(c, "broker", "memory://sliding-def", e, sizeof e);
+    rill_conf_set(c, "log.level", "fatal", e, sizeof e);
+    app = rill_app_new("sliding", c, e, sizeof e);
+    rill_table_opts_t h = {.value_type = &rill_type_int64};
+    rill_table_opts_hopping(&h, 1000, 500, 1000);
+    h.window_sliding = true;
+    h.window_diff_ms = 1000;
+    assert_null(rill_app_table(app, "both", &h));
+    assert_non_null(strstr(rill_app_errmsg(app), "no window_size_ms"));
+    rill_app_destroy(app);
+}
+
+static void a_delete_is_refused(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {0};
+    start(&w, base, false, 0);
+    assert_int_equal(rill_table_del(w.t, NULL, "a", 1), RILL_EINVAL);
+    assert_non_null(strstr(rill_app_errmsg(w.app), "cannot delete"));
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(each_window_counts_the_events_within_the_time_difference,
+                               setup),
+        cmocka_unit_test_setup(an_event_past_grace_is_dropped_and_counted, setup),
+        cmocka_unit_test_setup(emit_final_emits_each_window_once_when_it_closes, setup),
+        cmocka_unit_test_setup(a_restart_mid_window_recovers_its_windows, setup),
+        cmocka_unit_test(a_negative_time_difference_or_two_kinds_are_refused),
+        cmocka_unit_test_setup(a_delete_is_refused, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
