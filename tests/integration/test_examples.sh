@@ -32,6 +32,7 @@ run forward_delayed 5 "received 'task-1' on other_topic" FORWARD_DELAY_S=1
 run custom_serializer 2 'on the wire: "sensor-1,1[0-9]"'
 run window_final 3 '^window \[[0-9]+, [0-9]+\) closed: /(home|cart) viewed [0-9]+ times'
 run window_sessions 3 '^visit of user-1: 3 clicks in [0-9]+ ms'
+run window_sliding 3 '^alert: card-1 made 3 payments within 1000 ms'
 run table_ttl 2.5 '^users remembered: 1, forgotten: 1'
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -390,6 +390,21 @@ static void any_arrival_order_gives_kafka_streams_windows(void **state) {
     }
 }
 
+static void kafka_streams_javadoc_example_gives_its_five_windows(void **state) {
+    (void)state; /* SlidingWindows' javadoc: diff 5000, records at 8000, 9200, 12400 */
+    slide_sim_t s = {0};
+    rill__slide_op_t ops[SLIDE_MAX + 3];
+    sim_record(&s, 5000, 8000, ops);
+    sim_record(&s, 5000, 9200, ops);
+    sim_record(&s, 5000, 12400, ops);
+    const int64_t start[] = {3000, 4200, 7400, 8001, 9201}, count[] = {1, 2, 3, 2, 1};
+    assert_int_equal(s.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(s.w[i].start, start[i]);
+        assert_int_equal(s.count[i], count[i]);
+    }
+}
+
 static void sliding_windows_are_kept_for_grace_and_two_windows(void **state) {
     (void)state;
     assert_int_equal(rill__slide_keep(10, 5), 27);
@@ -418,6 +433,7 @@ int main(void) {
         cmocka_unit_test(a_record_at_a_right_windows_end_marks_it_left),
         cmocka_unit_test(same_time_records_count_in_the_same_windows),
         cmocka_unit_test(any_arrival_order_gives_kafka_streams_windows),
+        cmocka_unit_test(kafka_streams_javadoc_example_gives_its_five_windows),
         cmocka_unit_test(sliding_windows_are_kept_for_grace_and_two_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
