@@ -23,6 +23,13 @@
 static void finish(rill_app_t *app);
 static void check_idle(rill_app_t *app);
 
+/* The last held send left (backlog.c): agents, a stop and a revoke go on. */
+static void sends_unblocked(rill_app_t *app) {
+    rill__agents_unblocked(app);
+    check_idle(app);
+    rill__consumer_revoke_idle(app);
+}
+
 static bool valid_id(const char *id) {
     if (!id || !*id || strlen(id) > 200) return false;
     for (const char *p = id; *p; p++)
@@ -88,7 +95,7 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
     app->hooks.idle = check_idle;
     app->hooks.event_tp = rill__event_tp;
     app->hooks.sends_done = rill__commit_sends_done;
-    app->hooks.sends_unblocked = rill__agents_unblocked;
+    app->hooks.sends_unblocked = sends_unblocked;
     app->hooks.revoke_idle = rill__consumer_revoke_idle;
     app->hooks.lose = rill__partitions_lose;
     app->hooks.recovered = rill__workers_changed;
@@ -194,10 +201,12 @@ static void stop_finish(rill_app_t *app) {
         bool owner = rill__lease_ok(app);   /* a stall: nothing of ours to flush */
         if (owner) rill__tables_flush(app); /* coalesced changelog records go out too */
         rill_err_t rc = rill__sends_flush(app, (int)app->shutdown_timeout_ms);
-        if (rc != RILL_OK)
-            rill__log(app, RILL_LOG_ERROR, "flushing sends at shutdown: %s",
+        if (rc != RILL_OK) /* not delivered: their events are not committed either */
+            rill__log(app, RILL_LOG_ERROR,
+                      "flushing sends at shutdown: %s; the last offsets are not "
+                      "committed, the next owner processes those events again",
                       rill_err2str(rc));
-        if (owner) rill__commit(app, true);
+        if (owner && rc == RILL_OK) rill__commit(app, true);
         if (app->subscribed) rill__tr_unsubscribe(app->transport);
         app->subscribed = false;
     }
@@ -215,7 +224,9 @@ static void on_stop_ev(evutil_socket_t fd, short what, void *arg) {
  * a transport's delivery callback (where rill_app_stop or the last ack may come
  * from) cannot wait for its own flush. */
 static void check_idle(rill_app_t *app) {
-    if (app->state != RILL_APP_STOPPING || app->inflight_total != 0) return;
+    /* Held sends (backlog.c) leave before the final flush and commit. */
+    if (app->state != RILL_APP_STOPPING || app->inflight_total != 0 || app->sends_held)
+        return;
     if (!app->stop_ev && !(app->stop_ev = evtimer_new(app->base, on_stop_ev, app))) {
         stop_finish(app);
         return;
@@ -228,9 +239,10 @@ static void on_shutdown_timeout(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     rill_app_t *app = arg;
     rill__log(app, RILL_LOG_ERROR,
-              "shutdown: %llu events still in flight after %lld ms; they will be "
-              "processed again by the next owner",
-              (unsigned long long)app->inflight_total,
+              "shutdown: %llu events still in flight and %zu sends waiting for room in "
+              "the transport's queue after %lld ms; they will be processed again by "
+              "the next owner",
+              (unsigned long long)app->inflight_total, app->sends_held,
               (long long)app->shutdown_timeout_ms);
     stop_finish(app);
 }

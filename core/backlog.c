@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "backend_int.h"
+#include "msg_int.h"
 #include "topic_int.h"
 
 #define RILL__BACKLOG_MAX_BYTES ((size_t)64 << 20)
@@ -101,9 +102,8 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
     struct rill_backlog *b = backlog_get(app);
     if (!b) return RILL_ENOMEM;
     size_t bytes = sizeof(rill_held_t) + m->key_len + m->value_len +
-                   m->nheaders * sizeof(rill_header_t);
-    for (size_t i = 0; i < m->nheaders; i++)
-        bytes += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+                   m->nheaders * sizeof(rill_header_t) +
+                   rill__headers_size(m->headers, m->nheaders);
     if (b->bytes + bytes > RILL__BACKLOG_MAX_BYTES) {
         rill__app_seterr(app,
                          "send to '%s': the transport's queue is full and %zu bytes of "
@@ -126,18 +126,8 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
                        .bytes = bytes};
     uint8_t *p = h->data;
     h->headers = (rill_header_t *)(void *)p;
-    p += m->nheaders * sizeof(rill_header_t);
-    for (size_t i = 0; i < m->nheaders; i++) {
-        size_t nl = strlen(m->headers[i].name) + 1;
-        memcpy(p, m->headers[i].name, nl);
-        h->headers[i].name = (const char *)p;
-        p += nl;
-        if (m->headers[i].value_len)
-            memcpy(p, m->headers[i].value, m->headers[i].value_len);
-        h->headers[i].value = m->headers[i].value ? p : NULL;
-        h->headers[i].value_len = m->headers[i].value_len;
-        p += m->headers[i].value_len;
-    }
+    p = rill__headers_copy(h->headers, m->headers, m->nheaders,
+                           p + m->nheaders * sizeof(rill_header_t));
     h->key = m->key ? p : NULL;
     if (m->key_len) memcpy(p, m->key, m->key_len);
     p += m->key_len;

@@ -206,11 +206,17 @@ static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
             if (t->parts[p].revoking && t->parts[p].inflight && !*where)
                 snprintf(where, sizeof where, "%s[%d] has %u events in flight", t->name,
                          p, t->parts[p].inflight);
-    rill_app_fail(
-        app, RILL_ETIMEDOUT,
-        "revoke timed out after %lld ms (revoke.timeout.ms): %s; a handler never "
-        "acked its event",
-        (long long)app->revoke_timeout_ms, where);
+    if (*where) {
+        rill_app_fail(app, RILL_ETIMEDOUT,
+                      "revoke timed out after %lld ms (revoke.timeout.ms): %s; a handler "
+                      "never acked its event",
+                      (long long)app->revoke_timeout_ms, where);
+        return;
+    }
+    rill_app_fail(app, RILL_ETIMEDOUT,
+                  "revoke timed out after %lld ms (revoke.timeout.ms): %zu sends still "
+                  "wait for room in the transport's queue (is anyone consuming?)",
+                  (long long)app->revoke_timeout_ms, app->sends_held);
 }
 
 /* A revoking partition still waited for: not lost (nothing of a lost one is
@@ -218,8 +224,9 @@ static void on_revoke_timeout(evutil_socket_t fd, short what, void *arg) {
 static bool revoke_waits(const rill_app_t *app) {
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
-            if (t->parts[p].revoking && !t->parts[p].lost && t->parts[p].inflight)
-                return true;
+            if (t->parts[p].revoking && !t->parts[p].lost &&
+                (t->parts[p].inflight || app->sends_held))
+                return true; /* held sends (backlog.c) leave before the commit */
     return false;
 }
 
@@ -245,7 +252,13 @@ static void finish_revoke(rill_app_t *app) {
     if (any_kept && app->state != RILL_APP_STOPPED && rill__lease_ok(app)) {
         rill__tables_flush(app); /* exactly_once: only after the commit below */
         rill_err_t frc = rill__sends_flush(app, (int)app->shutdown_timeout_ms);
-        rill_err_t crc = rill__commit(app, true);
+        /* Not all delivered: commit nothing, the next owner processes them again. */
+        rill_err_t crc = frc == RILL_OK ? rill__commit(app, true) : frc;
+        if (frc != RILL_OK)
+            rill__log(app, RILL_LOG_ERROR,
+                      "revoke: sends not delivered (%s): the revoked partitions are "
+                      "handed back uncommitted, their events are processed again",
+                      rill_err2str(frc));
         /* Refused (the group is rebalancing already): if the partition comes
          * straight back, continue from here (everything before is delivered). */
         if (frc == RILL_OK && crc != RILL_OK && !app->eos && rill__lease_ok(app))

@@ -25,6 +25,7 @@ typedef struct forwarder {
     rill_table_t *counts;
     int forwarded, send_errors, table_errors;
     int waits_logged; /* "paused ... while sends wait for room" lines */
+    int refused;      /* forwards whose delivery report said RILL_ENOTOWNER */
     bool stopped;
 } forwarder_t;
 
@@ -33,6 +34,9 @@ typedef struct reader {
     int n;
     int64_t last[NKEYS]; /* last sequence number seen per key */
     int out_of_order;
+    int with_header; /* events carrying the header "origin: timer" */
+    int distinct;    /* different key:sequence pairs seen */
+    unsigned char seen[NKEYS][1024];
 } reader_t;
 
 static char broker[64];
@@ -58,6 +62,12 @@ static rill_conf_t *conf(const char *url, const char *const *kv) {
 }
 
 /* The forwarder: counts each event's key into a table and forwards it to "out". */
+static void on_forwarded(rill_err_t err, const char *errmsg, int32_t partition,
+                         int64_t offset, void *opaque) {
+    (void)errmsg, (void)partition, (void)offset;
+    if (err == RILL_ENOTOWNER) ((forwarder_t *)opaque)->refused++;
+}
+
 static rill_err_t forward(rill_event_t *ev, void *opaque) {
     forwarder_t *f = opaque;
     size_t kl, vl;
@@ -66,6 +76,8 @@ static rill_err_t forward(rill_event_t *ev, void *opaque) {
     if (rill_table_incr(f->counts, ev, k, kl, 1, NULL) != RILL_OK) f->table_errors++;
     rill_send_opts_t o = RILL_SEND_OPTS_INIT;
     o.event = ev;
+    o.cb = on_forwarded;
+    o.opaque = f;
     if (rill_send(f->out, k, kl, v, vl, &o) != RILL_OK)
         f->send_errors++;
     else
@@ -109,6 +121,13 @@ static rill_err_t read_out(rill_event_t *ev, void *opaque) {
         r->out_of_order++;
         return RILL_OK;
     }
+    size_t hl = 0;
+    const char *h = rill_event_header(ev, "origin", &hl);
+    if (h && hl == 5 && !memcmp(h, "timer", 5)) r->with_header++;
+    if (seq < 1024 && !r->seen[key][seq]) {
+        r->seen[key][seq] = 1;
+        r->distinct++;
+    }
     if (seq <= r->last[key]) r->out_of_order++;
     r->last[key] = seq;
     r->n++;
@@ -128,24 +147,42 @@ static void reader_start(reader_t *r, struct event_base *base) {
     if (rill_app_start(r->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
 }
 
-/* @p n events over NKEYS keys into "in", from an app without limits; the value is
- * "key:sequence". */
-static void feed(struct event_base *base, int n) {
+/* The name of key @p i: one whose murmur2 partition of 4 is i % 4, so every
+ * partition of "in" gets keys. */
+static int key_name(int i, char *buf, size_t len) {
+    for (int j = 0;; j++) {
+        int kl = snprintf(buf, len, "k%d-%d", i, j);
+        if (rill_partition_for_key(buf, (size_t)kl, 4) == i % 4) return kl;
+    }
+}
+
+/* Events 0..@p n-1 over NKEYS keys into "in", from an app without limits, those
+ * whose key's partition is in @p parts (a bit mask); the value is "key:sequence".
+ * Returns how many were sent. */
+static int feed_parts(struct event_base *base, int n, unsigned parts) {
     char err[512], k[16], v[32];
     rill_app_t *app =
         rill_app_new_with_base("bp-feeder", conf(broker, NULL), base, err, sizeof err);
     assert_non_null(app);
     rill_topic_t *in = rill_app_topic(app, "in", &(rill_topic_opts_t){.partitions = 4});
     assert_int_equal(rill_app_start(app, err, sizeof err), RILL_OK);
+    int sent = 0;
     for (int i = 0; i < n; i++) {
-        int kl = snprintf(k, sizeof k, "k%d", i % NKEYS);
+        if (!(parts & (1u << ((i % NKEYS) % 4)))) continue;
+        int kl = key_name(i % NKEYS, k, sizeof k);
         int vl = snprintf(v, sizeof v, "%d:%d", i % NKEYS, i / NKEYS);
         assert_int_equal(rill_send(in, k, (size_t)kl, v, (size_t)vl, NULL), RILL_OK);
+        sent++;
     }
     RUN_UNTIL(base, false, 20);
     rill_app_stop(app);
     RUN_UNTIL(base, false, 20);
     rill_app_destroy(app);
+    return sent;
+}
+
+static void feed(struct event_base *base, int n) {
+    feed_parts(base, n, 0xf);
 }
 
 static int setup(void **state) {
@@ -186,12 +223,39 @@ static void a_full_topic_slows_the_forwarder_and_loses_nothing(void **state) {
     assert_true(f.waits_logged > 0); /* the queue really was full */
     for (int i = 0; i < NKEYS; i++) {
         char k[16];
-        int kl = snprintf(k, sizeof k, "k%d", i);
+        int kl = key_name(i, k, sizeof k);
         int64_t v = -1;
         assert_int_equal(rill_table_get(f.counts, NULL, k, (size_t)kl, &v), RILL_OK);
         assert_int_equal(v, n / NKEYS);
     }
     stop_destroy(f.app, base);
+    stop_destroy(r.app, base);
+}
+
+/* A worker loses its partitions (a lost revoke, as after an expired session) while
+ * its forwards wait for room: those forwards are refused, not written late, and the
+ * worker that takes over forwards those events again, so every one arrives. */
+static void
+held_sends_of_a_lost_partition_are_refused_and_redone_by_the_new_owner(void **state) {
+    struct event_base *base = *state;
+    forwarder_t f1 = {0}, f2 = {0};
+    reader_t r = {0};
+    /* in[2] and in[3] first: the partitions the second worker will take */
+    int n = feed_parts(base, 2000, 0xc);
+    forwarder_start(&f1, base, "max.messages=20&revoke.lost=true", NULL);
+    RUN_UNTIL(base, f1.waits_logged > 0, 10000);
+    assert_true(f1.waits_logged > 0); /* "out" is full: forwards are held */
+    forwarder_start(&f2, base, "max.messages=20", NULL); /* takes half, as lost */
+    RUN_UNTIL(base, false, 300);
+    n += feed_parts(base, 2000, 0x3); /* and then the others' */
+    reader_start(&r, base);
+    RUN_UNTIL(base, r.distinct >= n || f1.stopped || f2.stopped, 30000);
+    assert_false(f1.stopped);
+    assert_false(f2.stopped);
+    assert_true(f1.refused > 0);
+    assert_int_equal(r.distinct, n); /* nothing lost */
+    stop_destroy(f1.app, base);
+    stop_destroy(f2.app, base);
     stop_destroy(r.app, base);
 }
 
@@ -228,9 +292,12 @@ static void sends_into_a_full_topic_return_ok_and_are_delivered_in_order(void **
     rill_send_opts_t o = RILL_SEND_OPTS_INIT;
     o.cb = on_delivery;
     o.opaque = &d;
+    rill_header_t origin = {"origin", "timer", 5};
+    o.headers = &origin; /* held sends keep their headers */
+    o.nheaders = 1;
     char k[16], v[32];
     for (int i = 0; i < n; i++) {
-        int kl = snprintf(k, sizeof k, "k%d", i % NKEYS);
+        int kl = key_name(i % NKEYS, k, sizeof k);
         int vl = snprintf(v, sizeof v, "%d:%d", i % NKEYS, i / NKEYS);
         assert_int_equal(rill_send(f.out, k, (size_t)kl, v, (size_t)vl, &o), RILL_OK);
     }
@@ -241,6 +308,7 @@ static void sends_into_a_full_topic_return_ok_and_are_delivered_in_order(void **
     assert_int_equal(d.out_of_order, 0);
     assert_int_equal(r.n, n);
     assert_int_equal(r.out_of_order, 0);
+    assert_int_equal(r.with_header, n);
     stop_destroy(f.app, base);
     stop_destroy(r.app, base);
 }
@@ -309,6 +377,9 @@ int main(void) {
             a_full_topic_slows_the_forwarder_and_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             sends_into_a_full_topic_return_ok_and_are_delivered_in_order, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            held_sends_of_a_lost_partition_are_refused_and_redone_by_the_new_owner, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
             a_topic_nobody_consumes_fails_the_worker_after_broker_timeout, setup,
