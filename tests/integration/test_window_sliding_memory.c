@@ -33,8 +33,10 @@ typedef struct sapp {
     rill_app_t *app;
     rill_topic_t *clicks;
     rill_table_t *t;
-    int handled, nemit, nseen, nlate;
-    win_t emit[32], seen[32], late[8];
+    int handled, nemit, nseen, nlate, nclosed;
+    win_t emit[32], seen[32], late[8], closed[16];
+    bool update;     /* emit=update to on_emit (before start) */
+    int64_t expires; /* 0: an hour */
 } sapp_t;
 
 static rill_err_t count_click(rill_event_t *ev, void *opaque) {
@@ -69,6 +71,18 @@ static void on_late(rill_table_t *t, const void *key, size_t klen, int64_t ws, i
     e->end = ts;
 }
 
+static void on_close(rill_table_t *t, const void *key, size_t klen, int64_t ws,
+                     int64_t we, const void *value, void *opaque) {
+    (void)t;
+    sapp_t *w = opaque;
+    assert_true(w->nclosed < 16);
+    win_t *e = &w->closed[w->nclosed++];
+    snprintf(e->key, sizeof e->key, "%.*s", (int)klen, (const char *)key);
+    e->start = ws;
+    e->end = we;
+    e->value = *(const int64_t *)value;
+}
+
 static void start(sapp_t *w, struct event_base *base, bool final, int64_t grace) {
     rill_conf_t *c = rill_conf_new();
     char err[256];
@@ -85,12 +99,14 @@ static void start(sapp_t *w, struct event_base *base, bool final, int64_t grace)
                            .window_grace_ms = grace,
                            .on_late = on_late,
                            .on_late_opaque = w};
-    if (final) {
-        o.window_emit = RILL_EMIT_FINAL;
+    if (final || w->update) {
+        o.window_emit = final ? RILL_EMIT_FINAL : RILL_EMIT_UPDATE;
         o.on_emit = on_emit;
         o.on_emit_opaque = w;
     }
-    rill_table_opts_sliding(&o, DIFF, 3600000);
+    o.on_window_close = on_close;
+    o.on_window_close_opaque = w;
+    rill_table_opts_sliding(&o, DIFF, w->expires ? w->expires : 3600000);
     assert_non_null(w->t = rill_app_table(w->app, "clicks-10s", &o));
     assert_non_null(rill_app_agent(w->app, "count", w->clicks, count_click, w, NULL));
     if (rill_app_start(w->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
@@ -266,6 +282,57 @@ static void a_restart_mid_window_recovers_its_windows(void **state) {
     event_base_free(base);
 }
 
+static void emit_update_emits_every_window_an_event_writes(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {.update = true};
+    start(&w, base, false, 0);
+    click(&w, base, "a", T0);
+    assert_int_equal(w.nemit, 1); /* [T0-10s, T0] */
+    click(&w, base, "a", T0 + 4000);
+    /* [T0-6s, T0+4s] made (2), T0's right window [T0+1ms, T0+10.001s] made (1) */
+    assert_int_equal(w.nemit, 3);
+    assert_int_equal(w.emit[1].start, T0 - 6000);
+    assert_int_equal(w.emit[1].end, T0 + 4001);
+    assert_int_equal(w.emit[1].value, 2);
+    assert_int_equal(w.emit[2].start, T0 + 1);
+    assert_int_equal(w.emit[2].value, 1);
+    /* out of order, in grace: makes [T0-8s, T0+2s] (2) and its right window
+     * [T0+2.001s, T0+12.001s] (1: 4 s), updates [T0-6s, T0+4s] (3) and [T0+1ms,
+     * T0+10.001s] (2) */
+    click(&w, base, "a", T0 + 2000);
+    assert_int_equal(w.nemit, 7);
+    assert_int_equal(window_value(&w, "a", T0 - 8000), 2);
+    assert_int_equal(window_value(&w, "a", T0 - 6000), 3);
+    assert_int_equal(window_value(&w, "a", T0 + 1), 2);
+    assert_int_equal(window_value(&w, "a", T0 + 2001), 1);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
+static void expired_windows_are_closed_and_forgotten(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {.expires = 1};
+    start(&w, base, false, RILL_WINDOW_NO_GRACE);
+    click(&w, base, "a", T0);
+    click(&w, base, "b", T0 + 60000); /* a's window is kept 20.002 s past its end */
+    RUN_UNTIL(base, w.nclosed >= 1, 3000);
+    assert_int_equal(w.nclosed, 1);
+    assert_string_equal(w.closed[0].key, "a");
+    assert_int_equal(w.closed[0].start, T0 - 10000);
+    assert_int_equal(w.closed[0].end, T0 + 1);
+    assert_int_equal(w.closed[0].value, 1);
+    windows_of(&w);
+    assert_int_equal(w.nseen, 1);     /* b's */
+    click(&w, base, "a", T0 + 60000); /* a new window of a alone */
+    assert_int_equal(window_value(&w, "a", T0 + 50000), 1);
+    windows_of(&w);
+    assert_int_equal(w.nseen, 2);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
 static void a_negative_time_difference_or_two_kinds_are_refused(void **state) {
     (void)state;
     char e[256];
@@ -310,6 +377,8 @@ int main(void) {
         cmocka_unit_test_setup(an_event_past_grace_is_dropped_and_counted, setup),
         cmocka_unit_test_setup(emit_final_emits_each_window_once_when_it_closes, setup),
         cmocka_unit_test_setup(a_restart_mid_window_recovers_its_windows, setup),
+        cmocka_unit_test_setup(emit_update_emits_every_window_an_event_writes, setup),
+        cmocka_unit_test_setup(expired_windows_are_closed_and_forgotten, setup),
         cmocka_unit_test(a_negative_time_difference_or_two_kinds_are_refused),
         cmocka_unit_test_setup(a_delete_is_refused, setup),
     };
