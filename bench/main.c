@@ -240,8 +240,9 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     for (int i = 0; i < n; i++) {
         const bench_result_t *r = &reps[i].m.r;
         double ev = (double)r->events;
-        eps[i] = r->seconds > 0 ? ev / r->seconds : NAN;
-        beps[i] = r->baseline_seconds > 0 ? ev / r->baseline_seconds : NAN;
+        /* no events (the idle scenarios): no rate was measured */
+        eps[i] = r->events && r->seconds > 0 ? ev / r->seconds : NAN;
+        beps[i] = r->events && r->baseline_seconds > 0 ? ev / r->baseline_seconds : NAN;
         ratio[i] = isfinite(eps[i]) && isfinite(beps[i]) ? eps[i] / beps[i] : NAN;
         p50[i] = r->p50_us;
         p99[i] = r->p99_us;
@@ -309,15 +310,20 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     put_json_str("note", r->note);
     printf("}\n");
     fflush(stdout);
-    char p99s[32] = "-", cpus[32] = "-";
+    char p99s[32] = "-", cpus[32] = "-", epss[32] = "-", bepss[32] = "-",
+         ratios[48] = "-";
     double p99m = median_of(p99, n), cpum = median_of(cpu, n), srm = median_of(sratio, n);
     if (isfinite(p99m)) snprintf(p99s, sizeof p99s, "%.1f", p99m);
     if (isfinite(cpum)) snprintf(cpus, sizeof cpus, "%.2f", cpum);
+    if (isfinite(med_eps)) snprintf(epss, sizeof epss, "%.0f", med_eps);
+    if (isfinite(med_beps)) snprintf(bepss, sizeof bepss, "%.0f", med_beps);
+    if (isfinite(med_ratio))
+        snprintf(ratios, sizeof ratios, "%6.3f [%5.3f-%5.3f]", med_ratio, rmin, rmax);
     fprintf(stderr,
-            "%-22s %-6s %-7s %-6s %9llu %11.0f %11.0f %6.3f [%5.3f-%5.3f] %9s %7.1f "
+            "%-22s %-6s %-7s %-6s %9llu %11s %11s %-20s %9s %7.1f "
             "%6s%s%s\n",
             s->name, r->transport, r->store, r->serializer, (unsigned long long)r->events,
-            med_eps, med_beps, med_ratio, rmin, rmax, p99s,
+            epss, bepss, ratios, p99s,
             (double)(rss >= 0 ? rss : child_rss) / 1024.0, cpus, *r->note ? "  " : "",
             r->note);
     if (isfinite(srm))
