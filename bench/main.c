@@ -323,9 +323,8 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
             "%-22s %-6s %-7s %-6s %9llu %11s %11s %-20s %9s %7.1f "
             "%6s%s%s\n",
             s->name, r->transport, r->store, r->serializer, (unsigned long long)r->events,
-            epss, bepss, ratios, p99s,
-            (double)(rss >= 0 ? rss : child_rss) / 1024.0, cpus, *r->note ? "  " : "",
-            r->note);
+            epss, bepss, ratios, p99s, (double)(rss >= 0 ? rss : child_rss) / 1024.0,
+            cpus, *r->note ? "  " : "", r->note);
     if (isfinite(srm))
         fprintf(stderr, "%-22s vs the simdjson baseline (%.0f ev/s): ratio %.3f\n", "",
                 median_of(seps, n), srm);
