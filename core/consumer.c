@@ -363,9 +363,12 @@ void rill__consumer_revoke_idle(rill_app_t *app) {
     finish_revoke(app);
 }
 
-/* Ready: running, not fenced, every assigned partition recovered and consumed. */
+/* Ready: running, not fenced, every assigned partition recovered and consumed,
+ * every partition of every GlobalTable held and current (owned, or a copy that
+ * read the changelog up to its end when it opened). */
 bool rill_app_is_ready(const rill_app_t *app) {
-    if (app->state != RILL_APP_RUNNING || app->fenced || rill__tables_recovering(app))
+    if (app->state != RILL_APP_RUNNING || app->fenced || rill__tables_recovering(app) ||
+        rill__tables_global_behind(app))
         return false;
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)

@@ -42,8 +42,13 @@ typedef struct rill_tpart {
     uint64_t sess_t0;
     bool sess_loaded;
     int64_t ttl_next_ms; /* ttl_ms: the next sweep (wall clock) */
-    bool kept;           /* released at a revoke with its data kept, in case the
-                            partition comes back (eager rebalances revoke all) */
+    /* a GlobalTable's copy (STANDBY): the changelog's end when its reader opened
+     * (-1: unknown, the reader's first end of partition tells), and whether the
+     * copy has reached it (rill_app_is_ready waits for every partition's) */
+    int64_t copy_end;
+    bool copy_current;
+    bool kept; /* released at a revoke with its data kept, in case the
+                  partition comes back (eager rebalances revoke all) */
 } rill_tpart_t;
 
 struct rill_table {
@@ -114,6 +119,10 @@ void rill__tables_on_revoked(rill_app_t *app);
  * its overlay is dropped, the store keeps what was flushed before. */
 void rill__tables_on_lost(rill_app_t *app);
 bool rill__tables_recovering(const rill_app_t *app);
+/* The first partition of a GlobalTable that is not current here: not held yet,
+ * recovering, or a copy still reading up to the changelog's end when it opened;
+ * NULL when every partition of every GlobalTable is (rill_app_is_ready). */
+const rill_tpart_t *rill__tables_global_behind(const rill_app_t *app);
 void rill__tables_stop_readers(rill_app_t *app);
 
 #endif

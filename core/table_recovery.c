@@ -121,6 +121,17 @@ static void start_recovery(rill_tpart_t *tp) {
     open_reader(tp);
 }
 
+const rill_tpart_t *rill__tables_global_behind(const rill_app_t *app) {
+    for (rill_table_t *t = app->tables; t; t = t->next)
+        for (int32_t p = 0; t->opts.global && t->parts && p < t->partitions; p++) {
+            const rill_tpart_t *tp = &t->parts[p];
+            if (tp->state != RILL_TP_ACTIVE &&
+                (tp->state != RILL_TP_STANDBY || !tp->copy_current))
+                return tp;
+        }
+    return NULL;
+}
+
 bool rill__tables_recovering(const rill_app_t *app) {
     for (rill_table_t *t = app->tables; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
@@ -216,6 +227,29 @@ static void on_recovery_tick(evutil_socket_t fd, short what, void *arg) {
 /* ---- standbys
  * -------------------------------------------------------------------------- */
 
+/* Follow partition @p tp's changelog as a standby (opened).  A GlobalTable's
+ * copy notes the changelog's end, which it must reach to count as current. */
+static void open_standby(rill_tpart_t *tp) {
+    rill_table_t *t = tp->table;
+    tp->state = RILL_TP_STANDBY;
+    tp->copy_current = false;
+    tp->copy_end = -1;
+    int64_t lo, hi;
+    if (t->opts.global && rill__tr_watermarks(t->app->transport, t->changelog->name,
+                                              tp->partition, &lo, &hi, 5000) == RILL_OK) {
+        tp->copy_end = hi;
+        tp->copy_current = tp->cl_next >= hi || hi <= lo;
+    }
+    open_reader(tp);
+}
+
+/* A copy applied the changelog up to @p next (exclusive). */
+static void copy_progress(rill_tpart_t *tp, int64_t next) {
+    if (tp->state == RILL_TP_STANDBY && !tp->copy_current && tp->copy_end >= 0 &&
+        next >= tp->copy_end)
+        tp->copy_current = true;
+}
+
 /* Which partitions this worker keeps warm.  The transport interface does not tell
  * a worker who the other members are or what they own (librdkafka does not expose
  * it either), and assignors move partitions between survivors on failover, so any
@@ -246,8 +280,7 @@ static void update_standbys(rill_app_t *app) {
             if (tp->state != RILL_TP_NONE) tp->kept = false;
             if (want && tp->state == RILL_TP_NONE) {
                 if (open_part(tp) != RILL_OK) return;
-                tp->state = RILL_TP_STANDBY;
-                open_reader(tp);
+                open_standby(tp);
             } else if (!want && tp->state == RILL_TP_STANDBY) {
                 release_part(tp, true);
             }
@@ -308,8 +341,7 @@ void rill__tables_on_revoked(rill_app_t *app) {
             tp->kept = !keep;
             if (keep) {
                 if (open_part(tp) != RILL_OK) return;
-                tp->state = RILL_TP_STANDBY;
-                open_reader(tp);
+                open_standby(tp);
             }
         }
     }
@@ -386,6 +418,7 @@ static void apply(rill_tpart_t *tp, const rill_msg_t *msgs, size_t n) {
     }
     if (k && !apply_batch(tp, ops, k, last)) return;
     tp->rec_progress_ns = rill_mono_ns();
+    if (n) copy_progress(tp, msgs[n - 1].offset + 1);
 }
 
 static void on_changelog(rill_reader_t *r, const rill_msg_t *msgs, size_t n,
@@ -401,6 +434,9 @@ static void on_changelog_eof(rill_reader_t *r, int64_t end, void *opaque) {
     rill_tpart_t *tp = opaque;
     rill_table_t *t = tp->table;
     rill_app_t *app = t->app;
+    if (tp->state == RILL_TP_STANDBY && !tp->copy_current &&
+        (tp->copy_end < 0 || end >= tp->copy_end))
+        tp->copy_current = true; /* read all there was when it opened */
     if (tp->state != RILL_TP_RECOVERING) return;
     tp->rec_progress_ns = rill_mono_ns();
     /* The end of a partition only grows: an end below the one seen when the

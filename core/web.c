@@ -211,6 +211,20 @@ void rill__web_not_ready(rill_app_t *app, char *out, size_t n) {
                 snprintf(out, n, "table '%s' partition %d is recovering", t->name, p);
                 return;
             }
+    const rill_tpart_t *g = rill__tables_global_behind(app);
+    if (g) {
+        if (g->state == RILL_TP_STANDBY)
+            snprintf(out, n,
+                     "global table '%s' partition %d: its copy is catching up (offset "
+                     "%lld of %lld)",
+                     g->table->name, g->partition,
+                     (long long)(g->cl_next > 0 ? g->cl_next : 0),
+                     (long long)g->copy_end);
+        else
+            snprintf(out, n, "global table '%s' partition %d is not held yet",
+                     g->table->name, g->partition);
+        return;
+    }
     for (rill_topic_t *t = app->topics; t; t = t->next)
         for (int32_t p = 0; t->parts && p < t->partitions; p++)
             if (t->parts[p].assigned && t->parts[p].held) {

@@ -88,7 +88,9 @@ RILL_API const char *rill_app_errmsg(const rill_app_t *app);
 /** @brief Log through the app's logger. */
 RILL_API void rill_app_log(const rill_app_t *app, rill_log_level_t level, const char *fmt,
                            ...) RILL_PRINTF(3, 4);
-/** @brief True once every assigned partition is recovered and consuming. */
+/** @brief True once every assigned partition is recovered and consuming, and every
+ * partition of every GlobalTable is held here and current (owned, or a copy that
+ * has read its changelog up to where it ended when the copy started). */
 RILL_API bool rill_app_is_ready(const rill_app_t *app);
 
 /* ---- topics

@@ -359,7 +359,10 @@ RILL_API void rill_stream_join_within(rill_stream_join_opts_t *opts, int64_t wit
  * write).  rill_table_set/incr/del of a key write the key's murmur2 partition and
  * are refused with RILL_ENOTOWNER, naming the key, its partition and the topic whose
  * owner may write it, on any other worker.  rill_table_foreach() visits every
- * partition held.  Not windowed (RILL_EINVAL at definition).
+ * partition held.  Not windowed (RILL_EINVAL at definition).  rill_app_is_ready()
+ * (and the web server's /ready) waits until this worker holds every partition and
+ * each copy has read its changelog up to where it ended when the copy started, so
+ * a ready worker reads every value flushed before it joined.
  * @code
  * rill_table_opts_t o = {.value_type = &rill_type_int64, .source = users};
  * rill_table_t *limits = rill_app_global_table(app, "limits", &o);

@@ -264,6 +264,59 @@ static void a_worker_that_joins_later_holds_the_whole_table(void **state) {
 }
 
 #ifndef GLOBAL_NO_MAIN
+/* Users u<i> of partitions 0 and 1 of users, and u0..u7 wherever they are: most of
+ * the table is in partitions the second worker does not own (the range assignor
+ * gives it 2 and 3), so what it reads at its first ready moment comes from its
+ * copies. */
+static bool skewed_user(int i) {
+    char k[16];
+    snprintf(k, sizeof k, "u%d", i);
+    return i < 8 || rill_partition_for_key(k, strlen(k), 4) < 2;
+}
+
+/* Whether worker @p w reads limits[u<i>] = i*100 for every skewed user i < n,
+ * from its own partitions and its copies of the others. */
+static bool reads_skewed(worker_t *w, int n) {
+    for (int i = 0; i < n; i++)
+        if (skewed_user(i) && limit_of(w, i) != i * 100) return false;
+    return true;
+}
+
+static void
+a_worker_is_ready_only_once_its_copies_of_every_partition_caught_up(void **state) {
+    (void)state;
+    enum { N = 40000 }; /* about 20,000 values in the copies */
+    struct event_base *base = event_base_new();
+    worker_t ws[2] = {{0}};
+    worker_start(&ws[0], base);
+    RUN_UNTIL(base, rill_app_is_ready(ws[0].app), GLOBAL_WAIT_MS);
+    char k[16], v[16];
+    int sent = 0;
+    for (int i = 0; i < N; i++) {
+        if (!skewed_user(i)) continue;
+        snprintf(k, sizeof k, "u%d", i);
+        snprintf(v, sizeof v, "%d", i * 100);
+        send_kv(ws[0].users, k, v);
+        sent++;
+    }
+    RUN_UNTIL(base, ws[0].users_handled >= sent, GLOBAL_WAIT_MS * 4);
+    assert_int_equal(ws[0].users_handled, sent);
+    RUN_UNTIL(base, false, 200); /* committed: the changelog has every value */
+    worker_start(&ws[1], base);
+    /* one loop turn at a time, to the first moment it says it is ready (before
+     * the fix: at once, before the group assigned it anything or it held any copy) */
+    uint64_t end = rill_mono_ns() + (uint64_t)GLOBAL_WAIT_MS * 4 * 1000000u;
+    while (!rill_app_is_ready(ws[1].app) && rill_mono_ns() < end)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_true(rill_app_is_ready(ws[1].app));
+    /* ready: what it owns is recovered and its copies of the rest are current */
+    assert_true(reads_skewed(&ws[1], N));
+    RUN_UNTIL(base, spread(ws, 2), GLOBAL_WAIT_MS); /* and once the group settled */
+    assert_true(spread(ws, 2));
+    assert_true(reads_skewed(&ws[1], N));
+    stop_all(ws, 2, base);
+}
+
 static void a_windowed_global_table_is_a_definition_error(void **state) {
     (void)state;
     char e[256];
@@ -289,6 +342,8 @@ int main(void) {
         cmocka_unit_test_setup(
             a_write_from_a_non_owner_is_refused_naming_the_owners_topic, setup),
         cmocka_unit_test_setup(a_worker_that_joins_later_holds_the_whole_table, setup),
+        cmocka_unit_test_setup(
+            a_worker_is_ready_only_once_its_copies_of_every_partition_caught_up, setup),
         cmocka_unit_test(a_windowed_global_table_is_a_definition_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
