@@ -3,13 +3,14 @@
  * /metrics (Prometheus), /table/<name> (one page of keys), /tables/<name> (every
  * key, written page by page).  docs/web.md lists them.
  *
- * Hardening: our own listener accepts, so past web.max_connections a connection
- * is answered 503 and closed, and a failing accept() (EMFILE) pauses accepting for
- * a while instead of spinning; idle and partial requests time out
+ * Hardening: our own listener accepts (backlog SOMAXCONN); past
+ * web.max_connections a connection is answered 503, and read until the client
+ * closes it (no reset); a failing accept() (EMFILE) pauses accepting for a while
+ * instead of spinning; idle and partial requests time out
  * (web.timeout.ms); header and body sizes are bounded; HEAD has no body; with
  * web.token every path but /health asks for "Authorization: Bearer <token>". */
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -306,50 +307,119 @@ static void on_request(struct evhttp_request *req, void *opaque) {
 /* ---- accepting
  * ---------------------------------------------------------------- */
 
-static bool conn_alive(const rill_web_conn_t *c) {
-    struct sockaddr_storage a;
-    socklen_t n = sizeof a;
-    if (getpeername(c->fd, (struct sockaddr *)&a, &n) || n != c->plen ||
-        memcmp(&a, &c->peer, n))
-        return false;
-    n = sizeof a;
-    return !getsockname(c->fd, (struct sockaddr *)&a, &n) && n == c->llen &&
-           !memcmp(&a, &c->local, n);
+/* A connection evhttp accepted is counted (or turned away) once evhttp has set it
+ * up: evhttp calls on_connection for every connection it accepts, before it gives
+ * the bufferevent its socket; on_fresh runs next, from the loop, before the
+ * connection can read anything, and finds the socket in the bufferevent and the
+ * evhttp connection in its callbacks' argument. */
+
+static rill_web_conn_t *conn_of(rill_web_t *w, struct evhttp_connection *evcon) {
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0 || (size_t)fd >= w->nbyfd || w->byfd[fd].evcon != evcon) return NULL;
+    return &w->byfd[fd];
 }
 
-/* Forget the connections evhttp has closed since. */
-static void conns_prune(rill_web_t *w) {
-    size_t k = 0;
-    for (size_t i = 0; i < w->nconns; i++)
-        if (conn_alive(&w->conns[i])) w->conns[k++] = w->conns[i];
-    w->nconns = k;
+/* evhttp frees a connection: forget it, then tell the view that asked. */
+static void on_conn_closed(struct evhttp_connection *evcon, void *opaque) {
+    rill_web_t *w = opaque;
+    rill_web_conn_t *c = conn_of(w, evcon);
+    if (!c) return;
+    void (*cb)(struct evhttp_connection *, void *) = c->closecb;
+    void *arg = c->closearg;
+    *c = (rill_web_conn_t){0};
+    w->nconns--;
+    if (cb) cb(evcon, arg);
+}
+
+void rill__web_set_closecb(rill_web_t *w, struct evhttp_connection *evcon,
+                           void (*cb)(struct evhttp_connection *, void *), void *arg) {
+    rill_web_conn_t *c = conn_of(w, evcon);
+    if (!c) { /* not counted (no memory to, when it came) */
+        evhttp_connection_set_closecb(evcon, cb, arg);
+        return;
+    }
+    c->closecb = cb;
+    c->closearg = arg;
 }
 
 size_t rill__web_conns(rill_web_t *w) {
-    conns_prune(w);
     return w->nconns;
 }
 
-static bool conn_known(const rill_web_t *w, const rill_web_conn_t *c) {
-    for (size_t i = 0; i < w->nconns; i++)
-        if (w->conns[i].fd == c->fd && w->conns[i].plen == c->plen &&
-            !memcmp(&w->conns[i].peer, &c->peer, c->plen))
-            return true;
-    return false;
+static bool conn_count(rill_web_t *w, struct evhttp_connection *evcon, int fd) {
+    if ((size_t)fd >= w->nbyfd) {
+        size_t n = w->nbyfd ? w->nbyfd : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        rill_web_conn_t *a = realloc(w->byfd, n * sizeof *a);
+        if (!a) return false;
+        memset(a + w->nbyfd, 0, (n - w->nbyfd) * sizeof *a);
+        w->byfd = a;
+        w->nbyfd = n;
+    }
+    w->byfd[fd] = (rill_web_conn_t){.evcon = evcon};
+    w->nconns++;
+    evhttp_connection_set_closecb(evcon, on_conn_closed, w);
+    return true;
 }
 
-/* A connected socket of this process whose local address is the listener's:
- * a connection it accepted. */
-static bool conn_probe(const rill_web_t *w, int fd, rill_web_conn_t *c) {
-    c->fd = fd;
-    c->llen = sizeof c->local;
-    c->plen = sizeof c->peer;
-    return !getsockname(fd, (struct sockaddr *)&c->local, &c->llen) &&
-           c->llen == w->llen && !memcmp(&c->local, &w->listen, c->llen) &&
-           !getpeername(fd, (struct sockaddr *)&c->peer, &c->plen);
+/* A connection turned away: its 503 is written, then it is read (and what comes
+ * thrown away) until the client closes it, so that closing it does not leave
+ * unread bytes behind, which would make a reset that can reach the client before
+ * the answer.  At most MAX_DRAINS at once, each for web.timeout.ms and
+ * MAX_DRAIN_BYTES at most. */
+#define MAX_DRAINS 1024
+#define MAX_DRAIN_BYTES (64 * 1024)
+
+typedef struct rill_web_drain {
+    rill_web_t *w;
+    int fd;
+    size_t bytes;
+    struct timeval until; /* the loop's clock */
+    struct event *ev;
+    struct rill_web_drain *prev, *next;
+} rill_web_drain_t;
+
+static void drain_free(rill_web_drain_t *d) {
+    rill_web_t *w = d->w;
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        w->drains = d->next;
+    if (d->next) d->next->prev = d->prev;
+    w->ndrains--;
+    event_free(d->ev);
+    close(d->fd);
+    free(d);
 }
 
-static void reject(rill_web_t *w, int fd) {
+static void on_drain(evutil_socket_t fd, short what, void *opaque) {
+    rill_web_drain_t *d = opaque;
+    if (what & EV_TIMEOUT) {
+        drain_free(d);
+        return;
+    }
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        if ((d->bytes += (size_t)n) > MAX_DRAIN_BYTES) break;
+    if (n == 0 || d->bytes > MAX_DRAIN_BYTES ||
+        (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        drain_free(d);
+        return;
+    }
+    struct timeval now, left;
+    event_base_gettimeofday_cached(d->w->app->base, &now);
+    if (!evutil_timercmp(&now, &d->until, <)) {
+        drain_free(d);
+        return;
+    }
+    evutil_timersub(&d->until, &now, &left);
+    event_add(d->ev, &left);
+}
+
+static void reject(rill_web_t *w, struct evhttp_connection *evcon, int fd) {
     static const char body[] = "{\"error\":\"too many connections\"}\n";
     char msg[256];
     int n = snprintf(msg, sizeof msg,
@@ -357,46 +427,71 @@ static void reject(rill_web_t *w, int fd) {
                      "Content-Type: application/json\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
                      sizeof body - 1, body);
-    ssize_t r = send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)r;
-    /* Only the write side: evhttp (which owns the socket) still reads the request,
-     * so closing it sends a FIN after our answer, not a reset for unread bytes that
-     * could reach the client before the answer; its own reply then fails and it
-     * closes the connection. */
-    shutdown(fd, SHUT_WR);
     w->rejected++;
     rill__web_count(w, 503);
+    /* Our own descriptor of the socket, to read it after evhttp let it go. */
+    rill_web_drain_t *d = w->ndrains < MAX_DRAINS ? calloc(1, sizeof *d) : NULL;
+    if (d) {
+        d->w = w;
+        d->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        d->ev = d->fd >= 0 ? event_new(w->app->base, d->fd, EV_READ, on_drain, d) : NULL;
+        if (!d->ev) {
+            if (d->fd >= 0) close(d->fd);
+            free(d);
+            d = NULL;
+        }
+    }
+    /* A new connection's send buffer is empty: the answer fits. */
+    ssize_t r = send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)r;
+    /* evhttp shuts the write side (a FIN after the answer) and closes its
+     * descriptor; the socket stays open through ours. */
+    evhttp_connection_free(evcon);
+    if (!d) return; /* closed now: the client may see a reset */
+    struct timeval tv = {w->timeout_ms / 1000, (w->timeout_ms % 1000) * 1000};
+    event_base_gettimeofday_cached(w->app->base, &d->until);
+    evutil_timeradd(&d->until, &tv, &d->until);
+    d->next = w->drains;
+    if (d->next) d->next->prev = d;
+    w->drains = d;
+    w->ndrains++;
+    event_add(d->ev, &tv);
 }
 
-/* evhttp calls this for every connection it accepts, before it reads from it.
- * libevent 2.1 does not say which socket that is, nor when it closes one, so the
- * new one is found among the process's sockets bound to the listener's address
- * (/proc/self/fd), and the closed ones are forgotten when their addresses no
- * longer match. */
+static void on_fresh(evutil_socket_t fd, short what, void *opaque) {
+    (void)fd;
+    (void)what;
+    rill_web_t *w = opaque;
+    /* what a callback here adds comes after: index, not a copy */
+    for (size_t i = 0; i < w->nfresh; i++) {
+        struct bufferevent *bev = w->fresh[i];
+        void *arg = NULL;
+        bufferevent_getcb(bev, NULL, NULL, NULL, &arg); /* NULL once freed */
+        struct evhttp_connection *evcon = arg;
+        evutil_socket_t s = bufferevent_getfd(bev);
+        if (evcon && s >= 0 &&
+            (w->nconns >= w->max_conns || !conn_count(w, evcon, (int)s)))
+            reject(w, evcon, (int)s);
+        bufferevent_decref(bev);
+    }
+    w->nfresh = 0;
+}
+
 static struct bufferevent *on_connection(struct event_base *base, void *opaque) {
     rill_web_t *w = opaque;
-    conns_prune(w);
-    rill_web_conn_t c;
-    DIR *dir = opendir("/proc/self/fd");
-    struct dirent *e;
-    int fd = -1, hi = dir ? 0 : 4096;
-    for (;;) {
-        if (dir) {
-            if (!(e = readdir(dir))) break;
-            if (e->d_name[0] == '.') continue;
-            fd = atoi(e->d_name);
-            if (fd == dirfd(dir)) continue;
-        } else if (++fd >= hi) {
-            break;
-        }
-        if (!conn_probe(w, fd, &c) || conn_known(w, &c)) continue;
-        if (w->nconns >= w->max_conns)
-            reject(w, fd);
-        else
-            w->conns[w->nconns++] = c;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) return NULL;
+    if (w->nfresh == w->capfresh) {
+        size_t n = w->capfresh ? 2 * w->capfresh : 64;
+        struct bufferevent **a = realloc(w->fresh, n * sizeof *a);
+        if (!a) return bev; /* not counted */
+        w->fresh = a;
+        w->capfresh = n;
     }
-    if (dir) closedir(dir);
-    return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_incref(bev); /* until on_fresh: evhttp may free it first */
+    w->fresh[w->nfresh++] = bev;
+    event_active(w->fresh_ev, EV_TIMEOUT, 0);
+    return bev;
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *opaque) {
@@ -455,11 +550,17 @@ static void web_free(rill_web_t *w) {
     rill__web_lag_stop(w);
     rill__web_log_stop(w);
     if (w->resume_ev) event_free(w->resume_ev);
+    if (w->fresh_ev) event_free(w->fresh_ev);
     if (w->http)
-        evhttp_free(w->http); /* frees the bound listener */
+        evhttp_free(w->http); /* frees the bound listener and the connections */
     else if (w->lev)
         evconnlistener_free(w->lev);
-    free(w->conns);
+    for (size_t i = 0; i < w->nfresh; i++)
+        bufferevent_decref(w->fresh[i]);
+    free(w->fresh);
+    while (w->drains)
+        drain_free(w->drains);
+    free(w->byfd);
     free(w);
 }
 
@@ -477,10 +578,11 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
     w->token = token && *token ? token : NULL;
     w->max_conns = (size_t)(maxc > 0 ? maxc : 64);
     w->timeout_ms = timeout_ms;
-    w->conns = calloc(w->max_conns, sizeof *w->conns);
     w->http = evhttp_new(app->base);
     w->resume_ev = event_new(app->base, -1, 0, on_resume, w);
-    if (!w->conns || !w->http || !w->resume_ev) {
+    w->fresh_ev = event_new(app->base, -1, 0, on_fresh, w);
+    if (w->fresh_ev) event_priority_set(w->fresh_ev, 0); /* before any socket's */
+    if (!w->http || !w->resume_ev || !w->fresh_ev) {
         web_free(w);
         return RILL_ENOMEM;
     }
@@ -494,7 +596,7 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
         w->lev = evconnlistener_new_bind(app->base, NULL, NULL,
                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                              LEV_OPT_CLOSE_ON_EXEC,
-                                         128, ai->ai_addr, (int)ai->ai_addrlen);
+                                         SOMAXCONN, ai->ai_addr, (int)ai->ai_addrlen);
     if (ai) evutil_freeaddrinfo(ai);
     if (!w->lev) {
         snprintf(errstr, errlen, "web server: cannot listen on %s:%lld: %s", host,

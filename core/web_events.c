@@ -52,7 +52,7 @@ static void sub_closed(struct evhttp_connection *evcon, void *opaque) {
 /* Close a subscriber's connection now (it frees the request it holds). */
 static void sub_drop(sub_t *u) {
     sub_unlink(u);
-    evhttp_connection_set_closecb(u->evcon, NULL, NULL);
+    rill__web_set_closecb(u->s->w, u->evcon, NULL, NULL);
     evhttp_connection_free(u->evcon);
     free(u);
 }
@@ -124,7 +124,7 @@ void rill__web_subscribe(rill_web_t *w, rill_web_stream_t *s,
     s->subs = u;
     s->nsubs++;
     rill__web_count(w, 200);
-    evhttp_connection_set_closecb(evcon, sub_closed, u);
+    rill__web_set_closecb(w, evcon, sub_closed, u);
     evhttp_send_reply_start(req, 200, "OK");
     /* A subscriber sends nothing more: no read timeout (web.timeout.ms would close
      * the stream); a write that waits that long still closes it. */
@@ -223,7 +223,7 @@ void rill__web_events_stop(rill_web_t *w) {
         while (s->subs) { /* evhttp_free closes their connections */
             sub_t *u = s->subs;
             s->subs = u->next;
-            evhttp_connection_set_closecb(u->evcon, NULL, NULL);
+            rill__web_set_closecb(w, u->evcon, NULL, NULL);
             free(u);
         }
         free(s->path);

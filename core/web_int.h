@@ -13,12 +13,13 @@
 rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen);
 void rill__web_stop(rill_app_t *app);
 
-/* One connection the listener accepted: told apart from a later socket with the
- * same fd number by both its addresses. */
+/* An open connection evhttp accepted and this server counts, at its socket's
+ * number: web.c keeps evhttp's close callback of the connection to count its end,
+ * and calls the one a view set (rill__web_set_closecb) from it. */
 typedef struct rill_web_conn {
-    int fd;
-    struct sockaddr_storage local, peer;
-    socklen_t llen, plen;
+    struct evhttp_connection *evcon; /* NULL: no counted connection at this fd */
+    void (*closecb)(struct evhttp_connection *, void *);
+    void *closearg;
 } rill_web_conn_t;
 
 #define RILL_WEB_CODES 16
@@ -32,9 +33,15 @@ typedef struct rill_web {
     socklen_t llen;
     const char *token; /* web.token, or NULL */
     size_t max_conns;
-    int64_t timeout_ms; /* web.timeout.ms */
-    rill_web_conn_t *conns;
-    size_t nconns;
+    int64_t timeout_ms;         /* web.timeout.ms */
+    rill_web_conn_t *byfd;      /* counted connections by socket number */
+    size_t nbyfd;               /* entries of byfd */
+    size_t nconns;              /* counted connections open */
+    struct bufferevent **fresh; /* accepted, not yet counted (a reference each) */
+    size_t nfresh, capfresh;
+    struct event *fresh_ev;        /* counts (or turns away) the fresh ones */
+    struct rill_web_drain *drains; /* turned away, read until the client closes */
+    size_t ndrains;
     struct {
         int code;
         uint64_t n;
@@ -75,8 +82,12 @@ void rill__web_error(rill_web_t *w, struct evhttp_request *req, int code,
 /* Why rill_app_is_ready() says no (web.c). */
 void rill__web_not_ready(rill_app_t *app, char *out, size_t n);
 
-/* Open connections (the closed ones forgotten first). */
+/* Open connections (counted against web.max_connections). */
 size_t rill__web_conns(rill_web_t *w);
+/* Set the close callback of the incoming connection @p evcon: views call this
+ * instead of evhttp_connection_set_closecb (web.c's own counts the connection). */
+void rill__web_set_closecb(rill_web_t *w, struct evhttp_connection *evcon,
+                           void (*cb)(struct evhttp_connection *, void *), void *arg);
 
 /* web_table.c: GET /table/<name>?partition=P&after=K&limit=N (one page), GET
  * /tables/<name> (every key, written page by page as the client reads) */

@@ -175,7 +175,7 @@ static void proxy_done(struct evhttp_request *resp, void *opaque) {
         free(x);
         return;
     }
-    evhttp_connection_set_closecb(x->in, NULL, NULL);
+    rill__web_set_closecb(x->w, x->in, NULL, NULL);
     rill_web_t *w = x->w;
     int code = resp ? evhttp_request_get_response_code(resp) : 0;
     struct evbuffer *b = evbuffer_new();
@@ -286,10 +286,10 @@ static void proxy(rill_web_t *w, struct evhttp_request *req, rill_table_t *t,
     const char *auth =
         evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (auth) evhttp_add_header(h, "Authorization", auth);
-    if (x->in) evhttp_connection_set_closecb(x->in, proxy_client_closed, x);
+    if (x->in) rill__web_set_closecb(x->w, x->in, proxy_client_closed, x);
     if (evhttp_make_request(x->out, out, EVHTTP_REQ_GET, path) != 0) {
         /* evhttp freed @p out and calls nothing */
-        if (x->in) evhttp_connection_set_closecb(x->in, NULL, NULL);
+        if (x->in) rill__web_set_closecb(x->w, x->in, NULL, NULL);
         evhttp_connection_free(x->out);
         free(x);
         fail(w, req, 503, "Service Unavailable", t, key, klen, p, "cannot ask the owner");

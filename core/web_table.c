@@ -323,7 +323,7 @@ static void dump_end(rill_web_dump_t *d, const char *tail) {
         evhttp_send_reply_chunk(d->req, b);
         evbuffer_free(b);
     }
-    evhttp_connection_set_closecb(d->evcon, NULL, NULL);
+    rill__web_set_closecb(d->w, d->evcon, NULL, NULL);
     evhttp_send_reply_end(d->req);
     dump_free(d);
 }
@@ -411,7 +411,7 @@ void rill__web_table_dump(rill_web_t *w, struct evhttp_request *req, const char 
     d->next = w->dumps;
     w->dumps = d;
     rill__web_count(w, 200);
-    evhttp_connection_set_closecb(d->evcon, dump_closed, d);
+    rill__web_set_closecb(w, d->evcon, dump_closed, d);
     evhttp_send_reply_start(req, 200, "OK");
     struct evbuffer *b = evbuffer_new();
     if (b) {
@@ -424,7 +424,7 @@ void rill__web_table_dump(rill_web_t *w, struct evhttp_request *req, const char 
 void rill__web_dumps_free(rill_web_t *w) {
     while (w->dumps) {
         rill_web_dump_t *d = w->dumps;
-        evhttp_connection_set_closecb(d->evcon, NULL, NULL);
+        rill__web_set_closecb(w, d->evcon, NULL, NULL);
         dump_free(d);
     }
 }
