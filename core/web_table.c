@@ -90,12 +90,18 @@ static int page_one(const void *key, size_t klen, const void *v, size_t vlen,
     }
     const uint8_t *k = key;
     size_t kl = klen;
-    int64_t ws = -1;
+    int64_t ws = -1, we = -1;
     if (g->t->opts.window_size_ms > 0) {
         if (klen < WKEY) return 0;
         ws = (int64_t)(be64(key) ^ 0x8000000000000000ull); /* sign flipped */
         k += WKEY;
         kl -= WKEY;
+        if (g->t->session || g->t->sliding) { /* start, key, end (or mark) */
+            if (kl < WKEY) return 0;
+            kl -= WKEY;
+            we = g->t->session ? (int64_t)(be64(k + kl) ^ 0x8000000000000000ull)
+                               : ws + g->t->opts.window_size_ms;
+        }
     }
     if (g->dump) {
         evbuffer_add_printf(g->b, "%s\n  ", g->n || g->started ? "," : "");
@@ -115,6 +121,7 @@ static int page_one(const void *key, size_t klen, const void *v, size_t vlen,
         evbuffer_add_printf(g->b, "%s{\"key\":", g->n ? "," : "");
         rill__web_json_str(g->b, k, kl);
         if (ws >= 0) evbuffer_add_printf(g->b, ",\"window_start\":%lld", (long long)ws);
+        if (we >= 0) evbuffer_add_printf(g->b, ",\"window_end\":%lld", (long long)we);
         evbuffer_add_printf(g->b, ",\"partition\":%d,\"value\":", (int)g->p);
     }
     value_json(g, v, vlen);

@@ -13,6 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <event2/event.h>
 #include <rill/rill.h>
@@ -37,6 +44,7 @@ typedef struct sapp {
     win_t emit[32], seen[32], late[8], closed[16];
     bool update;     /* emit=update to on_emit (before start) */
     int64_t expires; /* 0: an hour */
+    int port;        /* > 0: the web server's (before start) */
 } sapp_t;
 
 static rill_err_t count_click(rill_event_t *ev, void *opaque) {
@@ -88,6 +96,11 @@ static void start(sapp_t *w, struct event_base *base, bool final, int64_t grace)
     char err[256];
     rill_conf_set(c, "broker", broker, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "20", err, sizeof err);
+    if (w->port) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", w->port);
+        rill_conf_set(c, "web.port", port, err, sizeof err);
+    }
     if (!getenv("RILL_LOG_LEVEL"))
         rill_conf_set(c, "log.level", "error", err, sizeof err);
     w->app = rill_app_new_with_base("sliding", c, base, err, sizeof err);
@@ -333,6 +346,66 @@ static void expired_windows_are_closed_and_forgotten(void **state) {
     event_base_free(base);
 }
 
+static int free_port(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t n = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &n);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* GET @p path from the app's web server, running the loop until it answers. */
+static void http_get(struct event_base *base, int port, const char *path, char *out,
+                     size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    size_t len = 0;
+    bool eof = false;
+    uint64_t end = rill_mono_ns() + 5000000000u;
+    while (!eof && rill_mono_ns() < end) {
+        RUN_UNTIL(base, false, 2);
+        for (;;) {
+            ssize_t r = recv(fd, out + len, cap - 1 - len, 0);
+            if (r > 0 && (len += (size_t)r) < cap - 1) continue;
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            eof = true;
+            break;
+        }
+    }
+    out[len] = 0;
+    close(fd);
+    assert_true(eof);
+}
+
+static void the_web_page_shows_a_window_by_its_key_start_and_end(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {.port = free_port()};
+    start(&w, base, false, 0);
+    click(&w, base, "a", T0);
+    RUN_UNTIL(base, false, 60); /* flushed */
+    char resp[8192], want[128];
+    http_get(base, w.port, "/table/clicks-10s", resp, sizeof resp);
+    snprintf(want, sizeof want,
+             "{\"key\":\"a\",\"window_start\":%lld,\"window_end\":%lld,\"partition\":0,"
+             "\"value\":1}",
+             (long long)(T0 - 10000), (long long)(T0 + 1));
+    if (!strstr(resp, want)) fail_msg("wanted %s in %s", want, resp);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
 static void a_negative_time_difference_or_two_kinds_are_refused(void **state) {
     (void)state;
     char e[256];
@@ -379,6 +452,8 @@ int main(void) {
         cmocka_unit_test_setup(a_restart_mid_window_recovers_its_windows, setup),
         cmocka_unit_test_setup(emit_update_emits_every_window_an_event_writes, setup),
         cmocka_unit_test_setup(expired_windows_are_closed_and_forgotten, setup),
+        cmocka_unit_test_setup(the_web_page_shows_a_window_by_its_key_start_and_end,
+                               setup),
         cmocka_unit_test(a_negative_time_difference_or_two_kinds_are_refused),
         cmocka_unit_test_setup(a_delete_is_refused, setup),
     };
