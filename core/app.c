@@ -388,6 +388,14 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
                  app->id, app->def_err);
         return RILL_EINVAL;
     }
+    const char *adv = rill_conf_get(app->conf, "web.advertised_url");
+    if (adv && *adv && strncmp(adv, "http://", 7) && strncmp(adv, "https://", 8)) {
+        snprintf(errstr, errlen,
+                 "web.advertised_url '%s' is not a URL: it must start with http:// or "
+                 "https:// (e.g. http://worker-1.internal:6066)",
+                 adv);
+        return RILL_ECONF;
+    }
     if (app->on_decode_error == RILL__DECODE_DEAD_LETTER && !app->dead_letter) {
         const char *dl = rill_conf_get(app->conf, "dead_letter.topic");
         char name[256];

@@ -80,6 +80,13 @@ static const rill_prop_t core_props[] = {
     {"web.host", RILL_PROP_STR, "127.0.0.1", 0, "Address the HTTP server binds"},
     {"web.token", RILL_PROP_STR, "", 0,
      "Bearer token the HTTP server asks for on every path but /health (empty: none)"},
+    {"web.advertised_url", RILL_PROP_STR, "", 0,
+     "URL other workers and the dashboard reach this worker's server at (empty: "
+     "http://<web.host>:<web.port>)"},
+    {"web.workers.expiry.ms", RILL_PROP_INT, "60000", 0,
+     "A worker not heard from for this long is left out of routing and the dashboard "
+     "(each refreshes its entry every third of it)",
+     .min = 300, .max = 86400000},
     {"web.timeout.ms", RILL_PROP_INT, "10000", 0,
      "An idle or partial HTTP request is closed after this long", .min = 100,
      .max = 3600000},

@@ -63,9 +63,10 @@ struct rill_app {
     const struct rill_tpstate *send_fence; /* sends now belong to this partition */
     struct event *recovery_ev;
     struct evhttp *web;
-    struct rill_web *web_state; /* web.c: listener, connections, counters */
-    uint64_t rebalances;        /* assignments handled (web.c's /metrics) */
-    rill_topic_t *delayed;      /* "<app>-delayed": durable delayed forwards */
+    struct rill_web *web_state;   /* web.c: listener, connections, counters */
+    struct rill_workers *workers; /* workers.c: who owns what (routing) */
+    uint64_t rebalances;          /* assignments handled (web.c's /metrics) */
+    rill_topic_t *delayed;        /* "<app>-delayed": durable delayed forwards */
     struct rill_delayed *delayed_list;
     struct rill_asks *asks;
 

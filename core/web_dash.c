@@ -16,6 +16,7 @@
 #include "log_int.h"
 #include "table_int.h"
 #include "web_int.h"
+#include "workers_int.h"
 
 #define LOG_KEEP 32 /* recent warnings and errors kept */
 
@@ -221,6 +222,49 @@ static void tables_json(rill_app_t *app, struct evbuffer *b) {
     evbuffer_add_printf(b, "]");
 }
 
+#define WORKERS_SHOWN 256
+
+/* This worker (live figures), then every other live one the workers topic
+ * knows (what it last published). */
+static void workers_json(rill_web_t *w, struct evbuffer *b) {
+    rill_app_t *app = w->app;
+    size_t n = rill__workers_list(app, NULL, 0);
+    if (n > WORKERS_SHOWN) n = WORKERS_SHOWN;
+    rill_worker_info_t *ws = n ? calloc(n, sizeof *ws) : NULL;
+    size_t got = ws ? rill__workers_list(app, ws, n) : 0;
+    if (got < n) n = got;
+    char url[320];
+    const char *adv = rill__workers_self_url(app);
+    if (adv && *adv)
+        snprintf(url, sizeof url, "%s/", adv);
+    else
+        self_url(w, url, sizeof url);
+    unsigned long long owned = 0;
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        for (int32_t p = 0; t->parts && t->nagents && p < t->partitions; p++)
+            owned += t->parts[p].assigned;
+    evbuffer_add_printf(b, "[{\"client_id\":");
+    str(b, app->client_id);
+    evbuffer_add_printf(b, ",\"url\":");
+    str(b, url);
+    evbuffer_add_printf(b, ",\"self\":true,\"partitions\":%llu,\"seen_ms_ago\":0}",
+                        owned);
+    for (size_t i = 0; i < n; i++) {
+        if (ws[i].self) continue;
+        evbuffer_add_printf(b, ",{\"client_id\":");
+        str(b, ws[i].client_id);
+        evbuffer_add_printf(b, ",\"url\":");
+        str(b, ws[i].url);
+        evbuffer_add_printf(b,
+                            ",\"self\":false,\"partitions\":%u,\"generation\":%llu,"
+                            "\"seen_ms_ago\":%lld}",
+                            ws[i].partitions, (unsigned long long)ws[i].generation,
+                            (long long)ws[i].seen_ms_ago);
+    }
+    free(ws);
+    evbuffer_add_printf(b, "]");
+}
+
 static const char *state_name(rill_app_state_t s) {
     return s == RILL_APP_CREATED    ? "created"
            : s == RILL_APP_RUNNING  ? "running"
@@ -244,18 +288,9 @@ void rill__web_snapshot(rill_web_t *w, struct evbuffer *b) {
         rill__web_not_ready(app, why, sizeof why);
         str(b, why);
     }
-    evbuffer_add_printf(
-        b, ",\"now_ms\":%lld,\"workers\":[{\"client_id\":", (long long)now_ms());
-    str(b, app->client_id);
-    char url[128];
-    self_url(w, url, sizeof url);
-    unsigned long long owned = 0;
-    for (rill_topic_t *t = app->topics; t; t = t->next)
-        for (int32_t p = 0; t->parts && t->nagents && p < t->partitions; p++)
-            owned += t->parts[p].assigned;
-    evbuffer_add_printf(b, ",\"url\":");
-    str(b, url);
-    evbuffer_add_printf(b, ",\"self\":true,\"partitions\":%llu}],\"agents\":", owned);
+    evbuffer_add_printf(b, ",\"now_ms\":%lld,\"workers\":", (long long)now_ms());
+    workers_json(w, b);
+    evbuffer_add_printf(b, ",\"agents\":");
     agents_json(app, b);
     evbuffer_add_printf(b, ",\"partitions\":");
     partitions_json(w, b);

@@ -3,12 +3,12 @@
  * entries back outside the group.  Layer 6 (docs/architecture.md): the
  * consumer's handlers call it; it uses the transport (backend) and the timers.
  *
- * The app struct has no slot for this state yet (core/app_int.h is being split),
- * so the states live in a list of the process, each found by its app and checked
- * against the on-stop hook it registered with that app (a later app at the same
- * address has no such hook). */
+ * Liveness: each worker refreshes its entry every third of web.workers.expiry.ms
+ * (same claims, same generation); an entry not read again within the expiry is a
+ * worker that died without its tombstone (SIGKILL, a lost machine) and is left
+ * out of routing, /router's count and the dashboard.  Ages are measured on this
+ * worker's clock, from when the entry was read, so clocks need not agree. */
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,8 @@ typedef struct entry {
     char *url;
     uint64_t gen;
     int64_t time_ms;
+    uint64_t seen_ns;    /* read here last (rill_mono_ns) */
+    uint32_t partitions; /* consumed partitions it claims ("topics") */
     json_t
         *tables; /* {"<table>": {"active": [..], "recovering": [..], "standby": [..]}} */
     struct entry *next;
@@ -42,30 +44,18 @@ typedef struct rill_workers {
     rill_reader_t *reader; /* the topic's, this worker's own */
     bool caught_up, dirty, broken;
     uint64_t max_gen;
-    char *published; /* claims last published (JSON), NULL: none yet */
+    char *published;   /* claims last published (JSON), NULL: none yet */
+    uint64_t pub_gen;  /* the generation they were published with */
+    uint64_t pub_ns;   /* when (rill_mono_ns) */
+    int64_t expiry_ms; /* web.workers.expiry.ms */
     entry_t *entries;
     rill_timer_t *tick; /* an app timer: it dies with the app, even a destroyed one */
-    struct rill_workers *next;
 } rill_workers_t;
-
-static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
-static rill_workers_t *all;
 
 static void on_stop(rill_app_t *app, void *opaque);
 
-static bool hook_is(const rill_app_t *app, const rill_timer_t *t, const void *opaque) {
-    for (const rill_timer_t *x = app->timers; x; x = x->next)
-        if (x == t) return x->fn == on_stop && x->opaque == opaque;
-    return false;
-}
-
 static rill_workers_t *state_of(rill_app_t *app) {
-    pthread_mutex_lock(&all_lock);
-    rill_workers_t *s = all;
-    while (s && !(s->app == app && hook_is(app, s->stop_hook, s)))
-        s = s->next;
-    pthread_mutex_unlock(&all_lock);
-    return s;
+    return app->workers;
 }
 
 static void entry_free(entry_t *e) {
@@ -76,14 +66,8 @@ static void entry_free(entry_t *e) {
 }
 
 static void state_free(rill_workers_t *s) {
-    pthread_mutex_lock(&all_lock);
-    for (rill_workers_t **pp = &all; *pp; pp = &(*pp)->next)
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
-    pthread_mutex_unlock(&all_lock);
     rill_app_t *app = s->app;
+    if (app->workers == s) app->workers = NULL;
     if (app->hooks.finish != s->prev_finish) app->hooks.finish = s->prev_finish;
     if (s->stop_hook) s->stop_hook->opaque = NULL; /* runs into nothing */
     if (s->reader && app->transport) rill__tr_reader_close(s->reader);
@@ -177,18 +161,22 @@ static rill_err_t produce(rill_workers_t *s, const char *value) {
 }
 
 /* Publish this worker's claims when they changed (only once the topic has been
- * read to its end: the generation must outrank every entry already there). */
+ * read to its end: the generation must outrank every entry already there), and
+ * unchanged with their generation every third of the expiry (liveness). */
 static void publish_if_changed(rill_workers_t *s) {
     rill_app_t *app = s->app;
     if (s->broken || !s->caught_up || app->state != RILL_APP_RUNNING) return;
     json_t *c = claims(app);
     char *text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!text || (s->published && !strcmp(text, s->published))) {
+    bool same = text && s->published && !strcmp(text, s->published);
+    bool refresh =
+        same && (rill_mono_ns() - s->pub_ns) / 1000000 >= (uint64_t)(s->expiry_ms / 3);
+    if (!text || (same && !refresh)) {
         free(text);
         json_decref(c);
         return;
     }
-    uint64_t gen = s->max_gen + 1;
+    uint64_t gen = refresh ? s->pub_gen : s->max_gen + 1;
     json_object_set_new(c, "client_id", json_string(app->client_id));
     json_object_set_new(c, "url", json_string(s->url));
     json_object_set_new(c, "generation", json_integer((json_int_t)gen));
@@ -201,7 +189,9 @@ static void publish_if_changed(rill_workers_t *s) {
         free(text);
         return;
     }
-    s->max_gen = gen;
+    if (gen > s->max_gen) s->max_gen = gen;
+    s->pub_gen = gen;
+    s->pub_ns = rill_mono_ns();
     free(s->published);
     s->published = text;
 }
@@ -226,6 +216,14 @@ static void on_stop(rill_app_t *app, void *opaque) {
  * ---------------------------------------------------------------- */
 
 static void self_url(rill_app_t *app, char *out, size_t n) {
+    const char *adv = rill_conf_get(app->conf, "web.advertised_url");
+    if (adv && *adv) { /* checked by rill_app_start */
+        size_t l = strlen(adv);
+        while (l > 0 && adv[l - 1] == '/')
+            l--; /* entries hold no trailing slash */
+        snprintf(out, n, "%.*s", (int)l, adv);
+        return;
+    }
     const char *host = rill_conf_get(app->conf, "web.host");
     char name[256];
     if (!host || !*host) host = "127.0.0.1";
@@ -258,12 +256,10 @@ static rill_workers_t *start(rill_app_t *app) {
         if (t->fn == on_stop && t->opaque == s) s->stop_hook = t;
     snprintf(s->topic, tl, "%s-__workers", app->id);
     self_url(app, s->url, sizeof s->url);
+    s->expiry_ms = rill_conf_get_int(app->conf, "web.workers.expiry.ms", 60000);
     s->prev_finish = app->hooks.finish;
     app->hooks.finish = on_finish;
-    pthread_mutex_lock(&all_lock);
-    s->next = all;
-    all = s;
-    pthread_mutex_unlock(&all_lock);
+    app->workers = s;
 
     char err[256] = "";
     int32_t parts = 0;
@@ -280,7 +276,8 @@ static rill_workers_t *start(rill_app_t *app) {
         s->broken = true;
         return s;
     }
-    s->tick = rill_app_timer(app, "rill-workers", TICK_MS / 1000.0, on_tick, s);
+    int64_t tick_ms = s->expiry_ms / 3 < TICK_MS ? s->expiry_ms / 3 : TICK_MS;
+    s->tick = rill_app_timer(app, "rill-workers", (double)tick_ms / 1000.0, on_tick, s);
     return s;
 }
 
@@ -338,6 +335,11 @@ static void apply(rill_workers_t *s, const rill_msg_t *m) {
     json_t *tm = json_object_get(v, "time_ms");
     e->time_ms = json_is_integer(tm) ? (int64_t)json_integer_value(tm) : 0;
     e->tables = json_incref(tables);
+    e->seen_ns = rill_mono_ns();
+    json_t *topics = json_object_get(v, "topics"), *parts;
+    const char *tn;
+    json_object_foreach(topics, tn, parts) e->partitions +=
+        (uint32_t)json_array_size(parts);
     json_decref(v);
     if (e->gen > s->max_gen) s->max_gen = e->gen;
     e->next = s->entries;
@@ -374,6 +376,12 @@ static bool has(json_t *tables, const char *table, const char *role, int32_t p) 
     return false;
 }
 
+/* Heard from within the expiry (this worker's own entry always is). */
+static bool alive(const rill_workers_t *s, const entry_t *e) {
+    return !strcmp(e->client_id, s->app->client_id) ||
+           (rill_mono_ns() - e->seen_ns) / 1000000 <= (uint64_t)s->expiry_ms;
+}
+
 static bool outranks(const entry_t *a, const entry_t *b) {
     if (!b) return true;
     if (a->gen != b->gen) return a->gen > b->gen;
@@ -390,6 +398,7 @@ rill_owner_state_t rill__workers_owner(rill_app_t *app, const char *table, int32
     bool recovering = false;
     for (const entry_t *e = s->entries; e; e = e->next) {
         if (others_only && !strcmp(e->client_id, app->client_id)) continue;
+        if (!alive(s, e)) continue;
         bool act = false, rec = false;
         if (standby) {
             act = has(e->tables, table, "standby", p);
@@ -421,9 +430,30 @@ bool rill__workers_caught_up(rill_app_t *app) {
 }
 
 size_t rill__workers_count(rill_app_t *app) {
+    return rill__workers_list(app, NULL, 0);
+}
+
+static rill_worker_info_t info(const rill_workers_t *s, const entry_t *e) {
+    return (rill_worker_info_t){
+        .client_id = e->client_id,
+        .url = e->url,
+        .generation = e->gen,
+        .time_ms = e->time_ms,
+        .seen_ms_ago = (int64_t)((rill_mono_ns() - e->seen_ns) / 1000000),
+        .partitions = e->partitions,
+        .self = !strcmp(e->client_id, s->app->client_id),
+    };
+}
+
+size_t rill__workers_list(rill_app_t *app, rill_worker_info_t *out, size_t max) {
     rill_workers_t *s = state_of(app);
     size_t n = 0;
-    for (const entry_t *e = s ? s->entries : NULL; e; e = e->next)
-        n++;
+    for (int self = 1; self >= 0; self--) /* this worker's entry first */
+        for (const entry_t *e = s ? s->entries : NULL; e; e = e->next) {
+            bool is_self = !strcmp(e->client_id, app->client_id);
+            if (!alive(s, e) || is_self != (self == 1)) continue;
+            if (n < max) out[n] = info(s, e);
+            n++;
+        }
     return n;
 }

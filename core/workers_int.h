@@ -25,7 +25,10 @@ typedef struct rill_worker_info {
     const char *client_id;
     const char *url; /* "http://host:port" */
     uint64_t generation;
-    int64_t time_ms;
+    int64_t time_ms;     /* when it wrote its entry (its clock) */
+    int64_t seen_ms_ago; /* since its entry was last read here (this clock) */
+    uint32_t partitions; /* consumed partitions it claims */
+    bool self;           /* this worker's own entry */
 } rill_worker_info_t;
 
 /* Called by consumer.c: what this worker owns may have changed (publishes when it
@@ -46,7 +49,11 @@ rill_owner_state_t rill__workers_owner(rill_app_t *app, const char *table, int32
  * has been read up to its end at least once. */
 const char *rill__workers_self_url(rill_app_t *app);
 bool rill__workers_caught_up(rill_app_t *app);
-/* How many live entries the topic holds (tombstones removed). */
+/* How many live entries the topic holds: tombstones removed, and entries not
+ * refreshed within web.workers.expiry.ms (a worker that died without one). */
 size_t rill__workers_count(rill_app_t *app);
+/* Up to @p max live entries into @p out (this worker's first); returns how many
+ * there are in all. */
+size_t rill__workers_list(rill_app_t *app, rill_worker_info_t *out, size_t max);
 
 #endif

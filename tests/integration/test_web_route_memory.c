@@ -461,6 +461,112 @@ static void a_stale_entry_claiming_every_partition_does_not_win(void **st) {
     cluster_stop(&c);
 }
 
+/* A worker that died without its tombstone (here: an entry another program wrote
+ * once) is left out once web.workers.expiry.ms passes without a refresh, while
+ * the live workers, refreshing every third of it, stay. */
+static void a_worker_not_heard_from_within_the_expiry_is_left_out(void **st) {
+    (void)st;
+    cluster_t c;
+    extra_key = "web.workers.expiry.ms", extra_value = "900";
+    cluster_start(&c);
+    extra_key = extra_value = NULL;
+    rill_transport_handlers_t h = {0};
+    char err[256];
+    rill_transport_t *t =
+        rill_transport_new(c.broker, NULL, c.base, &h, "dead-writer", err, sizeof err);
+    assert_non_null(t);
+    const char *v = "{\"client_id\":\"route-dead-2\",\"url\":\"http://127.0.0.1:1\","
+                    "\"generation\":1,\"time_ms\":1,\"tables\":{\"counts\":{"
+                    "\"partitions\":6,\"active\":[],\"recovering\":[],"
+                    "\"standby\":[]}},\"topics\":{\"in\":[0]}}";
+    rill_produce_t m = {.topic = "route-__workers",
+                        .partition = 0,
+                        .key = "route-dead-2",
+                        .key_len = 12,
+                        .value = v,
+                        .value_len = strlen(v)};
+    int sent = 0;
+    assert_int_equal(t->ops->produce(t, &m, on_sent, &sent), RILL_OK);
+    RUN_UNTIL(c.base, sent != 0, 5000);
+    assert_int_equal(sent, 1);
+    RUN_UNTIL(c.base, false, 200); /* the workers read it */
+    char *r = http(&c, &c.w[1], "/router/counts/k1", NULL);
+    assert_non_null(strstr(body_of(r), "\"workers\":4"));
+    free(r);
+    r = http(&c, &c.w[1], "/status", NULL);
+    assert_non_null(strstr(body_of(r), "route-dead-2"));
+    free(r);
+    RUN_UNTIL(c.base, false, 1500); /* past the expiry: the live ones refreshed */
+    r = http(&c, &c.w[1], "/router/counts/k1", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(body_of(r), "\"workers\":3"));
+    free(r);
+    r = http(&c, &c.w[1], "/status", NULL);
+    assert_null(strstr(body_of(r), "route-dead-2"));
+    free(r);
+    rill_transport_destroy(t);
+    cluster_stop(&c);
+}
+
+/* The dashboard's snapshot lists every live worker with its web URL and the
+ * partitions it consumes, this one first. */
+static void the_dashboard_lists_every_live_worker(void **st) {
+    (void)st;
+    cluster_t c;
+    cluster_start(&c);
+    for (int i = 0; i < N; i++) {
+        char *r = http(&c, &c.w[i], "/status", NULL);
+        assert_int_equal(status_of(r), 200);
+        const char *b = body_of(r);
+        for (int j = 0; j < N; j++) {
+            char url[64];
+            snprintf(url, sizeof url, "\"url\":\"http://127.0.0.1:%d", c.w[j].port);
+            if (!strstr(b, url))
+                fail_msg("worker %d's /status lacks worker %d: %s", i, j, b);
+        }
+        char self[64];
+        snprintf(self, sizeof self, "\"workers\":[{\"client_id\":");
+        assert_non_null(strstr(b, self));
+        snprintf(self, sizeof self, "\"url\":\"http://127.0.0.1:%d/\",\"self\":true",
+                 c.w[i].port);
+        assert_non_null(strstr(b, self));
+        assert_null(strstr(b, "\"partitions\":0,\"generation\"")); /* 2 each */
+        free(r);
+    }
+    cluster_stop(&c);
+}
+
+/* web.advertised_url is the address the others route to (behind NAT, in a
+ * container): /router names it. */
+static void the_advertised_url_is_what_the_router_names(void **st) {
+    (void)st;
+    cluster_t c;
+    extra_key = "web.advertised_url", extra_value = "http://worker.example:6066/";
+    cluster_start(&c);
+    extra_key = extra_value = NULL;
+    char *r = http(&c, &c.w[0], "/router/counts/k1", NULL);
+    assert_int_equal(status_of(r), 200);
+    assert_non_null(strstr(body_of(r), "\"url\":\"http://worker.example:6066\""));
+    free(r);
+    cluster_stop(&c);
+}
+
+static void an_advertised_url_that_is_not_a_url_is_refused_at_start(void **st) {
+    (void)st;
+    char err[256];
+    rill_conf_t *conf = rill_conf_new();
+    assert_int_equal(rill_conf_set(conf, "broker", "memory://adv-bad", err, sizeof err),
+                     RILL_CONF_OK);
+    assert_int_equal(
+        rill_conf_set(conf, "web.advertised_url", "worker-1:6066", err, sizeof err),
+        RILL_CONF_OK);
+    rill_app_t *app = rill_app_new("adv", conf, err, sizeof err);
+    assert_non_null(app);
+    assert_int_equal(rill_app_start(app, err, sizeof err), RILL_ECONF);
+    assert_non_null(strstr(err, "web.advertised_url 'worker-1:6066' is not a URL"));
+    rill_app_destroy(app);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_key_is_answered_with_the_owners_value_through_any_worker),
@@ -471,6 +577,10 @@ int main(void) {
         cmocka_unit_test(after_a_worker_stops_lookups_follow_the_new_owners),
         cmocka_unit_test(standby_1_reads_a_standby_copy_on_a_non_owner),
         cmocka_unit_test(a_stale_entry_claiming_every_partition_does_not_win),
+        cmocka_unit_test(a_worker_not_heard_from_within_the_expiry_is_left_out),
+        cmocka_unit_test(the_dashboard_lists_every_live_worker),
+        cmocka_unit_test(the_advertised_url_is_what_the_router_names),
+        cmocka_unit_test(an_advertised_url_that_is_not_a_url_is_refused_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
