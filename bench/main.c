@@ -20,6 +20,7 @@
 
 extern const bench_scenario_t bench_memory_table_count_web;    /* web_poll.c */
 extern const bench_scenario_t bench_memory_window_count;       /* window_count.c */
+extern const bench_scenario_t bench_memory_window_sliding;     /* window_sliding.c */
 extern const bench_scenario_t bench_memory_join_stream_table;  /* join_stream_table.c */
 extern const bench_scenario_t bench_memory_join_stream_stream; /* join_stream_stream.c */
 extern const bench_scenario_t bench_soak, bench_idle_memory;   /* soak.c, idle.c */
@@ -39,6 +40,7 @@ static const bench_scenario_t *const scenarios[] = {
     &bench_codec_json,
     &bench_memory_table_count_web,
     &bench_memory_window_count,
+    &bench_memory_window_sliding,
     &bench_memory_join_stream_table,
     &bench_memory_join_stream_stream,
 #ifdef RILL_HAVE_AVRO

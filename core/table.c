@@ -1103,10 +1103,13 @@ static int64_t slide_diff(const rill_table_t *t) {
     return t->opts.window_size_ms - 1;
 }
 
-/* The windows of @p key in @p tp, sorted by start, in *out (free()d by the
- * caller; NULL when there are none) with room for as many times in *scratch. */
+/* The windows of @p key in @p tp that a record (or a read) at @p ts needs
+ * (rill__slide_near: a write costs the windows near it, not every window of the
+ * key kept), sorted by start, in *out (free()d by the caller; NULL when there are
+ * none) with room for as many times in *scratch. */
 static rill_err_t slide_windows(rill_tpart_t *tp, const void *key, size_t klen,
-                                rill__slide_win_t **out, int64_t **scratch, size_t *n) {
+                                int64_t ts, rill__slide_win_t **out, int64_t **scratch,
+                                size_t *n) {
     rill__sess_index_t *ix = sess_index(tp);
     size_t k = rill__sess_all(ix, key, klen, NULL, 0);
     *out = NULL;
@@ -1126,10 +1129,11 @@ static rill_err_t slide_windows(rill_tpart_t *tp, const void *key, size_t klen,
     for (size_t i = 0; i < k; i++)
         w[i] = (rill__slide_win_t){s[i].start, s[i].end != 0};
     free(s);
-    rill__slide_sort(w, k);
+    size_t m = rill__slide_near(w, k, slide_diff(tp->table), ts);
+    rill__slide_sort(w, m);
     *out = w;
     *scratch = r;
-    *n = k;
+    *n = m;
     return RILL_OK;
 }
 
@@ -1158,7 +1162,7 @@ static bool slide_at(rill_tpart_t *tp, const void *key, size_t klen, int64_t ts)
     rill__slide_win_t *w;
     int64_t *r, start;
     size_t n;
-    if (slide_windows(tp, key, klen, &w, &r, &n) != RILL_OK) return false;
+    if (slide_windows(tp, key, klen, ts, &w, &r, &n) != RILL_OK) return false;
     bool ok = rill__slide_find(w, n, slide_diff(tp->table), ts - slide_diff(tp->table), r,
                                &start) &&
               slide_key(tp->table, key, klen, start, slide_left(w, n, start)) == RILL_OK;
@@ -1214,7 +1218,8 @@ static rill_err_t slide_apply(rill_tpart_t *tp, const void *key, size_t klen,
     if ((rc = slide_key(t, key, klen, op->start, op->left)) != RILL_OK ||
         (rc = write_skey(tp, false)) != RILL_OK)
         return rc;
-    if (rill__sess_put(&tp->sess, key, klen, (rill__sess_t){op->start, op->left ? 1 : 0}))
+    if ((op->created || op->left != op->was_left) && /* else the index has it */
+        rill__sess_put(&tp->sess, key, klen, (rill__sess_t){op->start, op->left ? 1 : 0}))
         return RILL_ENOMEM;
     if (!emits_final(t) && (t->opts.on_emit || t->opts.emit_topic))
         emit_update(tp, key, klen, op->start, op->start + t->opts.window_size_ms);
@@ -1240,7 +1245,7 @@ static rill_err_t slide_write(rill_tpart_t *tp, const void *key, size_t klen, in
     rill__slide_win_t *w;
     int64_t *r;
     size_t n;
-    rill_err_t rc = slide_windows(tp, key, klen, &w, &r, &n);
+    rill_err_t rc = slide_windows(tp, key, klen, ts, &w, &r, &n);
     if (rc != RILL_OK) return rc;
     rill__slide_op_t *ops = malloc((n + 3) * sizeof *ops);
     size_t sz = rill__value_csize(t->opts.value_type);

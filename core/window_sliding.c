@@ -10,6 +10,14 @@ static int cmp_win(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+size_t rill__slide_near(rill__slide_win_t *w, size_t n, int64_t diff, int64_t ts) {
+    int64_t lo = ts - 3 * diff - 2, hi = ts + diff + 2;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i].start >= lo && w[i].start <= hi) w[m++] = w[i];
+    return m;
+}
+
 void rill__slide_sort(rill__slide_win_t *w, size_t n) {
     if (n > 1) qsort(w, n, sizeof *w, cmp_win);
 }

@@ -34,6 +34,13 @@ typedef struct rill__slide_op {
     bool created, add, left, was_left;
 } rill__slide_op_t;
 
+/* Keep, in place, the windows of @p w (@p n) a record or a read at @p ts needs:
+ * those starting in [ts - 3 diff - 2, ts + diff + 2] (the windows it makes and
+ * updates start in [ts - diff, ts + 1], the ones they derive from within diff + 1
+ * before, and those windows' records - the ends of left windows - within diff
+ * after).  Returns how many; plans and finds on them are the same as on all. */
+size_t rill__slide_near(rill__slide_win_t *w, size_t n, int64_t diff, int64_t ts);
+
 /* Sort @p w by start (the order rill__slide_plan and rill__slide_find need). */
 void rill__slide_sort(rill__slide_win_t *w, size_t n);
 
