@@ -45,13 +45,21 @@ typedef struct sapp {
     bool update;     /* emit=update to on_emit (before start) */
     int64_t expires; /* 0: an hour */
     int port;        /* > 0: the web server's (before start) */
+    bool set;        /* rill_table_set the event's value (decimal) instead of incr */
 } sapp_t;
 
 static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     sapp_t *w = opaque;
-    size_t len;
+    size_t len, vlen;
     const char *k = rill_event_key_bytes(ev, &len);
-    assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
+    if (w->set) {
+        const char *v = rill_event_value_bytes(ev, &vlen);
+        char buf[24] = "";
+        memcpy(buf, v, vlen < sizeof buf - 1 ? vlen : sizeof buf - 1);
+        int64_t x = atoll(buf);
+        assert_int_equal(rill_table_set(w->t, ev, k, len, &x), RILL_OK);
+    } else
+        assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
     w->handled++;
     return RILL_OK;
 }
@@ -125,13 +133,19 @@ static void start(sapp_t *w, struct event_base *base, bool final, int64_t grace)
     if (rill_app_start(w->app, err, sizeof err) != RILL_OK) fail_msg("start: %s", err);
 }
 
-static void click(sapp_t *w, struct event_base *base, const char *key, int64_t ts) {
+static void send_at(sapp_t *w, struct event_base *base, const char *key, int64_t ts,
+                    const char *value) {
     rill_send_opts_t o = RILL_SEND_OPTS_INIT;
     o.timestamp_ms = ts;
-    assert_int_equal(rill_send(w->clicks, key, strlen(key), "c", 1, &o), RILL_OK);
+    assert_int_equal(rill_send(w->clicks, key, strlen(key), value, strlen(value), &o),
+                     RILL_OK);
     int want = w->handled + 1;
     RUN_UNTIL(base, w->handled >= want, 3000);
     assert_int_equal(w->handled, want);
+}
+
+static void click(sapp_t *w, struct event_base *base, const char *key, int64_t ts) {
+    send_at(w, base, key, ts, "c");
 }
 
 static int visit(const void *key, size_t klen, int64_t ws, const void *value,
@@ -406,6 +420,26 @@ static void the_web_page_shows_a_window_by_its_key_start_and_end(void **state) {
     event_base_free(base);
 }
 
+static void set_gives_each_window_the_value_of_its_last_event_processed(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {.set = true};
+    start(&w, base, false, 0);
+    send_at(&w, base, "a", T0, "1");
+    send_at(&w, base, "a", T0 + 4000, "2");
+    send_at(&w, base, "a", T0 + 2000, "3");                 /* out of order */
+    assert_int_equal(window_value(&w, "a", T0 - 10000), 1); /* [T0-10s, T0] */
+    assert_int_equal(window_value(&w, "a", T0 - 8000), 3);  /* 0, 2 s: 2 s last */
+    assert_int_equal(window_value(&w, "a", T0 - 6000), 3);  /* 0, 2, 4 s: 2 s last */
+    assert_int_equal(window_value(&w, "a", T0 + 1), 3);     /* 2, 4 s: 2 s last */
+    assert_int_equal(window_value(&w, "a", T0 + 2001), 2);  /* 4 s alone */
+    rill_table_stats_t st;
+    assert_int_equal(rill_table_stats(w.t, &st), RILL_OK);
+    assert_int_equal(st.keys, 5);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
 static void a_negative_time_difference_or_two_kinds_are_refused(void **state) {
     (void)state;
     char e[256];
@@ -454,6 +488,8 @@ int main(void) {
         cmocka_unit_test_setup(expired_windows_are_closed_and_forgotten, setup),
         cmocka_unit_test_setup(the_web_page_shows_a_window_by_its_key_start_and_end,
                                setup),
+        cmocka_unit_test_setup(
+            set_gives_each_window_the_value_of_its_last_event_processed, setup),
         cmocka_unit_test(a_negative_time_difference_or_two_kinds_are_refused),
         cmocka_unit_test_setup(a_delete_is_refused, setup),
     };
