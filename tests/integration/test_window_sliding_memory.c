@@ -4,7 +4,8 @@
  * in it; events past grace are dropped and counted; emit=final emits each window
  * once; a restart in the middle of a window recovers its windows from the
  * changelog (new windows derive from them, closed ones are not emitted again);
- * bad definitions are refused. */
+ * bad definitions are refused.  Included by test_window_sliding_redis.c with
+ * another broker. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,16 @@
 #include <rill/rill.h>
 
 #include "run_until.h"
+
+#ifndef SLIDING_BROKER
+#define SLIDING_BROKER(buf, n, seq) snprintf(buf, n, "memory://sliding-test-%u", seq)
+#endif
+#ifndef SLIDING_EXTRA_CONF
+#define SLIDING_EXTRA_CONF(c) ((void)(c))
+#endif
+#ifndef SLIDING_WAIT_MS
+#define SLIDING_WAIT_MS 3000 /* for an event to be handled (a group to form) */
+#endif
 
 static unsigned seq;
 static char broker[128];
@@ -104,6 +115,7 @@ static void start(sapp_t *w, struct event_base *base, bool final, int64_t grace)
     char err[256];
     rill_conf_set(c, "broker", broker, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "20", err, sizeof err);
+    SLIDING_EXTRA_CONF(c);
     if (w->port) {
         char port[16];
         snprintf(port, sizeof port, "%d", w->port);
@@ -111,10 +123,14 @@ static void start(sapp_t *w, struct event_base *base, bool final, int64_t grace)
     }
     if (!getenv("RILL_LOG_LEVEL"))
         rill_conf_set(c, "log.level", "error", err, sizeof err);
-    w->app = rill_app_new_with_base("sliding", c, base, err, sizeof err);
+    char id[32], topic[32]; /* one group, changelog and topic per test (a shared
+                               Kafka mock) */
+    snprintf(id, sizeof id, "sliding%u", seq);
+    snprintf(topic, sizeof topic, "clicks%u", seq);
+    w->app = rill_app_new_with_base(id, c, base, err, sizeof err);
     assert_non_null(w->app);
     rill_topic_opts_t to = {.partitions = 1};
-    w->clicks = rill_app_topic(w->app, "clicks", &to);
+    w->clicks = rill_app_topic(w->app, topic, &to);
     rill_table_opts_t o = {.value_type = &rill_type_int64,
                            .source = w->clicks,
                            .window_grace_ms = grace,
@@ -140,7 +156,7 @@ static void send_at(sapp_t *w, struct event_base *base, const char *key, int64_t
     assert_int_equal(rill_send(w->clicks, key, strlen(key), value, strlen(value), &o),
                      RILL_OK);
     int want = w->handled + 1;
-    RUN_UNTIL(base, w->handled >= want, 3000);
+    RUN_UNTIL(base, w->handled >= want, SLIDING_WAIT_MS);
     assert_int_equal(w->handled, want);
 }
 
@@ -173,7 +189,7 @@ static int64_t window_value(sapp_t *w, const char *key, int64_t start) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(broker, sizeof broker, "memory://sliding-test-%u", ++seq);
+    SLIDING_BROKER(broker, sizeof broker, ++seq);
     return 0;
 }
 
@@ -251,7 +267,7 @@ static void emit_final_emits_each_window_once_when_it_closes(void **state) {
     click(&w, base, "a", T0 + 4000); /* [T0-10s, T0] closed at T0 + 1 ms */
     assert_int_equal(w.nemit, 1);
     click(&w, base, "b", T0 + 30000); /* closes every window of a */
-    RUN_UNTIL(base, w.nemit >= 3, 3000);
+    RUN_UNTIL(base, w.nemit >= 3, SLIDING_WAIT_MS);
     click(&w, base, "b", T0 + 30000); /* b's [T0+20s, T0+30s] is still open */
     RUN_UNTIL(base, false, 60);       /* commits: nothing more */
     assert_int_equal(w.nemit, 3);
@@ -276,7 +292,7 @@ static void a_restart_mid_window_recovers_its_windows(void **state) {
     click(&w, base, "a", T0);
     click(&w, base, "a", T0 + 4000);
     click(&w, base, "b", T0 + 12000); /* closes a's windows starting <= T0+1.999 s */
-    RUN_UNTIL(base, w.nemit >= 3, 3000);
+    RUN_UNTIL(base, w.nemit >= 3, SLIDING_WAIT_MS);
     assert_int_equal(w.nemit, 3);
     rill_app_stop(w.app);
     RUN_UNTIL(base, false, 20);
@@ -293,7 +309,7 @@ static void a_restart_mid_window_recovers_its_windows(void **state) {
     RUN_UNTIL(base, false, 60);
     assert_int_equal(again.nemit, 0); /* the closed ones are not emitted again */
     click(&again, base, "c", T0 + 40000);
-    RUN_UNTIL(base, again.nemit >= 3, 3000);
+    RUN_UNTIL(base, again.nemit >= 3, SLIDING_WAIT_MS);
     RUN_UNTIL(base, false, 60);
     assert_int_equal(again.nemit, 3);
     const win_t want[] = {{"a", T0 + 2000, T0 + 12001, 2},
@@ -344,7 +360,7 @@ static void expired_windows_are_closed_and_forgotten(void **state) {
     start(&w, base, false, RILL_WINDOW_NO_GRACE);
     click(&w, base, "a", T0);
     click(&w, base, "b", T0 + 60000); /* a's window is kept 20.002 s past its end */
-    RUN_UNTIL(base, w.nclosed >= 1, 3000);
+    RUN_UNTIL(base, w.nclosed >= 1, SLIDING_WAIT_MS);
     assert_int_equal(w.nclosed, 1);
     assert_string_equal(w.closed[0].key, "a");
     assert_int_equal(w.closed[0].start, T0 - 10000);
@@ -360,6 +376,27 @@ static void expired_windows_are_closed_and_forgotten(void **state) {
     event_base_free(base);
 }
 
+static void set_gives_each_window_the_value_of_its_last_event_processed(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {.set = true};
+    start(&w, base, false, 0);
+    send_at(&w, base, "a", T0, "1");
+    send_at(&w, base, "a", T0 + 4000, "2");
+    send_at(&w, base, "a", T0 + 2000, "3");                 /* out of order */
+    assert_int_equal(window_value(&w, "a", T0 - 10000), 1); /* [T0-10s, T0] */
+    assert_int_equal(window_value(&w, "a", T0 - 8000), 3);  /* 0, 2 s: 2 s last */
+    assert_int_equal(window_value(&w, "a", T0 - 6000), 3);  /* 0, 2, 4 s: 2 s last */
+    assert_int_equal(window_value(&w, "a", T0 + 1), 3);     /* 2, 4 s: 2 s last */
+    assert_int_equal(window_value(&w, "a", T0 + 2001), 2);  /* 4 s alone */
+    rill_table_stats_t st;
+    assert_int_equal(rill_table_stats(w.t, &st), RILL_OK);
+    assert_int_equal(st.keys, 5);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
+#ifndef SLIDING_NO_MAIN
 static int free_port(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
@@ -420,26 +457,6 @@ static void the_web_page_shows_a_window_by_its_key_start_and_end(void **state) {
     event_base_free(base);
 }
 
-static void set_gives_each_window_the_value_of_its_last_event_processed(void **state) {
-    (void)state;
-    struct event_base *base = event_base_new();
-    sapp_t w = {.set = true};
-    start(&w, base, false, 0);
-    send_at(&w, base, "a", T0, "1");
-    send_at(&w, base, "a", T0 + 4000, "2");
-    send_at(&w, base, "a", T0 + 2000, "3");                 /* out of order */
-    assert_int_equal(window_value(&w, "a", T0 - 10000), 1); /* [T0-10s, T0] */
-    assert_int_equal(window_value(&w, "a", T0 - 8000), 3);  /* 0, 2 s: 2 s last */
-    assert_int_equal(window_value(&w, "a", T0 - 6000), 3);  /* 0, 2, 4 s: 2 s last */
-    assert_int_equal(window_value(&w, "a", T0 + 1), 3);     /* 2, 4 s: 2 s last */
-    assert_int_equal(window_value(&w, "a", T0 + 2001), 2);  /* 4 s alone */
-    rill_table_stats_t st;
-    assert_int_equal(rill_table_stats(w.t, &st), RILL_OK);
-    assert_int_equal(st.keys, 5);
-    rill_app_destroy(w.app);
-    event_base_free(base);
-}
-
 static void a_negative_time_difference_or_two_kinds_are_refused(void **state) {
     (void)state;
     char e[256];
@@ -495,3 +512,4 @@ int main(void) {
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+#endif
