@@ -53,10 +53,12 @@ typedef struct sapp {
     rill_table_t *t;
     int handled, nemit, nseen, nlate, nclosed;
     win_t emit[32], seen[32], late[8], closed[16];
-    bool update;     /* emit=update to on_emit (before start) */
-    int64_t expires; /* 0: an hour */
-    int port;        /* > 0: the web server's (before start) */
-    bool set;        /* rill_table_set the event's value (decimal) instead of incr */
+    bool update;      /* emit=update to on_emit (before start) */
+    int64_t expires;  /* 0: an hour */
+    int port;         /* > 0: the web server's (before start) */
+    bool set;         /* rill_table_set the event's value (decimal) instead of incr */
+    int64_t last_get; /* incr: rill_table_get after the last event's write */
+    int get_differs;  /* events whose rill_table_get differed from incr's result */
 } sapp_t;
 
 static rill_err_t count_click(rill_event_t *ev, void *opaque) {
@@ -69,8 +71,13 @@ static rill_err_t count_click(rill_event_t *ev, void *opaque) {
         memcpy(buf, v, vlen < sizeof buf - 1 ? vlen : sizeof buf - 1);
         int64_t x = atoll(buf);
         assert_int_equal(rill_table_set(w->t, ev, k, len, &x), RILL_OK);
-    } else
-        assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, NULL), RILL_OK);
+    } else {
+        int64_t n = -1, got = -1;
+        assert_int_equal(rill_table_incr(w->t, ev, k, len, 1, &n), RILL_OK);
+        assert_int_equal(rill_table_get(w->t, ev, k, len, &got), RILL_OK);
+        w->last_get = got;
+        if (got != n) w->get_differs++;
+    }
     w->handled++;
     return RILL_OK;
 }
@@ -202,7 +209,9 @@ static void each_window_counts_the_events_within_the_time_difference(void **stat
     click(&w, base, "a", T0 + 4000);
     click(&w, base, "a", T0 + 9000);
     click(&w, base, "a", T0 + 12000);
+    assert_int_equal(w.last_get, 3); /* read at 12 s: the events of [2 s, 12 s] */
     click(&w, base, "b", T0 + 5000);
+    assert_int_equal(w.get_differs, 0); /* the window ending at each event */
     windows_of(&w);
     /* in store order (start, then key): the window ending at each event and the
      * one starting 1 ms after each event with a later one within 10 s */
@@ -345,6 +354,8 @@ static void emit_update_emits_every_window_an_event_writes(void **state) {
      * T0+10.001s] (2) */
     click(&w, base, "a", T0 + 2000);
     assert_int_equal(w.nemit, 7);
+    assert_int_equal(w.last_get, 2); /* a read at 2 s: the events of [-8 s, 2 s] */
+    assert_int_equal(w.get_differs, 0);
     assert_int_equal(window_value(&w, "a", T0 - 8000), 2);
     assert_int_equal(window_value(&w, "a", T0 - 6000), 3);
     assert_int_equal(window_value(&w, "a", T0 + 1), 2);
