@@ -7,6 +7,16 @@
 #include "commit_int.h"
 #include "table_int.h"
 
+void rill__commit_count(rill_app_t *app, rill_err_t rc, bool fenced, uint64_t t0_ns) {
+    rill__hist_add(&app->commit_latency, rill_mono_ns() - t0_ns);
+    if (rc == RILL_OK)
+        app->commits_ok++;
+    else if (fenced)
+        app->commits_fenced++;
+    else
+        app->commits_failed++;
+}
+
 static void snap_add(rill_app_t *app, const char *topic, int32_t partition, int64_t off) {
     if (app->ncommit_snap == app->capcommit_snap) {
         size_t cap = app->capcommit_snap ? app->capcommit_snap * 2 : 32;
@@ -48,9 +58,12 @@ rill_err_t rill__commit_snapshot(rill_app_t *app) {
     if (!app->ncommit_snap || !app->transport) return RILL_OK;
     if (!rill__lease_ok(app)) { /* replaced meanwhile, perhaps: not ours to commit */
         app->ncommit_snap = 0;
+        app->commits_fenced++;
         return RILL_ENOTOWNER;
     }
+    uint64_t t0 = rill_mono_ns();
     rill_err_t rc = rill__tr_commit(app->transport, app->commit_snap, app->ncommit_snap);
+    rill__commit_count(app, rc, rc == RILL_ENOTOWNER, t0);
     if (rc != RILL_OK) {
         rill__log(app, RILL_LOG_WARN,
                   "commit of %zu partitions failed: %s (committed again next time)",

@@ -11,6 +11,7 @@
 #include "registry_int.h"
 #include "rill/app.h"
 #include "rill/stream.h"
+#include "web_hist_int.h"
 
 typedef enum {
     RILL_APP_CREATED = 0,
@@ -68,6 +69,7 @@ struct rill_app {
     uint64_t rebalances;          /* assignments handled (web.c's /metrics) */
     rill_topic_t *delayed;        /* "<app>-delayed": durable delayed forwards */
     struct rill_delayed *delayed_list;
+    uint64_t delayed_pending, delayed_fired; /* forward.c: held now; sent on when due */
     struct rill_asks *asks;
 
     /* conf, parsed once */
@@ -106,6 +108,10 @@ struct rill_app {
     bool txn_flush_ok; /* eos: table overlays may reach the store (just committed) */
     rill_tp_offset_t *commit_snap;
     size_t ncommit_snap, capcommit_snap;
+    /* commit.c, txn.c (web_metrics.c's /metrics): commits by result, and the time
+     * of each one the transport answered (request to answer) */
+    uint64_t commits_ok, commits_failed, commits_fenced;
+    rill_hist_t commit_latency;
 
     rill_buf_t kbuf, vbuf; /* encode scratch */
     rill_buf_t kstr, vstr; /* a string key's / value's NUL-terminated copy */

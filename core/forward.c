@@ -57,6 +57,7 @@ static void delayed_unlink(rill_app_t *app, rill_delayed_t *d) {
     for (rill_delayed_t **pp = &app->delayed_list; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
+            app->delayed_pending--;
             break;
         }
     }
@@ -80,6 +81,7 @@ static void on_due(evutil_socket_t fd, short what, void *arg) {
     rill_event_t *ev = d->ev;
     rill_app_t *app = ev->app;
     rill_err_t rc = deliver(ev, d->dest);
+    app->delayed_fired++;
     delayed_unlink(app, d);
     rill_event_ack(ev, rc);
 }
@@ -115,7 +117,10 @@ static rill_err_t on_delayed(rill_event_t *ev, void *opaque) {
         return RILL_EINVAL;
     }
     int64_t wait = due - rill_now_ms();
-    if (wait <= 0) return deliver(ev, dest);
+    if (wait <= 0) { /* due already (read again after a restart, or late) */
+        app->delayed_fired++;
+        return deliver(ev, dest);
+    }
     rill_delayed_t *d = calloc(1, sizeof *d);
     if (!d || !(d->timer = evtimer_new(app->base, on_due, d))) {
         free(d);
@@ -125,6 +130,7 @@ static rill_err_t on_delayed(rill_event_t *ev, void *opaque) {
     d->dest = dest;
     d->next = app->delayed_list;
     app->delayed_list = d;
+    app->delayed_pending++;
     struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
     evtimer_add(d->timer, &tv);
     return RILL_PENDING;
@@ -160,6 +166,7 @@ void rill__delayed_release(rill_app_t *app, const rill_tpstate_t *tp) {
             continue;
         }
         *pp = d->next;
+        app->delayed_pending--;
         rill_event_t *ev = d->ev;
         event_free(d->timer);
         free(d);
@@ -174,4 +181,5 @@ void rill__delayed_free(rill_app_t *app) {
         event_free(d->timer);
         free(d);
     }
+    app->delayed_pending = 0;
 }

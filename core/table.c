@@ -1326,6 +1326,7 @@ static void stream_time_tick(rill_tpart_t *tp) {
 
 static rill_err_t get_at(rill_table_t *t, const rill_event_t *ev, const void *key,
                          size_t klen, int64_t ts, void *out) {
+    t->ops[RILL__TOP_GET]++;
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
     if (!tp) return rc;
@@ -1346,6 +1347,7 @@ static rill_err_t get_at(rill_table_t *t, const rill_event_t *ev, const void *ke
 
 rill_err_t rill__table_find(rill_table_t *t, const rill_event_t *ev, const void *key,
                             size_t klen, void *out, bool *found) {
+    t->ops[RILL__TOP_GET]++;
     *found = false;
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
@@ -1381,6 +1383,7 @@ rill_err_t rill_table_get_delta(rill_table_t *t, const rill_event_t *ev, const v
 
 rill_err_t rill_table_get_window(rill_table_t *t, const rill_event_t *ev, const void *key,
                                  size_t klen, int64_t window_start_ms, void *value_out) {
+    t->ops[RILL__TOP_GET]++;
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, ev, key, klen, false, &rc);
     if (!tp) return rc;
@@ -1482,6 +1485,7 @@ static rill_err_t incr_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
 
 rill_err_t rill_table_incr(rill_table_t *t, const rill_event_t *ev, const void *key,
                            size_t klen, int64_t by, int64_t *result) {
+    t->ops[RILL__TOP_INCR]++;
     if (t->opts.value_type->kind != RILL_T_INT64) {
         rill__app_seterr(t->app, "table '%s': incr needs int64 values", t->name);
         return RILL_EINVAL;
@@ -1503,6 +1507,7 @@ static rill_err_t set_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
 rill_err_t rill_table_set(rill_table_t *t, const rill_event_t *ev, const void *key,
                           size_t klen, const void *value) {
     if (!value) return rill_table_del(t, ev, key, klen);
+    t->ops[RILL__TOP_SET]++;
     if (t->session || t->sliding)
         return session_op(t, ev, key, klen, SESS_SET, 0, value, NULL);
     return each_window(t, ev, key, klen, set_one, (void *)value);
@@ -1516,6 +1521,7 @@ static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
 
 rill_err_t rill_table_del(rill_table_t *t, const rill_event_t *ev, const void *key,
                           size_t klen) {
+    t->ops[RILL__TOP_DELETE]++;
     if (t->sliding) {
         rill__app_seterr(t->app,
                          "table '%s': sliding windows cannot delete a key (a record's "
@@ -1679,6 +1685,7 @@ static int visit_one(const void *key, size_t klen, const void *v, size_t vlen,
 }
 
 rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opaque) {
+    t->ops[RILL__TOP_FOREACH]++;
     if (!t->parts) return RILL_ESTATE;
     const rill_type_t *vt = t->opts.value_type;
     size_t sz = rill__value_csize(vt);

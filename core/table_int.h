@@ -51,6 +51,17 @@ typedef struct rill_tpart {
                   partition comes back (eager rebalances revoke all) */
 } rill_tpart_t;
 
+/* Calls of a table's reads and writes, by kind (/metrics' rill_table_operations_total;
+ * names in web_metrics.c): plain counters, bumped at each public entry. */
+typedef enum {
+    RILL__TOP_GET = 0, /* get, get_now, get_delta, get_window, a join's lookup */
+    RILL__TOP_SET,
+    RILL__TOP_INCR,
+    RILL__TOP_DELETE, /* del, and set of NULL */
+    RILL__TOP_FOREACH,
+    RILL__TOP_N
+} rill__table_op_t;
+
 struct rill_table {
     rill_app_t *app;
     char *name;
@@ -80,6 +91,7 @@ struct rill_table {
      * in the sessions' index (tp->sess, end = that mark) */
     bool sliding;
     uint64_t ttl_expired; /* opts.ttl_ms: keys deleted */
+    uint64_t ops[RILL__TOP_N];
     struct rill_table *next;
 };
 

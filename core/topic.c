@@ -246,6 +246,10 @@ void rill__send_delivered(rill_err_t err, const char *errmsg, int32_t partition,
     else if (err != RILL_OK)
         rill__log(app, RILL_LOG_WARN, "send failed: %s",
                   errmsg ? errmsg : rill_err2str(err));
+    if (err != RILL_OK)
+        s->topic->send_errors++;
+    else if (s->t0_ns)
+        rill__hist_add(&s->topic->send_latency, rill_mono_ns() - s->t0_ns);
     if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
     s->next = app->free_sends;
     app->free_sends = s;
@@ -302,6 +306,9 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
     rill_send_ctx_t *s = send_ctx_get(app);
     if (!s) return RILL_ENOMEM;
     s->app = app;
+    s->topic = t;
+    /* 1 send in 64 is timed: a clock read per send would cost the hot path */
+    s->t0_ns = (t->sent & (RILL__SEND_SAMPLE - 1)) == 0 ? rill_mono_ns() : 0;
     s->cb = o ? o->cb : NULL;
     s->opaque = o ? o->opaque : NULL;
     s->epoch = app->send_epoch;
@@ -430,9 +437,9 @@ static rill_err_t wire(rill_topic_t *t, rill_serializer_t *ser, const rill_type_
     return encode(t, ser, type, p, buf, out, outlen, what);
 }
 
-rill_err_t rill_send(rill_topic_t *t, const void *key, size_t key_len, const void *value,
-                     size_t value_len, const rill_send_opts_t *o) {
-    if (!t) return RILL_EINVAL;
+static rill_err_t send_one(rill_topic_t *t, const void *key, size_t key_len,
+                           const void *value, size_t value_len,
+                           const rill_send_opts_t *o) {
     rill_app_t *app = t->app;
     if (o && o->version != RILL_SEND_OPTS_VERSION) {
         rill__app_seterr(
@@ -458,8 +465,16 @@ rill_err_t rill_send(rill_topic_t *t, const void *key, size_t key_len, const voi
     return produce(t, k, kl, v, vl, o);
 }
 
-rill_err_t rill__send_value(rill_topic_t *t, const void *value,
-                            const rill_send_opts_t *o) {
+rill_err_t rill_send(rill_topic_t *t, const void *key, size_t key_len, const void *value,
+                     size_t value_len, const rill_send_opts_t *o) {
+    if (!t) return RILL_EINVAL;
+    rill_err_t rc = send_one(t, key, key_len, value, value_len, o);
+    if (rc != RILL_OK) t->send_errors++; /* refused: /metrics' rill_send_errors_total */
+    return rc;
+}
+
+static rill_err_t send_value(rill_topic_t *t, const void *value,
+                             const rill_send_opts_t *o) {
     rill_app_t *app = t->app;
     if (!t->vser) {
         rill__app_seterr(app, "send to '%s': the app is not started", t->name);
@@ -476,6 +491,13 @@ rill_err_t rill__send_value(rill_topic_t *t, const void *value,
         if (rc != RILL_OK) return rc;
     }
     return produce(t, NULL, 0, v, vl, o);
+}
+
+rill_err_t rill__send_value(rill_topic_t *t, const void *value,
+                            const rill_send_opts_t *o) {
+    rill_err_t rc = send_value(t, value, o);
+    if (rc != RILL_OK) t->send_errors++;
+    return rc;
 }
 
 /* The consumed partition a write for partition @p p of something with @p partitions

@@ -43,11 +43,18 @@ struct rill_topic {
     size_t nagents;
     rill_tpstate_t *parts; /* [partitions] once started */
     uint64_t sent;         /* sends the transport accepted (web.c's /metrics) */
+    uint64_t send_errors;  /* sends refused (by rill or the transport) or not delivered */
+    rill_hist_t send_latency; /* 1 send in 64: send to its delivery report */
     struct rill_topic *next;
 };
 
+/* Sends of a topic timed for rill_send_latency_seconds: 1 in this many. */
+#define RILL__SEND_SAMPLE 64
+
 typedef struct rill_send_ctx {
     rill_app_t *app;
+    struct rill_topic *topic;
+    uint64_t t0_ns; /* sampled for send_latency: when it was sent (0: not sampled) */
     rill_send_cb cb;
     void *opaque;
     uint64_t epoch;

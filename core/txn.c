@@ -129,10 +129,13 @@ void rill__txn_commit(rill_app_t *app) {
     rill__commit_snap_acked(app);
     char err[512] = "";
     rill_err_t rc = RILL_OK;
+    uint64_t t0 = rill_mono_ns();
     if (app->ncommit_snap)
         rc = rill__tr_txn_offsets(app->transport, app->id, app->commit_snap,
                                   app->ncommit_snap, err, sizeof err);
     if (rc == RILL_OK) rc = rill__tr_txn_commit(app->transport, err, sizeof err);
+    /* fatal: fenced by a newer instance with the same transactional.id */
+    rill__commit_count(app, rc, rc == RILL_EFATAL || rc == RILL_ENOTOWNER, t0);
     app->txn_open = false;
     if (rc == RILL_OK) {
         const rill_tp_offset_t *due = verify_due(app);

@@ -65,34 +65,84 @@ static void agents(struct evbuffer *b, rill_app_t *app) {
     }
 }
 
+/* The series of one histogram: name_bucket{...,le=...}, name_sum, name_count, with
+ * labels app[, k1=v1[, k2=v2]]. */
+static void hist(struct evbuffer *b, const rill_app_t *app, const char *name,
+                 const char *k1, const char *v1, const char *k2, const char *v2,
+                 const rill_hist_t *h) {
+    static const double le[RILL_HIST_N] = RILL_HIST_LE;
+    uint64_t cum = 0;
+    for (int i = 0; i <= RILL_HIST_N; i++) {
+        cum += h->count[i];
+        evbuffer_add_printf(b, "%s_bucket{", name);
+        label(b, "app", app->id, true);
+        if (k1) label(b, k1, v1, false);
+        if (k2) label(b, k2, v2, false);
+        if (i < RILL_HIST_N)
+            evbuffer_add_printf(b, ",le=\"%g\"} %llu\n", le[i], (unsigned long long)cum);
+        else
+            evbuffer_add_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    }
+    evbuffer_add_printf(b, "%s_sum{", name);
+    label(b, "app", app->id, true);
+    if (k1) label(b, k1, v1, false);
+    if (k2) label(b, k2, v2, false);
+    evbuffer_add_printf(b, "} %.9f\n", (double)h->sum_ns / 1e9);
+    char cname[128];
+    snprintf(cname, sizeof cname, "%s_count", name);
+    sample(b, app, cname, k1, v1, k2, v2, cum);
+}
+
 /* rill_agent_processing_seconds: from the handler's call to its result. */
 static void latency(struct evbuffer *b, rill_app_t *app) {
-    static const double le[RILL_HIST_N] = RILL_HIST_LE;
     const char *name = "rill_agent_processing_seconds";
     head(b, name, "histogram", "Time from an agent's handler call to its result.");
-    for (rill_agent_t *a = app->agents; a; a = a->next) {
-        const char *topic = a->topic ? a->topic->name : "";
-        uint64_t cum = 0;
-        for (int i = 0; i <= RILL_HIST_N; i++) {
-            cum += a->latency.count[i];
-            evbuffer_add_printf(b, "%s_bucket{", name);
-            label(b, "app", app->id, true);
-            label(b, "agent", a->name, false);
-            label(b, "topic", topic, false);
-            if (i < RILL_HIST_N)
-                evbuffer_add_printf(b, ",le=\"%g\"} %llu\n", le[i],
-                                    (unsigned long long)cum);
-            else
-                evbuffer_add_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-        }
-        evbuffer_add_printf(b, "%s_sum{", name);
-        label(b, "app", app->id, true);
-        label(b, "agent", a->name, false);
-        label(b, "topic", topic, false);
-        evbuffer_add_printf(b, "} %.9f\n", (double)a->latency.sum_ns / 1e9);
-        sample(b, app, "rill_agent_processing_seconds_count", "agent", a->name, "topic",
-               topic, cum);
-    }
+    for (rill_agent_t *a = app->agents; a; a = a->next)
+        hist(b, app, name, "agent", a->name, "topic", a->topic ? a->topic->name : "",
+             &a->latency);
+}
+
+/* Commits (commit.c, txn.c): by result, and the time the transport took. */
+static void commits(struct evbuffer *b, rill_app_t *app) {
+    head(b, "rill_commits_total", "counter",
+         "Offset commits (exactly_once: transaction commits), by result.");
+    sample(b, app, "rill_commits_total", "result", "ok", NULL, NULL, app->commits_ok);
+    sample(b, app, "rill_commits_total", "result", "failed", NULL, NULL,
+           app->commits_failed);
+    sample(b, app, "rill_commits_total", "result", "fenced", NULL, NULL,
+           app->commits_fenced);
+    head(b, "rill_commit_latency_seconds", "histogram",
+         "Time from a commit's request to the transport's answer.");
+    hist(b, app, "rill_commit_latency_seconds", NULL, NULL, NULL, NULL,
+         &app->commit_latency);
+}
+
+/* Sends (topic.c): errors, and the latency of 1 send in RILL__SEND_SAMPLE. */
+static void sends(struct evbuffer *b, rill_app_t *app) {
+    head(b, "rill_send_errors_total", "counter",
+         "Sends refused (by rill or the transport) or whose delivery failed.");
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        if (t->sent || t->send_errors)
+            sample(b, app, "rill_send_errors_total", "topic", t->name, NULL, NULL,
+                   t->send_errors);
+    head(b, "rill_send_latency_seconds", "histogram",
+         "Time from a send to its delivery report, of 1 send in 64.");
+    for (rill_topic_t *t = app->topics; t; t = t->next)
+        if (t->sent && !t->channel)
+            hist(b, app, "rill_send_latency_seconds", "topic", t->name, NULL, NULL,
+                 &t->send_latency);
+}
+
+/* Delayed forwards (forward.c). */
+static void forwards(struct evbuffer *b, rill_app_t *app) {
+    head(b, "rill_forwards_delayed_pending", "gauge",
+         "Delayed forwards held until they are due.");
+    sample(b, app, "rill_forwards_delayed_pending", NULL, NULL, NULL, NULL,
+           app->delayed_pending);
+    head(b, "rill_forwards_delayed_fired_total", "counter",
+         "Delayed forwards sent on to their destination once due.");
+    sample(b, app, "rill_forwards_delayed_fired_total", NULL, NULL, NULL, NULL,
+           app->delayed_fired);
 }
 
 static void partitions(struct evbuffer *b, rill_web_t *w) {
@@ -174,6 +224,17 @@ static void tables(struct evbuffer *b, rill_app_t *app) {
             sample(b, app, names[i], "table", t->name, NULL, NULL, v);
         }
     }
+    static const char *const ops[RILL__TOP_N] = {
+        [RILL__TOP_GET] = "get",         [RILL__TOP_SET] = "set",
+        [RILL__TOP_INCR] = "incr",       [RILL__TOP_DELETE] = "delete",
+        [RILL__TOP_FOREACH] = "foreach",
+    };
+    head(b, "rill_table_operations_total", "counter",
+         "Calls of a table's reads and writes, by operation.");
+    for (rill_table_t *t = app->tables; t; t = t->next)
+        for (int i = 0; i < RILL__TOP_N; i++)
+            sample(b, app, "rill_table_operations_total", "table", t->name, "op", ops[i],
+                   t->ops[i]);
     head(b, "rill_table_recovery_remaining_records", "gauge",
          "Changelog records a recovering partition has still to apply.");
     char ps[16];
@@ -235,7 +296,10 @@ void rill__web_metrics(rill_web_t *w, struct evhttp_request *req) {
     sample(b, app, "rill_rebalances_total", NULL, NULL, NULL, NULL, app->rebalances);
     agents(b, app);
     latency(b, app);
+    commits(b, app);
     partitions(b, w);
+    sends(b, app);
+    forwards(b, app);
     tables(b, app);
     http(b, w);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

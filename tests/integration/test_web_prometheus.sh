@@ -2,7 +2,8 @@
 # /metrics as Prometheus sees it (issue 16, item 2): two key_counter workers on a
 # real redis-server share 1,000 events; promtool accepts each worker's /metrics; a
 # real Prometheus server (loopback, temp dir) scrapes both, and the sum of
-# rill_events_processed_total read back through its HTTP API is 1,000.  Also
+# rill_events_processed_total read back through its HTTP API is 1,000; the
+# commit, send, delayed-forward and table-operation series are there.  Also
 # prints how long one scrape of a 64-partition worker takes (not asserted).
 set -u
 build=${1:?build dir}
@@ -48,6 +49,16 @@ for p in $w1 $w2; do
     promtool check metrics < "$tmpd/m$p" > "$tmpd/promtool$p" 2>&1
     check "promtool check metrics accepts worker $p's /metrics" $?
 done
+# the commit, send, delayed-forward and table-operation series, on a real scrape
+for m in rill_commits_total rill_commit_latency_seconds rill_send_errors_total \
+    rill_send_latency_seconds rill_forwards_delayed_pending \
+    rill_forwards_delayed_fired_total rill_table_operations_total; do
+    grep -q "^# TYPE $m " "$tmpd/m$w1"
+    check "worker $w1's /metrics has $m" $?
+done
+ok=$(awk '/^rill_commits_total\{.*result="ok"/ {print $2}' "$tmpd/m$w1")
+check "worker $w1 committed (rill_commits_total{result=\"ok\"} = ${ok:-none})" \
+    $([ "${ok:-0}" -ge 1 ]; echo $?)
 
 cat > "$tmpd/prometheus.yml" <<EOF
 global:
