@@ -1,22 +1,32 @@
-/* The worker's web server under abuse (issue 13, item 7): a worker process on
- * memory:// counts events it sends itself (a timer), with its HTTP server on a
- * loopback port; the test process sends it garbage over TCP, partial requests it
- * holds open, 1,000 concurrent connections, a huge URL and huge headers.  After
- * each, the worker is still counting and answers /health; at the end its RSS is
- * back within 10 % of what it was before the abuse.
+/* The worker's web server under abuse (issue 13, item 7; issue 16, item 8): a
+ * worker process on memory:// counts events it sends itself (a timer), with its
+ * HTTP server on a loopback port; the test process sends it garbage over TCP,
+ * partial requests it holds open, 1,000 concurrent connections (past
+ * web.max_connections, 64), a huge URL and huge headers.  After each, the worker
+ * is still counting and answers /health; every one of the 1,000 connections gets
+ * a complete answer (200, or 503 past the limit), none a reset.
  *
- * Not in ctest yet (tests/pending/ is not built): it fails on the current web
- * server, and belongs in tests/integration/ once that is fixed.  Measured on
- * 5 runs: the worker died of SIGPIPE (signal 13) in 3 during the 1,000
- * connections (nothing in core ignores SIGPIPE or writes with MSG_NOSIGNAL; with
- * SIGPIPE ignored it survives every case); 64-192 of the 1,000 connections were
- * reset without an answer (a 503 written and the socket closed with the request
- * unread makes a reset, which can overtake the answer); RSS 5.0-5.4 MB before,
- * 8.2-9.1 MB after (+52-81 %) and not back within 10 % after 10 s.  Garbage,
- * partial requests held open and huge URLs/headers pass (when the worker is
- * still alive). */
+ * Memory: the whole abuse is run twice, and the second round must not leave the
+ * worker holding more than the first did.  Memory in use (mallinfo2, read from
+ * the worker's own /heap page) is the measure that tells a leak from retention:
+ * on 4 rounds it grew 132 KB in the first (libevent's fd map and the server's
+ * table sized for ~1,100 sockets) and 0-4 KB in each later one, while RSS grew
+ * 1.3 MB in the first round (glibc keeps the heap that 1,000 connections at once
+ * needed) and 40-320 KB in later ones.  So: in use may grow 64 KB at most from
+ * round to round (a leak of 48 bytes per connection would fail), RSS 1 MB, open
+ * descriptors not at all.  RSS does not return to within 10 % of what it was
+ * before the abuse (issue 13's wording): that first-round growth is the
+ * allocator's retention, not memory in use.
+ *
+ * The worker sends itself 20 events/s: enough to see it counting, few enough
+ * that its own log (memory://, max.messages=200) is steady during the test.  At
+ * 10,000 events/s its RSS grows 5.3 -> 12.9 MB in 40 s with no HTTP traffic at
+ * all (the memory transport's chunks, transports/memory.c), which is what the
+ * first version of this test measured. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,6 +46,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 #include <rill/rill.h>
+#include <rill/web.h>
 
 static pid_t worker;
 static int port;
@@ -54,7 +65,7 @@ static rill_err_t count(rill_event_t *ev, void *opaque) {
 
 static void tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what, (void)arg;
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 1; i++) {
         char key[16];
         int n = snprintf(key, sizeof key, "k%d", (int)(wsent % 100));
         if (rill_send(wtopic, key, (size_t)n, "x", 1, &rill_send_encoded) != RILL_OK)
@@ -63,30 +74,41 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
+/* GET /heap: the bytes malloc holds for live allocations (mallinfo2: in use in
+ * the heap and mapped), which unlike RSS does not count what free() kept. */
+static rill_err_t heap_page(rill_web_request_t *req, void *opaque) {
+    (void)opaque;
+    struct mallinfo2 mi = mallinfo2();
+    char json[64];
+    snprintf(json, sizeof json, "{\"in_use\":%zu}", mi.uordblks + mi.hblkhd);
+    return rill_web_reply_json(req, 200, json);
+}
+
 static void run_worker(int p) {
     char err[512], ps[16];
     snprintf(ps, sizeof ps, "%d", p);
     rill_conf_t *c = rill_conf_new();
-    rill_conf_set(c, "broker", "memory://abuse?keep=false&max.messages=2000", err,
+    rill_conf_set(c, "broker", "memory://abuse?keep=false&max.messages=200", err,
                   sizeof err);
     rill_conf_set(c, "log.level", "error", err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", "100", err, sizeof err);
     rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
     rill_conf_set(c, "web.port", ps, err, sizeof err);
-    rill_conf_set(c, "web.timeout.ms", "2000", err, sizeof err);
+    rill_conf_set(c, "web.timeout.ms", "1000", err, sizeof err);
     rill_app_t *app = rill_app_new("abuse", c, err, sizeof err);
     rill_topic_opts_t to = {.partitions = 4, .value_type = &rill_type_bytes};
     wtopic = rill_app_topic(app, "events", &to);
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = wtopic};
     rill_table_t *t = rill_app_table(app, "counts", &tab);
     if (!t || !rill_app_agent(app, "count", wtopic, count, t, NULL) ||
+        rill_app_page(app, "/heap", heap_page, NULL) != RILL_OK ||
         rill_app_start(app, err, sizeof err) != RILL_OK) {
         fprintf(stderr, "worker: %s %s\n", err, rill_app_errmsg(app));
         _exit(3);
     }
     struct event_base *base = rill_app_base(app);
     struct event *ev = event_new(base, -1, EV_PERSIST, tick, NULL);
-    struct timeval ms = {0, 2000};
+    struct timeval ms = {0, 50000};
     event_add(ev, &ms);
     event_base_dispatch(base);
     _exit(0);
@@ -150,6 +172,24 @@ static long processed(void) {
     return p ? atol(p + strlen("\"count\":{\"processed\":")) : -1;
 }
 
+static long heap_kb(void) {
+    char body[4096];
+    if (get("/heap", body, sizeof body) != 200) return -1;
+    const char *p = strstr(body, "\"in_use\":");
+    return p ? atol(p + strlen("\"in_use\":")) / 1024 : -1;
+}
+
+static long fds(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)worker);
+    DIR *d = opendir(path);
+    long n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return d ? n : -1;
+}
+
 static long rss_kb(void) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)worker);
@@ -193,7 +233,19 @@ static void assert_alive_and_counting(long before) {
     assert_true(now > before);
 }
 
-static long rss_before;
+/* What the worker holds once the connections of a round are closed. */
+typedef struct held {
+    long fds, heap_kb, rss_kb;
+} held_t;
+static held_t before;
+
+static int measure(held_t *h) {
+    sleep_ms(1500); /* past web.timeout.ms: every connection of the round is closed */
+    h->fds = fds(); /* before /heap's own connection */
+    h->heap_kb = heap_kb();
+    h->rss_kb = rss_kb();
+    return h->fds > 0 && h->heap_kb > 0 && h->rss_kb > 0 ? 0 : -1;
+}
 
 static int setup(void **state) {
     (void)state;
@@ -215,10 +267,8 @@ static int setup(void **state) {
     for (int i = 0; i < 200 && get("/health", body, sizeof body) != 200; i++)
         sleep_ms(50);
     if (get("/health", body, sizeof body) != 200) return -1;
-    sleep_ms(2000); /* warm: the table's keys, the log at its bound */
-    rss_before = rss_kb();
-    printf("worker RSS before the abuse: %ld KB\n", rss_before);
-    return 0;
+    sleep_ms(3000); /* warm: the table's keys, the log at its bound */
+    return measure(&before);
 }
 
 static int teardown(void **state) {
@@ -267,7 +317,7 @@ static void partial_requests_held_open_do_not_block_health(void **state) {
     }
     /* while they are held (within web.max_connections) the worker answers */
     assert_alive_and_counting(before);
-    /* and past web.timeout.ms (2 s here) it closes them itself */
+    /* and past web.timeout.ms (1 s here) it closes them itself */
     int closed = 0;
     for (int i = 0; i < 40; i++) {
         char buf[512];
@@ -342,17 +392,21 @@ static void huge_urls_and_headers_are_refused(void **state) {
     assert_alive_and_counting(before);
 }
 
-static void rss_returns_within_10_percent_after_the_abuse(void **state) {
-    (void)state;
-    long after = rss_kb();
-    for (int i = 0; i < 100 && after > rss_before * 11 / 10; i++) {
-        sleep_ms(100);
-        after = rss_kb();
-    }
-    printf("worker RSS: %ld KB before the abuse, %ld KB after (%+.1f %%)\n", rss_before,
-           after, (double)(after - rss_before) * 100.0 / (double)rss_before);
-    assert_true(after > 0);
-    assert_true(after <= rss_before * 11 / 10);
+static void a_second_round_of_abuse_leaves_no_more_held_than_the_first(void **state) {
+    held_t first, second;
+    assert_int_equal(measure(&first), 0);
+    garbage_over_tcp_does_not_stop_the_worker(state);
+    partial_requests_held_open_do_not_block_health(state);
+    a_thousand_concurrent_connections_are_each_answered(state);
+    huge_urls_and_headers_are_refused(state);
+    assert_int_equal(measure(&second), 0);
+    printf("worker before the abuse / after one round / after two: in use %ld / %ld / "
+           "%ld KB, RSS %ld / %ld / %ld KB, descriptors %ld / %ld / %ld\n",
+           before.heap_kb, first.heap_kb, second.heap_kb, before.rss_kb, first.rss_kb,
+           second.rss_kb, before.fds, first.fds, second.fds);
+    assert_true(second.heap_kb <= first.heap_kb + 64);
+    assert_true(second.rss_kb <= first.rss_kb + 1024);
+    assert_true(second.fds <= first.fds);
 }
 
 int main(void) {
@@ -361,7 +415,7 @@ int main(void) {
         cmocka_unit_test(partial_requests_held_open_do_not_block_health),
         cmocka_unit_test(a_thousand_concurrent_connections_are_each_answered),
         cmocka_unit_test(huge_urls_and_headers_are_refused),
-        cmocka_unit_test(rss_returns_within_10_percent_after_the_abuse),
+        cmocka_unit_test(a_second_round_of_abuse_leaves_no_more_held_than_the_first),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
