@@ -15,33 +15,148 @@ extern const struct rill_transport_ops *const rill__builtin_transports[];
 extern const struct rill_store_ops *const rill__builtin_stores[];
 extern const struct rill_serializer_ops *const rill__builtin_serializers[];
 
+/* One registration list per plugin kind, on one base: the built-ins (generated),
+ * then what rill_register_*() added, looked up by scheme (a serializer's name);
+ * registration checks the ABI version range, the required slots and the name. */
 #define MAX_USER 32
-static const struct rill_transport_ops *user_transports[MAX_USER];
-static const struct rill_store_ops *user_stores[MAX_USER];
-static const struct rill_serializer_ops *user_serializers[MAX_USER];
 
-#define FIND(builtins, users, field, key)                                                \
-    do {                                                                                 \
-        for (size_t i_ = 0; builtins[i_]; i_++)                                          \
-            if (strcmp(builtins[i_]->field, key) == 0) return builtins[i_];              \
-        for (size_t i_ = 0; i_ < MAX_USER && users[i_]; i_++)                            \
-            if (strcmp(users[i_]->field, key) == 0) return users[i_];                    \
-        return NULL;                                                                     \
-    } while (0)
+typedef struct reg_kind {
+    const void *(*builtin)(size_t i); /* the i-th built-in, NULL past the last */
+    const void *users[MAX_USER];
+    unsigned abi_max;
+    unsigned (*abi)(const void *ops);
+    const char *(*key)(const void *ops);
+    bool (*complete)(const void *ops); /* every slot the core calls is there */
+} reg_kind_t;
+
+static const void *reg_find(const reg_kind_t *k, const char *key) {
+    if (!key) return NULL;
+    const void *b;
+    for (size_t i = 0; (b = k->builtin(i)); i++)
+        if (strcmp(k->key(b), key) == 0) return b;
+    for (size_t i = 0; i < MAX_USER && k->users[i]; i++)
+        if (strcmp(k->key(k->users[i]), key) == 0) return k->users[i];
+    return NULL;
+}
+
+static rill_err_t reg_add(reg_kind_t *k, const void *ops) {
+    if (!ops || k->abi(ops) < 1 || k->abi(ops) > k->abi_max || !k->complete(ops))
+        return RILL_EINVAL;
+    const char *key = k->key(ops);
+    if (!key || !*key || strlen(key) >= 32) return RILL_EINVAL;
+    if (reg_find(k, key)) return RILL_EEXIST;
+    for (size_t i = 0; i < MAX_USER; i++) {
+        if (!k->users[i]) {
+            k->users[i] = ops;
+            return RILL_OK;
+        }
+    }
+    return RILL_ENOMEM;
+}
+
+/* Every slot the core calls without checking, and the optional ones its feature
+ * bits promise: a transport without them would crash at start, not here. */
+static bool transport_complete(const void *ops) {
+    const struct rill_transport_ops *o = ops;
+    if (!o->open || !o->close || !o->declare || !o->produce || !o->flush ||
+        !o->subscribe || !o->unsubscribe || !o->pause || !o->resume || !o->seek ||
+        !o->commit || !o->committed)
+        return false;
+    /* ABI 3: reader handles and identified revokes; before it, by topic name (the
+     * core adapts those, backend.c) */
+    if (o->abi >= 3 ? !o->reader_start || !o->reader_stop || !o->revoke_answer
+                    : !o->revoke_done || !o->reader_open || !o->reader_close)
+        return false;
+    if ((o->features & RILL_TF_WATERMARKS) && !o->watermarks) return false;
+    if ((o->features & RILL_TF_TXN) &&
+        (!o->txn_begin || !o->txn_offsets || !o->txn_commit || !o->txn_abort))
+        return false;
+    return true;
+}
+static const void *transport_builtin(size_t i) {
+    return rill__builtin_transports[i];
+}
+static unsigned transport_abi(const void *ops) {
+    return ((const struct rill_transport_ops *)ops)->abi;
+}
+static const char *transport_key(const void *ops) {
+    return ((const struct rill_transport_ops *)ops)->scheme;
+}
+
+/* Every slot the core calls (backend.c). */
+static bool store_complete(const void *ops) {
+    const struct rill_store_ops *o = ops;
+    return o->open && o->close && o->part_open && o->part_close && o->get && o->write &&
+           o->scan && o->offset && o->stats && o->drop;
+}
+static const void *store_builtin(size_t i) {
+    return rill__builtin_stores[i];
+}
+static unsigned store_abi(const void *ops) {
+    return ((const struct rill_store_ops *)ops)->abi;
+}
+static const char *store_key(const void *ops) {
+    return ((const struct rill_store_ops *)ops)->scheme;
+}
+
+static bool serializer_complete(const void *ops) {
+    const struct rill_serializer_ops *o = ops;
+    return o->encode && o->decode;
+}
+static const void *serializer_builtin(size_t i) {
+    return rill__builtin_serializers[i];
+}
+static unsigned serializer_abi(const void *ops) {
+    return ((const struct rill_serializer_ops *)ops)->abi;
+}
+static const char *serializer_key(const void *ops) {
+    return ((const struct rill_serializer_ops *)ops)->name;
+}
+
+static reg_kind_t transports = {
+    .builtin = transport_builtin,
+    .abi_max = RILL_TRANSPORT_ABI,
+    .abi = transport_abi,
+    .key = transport_key,
+    .complete = transport_complete,
+};
+static reg_kind_t stores = {
+    .builtin = store_builtin,
+    .abi_max = RILL_STORE_ABI,
+    .abi = store_abi,
+    .key = store_key,
+    .complete = store_complete,
+};
+static reg_kind_t serializers = {
+    .builtin = serializer_builtin,
+    .abi_max = RILL_SERIALIZER_ABI,
+    .abi = serializer_abi,
+    .key = serializer_key,
+    .complete = serializer_complete,
+};
 
 const struct rill_transport_ops *rill_transport_find(const char *scheme) {
-    if (!scheme) return NULL;
-    FIND(rill__builtin_transports, user_transports, scheme, scheme);
+    return reg_find(&transports, scheme);
 }
 
 const struct rill_store_ops *rill_store_find(const char *scheme) {
-    if (!scheme) return NULL;
-    FIND(rill__builtin_stores, user_stores, scheme, scheme);
+    return reg_find(&stores, scheme);
 }
 
 const struct rill_serializer_ops *rill_serializer_find(const char *name) {
-    if (!name) return NULL;
-    FIND(rill__builtin_serializers, user_serializers, name, name);
+    return reg_find(&serializers, name);
+}
+
+rill_err_t rill_register_transport(const struct rill_transport_ops *ops) {
+    return reg_add(&transports, ops);
+}
+
+rill_err_t rill_register_store(const struct rill_store_ops *ops) {
+    return reg_add(&stores, ops);
+}
+
+rill_err_t rill_register_serializer(const struct rill_serializer_ops *ops) {
+    return reg_add(&serializers, ops);
 }
 
 bool rill__registry_has_prefix(const char *scheme) {
@@ -66,62 +181,6 @@ size_t rill__registry_props(const char *prefix, const char *name, rill_prop_t ou
 bool rill__registry_prop_known(const char *prefix, const char *name) {
     rill_prop_t decl[3];
     return rill__registry_props(prefix, name, decl) > 0;
-}
-
-static rill_err_t add(const void **slots, const void *ops, const char *name,
-                      bool exists) {
-    if (!name || !*name || strlen(name) >= 32) return RILL_EINVAL;
-    if (exists) return RILL_EEXIST;
-    for (size_t i = 0; i < MAX_USER; i++) {
-        if (!slots[i]) {
-            slots[i] = ops;
-            return RILL_OK;
-        }
-    }
-    return RILL_ENOMEM;
-}
-
-/* Every slot the core calls without checking, and the optional ones its feature
- * bits promise: a transport without them would crash at start, not here. */
-static bool transport_complete(const struct rill_transport_ops *o) {
-    if (!o->open || !o->close || !o->declare || !o->produce || !o->flush ||
-        !o->subscribe || !o->unsubscribe || !o->pause || !o->resume || !o->seek ||
-        !o->commit || !o->committed)
-        return false;
-    /* ABI 3: reader handles and identified revokes; before it, by topic name (the
-     * core adapts those, backend.c) */
-    if (o->abi >= 3 ? !o->reader_start || !o->reader_stop || !o->revoke_answer
-                    : !o->revoke_done || !o->reader_open || !o->reader_close)
-        return false;
-    if ((o->features & RILL_TF_WATERMARKS) && !o->watermarks) return false;
-    if ((o->features & RILL_TF_TXN) &&
-        (!o->txn_begin || !o->txn_offsets || !o->txn_commit || !o->txn_abort))
-        return false;
-    return true;
-}
-
-rill_err_t rill_register_transport(const struct rill_transport_ops *ops) {
-    if (!ops || ops->abi < 1 || ops->abi > RILL_TRANSPORT_ABI || !transport_complete(ops))
-        return RILL_EINVAL;
-    return add((const void **)user_transports, ops, ops->scheme,
-               ops->scheme && rill_transport_find(ops->scheme));
-}
-
-rill_err_t rill_register_store(const struct rill_store_ops *ops) {
-    if (!ops || ops->abi < 1 || ops->abi > RILL_STORE_ABI || !ops->open || !ops->close ||
-        !ops->part_open || !ops->part_close || !ops->get || !ops->write || !ops->scan ||
-        !ops->offset || !ops->stats || !ops->drop)
-        return RILL_EINVAL; /* every slot the core calls (backend.c) */
-    return add((const void **)user_stores, ops, ops->scheme,
-               ops->scheme && rill_store_find(ops->scheme));
-}
-
-rill_err_t rill_register_serializer(const struct rill_serializer_ops *ops) {
-    if (!ops || ops->abi < 1 || ops->abi > RILL_SERIALIZER_ABI || !ops->encode ||
-        !ops->decode)
-        return RILL_EINVAL;
-    return add((const void **)user_serializers, ops, ops->name,
-               ops->name && rill_serializer_find(ops->name));
 }
 
 /* ---- instances --------------------------------------------------------------------- */

@@ -69,6 +69,55 @@ static void complete_transport_registers_once(void **state) {
     assert_ptr_equal(rill_transport_find("complete"), &ok);
 }
 
+/* Stores and serializers go through the same registration rules. */
+static void store_registration_checks_abi_slots_and_names(void **state) {
+    (void)state;
+    static struct rill_store_ops ok, future, no_scan, unnamed, long_name;
+    ok = *rill_store_find("memory");
+    ok.scheme = "store-ok";
+    future = no_scan = unnamed = long_name = ok;
+    future.abi = RILL_STORE_ABI + 1;
+    no_scan.scheme = "store-no-scan";
+    no_scan.scan = NULL;
+    unnamed.scheme = "";
+    long_name.scheme = "a-store-scheme-of-thirty-two-chars";
+    assert_int_equal(rill_register_store(NULL), RILL_EINVAL);
+    assert_int_equal(rill_register_store(&future), RILL_EINVAL);
+    assert_int_equal(rill_register_store(&no_scan), RILL_EINVAL);
+    assert_int_equal(rill_register_store(&unnamed), RILL_EINVAL);
+    assert_int_equal(rill_register_store(&long_name), RILL_EINVAL);
+    assert_null(rill_store_find("store-no-scan"));
+    assert_int_equal(rill_register_store(&ok), RILL_OK);
+    assert_int_equal(rill_register_store(&ok), RILL_EEXIST);
+    assert_ptr_equal(rill_store_find("store-ok"), &ok);
+    /* a built-in name is taken too */
+    static struct rill_store_ops dup;
+    dup = ok;
+    dup.scheme = "memory";
+    assert_int_equal(rill_register_store(&dup), RILL_EEXIST);
+    assert_ptr_not_equal(rill_store_find("memory"), &dup);
+}
+
+static void serializer_registration_checks_abi_slots_and_names(void **state) {
+    (void)state;
+    static struct rill_serializer_ops ok, zero, no_decode, unnamed;
+    ok = *rill_serializer_find("json");
+    ok.name = "ser-ok";
+    zero = no_decode = unnamed = ok;
+    zero.abi = 0;
+    no_decode.name = "ser-no-decode";
+    no_decode.decode = NULL;
+    unnamed.name = NULL;
+    assert_int_equal(rill_register_serializer(&zero), RILL_EINVAL);
+    assert_int_equal(rill_register_serializer(&no_decode), RILL_EINVAL);
+    assert_int_equal(rill_register_serializer(&unnamed), RILL_EINVAL);
+    assert_null(rill_serializer_find("ser-no-decode"));
+    assert_int_equal(rill_register_serializer(&ok), RILL_OK);
+    assert_int_equal(rill_register_serializer(&ok), RILL_EEXIST);
+    assert_ptr_equal(rill_serializer_find("ser-ok"), &ok);
+    assert_null(rill_serializer_find(NULL));
+}
+
 static int got;
 static rill_err_t on_event(rill_event_t *ev, void *opaque) {
     (void)ev;
@@ -120,6 +169,8 @@ int main(void) {
         cmocka_unit_test(transport_without_a_required_slot_is_refused),
         cmocka_unit_test(feature_bits_need_their_slots),
         cmocka_unit_test(complete_transport_registers_once),
+        cmocka_unit_test(store_registration_checks_abi_slots_and_names),
+        cmocka_unit_test(serializer_registration_checks_abi_slots_and_names),
         cmocka_unit_test(abi1_transport_runs_without_its_appended_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
