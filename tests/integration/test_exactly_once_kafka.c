@@ -6,6 +6,7 @@
  * interval, and that an aborted transaction rolls the tables back and reprocesses
  * the interval without counting twice. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,12 +21,14 @@
 #include <rill/rill.h>
 
 #include "run_until.h"
+#include "web_harness.h"
 
 typedef struct worker {
     rill_app_t *app;
     rill_topic_t *words;
     rill_table_t *counts;
     int handled, errors, aborts, commits_logged;
+    int port; /* its web server's */
 } worker_t;
 
 static rill_err_t count_word(rill_event_t *ev, void *opaque) {
@@ -83,6 +86,10 @@ static void worker_start_ms(worker_t *w, struct event_base *base, const char *id
                                    verify_offsets ? "true" : "false", err, sizeof err),
                      RILL_CONF_OK);
     rill_conf_set_log_cb(c, on_log, w);
+    char port[16];
+    w->port = free_port();
+    snprintf(port, sizeof port, "%d", w->port);
+    assert_int_equal(rill_conf_set(c, "web.port", port, err, sizeof err), RILL_CONF_OK);
     w->app = rill_app_new_with_base(id, c, base, err, sizeof err);
     assert_non_null(w->app);
     rill_topic_opts_t to = {.partitions = 4};
@@ -143,6 +150,25 @@ static void assert_counts(worker_t *w, int distinct, int64_t each) {
     }
 }
 
+/* Series @p name{app="<the worker's id>"[,@p labels]} of the worker's /metrics
+ * (-1: absent): its transactions are counted as commits. */
+static double commit_metric(worker_t *w, struct event_base *base, const char *name,
+                            const char *labels) {
+    web_t h = {.base = base, .port = w->port};
+    char *r = http(&h, "GET", "/metrics", NULL);
+    char series[256];
+    snprintf(series, sizeof series, "\n%s{app=\"%s\"%s} ", name, rill_app_id(w->app),
+             labels);
+    assert_int_equal(status_of(r), 200);
+    const char *p = strstr(body_of(r), series);
+    double v = p ? strtod(p + strlen(series), NULL) : -1;
+    free(r);
+    return v;
+}
+
+#define RESULT(r) ",result=\"" r "\""
+#define TXN_LAT "rill_commit_latency_seconds_count"
+
 static void transactions_carry_every_interval_and_counts_are_exact(void **state) {
     (void)state;
     mock_start();
@@ -157,6 +183,10 @@ static void transactions_carry_every_interval_and_counts_are_exact(void **state)
     assert_int_equal(w.aborts, 0);
     assert_counts(&w, 20, 100);
     assert_true(rill_app_is_ready(w.app)); /* still running: no transaction error */
+    double ok = commit_metric(&w, base, "rill_commits_total", RESULT("ok"));
+    assert_true(ok >= 1);
+    assert_true(commit_metric(&w, base, "rill_commits_total", RESULT("failed")) == 0);
+    assert_true(commit_metric(&w, base, TXN_LAT, "") == ok);
     rill_app_destroy(w.app);
     event_base_free(base);
     mock_stop();
@@ -180,6 +210,12 @@ static void an_aborted_transaction_rolls_tables_back_and_reprocesses(void **stat
     RUN_UNTIL(base, false, 1500);
     assert_int_equal(w.errors, 0);
     assert_counts(&w, 20, 100); /* ... without counting it twice */
+    /* the aborted one is a failed commit; every one is timed */
+    double failed = commit_metric(&w, base, "rill_commits_total", RESULT("failed"));
+    double ok = commit_metric(&w, base, "rill_commits_total", RESULT("ok"));
+    assert_true(failed == 1);
+    assert_true(ok >= 1);
+    assert_true(commit_metric(&w, base, TXN_LAT, "") == ok + failed);
     rill_app_destroy(w.app);
     event_base_free(base);
     mock_stop();
@@ -248,6 +284,12 @@ static void a_clean_stop_before_any_commit_interval_checks_the_offsets_too(void 
 }
 
 int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    (void)web_start; /* the web harness's own app is not used here */
+    (void)web_send;
+    (void)web_ready;
+    (void)web_stop;
+    (void)conn_close;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transactions_carry_every_interval_and_counts_are_exact),
         cmocka_unit_test(an_aborted_transaction_rolls_tables_back_and_reprocesses),

@@ -128,6 +128,25 @@ static void a_commit_the_transport_refuses_is_counted_failed(void **state) {
     web_stop(&w);
 }
 
+static void a_commit_refused_as_not_ours_is_counted_fenced(void **state) {
+    (void)state;
+    web_t w;
+    start(&w, "faulty+memory://", "fail.commit=every:1&fail.commit.err=ENOTOWNER&seed=1",
+          2, handled, "commit.interval.ms", "20", NULL);
+    for (int i = 0; i < 3; i++)
+        web_send(&w, "k", 1);
+    web_ready(&w, 3);
+    assert_true(metric_until(&w, COMMITS("fenced"), 1) >= 1);
+    char *r = scrape(&w);
+    const char *b = body_of(r);
+    double fenced = value_in(b, COMMITS("fenced"));
+    assert_true(value_in(b, COMMITS("ok")) == 0);
+    assert_true(value_in(b, COMMITS("failed")) == 0);
+    assert_true(value_in(b, COMMIT_LAT "_count{app=\"web\"}") == fenced);
+    free(r);
+    web_stop(&w);
+}
+
 #define SEND_LAT "rill_send_latency_seconds"
 #define SEND_ERR_IN "rill_send_errors_total{app=\"web\",topic=\"in\"}"
 
@@ -258,6 +277,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commits_are_counted_ok_with_one_latency_sample_each),
         cmocka_unit_test(a_commit_the_transport_refuses_is_counted_failed),
+        cmocka_unit_test(a_commit_refused_as_not_ours_is_counted_fenced),
         cmocka_unit_test(one_send_in_64_is_timed_to_its_delivery_report),
         cmocka_unit_test(a_send_refused_by_rill_or_the_transport_is_a_send_error),
         cmocka_unit_test(a_failed_delivery_is_a_send_error_and_not_timed),
