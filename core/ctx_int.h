@@ -95,6 +95,8 @@ struct rill_app {
     struct rill_watchdog *watchdog;
     uint64_t lease_seen_ns; /* the loop was last seen running */
     bool fenced;            /* dropped all after a stall; the group has not confirmed */
+    bool fence_replaced;    /* ... and said this member was replaced: what it still
+                             * holds goes as lost, its next assignment lifts the fence */
     struct event *lease_ev, *confirm_ev, *stop_ev;
 
     /* sends: epochs so a commit waits for sends issued before it */
@@ -158,7 +160,9 @@ rill_err_t rill__lease_start(rill_app_t *app);
 void rill__lease_stop(rill_app_t *app);
 void rill__lease_free(rill_app_t *app);
 /* An assignment while fenced: the membership is confirmed (again) before the
- * fence lifts, so partitions dropped earlier are handed out again too. */
+ * fence lifts, so partitions dropped earlier are handed out again too; unless the
+ * transport already said this member was replaced (what it held goes as lost and
+ * every partition from then on comes with an assignment): then it lifts at once. */
 void rill__lease_on_assigned(rill_app_t *app);
 /* false (and every partition dropped as lost) when the loop stalled past the
  * lease or the worker is fenced: nothing may be written for consumed partitions. */

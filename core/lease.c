@@ -72,6 +72,10 @@ static void on_confirm(evutil_socket_t fd, short what, void *arg) {
                   "the group confirmed this member%s%s: fencing lifted", *err ? " " : "",
                   err);
     } else if (rc == RILL_ENOTOWNER) {
+        /* The transport gives up all it held as lost and announces each partition
+         * it gets from now on: that assignment lifts the fence, no second confirm
+         * (it would announce those partitions a second time). */
+        app->fence_replaced = true;
         rill__log(app, RILL_LOG_INFO,
                   "this member was replaced%s%s; waiting for the group's new assignment",
                   *err ? ": " : "", err);
@@ -84,7 +88,7 @@ static void on_confirm(evutil_socket_t fd, short what, void *arg) {
 
 void rill__lease_on_assigned(rill_app_t *app) {
     if (!app->fenced) return;
-    if (rill__tr_can_confirm(app->transport)) {
+    if (rill__tr_can_confirm(app->transport) && !app->fence_replaced) {
         confirm_later(app, 0);
         return;
     }
@@ -95,6 +99,7 @@ void rill__lease_on_assigned(rill_app_t *app) {
 /* Drop everything: we may no longer own any of it. */
 static void fence(rill_app_t *app, uint64_t stall_ms, const char *what) {
     app->fenced = true;
+    app->fence_replaced = false;
     rill__log(app, RILL_LOG_WARN,
               "%s for %llu ms (lease %lld ms): this worker may have been replaced; "
               "all its partitions are dropped as lost until the group confirms it",
@@ -113,6 +118,7 @@ void rill__lease_fence(rill_app_t *app, const char *why) {
         return;
     }
     app->fenced = true;
+    app->fence_replaced = false;
     rill__log(app, RILL_LOG_WARN,
               "%s: this worker may have been replaced; all its partitions are dropped "
               "as lost until the group confirms it",

@@ -86,7 +86,7 @@ static void on_delivery(rill_err_t err, const char *errmsg, int32_t partition,
     m->reports++;
 }
 
-static member_t *member_open(void) {
+static member_t *member_open_hb(const char *hb_ms) {
     member_t *m = calloc(1, sizeof *m);
     m->base = event_base_new();
     m->h = (rill_transport_handlers_t){
@@ -99,7 +99,7 @@ static member_t *member_open(void) {
     snprintf(m->id, sizeof m->id, "fence-%d-%u", (int)getpid(), ++seq);
     rill_conf_t *c = rill_conf_new();
     char err[512] = "";
-    rill_conf_set(c, "redis.heartbeat.interval.ms", "100", err, sizeof err);
+    rill_conf_set(c, "redis.heartbeat.interval.ms", hb_ms, err, sizeof err);
     rill_conf_set(c, "redis.session.timeout.ms", "3000", err, sizeof err);
     rill_conf_set(c, "log.level", "error", err, sizeof err);
     m->t = rill_transport_new(rill_test_redis_url(srv), c, m->base, &m->h, m->id, err,
@@ -114,6 +114,10 @@ static member_t *member_open(void) {
             fail_msg("declare: %s", err);
     }
     return m;
+}
+
+static member_t *member_open(void) {
+    return member_open_hb("100");
 }
 
 static void member_close(member_t *m) {
@@ -218,6 +222,28 @@ static void fenced_produce_after_the_ownership_expired_is_refused(void **state) 
     assert_int_equal(m->errs[0], RILL_ENOTOWNER);
     assert_non_null(strstr(m->msgs[0], "in[0]"));
     assert_int_equal(xlen("out:0"), 0);
+    member_close(m);
+}
+
+/* The core gives a partition up when a changelog write for it is refused; the
+ * member must too, even when the owner key is its own again by the next heartbeat
+ * (a refusal reported late): else it keeps the partition, refreshes its key and
+ * never hands it to the core again, and nobody commits it any more. */
+static void a_refused_fenced_produce_gives_the_partition_up_as_lost(void **state) {
+    (void)state;
+    member_t *m = member_open_hb("2000"); /* no heartbeat in between */
+    own_in0(m);
+    cmd0("SET " OWNER_KEY " %s PX 60000", "another-member");
+    produce(m, "stale", true);
+    RUN_UNTIL(m->base, m->reports == 1, 1000);
+    assert_int_equal(m->reports, 1);
+    assert_int_equal(m->errs[0], RILL_ENOTOWNER);
+    cmd0("SET " OWNER_KEY " %s PX 60000", m->id);
+    RUN_UNTIL(m->base, m->lost_revokes == 1, 1500);
+    assert_int_equal(m->lost_revokes, 1);
+    RUN_UNTIL(m->base, m->nowned == 1, 10000); /* then acquired afresh */
+    assert_int_equal(m->nowned, 1);
+    assert_int_equal(m->assigns, 2);
     member_close(m);
 }
 
@@ -427,6 +453,8 @@ int main(void) {
         cmocka_unit_test_setup(
             fenced_produce_after_another_member_took_the_partition_is_refused, setup),
         cmocka_unit_test_setup(fenced_produce_after_the_ownership_expired_is_refused,
+                               setup),
+        cmocka_unit_test_setup(a_refused_fenced_produce_gives_the_partition_up_as_lost,
                                setup),
         cmocka_unit_test_setup(fenced_produce_outside_a_group_is_refused, setup),
         cmocka_unit_test_setup(unfenced_produce_is_appended_whoever_owns_the_partition,

@@ -73,8 +73,29 @@ caught_up() {
         [ "$(cli HGET rill:key-counter:committed "events:$p")" = "$last" ] || return 1
     done
 }
-for _ in $(seq 240); do caught_up && break; sleep 0.25; done
-check "the group consumed every event (committed IDs at the ends of the streams)" $(caught_up; echo $?)
+# committed IDs, one a line, to tell a slow group (they still move) from a stuck one
+committed_ids() { for p in 0 1 2 3 4 5 6 7; do echo "$p $(cli HGET rill:key-counter:committed "events:$p")"; done; }
+moved_at=$(date +%s); prev=$(committed_ids)
+for _ in $(seq 240); do
+    caught_up && break
+    sleep 0.25
+    now=$(committed_ids); [ "$now" != "$prev" ] && moved_at=$(date +%s); prev=$now
+done
+up=0; caught_up || up=1
+check "the group consumed every event (committed IDs at the ends of the streams)" $up
+if [ $up -ne 0 ]; then
+    still=$(( $(date +%s) - moved_at ))
+    if [ "$still" -lt 5 ]; then
+        echo "    NOT CAUGHT UP YET: committed IDs still moving (last change ${still} s ago): slow, not stuck"
+    else
+        echo "    STUCK: no committed ID moved for ${still} s; nobody commits these partitions:"
+    fi
+    for p in 0 1 2 3 4 5 6 7; do
+        last=$(cli XREVRANGE "events:$p" + - COUNT 1 | head -1)
+        c=$(cli HGET rill:key-counter:committed "events:$p")
+        [ "$c" = "$last" ] || echo "    events[$p]: committed ${c:-none}, last entry $last, owner $(cli GET "rill:key-counter:owner:events:$p")"
+    done
+fi
 sleep 1 # the last commit's changelog records land with it; let a rebalance settle
 
 # the tables over HTTP: each key from the worker that owns its partition now
@@ -104,10 +125,13 @@ report() { # NAME FILE
 report "tables over HTTP" "$tmpd/http"
 report "changelog, last record per key" "$tmpd/changelog"
 check "the tables hold all 1000 keys" $([ "$(wc -l < "$tmpd/http")" -eq 1000 ]; echo $?)
-check "no increment lost in the tables: every key counted at least $true_count times" \
+# Below the true count while the group has not caught up is not (yet) a loss: the
+# events may still be unconsumed; only once it has caught up is a low count lost.
+lost_word=lost; [ $up -eq 0 ] || lost_word="lost or not consumed yet (not caught up, see above)"
+check "no increment $lost_word in the tables: every key counted at least $true_count times" \
     $(awk -v w="$true_count" '$2 < w {bad=1} END {exit bad}' "$tmpd/http"; echo $?)
 check "the changelogs hold all 1000 keys" $([ "$(wc -l < "$tmpd/changelog")" -eq 1000 ]; echo $?)
-check "no increment lost in the changelogs: every key's last record at least $true_count" \
+check "no increment $lost_word in the changelogs: every key's last record at least $true_count" \
     $(awk -v w="$true_count" '$2 < w {bad=1} END {exit bad}' "$tmpd/changelog"; echo $?)
 
 fenced=$(grep -c 'fenced: ' "$tmpd/w0.err")

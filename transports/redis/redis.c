@@ -735,6 +735,10 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *priv) {
                      "fenced: %s[%d] is owned by another member or none, not by this "
                      "one; not written to %s",
                      q->fence, (int)q->fence_partition, q->key);
+        /* The core gives that partition up (a table's changelog write refused):
+         * so does the group member, or it would keep the partition, refresh its
+         * owner key and never hand it to the core again. */
+        rill__redis_lose_soon(r, q->fence, q->fence_partition);
         q->cb(RILL_ENOTOWNER, msg, q->partition, -1, q->opaque);
     } else {
         q->cb(RILL_ETRANSPORT, rep->type == REDIS_REPLY_ERROR ? rep->str : "XADD failed",

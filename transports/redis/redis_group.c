@@ -516,6 +516,32 @@ static void rebalance(rctx_t *r, const redisReply *members) {
     }
 }
 
+/* ---- partitions lost outside a heartbeat's answer --------------------------------- */
+
+static void on_confirm_lost(evutil_socket_t fd, short what, void *arg);
+
+/* Park @p s and revoke it as lost from the loop (on_confirm_lost, which waits for
+ * an open revoke to end); rebalance and confirm wait for that. */
+static void lose_later(rctx_t *r, rstream_t *s) {
+    if (!r->confirm_ev && !(r->confirm_ev = evtimer_new(r->t->base, on_confirm_lost, r)))
+        return;
+    if (!s->unconfirmed)
+        rill_log(r->t->log, RILL_LOG_INFO, r->t->name,
+                 "group %s: %s[%d] is not this member's any more: giving it up as lost",
+                 r->group, s->topic, (int)s->partition);
+    s->unconfirmed = true;
+    rill__redis_park(r, s);
+    rill__redis_kick(r);
+    struct timeval now = {0, 0};
+    evtimer_add(r->confirm_ev, &now);
+}
+
+void rill__redis_lose_soon(rctx_t *r, const char *topic, int32_t p) {
+    if (!topic || r->closing) return;
+    rstream_t *s = rill__redis_find(r->parts, topic, p);
+    if (s) lose_later(r, s);
+}
+
 /* ---- heartbeat --------------------------------------------------------------------- */
 
 typedef struct hbreq {
@@ -554,7 +580,14 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *priv) {
         }
     }
     free(q);
-    if (nlost && !r->revoking) {
+    if (nlost && r->revoking) {
+        /* Not now (one revoke at a time), but not forgotten: left alone, such a
+         * partition stays this member's in its own eyes, its commits and writes
+         * fenced, and nobody else takes it (the assignment gives it to this
+         * member), so nothing of it would be committed again. */
+        for (size_t i = 0; i < nlost; i++)
+            lose_later(r, lost[i]);
+    } else if (nlost) {
         rill__redis_fail(r, RILL_ETRANSPORT, false,
                          "group %s: %zu partition(s) taken over by another member (no "
                          "heartbeat for session.timeout.ms)",
@@ -832,12 +865,25 @@ out:
 
 /* ---- commits ---------------------------------------------------------------------- */
 
+typedef struct commitreq {
+    rctx_t *r;
+    int32_t partition;
+    char topic[]; /* NUL-ended */
+} commitreq_t;
+
 static void on_commit(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
-    rctx_t *r = priv;
+    commitreq_t *q = priv;
+    rctx_t *r = q->r;
     redisReply *rep = reply;
-    if (rep && rep->type == REDIS_REPLY_ERROR)
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
         rill__redis_fail(r, RILL_ETRANSPORT, false, "commit: %s", rep->str);
+        /* Its owner key is not this member's: nothing of it can be committed, and
+         * the heartbeat may not say so (while a revoke is open) */
+        if (!strncmp(rep->str, "FENCED", 6))
+            rill__redis_lose_soon(r, q->topic, q->partition);
+    }
+    free(q);
 }
 
 /* XACK the ids below @p next that the group handed to this member. */
@@ -885,7 +931,16 @@ rill_err_t rill__redis_commit(rill_transport_t *t, const rill_tp_offset_t *offs,
         snprintf(field, sizeof field, "%s:%d", s->topic, (int)s->partition);
         const char *argv[] = {"EVAL",    COMMIT_LUA,      "2",   s->owner_key,
                               committed, r->t->client_id, field, id};
-        rill__redis_send(&r->cmd, on_commit, r, 8, argv, NULL);
+        size_t tl = strlen(s->topic) + 1;
+        commitreq_t *q = malloc(sizeof *q + tl);
+        if (!q) {
+            rc = RILL_ENOMEM;
+            continue;
+        }
+        q->r = r;
+        q->partition = s->partition;
+        memcpy(q->topic, s->topic, tl);
+        if (!rill__redis_send(&r->cmd, on_commit, q, 8, argv, NULL)) free(q);
         ack_below(r, s, offs[i].offset);
     }
     free(committed);

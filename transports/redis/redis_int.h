@@ -223,6 +223,10 @@ void rill__redis_group_close(rctx_t *r);
 void rill__redis_heartbeat_now(rctx_t *r);
 void rill__redis_release_pending(rctx_t *r);
 rill_err_t rill__redis_confirm(rill_transport_t *t, char *errstr, size_t errlen);
+/* Partition @p p of @p topic, if this member holds it, is not (or may not be) its
+ * own any more: stop reading it and revoke it as lost from the loop, once no other
+ * revoke is open; the rebalance after that acquires it afresh if it is free. */
+void rill__redis_lose_soon(rctx_t *r, const char *topic, int32_t p);
 /* "rill:<group>:owner:<topic>:<p>" into @p buf; false when it does not fit */
 bool rill__redis_owner_key(const rctx_t *r, const char *topic, int32_t p, char *buf,
                            size_t n);
