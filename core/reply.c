@@ -3,6 +3,7 @@
  * "<client id>-reply" (one partition) outside the group; requests carry the
  * headers rill.reply_to and rill.correlation, which the reply echoes. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,14 +139,24 @@ rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key, size_t key_len,
     return rill_send(agent->topic, key, key_len, value, value_len, NULL);
 }
 
-rill_err_t rill_event_reply(rill_event_t *ev, const void *value) {
+rill_err_t rill_event_reply(rill_event_t *ev, const void *value, size_t value_len) {
+    if (!ev) return RILL_EINVAL;
     rill_app_t *app = ev->app;
     rill_agent_t *agent = ev->agent;
+    const rill_type_t *type = agent->opts.reply_type;
+    /* Checked for casts too: a wrong length is a bug whether anyone waits or not. */
+    rill_err_t rc = rill__value_len_check(app, "reply of agent", agent->name, "agent",
+                                          "reply value", type, value, value_len);
+    if (rc != RILL_OK) return rc;
     size_t rlen, clen;
     const char *rt = rill_event_header(ev, REPLY_TO, &rlen);
     const char *corr = rill_event_header(ev, CORRELATION, &clen);
     if (!rt || !corr) return RILL_OK; /* cast: nobody waits */
-    if (!agent->opts.reply_type) return RILL_EINVAL;
+    if (!type) {
+        rill__app_seterr(app, "reply of agent '%s': the agent has no opts.reply_type",
+                         agent->name);
+        return RILL_EINVAL;
+    }
     char name[256];
     if (rlen >= sizeof name) return RILL_EINVAL;
     memcpy(name, rt, rlen);
@@ -158,9 +169,23 @@ rill_err_t rill_event_reply(rill_event_t *ev, const void *value) {
     char why[256] = "";
     rill_serializer_t *json = rill__app_serializer(app, "json", why, sizeof why);
     if (!json) return RILL_ECONF;
-    rill_buf_t buf = RILL_BUF_INIT;
-    rill_err_t rc = rill_serializer_encode(json, agent->opts.reply_type, value, &buf, why,
-                                           sizeof why);
+    /* As rill_send takes them: bytes and strings are (pointer, length); the
+     * serializer takes a rill_bytes_t and a NUL-terminated string's address. */
+    rill_buf_t buf = RILL_BUF_INIT, cstr = RILL_BUF_INIT;
+    rill_bytes_t bytes = {(uint8_t *)(uintptr_t)value, value_len}; /* only read */
+    const char *sp = NULL;
+    const void *enc = value;
+    if (value && type->kind == RILL_T_BYTES) {
+        enc = &bytes;
+    } else if (value && type->kind == RILL_T_STRING) {
+        if (rill_buf_reserve(&cstr, value_len + 1) != RILL_OK) return RILL_ENOMEM;
+        if (value_len) memcpy(cstr.data, value, value_len);
+        cstr.data[value_len] = '\0';
+        sp = (const char *)cstr.data;
+        enc = &sp;
+    }
+    rc = rill_serializer_encode(json, type, enc, &buf, why, sizeof why);
+    rill_buf_free(&cstr);
     if (rc == RILL_OK) {
         rill_header_t h = {CORRELATION, corr, clen};
         rill_send_opts_t o =

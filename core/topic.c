@@ -400,15 +400,33 @@ static const char *type_desc(const rill_type_t *type) {
  * representation, whose size @p len must be (so a string passed for a record, or a
  * pointer for a struct, is refused rather than read past its end).  @p cstr is
  * scratch for a string's NUL-terminated copy. */
+rill_err_t rill__value_len_check(rill_app_t *app, const char *verb, const char *name,
+                                 const char *owner, const char *what,
+                                 const rill_type_t *type, const void *p, size_t len) {
+    if (!p) {
+        if (!len) return RILL_OK;
+        rill__app_seterr(app, "%s '%s': %s is NULL but its length is %zu", verb, name,
+                         what, len);
+        return RILL_EINVAL;
+    }
+    if (!type || type->kind == RILL_T_BYTES || type->kind == RILL_T_STRING)
+        return RILL_OK;
+    size_t want = rill__value_csize(type);
+    if (len == want) return RILL_OK;
+    rill__app_seterr(app,
+                     "%s '%s': the %s is %zu bytes, but the %s's %ss are %s (%zu bytes): "
+                     "pass its address and sizeof it",
+                     verb, name, what, len, owner, what, type_desc(type), want);
+    return RILL_EINVAL;
+}
+
 static rill_err_t wire(rill_topic_t *t, rill_serializer_t *ser, const rill_type_t *type,
                        const void *p, size_t len, rill_buf_t *cstr, rill_buf_t *buf,
                        const void **out, size_t *outlen, const char *what) {
+    rill_err_t rc =
+        rill__value_len_check(t->app, "send to", t->name, "topic", what, type, p, len);
+    if (rc != RILL_OK) return rc;
     if (!p) {
-        if (len) {
-            rill__app_seterr(t->app, "send to '%s': %s is NULL but its length is %zu",
-                             t->name, what, len);
-            return RILL_EINVAL;
-        }
         *out = NULL;
         *outlen = 0;
         return RILL_OK;
@@ -425,14 +443,6 @@ static rill_err_t wire(rill_topic_t *t, rill_serializer_t *ser, const rill_type_
         cstr->data[len] = '\0';
         const char *sp = (const char *)cstr->data;
         return encode(t, ser, type, &sp, buf, out, outlen, what);
-    }
-    size_t want = rill__value_csize(type);
-    if (len != want) {
-        rill__app_seterr(t->app,
-                         "send to '%s': the %s is %zu bytes, but the topic's %ss are %s "
-                         "(%zu bytes): pass its address and sizeof it",
-                         t->name, what, len, what, type_desc(type), want);
-        return RILL_EINVAL;
     }
     return encode(t, ser, type, p, buf, out, outlen, what);
 }

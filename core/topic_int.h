@@ -76,6 +76,14 @@ rill_err_t rill__topic_resolve(rill_topic_t *t, char *errstr, size_t errlen);
 rill_err_t rill__topic_declare(rill_topic_t *t, char *errstr, size_t errlen);
 void rill__topic_free(rill_topic_t *t);
 rill_topic_t *rill__topic_by_name(rill_app_t *app, const char *name);
+/* A value given as rill_send takes it (@p p, @p len bytes) for @p type: NULL with a
+ * length, or a type held in its C representation (records, numbers, ...) whose size
+ * is not @p len, is refused with RILL_EINVAL and @p app's error string "<verb>
+ * '<name>': the <what> is N bytes, but the <owner>'s <what>s are T (M bytes)".
+ * Bytes and strings take any length. */
+rill_err_t rill__value_len_check(rill_app_t *app, const char *verb, const char *name,
+                                 const char *owner, const char *what,
+                                 const rill_type_t *type, const void *p, size_t len);
 /* Options of an internal send: RILL_SEND_OPTS_INIT plus @p __VA_ARGS__ (other
  * fields than version and partition). */
 #define RILL__SEND_OPTS(...)                                                             \

@@ -140,8 +140,12 @@ RILL_API rill_err_t rill_agent_ask(rill_agent_t *agent, const void *key, size_t 
 RILL_API rill_err_t rill_agent_cast(rill_agent_t *agent, const void *key, size_t key_len,
                                     const void *value, size_t value_len);
 /** @brief From a handler: the value to reply to the asker with (of the agent's
- * reply_type).  Events that were cast, not asked, ignore it. */
-RILL_API rill_err_t rill_event_reply(rill_event_t *ev, const void *value);
+ * reply_type), given as rill_send() takes one: bytes and strings are @p value_len
+ * bytes at @p value; any other type is its C representation, whose size @p value_len
+ * must be (pass its address and sizeof it), else RILL_EINVAL and rill_app_errmsg()
+ * says why.  Events that were cast, not asked, send nothing (but are checked). */
+RILL_API rill_err_t rill_event_reply(rill_event_t *ev, const void *value,
+                                     size_t value_len);
 
 RILL_END_DECLS
 

@@ -176,7 +176,7 @@ static rill_err_t add_handler(rill_event_t *ev, void *opaque) {
     (*calls)++;
     const point_t *p = rill_event_value(ev);
     int64_t sum = p->x + p->y;
-    return rill_event_reply(ev, &sum);
+    return rill_event_reply(ev, &sum, sizeof sum);
 }
 
 typedef struct reply {
@@ -226,6 +226,56 @@ static void ask_returns_the_agents_reply_and_cast_does_not_wait(void **state) {
     event_base_free(base);
 }
 
+/* Replies with an int32_t where the agent's reply_type is int64. */
+typedef struct short_reply {
+    int calls;
+    rill_err_t rc;
+    char why[512];
+} short_reply_t;
+
+static rill_err_t short_reply_handler(rill_event_t *ev, void *opaque) {
+    short_reply_t *s = opaque;
+    int32_t sum = 42;
+    s->calls++;
+    s->rc = rill_event_reply(ev, &sum, sizeof sum);
+    snprintf(s->why, sizeof s->why, "%s", rill_app_errmsg(rill_event_app(ev)));
+    return RILL_OK;
+}
+
+static void reply_of_the_wrong_length_is_refused_with_a_reason(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    rill_conf_t *c = rill_conf_new();
+    char err[256];
+    rill_conf_set(c, "broker", broker, err, sizeof err);
+    rill_conf_set(c, "log.level", "fatal", err, sizeof err);
+    rill_app_t *app = rill_app_new_with_base("shortreply", c, base, err, sizeof err);
+    rill_topic_opts_t to = {.partitions = 1,
+                            .value_type = RILL_TYPE_RECORD(&point_schema)};
+    rill_agent_opts_t ao = {.reply_type = &rill_type_int64};
+    short_reply_t s = {0};
+    rill_agent_t *a = rill_app_agent(app, "shorty", rill_app_topic(app, "sq", &to),
+                                     short_reply_handler, &s, &ao);
+    assert_int_equal(rill_app_start(app, err, sizeof err), RILL_OK);
+    point_t p = {1, 1};
+    reply_t r = {0};
+    assert_int_equal(rill_agent_ask(a, NULL, 0, &p, sizeof p, 200, on_reply, &r),
+                     RILL_OK);
+    RUN_UNTIL(base, r.n >= 1, 3000);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.rc, RILL_EINVAL);
+    assert_non_null(strstr(s.why, "reply of agent 'shorty'"));
+    assert_non_null(strstr(s.why, "is 4 bytes"));
+    assert_non_null(strstr(s.why, "int64_t (8 bytes)"));
+    assert_int_equal(r.err, RILL_ETIMEDOUT); /* nothing was sent */
+    /* a cast is checked the same way */
+    assert_int_equal(rill_agent_cast(a, NULL, 0, &p, sizeof p), RILL_OK);
+    RUN_UNTIL(base, s.calls >= 2, 3000);
+    assert_int_equal(s.rc, RILL_EINVAL);
+    rill_app_destroy(app);
+    event_base_free(base);
+}
+
 static rill_err_t silent_handler(rill_event_t *ev, void *opaque) {
     (void)ev;
     (void)opaque;
@@ -265,6 +315,7 @@ int main(void) {
         cmocka_unit_test_setup(ask_returns_the_agents_reply_and_cast_does_not_wait,
                                setup),
         cmocka_unit_test_setup(ask_times_out_when_no_reply_comes, setup),
+        cmocka_unit_test_setup(reply_of_the_wrong_length_is_refused_with_a_reason, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
