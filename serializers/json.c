@@ -445,10 +445,40 @@ static const char *jtype(const json_t *j) {
     return "?";
 }
 
+/* Where a decode is in the value, for error messages: one link per record field,
+ * map key or array index, on the stack.  It is rendered (as path_push would have
+ * built it) only when an error is reported, not for every field decoded. */
+typedef struct jpath {
+    const struct jpath *up;
+    const char *name; /* the field's name or the map's key; NULL for an index */
+    size_t idx;       /* the array index */
+    char kind;        /* 'f' record field, 'k' map key, 'i' array index */
+} jpath_t;
+
+static const char *path_str(const jpath_t *p, char *buf, size_t n) {
+    if (!p) {
+        buf[0] = '\0';
+        return buf;
+    }
+    path_str(p->up, buf, n);
+    path_push(buf, n,
+              p->kind == 'i'   ? "%s[%zu]"
+              : p->kind == 'k' ? ".%s"
+              : *buf           ? ".%s"
+                               : "%s",
+              p->name, p->idx);
+    return buf;
+}
+
+#define JPATH_LEN 256
+#define PATH(buf) path_str(p, buf, sizeof buf)
+
 #define WRONG(what)                                                                      \
     do {                                                                                 \
+        char pb_[JPATH_LEN];                                                             \
+        const char *ps_ = PATH(pb_);                                                     \
         snprintf(errstr, errlen, "field '%s': expected %s, got %s",                      \
-                 *path ? path : "(value)", what, jtype(j));                              \
+                 *ps_ ? ps_ : "(value)", what, jtype(j));                                \
         return RILL_EDECODE;                                                             \
     } while (0)
 
@@ -486,19 +516,20 @@ rill_err_t rill__json_b64_decode(const char *s, size_t n, rill_bytes_t *out) {
 }
 
 static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t *j,
-                             void *rec, char *path, size_t plen, char *errstr,
-                             size_t errlen);
+                             void *rec, const jpath_t *p, char *errstr, size_t errlen);
 
 /* Decode @p j into @p v (zeroed, or holding a default to replace). */
 static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j, void *v,
-                            char *path, size_t plen, char *errstr, size_t errlen) {
+                            const jpath_t *p, char *errstr, size_t errlen) {
+    char pb[JPATH_LEN]; /* rendered only for an error */
     switch (t->kind) {
     case RILL_T_STRING: {
         if (!json_is_string(j)) WRONG("string");
         size_t n = json_string_length(j);
         const char *s = json_string_value(j);
         if (memchr(s, '\0', n)) {
-            snprintf(errstr, errlen, "field '%s': string contains a NUL character", path);
+            snprintf(errstr, errlen, "field '%s': string contains a NUL character",
+                     PATH(pb));
             return RILL_EDECODE;
         }
         char *d = malloc(n + 1);
@@ -514,7 +545,7 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
                 snprintf(errstr, errlen,
                          "field '%s': expected integer, got a number with a fraction or "
                          "out of the int64 range",
-                         path);
+                         PATH(pb));
                 return RILL_EDECODE;
             }
             WRONG("integer");
@@ -535,7 +566,7 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         rill_err_t rc =
             rill__json_b64_decode(json_string_value(j), json_string_length(j), &x);
         if (rc == RILL_EDECODE) {
-            snprintf(errstr, errlen, "field '%s': invalid base64", path);
+            snprintf(errstr, errlen, "field '%s': invalid base64", PATH(pb));
             return rc;
         }
         if (rc) return rc;
@@ -548,7 +579,7 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         if ((t->zoned ? rill_datetime_parse_zoned(json_string_value(j), v)
                       : rill_datetime_parse(json_string_value(j), v)) != RILL_OK) {
             snprintf(errstr, errlen, "field '%s': '%.64s' is not an ISO 8601 datetime",
-                     path, json_string_value(j));
+                     PATH(pb), json_string_value(j));
             return RILL_EDECODE;
         }
         return RILL_OK;
@@ -568,8 +599,8 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         }
         rill_decimal_t d; /* at the schema's scale; its digits as written kept */
         if (rill_decimal_parse_scaled(text, t->scale, &d) != RILL_OK) {
-            snprintf(errstr, errlen, "field '%s': '%.40s' is not a decimal%s", path, text,
-                     t->scale ? " of that scale" : "");
+            snprintf(errstr, errlen, "field '%s': '%.40s' is not a decimal%s", PATH(pb),
+                     text, t->scale ? " of that scale" : "");
             return RILL_EDECODE;
         }
         *(rill_decimal_t *)v = d;
@@ -581,7 +612,7 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         if (!r) return RILL_ENOMEM;
         rill_record_free(t->record, *(void **)v);
         *(void **)v = r;
-        return dec_record(c, t->record, j, r, path, plen, errstr, errlen);
+        return dec_record(c, t->record, j, r, p, errstr, errlen);
     }
     case RILL_T_ARRAY: {
         if (!json_is_array(j)) WRONG("array");
@@ -592,11 +623,9 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         if (!(a->items = calloc(n, sz))) return RILL_ENOMEM;
         a->len = n; /* so a failure part-way is released by rill_value_clear */
         for (size_t i = 0; i < n; i++) {
-            size_t pn = path_push(path, plen, "%s[%zu]", NULL, i);
-            rill_err_t rc =
-                dec_value(c, t->elem, json_array_get(j, i), (char *)a->items + i * sz,
-                          path, plen, errstr, errlen);
-            path[pn] = '\0';
+            jpath_t ep = {p, NULL, i, 'i'};
+            rill_err_t rc = dec_value(c, t->elem, json_array_get(j, i),
+                                      (char *)a->items + i * sz, &ep, errstr, errlen);
             if (rc) return rc;
         }
         return RILL_OK;
@@ -618,27 +647,39 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         json_t *val;
         json_object_foreach((json_t *)j, k, val) {
             if (!(m->keys[i] = strdup(k))) return RILL_ENOMEM;
-            size_t pn = path_push(path, plen, ".%s", k, 0);
-            rill_err_t rc = dec_value(c, t->elem, val, (char *)m->values + i * sz, path,
-                                      plen, errstr, errlen);
-            path[pn] = '\0';
+            jpath_t kp = {p, k, 0, 'k'};
+            rill_err_t rc = dec_value(c, t->elem, val, (char *)m->values + i * sz, &kp,
+                                      errstr, errlen);
             if (rc) return rc;
             i++;
         }
         return RILL_OK;
     }
     }
-    snprintf(errstr, errlen, "field '%s': unknown type", path);
+    snprintf(errstr, errlen, "field '%s': unknown type", PATH(pb));
     return RILL_EDECODE;
 }
 
+/* Is the member at @p it named @p name?  (Keys may hold a NUL where jansson allows it.)
+ */
+static bool iter_key_is(void *it, const char *name) {
+    const char *k = json_object_iter_key(it);
+#if JANSSON_VERSION_HEX >= 0x020e00
+    size_t n = strlen(name);
+    return json_object_iter_key_len(it) == n && memcmp(k, name, n) == 0;
+#else
+    return strcmp(k, name) == 0;
+#endif
+}
+
 static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t *j,
-                             void *rec, char *path, size_t plen, char *errstr,
-                             size_t errlen) {
+                             void *rec, const jpath_t *p, char *errstr, size_t errlen) {
+    char pb[JPATH_LEN]; /* rendered only for an error */
     if (c->check_ns && s->ns) {
         json_t *meta = json_object_get(j, "__faust");
         json_t *ns = meta ? json_object_get(meta, "ns") : NULL;
         if (!json_is_string(ns) || strcmp(json_string_value(ns), s->ns) != 0) {
+            const char *path = PATH(pb);
             snprintf(errstr, errlen,
                      "record '%s'%s%s: __faust.ns is %s%s%s, expected '%s'", s->ns,
                      *path ? " at " : "", path, ns ? "'" : "",
@@ -647,15 +688,25 @@ static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t
             return RILL_EDECODE;
         }
     }
+    /* Members written in the schema's order (as rill and Faust write them) are
+     * matched walking the object once; any other member is looked up by name.
+     * Keys are unique in a jansson object, so both find the same value. */
+    void *it = json_object_iter((json_t *)j);
     for (size_t i = 0; i < s->nfields; i++) {
         const rill_field_t *f = &s->fields[i];
-        json_t *fj = json_object_get(j, f->name);
-        size_t pn = path_push(path, plen, *path ? ".%s" : "%s", f->name, 0);
+        json_t *fj;
+        if (it && iter_key_is(it, f->name)) {
+            fj = json_object_iter_value(it);
+            it = json_object_iter_next((json_t *)j, it);
+        } else {
+            fj = json_object_get(j, f->name);
+        }
+        jpath_t fp = {p, f->name, 0, 'f'};
         rill_err_t rc = RILL_OK;
         void *m = (char *)rec + f->offset;
         if (!fj || json_is_null(fj)) {
             if (!(f->flags & RILL_FIELD_OPTIONAL)) {
-                snprintf(errstr, errlen, "field '%s': %s", path,
+                snprintf(errstr, errlen, "field '%s': %s", path_str(&fp, pb, sizeof pb),
                          fj ? "is null but required" : "missing (required)");
                 rc = RILL_EDECODE;
             } else if (fj && f->type.kind == RILL_T_RECORD) {
@@ -667,9 +718,8 @@ static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t
             }
             /* absent optional: the default from rill_record_init stays */
         } else {
-            rc = dec_value(c, &f->type, fj, m, path, plen, errstr, errlen);
+            rc = dec_value(c, &f->type, fj, m, &fp, errstr, errlen);
         }
-        path[pn] = '\0';
         if (rc) return rc;
     }
     return RILL_OK;
@@ -698,7 +748,6 @@ static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
                  jerr.column, jerr.text);
         return RILL_EDECODE;
     }
-    char path[256] = "";
     rill_err_t rc;
     if (type->kind == RILL_T_RECORD) {
         if (!json_is_object(j)) {
@@ -706,10 +755,10 @@ static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
                      type->record->ns ? type->record->ns : type->record->name, jtype(j));
             rc = RILL_EDECODE;
         } else {
-            rc = dec_record(c, type->record, j, value, path, sizeof path, errstr, errlen);
+            rc = dec_record(c, type->record, j, value, NULL, errstr, errlen);
         }
     } else {
-        rc = dec_value(c, type, j, value, path, sizeof path, errstr, errlen);
+        rc = dec_value(c, type, j, value, NULL, errstr, errlen);
     }
     json_decref(j);
     return rc;
