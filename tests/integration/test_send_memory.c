@@ -26,6 +26,7 @@ RILL_RECORD(order_schema, order_t, "shop.Order", RILL_F(order_t, id, STRING),
 
 typedef struct got {
     int n;
+    int64_t ts[4]; /* timestamps of the first events */
     int32_t partition;
     char key[64], value[256];
     int64_t amount;
@@ -39,6 +40,7 @@ static rill_err_t on_raw(rill_event_t *ev, void *opaque) {
     snprintf(g->key, sizeof g->key, "%.*s", (int)kl, k ? k : "");
     snprintf(g->value, sizeof g->value, "%.*s", (int)vl, v ? v : "");
     g->partition = rill_event_partition(ev);
+    if (g->n < 4) g->ts[g->n] = rill_event_timestamp(ev);
     g->n++;
     return RILL_OK;
 }
@@ -112,6 +114,24 @@ static void a_record_value_is_its_address_and_size(void **state) {
     assert_int_equal(f->order_got.amount, 42);
 }
 
+/* A send without a timestamp carries the time it was sent: two sends 50 ms apart
+ * (a slow producer) get stamps that far apart, each within the wall clock around it. */
+static void unstamped_sends_carry_the_time_they_were_sent(void **state) {
+    fixture_t *f = *state;
+    int64_t t0 = rill_now_ms();
+    assert_int_equal(rill_send(f->raw, "k", 1, "a", 1, NULL), RILL_OK);
+    RUN_UNTIL(f->base, f->raw_got.n == 1, 5000);
+    RUN_UNTIL(f->base, false, 50);
+    int64_t t1 = rill_now_ms();
+    assert_int_equal(rill_send(f->raw, "k", 1, "b", 1, NULL), RILL_OK);
+    RUN_UNTIL(f->base, f->raw_got.n == 2, 5000);
+    int64_t t2 = rill_now_ms();
+    assert_int_equal(f->raw_got.n, 2);
+    assert_in_range(f->raw_got.ts[0], t0, t1);
+    assert_in_range(f->raw_got.ts[1], t1, t2);
+    assert_true(f->raw_got.ts[1] - f->raw_got.ts[0] >= 45);
+}
+
 static void a_string_passed_for_a_record_is_refused_naming_the_type(void **state) {
     fixture_t *f = *state;
     assert_int_equal(rill_send(f->orders, "NO", 2, "NO", 2, NULL), RILL_EINVAL);
@@ -180,6 +200,8 @@ static void a_null_topic_or_a_null_with_a_length_is_refused(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(unstamped_sends_carry_the_time_they_were_sent,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(a_record_value_is_its_address_and_size, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

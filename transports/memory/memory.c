@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "memory_int.h"
 
@@ -194,6 +195,20 @@ static rill_err_t mem_declare(rill_transport_t *t, const rill_topic_spec_t *spec
     return RILL_OK;
 }
 
+/* An unstamped message's time, in ms.  The coarse clock (a few ns, one tick of
+ * resolution) says when the time moved on; only then is the exact clock read, so
+ * a burst shares one stamp and a slow producer's messages carry their own. */
+static int64_t stamp_now(mem_ctx_t *c) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    int64_t coarse = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (coarse != c->coarse_ms) {
+        c->coarse_ms = coarse;
+        c->now_ms = rill_now_ms();
+    }
+    return c->now_ms;
+}
+
 static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
                               rill_delivery_cb cb, void *opaque) {
     mem_ctx_t *c = t->impl;
@@ -230,9 +245,9 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
             p->cap = cap;
         }
     }
-    if ((c->produced++ & 63) == 0)
-        c->now_ms = rill_now_ms(); /* ms stamps: no clock per message */
-    mem_entry_t *e = rill__mem_entry_new(p, m, p->next_offset, c->now_ms);
+    c->produced++;
+    mem_entry_t *e = rill__mem_entry_new(
+        p, m, p->next_offset, m->timestamp_ms ? m->timestamp_ms : stamp_now(c));
     if (!e) return RILL_ENOMEM;
     p->entries[p->n++] = e;
     p->bytes += E_BYTES(e);

@@ -139,7 +139,7 @@ typedef struct mem_ctx {
     const char *last_name; /* produce: last topic name pointer and its topic */
     mem_topic_t *last_topic;
     uint64_t produced;
-    int64_t now_ms;
+    int64_t coarse_ms, now_ms; /* the stamp of unstamped produces (stamp_now) */
     struct pending_assign *assigns;
     bool want_writable;
     bool closing;
