@@ -80,17 +80,19 @@ uint64_t rill_agent_processed(const rill_agent_t *a) {
 /* ---- decoding
  * ------------------------------------------------------------------------------ */
 
-static rill_err_t decode_one(rill_serializer_t *ser, const rill_type_t *type,
-                             const void *data, size_t len, void **out, char *why,
-                             size_t whylen) {
+/* Decode into @p ev's value (@p which 0) or key (1), in memory the event keeps
+ * between events (rill__event_mem). */
+static rill_err_t decode_one(rill_event_t *ev, int which, rill_serializer_t *ser,
+                             const rill_type_t *type, const void *data, size_t len,
+                             void **out, char *why, size_t whylen) {
     size_t sz = rill__value_csize(type);
-    void *v = calloc(1, sz ? sz : 1);
+    void *v = rill__event_mem(ev, which, sz);
     if (!v) return RILL_ENOMEM;
     if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
     rill_err_t rc = rill_serializer_decode(ser, type, data, len, v, why, whylen);
     if (rc != RILL_OK) {
         rill_value_clear(type, v);
-        free(v);
+        rill__event_mem_put(ev, which, v, sz);
         return rc;
     }
     *out = v;
@@ -180,8 +182,8 @@ static bool agent_run(rill_event_t *ev) {
     char why[512];
     if (t->vtype && t->vtype->kind != RILL_T_BYTES && ev->msg.value) {
         why[0] = '\0';
-        rill_err_t rc = decode_one(t->vser, t->vtype, ev->msg.value, ev->msg.value_len,
-                                   &ev->value, why, sizeof why);
+        rill_err_t rc = decode_one(ev, 0, t->vser, t->vtype, ev->msg.value,
+                                   ev->msg.value_len, &ev->value, why, sizeof why);
         if (rc != RILL_OK) {
             decode_failed(ev, "value", *why ? why : rill_err2str(rc));
             return true;
@@ -189,7 +191,7 @@ static bool agent_run(rill_event_t *ev) {
     }
     if (t->ktype && t->ktype->kind != RILL_T_BYTES && ev->msg.key) {
         why[0] = '\0';
-        rill_err_t rc = decode_one(t->kser, t->ktype, ev->msg.key, ev->msg.key_len,
+        rill_err_t rc = decode_one(ev, 1, t->kser, t->ktype, ev->msg.key, ev->msg.key_len,
                                    &ev->key, why, sizeof why);
         if (rc != RILL_OK) {
             decode_failed(ev, "key", *why ? why : rill_err2str(rc));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "event_int.h"
+#include "record_int.h"
 #include "msg_int.h"
 
 /* ---- events
@@ -24,16 +25,38 @@ rill_event_t *rill__event_get(rill_app_t *app) {
     return ev;
 }
 
+void *rill__event_mem(rill_event_t *ev, int which, size_t size) {
+    void *m = ev->spare[which];
+    if (m && ev->spare_size[which] >= size) {
+        ev->spare[which] = NULL;
+        memset(m, 0, size);
+        return m;
+    }
+    return calloc(1, size ? size : 1);
+}
+
+void rill__event_mem_put(rill_event_t *ev, int which, void *mem, size_t size) {
+    if (ev->spare[which] && ev->spare_size[which] >= size) {
+        free(mem);
+        return;
+    }
+    free(ev->spare[which]);
+    ev->spare[which] = mem;
+    ev->spare_size[which] = size;
+}
+
+/* The decoded value and key go; their memory stays with the (pooled) event for
+ * the next one decoded into it, saving a calloc and a free per event. */
 static void event_clear_values(rill_event_t *ev) {
     rill_topic_t *t = ev->agent->topic;
     if (ev->value) {
         rill_value_clear(ev->vtype, ev->value);
-        free(ev->value);
+        rill__event_mem_put(ev, 0, ev->value, rill__value_csize(ev->vtype));
         ev->value = NULL;
     }
     if (ev->key) {
         rill_value_clear(t->ktype, ev->key);
-        free(ev->key);
+        rill__event_mem_put(ev, 1, ev->key, rill__value_csize(t->ktype));
         ev->key = NULL;
     }
 }
@@ -57,6 +80,8 @@ void rill__events_free(rill_app_t *app) {
         if (ev->live && ev->agent) event_clear_values(ev);
         free(ev->own);
         free(ev->own_headers);
+        free(ev->spare[0]);
+        free(ev->spare[1]);
         free(ev);
     }
     app->free_events = NULL;

@@ -19,6 +19,8 @@ struct rill_event {
     void *value;                 /* decoded value, or NULL */
     rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
     const rill_type_t *vtype;    /* type of value (changes after map) */
+    void *spare[2];              /* memory of a cleared value [0] and key [1], */
+    size_t spare_size[2];        /* kept for this event's next decode */
     uint64_t index;              /* enumerate() */
     uint32_t gen;                /* tp->gen when received */
     uint64_t start_ns;           /* its handler was called (rill_mono_ns) */
@@ -93,6 +95,11 @@ const rill_tpstate_t *rill__event_tp(const rill_event_t *ev, bool *stale);
 rill_event_t *rill__event_get(rill_app_t *app);
 void rill__event_put(rill_app_t *app, rill_event_t *ev);
 rill_err_t rill__event_own(rill_event_t *ev);
+/* Zeroed memory of @p size for a decoded value (@p which 0) or key (1): the
+ * spare a cleared one left on @p ev when it fits, else calloc.  NULL: no memory. */
+void *rill__event_mem(rill_event_t *ev, int which, size_t size);
+/* Give back memory from rill__event_mem (its value cleared): kept as the spare. */
+void rill__event_mem_put(rill_event_t *ev, int which, void *mem, size_t size);
 void rill__events_free(rill_app_t *app);
 
 /* agent.c */
