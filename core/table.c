@@ -450,9 +450,13 @@ static rill_err_t value_encode(rill_table_t *t, const void *value) {
 }
 
 /* Read store key t->kbuf: overlay first, then the store.  *found tells. */
-static rill_err_t read_skey(rill_tpart_t *tp, void *out, bool *found) {
+/* read_skey, also giving the key's write-cache entry (NULL: not cached) to
+ * write_skey_at. */
+static rill_err_t read_skey_at(rill_tpart_t *tp, void *out, bool *found,
+                               rill_wcache_entry_t **hit) {
     rill_table_t *t = tp->table;
     rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
+    *hit = e;
     if (e) {
         *found = !e->tomb;
         if (e->tomb) {
@@ -473,6 +477,11 @@ static rill_err_t read_skey(rill_tpart_t *tp, void *out, bool *found) {
     }
     rill_buf_free(&got);
     return rc;
+}
+
+static rill_err_t read_skey(rill_tpart_t *tp, void *out, bool *found) {
+    rill_wcache_entry_t *e;
+    return read_skey_at(tp, out, found, &e);
 }
 
 static void on_cl_delivered(rill_err_t err, const char *errmsg, int32_t partition,
@@ -550,15 +559,21 @@ static rill_err_t send_dirty(rill_tpart_t *tp) {
     return RILL_OK;
 }
 
-/* Write store key t->kbuf = t->vbuf (or delete): overlay + changelog. */
-static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
+/* Write store key t->kbuf = t->vbuf (or delete): overlay + changelog.  @p e: the
+ * key's write-cache entry as read_skey_at found it (NULL: not cached or not
+ * known), with no write in between. */
+static rill_err_t write_skey_at(rill_tpart_t *tp, bool tomb, rill_wcache_entry_t *e) {
     rill_table_t *t = tp->table;
     const void *v = tomb ? NULL : (t->vbuf.data ? (const void *)t->vbuf.data : "");
     size_t vlen = tomb ? 0 : t->vbuf.len;
     rill_err_t rc =
-        rill__wcache_put(&tp->dirty, t->kbuf.data, t->kbuf.len, v, vlen, tomb);
+        rill__wcache_put_at(&tp->dirty, e, t->kbuf.data, t->kbuf.len, v, vlen, tomb);
     if (rc != RILL_OK || coalesced(t->app)) return rc;
     return send_cl(tp, t->kbuf.data, t->kbuf.len, v, vlen);
+}
+
+static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
+    return write_skey_at(tp, tomb, NULL);
 }
 
 typedef struct expired {
@@ -1475,12 +1490,13 @@ static rill_err_t incr_one(rill_tpart_t *tp, int64_t wstart, void *arg) {
     rill_table_t *t = tp->table;
     int64_t v;
     bool found;
-    rill_err_t rc = read_skey(tp, &v, &found);
+    rill_wcache_entry_t *e;
+    rill_err_t rc = read_skey_at(tp, &v, &found, &e);
     if (rc != RILL_OK) return rc;
     v += a->by;
     a->result = v;
     if ((rc = value_encode(t, &v)) != RILL_OK) return rc;
-    return write_skey(tp, false);
+    return write_skey_at(tp, false, e);
 }
 
 rill_err_t rill_table_incr(rill_table_t *t, const rill_event_t *ev, const void *key,

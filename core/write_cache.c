@@ -68,6 +68,17 @@ rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
     return RILL_OK;
 }
 
+rill_err_t rill__wcache_put_at(rill_wcache_t *o, rill_wcache_entry_t *e, const void *key,
+                               size_t klen, const void *val, size_t vlen, bool tomb) {
+    /* as rill__wcache_put would: it would grow first, or reallocate a short value */
+    if (!e || (o->n + 1) * 4 > o->cap * 3 || e->vlen < vlen)
+        return rill__wcache_put(o, key, klen, val, vlen, tomb);
+    if (vlen) memcpy(e->val, val, vlen);
+    e->vlen = (uint32_t)vlen;
+    e->tomb = tomb;
+    return RILL_OK;
+}
+
 void rill__wcache_clear(rill_wcache_t *o) {
     if (!o->n) return;
     for (size_t i = 0; i < o->cap; i++)

@@ -26,6 +26,10 @@ typedef struct rill_wcache {
 rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen);
 rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
                             const void *val, size_t vlen, bool tomb);
+/* rill__wcache_put of @p key, whose entry rill__wcache_find returned as @p e (NULL:
+ * not there) with no put since: the same outcome, without finding it again. */
+rill_err_t rill__wcache_put_at(rill_wcache_t *o, rill_wcache_entry_t *e, const void *key,
+                               size_t klen, const void *val, size_t vlen, bool tomb);
 void rill__wcache_clear(rill_wcache_t *o);
 void rill__wcache_free(rill_wcache_t *o);
 
