@@ -1,4 +1,4 @@
-/* Registries of transports, stores and serializers, keyed by scheme/name, and
+/* Registries of transports, stores and serializers, keyed by scheme, and
  * the construction of plugin instances (props filled before open). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@ extern const struct rill_store_ops *const rill__builtin_stores[];
 extern const struct rill_serializer_ops *const rill__builtin_serializers[];
 
 /* One registration list per plugin kind, on one base: the built-ins (generated),
- * then what rill_register_*() added, looked up by scheme (a serializer's name);
+ * then what rill_register_*() added, looked up by scheme (ops.scheme, all three);
  * registration checks the ABI version range, the required slots and the name. */
 #define MAX_USER 32
 
@@ -67,8 +67,8 @@ static bool transport_complete(const void *ops) {
     if (o->abi >= 3 ? !o->reader_start || !o->reader_stop || !o->revoke_answer
                     : !o->revoke_done || !o->reader_open || !o->reader_close)
         return false;
-    if ((o->features & RILL_TF_WATERMARKS) && !o->watermarks) return false;
-    if ((o->features & RILL_TF_TXN) &&
+    if ((o->features & RILL_TRANSPORT_F_WATERMARKS) && !o->watermarks) return false;
+    if ((o->features & RILL_TRANSPORT_F_TXN) &&
         (!o->txn_begin || !o->txn_offsets || !o->txn_commit || !o->txn_abort))
         return false;
     return true;
@@ -110,7 +110,7 @@ static unsigned serializer_abi(const void *ops) {
     return ((const struct rill_serializer_ops *)ops)->abi;
 }
 static const char *serializer_key(const void *ops) {
-    return ((const struct rill_serializer_ops *)ops)->name;
+    return ((const struct rill_serializer_ops *)ops)->scheme;
 }
 
 static reg_kind_t transports = {
@@ -205,8 +205,8 @@ rill_serializer_t *rill__serializer_open(const char *name, const rill_conf_t *co
     }
     s->ops = ops;
     s->log = lg ? lg : rill__logger_default();
-    snprintf(s->name, sizeof s->name, "%s", ops->name);
-    if (rill_props_apply(ops->props, s->impl, ops->name, conf, NULL, true, errstr,
+    snprintf(s->name, sizeof s->name, "%s", ops->scheme);
+    if (rill_props_apply(ops->props, s->impl, ops->scheme, conf, NULL, true, errstr,
                          errlen) != RILL_OK ||
         (ops->open && ops->open(s, conf, errstr, errlen) != RILL_OK)) {
         rill_props_free(ops->props, s->impl);
@@ -380,7 +380,8 @@ rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
     rill_err_t rc = rill__tr_attach(t, h);
     if (rc == RILL_OK)
         rc = rill_props_apply(ops->props, t->impl, ops->scheme, conf, u,
-                              !(ops->features & RILL_TF_PASSTHROUGH), errstr, errlen);
+                              !(ops->features & RILL_TRANSPORT_F_PASSTHROUGH), errstr,
+                              errlen);
     if (rc == RILL_OK) rc = ops->open(t, u, conf, errstr, errlen);
     rill_url_destroy(u);
     if (rc != RILL_OK) {

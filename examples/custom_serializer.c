@@ -81,9 +81,9 @@ static rill_err_t csv_decode(rill_serializer_t *s, const rill_type_t *type,
 
 static const struct rill_serializer_ops csv_serializer = {
     .abi = RILL_SERIALIZER_ABI,
-    .name = "csv",
+    .scheme = "csv",
     .description = "comma-separated record fields (example)",
-    .features = RILL_SF_RECORDS,
+    .features = RILL_SERIALIZER_F_RECORDS,
     .encode = csv_encode,
     .decode = csv_decode,
 };

@@ -942,9 +942,9 @@ static rill_err_t avro_decode(rill_serializer_t *s, const rill_type_t *type,
 
 const struct rill_serializer_ops rill_serializer_avro = {
     .abi = RILL_SERIALIZER_ABI,
-    .name = "avro",
+    .scheme = "avro",
     .description = "Avro binary (avro-c); schemas derived from record field tables",
-    .features = RILL_SF_RECORDS | RILL_SF_SCALARS,
+    .features = RILL_SERIALIZER_F_RECORDS | RILL_SERIALIZER_F_SCALARS,
     .props = avro_props,
     .impl_size = sizeof(avro_ctx_t),
     .encode = avro_encode,

@@ -766,10 +766,10 @@ static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
 
 const struct rill_serializer_ops rill_serializer_json = {
     .abi = RILL_SERIALIZER_ABI,
-    .name = "json",
+    .scheme = "json",
     .description =
         "JSON (simdjson or jansson decoding), wire-compatible with Python Faust records",
-    .features = RILL_SF_RECORDS | RILL_SF_SCALARS,
+    .features = RILL_SERIALIZER_F_RECORDS | RILL_SERIALIZER_F_SCALARS,
     .props = json_props,
     .impl_size = sizeof(json_ctx_t),
     .open = json_open,

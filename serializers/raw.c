@@ -83,9 +83,9 @@ static rill_err_t raw_decode(rill_serializer_t *s, const rill_type_t *type,
 
 const struct rill_serializer_ops rill_serializer_raw = {
     .abi = RILL_SERIALIZER_ABI,
-    .name = "raw",
+    .scheme = "raw",
     .description = "bytes and strings unchanged, int64 as 8 bytes big-endian",
-    .features = RILL_SF_SCALARS,
+    .features = RILL_SERIALIZER_F_SCALARS,
     .encode = raw_encode,
     .decode = raw_decode,
 };

@@ -18,13 +18,24 @@ RILL_BEGIN_DECLS
 
 typedef struct rill_serializer rill_serializer_t;
 
-/** @brief Feature bits. */
-#define RILL_SF_RECORDS 0x1u /**< encodes record types (raw does not) */
-#define RILL_SF_SCALARS 0x2u /**< encodes scalar types */
+/** @brief Feature bits (ops.features): RILL_SERIALIZER_F_*, as RILL_TRANSPORT_F_*. */
+#define RILL_SERIALIZER_F_RECORDS 0x1u /**< encodes record types (raw does not) */
+#define RILL_SERIALIZER_F_SCALARS 0x2u /**< encodes scalar types */
+
+/** @deprecated Old spellings; use RILL_SERIALIZER_F_*. */
+#define RILL_SF_RECORDS RILL_SERIALIZER_F_RECORDS
+#define RILL_SF_SCALARS RILL_SERIALIZER_F_SCALARS
 
 struct rill_serializer_ops {
-    unsigned abi;     /**< RILL_SERIALIZER_ABI */
-    const char *name; /**< "json": also the conf prefix ("json.faust.ns") */
+    unsigned abi; /**< RILL_SERIALIZER_ABI */
+    /** What the registry finds it by, as a transport's or store's scheme: "json"
+     * (serializer=json, rill_serializer_find("json")), also the prefix of its
+     * conf keys ("json.faust.ns").  `.name` is the old spelling of the same
+     * field (deprecated); an instance's own name is rill_serializer.name. */
+    union {
+        const char *scheme;
+        const char *name;
+    };
     const char *description;
     uint32_t features;
     const rill_prop_t *props; /**< may be NULL */

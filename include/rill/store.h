@@ -22,8 +22,11 @@ typedef struct rill_store rill_store_t;
 /** @brief One table partition's keyspace; defined by each plugin. */
 typedef struct rill_store_part rill_store_part_t;
 
-/** @brief Feature bits. */
-#define RILL_STF_PERSISTENT 0x1u /**< data survives a process restart */
+/** @brief Feature bits (ops.features): RILL_STORE_F_*, as RILL_TRANSPORT_F_*. */
+#define RILL_STORE_F_PERSISTENT 0x1u /**< data survives a process restart */
+
+/** @deprecated Old spelling; use RILL_STORE_F_PERSISTENT. */
+#define RILL_STF_PERSISTENT RILL_STORE_F_PERSISTENT
 
 typedef enum { RILL_STORE_PUT = 1, RILL_STORE_DEL = 2 } rill_store_op_kind_t;
 
@@ -51,7 +54,7 @@ struct rill_store_ops {
     unsigned abi;       /**< RILL_STORE_ABI */
     const char *scheme; /**< "memory", "rocksdb" */
     const char *description;
-    uint32_t features; /**< RILL_STF_* */
+    uint32_t features; /**< RILL_STORE_F_* */
     const rill_prop_t *props;
     size_t impl_size;
 

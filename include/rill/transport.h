@@ -63,13 +63,29 @@ typedef struct rill_reader rill_reader_t;
 /** @brief Identifies one revoke_request() (ABI 3); never 0. */
 typedef uint64_t rill_revoke_t;
 
-/** @brief Feature bits. */
-#define RILL_TF_GROUPS 0x1u      /**< groups span processes (not just one process) */
-#define RILL_TF_TXN 0x2u         /**< transactions (txn_* methods) */
-#define RILL_TF_PASSTHROUGH 0x4u /**< takes any "<scheme>.*" key; open validates */
-#define RILL_TF_WATERMARKS 0x8u  /**< watermarks() implemented */
-#define RILL_TF_PERSISTENT 0x10u /**< data survives the process */
-#define RILL_TF_FENCING 0x20u    /**< produce() honours fence_topic on the server */
+/* Feature bits (ops.features): RILL_<KIND>_F_<FEATURE>, as for stores and
+ * serializers. */
+
+/** groups span processes (not just one process) */
+#define RILL_TRANSPORT_F_GROUPS 0x1u
+/** transactions (txn_* methods) */
+#define RILL_TRANSPORT_F_TXN 0x2u
+/** takes any "<scheme>.*" key; open validates */
+#define RILL_TRANSPORT_F_PASSTHROUGH 0x4u
+/** watermarks() implemented */
+#define RILL_TRANSPORT_F_WATERMARKS 0x8u
+/** data survives the process */
+#define RILL_TRANSPORT_F_PERSISTENT 0x10u
+/** produce() honours fence_topic on the server */
+#define RILL_TRANSPORT_F_FENCING 0x20u
+
+/** @deprecated Old spellings of the feature bits; use RILL_TRANSPORT_F_*. */
+#define RILL_TF_GROUPS RILL_TRANSPORT_F_GROUPS
+#define RILL_TF_TXN RILL_TRANSPORT_F_TXN
+#define RILL_TF_PASSTHROUGH RILL_TRANSPORT_F_PASSTHROUGH
+#define RILL_TF_WATERMARKS RILL_TRANSPORT_F_WATERMARKS
+#define RILL_TF_PERSISTENT RILL_TRANSPORT_F_PERSISTENT
+#define RILL_TF_FENCING RILL_TRANSPORT_F_FENCING
 
 /** @brief A consumed message: a borrowed view. */
 typedef struct rill_msg {
@@ -175,7 +191,7 @@ struct rill_transport_ops {
     unsigned abi;       /**< RILL_TRANSPORT_ABI (1 to it) */
     const char *scheme; /**< "memory", "kafka", "redis" */
     const char *description;
-    uint32_t features; /**< RILL_TF_* */
+    uint32_t features; /**< RILL_TRANSPORT_F_* */
     const rill_prop_t *props;
     size_t impl_size;
 

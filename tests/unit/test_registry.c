@@ -53,9 +53,9 @@ static void feature_bits_need_their_slots(void **state) {
     (void)state;
     static struct rill_transport_ops txn, wm;
     txn = copy_of_memory("txn-without-slots");
-    txn.features |= RILL_TF_TXN; /* memory has no txn_* */
+    txn.features |= RILL_TRANSPORT_F_TXN; /* memory has no txn_* */
     wm = copy_of_memory("watermarks-without-slot");
-    wm.watermarks = NULL; /* memory advertises RILL_TF_WATERMARKS */
+    wm.watermarks = NULL; /* memory advertises RILL_TRANSPORT_F_WATERMARKS */
     assert_int_equal(rill_register_transport(&txn), RILL_EINVAL);
     assert_int_equal(rill_register_transport(&wm), RILL_EINVAL);
 }
@@ -102,12 +102,12 @@ static void serializer_registration_checks_abi_slots_and_names(void **state) {
     (void)state;
     static struct rill_serializer_ops ok, zero, no_decode, unnamed;
     ok = *rill_serializer_find("json");
-    ok.name = "ser-ok";
+    ok.scheme = "ser-ok";
     zero = no_decode = unnamed = ok;
     zero.abi = 0;
-    no_decode.name = "ser-no-decode";
+    no_decode.scheme = "ser-no-decode";
     no_decode.decode = NULL;
-    unnamed.name = NULL;
+    unnamed.scheme = NULL;
     assert_int_equal(rill_register_serializer(&zero), RILL_EINVAL);
     assert_int_equal(rill_register_serializer(&no_decode), RILL_EINVAL);
     assert_int_equal(rill_register_serializer(&unnamed), RILL_EINVAL);
@@ -116,6 +116,20 @@ static void serializer_registration_checks_abi_slots_and_names(void **state) {
     assert_int_equal(rill_register_serializer(&ok), RILL_EEXIST);
     assert_ptr_equal(rill_serializer_find("ser-ok"), &ok);
     assert_null(rill_serializer_find(NULL));
+}
+
+/* Plugins written before the names were made consistent still build and register. */
+static void deprecated_spellings_still_work(void **state) {
+    (void)state;
+    static struct rill_serializer_ops old;
+    old = *rill_serializer_find("json");
+    old.name = "old-spelling"; /* the old field name of .scheme */
+    assert_string_equal(old.scheme, "old-spelling");
+    assert_int_equal(rill_register_serializer(&old), RILL_OK);
+    assert_ptr_equal(rill_serializer_find("old-spelling"), &old);
+    assert_int_equal(RILL_TF_WATERMARKS, RILL_TRANSPORT_F_WATERMARKS);
+    assert_int_equal(RILL_STF_PERSISTENT, RILL_STORE_F_PERSISTENT);
+    assert_int_equal(RILL_SF_RECORDS, RILL_SERIALIZER_F_RECORDS);
 }
 
 static int got;
@@ -171,6 +185,7 @@ int main(void) {
         cmocka_unit_test(complete_transport_registers_once),
         cmocka_unit_test(store_registration_checks_abi_slots_and_names),
         cmocka_unit_test(serializer_registration_checks_abi_slots_and_names),
+        cmocka_unit_test(deprecated_spellings_still_work),
         cmocka_unit_test(abi1_transport_runs_without_its_appended_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
