@@ -9,14 +9,16 @@
  * Memory: the whole abuse is run twice, and the second round must not leave the
  * worker holding more than the first did.  Memory in use (mallinfo2, read from
  * the worker's own /heap page) is the measure that tells a leak from retention:
- * on 4 rounds it grew 132 KB in the first (libevent's fd map and the server's
- * table sized for ~1,100 sockets) and 0-4 KB in each later one, while RSS grew
- * 1.3 MB in the first round (glibc keeps the heap that 1,000 connections at once
- * needed) and 40-320 KB in later ones.  So: in use may grow 64 KB at most from
- * round to round (a leak of 48 bytes per connection would fail), RSS 1 MB, open
- * descriptors not at all.  RSS does not return to within 10 % of what it was
- * before the abuse (issue 13's wording): that first-round growth is the
- * allocator's retention, not memory in use.
+ * it grows 120-140 KB in the first round (libevent's fd map and the server's
+ * table sized for ~1,100 sockets) and 0-33 KB in each later one (22 runs), while
+ * RSS grows 0.7-1.7 MB in the first round (glibc keeps the heap that 1,000
+ * connections at once needed) and 0.05-1.1 MB in later ones, as the heap happens
+ * to fragment.  So: in use (the least of three samples) may grow 64 KB at most
+ * from round to round (a leak of 48 bytes per connection fails it, as one put in
+ * on purpose did), RSS 2 MB (a ceiling: it catches 1.5 KB per connection, a
+ * connection's buffers left behind), open descriptors not at all.  RSS does not return to
+ * within 10 % of what it was before the abuse (issue 13's wording): that first-round
+ * growth is the allocator's retention, not memory in use.
  *
  * The worker sends itself 20 events/s: enough to see it counting, few enough
  * that its own log (memory://, max.messages=200) is steady during the test.  At
@@ -242,8 +244,13 @@ static held_t before;
 static int measure(held_t *h) {
     sleep_ms(1500); /* past web.timeout.ms: every connection of the round is closed */
     h->fds = fds(); /* before /heap's own connection */
-    h->heap_kb = heap_kb();
-    h->rss_kb = rss_kb();
+    h->heap_kb = h->rss_kb = -1;
+    for (int i = 0; i < 3; i++) { /* the least of three: not a passing allocation */
+        long heap = heap_kb(), rss = rss_kb();
+        if (h->heap_kb < 0 || heap < h->heap_kb) h->heap_kb = heap;
+        if (h->rss_kb < 0 || rss < h->rss_kb) h->rss_kb = rss;
+        sleep_ms(100);
+    }
     return h->fds > 0 && h->heap_kb > 0 && h->rss_kb > 0 ? 0 : -1;
 }
 
@@ -405,7 +412,7 @@ static void a_second_round_of_abuse_leaves_no_more_held_than_the_first(void **st
            before.heap_kb, first.heap_kb, second.heap_kb, before.rss_kb, first.rss_kb,
            second.rss_kb, before.fds, first.fds, second.fds);
     assert_true(second.heap_kb <= first.heap_kb + 64);
-    assert_true(second.rss_kb <= first.rss_kb + 1024);
+    assert_true(second.rss_kb <= first.rss_kb + 2048);
     assert_true(second.fds <= first.fds);
 }
 
