@@ -322,13 +322,15 @@ static bool windowed(const rill_table_t *t) {
 /* Store key of @p key (in window @p wstart when windowed) in t->kbuf. */
 static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen,
                             int64_t wstart) {
-    rill_buf_reset(&t->kbuf);
+    t->kbuf.len = 0;
     if (rill_buf_reserve(&t->kbuf, klen + WKEY) != RILL_OK) return RILL_ENOMEM;
     if (windowed(t)) {
         rill__window_key_put(t->kbuf.data, wstart);
         t->kbuf.len = WKEY;
     }
-    return rill_buf_append(&t->kbuf, key, klen);
+    if (klen) memcpy(t->kbuf.data + t->kbuf.len, key, klen); /* room reserved above */
+    t->kbuf.len += klen;
+    return RILL_OK;
 }
 
 /* The time of the event an operation belongs to (no event: the wall clock). */
@@ -434,9 +436,10 @@ static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, vo
 }
 
 static rill_err_t value_encode(rill_table_t *t, const void *value) {
-    rill_buf_reset(&t->vbuf);
+    t->vbuf.len = 0;
     if (t->raw_int64) {
-        if (rill_buf_reserve(&t->vbuf, 8) != RILL_OK) return RILL_ENOMEM;
+        if (t->vbuf.cap < 8 && rill_buf_reserve(&t->vbuf, 8) != RILL_OK)
+            return RILL_ENOMEM;
         rill__be64_put(t->vbuf.data, (uint64_t) * (const int64_t *)value);
         t->vbuf.len = 8;
         return RILL_OK;
