@@ -93,8 +93,18 @@ produce() { # one batch: k0..k999 once each
         xadd_keyed "$build" events 8 "$from" $((from + 999))
     else
         seq "$from" $((from + 999)) | awk '{print "k" ($1 % 1000) ":x"}' > "$tmpd/batch"
-        timeout 60 kcat -b "$bs" -X partitioner=murmur2_random -t events -P -K: -l "$tmpd/batch" 2>>"$tmpd/produce.err" ||
-            { echo "chaos: batch $batches not produced"; exit 1; }
+        # kcat gives up at once when it finds every broker down (the "down 1"
+        # fault, or the moment before the mock reads "up 1"): a producer sends
+        # its batch again, as an application would (a batch sent twice in part
+        # is over-counted, never lost, and the checker allows over-counts).
+        local try=0
+        until timeout 60 kcat -b "$bs" -X partitioner=murmur2_random -t events -P -K: \
+                -l "$tmpd/batch" 2>>"$tmpd/produce.err"; do
+            try=$((try + 1))
+            [ $try -lt 5 ] || { echo "chaos: batch $batches not produced: $(grep -v "^%7" "$tmpd/produce.err" | tail -2 | tr "\n" " ")"; exit 1; }
+            echo "chaos: batch $batches: kcat failed (broker down?), sending it again"
+            sleep 1
+        done
     fi
     batches=$((batches + 1))
 }

@@ -10,7 +10,7 @@ export LC_ALL=C
 build=${1:?build dir}
 . "$(dirname "$0")/kafka_lib.sh"
 mock_start events:8 orders:8
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 common=(-c kafka.create.file="$dir/topics" -c commit.interval.ms=200
         -c kafka.session.timeout.ms=3000 -c kafka.heartbeat.interval.ms=300)
 "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port "$port" "${common[@]}" \

@@ -17,7 +17,7 @@ for _ in $(seq 50); do [ -s "$dir/bs" ] && break; sleep 0.1; done
 bs=$(head -1 "$dir/bs")
 port=${bs##*:}
 trap 'cleanup; rm -f "/tmp/rill-kafka-mock-$port.topics"' EXIT
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 for i in 0 1; do
     "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port $((base + i)) \
         -c commit.interval.ms=200 -c log.level=debug >"$dir/w$i.out" 2>"$dir/w$i.err" &

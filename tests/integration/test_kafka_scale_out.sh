@@ -9,7 +9,7 @@ set -u
 build=${1:?build dir}
 . "$(dirname "$0")/kafka_lib.sh"
 mock_start events:8
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 worker() {
     "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port $((base + $1)) \
         -c kafka.create.file="$dir/topics" -c commit.interval.ms=1000 \

@@ -7,7 +7,7 @@ set -u
 build=${1:?build dir}
 . "$(dirname "$0")/kafka_lib.sh"
 mock_start events:8
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 for i in 0 1 2; do
     "$build/examples/key_counter" worker --broker "kafka://$bs" --web-port $((base + i)) \
         -c kafka.create.file="$dir/topics" -c commit.interval.ms=200 \
