@@ -370,6 +370,36 @@ static void a_member_past_its_lease_takes_no_entries_from_the_group(void **state
     member_close(m);
 }
 
+/* The heartbeat timer fires while the last heartbeat still waits for its answer
+ * (a slow server, a busy loop): heartbeats must go on afterwards, or the member's
+ * keys expire while it still holds its partitions in its own eyes. */
+static void heartbeats_go_on_after_one_answered_later_than_the_interval(void **state) {
+    (void)state;
+    member_t *m = member_open(); /* heartbeat 100 ms, session 3000 ms */
+    own_in0(m);
+    /* the server busy for 500 ms (a script spinning on TIME), unread meanwhile */
+    redisAppendCommand(rc_, "EVAL %s 0",
+                       "local t = redis.call('TIME')\n"
+                       "local e = t[1] * 1000000 + t[2] + 500000\n"
+                       "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= e\n"
+                       "return 1");
+    int done = 0;
+    while (!done)
+        assert_int_equal(redisBufferWrite(rc_, &done), REDIS_OK);
+    RUN_UNTIL(m->base, false, 600);
+    void *busy = NULL;
+    assert_int_equal(redisGetReply(rc_, &busy), REDIS_OK);
+    freeReplyObject(busy);
+    RUN_UNTIL(m->base, false, 3500); /* past the session */
+    redisReply *r = cmd("GET " OWNER_KEY);
+    assert_int_equal(r->type, REDIS_REPLY_STRING); /* still refreshed */
+    assert_string_equal(r->str, m->id);
+    freeReplyObject(r);
+    assert_int_equal(m->lost_revokes, 0);
+    assert_int_equal(m->nowned, 1);
+    member_close(m);
+}
+
 /* ---- session_ms and confirm ------------------------------------------------------- */
 
 static void session_ms_is_the_redis_session_timeout(void **state) {
@@ -466,6 +496,8 @@ int main(void) {
                                setup),
         cmocka_unit_test_setup(a_member_past_its_lease_takes_no_entries_from_the_group,
                                setup),
+        cmocka_unit_test_setup(
+            heartbeats_go_on_after_one_answered_later_than_the_interval, setup),
         cmocka_unit_test_setup(session_ms_is_the_redis_session_timeout, setup),
         cmocka_unit_test_setup(confirm_while_still_owner_reassigns_at_the_committed_id,
                                setup),

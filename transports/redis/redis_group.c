@@ -601,7 +601,15 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *priv) {
 }
 
 void rill__redis_heartbeat_now(rctx_t *r) {
-    if (!r->subscribed || r->hb_busy || r->closing || !r->cmd.ready) return;
+    if (!r->subscribed || r->closing) return;
+    if (r->hb_busy || !r->cmd.ready) {
+        /* The timer that called this is spent: without a new one, a heartbeat
+         * slower than the interval (a busy loop) or a connection down at that
+         * moment would end the heartbeats for good, and the member would hold
+         * its partitions in its own eyes while the group gives them away. */
+        hb_schedule(r, r->heartbeat_ms);
+        return;
+    }
     size_t n = 0;
     for (rstream_t *s = r->parts; s; s = s->next_s)
         n++;
