@@ -53,7 +53,7 @@ static void records_in(const int64_t *r, size_t m, int64_t from, int64_t diff, s
 
 static bool has_window(const rill__slide_win_t *w, size_t n, int64_t start) {
     rill__slide_win_t k = {start, false};
-    return bsearch(&k, w, n, sizeof *w, cmp_win) != NULL;
+    return n && bsearch(&k, w, n, sizeof *w, cmp_win) != NULL; /* w may be NULL */
 }
 
 /* A window of @p w holding exactly the records r[lo..hi) (not empty), or

@@ -65,14 +65,22 @@ static void entry_free(entry_t *e) {
     free(e);
 }
 
+/* @p t is still one of the app's timers (a destroyed app freed them first). */
+static bool timer_alive(const rill_app_t *app, const rill_timer_t *t) {
+    for (const rill_timer_t *x = app->timers; t && x; x = x->next)
+        if (x == t) return true;
+    return false;
+}
+
 static void state_free(rill_workers_t *s) {
     rill_app_t *app = s->app;
     if (app->workers == s) app->workers = NULL;
     if (app->hooks.finish != s->prev_finish) app->hooks.finish = s->prev_finish;
-    if (s->stop_hook) s->stop_hook->opaque = NULL; /* runs into nothing */
+    if (timer_alive(app, s->stop_hook))
+        s->stop_hook->opaque = NULL; /* runs into nothing */
     if (s->reader && app->transport) rill__tr_reader_close(s->reader);
     s->reader = NULL;
-    if (s->tick) s->tick->opaque = NULL;
+    if (timer_alive(app, s->tick)) s->tick->opaque = NULL;
     while (s->entries) {
         entry_t *e = s->entries;
         s->entries = e->next;
