@@ -416,6 +416,27 @@ static void on_sent(rill_err_t err, const char *msg, int32_t partition, int64_t 
     *(int *)opaque = err == RILL_OK ? 1 : -1;
 }
 
+/* Write @p value as worker @p client_id's entry of the workers topic, as another
+ * program (a worker that is gone) would have, and wait for its delivery. */
+static void write_entry(cluster_t *c, const char *client_id, const char *value) {
+    rill_transport_handlers_t h = {0};
+    char err[256];
+    rill_transport_t *t =
+        rill_transport_new(c->broker, NULL, c->base, &h, "entry-writer", err, sizeof err);
+    assert_non_null(t);
+    rill_produce_t m = {.topic = "route-__workers",
+                        .partition = 0,
+                        .key = client_id,
+                        .key_len = strlen(client_id),
+                        .value = value,
+                        .value_len = strlen(value)};
+    int sent = 0;
+    assert_int_equal(t->ops->produce(t, &m, on_sent, &sent), RILL_OK);
+    RUN_UNTIL(c->base, sent != 0, 5000);
+    assert_int_equal(sent, 1);
+    rill_transport_destroy(t);
+}
+
 /* An entry written to the workers topic by another program, as a replaced worker
  * would have left it: it claims every partition, with generation 1 and an old
  * time.  The workers' own entries, written after they read it... or before: its
@@ -424,25 +445,11 @@ static void a_stale_entry_claiming_every_partition_does_not_win(void **st) {
     (void)st;
     cluster_t c;
     cluster_start(&c);
-    rill_transport_handlers_t h = {0};
-    char err[256];
-    rill_transport_t *t =
-        rill_transport_new(c.broker, NULL, c.base, &h, "stale-writer", err, sizeof err);
-    assert_non_null(t);
-    const char *v = "{\"client_id\":\"route-dead-1\",\"url\":\"http://127.0.0.1:1\","
-                    "\"generation\":1,\"time_ms\":1,\"tables\":{\"counts\":{"
-                    "\"partitions\":6,\"active\":[0,1,2,3,4,5],\"recovering\":[],"
-                    "\"standby\":[]}},\"topics\":{}}";
-    rill_produce_t m = {.topic = "route-__workers",
-                        .partition = 0,
-                        .key = "route-dead-1",
-                        .key_len = 12,
-                        .value = v,
-                        .value_len = strlen(v)};
-    int sent = 0;
-    assert_int_equal(t->ops->produce(t, &m, on_sent, &sent), RILL_OK);
-    RUN_UNTIL(c.base, sent != 0, 5000);
-    assert_int_equal(sent, 1);
+    write_entry(&c, "route-dead-1",
+                "{\"client_id\":\"route-dead-1\",\"url\":\"http://127.0.0.1:1\","
+                "\"generation\":1,\"time_ms\":1,\"tables\":{\"counts\":{"
+                "\"partitions\":6,\"active\":[0,1,2,3,4,5],\"recovering\":[],"
+                "\"standby\":[]}},\"topics\":{}}");
     RUN_UNTIL(c.base, false, 300); /* the workers read it */
     for (int k = 0; k < KEYS; k += 3) {
         char path[64];
@@ -457,7 +464,6 @@ static void a_stale_entry_claiming_every_partition_does_not_win(void **st) {
         assert_int_equal(status_of(r), 200);
         free(r);
     }
-    rill_transport_destroy(t);
     cluster_stop(&c);
 }
 
@@ -470,25 +476,11 @@ static void a_worker_not_heard_from_within_the_expiry_is_left_out(void **st) {
     extra_key = "web.workers.expiry.ms", extra_value = "900";
     cluster_start(&c);
     extra_key = extra_value = NULL;
-    rill_transport_handlers_t h = {0};
-    char err[256];
-    rill_transport_t *t =
-        rill_transport_new(c.broker, NULL, c.base, &h, "dead-writer", err, sizeof err);
-    assert_non_null(t);
-    const char *v = "{\"client_id\":\"route-dead-2\",\"url\":\"http://127.0.0.1:1\","
-                    "\"generation\":1,\"time_ms\":1,\"tables\":{\"counts\":{"
-                    "\"partitions\":6,\"active\":[],\"recovering\":[],"
-                    "\"standby\":[]}},\"topics\":{\"in\":[0]}}";
-    rill_produce_t m = {.topic = "route-__workers",
-                        .partition = 0,
-                        .key = "route-dead-2",
-                        .key_len = 12,
-                        .value = v,
-                        .value_len = strlen(v)};
-    int sent = 0;
-    assert_int_equal(t->ops->produce(t, &m, on_sent, &sent), RILL_OK);
-    RUN_UNTIL(c.base, sent != 0, 5000);
-    assert_int_equal(sent, 1);
+    write_entry(&c, "route-dead-2",
+                "{\"client_id\":\"route-dead-2\",\"url\":\"http://127.0.0.1:1\","
+                "\"generation\":1,\"time_ms\":1,\"tables\":{\"counts\":{"
+                "\"partitions\":6,\"active\":[],\"recovering\":[],"
+                "\"standby\":[]}},\"topics\":{\"in\":[0]}}");
     RUN_UNTIL(c.base, false, 200); /* the workers read it */
     char *r = http(&c, &c.w[1], "/router/counts/k1", NULL);
     assert_non_null(strstr(body_of(r), "\"workers\":4"));
@@ -504,7 +496,6 @@ static void a_worker_not_heard_from_within_the_expiry_is_left_out(void **st) {
     r = http(&c, &c.w[1], "/status", NULL);
     assert_null(strstr(body_of(r), "route-dead-2"));
     free(r);
-    rill_transport_destroy(t);
     cluster_stop(&c);
 }
 
