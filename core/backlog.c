@@ -15,7 +15,6 @@
  * Layer 3 (docs/architecture.md): called by topic.c and the layers above. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -49,12 +48,6 @@ struct rill_backlog {
     bool draining;
 };
 
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void on_check(evutil_socket_t fd, short what, void *arg);
 
 static struct rill_backlog *backlog_get(rill_app_t *app) {
@@ -69,13 +62,12 @@ static struct rill_backlog *backlog_get(rill_app_t *app) {
     return app->backlog = b;
 }
 
-static void arm(rill_app_t *app, struct rill_backlog *b) {
+static void arm(struct rill_backlog *b) {
     uint64_t waited_ms = (rill_mono_ns() - b->moved_ns) / 1000000;
     int64_t left = b->timeout_ms - (int64_t)waited_ms;
     if (left < 1) left = 1;
     struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
     event_add(b->ev, &tv);
-    (void)app;
 }
 
 static void on_check(evutil_socket_t fd, short what, void *arg) {
@@ -86,7 +78,7 @@ static void on_check(evutil_socket_t fd, short what, void *arg) {
     if (!b->head) return;
     uint64_t waited_ms = (rill_mono_ns() - b->moved_ns) / 1000000;
     if ((int64_t)waited_ms < b->timeout_ms) {
-        arm(app, b);
+        arm(b);
         return;
     }
     rill_app_fail(
@@ -118,7 +110,7 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
                        .fence = fence,
                        .fence_gen = fence ? fence->gen : 0,
                        .s = s,
-                       .timestamp_ms = m->timestamp_ms ? m->timestamp_ms : wall_ms(),
+                       .timestamp_ms = m->timestamp_ms ? m->timestamp_ms : rill_now_ms(),
                        .tombstone = m->value == NULL,
                        .klen = m->key_len,
                        .vlen = m->value_len,
@@ -135,7 +127,7 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
     if (m->value_len) memcpy(p, m->value, m->value_len);
     if (!b->head) {
         b->moved_ns = rill_mono_ns();
-        arm(app, b);
+        arm(b);
     }
     if (b->tail)
         b->tail->next = h;
