@@ -415,7 +415,7 @@ rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen) {
     rc = rill__app_open(app, errstr, errlen);
     if (rc == RILL_OK &&
         !strcmp(rill_conf_get(app->conf, "processing_guarantee"), "exactly_once") &&
-        !rill__tr_has(app->transport, RILL_TF_TXN)) {
+        !rill__tr_has(app->transport, RILL_TRANSPORT_F_TXN)) {
         snprintf(errstr, errlen,
                  "processing_guarantee=exactly_once needs a transport with transactions "
                  "(kafka://); '%s' has none",

@@ -82,29 +82,30 @@ bool rill__tr_has(const rill_transport_t *t, uint32_t feature) {
 
 rill_err_t rill__tr_watermarks(rill_transport_t *t, const char *topic, int32_t partition,
                                int64_t *low, int64_t *high, int timeout_ms) {
-    if (!rill__tr_has(t, RILL_TF_WATERMARKS) || !t->ops->watermarks) return RILL_ENOTSUP;
+    if (!rill__tr_has(t, RILL_TRANSPORT_F_WATERMARKS) || !t->ops->watermarks)
+        return RILL_ENOTSUP;
     return t->ops->watermarks(t, topic, partition, low, high, timeout_ms);
 }
 
 rill_err_t rill__tr_txn_begin(rill_transport_t *t, char *errstr, size_t errlen) {
-    if (!rill__tr_has(t, RILL_TF_TXN)) return RILL_ENOTSUP;
+    if (!rill__tr_has(t, RILL_TRANSPORT_F_TXN)) return RILL_ENOTSUP;
     return t->ops->txn_begin(t, errstr, errlen);
 }
 
 rill_err_t rill__tr_txn_offsets(rill_transport_t *t, const char *group,
                                 const rill_tp_offset_t *offs, size_t n, char *errstr,
                                 size_t errlen) {
-    if (!rill__tr_has(t, RILL_TF_TXN)) return RILL_ENOTSUP;
+    if (!rill__tr_has(t, RILL_TRANSPORT_F_TXN)) return RILL_ENOTSUP;
     return t->ops->txn_offsets(t, group, offs, n, errstr, errlen);
 }
 
 rill_err_t rill__tr_txn_commit(rill_transport_t *t, char *errstr, size_t errlen) {
-    if (!rill__tr_has(t, RILL_TF_TXN)) return RILL_ENOTSUP;
+    if (!rill__tr_has(t, RILL_TRANSPORT_F_TXN)) return RILL_ENOTSUP;
     return t->ops->txn_commit(t, errstr, errlen);
 }
 
 rill_err_t rill__tr_txn_abort(rill_transport_t *t, char *errstr, size_t errlen) {
-    if (!rill__tr_has(t, RILL_TF_TXN)) return RILL_ENOTSUP;
+    if (!rill__tr_has(t, RILL_TRANSPORT_F_TXN)) return RILL_ENOTSUP;
     return t->ops->txn_abort(t, errstr, errlen);
 }
 

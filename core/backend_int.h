@@ -39,7 +39,7 @@ rill_err_t rill__tr_reader_open(rill_transport_t *t, const char *topic, int32_t 
                                 void *opaque, rill_reader_t **out);
 /* Close and free @p r (NULL: nothing); may be called from r's handlers. */
 void rill__tr_reader_close(rill_reader_t *r);
-/* RILL_ENOTSUP without RILL_TF_WATERMARKS. */
+/* RILL_ENOTSUP without RILL_TRANSPORT_F_WATERMARKS. */
 rill_err_t rill__tr_watermarks(rill_transport_t *t, const char *topic, int32_t partition,
                                int64_t *low, int64_t *high, int timeout_ms);
 bool rill__tr_has(const rill_transport_t *t, uint32_t feature);

@@ -344,7 +344,8 @@ static const char *url_scheme(const char *url, char *out, size_t outlen) {
 static bool broker_in_process(const rill_app_t *app, char *scheme, size_t len) {
     url_scheme(rill_conf_get(app->conf, "broker"), scheme, len);
     const struct rill_transport_ops *ops = rill_transport_find(scheme);
-    return ops && !(ops->features & (RILL_TF_GROUPS | RILL_TF_PERSISTENT));
+    return ops &&
+           !(ops->features & (RILL_TRANSPORT_F_GROUPS | RILL_TRANSPORT_F_PERSISTENT));
 }
 
 static int cmd_send(rill_app_t *app, const char *prog, const char *topic, const char *key,

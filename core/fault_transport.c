@@ -729,8 +729,8 @@ rill_transport_t *rill__fault_transport_open(const char *url, const rill_conf_t 
     f->ops.scheme = f->scheme;
     f->ops.features = in->features;
     f->ops.impl_size = sizeof *f;
-    if (in->features & RILL_TF_WATERMARKS) f->ops.watermarks = f_watermarks;
-    if (in->features & RILL_TF_TXN) {
+    if (in->features & RILL_TRANSPORT_F_WATERMARKS) f->ops.watermarks = f_watermarks;
+    if (in->features & RILL_TRANSPORT_F_TXN) {
         f->ops.txn_begin = f_txn_begin;
         f->ops.txn_offsets = f_txn_offsets;
         f->ops.txn_commit = f_txn_commit;

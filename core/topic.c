@@ -276,7 +276,7 @@ static rill_err_t produce(rill_topic_t *t, const void *k, size_t klen, const voi
     }
     /* Fenced: a write for a consumed partition (a changelog's, or made while
      * handling one of its events) is refused once the partition is lost, and the
-     * transport refuses it on the server too where it can (RILL_TF_FENCING). */
+     * transport refuses it on the server too where it can (RILL_TRANSPORT_F_FENCING). */
     const rill_tpstate_t *f = app->send_fence;
     bool stale = false;
     if (!f && o && o->event && app->hooks.event_tp)

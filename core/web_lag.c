@@ -1,7 +1,7 @@
 /* Consumer lag for /metrics and the dashboard: every web.lag.interval.ms (5000; 0:
  * off) the high watermark of every assigned partition is asked of the transport
- * (RILL_TF_WATERMARKS; blocking, web.lag.timeout.ms each, 100 by default) and kept;
- * the lag is that high watermark minus the partition's position (the offset below
+ * (RILL_TRANSPORT_F_WATERMARKS; blocking, web.lag.timeout.ms each, 100 by default) and
+ * kept; the lag is that high watermark minus the partition's position (the offset below
  * which every event is done; before any, the committed one).  Only where offsets
  * count records: memory:// and kafka://.  A redis:// offset is a packed stream ID,
  * so there the high watermark is kept but no lag is given.  docs/web.md. */
@@ -76,7 +76,8 @@ rill_err_t rill__web_lag_start(rill_web_t *w) {
     rill_app_t *app = w->app;
     int64_t ms = rill_conf_get_int(app->conf, "web.lag.interval.ms", 5000);
     w->lag_timeout_ms = rill_conf_get_int(app->conf, "web.lag.timeout.ms", 100);
-    if (ms <= 0 || !app->transport || !rill__tr_has(app->transport, RILL_TF_WATERMARKS))
+    if (ms <= 0 || !app->transport ||
+        !rill__tr_has(app->transport, RILL_TRANSPORT_F_WATERMARKS))
         return RILL_OK;
     w->lag_ev = event_new(app->base, -1, EV_PERSIST, lag_refresh, w);
     if (!w->lag_ev) return RILL_ENOMEM;

@@ -113,7 +113,7 @@ typedef struct rill_produce {
     size_t nheaders;
     int64_t timestamp_ms; /**< 0: now */
     /** Fencing: the consumed partition (of this member's group) this write belongs
-     * to, or NULL.  A transport that can fence on the server (RILL_TF_FENCING)
+     * to, or NULL.  A transport that can fence on the server (RILL_TRANSPORT_F_FENCING)
      * applies the write only while this member owns that partition, atomically
      * with the ownership check; otherwise the delivery report says RILL_ENOTOWNER.
      * Table changelogs, and sends made while handling an event, are fenced. */
@@ -237,11 +237,11 @@ struct rill_transport_ops {
                               int64_t offset);
     rill_err_t (*reader_close)(rill_transport_t *t, const char *topic, int32_t partition);
 
-    /** Low and high (next) offsets.  Optional: RILL_TF_WATERMARKS. Blocking. */
+    /** Low and high (next) offsets.  Optional: RILL_TRANSPORT_F_WATERMARKS. Blocking. */
     rill_err_t (*watermarks)(rill_transport_t *t, const char *topic, int32_t partition,
                              int64_t *low, int64_t *high, int timeout_ms);
 
-    /* Transactions (RILL_TF_TXN): produce() and txn_offsets() between begin and
+    /* Transactions (RILL_TRANSPORT_F_TXN): produce() and txn_offsets() between begin and
      * commit/abort are atomic. */
     rill_err_t (*txn_begin)(rill_transport_t *t, char *errstr, size_t errlen);
     rill_err_t (*txn_offsets)(rill_transport_t *t, const char *group,
@@ -301,9 +301,9 @@ struct rill_transport {
 
 /** @brief Register a transport.  RILL_EINVAL: an ABI outside 1-RILL_TRANSPORT_ABI,
  * no scheme, or a required slot missing (every slot up to close but the optional
- * watermarks and txn_*; watermarks with RILL_TF_WATERMARKS, txn_* with RILL_TF_TXN;
- * ABI 3: reader_start, reader_stop and revoke_answer instead of reader_open,
- * reader_close and revoke_done); RILL_EEXIST: the scheme is taken. */
+ * watermarks and txn_*; watermarks with RILL_TRANSPORT_F_WATERMARKS, txn_* with
+ * RILL_TRANSPORT_F_TXN; ABI 3: reader_start, reader_stop and revoke_answer instead of
+ * reader_open, reader_close and revoke_done); RILL_EEXIST: the scheme is taken. */
 RILL_API rill_err_t rill_register_transport(const struct rill_transport_ops *ops);
 RILL_API const struct rill_transport_ops *rill_transport_find(const char *scheme);
 

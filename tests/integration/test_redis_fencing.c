@@ -178,7 +178,7 @@ static int setup(void **state) {
 static void transport_advertises_fencing(void **state) {
     (void)state;
     member_t *m = member_open();
-    assert_true(m->t->ops->features & RILL_TF_FENCING);
+    assert_true(m->t->ops->features & RILL_TRANSPORT_F_FENCING);
     member_close(m);
 }
 

@@ -336,7 +336,7 @@ static void values_changing_size_under_overwrites_and_deletes_read_back(void **s
 
 static void persistent_store_survives_reopen(void **state) {
     fx_t *f = *state;
-    if (!(f->s->ops->features & RILL_STF_PERSISTENT)) skip();
+    if (!(f->s->ops->features & RILL_STORE_F_PERSISTENT)) skip();
     rill_store_op_t op = {RILL_STORE_PUT, "k", 1, "kept", 4};
     OPS(f)->write(f->p, &op, 1, 42);
     OPS(f)->part_close(f->p);

@@ -187,7 +187,7 @@ static rill_err_t dec(rill_serializer_t *s, const rill_type_t *t, const void *d,
 static void old_layout_plugin_keys_are_checked_and_applied(void **state) {
     (void)state;
     static struct rill_serializer_ops ops = {.abi = 1,
-                                             .name = "oldprops",
+                                             .scheme = "oldprops",
                                              .impl_size = sizeof(old_impl_t),
                                              .encode = enc,
                                              .decode = dec};

@@ -720,8 +720,9 @@ const struct rill_transport_ops rill_transport_kafka = {
     .scheme = "kafka",
     .description =
         "Apache Kafka (librdkafka); kafka://mock for an in-process mock cluster",
-    .features = RILL_TF_GROUPS | RILL_TF_TXN | RILL_TF_PASSTHROUGH | RILL_TF_WATERMARKS |
-                RILL_TF_PERSISTENT,
+    .features = RILL_TRANSPORT_F_GROUPS | RILL_TRANSPORT_F_TXN |
+                RILL_TRANSPORT_F_PASSTHROUGH | RILL_TRANSPORT_F_WATERMARKS |
+                RILL_TRANSPORT_F_PERSISTENT,
     .props = kafka_props,
     .impl_size = sizeof(kctx_t),
     .open = kafka_open,

@@ -1009,8 +1009,9 @@ const struct rill_transport_ops rill_transport_redis = {
     .scheme = "redis",
     .description = "Redis Streams (hiredis): redis://[:password@]host:port[/db]",
     /* passthrough: "redis.topic.<topic>.*" keys are checked by redis_bind.c */
-    .features = RILL_TF_GROUPS | RILL_TF_WATERMARKS | RILL_TF_PERSISTENT |
-                RILL_TF_FENCING | RILL_TF_PASSTHROUGH,
+    .features = RILL_TRANSPORT_F_GROUPS | RILL_TRANSPORT_F_WATERMARKS |
+                RILL_TRANSPORT_F_PERSISTENT | RILL_TRANSPORT_F_FENCING |
+                RILL_TRANSPORT_F_PASSTHROUGH,
     .props = redis_props,
     .impl_size = sizeof(rctx_t),
     .open = redis_open,
