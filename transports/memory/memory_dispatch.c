@@ -20,19 +20,6 @@ void rill__mem_wake_control(mem_ctx_t *c) {
     if (c->control_ev && !c->closing) event_active(c->control_ev, EV_TIMEOUT, 0);
 }
 
-void rill__mem_wake_readers_of(mem_broker_t *b, mem_topic_t *t, int32_t partition) {
-    for (size_t i = 0; i < b->ninstances; i++) {
-        mem_ctx_t *o = b->instances[i];
-        if (o->wake_pending) continue;
-        for (size_t j = 0; j < o->nassigned; j++)
-            if (o->assigned[j].topic == t && o->assigned[j].partition == partition)
-                rill__mem_wake(o);
-        for (size_t j = 0; j < o->nreaders; j++)
-            if (o->readers[j].topic == t && o->readers[j].partition == partition)
-                rill__mem_wake(o);
-    }
-}
-
 static void fill_msg(rill_msg_t *m, const mem_topic_t *t, int32_t partition,
                      const mem_entry_t *e) {
     m->topic = t->name;

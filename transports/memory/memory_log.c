@@ -89,15 +89,9 @@ static void part_compact(mem_part_t *p, int64_t upto) {
     p->n = w;
 }
 
-static bool part_full(const mem_ctx_t *c, const mem_part_t *p, size_t add) {
-    return (int64_t)part_count(p) + 1 > c->max_messages ||
-           (int64_t)(p->bytes + add) > c->max_bytes;
-}
-
-/* Make room for one entry of @p add bytes; false when nothing can be freed. */
-bool rill__mem_part_make_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
+/* rill__mem_part_make_room's slow path: the partition is full. */
+bool rill__mem_part_free_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
                               int32_t partition, size_t add) {
-    if (!part_full(c, p, add)) return true;
     if (rill__mem_dispatching) return false; /* views of these entries may be live */
     int64_t safe = p->next_offset;
     bool any_group = false;
@@ -117,7 +111,7 @@ bool rill__mem_part_make_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
     }
     if (t->compacted) part_compact(p, p->next_offset);
     if (any_group) part_trim(p, safe);
-    return !part_full(c, p, add);
+    return !rill__mem_part_full(c, p, add);
 }
 
 static mem_chunk_t *chunk_new(mem_part_t *p, size_t bytes) {
@@ -142,50 +136,9 @@ static mem_chunk_t *chunk_new(mem_part_t *p, size_t bytes) {
     return c;
 }
 
-mem_entry_t *rill__mem_entry_new(mem_part_t *p, const rill_produce_t *m, int64_t offset,
-                                 int64_t now_ms) {
-    size_t hsize = 0;
-    for (size_t i = 0; i < m->nheaders; i++)
-        hsize += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
-    size_t klen = m->key ? m->key_len : 0, vlen = m->value ? m->value_len : 0;
-    if (m->nheaders > UINT16_MAX || klen > UINT32_MAX || vlen > UINT32_MAX) return NULL;
-    size_t bytes =
-        sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize + klen + vlen;
-    bytes = (bytes + 7) & ~(size_t)7;
-    mem_chunk_t *c = p->chunk;
-    if (!c || c->cap - c->used < bytes) {
-        mem_chunk_t *nc = chunk_new(p, bytes);
-        if (!nc) return NULL;
-        if (c && c->live == 0) chunk_free(p, c);
-        p->chunk = c = nc;
-    }
-    mem_entry_t *e = (mem_entry_t *)(c->data + c->used);
-    c->used += bytes;
-    c->live++;
-    e->chunk = c;
-    e->offset = offset;
-    e->timestamp_ms = m->timestamp_ms ? m->timestamp_ms : now_ms;
-    e->klen = (uint32_t)klen;
-    e->vlen = (uint32_t)vlen;
-    e->hbytes = (uint32_t)hsize;
-    e->has_key = m->key != NULL;
-    e->tombstone = m->value == NULL;
-    e->nheaders = (uint16_t)m->nheaders;
-    rill_header_t *hs = E_HEADERS(e);
-    uint8_t *w = (uint8_t *)(hs + m->nheaders);
-    for (size_t i = 0; i < m->nheaders; i++) {
-        size_t nl = strlen(m->headers[i].name) + 1;
-        memcpy(w, m->headers[i].name, nl);
-        hs[i].name = (const char *)w;
-        w += nl;
-        if (m->headers[i].value_len)
-            memcpy(w, m->headers[i].value, m->headers[i].value_len);
-        hs[i].value = w;
-        hs[i].value_len = m->headers[i].value_len;
-        w += m->headers[i].value_len;
-    }
-    if (klen) memcpy(w, m->key, klen);
-    w += klen;
-    if (vlen) memcpy(w, m->value, vlen);
-    return e;
+mem_chunk_t *rill__mem_chunk_next(mem_part_t *p, size_t bytes) {
+    mem_chunk_t *c = p->chunk, *nc = chunk_new(p, bytes);
+    if (!nc) return NULL;
+    if (c && c->live == 0) chunk_free(p, c);
+    return p->chunk = nc;
 }
