@@ -1384,6 +1384,46 @@ rill_err_t rill__table_find(rill_table_t *t, const rill_event_t *ev, const void 
     return read_skey(tp, out, found);
 }
 
+/* Partition @p p of @p t, when this worker owns it and it is current. */
+static rill_tpart_t *part_at(rill_table_t *t, int32_t p, rill_err_t *rc) {
+    if (!t->parts || p < 0 || p >= t->partitions) {
+        rill__app_seterr(t->app, "table '%s': no partition %d here", t->name, p);
+        *rc = t->parts ? RILL_EINVAL : RILL_ESTATE;
+        return NULL;
+    }
+    rill_tpart_t *tp = &t->parts[p];
+    if (tp->state != RILL_TP_ACTIVE) {
+        rill__app_seterr(t->app, "table '%s': partition %d is not owned by this worker",
+                         t->name, p);
+        *rc = RILL_ENOTOWNER;
+        return NULL;
+    }
+    return tp;
+}
+
+rill_err_t rill__table_find_at(rill_table_t *t, int32_t p, const void *key, size_t klen,
+                               void *out, bool *found) {
+    t->ops[RILL__TOP_GET]++;
+    *found = false;
+    rill_err_t rc = RILL_OK;
+    rill_tpart_t *tp = part_at(t, p, &rc);
+    if (!tp) return rc;
+    if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
+    return read_skey(tp, out, found);
+}
+
+rill_err_t rill__table_write_at(rill_table_t *t, int32_t p, const void *key, size_t klen,
+                                const void *value) {
+    t->ops[value ? RILL__TOP_SET : RILL__TOP_DELETE]++;
+    rill_err_t rc = RILL_OK;
+    rill_tpart_t *tp = part_at(t, p, &rc);
+    if (!tp) return rc;
+    if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
+    if (value && (rc = value_encode(t, value)) != RILL_OK) return rc;
+    if ((rc = write_skey(tp, !value)) == RILL_OK && t->opts.ttl_ms) ttl_touch(tp, !value);
+    return rc;
+}
+
 rill_err_t rill_table_get(rill_table_t *t, const rill_event_t *ev, const void *key,
                           size_t klen, void *value_out) {
     return get_at(t, ev, key, klen, event_time(ev), value_out);

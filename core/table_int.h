@@ -107,6 +107,14 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp);
  * the default). */
 rill_err_t rill__table_find(rill_table_t *t, const rill_event_t *ev, const void *key,
                             size_t klen, void *out, bool *found);
+/* Partition-explicit reads and writes of a table without windows (stream-time
+ * timers, table-table joins: layer 6): partition @p p must be owned and current
+ * (else RILL_ENOTOWNER), whatever partition @p key hashes to.  A NULL @p value
+ * deletes the key. */
+rill_err_t rill__table_find_at(rill_table_t *t, int32_t p, const void *key, size_t klen,
+                               void *out, bool *found);
+rill_err_t rill__table_write_at(rill_table_t *t, int32_t p, const void *key, size_t klen,
+                                const void *value);
 /* join.c: one stream-table join (freed with its table, by table.c) */
 typedef struct rill__join {
     rill_table_t *table;

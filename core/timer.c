@@ -1,5 +1,6 @@
 /* Timers (every N seconds, or at crontab times in a timezone: cron.c), tasks (once
- * at start) and on-stop hooks. */
+ * at start) and on-stop hooks; stream-time timers (stream_timer.c) are listed here
+ * too, to be freed with the app. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,24 @@ rill_err_t rill_app_on_stop(rill_app_t *app, rill_timer_fn fn, void *opaque) {
     return timer_add(app, "on_stop", 0, false, true, fn, opaque) ? RILL_OK : RILL_EINVAL;
 }
 
+rill_timer_t *rill__timer_add_stream(rill_app_t *app, const char *name, void *state) {
+    rill_timer_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->name = strdup(name))) {
+        free(t);
+        free(state);
+        rill__app_deferr(app, "out of memory");
+        return NULL;
+    }
+    t->app = app;
+    t->interval = -1;
+    t->stream_state = state;
+    rill_timer_t **pp = &app->timers;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = t;
+    return t;
+}
+
 static void cron_arm(rill_timer_t *t);
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
@@ -116,7 +135,7 @@ static void cron_arm(rill_timer_t *t) {
 
 rill_err_t rill__timers_start(rill_app_t *app) {
     for (rill_timer_t *t = app->timers; t; t = t->next) {
-        if (t->on_stop || t->ev) continue;
+        if (t->on_stop || t->ev || t->stream_state) continue;
         t->ev =
             event_new(app->base, -1, t->once || t->is_cron ? 0 : EV_PERSIST, on_timer, t);
         if (!t->ev) return RILL_ENOMEM;
@@ -145,5 +164,6 @@ void rill__timer_free(rill_timer_t *t) {
     if (t->ev) event_free(t->ev);
     free(t->name);
     free(t->tz);
+    free(t->stream_state);
     free(t);
 }

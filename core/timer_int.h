@@ -18,6 +18,10 @@ struct rill_timer {
     bool is_cron;
     rill__cron_t cron;
     char *tz; /* NULL: local time */
+    /* a stream-time timer (stream_timer.c): listed here to be freed with the app,
+     * never armed on the loop (it fires from its agent's events); its state is one
+     * allocation, freed with it */
+    void *stream_state;
     struct rill_timer *next;
 };
 
@@ -25,5 +29,8 @@ rill_err_t rill__timers_start(rill_app_t *app);
 void rill__timers_stop(rill_app_t *app);
 void rill__timers_run_on_stop(rill_app_t *app);
 void rill__timer_free(rill_timer_t *t);
+/* Add stream-time timer @p name owning @p state (freed with the timer); NULL and a
+ * definition error when out of memory (@p state is freed then too). */
+rill_timer_t *rill__timer_add_stream(rill_app_t *app, const char *name, void *state);
 
 #endif

@@ -275,6 +275,40 @@ RILL_API rill_timer_t *rill_app_timer(rill_app_t *app, const char *name,
  */
 RILL_API rill_timer_t *rill_app_crontab(rill_app_t *app, const char *expr, const char *tz,
                                         rill_timer_fn fn, void *opaque);
+/**
+ * @brief A stream-time timer's callback, called while @p ev is handled: @p ev is the
+ * event whose time moved its partition's stream time past @p boundary_ms (a multiple
+ * of the interval; the latest one passed).  Table writes and sends made with @p ev
+ * go to @p ev's partition, as in a handler.  An error fails @p ev under its agent's
+ * error policy (the boundary counts as fired).
+ */
+typedef rill_err_t (*rill_stream_timer_fn)(const rill_event_t *ev, int64_t boundary_ms,
+                                           void *opaque);
+/**
+ * @brief Call @p fn per partition of @p agent's topic when that partition's stream
+ * time (the largest event timestamp seen there) reaches the next multiple of
+ * @p interval_ms (Kafka Streams' PunctuationType.STREAM_TIME): never on the wall
+ * clock, so a partition that receives nothing does not fire.  Once per advance:
+ * an event that jumps several intervals ahead fires once, with the latest
+ * boundary it passed (Kafka Streams' rule).  The first event a partition ever
+ * gets only starts its stream time.  Older (out-of-order) events do not move
+ * stream time back.  @p fn runs before @p agent's operators and handler see the
+ * event that crossed the boundary, so what it reads is the state of the events
+ * before it; each partition fires independently.
+ *
+ * The start of each partition's current interval is kept in the table
+ * "<name>-stream-time" (one row per partition, with its changelog), so a worker
+ * that restarts, or takes a partition over in a rebalance, carries on from where
+ * the last owner was: a boundary fires once (at-least-once: a worker that dies
+ * between firing and its next commit fires it again, as it handles the event
+ * again).  Events without a timestamp, before the epoch or more than a day ahead
+ * of the wall clock are ignored (logged once).  Definition errors: no name,
+ * agent or callback, @p interval_ms <= 0, an agent of an in-process channel.
+ * @returns the timer, or NULL (rill_app_errmsg() says why).
+ */
+RILL_API rill_timer_t *rill_app_stream_timer(rill_app_t *app, const char *name,
+                                             rill_agent_t *agent, int64_t interval_ms,
+                                             rill_stream_timer_fn fn, void *opaque);
 /** @brief Call @p fn once when the app has started (Faust's @app.task). */
 RILL_API rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_fn fn,
                                   void *opaque);
