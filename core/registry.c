@@ -1,5 +1,6 @@
 /* Registries of transports, stores and serializers, keyed by scheme, and
  * the construction of plugin instances (props filled before open). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,38 +184,163 @@ bool rill__registry_prop_known(const char *prefix, const char *name) {
     return rill__registry_props(prefix, name, decl) > 0;
 }
 
-/* ---- instances --------------------------------------------------------------------- */
+/* ---- instances: one open/destroy path for the three kinds -------------------------- */
 
-static void *alloc_impl(size_t size) {
-    return calloc(1, size ? size : 1);
+/* What the shared path needs of one kind's instances.  The three instance structs
+ * begin alike (ops, impl, log, name[32]) and the three ops structs have props and
+ * impl_size: those are reached by offset (the props tables' offsetof trick), the
+ * typed ops pointer and what a kind does around open and close by its hooks. */
+typedef struct inst_kind {
+    reg_kind_t *reg;  /* where the scheme is looked up */
+    const char *noun; /* "transport": in messages */
+    /* "broker URL": instances are named by a URL; NULL: by the scheme alone */
+    const char *url_of;
+    size_t size, impl_at, log_at, name_at; /* the instance struct's */
+    size_t props_at, impl_size_at;         /* the ops struct's */
+    /* false: "<scheme>.*" keys the props table lacks pass through (the plugin checks) */
+    bool (*strict)(const void *ops);
+    void (*bind)(void *inst, const void *ops); /* inst->ops = ops */
+    /* before the props are applied (NULL: nothing); @p arg as given to inst_open */
+    rill_err_t (*prepare)(void *inst, const void *arg);
+    /* the plugin's open (its props already in impl) */
+    rill_err_t (*open)(void *inst, const rill_url_t *u, const rill_conf_t *conf,
+                       char *errstr, size_t errlen);
+    void (*close)(void *inst); /* the plugin's close */
+    bool close_failed;         /* close also a half-open instance (its open failed) */
+} inst_kind_t;
+
+#define INST_FIELD(k, inst, f, T) ((T *)((char *)(inst) + (k)->f##_at))
+#define INST_NAME_SIZE 32
+_Static_assert(sizeof(((rill_transport_t *)0)->name) == INST_NAME_SIZE &&
+                   sizeof(((rill_store_t *)0)->name) == INST_NAME_SIZE &&
+                   sizeof(((rill_serializer_t *)0)->name) == INST_NAME_SIZE,
+               "instance names are char[INST_NAME_SIZE]");
+
+static const rill_prop_t *ops_props(const inst_kind_t *k, const void *ops) {
+    return *(const rill_prop_t *const *)((const char *)ops + k->props_at);
 }
+static size_t ops_impl_size(const inst_kind_t *k, const void *ops) {
+    return *(const size_t *)((const char *)ops + k->impl_size_at);
+}
+
+/* "memory, kafka, redis": every scheme of the kind, built-in then registered. */
+static void list_schemes(const reg_kind_t *k, char *out, size_t size) {
+    size_t n = 0;
+    out[0] = '\0';
+    const void *ops;
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0;; i++) {
+            ops = pass == 0 ? k->builtin(i) : i < MAX_USER ? k->users[i] : NULL;
+            if (!ops) break;
+            int w = snprintf(out + n, size - n, "%s%s", n ? ", " : "", k->key(ops));
+            if (w < 0 || (size_t)w >= size - n) return; /* truncated */
+            n += (size_t)w;
+        }
+    }
+}
+
+static void inst_free(const inst_kind_t *k, void *inst, const void *ops) {
+    void **impl = INST_FIELD(k, inst, impl, void *);
+    rill_props_free(ops_props(k, ops), *impl);
+    free(*impl);
+    free(inst);
+}
+
+/* An instance of the plugin that @p name (a URL, or for kinds without url_of a
+ * scheme) names: impl_size zeroed bytes, the props from @p conf and the URL's query,
+ * then the plugin's open.  NULL with @p errstr filled when any step fails; what was
+ * set up is released (and a half-open instance closed, for close_failed kinds). */
+static void *inst_open(const inst_kind_t *k, const char *name, const rill_conf_t *conf,
+                       const rill_logger_t *lg, const void *arg, char *errstr,
+                       size_t errlen) {
+    rill_url_t *u = NULL;
+    const char *scheme = name;
+    if (k->url_of) {
+        if (rill_url_parse(name, &u, errstr, errlen) != RILL_OK) return NULL;
+        scheme = u->scheme;
+    }
+    const void *ops = reg_find(k->reg, scheme);
+    if (!ops) {
+        char known[256];
+        list_schemes(k->reg, known, sizeof known);
+        if (k->url_of)
+            snprintf(errstr, errlen,
+                     "%s '%s': no %s registered for scheme '%s' (registered: %s)",
+                     k->url_of, name, k->noun, scheme, known);
+        else
+            snprintf(errstr, errlen, "no %s registered for scheme '%s' (registered: %s)",
+                     k->noun, scheme ? scheme : "(null)", known);
+        rill_url_destroy(u);
+        return NULL;
+    }
+    void *inst = calloc(1, k->size);
+    size_t impl_size = ops_impl_size(k, ops);
+    void *impl = inst ? calloc(1, impl_size ? impl_size : 1) : NULL;
+    if (!impl) {
+        free(inst);
+        rill_url_destroy(u);
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    k->bind(inst, ops);
+    *INST_FIELD(k, inst, impl, void *) = impl;
+    *INST_FIELD(k, inst, log, const rill_logger_t *) = lg ? lg : rill__logger_default();
+    snprintf(INST_FIELD(k, inst, name, char), INST_NAME_SIZE, "%s", k->reg->key(ops));
+    rill_err_t rc = k->prepare ? k->prepare(inst, arg) : RILL_OK;
+    if (rc == RILL_OK)
+        rc = rill_props_apply(ops_props(k, ops), impl, k->reg->key(ops), conf, u,
+                              !k->strict || k->strict(ops), errstr, errlen);
+    if (rc == RILL_OK) rc = k->open(inst, u, conf, errstr, errlen);
+    rill_url_destroy(u);
+    if (rc != RILL_OK) {
+        if (k->close_failed) k->close(inst);
+        inst_free(k, inst, ops);
+        return NULL;
+    }
+    return inst;
+}
+
+/* Close and free @p inst (not NULL), an instance of @p ops. */
+static void inst_destroy(const inst_kind_t *k, void *inst, const void *ops) {
+    k->close(inst);
+    inst_free(k, inst, ops);
+}
+
+/* ---- serializers ---- */
+
+static void serializer_bind(void *inst, const void *ops) {
+    ((rill_serializer_t *)inst)->ops = ops;
+}
+static rill_err_t serializer_open(void *inst, const rill_url_t *u,
+                                  const rill_conf_t *conf, char *errstr, size_t errlen) {
+    (void)u;
+    rill_serializer_t *s = inst;
+    return s->ops->open ? s->ops->open(s, conf, errstr, errlen) : RILL_OK;
+}
+static void serializer_close(void *inst) {
+    rill_serializer_t *s = inst;
+    if (s->ops->close) s->ops->close(s);
+}
+
+static const inst_kind_t serializer_instances = {
+    .reg = &serializers,
+    .noun = "serializer",
+    .size = sizeof(rill_serializer_t),
+    .impl_at = offsetof(rill_serializer_t, impl),
+    .log_at = offsetof(rill_serializer_t, log),
+    .name_at = offsetof(rill_serializer_t, name),
+    .props_at = offsetof(struct rill_serializer_ops, props),
+    .impl_size_at = offsetof(struct rill_serializer_ops, impl_size),
+    .bind = serializer_bind,
+    .open = serializer_open,
+    .close = serializer_close,
+    .close_failed = false, /* a serializer's close sees only what its open made */
+};
 
 rill_serializer_t *rill__serializer_open(const char *name, const rill_conf_t *conf,
                                          const rill_logger_t *lg, char *errstr,
                                          size_t errlen) {
-    const struct rill_serializer_ops *ops = rill_serializer_find(name);
-    if (!ops) {
-        snprintf(errstr, errlen, "unknown serializer '%s'", name ? name : "(null)");
-        return NULL;
-    }
-    rill_serializer_t *s = calloc(1, sizeof *s);
-    if (!s || !(s->impl = alloc_impl(ops->impl_size))) {
-        free(s);
-        snprintf(errstr, errlen, "out of memory");
-        return NULL;
-    }
-    s->ops = ops;
-    s->log = lg ? lg : rill__logger_default();
-    snprintf(s->name, sizeof s->name, "%s", ops->scheme);
-    if (rill_props_apply(ops->props, s->impl, ops->scheme, conf, NULL, true, errstr,
-                         errlen) != RILL_OK ||
-        (ops->open && ops->open(s, conf, errstr, errlen) != RILL_OK)) {
-        rill_props_free(ops->props, s->impl);
-        free(s->impl);
-        free(s);
-        return NULL;
-    }
-    return s;
+    return inst_open(&serializer_instances, name, conf, lg, NULL, errstr, errlen);
 }
 
 rill_serializer_t *rill_serializer_new(const char *name, const rill_conf_t *conf,
@@ -223,11 +349,7 @@ rill_serializer_t *rill_serializer_new(const char *name, const rill_conf_t *conf
 }
 
 void rill_serializer_destroy(rill_serializer_t *s) {
-    if (!s) return;
-    if (s->ops->close) s->ops->close(s);
-    rill_props_free(s->ops->props, s->impl);
-    free(s->impl);
-    free(s);
+    if (s) inst_destroy(&serializer_instances, s, s->ops);
 }
 
 rill_err_t rill_serializer_encode(rill_serializer_t *s, const rill_type_t *type,
@@ -242,41 +364,42 @@ rill_err_t rill_serializer_decode(rill_serializer_t *s, const rill_type_t *type,
     return s->ops->decode(s, type, data, len, value, errstr, errlen);
 }
 
+/* ---- stores ---- */
+
+static void store_bind(void *inst, const void *ops) {
+    ((rill_store_t *)inst)->ops = ops;
+}
+static rill_err_t store_open(void *inst, const rill_url_t *u, const rill_conf_t *conf,
+                             char *errstr, size_t errlen) {
+    rill_store_t *s = inst;
+    return s->ops->open(s, u, conf, errstr, errlen);
+}
+static void store_close(void *inst) {
+    rill_store_t *s = inst;
+    s->ops->close(s);
+}
+
+static const inst_kind_t store_instances = {
+    .reg = &stores,
+    .noun = "store",
+    .url_of = "store URL",
+    .size = sizeof(rill_store_t),
+    .impl_at = offsetof(rill_store_t, impl),
+    .log_at = offsetof(rill_store_t, log),
+    .name_at = offsetof(rill_store_t, name),
+    .props_at = offsetof(struct rill_store_ops, props),
+    .impl_size_at = offsetof(struct rill_store_ops, impl_size),
+    .bind = store_bind,
+    .open = store_open,
+    .close = store_close,
+    .close_failed = true, /* store.h: close "accepts a half-open s" */
+};
+
 rill_store_t *rill__store_open(const char *url, const rill_conf_t *conf,
                                const rill_logger_t *lg, char *errstr, size_t errlen) {
     if (url && !strncasecmp(url, RILL__FAULTY_PREFIX, strlen(RILL__FAULTY_PREFIX)))
         return rill__fault_store_open(url, conf, lg, errstr, errlen);
-    rill_url_t *u;
-    if (rill_url_parse(url, &u, errstr, errlen) != RILL_OK) return NULL;
-    const struct rill_store_ops *ops = rill_store_find(u->scheme);
-    if (!ops) {
-        snprintf(errstr, errlen, "store URL '%s': no store registered for scheme '%s'",
-                 url, u->scheme);
-        rill_url_destroy(u);
-        return NULL;
-    }
-    rill_store_t *s = calloc(1, sizeof *s);
-    if (!s || !(s->impl = alloc_impl(ops->impl_size))) {
-        free(s);
-        rill_url_destroy(u);
-        snprintf(errstr, errlen, "out of memory");
-        return NULL;
-    }
-    s->ops = ops;
-    s->log = lg ? lg : rill__logger_default();
-    snprintf(s->name, sizeof s->name, "%s", ops->scheme);
-    rill_err_t rc =
-        rill_props_apply(ops->props, s->impl, ops->scheme, conf, u, true, errstr, errlen);
-    if (rc == RILL_OK) rc = ops->open(s, u, conf, errstr, errlen);
-    rill_url_destroy(u);
-    if (rc != RILL_OK) {
-        ops->close(s);
-        rill_props_free(ops->props, s->impl);
-        free(s->impl);
-        free(s);
-        return NULL;
-    }
-    return s;
+    return inst_open(&store_instances, url, conf, lg, NULL, errstr, errlen);
 }
 
 rill_store_t *rill_store_new(const char *url, const rill_conf_t *conf, char *errstr,
@@ -285,12 +408,10 @@ rill_store_t *rill_store_new(const char *url, const rill_conf_t *conf, char *err
 }
 
 void rill_store_destroy(rill_store_t *s) {
-    if (!s) return;
-    s->ops->close(s);
-    rill_props_free(s->ops->props, s->impl);
-    free(s->impl);
-    free(s);
+    if (s) inst_destroy(&store_instances, s, s->ops);
 }
+
+/* ---- transports ---- */
 
 /* What a transport reaches while it closes.  close() must call no handler, but a
  * client library it flushes there may still serve queued events (librdkafka's
@@ -335,15 +456,58 @@ static const rill_transport_handlers_t quiet_handlers = {
     .revoke_request = quiet_revoke,
 };
 
-static void transport_free(rill_transport_t *t) {
+static bool transport_strict(const void *ops) {
+    return !(((const struct rill_transport_ops *)ops)->features &
+             RILL_TRANSPORT_F_PASSTHROUGH);
+}
+static void transport_bind(void *inst, const void *ops) {
+    ((rill_transport_t *)inst)->ops = ops;
+}
+
+/* What rill__transport_open hands its instance before the props. */
+typedef struct transport_arg {
+    struct event_base *base;
+    const rill_transport_handlers_t *h;
+    const char *client_id;
+} transport_arg_t;
+
+static rill_err_t transport_prepare(void *inst, const void *arg) {
+    rill_transport_t *t = inst;
+    const transport_arg_t *a = arg;
+    t->base = a->base;
+    t->client_id = a->client_id;
+    return rill__tr_attach(t, a->h);
+}
+static rill_err_t transport_open(void *inst, const rill_url_t *u, const rill_conf_t *conf,
+                                 char *errstr, size_t errlen) {
+    rill_transport_t *t = inst;
+    return t->ops->open(t, u, conf, errstr, errlen);
+}
+static void transport_close(void *inst) {
+    rill_transport_t *t = inst;
     t->h = &quiet_handlers;
     rill__tr_closing(t);
     t->ops->close(t);
     rill__tr_detach(t);
-    rill_props_free(t->ops->props, t->impl);
-    free(t->impl);
-    free(t);
 }
+
+static const inst_kind_t transport_instances = {
+    .reg = &transports,
+    .noun = "transport",
+    .url_of = "broker URL",
+    .size = sizeof(rill_transport_t),
+    .impl_at = offsetof(rill_transport_t, impl),
+    .log_at = offsetof(rill_transport_t, log),
+    .name_at = offsetof(rill_transport_t, name),
+    .props_at = offsetof(struct rill_transport_ops, props),
+    .impl_size_at = offsetof(struct rill_transport_ops, impl_size),
+    .strict = transport_strict,
+    .bind = transport_bind,
+    .prepare = transport_prepare,
+    .open = transport_open,
+    .close = transport_close,
+    .close_failed = true, /* transport.h: close accepts a half-open transport */
+};
 
 rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
                                        struct event_base *base,
@@ -353,42 +517,8 @@ rill_transport_t *rill__transport_open(const char *url, const rill_conf_t *conf,
     if (url && !strncasecmp(url, RILL__FAULTY_PREFIX, strlen(RILL__FAULTY_PREFIX)))
         return rill__fault_transport_open(url, conf, base, h, client_id, lg, errstr,
                                           errlen);
-    rill_url_t *u;
-    if (rill_url_parse(url, &u, errstr, errlen) != RILL_OK) return NULL;
-    const struct rill_transport_ops *ops = rill_transport_find(u->scheme);
-    if (!ops) {
-        snprintf(errstr, errlen,
-                 "broker URL '%s': no transport registered for scheme '%s' (built in: "
-                 "memory%s%s)",
-                 url, u->scheme, rill_transport_find("kafka") ? ", kafka" : "",
-                 rill_transport_find("redis") ? ", redis" : "");
-        rill_url_destroy(u);
-        return NULL;
-    }
-    rill_transport_t *t = calloc(1, sizeof *t);
-    if (!t || !(t->impl = alloc_impl(ops->impl_size))) {
-        free(t);
-        rill_url_destroy(u);
-        snprintf(errstr, errlen, "out of memory");
-        return NULL;
-    }
-    t->ops = ops;
-    t->log = lg ? lg : rill__logger_default();
-    t->base = base;
-    t->client_id = client_id;
-    snprintf(t->name, sizeof t->name, "%s", ops->scheme);
-    rill_err_t rc = rill__tr_attach(t, h);
-    if (rc == RILL_OK)
-        rc = rill_props_apply(ops->props, t->impl, ops->scheme, conf, u,
-                              !(ops->features & RILL_TRANSPORT_F_PASSTHROUGH), errstr,
-                              errlen);
-    if (rc == RILL_OK) rc = ops->open(t, u, conf, errstr, errlen);
-    rill_url_destroy(u);
-    if (rc != RILL_OK) {
-        transport_free(t);
-        return NULL;
-    }
-    return t;
+    transport_arg_t arg = {base, h, client_id};
+    return inst_open(&transport_instances, url, conf, lg, &arg, errstr, errlen);
 }
 
 rill_transport_t *rill_transport_new(const char *url, const rill_conf_t *conf,
@@ -399,6 +529,5 @@ rill_transport_t *rill_transport_new(const char *url, const rill_conf_t *conf,
 }
 
 void rill_transport_destroy(rill_transport_t *t) {
-    if (!t) return;
-    transport_free(t);
+    if (t) inst_destroy(&transport_instances, t, t->ops);
 }

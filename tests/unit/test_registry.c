@@ -177,6 +177,152 @@ static void abi1_transport_runs_without_its_appended_slots(void **state) {
     /* the registry keeps the pointer: the struct lives until the process ends */
 }
 
+/* ---- instances: one open/destroy path for transports, stores and serializers ---- */
+
+/* A scheme nobody registered: the error names it and lists what is there, the
+ * built-ins and what rill_register_*() added. */
+static void unknown_scheme_is_named_with_the_registered_ones(void **state) {
+    (void)state;
+    static struct rill_store_ops listed;
+    listed = *rill_store_find("memory");
+    listed.scheme = "listed-store";
+    assert_int_equal(rill_register_store(&listed), RILL_OK);
+    char err[512] = "";
+    assert_null(
+        rill_transport_new("nats://h:4222", NULL, NULL, NULL, "c", err, sizeof err));
+    assert_non_null(strstr(err, "broker URL 'nats://h:4222'"));
+    assert_non_null(strstr(err, "no transport registered for scheme 'nats'"));
+    assert_non_null(strstr(err, "(registered: memory"));
+    assert_null(rill_store_new("nosuch:///x", NULL, err, sizeof err));
+    assert_non_null(strstr(err, "no store registered for scheme 'nosuch'"));
+    assert_non_null(strstr(err, "memory"));
+    assert_non_null(strstr(err, "listed-store"));
+    assert_null(rill_serializer_new("csv", NULL, err, sizeof err));
+    assert_non_null(strstr(err, "no serializer registered for scheme 'csv'"));
+    assert_non_null(strstr(err, "json"));
+}
+
+static int opens, closes;
+
+static rill_err_t store_open_fails(rill_store_t *s, const rill_url_t *url,
+                                   const rill_conf_t *conf, char *errstr, size_t errlen) {
+    (void)s, (void)url, (void)conf;
+    opens++;
+    snprintf(errstr, errlen, "disk on fire");
+    return RILL_EIO;
+}
+static void store_close_counted(rill_store_t *s) {
+    closes++;
+    rill_store_find("memory")->close(s); /* accepts a half-open store */
+}
+static rill_err_t transport_open_fails(rill_transport_t *t, const rill_url_t *url,
+                                       const rill_conf_t *conf, char *errstr,
+                                       size_t errlen) {
+    (void)t, (void)url, (void)conf;
+    opens++;
+    snprintf(errstr, errlen, "broker on fire");
+    return RILL_EIO;
+}
+static void transport_close_counted(rill_transport_t *t) {
+    closes++;
+    rill_transport_find("memory")->close(t);
+}
+static rill_err_t serializer_open_fails(rill_serializer_t *s, const rill_conf_t *conf,
+                                        char *errstr, size_t errlen) {
+    (void)s, (void)conf;
+    opens++;
+    snprintf(errstr, errlen, "codec on fire");
+    return RILL_EINVAL;
+}
+static void serializer_close_counted(rill_serializer_t *s) {
+    (void)s;
+    closes++;
+}
+
+/* A plugin's failed open: its error reaches the caller unchanged, and a store's or
+ * transport's half-open instance is closed (their close accepts one); a serializer's
+ * close is not called (it sees only what a successful open made). */
+static void failed_open_reports_the_plugin_error_and_releases_the_instance(void **state) {
+    (void)state;
+    static struct rill_store_ops st;
+    static struct rill_transport_ops tr;
+    static struct rill_serializer_ops se;
+    st = *rill_store_find("memory");
+    st.scheme = "failing-store";
+    st.open = store_open_fails;
+    st.close = store_close_counted;
+    tr = copy_of_memory("failing-transport");
+    tr.open = transport_open_fails;
+    tr.close = transport_close_counted;
+    se = *rill_serializer_find("json");
+    se.scheme = "failing-serializer";
+    se.props = NULL;
+    se.open = serializer_open_fails;
+    se.close = serializer_close_counted;
+    assert_int_equal(rill_register_store(&st), RILL_OK);
+    assert_int_equal(rill_register_transport(&tr), RILL_OK);
+    assert_int_equal(rill_register_serializer(&se), RILL_OK);
+    char err[256] = "";
+    opens = closes = 0;
+    assert_null(rill_store_new("failing-store://", NULL, err, sizeof err));
+    assert_string_equal(err, "disk on fire");
+    assert_int_equal(opens, 1);
+    assert_int_equal(closes, 1);
+    opens = closes = 0;
+    assert_null(rill_transport_new("failing-transport://", NULL, NULL, NULL, "c", err,
+                                   sizeof err));
+    assert_string_equal(err, "broker on fire");
+    assert_int_equal(opens, 1);
+    assert_int_equal(closes, 1);
+    opens = closes = 0;
+    assert_null(rill_serializer_new("failing-serializer", NULL, err, sizeof err));
+    assert_string_equal(err, "codec on fire");
+    assert_int_equal(opens, 1);
+    assert_int_equal(closes, 0);
+}
+
+/* A URL argument the plugin does not declare fails before the plugin's open runs. */
+static void unknown_url_property_fails_before_open(void **state) {
+    (void)state;
+    static struct rill_store_ops st;
+    st = *rill_store_find("memory");
+    st.scheme = "strict-store";
+    st.open = store_open_fails;
+    st.close = store_close_counted;
+    assert_int_equal(rill_register_store(&st), RILL_OK);
+    char err[256] = "";
+    opens = closes = 0;
+    assert_null(rill_store_new("strict-store://?no.such.key=1", NULL, err, sizeof err));
+    assert_non_null(strstr(err, "no.such.key"));
+    assert_int_equal(opens, 0);
+    assert_int_equal(closes, 1);
+}
+
+/* An instance names itself after its plugin's scheme, and destroy closes it once. */
+static void opened_instance_is_named_for_its_scheme_and_closed_once(void **state) {
+    (void)state;
+    static struct rill_serializer_ops se;
+    se = *rill_serializer_find("raw");
+    se.scheme = "counted-raw";
+    se.close = serializer_close_counted;
+    assert_int_equal(rill_register_serializer(&se), RILL_OK);
+    char err[256] = "";
+    closes = 0;
+    rill_serializer_t *s = rill_serializer_new("counted-raw", NULL, err, sizeof err);
+    assert_non_null(s);
+    assert_string_equal(s->name, "counted-raw");
+    assert_ptr_equal(s->ops, &se);
+    rill_serializer_destroy(s);
+    assert_int_equal(closes, 1);
+    rill_store_t *st = rill_store_new("memory://", NULL, err, sizeof err);
+    assert_non_null(st);
+    assert_string_equal(st->name, "memory");
+    rill_store_destroy(st);
+    rill_store_destroy(NULL);
+    rill_serializer_destroy(NULL);
+    rill_transport_destroy(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transport_abi_outside_the_supported_range_is_refused),
@@ -187,6 +333,10 @@ int main(void) {
         cmocka_unit_test(serializer_registration_checks_abi_slots_and_names),
         cmocka_unit_test(deprecated_spellings_still_work),
         cmocka_unit_test(abi1_transport_runs_without_its_appended_slots),
+        cmocka_unit_test(unknown_scheme_is_named_with_the_registered_ones),
+        cmocka_unit_test(failed_open_reports_the_plugin_error_and_releases_the_instance),
+        cmocka_unit_test(unknown_url_property_fails_before_open),
+        cmocka_unit_test(opened_instance_is_named_for_its_scheme_and_closed_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
