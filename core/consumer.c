@@ -37,9 +37,13 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
     (void)tr;
     rill_app_t *app = opaque;
     rill__lease_ok(app); /* a stall before this batch drops every partition first */
+    rill_tpstate_t *tp = NULL;
     for (size_t i = 0; i < n; i++) {
         const rill_msg_t *m = &msgs[i];
-        rill_tpstate_t *tp = tp_lookup(app, m->topic, m->partition);
+        /* a batch usually holds one partition: within it, the same name pointer
+         * is the same name (the views live as long as the batch) */
+        if (!i || m->topic != msgs[i - 1].topic || m->partition != msgs[i - 1].partition)
+            tp = tp_lookup(app, m->topic, m->partition);
         if (!tp || !tp->assigned || tp->revoking || tp->lost ||
             app->state != RILL_APP_RUNNING)
             continue;
