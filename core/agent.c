@@ -86,9 +86,10 @@ static rill_err_t decode_one(rill_event_t *ev, int which, rill_serializer_t *ser
                              const rill_type_t *type, const void *data, size_t len,
                              void **out, char *why, size_t whylen) {
     size_t sz = rill__value_csize(type);
-    void *v = rill__event_mem(ev, which, sz);
+    bool record = type->kind == RILL_T_RECORD; /* rill_record_init zeroes it */
+    void *v = rill__event_mem(ev, which, sz, !record);
     if (!v) return RILL_ENOMEM;
-    if (type->kind == RILL_T_RECORD) rill_record_init(type->record, v);
+    if (record) rill_record_init(type->record, v);
     rill_err_t rc = rill_serializer_decode(ser, type, data, len, v, why, whylen);
     if (rc != RILL_OK) {
         rill_value_clear(type, v);

@@ -25,11 +25,11 @@ rill_event_t *rill__event_get(rill_app_t *app) {
     return ev;
 }
 
-void *rill__event_mem(rill_event_t *ev, int which, size_t size) {
+void *rill__event_mem(rill_event_t *ev, int which, size_t size, bool zero) {
     void *m = ev->spare[which];
     if (m && ev->spare_size[which] >= size) {
         ev->spare[which] = NULL;
-        memset(m, 0, size);
+        if (zero) memset(m, 0, size);
         return m;
     }
     return calloc(1, size ? size : 1);

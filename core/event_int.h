@@ -95,9 +95,10 @@ const rill_tpstate_t *rill__event_tp(const rill_event_t *ev, bool *stale);
 rill_event_t *rill__event_get(rill_app_t *app);
 void rill__event_put(rill_app_t *app, rill_event_t *ev);
 rill_err_t rill__event_own(rill_event_t *ev);
-/* Zeroed memory of @p size for a decoded value (@p which 0) or key (1): the
- * spare a cleared one left on @p ev when it fits, else calloc.  NULL: no memory. */
-void *rill__event_mem(rill_event_t *ev, int which, size_t size);
+/* Memory of @p size for a decoded value (@p which 0) or key (1): the spare a
+ * cleared one left on @p ev when it fits (zeroed when @p zero; a record's is zeroed
+ * by rill_record_init), else calloc.  NULL: no memory. */
+void *rill__event_mem(rill_event_t *ev, int which, size_t size, bool zero);
 /* Give back memory from rill__event_mem (its value cleared): kept as the spare. */
 void rill__event_mem_put(rill_event_t *ev, int which, void *mem, size_t size);
 void rill__events_free(rill_app_t *app);
