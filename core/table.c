@@ -373,7 +373,11 @@ static rill_tpart_t *owned_part(rill_table_t *t, const rill_event_t *ev, const v
         return NULL;
     }
     if (t->opts.global) return rill__global_part(t, key, klen, write, rc); /* global */
-    int32_t p = rill_partition_for_key(key, klen, t->partitions);
+    /* rill_partition_for_key, keeping the hash for the write cache (each_window) */
+    t->key_hash = rill_murmur2(key, klen);
+    int32_t p = t->partitions > 0
+                    ? (int32_t)((t->key_hash & 0x7fffffff) % (uint32_t)t->partitions)
+                    : 0;
     if (ev && ev->tp && !ev->tp->topic->channel && ev->msg.partition != p &&
         ev->tp->topic->partitions == t->partitions) {
         if (t->key_check != KEY_CHECK_REFUSE) {
@@ -418,12 +422,27 @@ static void value_default(rill_table_t *t, void *out) {
         rill_record_init(vt->record, out);
 }
 
+/* The serializer paths stay out of line, so the int64 fast paths inline. */
+#if defined(__GNUC__)
+#define OUT_OF_LINE __attribute__((noinline))
+#else
+#define OUT_OF_LINE
+#endif
+
+static OUT_OF_LINE rill_err_t value_deserialize(rill_table_t *t, const void *data,
+                                                size_t len, void *out);
+
 static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, void *out) {
-    const rill_type_t *vt = t->opts.value_type;
     if (t->raw_int64 && len == 8) {
         *(int64_t *)out = (int64_t)rill__be64_get(data);
         return RILL_OK;
     }
+    return value_deserialize(t, data, len, out);
+}
+
+static OUT_OF_LINE rill_err_t value_deserialize(rill_table_t *t, const void *data,
+                                                size_t len, void *out) {
+    const rill_type_t *vt = t->opts.value_type;
     size_t sz = rill__value_csize(vt);
     memset(out, 0, sz);
     if (vt->kind == RILL_T_RECORD) rill_record_init(vt->record, out);
@@ -435,6 +454,8 @@ static rill_err_t value_decode(rill_table_t *t, const void *data, size_t len, vo
     return rc;
 }
 
+static OUT_OF_LINE rill_err_t value_serialize(rill_table_t *t, const void *value);
+
 static rill_err_t value_encode(rill_table_t *t, const void *value) {
     t->vbuf.len = 0;
     if (t->raw_int64) {
@@ -444,6 +465,10 @@ static rill_err_t value_encode(rill_table_t *t, const void *value) {
         t->vbuf.len = 8;
         return RILL_OK;
     }
+    return value_serialize(t, value);
+}
+
+static OUT_OF_LINE rill_err_t value_serialize(rill_table_t *t, const void *value) {
     char why[256] = "";
     rill_err_t rc = rill_serializer_encode(t->vser, t->opts.value_type, value, &t->vbuf,
                                            why, sizeof why);
@@ -458,7 +483,11 @@ static rill_err_t value_encode(rill_table_t *t, const void *value) {
 static rill_err_t read_skey_at(rill_tpart_t *tp, void *out, bool *found,
                                rill_wcache_entry_t **hit) {
     rill_table_t *t = tp->table;
-    rill_wcache_entry_t *e = rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
+    rill_wcache_entry_t *e =
+        t->kbuf_hashed
+            ? rill__wcache_find_h(&tp->dirty, t->kbuf.data, t->kbuf.len, t->kbuf_hash)
+            : rill__wcache_find(&tp->dirty, t->kbuf.data, t->kbuf.len);
+    t->kbuf_hashed = false;
     *hit = e;
     if (e) {
         *found = !e->tomb;
@@ -1498,8 +1527,12 @@ static rill_err_t each_window(rill_table_t *t, const rill_event_t *ev, const voi
     if (!tp) return rc;
     if (!windowed(t)) {
         if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
-        if ((rc = fn(tp, -1, arg)) == RILL_OK && t->opts.ttl_ms)
-            ttl_touch(tp, fn == del_one);
+        /* the store key is the key: its hash placed it (owned_part) */
+        t->kbuf_hash = t->key_hash;
+        t->kbuf_hashed = !t->opts.global;
+        rc = fn(tp, -1, arg);
+        t->kbuf_hashed = false;
+        if (rc == RILL_OK && t->opts.ttl_ms) ttl_touch(tp, fn == del_one);
         return rc;
     }
     int64_t ts = event_time(ev);

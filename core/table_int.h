@@ -80,6 +80,9 @@ struct rill_table {
     uint64_t mismatched_writes; /* such writes (stored in the event's partition) */
     bool *mismatch_logged;      /* [partitions]: warned for this event partition */
     rill_buf_t vbuf, kbuf;
+    uint32_t key_hash;  /* owned_part: rill_murmur2 of the key it placed */
+    uint32_t kbuf_hash; /* each_window: kbuf's rill_murmur2, for its first lookup */
+    bool kbuf_hashed;   /* kbuf_hash is set (read_skey_at clears it) */
     /* stream-table joins on this table (join.c): their sources are checked for
      * co-partitioning at start; misses of inner joins are counted */
     struct rill__join *joins;

@@ -3,14 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rill/transport.h"
 #include "write_cache_int.h"
 
+/* Kafka's murmur2, the partitioner's hash: a table computes it once per write for
+ * the key's partition and hands it to rill__wcache_find_h. */
 static uint64_t hash_bytes(const void *p, size_t n) {
-    const uint8_t *b = p; /* FNV-1a: keys are short */
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
+    return rill_murmur2(p, n);
 }
 
 static rill_wcache_entry_t *probe(rill_wcache_t *o, const void *key, size_t klen,
@@ -25,10 +24,15 @@ static rill_wcache_entry_t *probe(rill_wcache_t *o, const void *key, size_t klen
     }
 }
 
-rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen) {
+rill_wcache_entry_t *rill__wcache_find_h(rill_wcache_t *o, const void *key, size_t klen,
+                                         uint32_t hash) {
     if (!o->n) return NULL;
-    rill_wcache_entry_t *e = probe(o, key, klen, hash_bytes(key, klen));
+    rill_wcache_entry_t *e = probe(o, key, klen, hash);
     return e->used ? e : NULL;
+}
+
+rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen) {
+    return o->n ? rill__wcache_find_h(o, key, klen, rill_murmur2(key, klen)) : NULL;
 }
 
 static rill_err_t grow(rill_wcache_t *o) {

@@ -24,6 +24,9 @@ typedef struct rill_wcache {
 } rill_wcache_t;
 
 rill_wcache_entry_t *rill__wcache_find(rill_wcache_t *o, const void *key, size_t klen);
+/* rill__wcache_find of a key whose rill_murmur2() is @p hash. */
+rill_wcache_entry_t *rill__wcache_find_h(rill_wcache_t *o, const void *key, size_t klen,
+                                         uint32_t hash);
 rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
                             const void *val, size_t vlen, bool tomb);
 /* rill__wcache_put of @p key, whose entry rill__wcache_find returned as @p e (NULL:
