@@ -270,8 +270,11 @@ struct rill_transport_ops {
      * assignment.  RILL_OK: it does, and assigned() has been called again for
      * every partition it owns, each positioned at the group's committed offset;
      * RILL_ENOTOWNER: it does not (revoked(lost) and a new assignment follow);
-     * RILL_ERETRY: the group cannot tell now (rebalancing): ask again later.
-     * Blocking, bounded by the transport's timeout. */
+     * RILL_ERETRY: the group cannot tell now (unreachable): ask again later.  A
+     * member in the middle of a rebalance answers RILL_ENOTOWNER and gives up
+     * what it holds: the rebalance announces what it gets, and a later confirm
+     * would announce those partitions a second time.  Blocking, bounded by the
+     * transport's timeout. */
     rill_err_t (*confirm)(rill_transport_t *t, char *errstr, size_t errlen);
 
     /* ABI 3: required slots appended after confirm. */

@@ -36,6 +36,8 @@ typedef struct member {
     int nmsgs;
     char vals[MAXREP][32];
     int nowned, assigns, revokes, lost_revokes;
+    bool hold_revokes;     /* keep the revoke open (held) instead of answering it */
+    rill_revoke_t held_rv; /* 0: none held */
     int reports;
     rill_err_t errs[MAXREP];
     char msgs[MAXREP][256];
@@ -65,7 +67,10 @@ static void on_revoked(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool
     m->revokes++;
     m->lost_revokes += lost;
     m->nowned -= (int)n;
-    rill_transport_revoke_answer(t, rv);
+    if (m->hold_revokes)
+        m->held_rv = rv;
+    else
+        rill_transport_revoke_answer(t, rv);
 }
 
 static void on_error(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
@@ -452,6 +457,33 @@ static void confirm_after_losing_the_partition_says_not_owner(void **state) {
     member_close(m);
 }
 
+/* The core confirms after a stall; asked while the member is rebalancing, the
+ * transport used to answer "retry", the core asked again once the new assignment
+ * had been announced, and that confirm announced the same partitions again
+ * (assigned() twice, no revoke between).  Now it answers "not owner": what it
+ * holds goes as lost and what the rebalance gives it is announced once. */
+static void
+confirm_while_rebalancing_gives_up_and_announces_the_next_assignment_once(void **state) {
+    (void)state;
+    member_t *m = member_open();
+    own_in0(m);
+    m->hold_revokes = true;
+    cmd0("SET " OWNER_KEY " %s PX 60000", "another-member"); /* a heartbeat finds it */
+    RUN_UNTIL(m->base, m->held_rv != 0, 10000);
+    assert_true(m->held_rv != 0); /* the member is mid-revoke */
+    char err[256] = "";
+    assert_int_equal(m->t->ops->confirm(m->t, err, sizeof err), RILL_ENOTOWNER);
+    assert_non_null(strstr(err, "rebalancing"));
+    int assigns = m->assigns;
+    m->hold_revokes = false;
+    rill_transport_revoke_answer(m->t, m->held_rv);
+    cmd0("DEL %s", OWNER_KEY); /* free again: the rebalance acquires it */
+    RUN_UNTIL(m->base, m->assigns > assigns, 10000);
+    assert_int_equal(m->assigns, assigns + 1);
+    assert_int_equal(m->nowned, 1);
+    member_close(m);
+}
+
 static void confirm_without_redis_says_retry(void **state) {
     (void)state;
     member_t *m = member_open();
@@ -502,6 +534,9 @@ int main(void) {
         cmocka_unit_test_setup(confirm_while_still_owner_reassigns_at_the_committed_id,
                                setup),
         cmocka_unit_test_setup(confirm_after_losing_the_partition_says_not_owner, setup),
+        cmocka_unit_test_setup(
+            confirm_while_rebalancing_gives_up_and_announces_the_next_assignment_once,
+            setup),
         cmocka_unit_test_setup(confirm_without_redis_says_retry, setup),
     };
     int rc = cmocka_run_group_tests_name("redis fencing", tests, NULL, NULL);

@@ -602,7 +602,17 @@ static int64_t reset_offset(kctx_t *k, const char *topic, int32_t p) {
  * back to its committed offset and is announced again. */
 rill_err_t rill__kafka_confirm(rill_transport_t *t, char *errstr, size_t errlen) {
     kctx_t *k = t->impl;
-    if (!k->consumer || !k->subscribed || k->revoking) return RILL_ERETRY;
+    if (!k->consumer || !k->subscribed) return RILL_ERETRY;
+    /* Mid-rebalance under the eager protocol (range, rill's default) the next
+     * assignment is the whole of it and is announced when it comes; a confirm
+     * after it would announce it twice.  Cooperative rebalances keep what is not
+     * revoked, unannounced: those ask again. */
+    bool eager = strcmp(rd_kafka_rebalance_protocol(k->consumer), "COOPERATIVE") != 0;
+    if (k->revoking) {
+        if (!eager) return RILL_ERETRY;
+        snprintf(errstr, errlen, "the group is rebalancing");
+        return RILL_ENOTOWNER;
+    }
     if (rd_kafka_assignment_lost(k->consumer)) {
         snprintf(errstr, errlen, "the group expired this member's session");
         return RILL_ENOTOWNER;
@@ -626,7 +636,8 @@ rill_err_t rill__kafka_confirm(rill_transport_t *t, char *errstr, size_t errlen)
         snprintf(errstr, errlen, "probe commit: %s", rd_kafka_err2str(e));
         rc = e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
                      e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
-                     e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID
+                     e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ||
+                     (eager && e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
                  ? RILL_ENOTOWNER
                  : RILL_ERETRY;
         rd_kafka_topic_partition_list_destroy(a);

@@ -775,9 +775,26 @@ static void on_confirm_lost(evutil_socket_t fd, short what, void *arg) {
 rill_err_t rill__redis_confirm(rill_transport_t *t, char *errstr, size_t errlen) {
     rctx_t *r = t->impl;
     if (!r->subscribed) return RILL_OK; /* no assignment: nothing to lose */
+    if (!r->confirm_ev && !(r->confirm_ev = evtimer_new(t->base, on_confirm_lost, r)))
+        return RILL_ENOMEM;
     if (r->revoking || any_unconfirmed(r)) {
-        snprintf(errstr, errlen, "group %s is rebalancing", r->group);
-        return RILL_ERETRY;
+        /* Mid-rebalance: what this member keeps is not settled, and what it
+         * acquires meanwhile is announced as it comes.  Answering "retry" made the
+         * core confirm again after that, which announced those partitions a second
+         * time; so everything held goes as lost instead (the core dropped it
+         * already), and the rebalance that follows acquires afresh. */
+        for (rstream_t *s = r->parts; s; s = s->next_s) {
+            s->unconfirmed = true;
+            rill__redis_park(r, s);
+        }
+        rill__redis_kick(r);
+        struct timeval now = {0, 0};
+        evtimer_add(r->confirm_ev, &now);
+        snprintf(errstr, errlen,
+                 "group %s is rebalancing: its partitions are given up and acquired "
+                 "afresh",
+                 r->group);
+        return RILL_ENOTOWNER;
     }
     size_t n = 0;
     for (rstream_t *s = r->parts; s; s = s->next_s)
@@ -793,8 +810,7 @@ rill_err_t rill__redis_confirm(rill_transport_t *t, char *errstr, size_t errlen)
     snprintf(ttl, sizeof ttl, "%lld", (long long)r->session_ms);
     rill_err_t rc = RILL_ENOMEM;
     redisReply *rep = NULL;
-    if (!r->confirm_ev) r->confirm_ev = evtimer_new(t->base, on_confirm_lost, r);
-    if (!parts || !argv || !tps || !members || !committed || !r->confirm_ev) goto out;
+    if (!parts || !argv || !tps || !members || !committed) goto out;
     int a = 0;
     argv[a++] = "EVAL";
     argv[a++] = CONFIRM_LUA;
