@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "kafka_int.h"
 /* after rdkafka.h (kafka_int.h), as it requires */
@@ -225,9 +228,46 @@ static rill_err_t set(rd_kafka_conf_t *c, const char *k, const char *v, char *er
     return RILL_OK;
 }
 
+/* librdkafka before 2.3.1 (confluentinc/librdkafka#4684) sleeps its main thread for
+ * the whole milliseconds to the next timer, then serves with a zero timeout until
+ * the sub-millisecond rest has passed: a busy loop of up to 1 ms before every timer
+ * (the 1 s tick, each heartbeat), most of an idle client's CPU (clock_gettime and
+ * queue locks in perf).  A timer slack of 2 ms on that thread alone lets the kernel
+ * end its timed waits past the timer instead, so it runs the timer at once.  Only
+ * timers wait up to 2 ms longer (a heartbeat, the 1 s scan); queue ops (a
+ * rebalance, a commit) still wake it at once, and the broker threads (fetch,
+ * linger) keep the default slack. */
+#define MAIN_SLACK_NS 2000000UL
+
+static rd_kafka_resp_err_t on_thread_start(rd_kafka_t *rk, rd_kafka_thread_type_t type,
+                                           const char *name, void *ic_opaque) {
+    (void)rk;
+    (void)name;
+    (void)ic_opaque;
+#ifdef PR_SET_TIMERSLACK
+    if (type == RD_KAFKA_THREAD_MAIN) prctl(PR_SET_TIMERSLACK, MAIN_SLACK_NS);
+#else
+    (void)type;
+#endif
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
+                                  void *ic_opaque, char *errstr, size_t errlen) {
+    (void)conf;
+    (void)ic_opaque;
+    (void)errstr;
+    (void)errlen;
+    rd_kafka_resp_err_t e = rd_kafka_interceptor_add_on_thread_start(
+        rk, "rill.main-slack", on_thread_start, NULL);
+    return e == RD_KAFKA_RESP_ERR__CONFLICT ? RD_KAFKA_RESP_ERR_NO_ERROR : e;
+}
+
 /* Create a client from the shared base configuration plus @p conf's settings. */
 rill_err_t rill__kafka_client(kctx_t *k, rd_kafka_type_t type, rd_kafka_conf_t *conf,
                               rd_kafka_t **out, char *errstr, size_t errlen) {
+    if (rd_kafka_version() < 0x020301ff) /* 2.3.1 fixed it */
+        rd_kafka_conf_interceptor_add_on_new(conf, "rill.main-slack", on_new, NULL);
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_log_cb(conf, log_cb);
