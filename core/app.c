@@ -26,6 +26,7 @@ static void check_idle(rill_app_t *app);
 /* The last held send left (backlog.c): agents, a stop and a revoke go on. */
 static void sends_unblocked(rill_app_t *app) {
     rill__agents_unblocked(app);
+    rill__timers_unblocked(app);
     check_idle(app);
     rill__consumer_revoke_idle(app);
 }

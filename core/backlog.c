@@ -11,6 +11,8 @@
  * A held send made for a consumed partition is refused (RILL_ENOTOWNER, through
  * its delivery report) if the partition is lost or reassigned before it leaves.
  * No progress for broker.timeout.ms fails the worker with a message that says so.
+ * Held sends are numbered (held_total, left_total) so that a timer can tell whether
+ * the sends of its last firing left (timer.c: it does not fire again before).
  *
  * Layer 3 (docs/architecture.md): called by topic.c and the layers above. */
 #include <stdlib.h>
@@ -42,6 +44,7 @@ typedef struct rill_held {
 struct rill_backlog {
     rill_held_t *head, *tail;
     size_t bytes;
+    uint64_t held_total, left_total; /* sends ever held, and of those left */
     uint64_t moved_ns;  /* the transport last took a held send (or the first held) */
     int64_t timeout_ms; /* broker.timeout.ms */
     struct event *ev;   /* no-progress check */
@@ -135,6 +138,7 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
         b->head = h;
     b->tail = h;
     b->bytes += bytes;
+    b->held_total++;
     app->sends_held++;
     return RILL_OK;
 }
@@ -144,6 +148,7 @@ static void pop(rill_app_t *app, struct rill_backlog *b) {
     b->head = h->next;
     if (!b->head) b->tail = NULL;
     b->bytes -= h->bytes;
+    b->left_total++;
     app->sends_held--;
     free(h);
 }
@@ -205,6 +210,14 @@ void rill__backlog_drain(rill_app_t *app) {
         event_del(b->ev);
         if (app->hooks.sends_unblocked) app->hooks.sends_unblocked(app);
     }
+}
+
+uint64_t rill__backlog_held_total(const rill_app_t *app) {
+    return app->backlog ? app->backlog->held_total : 0;
+}
+
+bool rill__backlog_left(const rill_app_t *app, uint64_t n) {
+    return !app->backlog || app->backlog->left_total >= n;
 }
 
 void rill__on_writable(rill_transport_t *t, void *opaque) {

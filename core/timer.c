@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "timer_int.h"
+#include "topic_int.h"
 
 static rill_timer_t *timer_add(rill_app_t *app, const char *name, double interval,
                                bool once, bool on_stop, rill_timer_fn fn, void *opaque) {
@@ -113,9 +114,26 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     rill_timer_t *t = arg;
+    rill_app_t *app = t->app;
     if (t->is_cron) cron_arm(t); /* the next one first: fn may take a while */
-    if (t->app->state != RILL_APP_RUNNING) return;
-    t->fn(t->app, t->opaque);
+    if (app->state != RILL_APP_RUNNING) return;
+    /* Sends of its last firing still wait for room in the transport's queue: a
+     * firing now would only add to them (as a Faust timer awaits its sends before
+     * its next round).  It fires once they left. */
+    if (t->held_upto && !rill__backlog_left(app, t->held_upto)) {
+        if (!t->deferred)
+            rill__log(app, RILL_LOG_DEBUG,
+                      "timer '%s': its last sends wait for room in the transport's "
+                      "queue; it fires again once they left",
+                      t->name);
+        t->deferred = true;
+        return;
+    }
+    t->deferred = false;
+    uint64_t before = rill__backlog_held_total(app);
+    t->fn(app, t->opaque);
+    uint64_t after = rill__backlog_held_total(app);
+    t->held_upto = after > before ? after : 0;
 }
 
 /* Schedule crontab timer @p t at its next minute after now. */
@@ -153,6 +171,12 @@ rill_err_t rill__timers_start(rill_app_t *app) {
 void rill__timers_stop(rill_app_t *app) {
     for (rill_timer_t *t = app->timers; t; t = t->next)
         if (t->ev) event_del(t->ev);
+}
+
+void rill__timers_unblocked(rill_app_t *app) {
+    if (app->state != RILL_APP_RUNNING) return;
+    for (rill_timer_t *t = app->timers; t; t = t->next)
+        if (t->deferred && t->ev) event_active(t->ev, EV_TIMEOUT, 1);
 }
 
 void rill__timers_run_on_stop(rill_app_t *app) {

@@ -14,6 +14,11 @@ struct rill_timer {
     rill_timer_fn fn;
     void *opaque;
     struct event *ev;
+    /* backpressure: the number of the last send its last firing made that the
+     * backlog held (0: none); while that one is held the timer skips its firings
+     * (deferred) and fires once it left (rill__timers_unblocked) */
+    uint64_t held_upto;
+    bool deferred;
     /* a crontab timer: fires at the minutes @p cron matches in @p tz */
     bool is_cron;
     rill__cron_t cron;
@@ -27,6 +32,8 @@ struct rill_timer {
 
 rill_err_t rill__timers_start(rill_app_t *app);
 void rill__timers_stop(rill_app_t *app);
+/* The send backlog emptied (hooks.sends_unblocked): the timers it deferred fire. */
+void rill__timers_unblocked(rill_app_t *app);
 void rill__timers_run_on_stop(rill_app_t *app);
 void rill__timer_free(rill_timer_t *t);
 /* Add stream-time timer @p name owning @p state (freed with the timer); NULL and a

@@ -107,6 +107,11 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
                               const rill_tpstate_t *fence, rill_send_ctx_t *s);
 /* Hand held sends to the transport until it refuses one (handlers.writable). */
 void rill__backlog_drain(rill_app_t *app);
+/* How many sends were ever held (the one held next is number this + 1). */
+uint64_t rill__backlog_held_total(const rill_app_t *app);
+/* True once held send number @p n (1, 2, ...; 0: none) has left the backlog (handed
+ * over, or refused): held sends leave in order. */
+bool rill__backlog_left(const rill_app_t *app, uint64_t n);
 void rill__on_writable(rill_transport_t *t, void *opaque);
 /* Every held send handed over and every delivery report served, waiting up to
  * @p timeout_ms (blocking: shutdown, revoke, the CLI). */

@@ -181,8 +181,11 @@ RILL_API extern const rill_send_opts_t rill_send_encoded;
  * A send the transport refuses for a full queue is held (a copy, in order with
  * later sends) and handed over when the transport has room; until then the agents
  * start no new events (their partitions pause), and its delivery report comes
- * when it is delivered.  A held send for a partition lost meanwhile is refused
- * (RILL_ENOTOWNER in its report); no room for broker.timeout.ms fails the worker.
+ * when it is delivered.  A timer (rill_app_timer, rill_app_crontab) whose firing
+ * made held sends does not fire again until they left, then fires once (its
+ * skipped firings are not made up).  A held send for a partition lost meanwhile is
+ * refused (RILL_ENOTOWNER in its report); no room for broker.timeout.ms fails the
+ * worker.
  * @returns RILL_OK (queued), RILL_EINVAL (NULL topic, bad length or partition, opts
  * not made with RILL_SEND_OPTS_INIT), RILL_EENCODE (the app's error names the
  * field), RILL_EFULL (the transport's queue is full and 64 MiB of sends are held
@@ -257,7 +260,14 @@ RILL_API void rill_event_ack(rill_event_t *ev, rill_err_t err);
 typedef void (*rill_timer_fn)(rill_app_t *app, void *opaque);
 
 /** @brief Call @p fn every @p interval_s seconds while the app runs (first call after
- * one interval). */
+ * one interval).
+ * @remark Backpressure: when the transport's queue is full, rill_send holds sends
+ * (it never blocks the loop).  If sends that @p fn made in one firing are held, the
+ * timer skips its firings until they were handed to the transport, then fires once
+ * (logged at debug level), as a Faust timer waits for its sends before its next
+ * round; skipped firings are not made up.  A timer whose firings send nothing, or
+ * whose sends were all taken, fires on schedule whatever else is held.  The same
+ * holds for rill_app_crontab. */
 RILL_API rill_timer_t *rill_app_timer(rill_app_t *app, const char *name,
                                       double interval_s, rill_timer_fn fn, void *opaque);
 /**
@@ -272,6 +282,8 @@ RILL_API rill_timer_t *rill_app_timer(rill_app_t *app, const char *name,
  * TZ and calling localtime_r/mktime, then TZ is restored: other threads of the
  * process that read the local time at that moment may see @p tz (docs/windows.md).
  * A bad expression or an unknown timezone fails the definition, naming it.
+ * Backpressure as for rill_app_timer: a minute whose turn comes while the sends of
+ * the last firing are held is skipped, and the timer fires once they left.
  */
 RILL_API rill_timer_t *rill_app_crontab(rill_app_t *app, const char *expr, const char *tz,
                                         rill_timer_fn fn, void *opaque);

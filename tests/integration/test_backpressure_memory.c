@@ -313,6 +313,85 @@ static void sends_into_a_full_topic_return_ok_and_are_delivered_in_order(void **
     stop_destroy(r.app, base);
 }
 
+/* A timer that sends five events a firing ("key:sequence", keys 0-4), up to
+ * @p limit firings; later firings send nothing. */
+typedef struct producer {
+    rill_topic_t *out;
+    int firings, limit, sent, refused;
+    int seq[NKEYS];
+    delivered_t d;
+} producer_t;
+
+static void produce_some(rill_app_t *app, void *opaque) {
+    (void)app;
+    producer_t *p = opaque;
+    if (++p->firings > p->limit) return;
+    rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+    o.cb = on_delivery;
+    o.opaque = &p->d;
+    char k[16], v[32];
+    for (int i = 0; i < NKEYS; i++) {
+        int kl = key_name(i, k, sizeof k);
+        int vl = snprintf(v, sizeof v, "%d:%d", i, p->seq[i]++);
+        if (rill_send(p->out, k, (size_t)kl, v, (size_t)vl, &o) == RILL_OK)
+            p->sent++;
+        else
+            p->refused++;
+    }
+}
+
+static void count_tick(rill_app_t *app, void *opaque) {
+    (void)app;
+    (*(int *)opaque)++;
+}
+
+/* A timer whose last firing's sends are still held (nobody reads "out", 10 messages
+ * a partition) does not fire again: it would only pile up held sends (up to the
+ * 64 MiB bound).  Once they left it fires again, and everything it sent arrives,
+ * in order. */
+static void
+a_timer_whose_sends_are_held_waits_for_them_before_firing_again(void **state) {
+    struct event_base *base = *state;
+    forwarder_t f = {0};
+    reader_t r = {0};
+    forwarder_start(&f, base, "max.messages=10", NULL);
+    producer_t p = {.out = f.out, .limit = 30, .d = {.last_offset = {-1, -1}}};
+    assert_non_null(rill_app_timer(f.app, "producer", 0.005, produce_some, &p));
+    RUN_UNTIL(base, p.firings >= 30, 1000);
+    /* 5 keys over 2 partitions: one gets 3 a firing, and is full at the 4th */
+    assert_in_range(p.firings, 1, 4);
+    assert_int_equal(p.refused, 0);
+    assert_true(p.d.ok < p.sent); /* some really are held */
+    reader_start(&r, base);
+    RUN_UNTIL(base, p.firings > p.limit && p.d.ok + p.d.failed >= p.sent && r.n >= p.sent,
+              30000);
+    assert_true(p.firings > p.limit); /* it fires again */
+    assert_int_equal(p.refused, 0);
+    assert_int_equal(p.sent, p.limit * NKEYS);
+    assert_int_equal(p.d.failed, 0);
+    assert_int_equal(p.d.ok, p.sent);
+    assert_int_equal(r.n, p.sent);
+    assert_int_equal(r.out_of_order, 0);
+    stop_destroy(f.app, base);
+    stop_destroy(r.app, base);
+}
+
+/* Only the timer whose sends are held waits: another one, sending nothing, fires
+ * on as usual meanwhile. */
+static void a_timer_that_sends_nothing_fires_on_while_sends_are_held(void **state) {
+    struct event_base *base = *state;
+    forwarder_t f = {0};
+    forwarder_start(&f, base, "max.messages=10", NULL);
+    producer_t p = {.out = f.out, .limit = 1000, .d = {.last_offset = {-1, -1}}};
+    int ticks = 0;
+    assert_non_null(rill_app_timer(f.app, "producer", 0.005, produce_some, &p));
+    assert_non_null(rill_app_timer(f.app, "ticker", 0.005, count_tick, &ticks));
+    RUN_UNTIL(base, ticks >= 40, 10000);
+    assert_true(ticks >= 40);
+    assert_in_range(p.firings, 1, 4);
+    stop_destroy(f.app, base);
+}
+
 /* Nobody consumes "out": after broker.timeout.ms without the transport taking a
  * held send the worker fails, and its error says why. */
 static void a_topic_nobody_consumes_fails_the_worker_after_broker_timeout(void **state) {
@@ -386,6 +465,11 @@ int main(void) {
             teardown),
         cmocka_unit_test_setup_teardown(the_backlog_is_bounded_and_refuses_past_it, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            a_timer_whose_sends_are_held_waits_for_them_before_firing_again, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            a_timer_that_sends_nothing_fires_on_while_sends_are_held, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
