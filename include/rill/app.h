@@ -321,7 +321,11 @@ typedef rill_err_t (*rill_stream_timer_fn)(const rill_event_t *ev, int64_t bound
 RILL_API rill_timer_t *rill_app_stream_timer(rill_app_t *app, const char *name,
                                              rill_agent_t *agent, int64_t interval_ms,
                                              rill_stream_timer_fn fn, void *opaque);
-/** @brief Call @p fn once when the app has started (Faust's @app.task). */
+/** @brief Call @p fn once when the app has started (Faust's @app.task).
+ * @remark A task runs once, so nothing throttles it: what it sends beyond what the
+ * transport's queue takes is held (64 MiB at most, then rill_send returns
+ * RILL_EFULL).  To send more than that, send in rounds from a rill_app_timer,
+ * which waits for a round's held sends before its next firing. */
 RILL_API rill_err_t rill_app_task(rill_app_t *app, const char *name, rill_timer_fn fn,
                                   void *opaque);
 /** @brief Call @p fn at shutdown, before offsets are committed for the last time. */
