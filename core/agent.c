@@ -90,9 +90,11 @@ static rill_err_t decode_one(rill_event_t *ev, int which, rill_serializer_t *ser
     void *v = rill__event_mem(ev, which, sz, !record);
     if (!v) return RILL_ENOMEM;
     if (record) rill_record_init(type->record, v);
+    ser->strings = &ev->strings; /* its strings are carved from the event's memory */
     rill_err_t rc = rill_serializer_decode(ser, type, data, len, v, why, whylen);
+    ser->strings = NULL;
     if (rc != RILL_OK) {
-        rill_value_clear(type, v);
+        rill__value_clear_in(type, v, &ev->strings);
         rill__event_mem_put(ev, which, v, sz);
         return rc;
     }

@@ -50,15 +50,16 @@ void rill__event_mem_put(rill_event_t *ev, int which, void *mem, size_t size) {
 static void event_clear_values(rill_event_t *ev) {
     rill_topic_t *t = ev->agent->topic;
     if (ev->value) {
-        rill_value_clear(ev->vtype, ev->value);
+        rill__value_clear_in(ev->vtype, ev->value, &ev->strings);
         rill__event_mem_put(ev, 0, ev->value, rill__value_csize(ev->vtype));
         ev->value = NULL;
     }
     if (ev->key) {
-        rill_value_clear(t->ktype, ev->key);
+        rill__value_clear_in(t->ktype, ev->key, &ev->strings);
         rill__event_mem_put(ev, 1, ev->key, rill__value_csize(t->ktype));
         ev->key = NULL;
     }
+    rill__strings_reset(&ev->strings);
 }
 
 void rill__event_put(rill_app_t *app, rill_event_t *ev) {
@@ -82,6 +83,7 @@ void rill__events_free(rill_app_t *app) {
         free(ev->own_headers);
         free(ev->spare[0]);
         free(ev->spare[1]);
+        rill__strings_free(&ev->strings);
         free(ev);
     }
     app->free_events = NULL;

@@ -4,6 +4,7 @@
 #ifndef RILL_EVENT_INT_H
 #define RILL_EVENT_INT_H
 
+#include "record_int.h"
 #include "topic_int.h"
 #include "web_hist_int.h"
 
@@ -21,6 +22,7 @@ struct rill_event {
     const rill_type_t *vtype;    /* type of value (changes after map) */
     void *spare[2];              /* memory of a cleared value [0] and key [1], */
     size_t spare_size[2];        /* kept for this event's next decode */
+    struct rill_strings strings; /* the decoded key's and value's strings */
     uint64_t index;              /* enumerate() */
     uint32_t gen;                /* tp->gen when received */
     uint64_t start_ns;           /* its handler was called (rill_mono_ns) */

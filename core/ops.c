@@ -95,7 +95,7 @@ int rill__ops_run(rill_event_t *ev) {
                 return RILL__OPS_DONE;
             }
             if (ev->value) {
-                rill_value_clear(ev->vtype, ev->value);
+                rill__value_clear_in(ev->vtype, ev->value, &ev->strings);
                 free(ev->value);
             }
             ev->value = out;

@@ -9,6 +9,7 @@
 
 #include "record_int.h"
 #include "rill/record.h"
+#include "rill/serializer.h"
 
 const rill_type_t rill_type_string = {.kind = RILL_T_STRING};
 const rill_type_t rill_type_int64 = {.kind = RILL_T_INT64};
@@ -186,11 +187,19 @@ void *rill_record_new(const rill_schema_t *s) {
     return r;
 }
 
-/* Release what one item (C repr of @p t at @p v) owns. */
-static void item_clear(const rill_type_t *t, void *v) {
+static bool carved(const struct rill_strings *a, const void *p) {
+    return a && a->buf && (const char *)p >= a->buf && (const char *)p < a->buf + a->cap;
+}
+
+static void record_clear_in(const rill_schema_t *s, void *rec,
+                            const struct rill_strings *a);
+
+/* Release what one item (C repr of @p t at @p v) owns, but strings carved from
+ * @p a. */
+static void item_clear(const rill_type_t *t, void *v, const struct rill_strings *a) {
     switch (t->kind) {
     case RILL_T_STRING:
-        free(*(char **)v);
+        if (!carved(a, *(char **)v)) free(*(char **)v);
         *(char **)v = NULL;
         break;
     case RILL_T_BYTES:
@@ -198,16 +207,19 @@ static void item_clear(const rill_type_t *t, void *v) {
         *(rill_bytes_t *)v = (rill_bytes_t){NULL, 0};
         break;
     case RILL_T_RECORD:
-        rill_record_free(t->record, *(void **)v);
+        if (*(void **)v) {
+            record_clear_in(t->record, *(void **)v, a);
+            free(*(void **)v);
+        }
         *(void **)v = NULL;
         break;
     case RILL_T_ARRAY: {
-        rill_array_t *a = v;
+        rill_array_t *arr = v;
         size_t sz = rill_type_csize(t->elem);
-        for (size_t i = 0; a->items && i < a->len; i++)
-            item_clear(t->elem, (char *)a->items + i * sz);
-        free(a->items);
-        *a = (rill_array_t){NULL, 0};
+        for (size_t i = 0; arr->items && i < arr->len; i++)
+            item_clear(t->elem, (char *)arr->items + i * sz, a);
+        free(arr->items);
+        *arr = (rill_array_t){NULL, 0};
         break;
     }
     case RILL_T_MAP: {
@@ -215,7 +227,7 @@ static void item_clear(const rill_type_t *t, void *v) {
         size_t sz = rill_type_csize(t->elem);
         for (size_t i = 0; i < m->len; i++) {
             if (m->keys) free(m->keys[i]);
-            if (m->values) item_clear(t->elem, (char *)m->values + i * sz);
+            if (m->values) item_clear(t->elem, (char *)m->values + i * sz, a);
         }
         free(m->keys);
         free(m->values);
@@ -227,11 +239,16 @@ static void item_clear(const rill_type_t *t, void *v) {
     }
 }
 
+static void record_clear_in(const rill_schema_t *s, void *rec,
+                            const struct rill_strings *a) {
+    for (size_t i = 0; i < s->nfields; i++)
+        item_clear(&s->fields[i].type, (char *)rec + s->fields[i].offset, a);
+    if (!a) memset(rec, 0, s->size); /* an event's: rill_record_init zeroes it again */
+}
+
 void rill_record_clear(const rill_schema_t *s, void *rec) {
     if (!rec) return;
-    for (size_t i = 0; i < s->nfields; i++)
-        item_clear(&s->fields[i].type, (char *)rec + s->fields[i].offset);
-    memset(rec, 0, s->size);
+    record_clear_in(s, rec, NULL);
 }
 
 void rill_record_free(const rill_schema_t *s, void *rec) {
@@ -240,12 +257,58 @@ void rill_record_free(const rill_schema_t *s, void *rec) {
     free(rec);
 }
 
-void rill_value_clear(const rill_type_t *t, void *v) {
+void rill__value_clear_in(const rill_type_t *t, void *v, const struct rill_strings *a) {
     if (!t || !v) return;
     if (t->kind == RILL_T_RECORD)
-        rill_record_clear(t->record, v);
+        record_clear_in(t->record, v, a);
     else
-        item_clear(t, v);
+        item_clear(t, v, a);
+}
+
+void rill_value_clear(const rill_type_t *t, void *v) {
+    rill__value_clear_in(t, v, NULL);
+}
+
+/* ---- decoded strings
+ * ---------------------------------------------------------------------- */
+
+#define STRINGS_MAX 4096 /* kept per pooled event at most */
+
+char *rill_serializer_strdup(rill_serializer_t *s, const char *p, size_t n) {
+    struct rill_strings *a = s ? s->strings : NULL;
+    char *d;
+    if (a) a->want += n + 1;
+    if (a && a->cap - a->used > n) {
+        d = a->buf + a->used;
+        a->used += n + 1;
+    } else if (!(d = malloc(n + 1))) {
+        return NULL;
+    }
+    if (n) memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
+void rill_serializer_strfree(rill_serializer_t *s, char *str) {
+    if (!carved(s ? s->strings : NULL, str)) free(str);
+}
+
+void rill__strings_reset(struct rill_strings *a) {
+    if (a->want > a->cap && a->want <= STRINGS_MAX) {
+        size_t cap = (a->want + 63) & ~(size_t)63;
+        char *nb = realloc(a->buf, cap);
+        if (nb) {
+            a->buf = nb;
+            a->cap = cap;
+        }
+    }
+    a->used = 0;
+    a->want = 0;
+}
+
+void rill__strings_free(struct rill_strings *a) {
+    free(a->buf);
+    *a = (struct rill_strings){0};
 }
 
 /* ---- copy
@@ -287,7 +350,7 @@ static rill_err_t item_copy(const rill_type_t *t, void *dst, const void *src) {
             rill_err_t rc = item_copy(t->elem, (char *)d->items + i * sz,
                                       (const char *)s->items + i * sz);
             if (rc != RILL_OK) {
-                item_clear(t, d);
+                item_clear(t, d, NULL);
                 return rc;
             }
         }
@@ -313,7 +376,7 @@ static rill_err_t item_copy(const rill_type_t *t, void *dst, const void *src) {
                 rc = item_copy(t->elem, (char *)d->values + i * sz,
                                (const char *)s->values + i * sz);
             if (rc != RILL_OK) {
-                item_clear(t, d);
+                item_clear(t, d, NULL);
                 return rc;
             }
         }

@@ -28,6 +28,8 @@ typedef struct json_ctx {
     char *decoder; /* "auto" | "simdjson" | "jansson" */
     bool check_ns;
     bool simd;
+    rill_serializer_t
+        *self; /* the decode running: its strings (rill_serializer_strdup) */
 } json_ctx_t;
 
 static const rill_prop_t json_props[] = {
@@ -532,10 +534,9 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
                      PATH(pb));
             return RILL_EDECODE;
         }
-        char *d = malloc(n + 1);
+        char *d = rill_serializer_strdup(c->self, s, n);
         if (!d) return RILL_ENOMEM;
-        memcpy(d, s, n + 1);
-        free(*(char **)v);
+        rill_serializer_strfree(c->self, *(char **)v);
         *(char **)v = d;
         return RILL_OK;
     }
@@ -714,7 +715,13 @@ static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t
                 *(void **)m = NULL;
             } else if (fj &&
                        (f->type.kind == RILL_T_STRING || f->type.kind == RILL_T_BYTES)) {
-                rill_value_clear(&f->type, m); /* explicit null: None, not the default */
+                /* explicit null: None, not the default */
+                if (f->type.kind == RILL_T_STRING) {
+                    rill_serializer_strfree(c->self, *(char **)m);
+                    *(char **)m = NULL;
+                } else {
+                    rill_value_clear(&f->type, m);
+                }
             }
             /* absent optional: the default from rill_record_init stays */
         } else {
@@ -729,6 +736,7 @@ static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
                               const void *data, size_t len, void *value, char *errstr,
                               size_t errlen) {
     json_ctx_t *c = s->impl;
+    c->self = s;
     if ((int64_t)len > c->max_bytes) {
         snprintf(errstr, errlen,
                  "value of %zu bytes is larger than json.max.bytes (%lld)", len,

@@ -63,7 +63,21 @@ struct rill_serializer {
     void *impl;
     const rill_logger_t *log;
     char name[32];
+    /** The core's: where rill_serializer_strdup() puts the strings of the decode
+     * running now (an event's value), or NULL (malloc). */
+    struct rill_strings *strings;
 };
+
+/** @brief Plugin API: a NUL-terminated copy of @p n bytes at @p p, for a string a
+ * decode() writes into its value.  Inside an event's decode it is carved from
+ * memory the event keeps (no malloc, no free per string), else malloc()ed.
+ * @returns NULL when out of memory.
+ * @remark ownership: the value owns it; release a string a decode replaces with
+ * rill_serializer_strfree(), never free(); rill_value_clear() does the rest. */
+RILL_API char *rill_serializer_strdup(rill_serializer_t *s, const char *p, size_t n);
+/** @brief Plugin API: release @p str (NULL: nothing) from rill_serializer_strdup()
+ * or malloc() (a default), replaced while decoding with @p s. */
+RILL_API void rill_serializer_strfree(rill_serializer_t *s, char *str);
 
 /** @brief Register a serializer for every app created afterwards (name must be unique).
  */
