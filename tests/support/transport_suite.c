@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -94,6 +95,8 @@ typedef struct rd {
     int eofs;
     int64_t last_eof_end;
     int foreign; /* messages of another topic or partition than the reader's */
+    int poke_fd; /* poke: after its first batch, a byte is written here */
+    bool poke;
 } rd_t;
 
 static void on_reader(rill_reader_t *r, const rill_msg_t *msgs, size_t n, void *op) {
@@ -103,6 +106,10 @@ static void on_reader(rill_reader_t *r, const rill_msg_t *msgs, size_t n, void *
         if (msgs[i].partition != r->partition || strcmp(msgs[i].topic, r->topic))
             rd->foreign++;
         if (rd->n < MAXREC) record(&rd->msgs[rd->n++], &msgs[i]);
+    }
+    if (rd->poke && n) {
+        rd->poke = false;
+        assert_int_equal(write(rd->poke_fd, "x", 1), 1);
     }
 }
 
@@ -695,6 +702,56 @@ static void eof_is_reported_per_reader(void **state) {
 }
 
 /* A revoke answered late, after the next one came, releases nothing. */
+/* A reader catching up on a long partition leaves the loop free to poll its
+ * other sockets between batches: a transport that delivered all of it in one
+ * loop turn would starve the web server, timers and heartbeats for as long
+ * (recovering a 1M-key changelog on memory:// took one 250-650 ms turn). */
+typedef struct probe {
+    rd_t *rd;
+    size_t seen_at; /* messages the reader had when the socket was read */
+    bool fired;
+} probe_t;
+
+static void on_probe(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    probe_t *p = arg;
+    char c;
+    if (read(fd, &c, 1) != 1) return;
+    p->seen_at = p->rd->n;
+    p->fired = true;
+}
+
+static void a_reader_catching_up_lets_the_loop_poll_other_sockets(void **state) {
+    fixture_t *f = *state;
+    enum { N = 20000 };
+    member_t *a = member_open(f, 0);
+    declare(a, f->topic, 1, true);
+    char key[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        produce(f, a, f->topic, 0, key, "v");
+    }
+    RUN_UNTIL(f, a->delivered == N, 60000);
+    assert_int_equal(a->delivered, N);
+    int sv[2];
+    assert_int_equal(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    rd_t *r = reader(f, 0, a, f->topic, 0, RILL_OFFSET_BEGINNING);
+    probe_t p = {.rd = r};
+    struct event *ev = event_new(f->base, sv[1], EV_READ | EV_PERSIST, on_probe, &p);
+    event_add(ev, NULL);
+    r->poke_fd = sv[0];
+    r->poke = true;
+    RUN_UNTIL(f, r->eofs > 0 && p.fired, 60000);
+    event_free(ev);
+    evutil_closesocket(sv[0]);
+    evutil_closesocket(sv[1]);
+    assert_int_equal(r->n, N);
+    assert_true(p.fired);
+    printf("the socket was read when the reader had %zu of %d messages\n", p.seen_at, N);
+    assert_true(p.seen_at < N);
+    reader_close(r);
+}
+
 static void stale_revoke_answer_does_not_release_the_current_revoke(void **state) {
     fixture_t *f = *state;
     member_t *a = member_open(f, 0), *b = member_open(f, 1);
@@ -762,6 +819,8 @@ int rill_transport_conformance(const char *url, const rill_conf_t *conf,
         cmocka_unit_test_setup_teardown(closing_one_reader_leaves_the_other_running,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(eof_is_reported_per_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_reader_catching_up_lets_the_loop_poll_other_sockets, setup, teardown),
         cmocka_unit_test_setup_teardown(
             stale_revoke_answer_does_not_release_the_current_revoke, setup, teardown),
     };

@@ -90,7 +90,14 @@ void rill__mem_on_dispatch(evutil_socket_t fd, short what, void *arg) {
             more = true;
         }
     }
-    if (more && !c->closing) rill__mem_wake(c);
+    /* The rest after the loop has polled: an event made active from here would run
+     * in this same turn, and a long catch-up (a changelog's recovery) would keep
+     * the loop from its sockets and timers until all of it was delivered. */
+    if (more && !c->closing && c->dispatch_ev) {
+        static const struct timeval after_poll = {0, 0};
+        c->wake_pending = true;
+        event_add(c->dispatch_ev, &after_poll);
+    }
 }
 
 int rill__mem_cursor_index(mem_cursor_t *arr, size_t n, const mem_topic_t *t,
