@@ -241,6 +241,17 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
                 t->opts.source->partitions);
             return RILL_EPARTITIONS;
         }
+        if (t->copart[0] && (t->copart[0]->changelog->partitions != t->partitions ||
+                             t->copart[1]->changelog->partitions != t->partitions)) {
+            snprintf(errstr, errlen,
+                     "table-table join '%s': table '%s' has %d partitions and table "
+                     "'%s' has %d: they must be co-partitioned (give both the same "
+                     "source topic or partition count)",
+                     t->join_name, t->copart[0]->name,
+                     t->copart[0]->changelog->partitions, t->copart[1]->name,
+                     t->copart[1]->changelog->partitions);
+            return RILL_EPARTITIONS;
+        }
         for (rill__join_t *j = t->joins; j; j = j->next)
             if (j->source->partitions != t->partitions) {
                 snprintf(errstr, errlen,
@@ -299,6 +310,10 @@ void rill__tables_free(rill_app_t *app) {
             rill_buf_free(&j->keybuf);
             free(j);
         }
+        for (size_t i = 0; i < t->nobs; i++)
+            if (t->obs[i].free_fn) t->obs[i].free_fn(t->obs[i].opaque);
+        free(t->obs);
+        free(t->join_name);
         rill_buf_free(&t->vbuf);
         rill_buf_free(&t->kbuf);
         free(t->vser_name);
@@ -606,6 +621,28 @@ static rill_err_t write_skey_at(rill_tpart_t *tp, bool tomb, rill_wcache_entry_t
 
 static rill_err_t write_skey(rill_tpart_t *tp, bool tomb) {
     return write_skey_at(tp, tomb, NULL);
+}
+
+rill_err_t rill__table_observe(rill_table_t *t, rill__table_write_fn fn, void *opaque,
+                               void (*free_fn)(void *opaque)) {
+    rill__table_obs_t *o = realloc(t->obs, (t->nobs + 1) * sizeof *o);
+    if (!o) {
+        rill__app_deferr(t->app, "out of memory");
+        return RILL_ENOMEM;
+    }
+    t->obs = o;
+    t->obs[t->nobs++] = (rill__table_obs_t){fn, opaque, free_fn};
+    return RILL_OK;
+}
+
+/* Key @p key of partition @p p was written: tell the observers (t->kbuf may be
+ * reused by them). */
+static rill_err_t observed(rill_table_t *t, int32_t p, const void *key, size_t klen) {
+    for (size_t i = 0; i < t->nobs; i++) {
+        rill_err_t rc = t->obs[i].fn(t, p, key, klen, t->obs[i].opaque);
+        if (rc != RILL_OK) return rc;
+    }
+    return RILL_OK;
 }
 
 typedef struct expired {
@@ -932,8 +969,13 @@ static void ttl_sweep(rill_tpart_t *tp) {
             rill__sess_del(x, e->key, e->klen, s[0].start);
         rill_buf_reset(&t->kbuf);
         if (rill_buf_append(&t->kbuf, e->key, e->klen) == RILL_OK &&
-            write_skey(tp, true) == RILL_OK)
+            write_skey(tp, true) == RILL_OK) {
             t->ttl_expired++;
+            if (observed(t, tp->partition, e->key, e->klen) != RILL_OK)
+                rill__log(t->app, RILL_LOG_ERROR,
+                          "table '%s': a join of the key expired by ttl_ms failed: %s",
+                          t->name, rill_app_errmsg(t->app));
+        }
         free(e->key);
     }
     free(a.x.v);
@@ -1450,7 +1492,7 @@ rill_err_t rill__table_write_at(rill_table_t *t, int32_t p, const void *key, siz
     if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
     if (value && (rc = value_encode(t, value)) != RILL_OK) return rc;
     if ((rc = write_skey(tp, !value)) == RILL_OK && t->opts.ttl_ms) ttl_touch(tp, !value);
-    return rc;
+    return rc == RILL_OK ? observed(t, p, key, klen) : rc;
 }
 
 rill_err_t rill_table_get(rill_table_t *t, const rill_event_t *ev, const void *key,
@@ -1533,7 +1575,7 @@ static rill_err_t each_window(rill_table_t *t, const rill_event_t *ev, const voi
         rc = fn(tp, -1, arg);
         t->kbuf_hashed = false;
         if (rc == RILL_OK && t->opts.ttl_ms) ttl_touch(tp, fn == del_one);
-        return rc;
+        return rc == RILL_OK ? observed(t, tp->partition, key, klen) : rc;
     }
     int64_t ts = event_time(ev);
     if (bad_time(t, ts)) return RILL_OK;

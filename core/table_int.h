@@ -51,6 +51,14 @@ typedef struct rill_tpart {
                   partition comes back (eager rebalances revoke all) */
 } rill_tpart_t;
 
+typedef rill_err_t (*rill__table_write_fn)(rill_table_t *t, int32_t partition,
+                                           const void *key, size_t klen, void *opaque);
+typedef struct rill__table_obs {
+    rill__table_write_fn fn;
+    void *opaque;
+    void (*free_fn)(void *opaque); /* called with the table's end; NULL: borrowed */
+} rill__table_obs_t;
+
 /* Calls of a table's reads and writes, by kind (/metrics' rill_table_operations_total;
  * names in web_metrics.c): plain counters, bumped at each public entry. */
 typedef enum {
@@ -94,6 +102,16 @@ struct rill_table {
      * in the sessions' index (tp->sess, end = that mark) */
     bool sliding;
     uint64_t ttl_expired; /* opts.ttl_ms: keys deleted */
+    /* table-table joins reading this table (join_table.c, layer 6): called after
+     * each write made here, by handlers, timers, joins or ttl_ms (not by recovery or
+     * standby applies: a joined table recovers from its own changelog), with the
+     * partition written; an error is the write's result */
+    struct rill__table_obs *obs;
+    size_t nobs;
+    /* a table-table join's table: its inputs, which must have its partition count
+     * (checked by rill__tables_prepare) */
+    struct rill_table *copart[2];
+    char *join_name; /* for that check's message */
     uint64_t ops[RILL__TOP_N];
     struct rill_table *next;
 };
@@ -118,6 +136,11 @@ rill_err_t rill__table_find_at(rill_table_t *t, int32_t p, const void *key, size
                                void *out, bool *found);
 rill_err_t rill__table_write_at(rill_table_t *t, int32_t p, const void *key, size_t klen,
                                 const void *value);
+/* Call @p fn after every write to @p t (see rill_table.obs); @p free_fn (may be NULL)
+ * frees @p opaque with the table.  RILL_ENOMEM (a definition error set) when out of
+ * memory (@p opaque is not freed then). */
+rill_err_t rill__table_observe(rill_table_t *t, rill__table_write_fn fn, void *opaque,
+                               void (*free_fn)(void *opaque));
 /* join.c: one stream-table join (freed with its table, by table.c) */
 typedef struct rill__join {
     rill_table_t *table;

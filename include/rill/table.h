@@ -240,7 +240,8 @@ RILL_API rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out);
 typedef enum {
     RILL_JOIN_INNER = 1, /**< events without a row are skipped (stats.join_misses) */
     RILL_JOIN_LEFT,      /**< events without a row reach the join function, row NULL */
-    /** stream-stream joins only: unmatched events of both sides are emitted */
+    /** stream-stream joins: unmatched events of both sides are emitted; table-table
+     * joins: a row for the keys of either table */
     RILL_JOIN_OUTER
 } rill_join_mode_t;
 
@@ -341,6 +342,57 @@ RILL_API rill_err_t rill_stream_join_stats(rill_app_t *app, const char *name,
                                            rill_stream_join_stats_t *out);
 /** @brief opts for a window of @p within_ms on both sides. */
 RILL_API void rill_stream_join_within(rill_stream_join_opts_t *opts, int64_t within_ms);
+
+/* ---- table-table join ----------------------------------------------------------------
+ */
+
+/**
+ * @brief Build the joined value of @p key: fill @p out (zeroed, of the join's value
+ * type, C representation) from @p left and @p right (the two tables' values, C
+ * representation; NULL when that table has no row for the key, in left and outer
+ * joins).  @returns RILL_OK (the joined table's row is @p out), RILL_ENOENT (the
+ * joined table has no row for the key: it is deleted), or an error, which is the
+ * result of the input write that called it (that write stays made).
+ */
+typedef rill_err_t (*rill_table_join_fn)(const void *key, size_t klen, const void *left,
+                                         const void *right, void *out, void *opaque);
+
+typedef struct rill_table_join_opts {
+    /** which keys have a row: RILL_JOIN_INNER (0 too): keys of both tables;
+     * RILL_JOIN_LEFT: keys of the left table; RILL_JOIN_OUTER: keys of either */
+    rill_join_mode_t mode;
+    const rill_type_t *value_type; /**< required: the joined table's values */
+    const char *value_serializer;  /**< NULL: as rill_app_table() */
+    rill_table_join_fn fn;         /**< required */
+    void *opaque;
+} rill_table_join_opts_t;
+
+/**
+ * @brief Define table @p name as the join of tables @p left and @p right on their
+ * keys (Kafka Streams' KTable-KTable join): after every write to either (set, incr,
+ * del, ttl_ms expiry; from a handler, a timer or another join), @p opts->fn computes
+ * the joined row of the written key from both tables' rows in the partition written,
+ * and it is written (or deleted, when the mode says the key has no row now or fn
+ * returns RILL_ENOENT) in the joined table's same partition, while the write is
+ * made: a read of the joined table right after sees it.
+ *
+ * The joined table is an ordinary table (read it with rill_table_get(), join it
+ * again, see it on the web pages) with its own changelog "<app>-<name>-changelog":
+ * a worker that recovers a partition, or keeps a standby, reads it from there, so
+ * recovery and standby applies of the inputs do not call @p fn.  Its rows and the
+ * inputs' are flushed at the same commits; a worker that dies between two commits
+ * handles the uncommitted events again, and their writes compute the joined rows
+ * again.
+ *
+ * The three tables are partitioned alike (the joined one like @p left):
+ * rill_app_start() refuses inputs of different partition counts with
+ * RILL_EPARTITIONS, naming both.  Windowed tables and GlobalTables cannot be
+ * joined, nor a table with itself (definition errors).
+ * @returns the joined table, or NULL (rill_app_errmsg() says why).
+ */
+RILL_API rill_table_t *rill_app_table_join(rill_app_t *app, const char *name,
+                                           rill_table_t *left, rill_table_t *right,
+                                           const rill_table_join_opts_t *opts);
 
 /* ---- GlobalTable ---------------------------------------------------------------------
  */

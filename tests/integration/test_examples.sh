@@ -35,5 +35,6 @@ run window_sessions 3 '^visit of user-1: 3 clicks in [0-9]+ ms'
 run window_sliding 3 '^alert: card-1 made 3 payments within 1000 ms'
 run table_ttl 2.5 '^users remembered: 1, forgotten: 1'
 run stream_timer 2.5 '^partition [0-9]+: sensor-1 sent 10 readings in the 10 s of stream time before [0-9]+'
+run join_profiles 2.5 '^profile user-1: Ann speaks Norwegian'
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
