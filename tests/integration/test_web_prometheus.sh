@@ -56,7 +56,11 @@ for m in rill_commits_total rill_commit_latency_seconds rill_send_errors_total \
     grep -q "^# TYPE $m " "$tmpd/m$w1"
     check "worker $w1's /metrics has $m" $?
 done
-ok=$(awk '/^rill_commits_total\{.*result="ok"/ {print $2}' "$tmpd/m$w1")
+# the scrape above may come before the first commit (every 100 ms) of what the
+# worker processed last: wait for one, 5 s at most
+commits() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^rill_commits_total\{.*result="ok"/ {s += $2} END {print s + 0}'; }
+for _ in $(seq 50); do [ "$(commits $w1)" -ge 1 ] && break; sleep 0.1; done
+ok=$(commits $w1)
 check "worker $w1 committed (rill_commits_total{result=\"ok\"} = ${ok:-none})" \
     $([ "${ok:-0}" -ge 1 ]; echo $?)
 
