@@ -118,6 +118,8 @@ static bool err_code(const char *s, rd_kafka_resp_err_t *out) {
     return true;
 }
 
+static int32_t nbrokers = 1; /* --brokers */
+
 static int32_t broker_id(const char *s) {
     char *end;
     long v = s ? strtol(s, &end, 10) : 0;
@@ -143,10 +145,16 @@ static int control(rd_kafka_mock_cluster_t *mc, char *line) {
         rd_kafka_mock_push_request_errors_array(mc, (int16_t)key, (size_t)(n - 2), errs);
         return 0;
     }
-    if ((!strcmp(w[0], "down") || !strcmp(w[0], "up")) && n == 2 && broker_id(w[1]) > 0) {
-        rd_kafka_resp_err_t e = w[0][0] == 'd'
-                                    ? rd_kafka_mock_broker_set_down(mc, broker_id(w[1]))
-                                    : rd_kafka_mock_broker_set_up(mc, broker_id(w[1]));
+    bool all = n == 2 && !strcmp(w[1], "all");
+    if ((!strcmp(w[0], "down") || !strcmp(w[0], "up")) && n == 2 &&
+        (all || broker_id(w[1]) > 0)) {
+        /* "all": every broker of the cluster, the nearest a mock that keeps its
+         * data in memory comes to a broker restart (see docs/testing.md) */
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int32_t id = all ? 1 : broker_id(w[1]);
+             !e && id <= (all ? nbrokers : broker_id(w[1])); id++)
+            e = w[0][0] == 'd' ? rd_kafka_mock_broker_set_down(mc, id)
+                               : rd_kafka_mock_broker_set_up(mc, id);
         if (e)
             fprintf(stderr, "rill-kafka-mock: %s %s: %s\n", w[0], w[1],
                     rd_kafka_err2str(e));
@@ -161,7 +169,7 @@ static int control(rd_kafka_mock_cluster_t *mc, char *line) {
     if (!strcmp(w[0], "topic") && n == 2) return create(mc, w[1]);
     fprintf(stderr,
             "rill-kafka-mock: unknown control command '%s' (error API ERR..., "
-            "down ID, up ID, rtt ID MS, topic NAME:PARTITIONS)\n",
+            "down ID|all, up ID|all, rtt ID MS, topic NAME:PARTITIONS)\n",
             w[0]);
     return -1;
 }
@@ -220,6 +228,9 @@ static void usage(FILE *f) {
         "                             NOT_LEADER_FOR_PARTITION, REBALANCE_IN_PROGRESS,\n"
         "                             _TRANSPORT for a disconnect, or numbers)\n"
         "                         down ID | up ID         take broker ID down or up\n"
+        "                         down all | up all       every broker (a cluster "
+        "restart\n"
+        "                             that keeps the data)\n"
         "                         rtt ID MS               delay broker ID's responses\n"
         "                         topic NAME:PARTITIONS   create a topic\n"
         "  --debug CONTEXTS     librdkafka's debug contexts on stderr (e.g. mock: the\n"
@@ -305,6 +316,7 @@ int main(int argc, char **argv) {
         close(s);
     }
     fixed_port = port;
+    nbrokers = brokers;
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
     fixed_port = 0;
     if (!mc) {

@@ -6,13 +6,15 @@
 # SIGSTOP past the session then SIGCONT (a zombie), scale out, scale in, and for
 # Redis a restart of the server on the same port (AOF), for Kafka injected request
 # errors (OffsetCommit REBALANCE_IN_PROGRESS, Produce NOT_LEADER_FOR_PARTITION,
-# Fetch errors, disconnects), the broker down for a second, and added RTT.  At the
+# Fetch errors, disconnects), the broker down for a second, a broker restart (every
+# broker down for 2-6 s, its data kept), and added RTT.  At the
 # end a fresh worker owns every partition, recovers the table from the changelog
 # and consumes what is left: every key must reach at least its true count
 # (at-least-once); the over-count is reported.  Every worker meant to run must be
 # alive, or have died with a message.
-# $CHAOS_ONLY (words: kill stop out in broker) restricts the schedule to those
-# faults, to measure what each costs; "none" runs the producer only.
+# $CHAOS_ONLY (words: kill stop out in broker restart) restricts the schedule to
+# those faults, to measure what each costs ("restart" alone: of the broker faults,
+# restarts only); "none" runs the producer only.
 # usage: chaos_procs.sh redis|kafka BUILD_DIR SECONDS SEED
 set -u
 transport=${1:?redis or kafka}
@@ -120,7 +122,9 @@ while [ "$(date +%s)" -lt "$end" ]; do
     kind=$((RANDOM % 7))
     if [ -n "${CHAOS_ONLY:-}" ]; then
         names=(kill stop out in broker broker broker)
-        case " $CHAOS_ONLY " in *" ${names[$kind]} "*) ;; *) continue ;; esac
+        only=" $CHAOS_ONLY "
+        [ "$transport" = kafka ] && only=${only/ restart / broker }
+        case "$only" in *" ${names[$kind]} "*) ;; *) continue ;; esac
     fi
     case $kind in
     0) echo "chaos: SIGKILL worker $victim, start another"
@@ -138,14 +142,28 @@ while [ "$(date +%s)" -lt "$end" ]; do
            echo "chaos: restart redis-server (AOF) on port $redis_port"
            redis_restart "$tmpd" "${aof[@]}" || { echo "chaos: redis did not come back"; exit 1; }
        else
-           case $((RANDOM % 6)) in
+           sub=$((RANDOM % 7))
+           case " ${CHAOS_ONLY:-} " in *" restart "*) case " $CHAOS_ONLY " in *" broker "*) ;; *) sub=6 ;; esac ;; esac
+           case $sub in
            0) f="error OffsetCommit REBALANCE_IN_PROGRESS REBALANCE_IN_PROGRESS" ;;
            1) f="error Produce NOT_LEADER_FOR_PARTITION NOT_LEADER_FOR_PARTITION" ;;
            2) f="error Fetch NOT_LEADER_FOR_PARTITION UNKNOWN_TOPIC_OR_PART" ;;
            3) f="error Heartbeat _TRANSPORT" ;;
            4) f="rtt 1 $((RANDOM % 300))" ;;
            5) f="down 1" ;;
+           6) f="down all" ;;
            esac
+           if [ "$f" = "down all" ]; then
+               # A broker restart: every broker down (connections dropped, requests
+               # refused) and up again with its data, for longer than "down 1" and,
+               # from 3 s on, past the session (every member expires).  Not a restart
+               # of the rill-kafka-mock process: that would lose every topic's data,
+               # which a real broker keeps in its log on disk (docs/testing.md).
+               secs=$((RANDOM % 5 + 2))
+               echo "chaos: mock: broker restart: every broker down for $secs s, then up"
+               control "down all"; sleep "$secs"; control "up all"
+               faults=$((faults + 1)); continue
+           fi
            echo "chaos: mock: $f"; control "$f"
            if [ "$f" = "down 1" ]; then sleep 1; control "up 1"; fi
            case $f in rtt*) sleep 1; control "rtt 1 0" ;; esac

@@ -82,5 +82,22 @@ check "rtt is applied" $(grep -q 'control: rtt 1 20' "$dir/m4.err"; echo $?)
 check "an unknown command is refused by name" $(grep -q "unknown control command 'frobnicate'" "$dir/m4.err"; echo $?)
 kill -TERM $m4; wait $m4 2>/dev/null
 
+# ---- down all / up all: a broker restart that keeps the data ------------------------
+: > "$dir/control2"
+"$mock" --brokers 2 --topic t2:2 --control "$dir/control2" >"$dir/m5.out" 2>"$dir/m5.err" &
+m5=$!; pids+=($m5)
+for _ in $(seq 50); do [ -s "$dir/m5.out" ] && break; sleep 0.1; done
+bs=$(head -1 "$dir/m5.out")
+printf 'a\nb\nc\n' | timeout 20 kcat -b "$bs" -t t2 -P 2>/dev/null
+echo "down all" >> "$dir/control2"
+for _ in $(seq 50); do grep -q 'control: down all' "$dir/m5.err" && break; sleep 0.1; done
+timeout 10 kcat -b "${bs%%,*}" -L -m 2 >/dev/null 2>&1; rc1=$?
+timeout 10 kcat -b "${bs##*,}" -L -m 2 >/dev/null 2>&1; rc2=$?
+check "down all takes every broker down" $([ $rc1 -ne 0 ] && [ $rc2 -ne 0 ]; echo $?)
+echo "up all" >> "$dir/control2"
+for _ in $(seq 50); do grep -q 'control: up all' "$dir/m5.err" && break; sleep 0.1; done
+check "up all brings them back with the messages kept" $([ "$(timeout 20 kcat -b "$bs" -C -t t2 -e -q 2>/dev/null | wc -l)" -eq 3 ]; echo $?)
+kill -TERM $m5; wait $m5 2>/dev/null
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -97,10 +97,24 @@ rill_err_t rill__kafka_err(rd_kafka_resp_err_t err) {
     }
 }
 
+static void down_arm(kctx_t *k, uint64_t in_ms) {
+    struct timeval tv = {(time_t)(in_ms / 1000), (suseconds_t)(in_ms % 1000) * 1000};
+    evtimer_add(k->down_ev, &tv);
+}
+
+/* Dies only when no broker of any client came up since the outage began: a
+ * delivery report is not the only sign of life (a worker with nothing to send has
+ * none), librdkafka's broker state is. */
 static void on_down_timeout(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     kctx_t *k = arg;
+    if (atomic_load(&k->up_ns) > k->down_ns) return; /* back; a new outage re-arms */
+    uint64_t gone_ms = (rill_mono_ns() - k->down_ns) / 1000000u;
+    if (gone_ms < (uint64_t)k->broker_timeout_ms) { /* it began later: came up between */
+        down_arm(k, (uint64_t)k->broker_timeout_ms - gone_ms);
+        return;
+    }
     char msg[256];
     snprintf(msg, sizeof msg,
              "all Kafka brokers (%s) unreachable for %lld ms (broker.timeout.ms)",
@@ -111,11 +125,11 @@ static void on_down_timeout(evutil_socket_t fd, short what, void *arg) {
 /* Errors from any client: classify; all-brokers-down starts the die-hard clock. */
 void rill__kafka_error(kctx_t *k, rd_kafka_resp_err_t err, const char *reason) {
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-        if (k->down_ev && !evtimer_pending(k->down_ev, NULL)) {
-            struct timeval tv = {k->broker_timeout_ms / 1000,
-                                 (k->broker_timeout_ms % 1000) * 1000};
-            evtimer_add(k->down_ev, &tv);
-        }
+        /* a new outage when a broker came up since the last one began (another
+         * client's notice of the same outage keeps its start) */
+        if (atomic_load(&k->up_ns) >= k->down_ns) k->down_ns = rill_mono_ns();
+        if (k->down_ev && !evtimer_pending(k->down_ev, NULL))
+            down_arm(k, (uint64_t)k->broker_timeout_ms);
         rill_log(k->t->log, RILL_LOG_WARN, "kafka", "%s", reason);
         return;
     }
@@ -252,22 +266,37 @@ static rd_kafka_resp_err_t on_thread_start(rd_kafka_t *rk, rd_kafka_thread_type_
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* A broker of this client is up (from its thread): the outage, if any, is over. */
+static rd_kafka_resp_err_t on_broker_state(rd_kafka_t *rk, int32_t id,
+                                           const char *secproto, const char *name,
+                                           int port, const char *state, void *ic_opaque) {
+    (void)rk;
+    (void)id;
+    (void)secproto;
+    (void)name;
+    kctx_t *k = ic_opaque;
+    if (port > 0 && !strcmp(state, "UP")) /* port 0: the internal broker */
+        atomic_store(&k->up_ns, rill_mono_ns());
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
                                   void *ic_opaque, char *errstr, size_t errlen) {
     (void)conf;
-    (void)ic_opaque;
     (void)errstr;
     (void)errlen;
-    rd_kafka_resp_err_t e = rd_kafka_interceptor_add_on_thread_start(
-        rk, "rill.main-slack", on_thread_start, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_interceptor_add_on_broker_state_change(
+        rk, "rill.broker-up", on_broker_state, ic_opaque);
+    if (!e && rd_kafka_version() < 0x020301ff) /* 2.3.1 fixed it */
+        e = rd_kafka_interceptor_add_on_thread_start(rk, "rill.main-slack",
+                                                     on_thread_start, NULL);
     return e == RD_KAFKA_RESP_ERR__CONFLICT ? RD_KAFKA_RESP_ERR_NO_ERROR : e;
 }
 
 /* Create a client from the shared base configuration plus @p conf's settings. */
 rill_err_t rill__kafka_client(kctx_t *k, rd_kafka_type_t type, rd_kafka_conf_t *conf,
                               rd_kafka_t **out, char *errstr, size_t errlen) {
-    if (rd_kafka_version() < 0x020301ff) /* 2.3.1 fixed it */
-        rd_kafka_conf_interceptor_add_on_new(conf, "rill.main-slack", on_new, NULL);
+    rd_kafka_conf_interceptor_add_on_new(conf, "rill.client", on_new, k);
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_log_cb(conf, log_cb);

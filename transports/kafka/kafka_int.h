@@ -4,6 +4,8 @@
 #define RILL_KAFKA_INT_H
 
 #include <event2/event.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
 #include "rill/transport.h"
@@ -68,7 +70,9 @@ typedef struct kctx {
     rill_delivery_cb dr_cb; /* the callback of most sends (see kafka_produce) */
     bool txn;
     int64_t broker_timeout_ms;
-    struct event *down_ev; /* all brokers down: die when it fires */
+    struct event *down_ev;  /* all brokers down: die when it fires */
+    uint64_t down_ns;       /* when the last outage began (all brokers down) */
+    _Atomic uint64_t up_ns; /* a broker of any client last came UP (its threads) */
     kpaused_t *paused;
     size_t npaused, cappaused;
     rill_msg_t *batch;
