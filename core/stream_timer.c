@@ -21,9 +21,10 @@
 #define ROW_KEY "stream-time"
 
 typedef struct spart {
-    int64_t mark; /* start of the partition's current interval (INT64_MIN: none) */
-    uint64_t t0;  /* the table partition's rec_t0_ns when mark was read */
-    bool loaded;  /* mark read from the table since that recovery */
+    int64_t mark;      /* start of the partition's current interval (INT64_MIN: none) */
+    uint64_t t0;       /* the table partition's rec_t0_ns when mark was read */
+    uint32_t discards; /* and its discards (an aborted transaction drops the row) */
+    bool loaded;       /* mark read from the table since that recovery */
 } spart_t;
 
 typedef struct stimer {
@@ -53,18 +54,21 @@ static stimer_t *sized(rill_timer_t *tm) {
     return g;
 }
 
-/* Partition @p p's current interval, read from the table after each recovery. */
+/* Partition @p p's current interval, read from the table after each recovery (or
+ * aborted transaction). */
 static rill_err_t load(stimer_t *s, int32_t p) {
     spart_t *sp = &s->parts[p];
-    uint64_t t0 = s->table->parts[p].rec_t0_ns;
-    if (sp->loaded && sp->t0 == t0) return RILL_OK;
+    const rill_tpart_t *tp = &s->table->parts[p];
+    if (sp->loaded && sp->t0 == tp->rec_t0_ns && sp->discards == tp->discards)
+        return RILL_OK;
     int64_t v = 0;
     bool found = false;
     rill_err_t rc =
         rill__table_find_at(s->table, p, ROW_KEY, sizeof ROW_KEY - 1, &v, &found);
     if (rc != RILL_OK) return rc;
     sp->mark = found ? v : INT64_MIN;
-    sp->t0 = t0;
+    sp->t0 = tp->rec_t0_ns;
+    sp->discards = tp->discards;
     sp->loaded = true;
     return RILL_OK;
 }

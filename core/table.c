@@ -1783,6 +1783,7 @@ void rill__tables_discard(rill_app_t *app) {
             rill__wcache_clear(&tp->dirty);
             tp->cl_next = tp->store_offset;
             tp->sess_loaded = tp->meta_loaded = false; /* back to the store's */
+            tp->discards++;
         }
 }
 

@@ -42,6 +42,9 @@ typedef struct rill_tpart {
     uint64_t sess_t0;
     bool sess_loaded;
     int64_t ttl_next_ms; /* ttl_ms: the next sweep (wall clock) */
+    /* bumped when the overlay is dropped (rill__tables_discard: an aborted
+     * transaction): caches of its rows outside table.c reload (stream_timer.c) */
+    uint32_t discards;
     /* a GlobalTable's copy (STANDBY): the changelog's end when its reader opened
      * (-1: unknown, the reader's first end of partition tells), and whether the
      * copy has reached it (rill_app_is_ready waits for every partition's) */
