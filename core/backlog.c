@@ -36,9 +36,8 @@ typedef struct rill_held {
     int64_t timestamp_ms;
     bool tombstone;
     size_t klen, vlen, nheaders, bytes;
-    rill_header_t *headers; /* into data, then each header's name and value */
-    uint8_t *key, *value;   /* into data */
-    uint8_t data[];
+    const rill_header_t *headers; /* into the same allocation (rill__msg_copy) */
+    const uint8_t *key, *value;
 } rill_held_t;
 
 struct rill_backlog {
@@ -96,9 +95,13 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
                               const rill_tpstate_t *fence, rill_send_ctx_t *s) {
     struct rill_backlog *b = backlog_get(app);
     if (!b) return RILL_ENOMEM;
-    size_t bytes = sizeof(rill_held_t) + m->key_len + m->value_len +
-                   m->nheaders * sizeof(rill_header_t) +
-                   rill__headers_size(m->headers, m->nheaders);
+    rill__msg_parts_t c, in = {.key = m->key,
+                               .key_len = m->key_len,
+                               .value = m->value,
+                               .value_len = m->value_len,
+                               .headers = m->headers,
+                               .nheaders = m->nheaders};
+    size_t bytes = rill__msg_copy_size(sizeof(rill_held_t), &in);
     if (b->bytes + bytes > RILL__BACKLOG_MAX_BYTES) {
         rill__app_seterr(app,
                          "send to '%s': the transport's queue is full and %zu bytes of "
@@ -106,7 +109,7 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
                          t->name, b->bytes, RILL__BACKLOG_MAX_BYTES);
         return RILL_EFULL;
     }
-    rill_held_t *h = malloc(bytes);
+    rill_held_t *h = rill__msg_copy(sizeof *h, &in, bytes, &c);
     if (!h) return RILL_ENOMEM;
     *h = (rill_held_t){.topic = t,
                        .partition = m->partition,
@@ -118,16 +121,10 @@ rill_err_t rill__backlog_hold(rill_app_t *app, const rill_produce_t *m, rill_top
                        .klen = m->key_len,
                        .vlen = m->value_len,
                        .nheaders = m->nheaders,
-                       .bytes = bytes};
-    uint8_t *p = h->data;
-    h->headers = (rill_header_t *)(void *)p;
-    p = rill__headers_copy(h->headers, m->headers, m->nheaders,
-                           p + m->nheaders * sizeof(rill_header_t));
-    h->key = m->key ? p : NULL;
-    if (m->key_len) memcpy(p, m->key, m->key_len);
-    p += m->key_len;
-    h->value = p;
-    if (m->value_len) memcpy(p, m->value, m->value_len);
+                       .bytes = bytes,
+                       .headers = c.headers,
+                       .key = c.key,
+                       .value = c.value};
     if (!b->head) {
         b->moved_ns = rill_mono_ns();
         arm(b);

@@ -7,8 +7,7 @@
 #include "topic_int.h"
 
 typedef struct chan_msg {
-    rill_msg_t msg;
-    rill_header_t *headers;
+    rill_msg_t msg; /* into the same allocation (rill__msg_copy) */
     struct chan_msg *next;
 } chan_msg_t;
 
@@ -72,27 +71,25 @@ rill_err_t rill__channel_push(rill_topic_t *t, const void *k, size_t klen, const
     rill_app_t *app = t->app;
     if (!ch->ev && !(ch->ev = event_new(app->base, -1, 0, on_chan, ch)))
         return RILL_ENOMEM;
-    size_t nh = o ? o->nheaders : 0, hl = nh ? rill__headers_size(o->headers, nh) : 0;
-    chan_msg_t *m = malloc(sizeof *m + nh * sizeof(rill_header_t) + hl + klen + vlen + 1);
+    rill__msg_parts_t c, in = {.key = k,
+                               .key_len = klen,
+                               .value = v,
+                               .value_len = vlen,
+                               .headers = o ? o->headers : NULL,
+                               .nheaders = o ? o->nheaders : 0};
+    chan_msg_t *m = rill__msg_copy(sizeof *m, &in, 0, &c);
     if (!m) return RILL_ENOMEM;
-    rill_header_t *hs = (rill_header_t *)(m + 1);
-    uint8_t *w = (uint8_t *)(hs + nh);
-    if (nh) w = rill__headers_copy(hs, o->headers, nh, w);
-    uint8_t *kp = w;
-    if (klen) memcpy(kp, k, klen);
-    uint8_t *vp = kp + klen;
-    if (vlen) memcpy(vp, v, vlen);
     m->msg = (rill_msg_t){.topic = t->name,
                           .partition = 0,
                           .offset = ch->next_offset++,
                           .timestamp_ms =
                               o && o->timestamp_ms ? o->timestamp_ms : rill_now_ms(),
-                          .key = k ? kp : NULL,
+                          .key = c.key,
                           .key_len = klen,
-                          .value = v ? vp : NULL,
+                          .value = c.value,
                           .value_len = vlen,
-                          .headers = nh ? hs : NULL,
-                          .nheaders = nh};
+                          .headers = c.headers,
+                          .nheaders = c.nheaders};
     m->next = NULL;
     if (ch->tail)
         ch->tail->next = m;

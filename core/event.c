@@ -66,8 +66,6 @@ void rill__event_put(rill_app_t *app, rill_event_t *ev) {
     event_clear_values(ev);
     free(ev->own);
     ev->own = NULL;
-    free(ev->own_headers);
-    ev->own_headers = NULL;
     ev->live = false;
     ev->in_handler = ev->early_ack = false;
     ev->next = app->free_events;
@@ -80,7 +78,6 @@ void rill__events_free(rill_app_t *app) {
         app->all_events = ev->all_next;
         if (ev->live && ev->agent) event_clear_values(ev);
         free(ev->own);
-        free(ev->own_headers);
         free(ev->spare[0]);
         free(ev->spare[1]);
         rill__strings_free(&ev->strings);
@@ -93,31 +90,18 @@ void rill__events_free(rill_app_t *app) {
 rill_err_t rill__event_own(rill_event_t *ev) {
     if (ev->own) return RILL_OK;
     rill_msg_t *m = &ev->msg;
-    size_t tl = strlen(m->topic) + 1, hl = rill__headers_size(m->headers, m->nheaders);
-    uint8_t *p = malloc(tl + m->key_len + m->value_len + hl + 1);
-    rill_header_t *hs = m->nheaders ? malloc(m->nheaders * sizeof *hs) : NULL;
-    if (!p || (m->nheaders && !hs)) {
-        free(p);
-        free(hs);
-        return RILL_ENOMEM;
-    }
-    ev->own = p;
-    memcpy(p, m->topic, tl);
-    m->topic = (const char *)p;
-    p += tl;
-    if (m->key) {
-        memcpy(p, m->key, m->key_len);
-        m->key = p;
-        p += m->key_len;
-    }
-    if (m->value) {
-        memcpy(p, m->value, m->value_len);
-        m->value = p;
-        p += m->value_len;
-    }
-    rill__headers_copy(hs, m->headers, m->nheaders, p);
-    ev->own_headers = hs;
-    m->headers = hs;
+    rill__msg_parts_t c, in = {.topic = m->topic,
+                               .key = m->key,
+                               .key_len = m->key_len,
+                               .value = m->value,
+                               .value_len = m->value_len,
+                               .headers = m->headers,
+                               .nheaders = m->nheaders};
+    if (!(ev->own = rill__msg_copy(0, &in, 0, &c))) return RILL_ENOMEM;
+    m->topic = c.topic;
+    m->key = c.key;
+    m->value = c.value;
+    m->headers = c.headers;
     ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
     ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
     return RILL_OK;

@@ -13,9 +13,8 @@ struct rill_event {
     rill_app_t *app;
     struct rill_agent *agent;
     rill_tpstate_t *tp;
-    rill_msg_t msg; /* views: into the transport batch, or into own */
-    void *own;      /* owned copy of the message bytes, or NULL */
-    rill_header_t *own_headers;
+    rill_msg_t msg;              /* views: into the transport batch, or into own */
+    void *own;                   /* owned copy of the message (rill__msg_copy), or NULL */
     void *key;                   /* decoded key (csize of key type), or NULL */
     void *value;                 /* decoded value, or NULL */
     rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
