@@ -293,17 +293,14 @@ void rill_serializer_strfree(rill_serializer_t *s, char *str) {
     if (!carved(s ? s->strings : NULL, str)) free(str);
 }
 
-void rill__strings_reset(struct rill_strings *a) {
-    if (a->want > a->cap && a->want <= STRINGS_MAX) {
-        size_t cap = (a->want + 63) & ~(size_t)63;
-        char *nb = realloc(a->buf, cap);
-        if (nb) {
-            a->buf = nb;
-            a->cap = cap;
-        }
+void rill__strings_grow(struct rill_strings *a) {
+    if (a->want > STRINGS_MAX) return;
+    size_t cap = (a->want + 63) & ~(size_t)63;
+    char *nb = realloc(a->buf, cap);
+    if (nb) {
+        a->buf = nb;
+        a->cap = cap;
     }
-    a->used = 0;
-    a->want = 0;
 }
 
 void rill__strings_free(struct rill_strings *a) {

@@ -18,9 +18,14 @@ struct rill_strings {
     size_t want; /* bytes asked for since the last reset */
 };
 
+void rill__strings_grow(struct rill_strings *a);
 /* Every string carved from @p a is gone: start again (with room for what the last
- * decode wanted, up to a bound). */
-void rill__strings_reset(struct rill_strings *a);
+ * decode wanted, up to a bound).  Inline: every event's release calls it. */
+static inline void rill__strings_reset(struct rill_strings *a) {
+    if (a->want > a->cap) rill__strings_grow(a);
+    a->used = 0;
+    a->want = 0;
+}
 void rill__strings_free(struct rill_strings *a);
 /* rill_value_clear, not freeing the strings carved from @p a (NULL: none, and then
  * it is rill_value_clear).  With @p a, a record's struct is not zeroed: an event

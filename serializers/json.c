@@ -536,7 +536,7 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
         }
         char *d = rill_serializer_strdup(c->self, s, n);
         if (!d) return RILL_ENOMEM;
-        rill_serializer_strfree(c->self, *(char **)v);
+        if (*(char **)v) rill_serializer_strfree(c->self, *(char **)v); /* a default */
         *(char **)v = d;
         return RILL_OK;
     }
