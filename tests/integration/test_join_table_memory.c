@@ -376,6 +376,66 @@ static void after_a_restart_the_joined_table_is_the_join_of_its_inputs(void **st
     event_base_free(base);
 }
 
+static uint32_t owned(worker_t *w) {
+    rill_table_stats_t st;
+    return rill_table_stats(w->profiles, &st) == RILL_OK ? st.owned : 0;
+}
+
+/* Send through @p a; wait until one of the two workers handled it. */
+static void send_two(worker_t *a, worker_t *b, rill_topic_t *t, const char *k,
+                     const char *v) {
+    int before = a->handled + b->handled;
+    assert_int_equal(rill_send(t, k, strlen(k), v, v ? strlen(v) : 0, NULL), RILL_OK);
+    RUN_UNTIL(a->base, a->handled + b->handled > before, TJ_WAIT_MS);
+    assert_int_equal(a->handled + b->handled, before + 1);
+}
+
+/* A second worker joins: the partitions it takes over come with their three
+ * tables recovered from the changelogs, each worker's joined rows are the join of
+ * its inputs, and writes on either worker keep them so. */
+static void after_a_rebalance_each_worker_holds_the_join_of_its_inputs(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t a = {0}, b = {0};
+    char err[512], k[16], v[16];
+    assert_int_equal(start(&a, base, RILL_JOIN_OUTER, 4, err, sizeof err), RILL_OK);
+    for (int i = 0; i < 24; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        snprintf(v, sizeof v, "n%d", i);
+        if (i % 3 != 2) send_kv(&a, a.users, k, v);
+        snprintf(v, sizeof v, "l%d", i);
+        if (i % 3 != 1) send_kv(&a, a.prefs, k, v);
+    }
+    int total = rows_of(a.profiles)->n;
+    RUN_UNTIL(base, false, 150); /* a commit */
+    assert_int_equal(start(&b, base, RILL_JOIN_OUTER, 4, err, sizeof err), RILL_OK);
+    RUN_UNTIL(base,
+              rill_app_is_ready(a.app) && rill_app_is_ready(b.app) && owned(&b) > 0 &&
+                  owned(&a) + owned(&b) == 4,
+              TJ_WAIT_MS);
+    assert_int_equal(owned(&a) + owned(&b), 4);
+    assert_true(owned(&b) > 0);
+    assert_int_equal(rows_of(a.profiles)->n + rows_of(b.profiles)->n, total);
+    assert_true(rows_of(b.profiles)->n > 0);
+    assert_join_of_inputs(&a);
+    assert_join_of_inputs(&b);
+    for (int i = 0; i < 24; i += 2) { /* on whichever worker owns each key */
+        snprintf(k, sizeof k, "k%d", i);
+        send_two(&a, &b, a.prefs, k, "later");
+        snprintf(k, sizeof k, "k%d", i + 1);
+        send_two(&a, &b, a.users, k, NULL);
+    }
+    assert_join_of_inputs(&a);
+    assert_join_of_inputs(&b);
+    assert_string_equal(lookup(rows_of(a.profiles), "k0")
+                            ? lookup(rows_of(a.profiles), "k0")
+                            : lookup(rows_of(b.profiles), "k0"),
+                        "n0/later");
+    rill_app_destroy(b.app);
+    rill_app_destroy(a.app);
+    event_base_free(base);
+}
+
 static void tables_of_different_partition_counts_are_refused(void **state) {
     (void)state;
     struct event_base *base = event_base_new();
@@ -421,6 +481,8 @@ int main(void) {
         cmocka_unit_test_setup(the_join_function_can_say_a_key_has_no_row, setup),
         cmocka_unit_test_setup(a_key_expired_by_ttl_leaves_the_join, setup),
         cmocka_unit_test_setup(after_a_restart_the_joined_table_is_the_join_of_its_inputs,
+                               setup),
+        cmocka_unit_test_setup(after_a_rebalance_each_worker_holds_the_join_of_its_inputs,
                                setup),
         cmocka_unit_test_setup(tables_of_different_partition_counts_are_refused, setup),
         cmocka_unit_test_setup(a_windowed_table_cannot_be_joined, setup),

@@ -44,6 +44,8 @@ int main(void) {
         cmocka_unit_test_setup(a_key_expired_by_ttl_leaves_the_join, setup),
         cmocka_unit_test_setup(after_a_restart_the_joined_table_is_the_join_of_its_inputs,
                                setup),
+        cmocka_unit_test_setup(after_a_rebalance_each_worker_holds_the_join_of_its_inputs,
+                               setup),
         cmocka_unit_test_setup(tables_of_different_partition_counts_are_refused, setup),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
