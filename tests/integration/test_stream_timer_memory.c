@@ -285,6 +285,22 @@ static void a_bad_interval_is_a_definition_error(void **state) {
     rill_app_destroy(app);
 }
 
+static void an_agent_of_a_channel_is_refused(void **state) {
+    (void)state;
+    char e[256];
+    rill_conf_t *c = rill_conf_new();
+    rill_conf_set(c, "broker", broker, e, sizeof e);
+    rill_app_t *app = rill_app_new("st-chan", c, e, sizeof e);
+    assert_non_null(app);
+    rill_topic_t *ch = rill_app_channel(app, "inproc", NULL);
+    worker_t w = {0};
+    rill_agent_t *a = rill_app_agent(app, "tick", ch, on_tick, &w, NULL);
+    assert_non_null(a);
+    assert_null(rill_app_stream_timer(app, "every", a, 1000, on_boundary, &w));
+    assert_non_null(strstr(rill_app_errmsg(app), "in-process channel"));
+    rill_app_destroy(app);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(it_fires_once_per_advance_past_each_boundary, setup),
@@ -298,6 +314,7 @@ int main(void) {
         cmocka_unit_test_setup(a_restarted_worker_carries_on_from_the_last_boundary,
                                setup),
         cmocka_unit_test_setup(a_bad_interval_is_a_definition_error, setup),
+        cmocka_unit_test_setup(an_agent_of_a_channel_is_refused, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
