@@ -61,6 +61,10 @@ typedef struct bench_result {
     uint64_t checksum, baseline_checksum; /* results consumed, printed */
     bool has_checksum;
     char lat_what[64]; /* what the latency is: "produce-to-handler", ... */
+    /* the web scenarios: GET /metrics answered, and their time in ms (NAN, printed
+     * null, when not measured) */
+    uint64_t scrapes;
+    double scrape_ms_mean, scrape_ms_max;
     char note[256];
 } bench_result_t;
 
@@ -82,6 +86,12 @@ uint64_t bench_now_ns(void);
 void bench_fresh_store(const char *store, char *out, size_t n, const char *tag);
 /* Remove what bench_fresh_store() made on disk. */
 void bench_rm_store(const char *url);
+/* GET @p path from 127.0.0.1:@p port on a fresh connection, read to the end: the
+ * nanoseconds from connect to the last byte, or -1 unless answered 200.  @p bytes
+ * (may be NULL): what was read.  web_http.c */
+int64_t bench_http_get(int port, const char *path, uint64_t *bytes);
+/* A loopback TCP port free at the time of the call, or -1. */
+int bench_free_port(void);
 /* median of @p n doubles (sorted in place) */
 double bench_median(double *v, int n);
 
@@ -93,6 +103,8 @@ extern const bench_scenario_t bench_memory_table_count;
 extern const bench_scenario_t bench_recovery;
 extern const bench_scenario_t bench_recovery_checkpoint;
 extern const bench_scenario_t bench_codec_json;
+extern const bench_scenario_t bench_memory_table_count_web; /* web_poll.c */
+extern const bench_scenario_t bench_web_metrics_scrape;     /* web_scrape.c */
 #ifdef RILL_HAVE_AVRO
 extern const bench_scenario_t bench_codec_avro;
 #endif

@@ -18,7 +18,6 @@
 
 #include "bench.h"
 
-extern const bench_scenario_t bench_memory_table_count_web;    /* web_poll.c */
 extern const bench_scenario_t bench_memory_window_count;       /* window_count.c */
 extern const bench_scenario_t bench_memory_window_sliding;     /* window_sliding.c */
 extern const bench_scenario_t bench_memory_join_stream_table;  /* join_stream_table.c */
@@ -39,6 +38,7 @@ static const bench_scenario_t *const scenarios[] = {
     &bench_recovery_checkpoint,
     &bench_codec_json,
     &bench_memory_table_count_web,
+    &bench_web_metrics_scrape,
     &bench_memory_window_count,
     &bench_memory_window_sliding,
     &bench_memory_join_stream_table,
@@ -237,8 +237,9 @@ static double ru_cpu(const struct rusage *ru) {
 static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     double eps[99], beps[99], ratio[99], p50[99], p99[99], p999[99], bp50[99], bp99[99],
         bp999[99], cpu[99], bcpu[99], child_cpu[99], su[99], bsu[99], seps[99],
-        sratio[99];
+        sratio[99], smean[99], scount[99];
     long rss = -1, brss = -1, child_rss = 0;
+    double smax = NAN;
     for (int i = 0; i < n; i++) {
         const bench_result_t *r = &reps[i].m.r;
         double ev = (double)r->events;
@@ -257,6 +258,10 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
         child_cpu[i] = ru_cpu(&reps[i].ru);
         seps[i] = r->simd_seconds > 0 ? ev / r->simd_seconds : NAN;
         sratio[i] = isfinite(seps[i]) && isfinite(eps[i]) ? eps[i] / seps[i] : NAN;
+        smean[i] = r->scrape_ms_mean;
+        scount[i] = r->scrapes ? (double)r->scrapes : NAN;
+        if (r->scrape_ms_max > smax || (isfinite(r->scrape_ms_max) && !isfinite(smax)))
+            smax = r->scrape_ms_max;
         su[i] = r->startup_share;
         bsu[i] = r->baseline_startup_share;
         if (r->rill.peak_rss_kb > rss) rss = r->rill.peak_rss_kb;
@@ -308,6 +313,9 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     if (r->has_checksum)
         printf(",\"checksum\":%llu,\"baseline_checksum\":%llu",
                (unsigned long long)r->checksum, (unsigned long long)r->baseline_checksum);
+    put_num("scrapes", median_of(scount, n), "%.0f");
+    put_num("scrape_ms_mean", median_of(smean, n), "%.3f");
+    put_num("scrape_ms_max", smax, "%.3f");
     put_json_str("latency", *r->lat_what ? r->lat_what : "none");
     put_json_str("note", r->note);
     printf("}\n");
@@ -327,6 +335,9 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
             s->name, r->transport, r->store, r->serializer, (unsigned long long)r->events,
             epss, bepss, ratios, p99s, (double)(rss >= 0 ? rss : child_rss) / 1024.0,
             cpus, *r->note ? "  " : "", r->note);
+    if (isfinite(median_of(smean, n)))
+        fprintf(stderr, "%-22s /metrics: %.0f scrapes a run, %.3f ms mean, %.3f ms max\n",
+                "", median_of(scount, n), median_of(smean, n), smax);
     if (isfinite(srm))
         fprintf(stderr, "%-22s vs the simdjson baseline (%.0f ev/s): ratio %.3f\n", "",
                 median_of(seps, n), srm);

@@ -84,6 +84,7 @@ void bench_result_init(bench_result_t *r) {
     r->p50_us = r->p99_us = r->p999_us = NAN;
     r->baseline_p50_us = r->baseline_p99_us = r->baseline_p999_us = NAN;
     r->startup_share = r->baseline_startup_share = NAN;
+    r->scrape_ms_mean = r->scrape_ms_max = NAN;
     r->rill.peak_rss_kb = r->base.peak_rss_kb = -1;
 }
 

@@ -1,20 +1,23 @@
 /* memory-table-count-web (issue 16, performance): the memory-table-count workload
  * (JSON click records, table[user] += 1 per event, memory:// and the memory store)
- * with the worker's web server on, run twice in the same process: once while a
- * client thread asks GET /metrics every 100 ms (the "rill" side), once with nobody
- * asking (the "baseline" side).  The ratio is the cost of being scraped; the note
- * says how many scrapes were answered. */
-#include <arpa/inet.h>
+ * with the worker's web server on, in one run cut into phases of PHASE_MS: in the
+ * "rill" phases a client thread asks GET /metrics every POLL_MS, in the "baseline"
+ * phases nobody asks.  Phases go scraped, not, not, scraped (ABBA, so a drift of the
+ * machine's speed during the run weighs on both sides alike), after one unmeasured
+ * warm-up phase; each side's rate is its events over its phases' time, so the ratio
+ * is the cost of being scraped on a machine whose load changes by the second.
+ *
+ * The run is time-based: GROUPS groups of four phases by default (8 s, about 40
+ * scrapes), or with --events N as many groups as it takes to process N events.  The
+ * records cycle through a pool of POOL payloads and the broker trims what was
+ * committed (max.messages), so memory stays bounded however long it runs. */
 #include <event2/event.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <rill/rill.h>
 
@@ -25,87 +28,63 @@
 #define USERS 1000
 #define PARTITIONS 4
 #define POLL_MS 100
+#define PHASE_MS 500
+#define GROUPS 4
+#define POOL 256000
+/* The broker holds MAX_MESSAGES a partition and trims what was committed, so the
+ * run commits every COMMIT_MS (the default 1 s is 500k events a partition at 2 M
+ * events/s: a partition filled before its commit holds the bench's sends, and the
+ * commit waits for those sends, so neither moves on; a shorter interval keeps the
+ * log well below full). */
+#define MAX_MESSAGES 600000
+#define COMMIT_MS "200"
 
 typedef struct poller {
     int port;
-    atomic_bool stop;
-    atomic_uint_fast64_t answered, bytes;
+    atomic_bool stop, on;
+    /* written by the poller, read once it has stopped */
+    uint64_t answered, failed;
+    double ms_sum, ms_max;
 } poller_t;
 
-/* GET /metrics with a fresh connection, read to the end. */
-static void scrape(poller_t *p) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)p->port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    static const char req[] =
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1)) {
-        char buf[65536];
-        ssize_t r, total = 0;
-        while ((r = recv(fd, buf, sizeof buf, 0)) > 0)
-            total += r;
-        if (total > 12 && !memcmp(buf, "HTTP/1.1 200", 12))
-            atomic_fetch_add(&p->answered, 1);
-        atomic_fetch_add(&p->bytes, (uint64_t)total);
-    }
-    close(fd);
+/* CPU time of the calling thread (the loop's: the scrapes are answered there). */
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void sleep_until(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL))
+        ;
+}
+
+/* While on: GET /metrics every POLL_MS (from the previous one's start). */
 static void *poll_main(void *opaque) {
     poller_t *p = opaque;
+    uint64_t next = bench_now_ns();
     while (!atomic_load(&p->stop)) {
-        scrape(p);
-        struct timespec ts = {0, POLL_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        if (!atomic_load(&p->on)) {
+            next = bench_now_ns() + 1000000u;
+            sleep_until(next);
+            continue;
+        }
+        int64_t ns = bench_http_get(p->port, "/metrics", NULL);
+        if (ns < 0) {
+            p->failed++;
+        } else {
+            double ms = (double)ns / 1e6;
+            p->answered++;
+            p->ms_sum += ms;
+            if (ms > p->ms_max) p->ms_max = ms;
+        }
+        next += POLL_MS * 1000000ull;
+        uint64_t now = bench_now_ns();
+        if (next < now) next = now;
+        sleep_until(next);
     }
     return NULL;
-}
-
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    socklen_t n = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &n);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-typedef struct payloads {
-    char **json;
-    size_t *len;
-    char *user[USERS];
-    uint64_t n;
-} payloads_t;
-
-static void payloads_make(payloads_t *p, uint64_t n) {
-    p->n = n;
-    p->json = malloc(n * sizeof *p->json);
-    p->len = malloc(n * sizeof *p->len);
-    for (int u = 0; u < USERS; u++) {
-        p->user[u] = malloc(16);
-        snprintf(p->user[u], 16, "user-%d", u);
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        char buf[128];
-        int len = snprintf(buf, sizeof buf, "{\"user\":\"%s\",\"amount\":%llu}",
-                           p->user[i % USERS], (unsigned long long)(i % 97));
-        p->json[i] = strdup(buf);
-        p->len[i] = (size_t)len;
-    }
-}
-
-static void payloads_free(payloads_t *p) {
-    for (uint64_t i = 0; i < p->n; i++)
-        free(p->json[i]);
-    for (int u = 0; u < USERS; u++)
-        free(p->user[u]);
-    free(p->json);
-    free(p->len);
 }
 
 typedef struct ctx {
@@ -122,33 +101,41 @@ static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-/* One run; @p polled: a client scrapes /metrics meanwhile. */
-static int run_once(const payloads_t *p, bool polled, double *secs, bench_side_t *side,
-                    uint64_t *scrapes, char *note, size_t nlen) {
-    static unsigned run;
+/* Phase @p k (0-based, after the warm-up) is scraped: ABBA. */
+static bool scraped(int k) {
+    return k % 4 == 0 || k % 4 == 3;
+}
+
+static int run(const bench_opts_t *o, bench_result_t *r) {
+    bench_clicks_json_t p;
+    bench_clicks_json_make(&p, POOL, USERS, 1);
     char url[160], err[512], port[16];
-    snprintf(url, sizeof url, "memory://bench-web-%u?keep=false&max.messages=%llu", ++run,
-             (unsigned long long)(p->n + CHUNK));
-    int wport = free_port();
+    snprintf(url, sizeof url, "memory://bench-web?keep=false&max.messages=%d",
+             MAX_MESSAGES);
+    int wport = bench_free_port();
     snprintf(port, sizeof port, "%d", wport);
-    bench_side_begin(side);
     rill_conf_t *c = rill_conf_new();
     rill_conf_set(c, "broker", url, err, sizeof err);
     rill_conf_set(c, "log.level", "error", err, sizeof err);
     rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
     rill_conf_set(c, "web.port", port, err, sizeof err);
+    rill_conf_set(c, "commit.interval.ms", COMMIT_MS, err, sizeof err);
     rill_app_t *app = rill_app_new("bench", c, err, sizeof err);
     rill_topic_opts_t to = {.partitions = PARTITIONS,
                             .value_type = RILL_TYPE_RECORD(&bench_click_schema)};
-    rill_topic_t *t = rill_app_topic(app, "clicks", &to);
+    rill_topic_t *t = app ? rill_app_topic(app, "clicks", &to) : NULL;
     rill_table_opts_t tab = {.value_type = &rill_type_int64, .source = t};
     static ctx_t cx;
     memset(&cx, 0, sizeof cx);
-    cx.table = rill_app_table(app, "counts", &tab);
+    cx.table = t ? rill_app_table(app, "counts", &tab) : NULL;
     if (!cx.table || !rill_app_agent(app, "count", t, count_click, &cx, NULL) ||
         rill_app_start(app, err, sizeof err) != RILL_OK) {
-        snprintf(note, nlen, "%.200s", *err ? err : rill_app_errmsg(app));
+        snprintf(r->note, sizeof r->note, "%.200s",
+                 !app   ? err
+                 : *err ? err
+                        : rill_app_errmsg(app));
         rill_app_destroy(app);
+        bench_clicks_json_free(&p);
         return -1;
     }
     struct event_base *base = rill_app_base(app);
@@ -156,72 +143,90 @@ static int run_once(const payloads_t *p, bool polled, double *secs, bench_side_t
         event_base_loop(base, EVLOOP_NONBLOCK);
     poller_t pl = {.port = wport};
     pthread_t th;
-    if (polled && pthread_create(&th, NULL, poll_main, &pl)) polled = false;
-    uint64_t t0 = bench_now_ns(), sent = 0;
-    while (sent < p->n) {
-        uint64_t end = sent + CHUNK < p->n ? sent + CHUNK : p->n;
-        for (; sent < end; sent++) {
-            const char *u = p->user[sent % USERS];
-            if (rill_send(t, u, strlen(u), p->json[sent], p->len[sent],
-                          &rill_send_encoded) != RILL_OK) {
-                snprintf(note, nlen, "send: %.200s", rill_app_errmsg(app));
-                if (polled) {
-                    atomic_store(&pl.stop, true);
-                    pthread_join(th, NULL);
+    if (pthread_create(&th, NULL, poll_main, &pl)) {
+        snprintf(r->note, sizeof r->note, "pthread_create failed");
+        rill_app_destroy(app);
+        bench_clicks_json_free(&p);
+        return -1;
+    }
+    /* k = -1: the warm-up; then groups of four until the events are reached */
+    uint64_t sent = 0, ev_side[2] = {0, 0}, ns_side[2] = {0, 0}, cpu_side[2] = {0, 0};
+    int phases = 0, rc = 0;
+    for (int k = -1;; k++) {
+        if (k >= 0 && k % 4 == 0 &&
+            (o->events ? ev_side[0] + ev_side[1] >= o->events : k >= 4 * GROUPS))
+            break;
+        bool on = k >= 0 && scraped(k);
+        bench_side_t *side = on ? &r->rill : &r->base;
+        atomic_store(&pl.on, on);
+        if (k >= 0) bench_side_begin(side);
+        uint64_t t0 = bench_now_ns(), d0 = cx.done, c0 = thread_cpu_ns();
+        uint64_t end_ns = t0 + PHASE_MS * 1000000ull;
+        while (rc == 0 && bench_now_ns() < end_ns) {
+            for (uint64_t end = sent + CHUNK; sent < end; sent++) {
+                uint64_t i = sent % POOL;
+                const char *u = p.user[i % USERS];
+                rill_err_t e;
+                while ((e = rill_send(t, u, strlen(u), p.json[i], p.len[i],
+                                      &rill_send_encoded)) == RILL_EFULL)
+                    event_base_loop(base, EVLOOP_ONCE);
+                if (e != RILL_OK) {
+                    snprintf(r->note, sizeof r->note, "send: %.200s",
+                             rill_app_errmsg(app));
+                    rc = -1;
+                    break;
                 }
-                rill_app_destroy(app);
-                return -1;
             }
+            while (rc == 0 && cx.done < sent)
+                event_base_loop(base, EVLOOP_NONBLOCK);
         }
-        while (cx.done < sent)
-            event_base_loop(base, EVLOOP_NONBLOCK);
+        if (rc) break;
+        if (k < 0) continue;
+        bench_side_end(side);
+        ev_side[on ? 0 : 1] += cx.done - d0;
+        ns_side[on ? 0 : 1] += bench_now_ns() - t0;
+        cpu_side[on ? 0 : 1] += thread_cpu_ns() - c0;
+        phases++;
     }
-    *secs = (double)(bench_now_ns() - t0) / 1e9;
-    if (polled) { /* the last scrape may be waiting for the loop */
-        atomic_store(&pl.stop, true);
-        while (pthread_tryjoin_np(th, NULL))
-            event_base_loop(base, EVLOOP_NONBLOCK);
-    }
-    *scrapes = atomic_load(&pl.answered);
+    atomic_store(&pl.on, false);
+    atomic_store(&pl.stop, true); /* the last scrape may be waiting for the loop */
+    while (pthread_tryjoin_np(th, NULL))
+        event_base_loop(base, EVLOOP_NONBLOCK);
     rill_app_stop(app);
     for (int i = 0; i < 1000 && rill_app_is_ready(app); i++)
         event_base_loop(base, EVLOOP_NONBLOCK);
-    bench_side_end(side);
     rill_app_destroy(app);
-    return cx.errors ? -1 : 0;
-}
-
-static int run(const bench_opts_t *o, bench_result_t *r) {
-    uint64_t n = o->events ? o->events : 500000;
-    payloads_t p;
-    payloads_make(&p, n);
-    double rs[99], bs[99];
-    uint64_t scrapes = 0, s1 = 0;
-    for (int i = 0; i < o->repeat; i++) {
-        /* alternate the order so neither side always runs on a warmer process */
-        bool polled_first = i % 2 == 0;
-        for (int k = 0; k < 2; k++) {
-            bool polled = (k == 0) == polled_first;
-            if (run_once(&p, polled, polled ? &rs[i] : &bs[i],
-                         polled ? &r->rill : &r->base, &s1, r->note, sizeof r->note)) {
-                payloads_free(&p);
-                return -1;
-            }
-            if (polled) scrapes += s1;
-        }
+    bench_clicks_json_free(&p);
+    if (rc) return -1;
+    if (cx.errors) {
+        snprintf(r->note, sizeof r->note, "%llu table errors",
+                 (unsigned long long)cx.errors);
+        return -1;
     }
-    payloads_free(&p);
+    double on_rate = (double)ev_side[0] / ((double)ns_side[0] / 1e9);
+    double off_rate = (double)ev_side[1] / ((double)ns_side[1] / 1e9);
     r->transport = "memory";
     r->store = "memory";
     r->serializer = "json";
-    r->events = n;
-    r->seconds = bench_median(rs, o->repeat);
-    r->baseline_seconds = bench_median(bs, o->repeat);
+    r->events = ev_side[0] + ev_side[1];
+    r->seconds = (double)r->events / on_rate;
+    r->baseline_seconds = (double)r->events / off_rate;
+    r->scrapes = pl.answered;
+    if (pl.answered) {
+        r->scrape_ms_mean = pl.ms_sum / (double)pl.answered;
+        r->scrape_ms_max = pl.ms_max;
+    }
+    /* the loop thread's CPU per event: what the machine's load disturbs least */
+    double cpu_on = (double)cpu_side[0] / (double)ev_side[0];
+    double cpu_off = (double)cpu_side[1] / (double)ev_side[1];
     snprintf(r->note, sizeof r->note,
-             "rill: /metrics scraped every %d ms (%llu answers); baseline: the same "
-             "run, web server on, not scraped",
-             POLL_MS, (unsigned long long)scrapes);
-    return 0;
+             "rill: /metrics every %d ms (%llu answers, %llu failed) in %d of %d "
+             "phases of %d ms; baseline: the others, not scraped; loop-thread CPU "
+             "%.0f vs %.0f ns/event (ratio %.4f); scrape ms: client-side, waiting "
+             "for the busy loop included",
+             POLL_MS, (unsigned long long)pl.answered, (unsigned long long)pl.failed,
+             phases / 2, phases, PHASE_MS, cpu_on, cpu_off, cpu_off / cpu_on);
+    return pl.failed ? -1 : 0;
 }
 
 const bench_scenario_t bench_memory_table_count_web = {

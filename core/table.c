@@ -1844,7 +1844,47 @@ rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opa
     return RILL_OK;
 }
 
-rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
+/* Live keys and store bytes of @p tp without flushing it: the store's figures,
+ * plus the keys its write cache adds, minus those it deletes (each entry's
+ * presence in the store looked up once, at the first count after its write). */
+static void count_live(rill_tpart_t *tp, uint64_t *keys, uint64_t *bytes) {
+    rill_table_t *t = tp->table;
+    rill_store_t *st = t->app->store;
+    rill_store_stats_t s;
+    if (!tp->sp || rill__st_stats(st, tp->sp, &s) != RILL_OK) return;
+    rill_buf_t got = RILL_BUF_INIT;
+    int64_t k = (int64_t)s.keys;
+    uint64_t b = s.bytes;
+    for (size_t i = 0; i < tp->dirty.cap && tp->dirty.n; i++) {
+        rill_wcache_entry_t *e = &tp->dirty.slots[i];
+        if (!e->used) continue;
+        if (e->in_store < 0) {
+            rill_err_t rc = rill__st_get(st, tp->sp, e->key, e->klen, &got);
+            if (rc == RILL_OK || rc == RILL_ENOENT) e->in_store = rc == RILL_OK;
+        }
+        if (e->in_store < 0) continue; /* the store could not say: not counted */
+        if (emits_final(t) && e->klen == sizeof META_KEY &&
+            !memcmp(e->key, META_KEY, sizeof META_KEY)) {
+            k -= e->in_store; /* not a key of the table; flushed below, not yet here */
+            continue;
+        }
+        if (!e->tomb && !e->in_store) {
+            k++;
+            b += e->klen + e->vlen;
+        } else if (e->tomb && e->in_store) {
+            k--;
+        }
+    }
+    /* META_KEY, when the store has it and the cache does not hold it */
+    if (emits_final(t) && !rill__wcache_find(&tp->dirty, META_KEY, sizeof META_KEY) &&
+        rill__st_get(st, tp->sp, META_KEY, sizeof META_KEY, &got) == RILL_OK)
+        k--;
+    rill_buf_free(&got);
+    *keys += k > 0 ? (uint64_t)k : 0;
+    *bytes += b;
+}
+
+static rill_err_t table_stats(rill_table_t *t, rill_table_stats_t *out, bool flush) {
     memset(out, 0, sizeof *out);
     if (!t->parts) return RILL_ESTATE;
     out->recovered = t->recovered;
@@ -1859,6 +1899,10 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
         if (tp->state == RILL_TP_STANDBY) out->standby++;
         if (tp->state != RILL_TP_ACTIVE) continue;
         out->owned++;
+        if (!flush) {
+            count_live(tp, &out->keys, &out->bytes);
+            continue;
+        }
         rill__tpart_flush(tp);
         rill_store_stats_t s;
         if (rill__st_stats(t->app->store, tp->sp, &s) == RILL_OK) {
@@ -1869,6 +1913,14 @@ rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
         }
     }
     return RILL_OK;
+}
+
+rill_err_t rill_table_stats(rill_table_t *t, rill_table_stats_t *out) {
+    return table_stats(t, out, true);
+}
+
+rill_err_t rill__table_stats_live(rill_table_t *t, rill_table_stats_t *out) {
+    return table_stats(t, out, false);
 }
 
 void rill__tables_list(rill_app_t *app) {

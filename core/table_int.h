@@ -160,6 +160,10 @@ typedef struct rill__join {
     struct rill__join *next;
 } rill__join_t;
 void rill__tables_list(rill_app_t *app);
+/* rill_table_stats without flushing the write caches (/metrics, the dashboard: a
+ * scrape must not change how often the changelog and the store are written).  The
+ * store's stats slot is still called per owned partition (rocksdb://: a scan). */
+rill_err_t rill__table_stats_live(rill_table_t *t, rill_table_stats_t *out);
 
 /* table_recovery.c */
 void rill__tables_on_assigned(rill_app_t *app, const rill_tp_t *tps, size_t n);

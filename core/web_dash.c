@@ -198,7 +198,7 @@ static void tables_json(rill_app_t *app, struct evbuffer *b) {
     bool first = true;
     for (rill_table_t *t = app->tables; t; t = t->next) {
         rill_table_stats_t st;
-        if (!t->parts || rill_table_stats(t, &st) != RILL_OK) continue;
+        if (!t->parts || rill__table_stats_live(t, &st) != RILL_OK) continue;
         evbuffer_add_printf(b, "%s{\"name\":", first ? "" : ",");
         first = false;
         str(b, t->name);

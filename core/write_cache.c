@@ -63,12 +63,15 @@ rill_err_t rill__wcache_put(rill_wcache_t *o, const void *key, size_t klen,
     if (!mem) return RILL_ENOMEM;
     memcpy(mem, key, klen);
     if (vlen) memcpy(mem + klen, val, vlen);
-    if (e->used)
+    int8_t in_store = -1;
+    if (e->used) {
         free(e->key);
-    else
+        in_store = e->in_store;
+    } else {
         o->n++;
-    *e = (rill_wcache_entry_t){mem,  mem + klen, (uint32_t)klen, (uint32_t)vlen, h,
-                               true, tomb};
+    }
+    *e = (rill_wcache_entry_t){mem, mem + klen, (uint32_t)klen, (uint32_t)vlen,
+                               h,   true,       tomb,           in_store};
     return RILL_OK;
 }
 

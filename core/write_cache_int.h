@@ -16,6 +16,10 @@ typedef struct rill_wcache_entry {
     uint32_t klen, vlen;
     uint64_t hash;
     bool used, tomb;
+    /* whether the store under the cache has the key: -1 not looked up yet (a new
+     * entry), else 0 or 1, kept across puts; set by whoever looks (table.c's
+     * counts of live keys without a flush, for /metrics) */
+    int8_t in_store;
 } rill_wcache_entry_t;
 
 typedef struct rill_wcache {
