@@ -338,7 +338,8 @@ static bool windowed(const rill_table_t *t) {
 static rill_err_t store_key(rill_table_t *t, const void *key, size_t klen,
                             int64_t wstart) {
     t->kbuf.len = 0;
-    if (rill_buf_reserve(&t->kbuf, klen + WKEY) != RILL_OK) return RILL_ENOMEM;
+    if (t->kbuf.cap < klen + WKEY && rill_buf_reserve(&t->kbuf, klen + WKEY) != RILL_OK)
+        return RILL_ENOMEM;
     if (windowed(t)) {
         rill__window_key_put(t->kbuf.data, wstart);
         t->kbuf.len = WKEY;
