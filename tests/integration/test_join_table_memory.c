@@ -21,6 +21,7 @@
 static unsigned seq;
 static char broker[128];
 static int64_t names_ttl_ms; /* the names table's ttl_ms (0: none) */
+static bool chained;         /* also "cards": profiles joined with names again */
 
 #ifndef TJ_BROKER
 #define TJ_BROKER(buf, n, seq) snprintf(buf, n, "memory://join-table-test-%u", seq)
@@ -39,6 +40,7 @@ static int setup(void **state) {
     (void)state;
     TJ_BROKER(broker, sizeof broker, ++seq);
     names_ttl_ms = 0;
+    chained = false;
     return 0;
 }
 
@@ -46,7 +48,7 @@ typedef struct worker {
     rill_app_t *app;
     struct event_base *base;
     rill_topic_t *users, *prefs;
-    rill_table_t *names, *langs, *profiles;
+    rill_table_t *names, *langs, *profiles, *cards;
     int handled, sent;
 } worker_t;
 
@@ -123,7 +125,11 @@ static rill_err_t start(worker_t *w, struct event_base *base, rill_join_mode_t m
     rill_table_join_opts_t jo = {
         .mode = mode, .value_type = &rill_type_string, .fn = profile};
     w->profiles = rill_app_table_join(w->app, "profiles", w->names, w->langs, &jo);
-    if (!w->profiles) {
+    if (w->profiles && chained) {
+        jo.mode = RILL_JOIN_INNER;
+        w->cards = rill_app_table_join(w->app, "cards", w->profiles, w->names, &jo);
+    }
+    if (!w->profiles || (chained && !w->cards)) {
         snprintf(err, errlen, "%s", rill_app_errmsg(w->app));
         return RILL_EINVAL;
     }
@@ -313,6 +319,27 @@ static void a_key_expired_by_ttl_leaves_the_join(void **state) {
     finish(&w, base);
 }
 
+/* "cards" joins the joined table "profiles" with "names" again: a write to names
+ * reaches cards directly and through profiles, a delete in langs through profiles
+ * only. */
+static void a_joined_table_can_be_joined_again(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    char err[512];
+    chained = true;
+    assert_int_equal(start(&w, base, RILL_JOIN_INNER, 4, err, sizeof err), RILL_OK);
+    write_three_keys(&w);
+    assert_string_equal(lookup(rows_of(w.cards), "u1"), "Ann/no/Ann");
+    assert_int_equal(rows_of(w.cards)->n, 1);
+    send_kv(&w, w.users, "u1", "Anna");
+    assert_string_equal(lookup(rows_of(w.cards), "u1"), "Anna/no/Anna");
+    send_kv(&w, w.prefs, "u1", NULL); /* profiles loses u1, so cards does */
+    assert_null(lookup(rows_of(w.cards), "u1"));
+    assert_int_equal(rows_of(w.cards)->n, 0);
+    finish(&w, base);
+}
+
 /* The joined table's rows are exactly the outer join of the two inputs' rows. */
 static void assert_join_of_inputs(worker_t *w) {
     rows_t *n = rows_of(w->names), *l = rows_of(w->langs), *p = rows_of(w->profiles);
@@ -480,6 +507,7 @@ int main(void) {
         cmocka_unit_test_setup(a_delete_in_one_table_removes_or_updates_the_row, setup),
         cmocka_unit_test_setup(the_join_function_can_say_a_key_has_no_row, setup),
         cmocka_unit_test_setup(a_key_expired_by_ttl_leaves_the_join, setup),
+        cmocka_unit_test_setup(a_joined_table_can_be_joined_again, setup),
         cmocka_unit_test_setup(after_a_restart_the_joined_table_is_the_join_of_its_inputs,
                                setup),
         cmocka_unit_test_setup(after_a_rebalance_each_worker_holds_the_join_of_its_inputs,

@@ -42,6 +42,7 @@ int main(void) {
         cmocka_unit_test_setup(a_delete_in_one_table_removes_or_updates_the_row, setup),
         cmocka_unit_test_setup(the_join_function_can_say_a_key_has_no_row, setup),
         cmocka_unit_test_setup(a_key_expired_by_ttl_leaves_the_join, setup),
+        cmocka_unit_test_setup(a_joined_table_can_be_joined_again, setup),
         cmocka_unit_test_setup(after_a_restart_the_joined_table_is_the_join_of_its_inputs,
                                setup),
         cmocka_unit_test_setup(after_a_rebalance_each_worker_holds_the_join_of_its_inputs,
