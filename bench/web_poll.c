@@ -1,5 +1,6 @@
 /* memory-table-count-web (issue 16, performance): the memory-table-count workload
- * (JSON click records, table[user] += 1 per event, memory:// and the memory store)
+ * (JSON click records, table[user] += 1 per event, memory://, the store given by
+ * --store: memory:// by default)
  * with the worker's web server on, in one run cut into phases of PHASE_MS: in the
  * "rill" phases a client thread asks GET /metrics every POLL_MS, in the "baseline"
  * phases nobody asks.  Phases go scraped, not, not, scraped (ABBA, so a drift of the
@@ -120,6 +121,15 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     rill_conf_set(c, "forward.delayed", "off", err, sizeof err);
     rill_conf_set(c, "web.port", port, err, sizeof err);
     rill_conf_set(c, "commit.interval.ms", COMMIT_MS, err, sizeof err);
+    const char *store = o->store ? o->store : "memory://";
+    char st[512];
+    bench_fresh_store(store, st, sizeof st, "web");
+    if (rill_conf_set(c, "store", st, err, sizeof err) != RILL_CONF_OK) {
+        snprintf(r->note, sizeof r->note, "%.200s", err);
+        rill_conf_destroy(c);
+        bench_clicks_json_free(&p);
+        return -1;
+    }
     rill_app_t *app = rill_app_new("bench", c, err, sizeof err);
     rill_topic_opts_t to = {.partitions = PARTITIONS,
                             .value_type = RILL_TYPE_RECORD(&bench_click_schema)};
@@ -136,6 +146,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
                         : rill_app_errmsg(app));
         rill_app_destroy(app);
         bench_clicks_json_free(&p);
+        bench_rm_store(st);
         return -1;
     }
     struct event_base *base = rill_app_base(app);
@@ -147,6 +158,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
         snprintf(r->note, sizeof r->note, "pthread_create failed");
         rill_app_destroy(app);
         bench_clicks_json_free(&p);
+        bench_rm_store(st);
         return -1;
     }
     /* k = -1: the warm-up; then groups of four until the events are reached */
@@ -197,6 +209,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
         event_base_loop(base, EVLOOP_NONBLOCK);
     rill_app_destroy(app);
     bench_clicks_json_free(&p);
+    bench_rm_store(st);
     if (rc) return -1;
     if (cx.errors) {
         snprintf(r->note, sizeof r->note, "%llu table errors",
@@ -206,7 +219,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     double on_rate = (double)ev_side[0] / ((double)ns_side[0] / 1e9);
     double off_rate = (double)ev_side[1] / ((double)ns_side[1] / 1e9);
     r->transport = "memory";
-    r->store = "memory";
+    r->store = strncmp(store, "rocksdb", 7) == 0 ? "rocksdb" : "memory";
     r->serializer = "json";
     r->events = ev_side[0] + ev_side[1];
     r->seconds = (double)r->events / on_rate;

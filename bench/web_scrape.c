@@ -6,8 +6,8 @@
  * asks GET /metrics ("rill") and GET /health ("baseline": the same connection and
  * HTTP work without the metrics) in turn, each on a fresh connection, timed
  * client-side from connect to the last byte.  --events N: scrapes per side (default
- * 200).  The ratio is /health's time over /metrics'; scrape_ms_* is what a scrape
- * costs. */
+ * 200), --store URL: the tables' store (memory:// by default).  The ratio is
+ * /health's time over /metrics'; scrape_ms_* is what a scrape costs. */
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -84,9 +84,18 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     rill_conf_set(c, "commit.interval.ms", "100", err, sizeof err);
     rill_conf_set(c, "web.lag.interval.ms", "100", err, sizeof err);
     rill_conf_set(c, "web.port", port, err, sizeof err);
+    const char *store = o->store ? o->store : "memory://";
+    char st[512];
+    bench_fresh_store(store, st, sizeof st, "scrape");
+    if (rill_conf_set(c, "store", st, err, sizeof err) != RILL_CONF_OK) {
+        snprintf(r->note, sizeof r->note, "%.200s", err);
+        rill_conf_destroy(c);
+        return -1;
+    }
     rill_app_t *app = rill_app_new("bench", c, err, sizeof err);
     if (!app) {
         snprintf(r->note, sizeof r->note, "%.200s", err);
+        bench_rm_store(st);
         return -1;
     }
     static agent_ctx_t ax[AGENTS];
@@ -107,6 +116,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     if (!ok || rill_app_start(app, err, sizeof err) != RILL_OK) {
         snprintf(r->note, sizeof r->note, "%.200s", *err ? err : rill_app_errmsg(app));
         rill_app_destroy(app);
+        bench_rm_store(st);
         return -1;
     }
     struct event_base *base = rill_app_base(app);
@@ -138,6 +148,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
         snprintf(r->note, sizeof r->note, "%llu of %llu events processed",
                  (unsigned long long)got, (unsigned long long)want);
         rill_app_destroy(app);
+        bench_rm_store(st);
         return -1;
     }
     bench_side_begin(&r->rill); /* the whole process: both kinds of request */
@@ -149,6 +160,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     for (int i = 0; i < 1000 && rill_app_is_ready(app); i++)
         event_base_loop(base, EVLOOP_NONBLOCK);
     rill_app_destroy(app);
+    bench_rm_store(st);
     uint64_t errors = 0;
     for (int i = 0; i < AGENTS; i++)
         errors += ax[i].errors;
@@ -158,7 +170,7 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
         return -1;
     }
     r->transport = "memory";
-    r->store = "memory";
+    r->store = strncmp(store, "rocksdb", 7) == 0 ? "rocksdb" : "memory";
     r->serializer = "raw";
     r->events = cl.n;
     r->seconds = (double)cl.ns[0] / 1e9;

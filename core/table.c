@@ -1699,6 +1699,7 @@ rill_err_t rill__tpart_flush(rill_tpart_t *tp) {
         ops[n++] = (rill_store_op_t){e->tomb ? RILL_STORE_DEL : RILL_STORE_PUT, e->key,
                                      e->klen, e->val, e->vlen};
     }
+    tp->st_ok = false; /* the store changes */
     rill_err_t rc =
         rill__st_write(st, tp->sp, ops, n, tp->cl_next >= 0 ? tp->cl_next : -1);
     free(ops);
@@ -1845,17 +1846,19 @@ rill_err_t rill_table_foreach(rill_table_t *t, rill_table_visit_fn fn, void *opa
     return RILL_OK;
 }
 
-/* Live keys and store bytes of @p tp without flushing it: the store's figures,
- * plus the keys its write cache adds, minus those it deletes (each entry's
+/* Live keys and store bytes of @p tp without flushing it: the store's figures
+ * (asked once after each change of the store, tp->st), plus the keys its write
+ * cache adds, minus those it deletes (each entry's
  * presence in the store looked up once, at the first count after its write). */
 static void count_live(rill_tpart_t *tp, uint64_t *keys, uint64_t *bytes) {
     rill_table_t *t = tp->table;
     rill_store_t *st = t->app->store;
-    rill_store_stats_t s;
-    if (!tp->sp || rill__st_stats(st, tp->sp, &s) != RILL_OK) return;
+    if (!tp->sp) return;
+    if (!tp->st_ok && rill__st_stats(st, tp->sp, &tp->st) != RILL_OK) return;
+    tp->st_ok = true;
     rill_buf_t got = RILL_BUF_INIT;
-    int64_t k = (int64_t)s.keys;
-    uint64_t b = s.bytes;
+    int64_t k = (int64_t)tp->st.keys;
+    uint64_t b = tp->st.bytes;
     for (size_t i = 0; i < tp->dirty.cap && tp->dirty.n; i++) {
         rill_wcache_entry_t *e = &tp->dirty.slots[i];
         if (!e->used) continue;

@@ -52,6 +52,12 @@ typedef struct rill_tpart {
     bool copy_current;
     bool kept; /* released at a revoke with its data kept, in case the
                   partition comes back (eager rebalances revoke all) */
+    /* what rill__st_stats last said of sp (st_ok), for rill__table_stats_live: a
+     * scan on rocksdb://, so asked again only after the store changed — every
+     * store write of the partition (a flush, a changelog batch) and its closing
+     * clear st_ok */
+    rill_store_stats_t st;
+    bool st_ok;
 } rill_tpart_t;
 
 typedef rill_err_t (*rill__table_write_fn)(rill_table_t *t, int32_t partition,

@@ -33,6 +33,7 @@ static rill_err_t open_part(rill_tpart_t *tp) {
     rill_table_t *t = tp->table;
     rill_store_t *st = t->app->store;
     if (tp->sp) return RILL_OK;
+    tp->st_ok = false;
     char err[256] = "";
     rill_err_t rc =
         rill__st_part_open(st, t->name, tp->partition, &tp->sp, err, sizeof err);
@@ -87,6 +88,7 @@ static void release_part(rill_tpart_t *tp, bool drop) {
     rill__wcache_clear(&tp->dirty);
     if (tp->sp) rill__st_part_close(st, tp->sp);
     tp->sp = NULL;
+    tp->st_ok = false;
     tp->state = RILL_TP_NONE;
     tp->stream_time = INT64_MIN;
     if (drop) {
@@ -382,6 +384,7 @@ void rill__tables_on_lost(rill_app_t *app) {
 static bool apply_batch(rill_tpart_t *tp, const rill_store_op_t *ops, size_t k,
                         int64_t last) {
     rill_table_t *t = tp->table;
+    tp->st_ok = false; /* the store changes (rill__table_stats_live) */
     if (rill__st_write(t->app->store, tp->sp, ops, k, last + 1) != RILL_OK) {
         rill_app_fail(t->app, RILL_ESTORE,
                       "table '%s' partition %d: store write failed "
