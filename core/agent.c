@@ -205,7 +205,8 @@ static bool agent_run(rill_event_t *ev) {
     rill__handling(app, ev);
     ev->start_ns = rill_mono_ns();
     app->errmsg[0] = '\0'; /* what a failing call says now is this event's reason */
-    int ops = rill__ops_run(ev);
+    /* no operators and no take: nothing for rill__ops_run to do */
+    int ops = a->nops || a->take_n ? rill__ops_run(ev) : RILL__OPS_CALL;
     if (ops != RILL__OPS_CALL) {
         rill__handling(app, NULL);
         return ops == RILL__OPS_DONE;

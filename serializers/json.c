@@ -661,6 +661,31 @@ static rill_err_t dec_value(json_ctx_t *c, const rill_type_t *t, const json_t *j
     return RILL_EDECODE;
 }
 
+/* dec_value's common cases without its call: an integer into an INT64 field, a
+ * string without a NUL into a STRING field.  False: anything else (dec_value decides,
+ * and words the error). */
+static inline bool dec_plain(json_ctx_t *c, const rill_type_t *t, const json_t *j,
+                             void *v, rill_err_t *rc) {
+    if (t->kind == RILL_T_INT64 && json_is_integer(j)) {
+        *(int64_t *)v = (int64_t)json_integer_value(j);
+        *rc = RILL_OK;
+        return true;
+    }
+    if (t->kind != RILL_T_STRING || !json_is_string(j)) return false;
+    size_t n = json_string_length(j);
+    const char *str = json_string_value(j);
+    if (memchr(str, '\0', n)) return false;
+    char *d = rill_serializer_strdup(c->self, str, n);
+    if (!d) {
+        *rc = RILL_ENOMEM;
+        return true;
+    }
+    if (*(char **)v) rill_serializer_strfree(c->self, *(char **)v); /* a default */
+    *(char **)v = d;
+    *rc = RILL_OK;
+    return true;
+}
+
 /* Is the member at @p it named @p name?  (Keys may hold a NUL where jansson allows it.)
  */
 static bool iter_key_is(void *it, const char *name) {
@@ -702,9 +727,13 @@ static rill_err_t dec_record(json_ctx_t *c, const rill_schema_t *s, const json_t
         } else {
             fj = json_object_get(j, f->name);
         }
-        jpath_t fp = {p, f->name, 0, 'f'};
         rill_err_t rc = RILL_OK;
         void *m = (char *)rec + f->offset;
+        if (fj && !json_is_null(fj) && dec_plain(c, &f->type, fj, m, &rc)) {
+            if (rc) return rc;
+            continue;
+        }
+        jpath_t fp = {p, f->name, 0, 'f'}; /* for dec_value and the errors */
         if (!fj || json_is_null(fj)) {
             if (!(f->flags & RILL_FIELD_OPTIONAL)) {
                 snprintf(errstr, errlen, "field '%s': %s", path_str(&fp, pb, sizeof pb),
