@@ -38,6 +38,8 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
     rill_app_t *app = opaque;
     rill__lease_ok(app); /* a stall before this batch drops every partition first */
     rill_tpstate_t *tp = NULL;
+    app->batch_clock = true;
+    app->clock_ok = false;
     for (size_t i = 0; i < n; i++) {
         const rill_msg_t *m = &msgs[i];
         /* a batch usually holds one partition: within it, the same name pointer
@@ -59,8 +61,9 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
             }
             continue;
         }
-        if (!rill__agents_dispatch(app, tp, m)) return;
+        if (!rill__agents_dispatch(app, tp, m)) break;
     }
+    app->batch_clock = app->clock_ok = false;
 }
 
 /* A partition revoked with its commit refused (the group already rebalancing) and

@@ -123,6 +123,10 @@ struct rill_app {
 
     /* last-hit cache for message -> partition state */
     const char *last_topic_ptr;
+    /* Handler latency inside a batch of raw events: the clock read that ends one
+     * handler starts the next (rill__on_messages sets batch_clock; agent.c). */
+    bool batch_clock, clock_ok;
+    uint64_t clock_ns;
     rill_topic_t *last_topic;
 
     /* How a lower layer reaches up (docs/architecture.md): set by app.c when the
