@@ -1,6 +1,7 @@
 /* Tables: definition, reads and writes (through the overlay and the changelog),
  * windowed keys and their expiry (the arithmetic is in window.c), flushing to the
  * store. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1193,37 +1194,56 @@ static int64_t slide_diff(const rill_table_t *t) {
     return t->opts.window_size_ms - 1;
 }
 
+/* A key's windows near a time (slide_windows), and room for as many record
+ * times and planned writes: on the stack unless there are many. */
+#define SLIDE_STACK 64
+typedef struct slide_buf {
+    rill__slide_win_t *w;
+    int64_t *r;
+    rill__slide_op_t *ops;
+    size_t n;
+    rill__slide_win_t w0[SLIDE_STACK];
+    int64_t r0[SLIDE_STACK];
+    rill__slide_op_t ops0[SLIDE_STACK + 3];
+} slide_buf_t;
+
+static void slide_buf_free(slide_buf_t *b) {
+    if (b->w != b->w0) free(b->w);
+    if (b->r != b->r0) free(b->r);
+    if (b->ops != b->ops0) free(b->ops);
+}
+
 /* The windows of @p key in @p tp that a record (or a read) at @p ts needs
  * (rill__slide_near: a write costs the windows near it, not every window of the
- * key kept), sorted by start, in *out (free()d by the caller; NULL when there are
- * none) with room for as many times in *scratch. */
+ * key kept), sorted by start (the index keeps a key's windows sorted: their span
+ * is found by binary search), into @p b (slide_buf_free). */
 static rill_err_t slide_windows(rill_tpart_t *tp, const void *key, size_t klen,
-                                int64_t ts, rill__slide_win_t **out, int64_t **scratch,
-                                size_t *n) {
-    rill__sess_index_t *ix = sess_index(tp);
-    size_t k = rill__sess_all(ix, key, klen, NULL, 0);
-    *out = NULL;
-    *scratch = NULL;
-    *n = 0;
-    if (!k) return RILL_OK;
-    rill__sess_t *s = malloc(k * sizeof *s);
-    rill__slide_win_t *w = malloc(k * sizeof *w);
-    int64_t *r = malloc(k * sizeof *r);
-    if (!s || !w || !r) {
-        free(s);
-        free(w);
-        free(r);
-        return RILL_ENOMEM;
+                                int64_t ts, slide_buf_t *b) {
+    int64_t lo, hi;
+    size_t k;
+    rill__slide_near_bounds(slide_diff(tp->table), ts, &lo, &hi);
+    const rill__sess_t *s = rill__sess_span(sess_index(tp), key, klen, lo, hi, &k);
+    b->w = b->w0;
+    b->r = b->r0;
+    b->ops = b->ops0;
+    b->n = 0;
+    if (k > SLIDE_STACK) {
+        b->w = malloc(k * sizeof *b->w);
+        b->r = malloc(k * sizeof *b->r);
+        b->ops = malloc((k + 3) * sizeof *b->ops);
+        if (!b->w || !b->r || !b->ops) {
+            free(b->w);
+            free(b->r);
+            free(b->ops);
+            b->w = b->w0; /* nothing left for slide_buf_free */
+            b->r = b->r0;
+            b->ops = b->ops0;
+            return RILL_ENOMEM;
+        }
     }
-    rill__sess_all(ix, key, klen, s, k);
     for (size_t i = 0; i < k; i++)
-        w[i] = (rill__slide_win_t){s[i].start, s[i].end != 0};
-    free(s);
-    size_t m = rill__slide_near(w, k, slide_diff(tp->table), ts);
-    rill__slide_sort(w, m);
-    *out = w;
-    *scratch = r;
-    *n = m;
+        b->w[i] = (rill__slide_win_t){s[i].start, s[i].end != 0};
+    b->n = k;
     return RILL_OK;
 }
 
@@ -1249,15 +1269,14 @@ static bool slide_left(const rill__slide_win_t *w, size_t n, int64_t start) {
 /* The window of @p key holding its records of [ts - diff, ts] as t->kbuf; false
  * when there are none. */
 static bool slide_at(rill_tpart_t *tp, const void *key, size_t klen, int64_t ts) {
-    rill__slide_win_t *w;
-    int64_t *r, start;
-    size_t n;
-    if (slide_windows(tp, key, klen, ts, &w, &r, &n) != RILL_OK) return false;
-    bool ok = rill__slide_find(w, n, slide_diff(tp->table), ts - slide_diff(tp->table), r,
-                               &start) &&
-              slide_key(tp->table, key, klen, start, slide_left(w, n, start)) == RILL_OK;
-    free(w);
-    free(r);
+    slide_buf_t b;
+    int64_t start;
+    if (slide_windows(tp, key, klen, ts, &b) != RILL_OK) return false;
+    bool ok =
+        rill__slide_find(b.w, b.n, slide_diff(tp->table), ts - slide_diff(tp->table), b.r,
+                         &start) &&
+        slide_key(tp->table, key, klen, start, slide_left(b.w, b.n, start)) == RILL_OK;
+    slide_buf_free(&b);
     return ok;
 }
 
@@ -1332,28 +1351,26 @@ static rill_err_t slide_write(rill_tpart_t *tp, const void *key, size_t klen, in
             t->opts.on_late(t, key, klen, ts - diff, ts, t->opts.on_late_opaque);
         return RILL_OK;
     }
-    rill__slide_win_t *w;
-    int64_t *r;
-    size_t n;
-    rill_err_t rc = slide_windows(tp, key, klen, ts, &w, &r, &n);
+    slide_buf_t b;
+    rill_err_t rc = slide_windows(tp, key, klen, ts, &b);
     if (rc != RILL_OK) return rc;
-    rill__slide_op_t *ops = malloc((n + 3) * sizeof *ops);
     size_t sz = rill__value_csize(t->opts.value_type);
-    void *tmp = calloc(1, sz ? sz : 1);
+    max_align_t tmp0[4]; /* a set's value for the windows it does not add to */
+    void *tmp = kind == SESS_INCR   ? NULL
+                : sz <= sizeof tmp0 ? memset(tmp0, 0, sizeof tmp0)
+                                    : calloc(1, sz);
     int64_t res = 0;
-    if (!ops || !tmp || (n && !r))
+    if (kind != SESS_INCR && !tmp)
         rc = RILL_ENOMEM;
     else {
-        size_t m = rill__slide_plan(w, n, diff, ts, r ? r : &res, ops);
+        size_t m = rill__slide_plan(b.w, b.n, diff, ts, b.r, b.ops);
         for (size_t i = 0; i < m && rc == RILL_OK; i++)
-            rc = slide_apply(tp, key, klen, w, n, &ops[i], kind, by, value, tmp,
+            rc = slide_apply(tp, key, klen, b.w, b.n, &b.ops[i], kind, by, value, tmp,
                              ts - diff, &res);
     }
     if (rc == RILL_OK && result) *result = res;
-    free(tmp);
-    free(ops);
-    free(w);
-    free(r);
+    if (tmp != (void *)tmp0) free(tmp);
+    slide_buf_free(&b);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* Session windows: merging arithmetic and the per-partition index of live
- * sessions by key (an open-addressing hash of keys, each with its few sessions).
+ * sessions by key (an open-addressing hash of keys, each with its sessions sorted
+ * by start).
  * Layer 0. */
 #include "window_session_int.h"
 
@@ -72,12 +73,37 @@ size_t rill__sess_all(const rill__sess_index_t *x, const void *key, size_t klen,
     return n;
 }
 
+/* The first session of @p k starting at or after @p start (k->s is sorted by start). */
+static size_t lower_start(const rill__sess_key_t *k, int64_t start) {
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k->s[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const rill__sess_t *rill__sess_span(const rill__sess_index_t *x, const void *key,
+                                    size_t klen, int64_t lo, int64_t hi, size_t *n) {
+    const rill__sess_key_t *k = find_key(x, key, klen);
+    *n = 0;
+    if (!k || lo > hi) return NULL;
+    size_t a = lower_start(k, lo), b = a;
+    while (b < k->n && k->s[b].start <= hi)
+        b++;
+    *n = b - a;
+    return k->s + a;
+}
+
 const rill__sess_t *rill__sess_get(const rill__sess_index_t *x, const void *key,
                                    size_t klen, int64_t start) {
     const rill__sess_key_t *k = find_key(x, key, klen);
-    for (size_t i = 0; k && i < k->n; i++)
-        if (k->s[i].start == start) return &k->s[i];
-    return NULL;
+    if (!k) return NULL;
+    size_t i = lower_start(k, start);
+    return i < k->n && k->s[i].start == start ? &k->s[i] : NULL;
 }
 
 static int grow(rill__sess_index_t *x) {
@@ -110,11 +136,11 @@ int rill__sess_put(rill__sess_index_t *x, const void *key, size_t klen, rill__se
         *sl = k;
         x->nkeys++;
     }
-    for (size_t i = 0; i < k->n; i++)
-        if (k->s[i].start == s.start) {
-            k->s[i] = s;
-            return 0;
-        }
+    size_t at = lower_start(k, s.start);
+    if (at < k->n && k->s[at].start == s.start) {
+        k->s[at] = s;
+        return 0;
+    }
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 2;
         rill__sess_t *ns = realloc(k->s, cap * sizeof *ns);
@@ -122,7 +148,9 @@ int rill__sess_put(rill__sess_index_t *x, const void *key, size_t klen, rill__se
         k->s = ns;
         k->cap = cap;
     }
-    k->s[k->n++] = s;
+    memmove(k->s + at + 1, k->s + at, (k->n - at) * sizeof *k->s);
+    k->s[at] = s;
+    k->n++;
     x->nsess++;
     return 0;
 }
@@ -146,12 +174,12 @@ static void remove_slot(rill__sess_index_t *x, size_t i) {
 void rill__sess_del(rill__sess_index_t *x, const void *key, size_t klen, int64_t start) {
     rill__sess_key_t **sl = slot_of(x, key, klen, hash_key(key, klen)), *k;
     if (!sl || !(k = *sl)) return;
-    for (size_t i = 0; i < k->n; i++)
-        if (k->s[i].start == start) {
-            k->s[i] = k->s[--k->n];
-            x->nsess--;
-            break;
-        }
+    size_t i = lower_start(k, start);
+    if (i < k->n && k->s[i].start == start) {
+        memmove(k->s + i, k->s + i + 1, (k->n - i - 1) * sizeof *k->s);
+        k->n--;
+        x->nsess--;
+    }
     if (k->n) return;
     free(k->s);
     free(k);

@@ -35,6 +35,11 @@ size_t rill__sess_find(const rill__sess_index_t *x, const void *key, size_t klen
  * there are (sliding windows, table.c: {start, 1 when a record is at its end}). */
 size_t rill__sess_all(const rill__sess_index_t *x, const void *key, size_t klen,
                       rill__sess_t *out, size_t max);
+/* The entries of @p key starting in [@p lo, @p hi], sorted by start (a key's
+ * entries are kept so): a pointer to the first (borrowed: valid until the index
+ * changes) and how many in *n (0: NULL or any). */
+const rill__sess_t *rill__sess_span(const rill__sess_index_t *x, const void *key,
+                                    size_t klen, int64_t lo, int64_t hi, size_t *n);
 /* The session of @p key starting at @p start, or NULL. */
 const rill__sess_t *rill__sess_get(const rill__sess_index_t *x, const void *key,
                                    size_t klen, int64_t start);

@@ -10,8 +10,14 @@ static int cmp_win(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+void rill__slide_near_bounds(int64_t diff, int64_t ts, int64_t *lo, int64_t *hi) {
+    *lo = ts - 3 * diff - 2;
+    *hi = ts + diff + 2;
+}
+
 size_t rill__slide_near(rill__slide_win_t *w, size_t n, int64_t diff, int64_t ts) {
-    int64_t lo = ts - 3 * diff - 2, hi = ts + diff + 2;
+    int64_t lo, hi;
+    rill__slide_near_bounds(diff, ts, &lo, &hi);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (w[i].start >= lo && w[i].start <= hi) w[m++] = w[i];
@@ -51,9 +57,22 @@ static void records_in(const int64_t *r, size_t m, int64_t from, int64_t diff, s
     *hi = from + diff == INT64_MAX ? m : lower(r, m, from + diff + 1);
 }
 
+/* The first of @p w (sorted, @p n) starting at or after @p start. */
+static size_t lower_win(const rill__slide_win_t *w, size_t n, int64_t start) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static bool has_window(const rill__slide_win_t *w, size_t n, int64_t start) {
-    rill__slide_win_t k = {start, false};
-    return n && bsearch(&k, w, n, sizeof *w, cmp_win) != NULL; /* w may be NULL */
+    size_t i = lower_win(w, n, start); /* w may be NULL (n = 0) */
+    return i < n && w[i].start == start;
 }
 
 /* A window of @p w holding exactly the records r[lo..hi) (not empty), or
@@ -61,10 +80,9 @@ static bool has_window(const rill__slide_win_t *w, size_t n, int64_t start) {
 static int64_t same_records(const rill__slide_win_t *w, size_t n, int64_t diff,
                             const int64_t *r, size_t m, size_t lo, size_t hi) {
     if (lo >= hi) return RILL__SLIDE_NONE;
-    for (size_t i = 0; i < n; i++) {
-        /* a window holding r[lo] starts in [r[lo] - diff, r[lo]] */
+    /* a window holding r[lo] starts in [r[lo] - diff, r[lo]] */
+    for (size_t i = lower_win(w, n, r[lo] - diff); i < n; i++) {
         if (w[i].start > r[lo]) break;
-        if (w[i].start < r[lo] - diff) continue;
         size_t a, b;
         records_in(r, m, w[i].start, diff, &a, &b);
         if (a == lo && b == hi) return w[i].start;
@@ -117,8 +135,7 @@ size_t rill__slide_plan(const rill__slide_win_t *w, size_t n, int64_t diff, int6
         create(&p, ts + 1, false, e < p.m && p.r[e] == ts + 1 + diff);
     }
     /* the windows that already hold it */
-    for (size_t i = 0; i < n; i++) {
-        if (w[i].start < left) continue;
+    for (size_t i = lower_win(w, n, left); i < n; i++) {
         if (w[i].start > ts) break;
         out[p.nout++] = (rill__slide_op_t){
             w[i].start, w[i].start, false, true, w[i].left || w[i].start == left,

@@ -40,6 +40,9 @@ typedef struct rill__slide_op {
  * before, and those windows' records - the ends of left windows - within diff
  * after).  Returns how many; plans and finds on them are the same as on all. */
 size_t rill__slide_near(rill__slide_win_t *w, size_t n, int64_t diff, int64_t ts);
+/* The bounds [*lo, *hi] of the starts rill__slide_near keeps (a caller holding a
+ * key's windows sorted takes that span of them instead of filtering). */
+void rill__slide_near_bounds(int64_t diff, int64_t ts, int64_t *lo, int64_t *hi);
 
 /* Sort @p w by start (the order rill__slide_plan and rill__slide_find need). */
 void rill__slide_sort(rill__slide_win_t *w, size_t n);
