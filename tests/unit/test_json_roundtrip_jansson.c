@@ -1,4 +1,7 @@
-/* Every test of test_json_roundtrip.c (Faust's datetimes and decimals kept as
- * written) with the jansson decoder. */
-#define RILL_TEST_JSON_DECODER "jansson"
-#include "test_json_roundtrip.c"
+/* Every test of tests/support/json_roundtrip_suite.c (Faust's
+ * datetimes and decimals kept as written) with the jansson decoder. */
+#include "json_roundtrip_suite.h"
+
+int main(void) {
+    return rill_json_roundtrip_suite_run("json roundtrip (jansson decoder)", "jansson");
+}
