@@ -1283,50 +1283,62 @@ static bool slide_at(rill_tpart_t *tp, const void *key, size_t klen, int64_t ts)
 /* Read window @p start (mark @p left) of @p key into @p out (the default when
  * RILL__SLIDE_NONE). */
 static rill_err_t slide_read(rill_tpart_t *tp, const void *key, size_t klen,
-                             int64_t start, bool left, void *out) {
+                             int64_t start, bool left, void *out,
+                             rill_wcache_entry_t **hit) {
+    *hit = NULL;
     if (start == RILL__SLIDE_NONE) {
         value_default(tp->table, out);
         return RILL_OK;
     }
     bool found;
     rill_err_t rc = slide_key(tp->table, key, klen, start, left);
-    return rc != RILL_OK ? rc : read_skey(tp, out, &found);
+    return rc != RILL_OK ? rc : read_skey_at(tp, out, &found, hit);
 }
 
 /* One planned write: the window's new value (t->vbuf), its key (a window that
- * becomes a left window moves to its new key), the index, emit=update. */
+ * becomes a left window moves to its new key), the index, emit=update.  A window
+ * read and written under the same key is written through the write-cache entry
+ * the read found (its key is still t->kbuf: no second key or hash). */
 static rill_err_t slide_apply(rill_tpart_t *tp, const void *key, size_t klen,
                               const rill__slide_win_t *w, size_t n,
                               const rill__slide_op_t *op, sess_op_t kind, int64_t by,
                               const void *value, void *tmp, int64_t cur,
                               int64_t *result) {
     rill_table_t *t = tp->table;
+    rill_wcache_entry_t *hit = NULL;
+    bool read = false; /* t->kbuf is window op->from's key */
     rill_err_t rc;
     if (kind == SESS_INCR) {
         int64_t v;
-        if ((rc = slide_read(tp, key, klen, op->from, slide_left(w, n, op->from), &v)) !=
-            RILL_OK)
+        if ((rc = slide_read(tp, key, klen, op->from, slide_left(w, n, op->from), &v,
+                             &hit)) != RILL_OK)
             return rc;
+        read = true;
         if (op->add) v += by;
         if (op->start == cur) *result = v; /* the window ending at the record */
         rc = value_encode(t, &v);
     } else if (op->add)
         rc = value_encode(t, value);
     else {
-        if ((rc = slide_read(tp, key, klen, op->from, slide_left(w, n, op->from), tmp)) !=
-            RILL_OK)
+        if ((rc = slide_read(tp, key, klen, op->from, slide_left(w, n, op->from), tmp,
+                             &hit)) != RILL_OK)
             return rc;
+        read = true;
         rc = value_encode(t, tmp);
         rill_value_clear(t->opts.value_type, tmp);
     }
     if (rc != RILL_OK) return rc;
-    if (!op->created && op->left != op->was_left && /* its old key goes */
-        ((rc = slide_key(t, key, klen, op->start, op->was_left)) != RILL_OK ||
-         (rc = write_skey(tp, true)) != RILL_OK))
-        return rc;
-    if ((rc = slide_key(t, key, klen, op->start, op->left)) != RILL_OK ||
-        (rc = write_skey(tp, false)) != RILL_OK)
-        return rc;
+    if (!op->created && op->left == op->was_left && read && op->from == op->start) {
+        if ((rc = write_skey_at(tp, false, hit)) != RILL_OK) return rc;
+    } else {
+        if (!op->created && op->left != op->was_left && /* its old key goes */
+            ((rc = slide_key(t, key, klen, op->start, op->was_left)) != RILL_OK ||
+             (rc = write_skey(tp, true)) != RILL_OK))
+            return rc;
+        if ((rc = slide_key(t, key, klen, op->start, op->left)) != RILL_OK ||
+            (rc = write_skey(tp, false)) != RILL_OK)
+            return rc;
+    }
     if ((op->created || op->left != op->was_left) && /* else the index has it */
         rill__sess_put(&tp->sess, key, klen, (rill__sess_t){op->start, op->left ? 1 : 0}))
         return RILL_ENOMEM;

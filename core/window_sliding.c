@@ -76,18 +76,17 @@ static bool has_window(const rill__slide_win_t *w, size_t n, int64_t start) {
 }
 
 /* A window of @p w holding exactly the records r[lo..hi) (not empty), or
- * RILL__SLIDE_NONE. */
+ * RILL__SLIDE_NONE: the first one starting after r[lo - 1], at or before r[lo],
+ * ending at or after r[hi - 1] and before r[hi] (found by binary search). */
 static int64_t same_records(const rill__slide_win_t *w, size_t n, int64_t diff,
                             const int64_t *r, size_t m, size_t lo, size_t hi) {
     if (lo >= hi) return RILL__SLIDE_NONE;
-    /* a window holding r[lo] starts in [r[lo] - diff, r[lo]] */
-    for (size_t i = lower_win(w, n, r[lo] - diff); i < n; i++) {
-        if (w[i].start > r[lo]) break;
-        size_t a, b;
-        records_in(r, m, w[i].start, diff, &a, &b);
-        if (a == lo && b == hi) return w[i].start;
-    }
-    return RILL__SLIDE_NONE;
+    int64_t from = r[hi - 1] - diff; /* r are window ends: no overflow */
+    if (lo > 0 && r[lo - 1] + 1 > from) from = r[lo - 1] + 1;
+    size_t i = lower_win(w, n, from);
+    if (i == n || w[i].start > r[lo] || (hi < m && w[i].start >= r[hi] - diff))
+        return RILL__SLIDE_NONE;
+    return w[i].start;
 }
 
 typedef struct plan {
