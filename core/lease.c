@@ -166,9 +166,14 @@ rill_err_t rill__lease_start(rill_app_t *app) {
     /* heartbeats off the loop: the loop may stall up to the poll limit */
     app->loop_stall_ms = poll > 0 ? (conf > 0 ? conf : poll / 2) : app->stall_ms;
     app->lease_seen_ns = rill_mono_ns();
-    int64_t tick = app->stall_ms / 8 > 100 ? 100
-                   : app->stall_ms / 8 < 5 ? 5
-                                           : app->stall_ms / 8;
+    /* An eighth of the stall: a gap is measured at most a tick longer than the
+     * stall, so every stall past the limit is caught, and one up to a tick short
+     * of it may be (the safe side).  At most 1 s (it was 100 ms: 20 wakeups a
+     * second of an idle worker, its loop's and the watchdog's, a third of its
+     * CPU on Kafka; issue 13 item 5). */
+    int64_t tick = app->stall_ms / 8 > 1000 ? 1000
+                   : app->stall_ms / 8 < 5  ? 5
+                                            : app->stall_ms / 8;
     if (!(app->lease_ev = event_new(app->base, -1, EV_PERSIST, on_lease_tick, app)) ||
         !(app->confirm_ev = evtimer_new(app->base, on_confirm, app)))
         return RILL_ENOMEM;
