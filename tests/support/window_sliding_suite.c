@@ -240,6 +240,28 @@ static void each_window_counts_the_events_within_the_time_difference(void **stat
     event_base_free(base);
 }
 
+/* 80 events 100 ms apart of one key: some 160 windows near each event (more than
+ * table.c keeps on its stack), each event's window counting every one before it. */
+static void a_key_with_many_windows_near_an_event_counts_each(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    sapp_t w = {0};
+    start(&w, base, false, 0);
+    for (int i = 0; i < 80; i++) {
+        click(&w, base, "a", T0 + 100 * i);
+        assert_int_equal(w.last_get, i + 1);
+    }
+    click(&w, base, "a", T0 + 50); /* out of order: its window holds T0 and it */
+    assert_int_equal(w.last_get, 2);
+    assert_int_equal(w.get_differs, 0);
+    assert_int_equal(window_value(&w, "a", T0 + 7900 - DIFF), 81); /* ends at the last */
+    assert_int_equal(window_value(&w, "a", T0 + 1), 80); /* right of T0: from 50 ms */
+    assert_int_equal(window_value(&w, "a", T0 + 51),
+                     79); /* right of 50 ms: from 100 ms */
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
 static void an_event_past_grace_is_dropped_and_counted(void **state) {
     (void)state;
     struct event_base *base = event_base_new();
@@ -513,6 +535,8 @@ int rill_window_sliding_suite_run(const rill_window_sliding_suite_t *s) {
         {cmocka_unit_test_setup(each_window_counts_the_events_within_the_time_difference,
                                 setup),
          false},
+        {cmocka_unit_test_setup(a_key_with_many_windows_near_an_event_counts_each, setup),
+         true}, /* the table's path, the same on any transport: 81 round trips */
         {cmocka_unit_test_setup(an_event_past_grace_is_dropped_and_counted, setup),
          false},
         {cmocka_unit_test_setup(emit_final_emits_each_window_once_when_it_closes, setup),
