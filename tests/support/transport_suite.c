@@ -705,7 +705,10 @@ static void eof_is_reported_per_reader(void **state) {
 /* A reader catching up on a long partition leaves the loop free to poll its
  * other sockets between batches: a transport that delivered all of it in one
  * loop turn would starve the web server, timers and heartbeats for as long
- * (recovering a 1M-key changelog on memory:// took one 250-650 ms turn). */
+ * (recovering a 1M-key changelog on memory:// took one 250-650 ms turn).  Run on
+ * in-process transports only: one delivering from sockets needs a poll for each
+ * batch anyway, and its batch can hold all N (a Kafka fetch of 20,000 small
+ * records is one), which says nothing about the loop. */
 typedef struct probe {
     rd_t *rd;
     size_t seen_at; /* messages the reader had when the socket was read */
@@ -820,10 +823,13 @@ int rill_transport_conformance(const char *url, const rill_conf_t *conf,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(eof_is_reported_per_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            a_reader_catching_up_lets_the_loop_poll_other_sockets, setup, teardown),
-        cmocka_unit_test_setup_teardown(
             stale_revoke_answer_does_not_release_the_current_revoke, setup, teardown),
+        /* last: in-process transports only (see the test) */
+        cmocka_unit_test_setup_teardown(
+            a_reader_catching_up_lets_the_loop_poll_other_sockets, setup, teardown),
     };
+    size_t n = sizeof tests / sizeof tests[0];
+    if (strncmp(url, "memory://", 9) != 0) n--;
     if (getenv("RILL_TEST_FILTER")) cmocka_set_test_filter(getenv("RILL_TEST_FILTER"));
-    return cmocka_run_group_tests_name(url, tests, NULL, NULL);
+    return _cmocka_run_group_tests(url, tests, n, NULL, NULL);
 }
