@@ -775,7 +775,8 @@ static rill_err_t json_decode(rill_serializer_t *s, const rill_type_t *type,
 #ifdef RILL_HAVE_SIMDJSON
     /* on any failure jansson decides, over what simdjson left: every field it
      * decodes replaces (and frees) what was there, as it does over defaults */
-    if (c->simd && rill__json_simd_decode(type, data, len, value, c->check_ns) == RILL_OK)
+    if (c->simd &&
+        rill__json_simd_decode(s, type, data, len, value, c->check_ns) == RILL_OK)
         return RILL_OK;
 #endif
     json_error_t jerr;

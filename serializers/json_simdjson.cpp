@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,9 @@ namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
+static_assert(std::is_trivially_copyable<element>::value &&
+                  std::is_trivially_destructible<element>::value,
+              "dec_record keeps elements in raw storage");
 
 struct scratch {
     simdjson::dom::parser parser;
@@ -29,11 +34,20 @@ struct scratch {
 
 thread_local scratch tls;
 
-rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns);
+// One decode: the serializer (its string arena) and whether to check __faust.ns.
+struct ctx {
+    rill_serializer_t *self;
+    bool check_ns;
+};
+
+rill_err_t dec_value(const ctx &c, const rill_type_t *t, element j, void *v);
 
 // What simdjson accepts and jansson refuses: integers beyond int64 and object
-// keys holding a NUL, anywhere in the document.  Recursion is bounded by
-// simdjson's depth limit (1024).
+// keys holding a NUL, anywhere in the document.  The decode checks what it
+// decodes itself (dec_value refuses a UINT64 for every kind, dec_record a key
+// with a NUL); this walks only what it skips: members the record does not have
+// and duplicates a later member replaces.  Recursion is bounded by simdjson's
+// depth limit (1024).
 bool jansson_takes(element j) {
     switch (j.type()) {
     case element_type::UINT64: // (beyond uint64 simdjson's parse fails)
@@ -57,6 +71,7 @@ bool jansson_takes(element j) {
     }
 }
 
+// A map key: malloc()ed, as json.c's are.
 rill_err_t dup_string(std::string_view s, char **out) {
     if (std::memchr(s.data(), '\0', s.size())) return RILL_EDECODE;
     char *d = static_cast<char *>(std::malloc(s.size() + 1));
@@ -68,10 +83,20 @@ rill_err_t dup_string(std::string_view s, char **out) {
     return RILL_OK;
 }
 
-rill_err_t dec_record(const rill_schema_t *s, element j, void *rec, bool check_ns) {
+// A STRING field: carved from the event's string arena, as json.c's are.
+rill_err_t arena_string(const ctx &c, std::string_view s, char **out) {
+    if (std::memchr(s.data(), '\0', s.size())) return RILL_EDECODE;
+    char *d = rill_serializer_strdup(c.self, s.data(), s.size());
+    if (!d) return RILL_ENOMEM;
+    if (*out) rill_serializer_strfree(c.self, *out); /* a default */
+    *out = d;
+    return RILL_OK;
+}
+
+rill_err_t dec_record(const ctx &c, const rill_schema_t *s, element j, void *rec) {
     simdjson::dom::object o;
     if (j.get_object().get(o)) return RILL_EDECODE;
-    if (check_ns && s->ns) {
+    if (c.check_ns && s->ns) {
         element meta, ns;
         std::string_view nsv;
         if (o["__faust"].get(meta) || meta.type() != element_type::OBJECT ||
@@ -81,8 +106,11 @@ rill_err_t dec_record(const rill_schema_t *s, element j, void *rec, bool check_n
     // Fields in declaration order, each the last of its name in the document (as
     // jansson's object keeps the last of duplicate keys).
     // no allocation for records of up to SMALL fields
+    // (raw storage: an element is trivially copyable, and written before it is
+    // read, so the 32 need no construction per decode)
     constexpr size_t SMALL = 32;
-    element small[SMALL];
+    alignas(element) unsigned char small_raw[SMALL * sizeof(element)];
+    element *small = reinterpret_cast<element *>(small_raw);
     bool small_seen[SMALL] = {};
     std::vector<element> big;
     std::unique_ptr<bool[]> big_seen;
@@ -96,6 +124,7 @@ rill_err_t dec_record(const rill_schema_t *s, element j, void *rec, bool check_n
     }
     size_t hint = 0; // fields usually come in declaration order
     for (auto kv : o) {
+        if (std::memchr(kv.key.data(), '\0', kv.key.size())) return RILL_EDECODE;
         size_t i = s->nfields;
         for (size_t k = 0; k < s->nfields; k++) {
             size_t c = (hint + k) % s->nfields;
@@ -104,8 +133,12 @@ rill_err_t dec_record(const rill_schema_t *s, element j, void *rec, bool check_n
                 break;
             }
         }
-        if (i == s->nfields) continue;
-        found[i] = kv.value;
+        if (i == s->nfields) { // not in the record: skipped, so checked here
+            if (!jansson_takes(kv.value)) return RILL_EDECODE;
+            continue;
+        }
+        if (seen[i] && !jansson_takes(found[i])) return RILL_EDECODE; // replaced
+        new (&found[i]) element(kv.value);
         seen[i] = true;
         hint = i + 1;
     }
@@ -124,18 +157,18 @@ rill_err_t dec_record(const rill_schema_t *s, element j, void *rec, bool check_n
             }
             continue;
         }
-        rill_err_t rc = dec_value(&f->type, found[i], m, check_ns);
+        rill_err_t rc = dec_value(c, &f->type, found[i], m);
         if (rc) return rc;
     }
     return RILL_OK;
 }
 
-rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
+rill_err_t dec_value(const ctx &c, const rill_type_t *t, element j, void *v) {
     switch (t->kind) {
     case RILL_T_STRING: {
         std::string_view s;
         if (j.get_string().get(s)) return RILL_EDECODE;
-        return dup_string(s, static_cast<char **>(v));
+        return arena_string(c, s, static_cast<char **>(v));
     }
     case RILL_T_INT64: {
         int64_t x;
@@ -146,7 +179,9 @@ rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
     case RILL_T_DOUBLE: {
         double x;
         // simdjson reads "-0" as -0.0, jansson as the integer 0: jansson decides
-        if (j.get_double().get(x) || (x == 0 && std::signbit(x))) return RILL_EDECODE;
+        if (j.type() == element_type::UINT64 || j.get_double().get(x) ||
+            (x == 0 && std::signbit(x)))
+            return RILL_EDECODE;
         *static_cast<double *>(v) = x;
         return RILL_OK;
     }
@@ -209,7 +244,7 @@ rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
         if (!r) return RILL_ENOMEM;
         rill_record_free(t->record, *static_cast<void **>(v));
         *static_cast<void **>(v) = r;
-        return dec_record(t->record, j, r, check_ns);
+        return dec_record(c, t->record, j, r);
     }
     case RILL_T_ARRAY: {
         simdjson::dom::array a;
@@ -223,7 +258,7 @@ rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
         size_t i = 0;
         for (element e : a) {
             rill_err_t rc =
-                dec_value(t->elem, e, static_cast<char *>(out->items) + i * sz, check_ns);
+                dec_value(c, t->elem, e, static_cast<char *>(out->items) + i * sz);
             if (rc) return rc;
             i++;
         }
@@ -250,8 +285,8 @@ rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
             for (size_t k = 0; k < i; k++)
                 if (kv.key == m->keys[k]) return RILL_EDECODE;
             if (dup_string(kv.key, &m->keys[i])) return RILL_ENOMEM;
-            rill_err_t rc = dec_value(t->elem, kv.value,
-                                      static_cast<char *>(m->values) + i * sz, check_ns);
+            rill_err_t rc =
+                dec_value(c, t->elem, kv.value, static_cast<char *>(m->values) + i * sz);
             if (rc) return rc;
             i++;
         }
@@ -263,8 +298,9 @@ rill_err_t dec_value(const rill_type_t *t, element j, void *v, bool check_ns) {
 
 } // namespace
 
-extern "C" rill_err_t rill__json_simd_decode(const rill_type_t *type, const void *data,
-                                             size_t len, void *value, bool check_ns) {
+extern "C" rill_err_t rill__json_simd_decode(rill_serializer_t *self, const rill_type_t *type,
+                                             const void *data, size_t len, void *value,
+                                             bool check_ns) {
     try {
         scratch &s = tls;
         if (s.buf.size() < len + simdjson::SIMDJSON_PADDING)
@@ -274,13 +310,13 @@ extern "C" rill_err_t rill__json_simd_decode(const rill_type_t *type, const void
         // a byte order mark: simdjson may skip it, jansson refuses it
         if (len >= 3 && !std::memcmp(data, "\xef\xbb\xbf", 3)) return RILL_EDECODE;
         element root;
-        if (s.parser.parse(s.buf.data(), len, false).get(root) || !jansson_takes(root))
-            return RILL_EDECODE;
+        if (s.parser.parse(s.buf.data(), len, false).get(root)) return RILL_EDECODE;
+        const ctx c = {self, check_ns};
         if (type->kind == RILL_T_RECORD) {
             if (root.type() != element_type::OBJECT) return RILL_EDECODE;
-            return dec_record(type->record, root, value, check_ns);
+            return dec_record(c, type->record, root, value);
         }
-        return dec_value(type, root, value, check_ns);
+        return dec_value(c, type, root, value);
     } catch (...) { // std::bad_alloc: jansson decides
         return RILL_ENOMEM;
     }

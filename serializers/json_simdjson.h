@@ -18,8 +18,9 @@ extern "C" {
  * decides (some inputs simdjson refuses jansson accepts, e.g. nesting deeper than
  * 1024) and words the error naming the field, so that messages and acceptance
  * are the same whichever decoder runs. */
-rill_err_t rill__json_simd_decode(const rill_type_t *type, const void *data, size_t len,
-                                  void *value, bool check_ns);
+rill_err_t rill__json_simd_decode(rill_serializer_t *self, const rill_type_t *type,
+                                  const void *data, size_t len, void *value,
+                                  bool check_ns);
 
 /* json.c's base64 decoder (standard alphabet, padded). */
 rill_err_t rill__json_b64_decode(const char *s, size_t n, rill_bytes_t *out);

@@ -302,6 +302,47 @@ static void unknown_fields_are_ignored_and_optionals_default(void **state) {
     rill_serializer_destroy(s);
 }
 
+/* jansson refuses a whole document holding an integer beyond int64 (simdjson
+ * reads it as uint64), wherever it is: in a field the record does not have, deep
+ * in one, in a duplicate the last one replaces, in a double field. */
+static void integers_beyond_int64_are_refused_wherever_they_are(void **state) {
+    (void)state;
+    rill_serializer_t *s = json_with(NULL, NULL);
+    const char *docs[] = {
+        "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
+        "\"extra\":9223372036854775808}",
+        "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
+        "\"extra\":[1,{\"deep\":18446744073709551615}]}",
+        "{\"id\":\"o\",\"amount\":9223372036854775808,\"amount\":1,\"price\":2,"
+        "\"paid\":true,\"country\":\"NO\"}",
+        "{\"id\":\"o\",\"amount\":1,\"price\":9223372036854775808,\"paid\":true,"
+        "\"country\":\"NO\"}",
+        "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
+        "\"address\":{\"street\":\"x\",\"zip\":1,\"plus4\":9223372036854775808}}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++)
+        expect_decode_error(s, docs[i], strlen(docs[i]), RILL_EDECODE, "integer");
+    rill_serializer_destroy(s);
+}
+
+/* jansson refuses an object key holding a NUL (JSON_ALLOW_NUL covers values
+ * only), in whichever object it is. */
+static void object_keys_holding_nul_are_refused_wherever_they_are(void **state) {
+    (void)state;
+    rill_serializer_t *s = json_with(NULL, NULL);
+    const char *docs[] = {
+        "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
+        "\"ex\\u0000tra\":1}",
+        "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
+        "\"extra\":[{\"a\\u0000\":1}]}",
+        "{\"id\":\"o\",\"amount\":1,\"price\":2,\"paid\":true,\"country\":\"NO\","
+        "\"address\":{\"street\":\"x\",\"zip\":1,\"\\u0000\":2}}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++)
+        expect_decode_error(s, docs[i], strlen(docs[i]), RILL_EDECODE, "NUL");
+    rill_serializer_destroy(s);
+}
+
 static void doubles_use_pythons_shortest_form(void **state) {
     (void)state;
     rill_serializer_t *s = json_with(NULL, NULL);
@@ -345,6 +386,8 @@ int rill_json_suite_run(const char *name, const char *json_decoder) {
         cmocka_unit_test(truncated_and_garbage_input_is_rejected),
         cmocka_unit_test(oversized_value_is_too_big),
         cmocka_unit_test(unknown_fields_are_ignored_and_optionals_default),
+        cmocka_unit_test(integers_beyond_int64_are_refused_wherever_they_are),
+        cmocka_unit_test(object_keys_holding_nul_are_refused_wherever_they_are),
         cmocka_unit_test(doubles_use_pythons_shortest_form),
     };
     return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL,
