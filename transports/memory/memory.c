@@ -12,7 +12,13 @@
  * is full, entries every consumer group has committed past are trimmed (a
  * compacted topic is compacted first); if that frees nothing, produce() returns
  * RILL_EFULL and handlers->writable fires once space is freed (backpressure, never
- * silent loss of unconsumed data).
+ * silent loss of unconsumed data).  Unless that would never end: when a consumer
+ * that must commit before the partition is trimmed is the producer itself, or waits
+ * on it through refused produces of its own (an agent forwarding into its own topic,
+ * a -> b inside one app, two apps forwarding to each other), the partition grows
+ * past its limit instead, with a warning, and shrinks as that consumer commits: the
+ * producer's held sends would stop its own consumer, whose commit waits for them
+ * (issue 13).  Kafka never holds a producer for its consumers at all.
  *
  * Rebalancing is cooperative: when members join or leave, each member first gets
  * revoke_request() for the partitions that move away from it; once every such
@@ -224,8 +230,11 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
     if (m->partition < 0 || m->partition >= tp->nparts) return RILL_EINVAL;
     mem_part_t *p = &tp->parts[m->partition];
     size_t approx = m->key_len + m->value_len + sizeof(mem_entry_t);
-    if (!rill__mem_part_make_room(c, tp, p, m->partition, approx)) {
+    if (!rill__mem_part_make_room(c, tp, p, m->partition, approx) &&
+        !rill__mem_must_grow(c, tp, p, m->partition)) {
         c->want_writable = true;
+        c->blocked_topic = tp;
+        c->blocked_partition = m->partition;
         return RILL_EFULL;
     }
     if (cb && c->nreports == c->capreports) {

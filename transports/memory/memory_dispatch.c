@@ -118,6 +118,7 @@ void rill__mem_on_control(evutil_socket_t fd, short what, void *arg) {
         r.cb(RILL_OK, NULL, r.partition, r.offset, r.opaque);
     }
     c->nreports = 0;
+    if (c->shrink_pending && !c->closing) rill__mem_shrink_all(c);
     while (c->assigns && !c->closing) {
         pending_assign_t *pa = c->assigns;
         c->assigns = pa->next;

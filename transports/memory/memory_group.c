@@ -78,6 +78,11 @@ static void queue_assign(mem_ctx_t *c, bool revoke, rill_tp_t *tps, size_t n) {
         pp = &(*pp)->next;
     *pp = pa;
     rill__mem_wake_control(c);
+    /* Owners change: a refused producer may now wait on itself (rill__mem_must_grow).
+     * Its writable makes it try again. */
+    for (size_t i = 0; i < c->broker->ninstances; i++)
+        if (c->broker->instances[i]->want_writable)
+            rill__mem_wake_control(c->broker->instances[i]);
 }
 
 /* One step of a rebalance.  Ownership is decided here, synchronously, so no
@@ -298,7 +303,14 @@ rill_err_t rill__mem_commit(rill_transport_t *t, const rill_tp_offset_t *offs, s
         }
         cm->offset = offs[i].offset;
     }
-    /* Committing may free room in a full partition. */
+    /* Committing may free room in a full partition, and shrinks one that grew
+     * (its produces ran inside deliveries, when nothing can be trimmed). */
+    for (size_t i = 0; i < n; i++) {
+        mem_topic_t *tp = rill__mem_topic_find(c->broker, offs[i].topic);
+        if (tp && offs[i].partition >= 0 && offs[i].partition < tp->nparts)
+            rill__mem_part_shrink(c, tp, &tp->parts[offs[i].partition],
+                                  offs[i].partition);
+    }
     for (size_t i = 0; i < c->broker->ninstances; i++)
         if (c->broker->instances[i]->want_writable)
             rill__mem_wake_control(c->broker->instances[i]);

@@ -56,6 +56,10 @@ typedef struct mem_part {
     size_t bytes;
     mem_chunk_t *chunk; /* allocating from */
     size_t held;        /* chunk bytes allocated and not yet freed */
+    bool over;          /* grown past a producer's limit (rill__mem_must_grow) */
+    bool over_logged;   /* that was logged (once per partition) */
+    bool idle_logged;   /* "full and nobody consumes it" logged, until a trim */
+    size_t compact_at;  /* over: compact again once it holds this many entries */
 } mem_part_t;
 
 typedef struct mem_topic {
@@ -143,6 +147,9 @@ typedef struct mem_ctx {
     int64_t coarse_ms, now_ms; /* the stamp of unstamped produces (stamp_now) */
     struct pending_assign *assigns;
     bool want_writable;
+    mem_topic_t *blocked_topic; /* with want_writable: the partition that refused */
+    int32_t blocked_partition;
+    bool shrink_pending; /* a partition grew during a delivery: trim it after */
     bool closing;
     int dispatching;
     rill_revoke_t revoke_seq; /* identifiers handed to revoke_request() */
@@ -184,6 +191,19 @@ void rill__mem_part_pack(mem_part_t *p);
 bool rill__mem_part_free_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
                               int32_t partition, size_t add);
 mem_chunk_t *rill__mem_chunk_next(mem_part_t *p, size_t bytes);
+/* Partition @p partition of @p t is full and @p c's produce into it would be refused:
+ * true when holding it could never end: a consumer that must commit before the
+ * partition is trimmed is @p c itself, or waits (through refused produces of its
+ * own) on @p c; or @p t is compacted and read by no group (a changelog: never
+ * trimmed, and compaction left only each key's last value).  The produce then grows
+ * the partition past its limit (logged once per partition).  False: refuse
+ * (backpressure); logged once, until a trim, when no consumer owns the partition. */
+bool rill__mem_must_grow(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p, int32_t partition);
+/* Trim (and compact) @p p if it grew past the limits of @p c. */
+void rill__mem_part_shrink(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
+                           int32_t partition);
+/* Shrink every partition of @p c's broker that grew (outside deliveries only). */
+void rill__mem_shrink_all(mem_ctx_t *c);
 
 /* Produce's per-message steps are inline: as calls across files they cost a third
  * more instructions per produce than as the statics they were (rill-bench). */

@@ -54,10 +54,12 @@ void rill__mem_part_pack(mem_part_t *p) {
 
 /* Drop entries below @p upto. */
 static void part_trim(mem_part_t *p, int64_t upto) {
+    size_t head = p->head;
     while (p->head < p->n && p->entries[p->head]->offset < upto) {
         p->bytes -= E_BYTES(p->entries[p->head]);
         entry_free(p, p->entries[p->head++]);
     }
+    if (p->head != head) p->idle_logged = false; /* someone consumes it again */
     if (p->head > p->cap / 2) rill__mem_part_pack(p);
 }
 
@@ -109,9 +111,100 @@ bool rill__mem_part_free_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
                 o->readers[j].position < safe)
                 safe = o->readers[j].position;
     }
-    if (t->compacted) part_compact(p, p->next_offset);
+    /* A partition that grew is compacted again only once it doubled: compaction
+     * costs its length squared. */
+    if (t->compacted && (!p->over || part_count(p) >= p->compact_at)) {
+        part_compact(p, p->next_offset);
+        p->compact_at = 2 * part_count(p);
+    }
     if (any_group) part_trim(p, safe);
     return !rill__mem_part_full(c, p, add);
+}
+
+/* Some group member that owns @p t[@p partition] is @p c, or is refused room in a
+ * partition whose owner is, and so on: the wait for room would never end.  @p depth
+ * bounds the walk (a chain longer than the instances has a cycle not through c). */
+static bool owner_waits_on(const mem_broker_t *b, const mem_ctx_t *c,
+                           const mem_topic_t *t, int32_t partition, size_t depth) {
+    if (depth > b->ninstances) return false;
+    for (size_t i = 0; i < b->ninstances; i++) {
+        mem_ctx_t *o = b->instances[i];
+        if (!o->member ||
+            rill__mem_cursor_index(o->assigned, o->nassigned, t, partition) < 0)
+            continue;
+        if (o == c) return true;
+        if (o->want_writable && o->blocked_topic &&
+            owner_waits_on(b, c, o->blocked_topic, o->blocked_partition, depth + 1))
+            return true;
+    }
+    return false;
+}
+
+static bool owned(const mem_broker_t *b, const mem_topic_t *t, int32_t partition) {
+    for (size_t i = 0; i < b->ninstances; i++) {
+        mem_ctx_t *o = b->instances[i];
+        if (o->member &&
+            rill__mem_cursor_index(o->assigned, o->nassigned, t, partition) >= 0)
+            return true;
+    }
+    return false;
+}
+
+bool rill__mem_must_grow(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p, int32_t partition) {
+    bool any_group = false;
+    for (mem_group_t *g = c->broker->groups; g && !any_group; g = g->next)
+        any_group = rill__mem_group_reads(g, t->name);
+    bool changelog = t->compacted && !any_group;
+    if (!changelog && !owner_waits_on(c->broker, c, t, partition, 0)) {
+        if (!p->idle_logged && !owned(c->broker, t, partition)) {
+            p->idle_logged = true;
+            rill_log(c->t->log, RILL_LOG_WARN, c->t->name,
+                     "topic '%s' partition %d is full (%zu messages, %zu bytes; "
+                     "max.messages=%lld, max.bytes=%lld) and no consumer owns it: "
+                     "sends to it wait until a consumer commits past offset %lld",
+                     t->name, partition, p->n - p->head, p->bytes,
+                     (long long)c->max_messages, (long long)c->max_bytes,
+                     (long long)rill__mem_part_low(p));
+        }
+        return false;
+    }
+    if (!p->over) p->compact_at = 2 * part_count(p);
+    p->over = true;
+    if (rill__mem_dispatching && !c->shrink_pending) {
+        c->shrink_pending = true; /* nothing is trimmed during a delivery */
+        rill__mem_wake_control(c);
+    }
+    if (!p->over_logged && changelog) {
+        p->over_logged = true;
+        rill_log(c->t->log, RILL_LOG_WARN, c->t->name,
+                 "compacted topic '%s' partition %d grows past max.messages=%lld / "
+                 "max.bytes=%lld: no group reads it, so only compaction frees room, "
+                 "and it holds more keys than that (a changelog keeps each key's "
+                 "last value)",
+                 t->name, partition, (long long)c->max_messages, (long long)c->max_bytes);
+    } else if (!p->over_logged) {
+        p->over_logged = true;
+        rill_log(c->t->log, RILL_LOG_WARN, c->t->name,
+                 "topic '%s' partition %d grows past max.messages=%lld / "
+                 "max.bytes=%lld: its consumer is this app, or waits for this app's "
+                 "sends, so holding them would stop both (memory:// trims only what "
+                 "every group committed); it shrinks as the consumer commits",
+                 t->name, partition, (long long)c->max_messages, (long long)c->max_bytes);
+    }
+    return true;
+}
+
+void rill__mem_part_shrink(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
+                           int32_t partition) {
+    if (p->over && rill__mem_part_free_room(c, t, p, partition, 0)) p->over = false;
+}
+
+void rill__mem_shrink_all(mem_ctx_t *c) {
+    if (rill__mem_dispatching) return;
+    c->shrink_pending = false;
+    for (mem_topic_t *t = c->broker->topics; t; t = t->next)
+        for (int32_t i = 0; i < t->nparts; i++)
+            rill__mem_part_shrink(c, t, &t->parts[i], i);
 }
 
 static mem_chunk_t *chunk_new(mem_part_t *p, size_t bytes) {
