@@ -33,6 +33,8 @@ typedef struct hopper {
     unsigned char seen[MAXIDS];
     int send_errors, table_errors, bad;
     int grow_warnings; /* memory:// lines: a partition grows past its limit */
+    int idle_warnings; /* memory:// lines: "sink" is full and nobody consumes it */
+    int any_growth;    /* memory:// lines: "sink" grows past its limit */
     size_t pad;        /* forwarded values are padded with spaces to this size */
     bool stopped;
 } hopper_t;
@@ -45,6 +47,10 @@ static void on_log(rill_log_level_t level, const char *component, const char *ms
     hopper_t *h = opaque;
     if (level == RILL_LOG_WARN && strstr(msg, "topic 'loop' partition 0 grows past"))
         h->grow_warnings++;
+    if (strstr(msg, "topic 'sink' partition 0 grows past")) h->any_growth++;
+    if (level == RILL_LOG_WARN && strstr(msg, "topic 'sink' partition 0 is full") &&
+        strstr(msg, "no consumer owns it"))
+        h->idle_warnings++;
 }
 
 /* Values are "id:hops": an event with hops left is forwarded with one hop less. */
@@ -296,6 +302,24 @@ static void a_partition_that_grew_shrinks_as_its_consumer_commits(void **state) 
     stop_destroy(h.app, base);
 }
 
+/* The other side, unchanged: a producer into a full partition nobody consumes is
+ * held (its forwards wait; the partition does not grow), and memory:// says once
+ * which partition holds it, before broker.timeout.ms fails the worker. */
+static void
+a_full_partition_nobody_consumes_still_holds_its_producer_and_says_so(void **state) {
+    struct event_base *base = *state;
+    hopper_t h = {0};
+    feed(base, "in", 1, 0, 50, 1);
+    hopper_start(&h, base, "forwarder", 10, "in", 1, "sink", 1);
+    RUN_UNTIL(base, h.idle_warnings > 0 || h.stopped, 10000);
+    RUN_UNTIL(base, h.stopped, 200); /* more refusals: still one line */
+    assert_false(h.stopped);
+    assert_int_equal(h.idle_warnings, 1);
+    assert_int_equal(h.any_growth, 0);
+    assert_int_equal(h.send_errors, 0); /* held, not refused */
+    stop_destroy(h.app, base);
+}
+
 /* When a partition an app consumes itself grows past max.messages instead of
  * holding the app's own sends, memory:// says so once, naming the topic. */
 static void a_partition_growing_past_its_limit_is_logged(void **state) {
@@ -323,6 +347,9 @@ int main(void) {
             teardown),
         cmocka_unit_test_setup_teardown(
             a_partition_that_grew_shrinks_as_its_consumer_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_full_partition_nobody_consumes_still_holds_its_producer_and_says_so, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(a_partition_growing_past_its_limit_is_logged,
                                         setup, teardown),
     };
