@@ -781,7 +781,7 @@ static void kafka_close(rill_transport_t *t) {
     if (k->base_conf) rd_kafka_conf_destroy(k->base_conf);
     free(k->bootstrap);
     free(k->batch);
-    free(k->lazy);
+    free(k->hdrs);
 }
 
 const struct rill_transport_ops rill_transport_kafka = {
