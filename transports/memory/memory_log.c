@@ -124,14 +124,17 @@ bool rill__mem_part_free_room(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p,
 /* Some group member that owns @p t[@p partition] is @p c, or is refused room in a
  * partition whose owner is, and so on: the wait for room would never end.  @p depth
  * bounds the walk (a chain longer than the instances has a cycle not through c). */
+static bool owns(const mem_ctx_t *o, const mem_topic_t *t, int32_t partition) {
+    return o->member &&
+           rill__mem_cursor_index(o->assigned, o->nassigned, t, partition) >= 0;
+}
+
 static bool owner_waits_on(const mem_broker_t *b, const mem_ctx_t *c,
                            const mem_topic_t *t, int32_t partition, size_t depth) {
     if (depth > b->ninstances) return false;
     for (size_t i = 0; i < b->ninstances; i++) {
         mem_ctx_t *o = b->instances[i];
-        if (!o->member ||
-            rill__mem_cursor_index(o->assigned, o->nassigned, t, partition) < 0)
-            continue;
+        if (!owns(o, t, partition)) continue;
         if (o == c) return true;
         if (o->want_writable && o->blocked_topic &&
             owner_waits_on(b, c, o->blocked_topic, o->blocked_partition, depth + 1))
@@ -141,12 +144,8 @@ static bool owner_waits_on(const mem_broker_t *b, const mem_ctx_t *c,
 }
 
 static bool owned(const mem_broker_t *b, const mem_topic_t *t, int32_t partition) {
-    for (size_t i = 0; i < b->ninstances; i++) {
-        mem_ctx_t *o = b->instances[i];
-        if (o->member &&
-            rill__mem_cursor_index(o->assigned, o->nassigned, t, partition) >= 0)
-            return true;
-    }
+    for (size_t i = 0; i < b->ninstances; i++)
+        if (owns(b->instances[i], t, partition)) return true;
     return false;
 }
 
@@ -174,22 +173,20 @@ bool rill__mem_must_grow(mem_ctx_t *c, mem_topic_t *t, mem_part_t *p, int32_t pa
         c->shrink_pending = true; /* nothing is trimmed during a delivery */
         rill__mem_wake_control(c);
     }
-    if (!p->over_logged && changelog) {
+    if (!p->over_logged) {
         p->over_logged = true;
         rill_log(c->t->log, RILL_LOG_WARN, c->t->name,
-                 "compacted topic '%s' partition %d grows past max.messages=%lld / "
-                 "max.bytes=%lld: no group reads it, so only compaction frees room, "
-                 "and it holds more keys than that (a changelog keeps each key's "
-                 "last value)",
-                 t->name, partition, (long long)c->max_messages, (long long)c->max_bytes);
-    } else if (!p->over_logged) {
-        p->over_logged = true;
-        rill_log(c->t->log, RILL_LOG_WARN, c->t->name,
-                 "topic '%s' partition %d grows past max.messages=%lld / "
-                 "max.bytes=%lld: its consumer is this app, or waits for this app's "
-                 "sends, so holding them would stop both (memory:// trims only what "
-                 "every group committed); it shrinks as the consumer commits",
-                 t->name, partition, (long long)c->max_messages, (long long)c->max_bytes);
+                 "%stopic '%s' partition %d grows past max.messages=%lld / "
+                 "max.bytes=%lld: %s",
+                 changelog ? "compacted " : "", t->name, partition,
+                 (long long)c->max_messages, (long long)c->max_bytes,
+                 changelog ? "no group reads it, so only compaction frees room, and it "
+                             "holds more keys than that (a changelog keeps each key's "
+                             "last value)"
+                           : "its consumer is this app, or waits for this app's sends, "
+                             "so holding them would stop both (memory:// trims only "
+                             "what every group committed); it shrinks as the consumer "
+                             "commits");
     }
     return true;
 }
