@@ -5,9 +5,10 @@
  *
  * Hardening: our own listener accepts (backlog SOMAXCONN); past
  * web.max_connections a connection is answered 503, and read until the client
- * closes it (no reset); a failing accept() (EMFILE) pauses accepting for a while
- * instead of spinning; idle and partial requests time out
- * (web.timeout.ms); header and body sizes are bounded; HEAD has no body; with
+ * closes it (no reset); a burst is accepted a few connections per loop turn, and
+ * not while too many turned-away ones are still being read; a failing accept()
+ * (EMFILE) pauses accepting for a while instead of spinning; idle and partial requests
+ * time out (web.timeout.ms); header and body sizes are bounded; HEAD has no body; with
  * web.token every path but /health asks for "Authorization: Bearer <token>". */
 #include <errno.h>
 #include <fcntl.h>
@@ -367,10 +368,29 @@ static bool conn_count(rill_web_t *w, struct evhttp_connection *evcon, int fd) {
 /* A connection turned away: its 503 is written, then it is read (and what comes
  * thrown away) until the client closes it, so that closing it does not leave
  * unread bytes behind, which would make a reset that can reach the client before
- * the answer.  At most MAX_DRAINS at once, each for web.timeout.ms and
- * MAX_DRAIN_BYTES at most. */
-#define MAX_DRAINS 1024
+ * the answer.  At most MAX_DRAINS at once (accepting waits past that), each for
+ * web.timeout.ms and MAX_DRAIN_BYTES at most. */
+#define MAX_DRAINS 128
 #define MAX_DRAIN_BYTES (64 * 1024)
+
+/* A burst of connections is taken FRESH_BATCH at a time, and not at all while
+ * the drains are (nearly) full: the rest wait in the listen backlog.  So the
+ * connections and the descriptors open at once stay bounded, and with them the
+ * heap a burst leaves behind (a thousand at once left glibc holding ~1.2 MB,
+ * pinned by libevent's per-descriptor entries made in the middle of it; 16 and
+ * 128 leave 0.3-0.6 MB). */
+#define FRESH_BATCH 16
+
+static void accept_update(rill_web_t *w) {
+    bool on = !event_pending(w->resume_ev, EV_TIMEOUT, NULL) && w->nfresh < FRESH_BATCH &&
+              w->ndrains + FRESH_BATCH <= MAX_DRAINS;
+    if (on == w->accepting) return;
+    w->accepting = on;
+    if (on)
+        evconnlistener_enable(w->lev);
+    else
+        evconnlistener_disable(w->lev);
+}
 
 typedef struct rill_web_drain {
     rill_web_t *w;
@@ -394,10 +414,17 @@ static void drain_free(rill_web_drain_t *d) {
     free(d);
 }
 
+/* A drain ends on the loop: room for more connections, perhaps. */
+static void drain_done(rill_web_drain_t *d) {
+    rill_web_t *w = d->w;
+    drain_free(d);
+    accept_update(w);
+}
+
 static void on_drain(evutil_socket_t fd, short what, void *opaque) {
     rill_web_drain_t *d = opaque;
     if (what & EV_TIMEOUT) {
-        drain_free(d);
+        drain_done(d);
         return;
     }
     char buf[4096];
@@ -406,13 +433,13 @@ static void on_drain(evutil_socket_t fd, short what, void *opaque) {
         if ((d->bytes += (size_t)n) > MAX_DRAIN_BYTES) break;
     if (n == 0 || d->bytes > MAX_DRAIN_BYTES ||
         (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        drain_free(d);
+        drain_done(d);
         return;
     }
     struct timeval now, left;
     event_base_gettimeofday_cached(d->w->app->base, &now);
     if (!evutil_timercmp(&now, &d->until, <)) {
-        drain_free(d);
+        drain_done(d);
         return;
     }
     evutil_timersub(&d->until, &now, &left);
@@ -475,6 +502,7 @@ static void on_fresh(evutil_socket_t fd, short what, void *opaque) {
         bufferevent_decref(bev);
     }
     w->nfresh = 0;
+    accept_update(w);
 }
 
 static struct bufferevent *on_connection(struct event_base *base, void *opaque) {
@@ -491,6 +519,7 @@ static struct bufferevent *on_connection(struct event_base *base, void *opaque) 
     bufferevent_incref(bev); /* until on_fresh: evhttp may free it first */
     w->fresh[w->nfresh++] = bev;
     event_active(w->fresh_ev, EV_TIMEOUT, 0);
+    accept_update(w);
     return bev;
 }
 
@@ -498,7 +527,7 @@ static void on_resume(evutil_socket_t fd, short what, void *opaque) {
     (void)fd;
     (void)what;
     rill_web_t *w = opaque;
-    evconnlistener_enable(w->lev);
+    accept_update(w);
 }
 
 /* accept() failed (out of file descriptors, most likely): the listening socket
@@ -525,7 +554,6 @@ static void on_accept_error(struct evconnlistener *lev, void *opaque) {
         return;
     }
     int err = EVUTIL_SOCKET_ERROR();
-    evconnlistener_disable(lev);
     if (w->accept_errors++ % 100 == 0)
         rill__log(w->app, RILL_LOG_WARN,
                   "web server: accept failed: %s (%llu times); accepting again in "
@@ -534,6 +562,7 @@ static void on_accept_error(struct evconnlistener *lev, void *opaque) {
                   (unsigned long long)w->accept_errors, ACCEPT_PAUSE_MS);
     struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
     event_add(w->resume_ev, &tv);
+    accept_update(w); /* off until resume_ev */
 }
 
 static void web_free(rill_web_t *w) {
@@ -615,6 +644,7 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
     }
     evhttp_set_bevcb(w->http, on_connection, w);
     evconnlistener_set_error_cb(w->lev, on_accept_error);
+    w->accepting = true; /* a new listener is enabled */
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     evhttp_set_timeout_tv(w->http, &tv);
     evhttp_set_max_headers_size(w->http, MAX_HEADERS);

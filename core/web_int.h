@@ -29,6 +29,7 @@ typedef struct rill_web {
     struct evhttp *http;
     struct evconnlistener *lev;
     struct event *resume_ev;        /* accepting again after EMFILE and the like */
+    bool accepting;                 /* the listener is enabled (accept_update) */
     struct sockaddr_storage listen; /* the listener's address */
     socklen_t llen;
     const char *token; /* web.token, or NULL */

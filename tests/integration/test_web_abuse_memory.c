@@ -9,18 +9,17 @@
  * Memory: the whole abuse is run twice, and the second round must not leave the
  * worker holding more than the first did.  Memory in use (mallinfo2, read from
  * the worker's own /heap page) is the measure that tells a leak from retention:
- * it grows 120-140 KB in the first round (libevent's fd map and the server's
- * table sized for ~1,100 sockets) and 0-33 KB in each later one (22 runs), while
- * RSS grows 0.7-1.7 MB in the first round (glibc keeps the heap that 1,000
- * connections at once needed) and 0.05-1.1 MB in later ones, as the heap happens
- * to fragment.  So: in use (the least of three samples) may grow 64 KB at most
- * from round to round (a leak of 48 bytes per connection fails it, as one put in
- * on purpose did), RSS 2 MB (a ceiling: it catches 1.5 KB per connection, a
- * connection's buffers left behind), open descriptors not at all.  Under
- * AddressSanitizer memory in use is its allocator's count and RSS is not bounded
- * (freed memory waits in its quarantine); LeakSanitizer checks the rest at exit.  RSS
- * does not return to within 10 % of what it was before the abuse (issue 13's wording):
- * that first-round growth is the allocator's retention, not memory in use.
+ * it grows 60-140 KB in the first round (libevent's fd map and the server's
+ * table sized for the descriptors open at once) and 0-33 KB in each later one,
+ * while RSS grows 0.34-0.57 MB in the first round (what glibc keeps of the heap
+ * the abuse needed; 1.2-1.4 MB when a burst was taken all at once) and 0.05-1.1 MB
+ * in later ones, as the heap happens to fragment.  So: RSS may grow 1 MB in the
+ * first round, in use (the least of three samples) 64 KB from round to round (a
+ * leak of 48 bytes per connection fails it, as one put in on purpose did), RSS
+ * 2 MB (a ceiling: it catches 1.5 KB per connection, a connection's buffers
+ * left behind), open descriptors not at all.  Under AddressSanitizer memory in
+ * use is its allocator's count and RSS is not bounded (freed memory waits in its
+ * quarantine); LeakSanitizer checks the rest at exit.
  *
  * The worker sends itself 20 events/s: enough to see it counting, few enough
  * that its own log (memory://, max.messages=200) is steady during the test.  At
@@ -409,9 +408,26 @@ static void huge_urls_and_headers_are_refused(void **state) {
     assert_alive_and_counting(before);
 }
 
-static void a_second_round_of_abuse_leaves_no_more_held_than_the_first(void **state) {
-    held_t first, second;
+/* After the first round (the four tests above): a burst is taken a few
+ * connections at a time (core/web.c, FRESH_BATCH and MAX_DRAINS), so what glibc
+ * keeps of it is bounded.  Taking all 1,000 at once grew RSS 1.2-1.4 MB here;
+ * taken in batches it grows 0.34-0.57 MB (+7.7 to +13 %, 6 runs), most of it in
+ * the garbage and partial-request tests. */
+static held_t first;
+
+static void the_first_round_grows_rss_by_less_than_a_megabyte(void **state) {
+    (void)state;
     assert_int_equal(measure(&first), 0);
+    printf("worker RSS before the abuse / after one round: %ld / %ld KB (%+.1f %%)\n",
+           before.rss_kb, first.rss_kb,
+           100.0 * (double)(first.rss_kb - before.rss_kb) / (double)before.rss_kb);
+#ifndef __SANITIZE_ADDRESS__ /* ASan keeps freed memory in quarantine: RSS grows */
+    assert_true(first.rss_kb <= before.rss_kb + 1024);
+#endif
+}
+
+static void a_second_round_of_abuse_leaves_no_more_held_than_the_first(void **state) {
+    held_t second;
     garbage_over_tcp_does_not_stop_the_worker(state);
     partial_requests_held_open_do_not_block_health(state);
     a_thousand_concurrent_connections_are_each_answered(state);
@@ -434,6 +450,7 @@ int main(void) {
         cmocka_unit_test(partial_requests_held_open_do_not_block_health),
         cmocka_unit_test(a_thousand_concurrent_connections_are_each_answered),
         cmocka_unit_test(huge_urls_and_headers_are_refused),
+        cmocka_unit_test(the_first_round_grows_rss_by_less_than_a_megabyte),
         cmocka_unit_test(a_second_round_of_abuse_leaves_no_more_held_than_the_first),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
