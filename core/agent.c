@@ -151,22 +151,9 @@ static void decode_failed(rill_event_t *ev, const char *what, const char *why) {
 static void tp_done(rill_tpstate_t *tp, int64_t offset);
 static void agent_drain(rill_agent_t *a);
 
-void rill__handler_result(rill_event_t *ev, rill_err_t err) {
+/* A handler's error: counted, then the app fails or it is logged and skipped. */
+static void handler_failed(rill_event_t *ev, rill_err_t err) {
     rill_agent_t *a = ev->agent;
-    if (ev->tp && ev->gen != ev->tp->gen) return; /* lost meanwhile: counts nowhere */
-    if (ev->start_ns) {
-        uint64_t now = rill_mono_ns();
-        rill__hist_add(&a->latency, now - ev->start_ns);
-        rill_app_t *app = ev->app;
-        if (app->batch_clock) { /* the next raw event of the batch starts now */
-            app->clock_ns = now;
-            app->clock_ok = true;
-        }
-    }
-    if (err == RILL_OK) {
-        a->processed++;
-        return;
-    }
     a->errors++;
     if (a->opts.on_error == RILL_ON_ERROR_CRASH) {
         rill_app_fail(ev->app, RILL_EHANDLER, "agent '%s' failed on %s[%d]@%lld: %s",
@@ -185,13 +172,39 @@ void rill__handler_result(rill_event_t *ev, rill_err_t err) {
     }
 }
 
+/* rill__handler_result, inline in agent_run (once per event): the failure out of
+ * line. */
+static inline void handler_result(rill_event_t *ev, rill_err_t err) {
+    rill_agent_t *a = ev->agent;
+    if (ev->tp && ev->gen != ev->tp->gen) return; /* lost meanwhile: counts nowhere */
+    if (ev->start_ns) {
+        uint64_t now = rill_mono_ns();
+        rill__hist_add(&a->latency, now - ev->start_ns);
+        rill_app_t *app = ev->app;
+        if (app->batch_clock) { /* the next raw event of the batch starts now */
+            app->clock_ns = now;
+            app->clock_ok = true;
+        }
+    }
+    if (err == RILL_OK)
+        a->processed++;
+    else
+        handler_failed(ev, err);
+}
+
+void rill__handler_result(rill_event_t *ev, rill_err_t err) {
+    handler_result(ev, err);
+}
+
 /* Decode and call the handler.  Returns true when the event is finished now,
  * false when it is pending (the handler will ack it). */
 static bool agent_run(rill_event_t *ev) {
     rill_agent_t *a = ev->agent;
     rill_topic_t *t = a->topic;
     char why[512];
-    if (t->vtype && t->vtype->kind != RILL_T_BYTES && ev->msg.value) {
+    bool dvalue = t->vtype && t->vtype->kind != RILL_T_BYTES && ev->msg.value;
+    bool dkey = t->ktype && t->ktype->kind != RILL_T_BYTES && ev->msg.key;
+    if (dvalue) {
         why[0] = '\0';
         rill_err_t rc = decode_one(ev, 0, t->vser, t->vtype, ev->msg.value,
                                    ev->msg.value_len, &ev->value, why, sizeof why);
@@ -200,7 +213,7 @@ static bool agent_run(rill_event_t *ev) {
             return true;
         }
     }
-    if (t->ktype && t->ktype->kind != RILL_T_BYTES && ev->msg.key) {
+    if (dkey) {
         why[0] = '\0';
         rill_err_t rc = decode_one(ev, 1, t->kser, t->ktype, ev->msg.key, ev->msg.key_len,
                                    &ev->key, why, sizeof why);
@@ -214,9 +227,7 @@ static bool agent_run(rill_event_t *ev) {
     /* One clock read per raw event of a batch: the end of the handler before (its
      * dispatch, a few dozen ns, counts to this one).  A decoded event reads the
      * clock again, so decoding stays out of the handler's latency. */
-    bool decoded = (t->vtype && t->vtype->kind != RILL_T_BYTES && ev->msg.value) ||
-                   (t->ktype && t->ktype->kind != RILL_T_BYTES && ev->msg.key);
-    ev->start_ns = app->clock_ok && !decoded ? app->clock_ns : rill_mono_ns();
+    ev->start_ns = app->clock_ok && !dvalue && !dkey ? app->clock_ns : rill_mono_ns();
     app->clock_ok = false;
     app->errmsg[0] = '\0'; /* what a failing call says now is this event's reason */
     /* no operators and no take: nothing for rill__ops_run to do */
@@ -231,7 +242,7 @@ static bool agent_run(rill_event_t *ev) {
     rill__handling(app, NULL);
     if (r == RILL_PENDING) {
         if (ev->early_ack) { /* acked before the handler returned */
-            rill__handler_result(ev, ev->early_err);
+            handler_result(ev, ev->early_err);
             return true;
         }
         if (rill__event_own(ev) != RILL_OK) {
@@ -241,7 +252,7 @@ static bool agent_run(rill_event_t *ev) {
         rill__event_hold(ev);
         return false;
     }
-    rill__handler_result(ev, r < 0 ? (rill_err_t)r : RILL_OK);
+    handler_result(ev, r < 0 ? (rill_err_t)r : RILL_OK);
     return true;
 }
 

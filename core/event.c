@@ -10,18 +10,14 @@
 /* ---- events
  * ------------------------------------------------------------------------------ */
 
-rill_event_t *rill__event_get(rill_app_t *app) {
-    rill_event_t *ev = app->free_events;
-    if (ev) {
-        app->free_events = ev->next;
-    } else {
-        if (!(ev = calloc(1, sizeof *ev))) return NULL;
-        ev->all_next = app->all_events;
-        app->all_events = ev;
-    }
-    ev->live = true;
-    ev->next = NULL;
-    ev->start_ns = 0;
+/* A new event, on the free list (rill__event_get takes it from there). */
+rill_event_t *rill__event_new(rill_app_t *app) {
+    rill_event_t *ev = calloc(1, sizeof *ev);
+    if (!ev) return NULL;
+    ev->all_next = app->all_events;
+    app->all_events = ev;
+    ev->next = app->free_events;
+    app->free_events = ev;
     return ev;
 }
 
@@ -59,17 +55,12 @@ static void event_clear_values(rill_event_t *ev) {
         rill__event_mem_put(ev, 1, ev->key, rill__value_csize(t->ktype));
         ev->key = NULL;
     }
-    rill__strings_reset(&ev->strings);
 }
 
-void rill__event_put(rill_app_t *app, rill_event_t *ev) {
+void rill__event_release(rill_event_t *ev) {
     event_clear_values(ev);
     free(ev->own);
     ev->own = NULL;
-    ev->live = false;
-    ev->in_handler = ev->early_ack = false;
-    ev->next = app->free_events;
-    app->free_events = ev;
 }
 
 void rill__events_free(rill_app_t *app) {

@@ -92,9 +92,30 @@ static inline void rill__handling(rill_app_t *app, rill_event_t *ev) {
  * is from an earlier assignment of it (hooks.event_tp) */
 const rill_tpstate_t *rill__event_tp(const rill_event_t *ev, bool *stale);
 
-/* event.c: the event pool */
-rill_event_t *rill__event_get(rill_app_t *app);
-void rill__event_put(rill_app_t *app, rill_event_t *ev);
+/* event.c: the event pool.  Getting and putting back are inline (once per consumed
+ * event): the out-of-line parts are a new event and releasing what an event holds. */
+rill_event_t *rill__event_new(rill_app_t *app);
+/* Its decoded value and key (their memory kept as spares) and its owned copy go. */
+void rill__event_release(rill_event_t *ev);
+
+static inline rill_event_t *rill__event_get(rill_app_t *app) {
+    rill_event_t *ev = app->free_events;
+    if (!ev && !(ev = rill__event_new(app))) return NULL;
+    app->free_events = ev->next;
+    ev->live = true;
+    ev->next = NULL;
+    ev->start_ns = 0;
+    return ev;
+}
+
+static inline void rill__event_put(rill_app_t *app, rill_event_t *ev) {
+    if (ev->value || ev->key || ev->own) rill__event_release(ev);
+    rill__strings_reset(&ev->strings);
+    ev->live = false;
+    ev->in_handler = ev->early_ack = false;
+    ev->next = app->free_events;
+    app->free_events = ev;
+}
 rill_err_t rill__event_own(rill_event_t *ev);
 /* Memory of @p size for a decoded value (@p which 0) or key (1): the spare a
  * cleared one left on @p ev when it fits (zeroed when @p zero; a record's is zeroed

@@ -32,11 +32,7 @@ static void advance(rill_acks_t *a) {
     }
 }
 
-int rill__acks_add(rill_acks_t *a, int64_t offset, uint32_t refs) {
-    if (a->len == 0 && refs == 0) { /* the common case: nothing in flight */
-        a->acked = offset + 1;
-        return 0;
-    }
+int rill__acks_add_pending(rill_acks_t *a, int64_t offset, uint32_t refs) {
     if (a->len == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 64;
         rill_acks_slot_t *r = malloc(cap * sizeof *r);
