@@ -103,6 +103,9 @@ typedef struct rill_msg {
 
 /** @brief A message to produce.  Buffers are copied before produce() returns. */
 typedef struct rill_produce {
+    /** The topic's name: the core passes its own copy, which lives until close(), so
+     * one pointer always names one topic and a transport may cache by pointer what
+     * it looked up for it. */
     const char *topic;
     int32_t partition; /**< resolved by the core; always >= 0 */
     const void *key;

@@ -207,9 +207,8 @@ static rill_err_t mem_declare(rill_transport_t *t, const rill_topic_spec_t *spec
 static int64_t stamp_now(mem_ctx_t *c) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    int64_t coarse = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (coarse != c->coarse_ms) {
-        c->coarse_ms = coarse;
+    if (ts.tv_nsec != c->coarse.tv_nsec || ts.tv_sec != c->coarse.tv_sec) {
+        c->coarse = ts;
         c->now_ms = rill_now_ms();
     }
     return c->now_ms;
@@ -219,8 +218,7 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
                               rill_delivery_cb cb, void *opaque) {
     mem_ctx_t *c = t->impl;
     mem_topic_t *tp;
-    if (m->topic == c->last_name && c->last_topic &&
-        !strcmp(c->last_topic->name, m->topic)) {
+    if (m->topic == c->last_name && c->last_topic) { /* one pointer, one topic */
         tp = c->last_topic;
     } else {
         if (!(tp = rill__mem_topic_find(c->broker, m->topic))) return RILL_ENOENT;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "rill/transport.h"
 
@@ -144,7 +145,8 @@ typedef struct mem_ctx {
     const char *last_name; /* produce: last topic name pointer and its topic */
     mem_topic_t *last_topic;
     uint64_t produced;
-    int64_t coarse_ms, now_ms; /* the stamp of unstamped produces (stamp_now) */
+    struct timespec coarse; /* the coarse clock when now_ms was read (stamp_now) */
+    int64_t now_ms;         /* the stamp of unstamped produces */
     struct pending_assign *assigns;
     bool want_writable;
     mem_topic_t *blocked_topic; /* with want_writable: the partition that refused */
