@@ -230,6 +230,19 @@ static rill_send_ctx_t *send_ctx_get(rill_app_t *app) {
     return s;
 }
 
+/* A send not delivered: fenced when it timed out for a consumed partition, else
+ * logged; counted either way. */
+static void send_failed(rill_send_ctx_t *s, rill_err_t err, const char *errmsg) {
+    rill_app_t *app = s->app;
+    if (err == RILL_ETIMEDOUT && s->fenced)
+        rill__lease_fence(app, "a send for a consumed partition was not delivered in "
+                               "time");
+    else
+        rill__log(app, RILL_LOG_WARN, "send failed: %s",
+                  errmsg ? errmsg : rill_err2str(err));
+    s->topic->send_errors++;
+}
+
 void rill__send_delivered(rill_err_t err, const char *errmsg, int32_t partition,
                           int64_t offset, void *opaque) {
     rill_send_ctx_t *s = opaque;
@@ -240,14 +253,8 @@ void rill__send_delivered(rill_err_t err, const char *errmsg, int32_t partition,
     } else if (app->sends_new) {
         app->sends_new--;
     }
-    if (err == RILL_ETIMEDOUT && s->fenced)
-        rill__lease_fence(app, "a send for a consumed partition was not delivered in "
-                               "time");
-    else if (err != RILL_OK)
-        rill__log(app, RILL_LOG_WARN, "send failed: %s",
-                  errmsg ? errmsg : rill_err2str(err));
     if (err != RILL_OK)
-        s->topic->send_errors++;
+        send_failed(s, err, errmsg);
     else if (s->t0_ns)
         rill__hist_add(&s->topic->send_latency, rill_mono_ns() - s->t0_ns);
     if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
@@ -447,6 +454,7 @@ static rill_err_t wire(rill_topic_t *t, rill_serializer_t *ser, const rill_type_
     return encode(t, ser, type, p, buf, out, outlen, what);
 }
 
+/* rill_send of what the topic's serializers encode first (not o->encoded). */
 static rill_err_t send_one(rill_topic_t *t, const void *key, size_t key_len,
                            const void *value, size_t value_len,
                            const rill_send_opts_t *o) {
@@ -459,7 +467,6 @@ static rill_err_t send_one(rill_topic_t *t, const void *key, size_t key_len,
             t->name, o->version, RILL_SEND_OPTS_VERSION);
         return RILL_EINVAL;
     }
-    if (o && o->encoded) return produce(t, key, key_len, value, value_len, o);
     if (!t->vser) {
         rill__app_seterr(app, "send to '%s': the app is not started", t->name);
         return RILL_ESTATE;
@@ -478,7 +485,10 @@ static rill_err_t send_one(rill_topic_t *t, const void *key, size_t key_len,
 rill_err_t rill_send(rill_topic_t *t, const void *key, size_t key_len, const void *value,
                      size_t value_len, const rill_send_opts_t *o) {
     if (!t) return RILL_EINVAL;
-    rill_err_t rc = send_one(t, key, key_len, value, value_len, o);
+    /* Encoded bytes go straight to produce: send_one's encoding stays off their path. */
+    rill_err_t rc = o && o->encoded && o->version == RILL_SEND_OPTS_VERSION
+                        ? produce(t, key, key_len, value, value_len, o)
+                        : send_one(t, key, key_len, value, value_len, o);
     if (rc != RILL_OK) t->send_errors++; /* refused: /metrics' rill_send_errors_total */
     return rc;
 }

@@ -257,7 +257,6 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
         p, m, p->next_offset, m->timestamp_ms ? m->timestamp_ms : stamp_now(c));
     if (!e) return RILL_ENOMEM;
     p->entries[p->n++] = e;
-    p->bytes += E_BYTES(e);
     p->next_offset++;
     if (cb) {
         c->reports[c->nreports++] = (pending_cb_t){cb, opaque, m->partition, e->offset};

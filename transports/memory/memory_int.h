@@ -224,8 +224,9 @@ static inline bool rill__mem_part_make_room(mem_ctx_t *c, mem_topic_t *t, mem_pa
 }
 
 /* A copy of @p m at offset @p offset in @p p's current chunk (a new one when it is
- * full); NULL when out of memory or too large.  The core's rill__msg_copy is not for
- * plugins, mallocs each copy and is a call: this one carves from a chunk, inline. */
+ * full), counted in p->bytes; NULL when out of memory or too large.  The core's
+ * rill__msg_copy is not for plugins, mallocs each copy and is a call: this one carves
+ * from a chunk, inline. */
 static inline mem_entry_t *rill__mem_entry_new(mem_part_t *p, const rill_produce_t *m,
                                                int64_t offset, int64_t now_ms) {
     size_t hsize = 0;
@@ -235,12 +236,13 @@ static inline mem_entry_t *rill__mem_entry_new(mem_part_t *p, const rill_produce
     if (m->nheaders > UINT16_MAX || klen > UINT32_MAX || vlen > UINT32_MAX) return NULL;
     size_t bytes =
         sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize + klen + vlen;
-    bytes = (bytes + 7) & ~(size_t)7;
+    size_t carved = (bytes + 7) & ~(size_t)7;
     mem_chunk_t *c = p->chunk;
-    if ((!c || c->cap - c->used < bytes) && !(c = rill__mem_chunk_next(p, bytes)))
+    if ((!c || c->cap - c->used < carved) && !(c = rill__mem_chunk_next(p, carved)))
         return NULL;
     mem_entry_t *e = (mem_entry_t *)(c->data + c->used);
-    c->used += bytes;
+    c->used += carved;
+    p->bytes += bytes; /* E_BYTES(e) */
     c->live++;
     e->chunk = c;
     e->offset = offset;
