@@ -100,6 +100,7 @@ rill_err_t rill__kafka_err(rd_kafka_resp_err_t err) {
 static void down_arm(kctx_t *k, uint64_t in_ms) {
     struct timeval tv = {(time_t)(in_ms / 1000), (suseconds_t)(in_ms % 1000) * 1000};
     evtimer_add(k->down_ev, &tv);
+    k->down_armed = true;
 }
 
 /* Dies only when no broker of any client came up since the outage began: a
@@ -109,6 +110,7 @@ static void on_down_timeout(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     kctx_t *k = arg;
+    k->down_armed = false;
     if (atomic_load(&k->up_ns) > k->down_ns) return; /* back; a new outage re-arms */
     uint64_t gone_ms = (rill_mono_ns() - k->down_ns) / 1000000u;
     if (gone_ms < (uint64_t)k->broker_timeout_ms) { /* it began later: came up between */
@@ -146,8 +148,11 @@ void rill__kafka_error(kctx_t *k, rd_kafka_resp_err_t err, const char *reason) {
         k->t->h->error(k->t, rill__kafka_err(err), false, reason, k->t->h->opaque);
 }
 
+/* Per delivery report: an event_del (with libevent's lock) only when armed. */
 static void broker_up(kctx_t *k) {
-    if (k->down_ev) evtimer_del(k->down_ev);
+    if (!k->down_armed) return;
+    evtimer_del(k->down_ev);
+    k->down_armed = false;
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {

@@ -71,6 +71,7 @@ typedef struct kctx {
     bool txn;
     int64_t broker_timeout_ms;
     struct event *down_ev;  /* all brokers down: die when it fires */
+    bool down_armed;        /* down_ev is pending (down_arm, until fired or up) */
     uint64_t down_ns;       /* when the last outage began (all brokers down) */
     _Atomic uint64_t up_ns; /* a broker of any client last came UP (its threads) */
     kpaused_t *paused;
