@@ -102,9 +102,8 @@ static void paused_del(kctx_t *k, kpaused_t *x) {
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     kctx_t *k = opaque;
-    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (coop)
+        if (k->coop)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
@@ -146,7 +145,7 @@ void rill__kafka_revoke_answer(rill_transport_t *t, rill_revoke_t rv) {
     kctx_t *k = t->impl;
     if (!k->revoking || !k->consumer || rv != k->revoke_id) return;
     k->revoking = false;
-    if (!strcmp(rd_kafka_rebalance_protocol(k->consumer), "COOPERATIVE")) {
+    if (k->coop) {
         /* only what is still assigned: leaving after unsubscribe() already gave
          * everything back, and unassigning it twice stalls librdkafka's rebalance
          * (and consumer_close with it) */
@@ -248,6 +247,16 @@ rill_err_t rill__kafka_subscribe(rill_transport_t *t, const char *group,
     if (!k->user_reset) setdef(c, "auto.offset.reset", "earliest"); /* like Faust */
     if (!k->user_strategy)
         setdef(c, "partition.assignment.strategy", "range"); /* co-partitioning */
+    /* The protocol follows from the assignors (librdkafka refuses a mix of eager
+     * and cooperative ones), so it is known here, once.  rd_kafka_rebalance_protocol()
+     * asks the group handle on librdkafka's main thread: from a rebalance that
+     * consumer_close() serves once the handle has terminated it answers NULL, or
+     * never returns (the request lost in the handle's purged queue); both seen
+     * when a worker is destroyed with its group's next rebalance queued. */
+    char strategy[256] = "";
+    size_t ssz = sizeof strategy;
+    rd_kafka_conf_get(c, "partition.assignment.strategy", strategy, &ssz);
+    k->coop = strstr(strategy, "cooperative") != NULL;
     rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(c, commit_cb);
     rill_err_t rc =
@@ -616,7 +625,7 @@ rill_err_t rill__kafka_confirm(rill_transport_t *t, char *errstr, size_t errlen)
      * assignment is the whole of it and is announced when it comes; a confirm
      * after it would announce it twice.  Cooperative rebalances keep what is not
      * revoked, unannounced: those ask again. */
-    bool eager = strcmp(rd_kafka_rebalance_protocol(k->consumer), "COOPERATIVE") != 0;
+    bool eager = !k->coop;
     if (k->revoking) {
         if (!eager) return RILL_ERETRY;
         snprintf(errstr, errlen, "the group is rebalancing");

@@ -62,6 +62,7 @@ typedef struct kctx {
     krclient_t *rclients;
     char *group;
     bool subscribed;
+    bool coop; /* its assignors' rebalance protocol is COOPERATIVE (set at subscribe) */
     bool revoking; /* revoke_request() called, revoke_answer() not yet */
     rill_revoke_t revoke_id, revoke_seq; /* the revoke being answered; the last */
     rd_kafka_topic_partition_list_t *pending_revoke;
