@@ -141,8 +141,9 @@ static void finish(rill_app_t *app) {
     if (app->commit_ev) event_del(app->commit_ev);
     if (app->revoke_ev) event_del(app->revoke_ev);
     if (app->shutdown_ev) event_del(app->shutdown_ev);
-    if (app->sigint_ev) event_del(app->sigint_ev);
-    if (app->sigterm_ev) event_del(app->sigterm_ev);
+    /* rill_app_run()'s signal handlers stay until rill_app_destroy(): a signal
+     * that comes now (the second copy of a SIGTERM sent to the process and to its
+     * group) must not find the default action, which kills the worker (143). */
     if (app->stop_ev) event_del(app->stop_ev);
     rill__timers_stop(app);
     rill__lease_stop(app);
@@ -285,12 +286,17 @@ void rill_app_stop(rill_app_t *app) {
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
     (void)what;
     rill_app_t *app = arg;
-    rill__log(app, RILL_LOG_INFO, "received %s, shutting down gracefully",
-              sig == SIGINT ? "SIGINT" : "SIGTERM");
-    if (app->state == RILL_APP_STOPPING) {
-        rill_app_fail(app, RILL_ESHUTDOWN, "second signal during shutdown");
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    /* One stop per worker, as Faust: a signal during or after the stop is often
+     * the same request again (timeout(1), systemd and docker signal the process
+     * and then its group or cgroup), so it neither fails the stop nor cuts it
+     * short; shutdown.timeout.ms bounds the stop. */
+    if (app->state != RILL_APP_RUNNING) {
+        rill__log(app, RILL_LOG_INFO, "received %s again: the graceful stop goes on",
+                  name);
         return;
     }
+    rill__log(app, RILL_LOG_INFO, "received %s, shutting down gracefully", name);
     rill_app_stop(app);
 }
 

@@ -1,7 +1,9 @@
 /* The embedding lifecycle (issue 12, API item 5): on_stopped fires once after the
  * final commit and may destroy the app; a stopped app cannot be started again;
- * definitions after start are refused. */
+ * definitions after start are refused; a signal repeated during or after the
+ * graceful stop of rill_app_run() neither fails it nor kills the process (issue 13). */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,6 +124,38 @@ static void rill_app_run_calls_on_stopped_after_its_loop_ended(void **state) {
     assert_null(l->app);
 }
 
+/* What kill -TERM of timeout(1) does to the worker it runs: SIGTERM to it, then to
+ * its process group (the worker again), both before the worker's loop runs. */
+static void sigterm_twice(rill_app_t *app, void *opaque) {
+    (void)app;
+    (void)opaque;
+    raise(SIGTERM);
+    raise(SIGTERM);
+}
+
+static void a_signal_repeated_during_the_graceful_stop_does_not_fail_it(void **state) {
+    life_t *l = *state;
+    l->app = make(l, NULL);
+    assert_int_equal(rill_app_task(l->app, "signal", sigterm_twice, NULL), RILL_OK);
+    assert_int_equal(rill_app_run(l->app), RILL_OK); /* was RILL_ESHUTDOWN: exit 1 */
+    assert_int_equal(l->stopped_calls, 1);
+}
+
+static void sigterm_after_the_stop(rill_app_t *app, void *opaque) {
+    on_stopped(app, opaque);
+    raise(SIGTERM); /* the second copy, late */
+}
+
+static void a_signal_after_the_graceful_stop_leaves_the_process_running(void **state) {
+    life_t *l = *state;
+    l->app = make(l, NULL);
+    assert_int_equal(rill_app_on_stopped(l->app, sigterm_after_the_stop, l), RILL_OK);
+    assert_int_equal(rill_app_task(l->app, "stop", stop_from_a_task, NULL), RILL_OK);
+    /* before: the handler was gone, and the default action ended this process */
+    assert_int_equal(rill_app_run(l->app), RILL_OK);
+    assert_int_equal(l->stopped_calls, 1);
+}
+
 static void fail_in_task(rill_app_t *app, void *opaque) {
     (void)opaque;
     rill_app_fail(app, RILL_EFATAL, "the test fails the app");
@@ -169,6 +203,10 @@ int main(void) {
             teardown),
         cmocka_unit_test_setup_teardown(
             rill_app_run_calls_on_stopped_after_its_loop_ended, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_signal_repeated_during_the_graceful_stop_does_not_fail_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_signal_after_the_graceful_stop_leaves_the_process_running, setup, teardown),
         cmocka_unit_test_setup_teardown(on_stopped_fires_when_the_app_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_stopped_app_cannot_be_started_again, setup,
