@@ -81,6 +81,7 @@ void rill__events_free(rill_app_t *app) {
 rill_err_t rill__event_own(rill_event_t *ev) {
     if (ev->own) return RILL_OK;
     rill_msg_t *m = &ev->msg;
+    m->headers = rill_msg_headers(m, &m->nheaders); /* read now: a lazy view dies too */
     rill__msg_parts_t c, in = {.topic = m->topic,
                                .key = m->key,
                                .key_len = m->key_len,
@@ -135,18 +136,19 @@ int64_t rill_event_timestamp(const rill_event_t *ev) {
 }
 
 const void *rill_event_header(const rill_event_t *ev, const char *name, size_t *len) {
-    for (size_t i = 0; i < ev->msg.nheaders; i++) {
-        if (strcmp(ev->msg.headers[i].name, name) == 0) {
-            if (len) *len = ev->msg.headers[i].value_len;
-            return ev->msg.headers[i].value;
+    size_t n;
+    const rill_header_t *hs = rill_msg_headers(&ev->msg, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(hs[i].name, name) == 0) {
+            if (len) *len = hs[i].value_len;
+            return hs[i].value;
         }
     }
     return NULL;
 }
 
 const rill_header_t *rill_event_headers(const rill_event_t *ev, size_t *n) {
-    if (n) *n = ev->msg.nheaders;
-    return ev->msg.headers;
+    return rill_msg_headers(&ev->msg, n);
 }
 
 rill_app_t *rill_event_app(const rill_event_t *ev) {

@@ -301,6 +301,9 @@ static bool late_hold(fault_tr_t *f, const rill_msg_t *m) {
     late_msg_t *l = &f->late[f->nlate];
     memset(l, 0, sizeof *l);
     l->m = *m;
+    rill_msg_t lm = *m; /* headers read now: a lazy view dies with the batch */
+    lm.headers = rill_msg_headers(m, &lm.nheaders);
+    m = &lm;
     l->topic = strdup(m->topic);
     l->key = m->key ? dup_bytes(m->key, m->key_len) : NULL;
     l->value = m->value ? dup_bytes(m->value, m->value_len) : NULL;
@@ -322,6 +325,7 @@ static bool late_hold(fault_tr_t *f, const rill_msg_t *m) {
     l->m.key = l->key;
     l->m.value = l->value;
     l->m.headers = l->headers;
+    l->m.nheaders = m->nheaders;
     f->nlate++;
     return true;
 }

@@ -26,11 +26,12 @@ typedef struct rill_delayed {
 /* Headers of @p ev without rill.due / rill.dest, plus @p extra. */
 static size_t copy_headers(const rill_event_t *ev, rill_header_t *out, size_t cap,
                            const rill_header_t *extra, size_t nextra) {
-    size_t n = 0;
-    for (size_t i = 0; i < ev->msg.nheaders && n < cap; i++) {
-        const char *name = ev->msg.headers[i].name;
+    size_t n = 0, nh;
+    const rill_header_t *hs = rill_msg_headers(&ev->msg, &nh);
+    for (size_t i = 0; i < nh && n < cap; i++) {
+        const char *name = hs[i].name;
         if (!strcmp(name, DUE_HDR) || !strcmp(name, DEST_HDR)) continue;
-        out[n++] = ev->msg.headers[i];
+        out[n++] = hs[i];
     }
     for (size_t i = 0; i < nextra && n < cap; i++)
         out[n++] = extra[i];

@@ -70,3 +70,15 @@ void *rill__msg_copy(size_t lead, const rill__msg_parts_t *m, size_t size,
     *out = c;
     return mem;
 }
+
+const rill_header_t *rill_msg_headers(const rill_msg_t *m, size_t *n) {
+    const rill_header_t *hs = m->headers;
+    size_t cnt = m->nheaders;
+    if (cnt == RILL_MSG_HEADERS_LAZY) {
+        const rill_lazy_headers_t *lh = (const rill_lazy_headers_t *)(const void *)hs;
+        hs = NULL;
+        cnt = lh->load(lh, &hs);
+    }
+    if (n) *n = cnt;
+    return cnt ? hs : NULL;
+}

@@ -44,9 +44,10 @@ rill_err_t rill__forward_to(rill_event_t *ev, rill_topic_t *dest, const void *ke
     const void *v;
     size_t vlen;
     rill_header_t hs[64];
-    size_t nh = 0;
-    for (size_t i = 0; i < ev->msg.nheaders && nh < 62; i++)
-        hs[nh++] = ev->msg.headers[i];
+    size_t nh = 0, nin;
+    const rill_header_t *in = rill_msg_headers(&ev->msg, &nin);
+    for (size_t i = 0; i < nin && nh < 62; i++)
+        hs[nh++] = in[i];
     for (size_t i = 0; i < nextra && nh < 64; i++)
         hs[nh++] = extra[i];
     rill_err_t rc = value_bytes(ev, dest, &v, &vlen, &buf);

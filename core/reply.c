@@ -202,10 +202,11 @@ rill_err_t rill_event_reply(rill_event_t *ev, const void *value, size_t value_le
 static bool asks_on_message(rill_app_t *app, const rill_msg_t *m) {
     if (!app->asks || !app->asks->topic) return false;
     char id[32] = "";
-    for (size_t i = 0; i < m->nheaders; i++)
-        if (!strcmp(m->headers[i].name, CORRELATION) &&
-            m->headers[i].value_len < sizeof id)
-            memcpy(id, m->headers[i].value, m->headers[i].value_len);
+    size_t nh;
+    const rill_header_t *hs = rill_msg_headers(m, &nh);
+    for (size_t i = 0; i < nh; i++)
+        if (!strcmp(hs[i].name, CORRELATION) && hs[i].value_len < sizeof id)
+            memcpy(id, hs[i].value, hs[i].value_len);
     uint64_t cid = strtoull(id, NULL, 10);
     for (ask_t *a = app->asks->pending; a; a = a->next) {
         if (a->id != cid) continue;

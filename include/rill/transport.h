@@ -97,9 +97,29 @@ typedef struct rill_msg {
     size_t key_len;
     const void *value; /**< NULL: tombstone (compacted delete) */
     size_t value_len;
-    const rill_header_t *headers;
-    size_t nheaders;
+    const rill_header_t *headers; /**< read with rill_msg_headers() */
+    size_t nheaders;              /**< RILL_MSG_HEADERS_LAZY: not read yet */
 } rill_msg_t;
+
+/** @brief rill_msg_t.nheaders of a message whose headers the transport reads only
+ * when asked: its headers then point to a rill_lazy_headers_t (cast), which
+ * rill_msg_headers() asks.  Kafka's headers cost a parse per record (librdkafka
+ * 2.0.2 allocates and frees a buffer for every record, with headers or without), and
+ * most events are never asked for theirs. */
+#define RILL_MSG_HEADERS_LAZY SIZE_MAX
+
+/** @brief A transport's headers of one message, read when asked (see
+ * RILL_MSG_HEADERS_LAZY).  @p load returns their count and sets @p out to them (NULL
+ * when there are none), valid as long as the message; it may be called more than
+ * once for a message, on the loop thread, while the message is valid. */
+typedef struct rill_lazy_headers {
+    size_t (*load)(const struct rill_lazy_headers *lh, const rill_header_t **out);
+} rill_lazy_headers_t;
+
+/** @brief The headers of consumed message @p m (NULL if none) and their count in
+ * @p n: its headers and nheaders, or what its transport reads when they are
+ * RILL_MSG_HEADERS_LAZY.  Valid as long as the message. */
+RILL_API const rill_header_t *rill_msg_headers(const rill_msg_t *m, size_t *n);
 
 /** @brief A message to produce.  Buffers are copied before produce() returns. */
 typedef struct rill_produce {

@@ -72,11 +72,11 @@ static void record(rec_t *r, const rill_msg_t *m) {
             m->value_len < sizeof r->value ? m->value_len : sizeof r->value - 1;
         memcpy(r->value, m->value, r->value_len);
     }
-    r->nheaders = m->nheaders;
-    if (m->nheaders) {
-        snprintf(r->hname, sizeof r->hname, "%s", m->headers[0].name);
-        snprintf(r->hvalue, sizeof r->hvalue, "%.*s", (int)m->headers[0].value_len,
-                 (const char *)m->headers[0].value);
+    const rill_header_t *hs = rill_msg_headers(m, &r->nheaders);
+    if (r->nheaders) {
+        snprintf(r->hname, sizeof r->hname, "%s", hs[0].name);
+        snprintf(r->hvalue, sizeof r->hvalue, "%.*s", (int)hs[0].value_len,
+                 (const char *)hs[0].value);
     }
 }
 

@@ -786,7 +786,7 @@ static void kafka_close(rill_transport_t *t) {
     if (k->base_conf) rd_kafka_conf_destroy(k->base_conf);
     free(k->bootstrap);
     free(k->batch);
-    free(k->hdrs);
+    free(k->lazy);
 }
 
 const struct rill_transport_ops rill_transport_kafka = {

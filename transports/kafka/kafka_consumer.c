@@ -32,56 +32,85 @@ static rd_kafka_topic_partition_list_t *to_list(const rill_tp_t *tps, size_t n) 
     return l;
 }
 
-/* Views of a batch of librdkafka messages; headers in one scratch array.
- * rd_kafka_message_headers() is called once per message: librdkafka 2.0.2 caches
- * nothing for a record with no headers, so every call builds and frees a parse
- * buffer (a calloc and a free per call, 40 % of this path in perf when it was
- * called twice, once to count and once to copy).  The scratch array grows as it
- * fills, and the views' header pointers are set once it no longer moves. */
-static size_t to_msgs(kctx_t *k, rd_kafka_message_t **ms, size_t n) {
-    size_t hi = 0;
-    bool any = false;
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = ms[i];
-        rill_msg_t *r = &k->batch[i];
-        rd_kafka_timestamp_type_t tt;
-        *r = (rill_msg_t){.topic = rd_kafka_topic_name(m->rkt),
-                          .partition = m->partition,
-                          .offset = m->offset,
-                          .timestamp_ms = rd_kafka_message_timestamp(m, &tt),
-                          .key = m->key,
-                          .key_len = m->key_len,
-                          .value = m->payload,
-                          .value_len = m->len};
+/* A message's headers, read at the first ask: rd_kafka_message_headers() parses
+ * the record's header section on every call when it holds none (librdkafka 2.0.2
+ * allocates and frees a parse buffer each time), which was 36 % of the consume
+ * path in perf when every message was asked; most events never are. */
+static size_t lazy_load(const rill_lazy_headers_t *lh, const rill_header_t **out) {
+    klazy_t *z = (klazy_t *)(uintptr_t)lh; /* lh is the first member of its klazy_t */
+    if (!z->read) {
+        kctx_t *k = z->k;
+        z->read = true;
+        z->next_read = k->lazy_read;
+        k->lazy_read = z;
         rd_kafka_headers_t *h;
-        if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-        size_t cnt = rd_kafka_header_cnt(h);
-        if (hi + cnt > k->hcap) {
-            size_t cap = k->hcap ? k->hcap : 64;
-            while (cap < hi + cnt)
-                cap *= 2;
-            rill_header_t *nhs = realloc(k->hdrs, cap * sizeof *nhs);
-            if (!nhs) return 0;
-            k->hdrs = nhs;
-            k->hcap = cap;
+        size_t cnt = rd_kafka_message_headers(z->m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR
+                         ? rd_kafka_header_cnt(h)
+                         : 0;
+        if (cnt && !(z->hs = malloc(cnt * sizeof *z->hs))) {
+            rill_log(k->t->log, RILL_LOG_ERROR, "kafka",
+                     "out of memory reading the headers of %s[%d]@%lld",
+                     rd_kafka_topic_name(z->m->rkt), (int)z->m->partition,
+                     (long long)z->m->offset);
+            cnt = 0;
         }
-        r->headers = (const rill_header_t *)(uintptr_t)hi; /* an index until the end */
-        any = true;
         const char *name;
         const void *val;
         size_t vl;
         for (size_t j = 0; j < cnt && !rd_kafka_header_get_all(h, j, &name, &val, &vl);
-             j++) {
-            k->hdrs[hi++] = (rill_header_t){name, val ? val : "", vl};
-            r->nheaders++;
-        }
+             j++)
+            z->hs[z->n++] = (rill_header_t){name, val ? val : "", vl};
     }
-    for (size_t i = 0; any && i < n; i++)
-        if (k->batch[i].nheaders)
-            k->batch[i].headers = &k->hdrs[(uintptr_t)k->batch[i].headers];
-        else
-            k->batch[i].headers = NULL;
+    *out = z->n ? z->hs : NULL;
+    return z->n;
+}
+
+/* Views of a batch of librdkafka messages, their headers read when asked
+ * (lazy_load); msgs_done() after the views are handed over. */
+static size_t to_msgs(kctx_t *k, rd_kafka_message_t **ms, size_t n) {
+    rd_kafka_topic_t *rkt = NULL;
+    const char *topic = NULL;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = ms[i];
+        if (m->rkt != rkt) /* a batch is mostly one topic */
+            topic = rd_kafka_topic_name(rkt = m->rkt);
+        klazy_t *z = &k->lazy[i];
+        z->m = m;
+        z->read = false;
+        rd_kafka_timestamp_type_t tt;
+        k->batch[i] = (rill_msg_t){.topic = topic,
+                                   .partition = m->partition,
+                                   .offset = m->offset,
+                                   .timestamp_ms = rd_kafka_message_timestamp(m, &tt),
+                                   .key = m->key,
+                                   .key_len = m->key_len,
+                                   .value = m->payload,
+                                   .value_len = m->len,
+                                   .headers = (const rill_header_t *)(void *)&z->lh,
+                                   .nheaders = RILL_MSG_HEADERS_LAZY};
+    }
     return n;
+}
+
+/* The headers read from the batch just delivered: their views are gone. */
+static void msgs_done(kctx_t *k) {
+    while (k->lazy_read) {
+        klazy_t *z = k->lazy_read;
+        k->lazy_read = z->next_read;
+        free(z->hs);
+        z->hs = NULL;
+        z->n = 0;
+    }
+}
+
+static rill_err_t batch_alloc(kctx_t *k) {
+    if (!k->batch && !(k->batch = calloc(BATCH, sizeof *k->batch))) return RILL_ENOMEM;
+    if (!k->lazy) {
+        if (!(k->lazy = calloc(BATCH, sizeof *k->lazy))) return RILL_ENOMEM;
+        for (size_t i = 0; i < BATCH; i++)
+            k->lazy[i] = (klazy_t){.lh = {lazy_load}, .k = k};
+    }
+    return RILL_OK;
 }
 
 /* ---- the group member
@@ -212,6 +241,7 @@ static void drain_consumer(kq_t *kq) {
         }
         size_t nm = good ? to_msgs(k, ms, good) : 0;
         if (nm && k->subscribed) k->t->h->messages(k->t, k->batch, nm, k->t->h->opaque);
+        msgs_done(k);
         for (size_t i = 0; i < good; i++)
             rd_kafka_message_destroy(ms[i]);
     }
@@ -231,7 +261,7 @@ rill_err_t rill__kafka_subscribe(rill_transport_t *t, const char *group,
         snprintf(errstr, errlen, "already subscribed");
         return RILL_ESTATE;
     }
-    if (!k->batch && !(k->batch = calloc(BATCH, sizeof *k->batch))) return RILL_ENOMEM;
+    if (batch_alloc(k)) return RILL_ENOMEM;
     rd_kafka_conf_t *c = rd_kafka_conf_dup(k->base_conf);
     char err[256];
     if (rd_kafka_conf_set(c, "group.id", group, err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -453,6 +483,7 @@ static void drain_readers(kq_t *kq) {
             kreader_t *kr = reader_of(k, c, m->rkt, m->partition);
             size_t nm = kr ? to_msgs(k, &ms[i], (size_t)(j - i)) : 0;
             if (nm) kr->r->h->messages(kr->r, k->batch, nm, kr->r->opaque);
+            msgs_done(k);
         }
         for (ssize_t i = 0; i < n; i++)
             rd_kafka_message_destroy(ms[i]);
@@ -481,7 +512,7 @@ static rill_err_t reader_client(kctx_t *k, const char *topic, int32_t partition,
             return RILL_OK;
         }
     }
-    if (!k->batch && !(k->batch = calloc(BATCH, sizeof *k->batch))) return RILL_ENOMEM;
+    if (batch_alloc(k)) return RILL_ENOMEM;
     krclient_t *c = calloc(1, sizeof *c);
     if (!c) return RILL_ENOMEM;
     rd_kafka_conf_t *conf = rd_kafka_conf_dup(k->base_conf);

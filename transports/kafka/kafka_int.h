@@ -49,6 +49,18 @@ typedef struct kpaused {
     int64_t dropped_from; /* -1: nothing dropped */
 } kpaused_t;
 
+/* A consumed message's headers, read when the core asks (RILL_MSG_HEADERS_LAZY):
+ * one per message of the batch being delivered. */
+typedef struct klazy {
+    rill_lazy_headers_t lh; /* first: the view's headers point here */
+    struct kctx *k;
+    rd_kafka_message_t *m;
+    rill_header_t *hs; /* read: NULL when there are none */
+    size_t n;
+    bool read;
+    struct klazy *next_read; /* read in this batch: freed after it */
+} klazy_t;
+
 typedef struct kctx {
     /* props */
     int64_t timeout_ms;
@@ -78,8 +90,8 @@ typedef struct kctx {
     kpaused_t *paused;
     size_t npaused, cappaused;
     rill_msg_t *batch;
-    rill_header_t *hdrs;
-    size_t hcap;
+    klazy_t *lazy;              /* BATCH, beside batch */
+    klazy_t *lazy_read;         /* those read in the batch being delivered */
     rd_kafka_conf_t *base_conf; /* passthrough properties, copied per client */
     bool user_reset, user_qmin, user_strategy; /* kafka.* the user set: rill keeps off */
     bool user_linger, user_msg_timeout;
