@@ -130,8 +130,7 @@ void rill__kafka_error(kctx_t *k, rd_kafka_resp_err_t err, const char *reason) {
         /* a new outage when a broker came up since the last one began (another
          * client's notice of the same outage keeps its start) */
         if (atomic_load(&k->up_ns) >= k->down_ns) k->down_ns = rill_mono_ns();
-        if (k->down_ev && !evtimer_pending(k->down_ev, NULL))
-            down_arm(k, (uint64_t)k->broker_timeout_ms);
+        if (k->down_ev && !k->down_armed) down_arm(k, (uint64_t)k->broker_timeout_ms);
         rill_log(k->t->log, RILL_LOG_WARN, "kafka", "%s", reason);
         return;
     }
