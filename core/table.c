@@ -232,6 +232,9 @@ rill_err_t rill__tables_prepare(rill_app_t *app, char *errstr, size_t errlen) {
         }
         t->raw_int64 =
             t->opts.value_type->kind == RILL_T_INT64 && !strcmp(t->vser_name, "raw");
+        t->incr_inplace = t->raw_int64 && t->opts.window_size_ms <= 0 &&
+                          !t->opts.global && !t->opts.ttl_ms && !t->session &&
+                          !t->sliding;
         t->partitions = t->changelog->partitions;
         if (t->opts.source && t->opts.source->partitions != t->partitions) {
             snprintf(
@@ -1592,21 +1595,27 @@ static rill_err_t del_one(rill_tpart_t *tp, int64_t wstart, void *arg);
 /* Apply @p fn to every window of the event's time (once for plain tables). */
 typedef rill_err_t (*win_fn)(rill_tpart_t *tp, int64_t wstart, void *arg);
 
+/* @p fn on key @p key of partition @p tp (owned_part's, just now) of a table without
+ * windows. */
+static rill_err_t plain_write(rill_table_t *t, rill_tpart_t *tp, const void *key,
+                              size_t klen, win_fn fn, void *arg) {
+    rill_err_t rc = store_key(t, key, klen, 0);
+    if (rc != RILL_OK) return rc;
+    /* the store key is the key: its hash placed it (owned_part) */
+    t->kbuf_hash = t->key_hash;
+    t->kbuf_hashed = !t->opts.global;
+    rc = fn(tp, -1, arg);
+    t->kbuf_hashed = false;
+    if (rc == RILL_OK && t->opts.ttl_ms) ttl_touch(tp, fn == del_one);
+    return rc == RILL_OK ? observed(t, tp->partition, key, klen) : rc;
+}
+
 static rill_err_t each_window(rill_table_t *t, const rill_event_t *ev, const void *key,
                               size_t klen, win_fn fn, void *arg) {
     rill_err_t rc = RILL_OK;
     rill_tpart_t *tp = owned_part(t, ev, key, klen, true, &rc);
     if (!tp) return rc;
-    if (!windowed(t)) {
-        if ((rc = store_key(t, key, klen, 0)) != RILL_OK) return rc;
-        /* the store key is the key: its hash placed it (owned_part) */
-        t->kbuf_hash = t->key_hash;
-        t->kbuf_hashed = !t->opts.global;
-        rc = fn(tp, -1, arg);
-        t->kbuf_hashed = false;
-        if (rc == RILL_OK && t->opts.ttl_ms) ttl_touch(tp, fn == del_one);
-        return rc == RILL_OK ? observed(t, tp->partition, key, klen) : rc;
-    }
+    if (!windowed(t)) return plain_write(t, tp, key, klen, fn, arg);
     int64_t ts = event_time(ev);
     if (bad_time(t, ts)) return RILL_OK;
     stream_time_advance(tp, ts);
@@ -1656,6 +1665,26 @@ rill_err_t rill_table_incr(rill_table_t *t, const rill_event_t *ev, const void *
     }
     if (t->session || t->sliding)
         return session_op(t, ev, key, klen, SESS_INCR, by, NULL, result);
+    if (t->incr_inplace) {
+        /* A counter already written since the last flush: its 8 bytes in the write
+         * cache are the value, and the flush sends the latest to the changelog
+         * (coalesced), so the increment is in place.  Everything else (first write
+         * of the key, a tombstone, per-write changelogs) goes the general way. */
+        rill_err_t rc = RILL_OK;
+        rill_tpart_t *tp = owned_part(t, ev, key, klen, true, &rc);
+        if (!tp) return rc;
+        rill_wcache_entry_t *e = rill__wcache_find_h(&tp->dirty, key, klen, t->key_hash);
+        if (e && !e->tomb && e->vlen == 8 && coalesced(t->app) && !t->nobs) {
+            int64_t v = (int64_t)((uint64_t)rill__be64_get(e->val) + (uint64_t)by);
+            rill__be64_put(e->val, (uint64_t)v);
+            if (result) *result = v;
+            return RILL_OK;
+        }
+        incr_arg_t a = {by, 0}; /* placed already: owned_part once per write */
+        rc = plain_write(t, tp, key, klen, incr_one, &a);
+        if (rc == RILL_OK && result) *result = a.result;
+        return rc;
+    }
     incr_arg_t a = {by, 0};
     rill_err_t rc = each_window(t, ev, key, klen, incr_one, &a);
     if (rc == RILL_OK && result) *result = a.result;

@@ -87,6 +87,9 @@ struct rill_table {
     char *vser_name;
     rill_serializer_t *vser;
     bool raw_int64; /* fast path: int64 values as 8 bytes big-endian */
+    /* rill_table_incr may add to a cached counter in place (raw_int64, no windows,
+     * not global, no ttl) */
+    bool incr_inplace;
     rill_topic_t *changelog;
     int32_t partitions;
     rill_tpart_t *parts;

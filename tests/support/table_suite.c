@@ -64,7 +64,11 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     worker_t *w = opaque;
     size_t len;
     const char *word = rill_event_key_bytes(ev, &len);
-    rill_err_t rc = rill_table_incr(w->counts, ev, word, len, 1, &w->last_count);
+    size_t vlen;
+    const char *v = rill_event_value_bytes(ev, &vlen);
+    rill_err_t rc = vlen == 1 && *v == '-'
+                        ? rill_table_del(w->counts, ev, word, len) /* "-": forget it */
+                        : rill_table_incr(w->counts, ev, word, len, 1, &w->last_count);
     if (rc == RILL_OK && w->seen) rc = rill_table_incr(w->seen, ev, word, len, 1, NULL);
     if (rc != RILL_OK) {
         w->errors++;
@@ -839,6 +843,23 @@ static int64_t changelog_records(struct event_base *base) {
     return total;
 }
 
+static void incr_after_a_delete_between_commits_counts_from_zero(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {0};
+    worker_start(&w, base, "commit.interval.ms", "60000"); /* all in the overlay */
+    RUN_UNTIL(base, rill_app_is_ready(w.app), 1000);
+    send_words(&w, 3, 1);
+    assert_int_equal(rill_send(w.words, "w0", 2, "-", 1, NULL), RILL_OK);
+    send_words(&w, 2, 1);
+    RUN_UNTIL(base, w.handled >= 6, 3000);
+    if (w.errors) fail_msg("%d errors, last: %s", w.errors, w.last_err);
+    assert_int_equal(w.last_count, 2);
+    assert_int_equal(count_of(&w, 0), 2);
+    rill_app_destroy(w.app);
+    event_base_free(base);
+}
+
 static void changelog_gets_one_record_per_key_per_commit(void **state) {
     (void)state;
     struct event_base *base = event_base_new();
@@ -896,6 +917,8 @@ int rill_table_suite_run(const rill_table_suite_t *s) {
     suite = s;
     const struct CMUnitTest common[] = {
         cmocka_unit_test_setup(incr_counts_every_key_exactly, setup),
+        cmocka_unit_test_setup(incr_after_a_delete_between_commits_counts_from_zero,
+                               setup),
         cmocka_unit_test_setup(foreach_visits_owned_keys, setup),
         cmocka_unit_test_setup(reading_a_partition_not_owned_fails_clearly, setup),
         cmocka_unit_test_setup(writing_another_partitions_key_tells_to_group_by, setup),
