@@ -330,6 +330,7 @@ static void on_conn_closed(struct evhttp_connection *evcon, void *opaque) {
     void *arg = c->closearg;
     *c = (rill_web_conn_t){0};
     w->nconns--;
+    rill__web_trim_note(w);
     if (cb) cb(evcon, arg);
 }
 
@@ -361,6 +362,7 @@ static bool conn_count(rill_web_t *w, struct evhttp_connection *evcon, int fd) {
     }
     w->byfd[fd] = (rill_web_conn_t){.evcon = evcon};
     w->nconns++;
+    rill__web_trim_note(w);
     evhttp_connection_set_closecb(evcon, on_conn_closed, w);
     return true;
 }
@@ -412,6 +414,7 @@ static void drain_free(rill_web_drain_t *d) {
     event_free(d->ev);
     close(d->fd);
     free(d);
+    rill__web_trim_note(w);
 }
 
 /* A drain ends on the loop: room for more connections, perhaps. */
@@ -482,6 +485,7 @@ static void reject(rill_web_t *w, struct evhttp_connection *evcon, int fd) {
     if (d->next) d->next->prev = d;
     w->drains = d;
     w->ndrains++;
+    rill__web_trim_note(w);
     event_add(d->ev, &tv);
 }
 
@@ -578,6 +582,7 @@ static void web_free(rill_web_t *w) {
     rill__web_events_stop(w);
     rill__web_lag_stop(w);
     rill__web_log_stop(w);
+    rill__web_trim_stop(w);
     if (w->resume_ev) event_free(w->resume_ev);
     if (w->fresh_ev) event_free(w->fresh_ev);
     if (w->http)
@@ -652,7 +657,7 @@ rill_err_t rill__web_start(rill_app_t *app, char *errstr, size_t errlen) {
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(w->http, on_request, w);
     if (rill__web_events_start(w) != RILL_OK || rill__web_lag_start(w) != RILL_OK ||
-        rill__web_log_start(w) != RILL_OK) {
+        rill__web_log_start(w) != RILL_OK || rill__web_trim_start(w) != RILL_OK) {
         web_free(w);
         return RILL_ENOMEM;
     }

@@ -68,6 +68,11 @@ typedef struct rill_web {
 
     /* web_dash.c: recent warnings and errors, from the app's logger */
     struct rill_web_log *log;
+
+    /* web_trim.c: the heap given back after a burst of connections */
+    struct event *trim_ev;
+    size_t trim_peak; /* connections open at once since the last trim */
+    uint64_t trims;
 } rill_web_t;
 
 /* A JSON string of @p n bytes: valid UTF-8 as is, control characters as \u00XX,
@@ -141,5 +146,12 @@ int64_t rill__web_lag(rill_web_t *w, rill_topic_t *t, int32_t p, int64_t *high);
  * paths; false when none matches @p path. */
 bool rill__web_pages_route(rill_web_t *w, struct evhttp_request *req, const char *path);
 void rill__web_pages_forget(rill_app_t *app);
+
+/* web_trim.c: after TRIM_BURST connections at once, once they are closed, the
+ * free heap pages go back to the system.  rill__web_trim_note is called each
+ * time the connections open (counted and drained) change. */
+rill_err_t rill__web_trim_start(rill_web_t *w);
+void rill__web_trim_stop(rill_web_t *w);
+void rill__web_trim_note(rill_web_t *w);
 
 #endif

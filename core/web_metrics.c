@@ -339,6 +339,9 @@ static void http(mout_t *o, rill_web_t *w) {
     head(o, "rill_http_accept_errors_total", "counter",
          "Failed accept() calls (out of file descriptors).");
     sample(o, "rill_http_accept_errors_total", NULL, NULL, NULL, NULL, w->accept_errors);
+    head(o, "rill_http_heap_trims_total", "counter",
+         "Times the free heap went back to the system after a burst of connections.");
+    sample(o, "rill_http_heap_trims_total", NULL, NULL, NULL, NULL, w->trims);
     head(o, "rill_http_event_subscribers", "gauge",
          "Server-Sent Events subscribers (/events and the app's streams).");
     sample(o, "rill_http_event_subscribers", NULL, NULL, NULL, NULL,
