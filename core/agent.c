@@ -436,6 +436,91 @@ bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t
     return true;
 }
 
+/* Event @p ev, finished, made ready for the next message of a run: what
+ * rill__event_put and rill__event_get would do, without the trip through the pool. */
+static inline void event_recycle(rill_event_t *ev) {
+    if (ev->value || ev->key || ev->own) rill__event_release(ev);
+    rill__strings_reset(&ev->strings);
+    ev->in_handler = ev->early_ack = false;
+    ev->start_ns = 0;
+}
+
+static bool raw_type(const rill_type_t *type) {
+    return !type || type->kind == RILL_T_BYTES;
+}
+
+/* rill__agents_dispatch for a run of messages of one partition, while the run can
+ * take the short way: one agent on the topic, raw (nothing to decode), no operators
+ * or take, room to run now (nothing queued, nothing in flight on the partition, no
+ * sends held).  One event serves the whole run; the partition's state is checked
+ * before each message as rill__on_messages does, since a handler may stop the app,
+ * lose the partition or hold sends.  Returns how many of @p msgs were handled (the
+ * caller hands the rest to rill__agents_dispatch, one by one); a handler that went
+ * pending ends the run after its message. */
+size_t rill__agents_dispatch_run(rill_app_t *app, rill_tpstate_t *tp,
+                                 const rill_msg_t *msgs, size_t n) {
+    rill_topic_t *t = tp->topic;
+    if (t->nagents != 1 || !raw_type(t->vtype) || !raw_type(t->ktype)) return 0;
+    rill_agent_t *a = t->agents[0];
+    if (a->nops || a->take_n) return 0;
+    rill_event_t *ev = NULL;
+    uint32_t gen = tp->gen;
+    size_t i = 0;
+    for (; i < n; i++) {
+        const rill_msg_t *m = &msgs[i];
+        if (!tp->assigned || tp->revoking || tp->lost || tp->held || tp->gen != gen ||
+            app->state != RILL_APP_RUNNING || a->inflight >= a->concurrency || a->qhead ||
+            app->sends_held || rill__acks_pending(&tp->acks))
+            break;
+        if (!ev) {
+            if (!(ev = rill__event_get(app))) break; /* the slow way says so */
+            ev->app = app;
+            ev->agent = a;
+            ev->tp = tp;
+            ev->vtype = t->vtype;
+            ev->index = 0;
+            ev->gen = gen;
+        }
+        ev->msg = *m;
+        ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
+        ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
+        /* agent_run, less what a raw event without operators never needs */
+        rill__handling(app, ev);
+        ev->start_ns = app->clock_ok ? app->clock_ns : rill_mono_ns();
+        app->clock_ok = false;
+        app->errmsg[0] = '\0';
+        ev->in_handler = true;
+        rill_err_t r = a->fn(ev, a->opaque);
+        ev->in_handler = false;
+        rill__handling(app, NULL);
+        if (r == RILL_PENDING && !ev->early_ack) {
+            if (rill__event_own(ev) != RILL_OK) {
+                /* finished unjudged, as agent_run has it */
+                rill_app_fail(app, RILL_ENOMEM, "out of memory keeping a pending event");
+            } else {
+                rill__event_hold(ev);
+                ev = NULL;
+                if (gen == tp->gen && rill__acks_add(&tp->acks, m->offset, 1) != 0)
+                    rill_app_fail(app, RILL_ENOMEM, "out of memory tracking offsets");
+                i++;
+                break;
+            }
+        } else {
+            handler_result(ev, r == RILL_PENDING ? ev->early_err
+                               : r < 0           ? (rill_err_t)r
+                                                 : RILL_OK);
+        }
+        if (gen != tp->gen) { /* lost while its handler ran */
+            i++;
+            break;
+        }
+        tp->acks.acked = m->offset + 1; /* rill__acks_add: nothing pending, done */
+        event_recycle(ev);
+    }
+    if (ev) rill__event_put(app, ev);
+    return i;
+}
+
 void rill__agent_free(rill_agent_t *a) {
     if (a->take_ev) event_free(a->take_ev);
     free(a->batch);

@@ -105,6 +105,7 @@ rill_app_t *rill_app_new_with_base(const char *id, rill_conf_t *conf,
         .assigned = rill__on_assigned,
         .revoke_request = rill__on_revoked,
         .writable = rill__on_writable,
+        .delivered = rill__sends_delivered,
         .opaque = app,
     };
     return app;

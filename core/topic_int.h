@@ -99,6 +99,10 @@ const rill_tpstate_t *rill__fence_for(rill_app_t *app, int32_t partitions, int32
 /* Delivery report of a send (a rill_delivery_cb; @p opaque is its context). */
 void rill__send_delivered(rill_err_t err, const char *errmsg, int32_t partition,
                           int64_t offset, void *opaque);
+/* The transport's handlers->delivered: @p n successful reports of produces given
+ * @p cb, in order; rill__send_delivered's inline. */
+void rill__sends_delivered(rill_transport_t *tr, rill_delivery_cb cb,
+                           const rill_delivery_t *d, size_t n, void *opaque);
 
 /* backlog.c: sends refused with RILL_EFULL, held in order until writable */
 /* Hold a copy of @p m (context @p s, fenced by @p fence or NULL): RILL_OK, or

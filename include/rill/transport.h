@@ -157,6 +157,13 @@ typedef struct rill_topic_spec {
 typedef void (*rill_delivery_cb)(rill_err_t err, const char *errmsg, int32_t partition,
                                  int64_t offset, void *opaque);
 
+/** @brief One successful delivery report, for handlers->delivered. */
+typedef struct rill_delivery {
+    void *opaque; /**< the produce()'s opaque */
+    int32_t partition;
+    int64_t offset;
+} rill_delivery_t;
+
 /** @brief What the transport calls; all on the loop thread.  Slots are only
  * appended.  A handler table given to rill_transport_new() sets messages,
  * assigned, revoke_request, writable and error; revoked, reader_messages and
@@ -184,6 +191,14 @@ typedef struct rill_transport_handlers {
      * @p rv).  @p lost: they were already taken away (session expired). */
     void (*revoke_request)(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
                            rill_revoke_t rv, void *opaque);
+    /** Optional, for a transport that has many reports at hand at once: @p n
+     * successful delivery reports of produces that were given the same @p cb, in
+     * produce order, in one call: what cb(RILL_OK, NULL, d[i].partition, d[i].offset,
+     * d[i].opaque) for each i in turn does.  @p d is the transport's and must stay
+     * valid during the call (cb may produce).  NULL (an older core, a wrapping
+     * transport): call each report's cb. */
+    void (*delivered)(rill_transport_t *t, rill_delivery_cb cb, const rill_delivery_t *d,
+                      size_t n, void *opaque);
 } rill_transport_handlers_t;
 
 /** @brief What a reader's transport calls for it, on the loop thread (ABI 3). */

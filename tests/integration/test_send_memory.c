@@ -198,6 +198,60 @@ static void a_null_topic_or_a_null_with_a_length_is_refused(void **state) {
     assert_non_null(strstr(rill_app_errmsg(f->app), "key is NULL but its length is 3"));
 }
 
+/* Send callbacks: one per send, in send order, each with its own opaque and the
+ * partition the send went to (reports reach the core in runs, issue 17). */
+typedef struct sent {
+    int n, errors;
+    int order[100];
+    int32_t partition[100];
+} sent_t;
+
+static sent_t g_sent;
+
+static void on_sent(rill_err_t err, const char *errmsg, int32_t partition, int64_t offset,
+                    void *opaque) {
+    (void)errmsg;
+    (void)offset;
+    if (err != RILL_OK) g_sent.errors++;
+    if (g_sent.n < 100) {
+        g_sent.order[g_sent.n] = (int)(intptr_t)opaque;
+        g_sent.partition[g_sent.n] = partition;
+    }
+    g_sent.n++;
+}
+
+static void each_send_callback_runs_once_in_send_order(void **state) {
+    fixture_t *f = *state;
+    memset(&g_sent, 0, sizeof g_sent);
+    for (int i = 0; i < 100; i++) {
+        rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+        o.cb = on_sent;
+        o.opaque = (void *)(intptr_t)i;
+        assert_int_equal(rill_send(f->raw, NULL, 0, "v", 1, &o), RILL_OK);
+    }
+    RUN_UNTIL(f->base, g_sent.n >= 100 && f->raw_got.n >= 100, 5000);
+    RUN_UNTIL(f->base, false, 20); /* no report twice */
+    assert_int_equal(g_sent.n, 100);
+    assert_int_equal(g_sent.errors, 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(g_sent.order[i], i);
+}
+
+static void keyless_sends_go_round_robin(void **state) {
+    fixture_t *f = *state;
+    memset(&g_sent, 0, sizeof g_sent);
+    for (int i = 0; i < 12; i++) {
+        rill_send_opts_t o = RILL_SEND_OPTS_INIT;
+        o.cb = on_sent;
+        o.opaque = (void *)(intptr_t)i;
+        assert_int_equal(rill_send(f->raw, NULL, 0, "v", 1, &o), RILL_OK);
+    }
+    RUN_UNTIL(f->base, g_sent.n >= 12, 5000);
+    assert_int_equal(g_sent.n, 12);
+    for (int i = 1; i < 12; i++)
+        assert_int_equal(g_sent.partition[i], (g_sent.partition[i - 1] + 1) % 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(unstamped_sends_carry_the_time_they_were_sent,
@@ -217,6 +271,9 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(a_null_topic_or_a_null_with_a_length_is_refused,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(each_send_callback_runs_once_in_send_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(keyless_sends_go_round_robin, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

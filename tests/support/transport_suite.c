@@ -362,6 +362,105 @@ static void produce_reports_increasing_offsets(void **state) {
     }
 }
 
+/* handlers->delivered, for the test below: counts its calls and runs each report. */
+static int g_batch_calls, g_batch_reports;
+
+static void on_delivered(rill_transport_t *t, rill_delivery_cb cb,
+                         const rill_delivery_t *d, size_t n, void *op) {
+    (void)t;
+    (void)op;
+    g_batch_calls++;
+    for (size_t i = 0; i < n; i++) {
+        g_batch_reports++;
+        cb(RILL_OK, NULL, d[i].partition, d[i].offset, d[i].opaque);
+    }
+}
+
+/* One report per produce with handlers->delivered set (a transport may use it, or
+ * call each produce's cb), across produces with two different cbs: each report
+ * reaches the cb its produce was given, with its opaque and partition, once.
+ * (Their order is not checked: the contract lets reports come out of order.) */
+typedef struct report_slot {
+    int which; /* the cb its produce was given: 1 on_report_a, 2 on_report_b */
+    int32_t partition;
+    int reports;   /* how many reached it */
+    bool wrong_cb; /* one came through the other cb */
+    bool wrong_partition;
+    int *total;
+} report_slot_t;
+
+static void log_report(report_slot_t *s, int which, rill_err_t err, int32_t p) {
+    assert_int_equal(err, RILL_OK);
+    s->reports++;
+    (*s->total)++;
+    if (which != s->which) s->wrong_cb = true;
+    if (p != s->partition) s->wrong_partition = true;
+}
+static void on_report_a(rill_err_t err, const char *errmsg, int32_t p, int64_t off,
+                        void *op) {
+    (void)errmsg;
+    (void)off;
+    log_report(op, 1, err, p);
+}
+static void on_report_b(rill_err_t err, const char *errmsg, int32_t p, int64_t off,
+                        void *op) {
+    (void)errmsg;
+    (void)off;
+    log_report(op, 2, err, p);
+}
+
+static void delivered_handler_reports_each_produce_once_to_its_cb(void **state) {
+    fixture_t *f = *state;
+    member_t *m = &f->members[0];
+    memset(m, 0, sizeof *m);
+    m->msgs = calloc(MAXREC, sizeof *m->msgs);
+    m->h = (rill_transport_handlers_t){
+        .messages = on_messages,
+        .assigned = on_assigned,
+        .revoke_request = on_revoked,
+        .writable = on_writable,
+        .error = on_error,
+        .opaque = m,
+        .delivered = on_delivered,
+    };
+    snprintf(m->client_id, sizeof m->client_id, "conf-%d-%u-d", (int)getpid(), g_seq);
+    char err[512] = "";
+    m->t =
+        rill_transport_new(g_url, g_conf, f->base, &m->h, m->client_id, err, sizeof err);
+    if (!m->t) fail_msg("cannot open %s: %s", g_url, err);
+    declare(m, f->topic, 3, false);
+    g_batch_calls = g_batch_reports = 0;
+    int total = 0;
+    report_slot_t slots[30];
+    for (int i = 0; i < 30; i++) { /* runs of a, then b, then a; partitions interleaved */
+        slots[i] = (report_slot_t){
+            .which = i >= 10 && i < 20 ? 2 : 1, .partition = i % 3, .total = &total};
+        rill_produce_t msg = {
+            .topic = f->topic, .partition = i % 3, .value = "v", .value_len = 1};
+        rill_err_t rc;
+        for (int tries = 0;
+             (rc = m->t->ops->produce(m->t, &msg,
+                                      slots[i].which == 1 ? on_report_a : on_report_b,
+                                      &slots[i])) == RILL_EFULL &&
+             tries < 1000;
+             tries++)
+            RUN_UNTIL(f, false, 1);
+        assert_int_equal(rc, RILL_OK);
+    }
+    RUN_UNTIL(f, total == 30, 10000);
+    RUN_UNTIL(f, false, 20); /* nothing more may come */
+    for (int i = 0; i < 30; i++) {
+        if (slots[i].reports != 1)
+            fail_msg("produce %d: %d reports", i, slots[i].reports);
+        assert_false(slots[i].wrong_cb);
+        assert_false(slots[i].wrong_partition);
+    }
+    assert_int_equal(total, 30);
+    /* what went through the handler went to the cbs, one call per run at most */
+    assert_true(g_batch_reports <= 30);
+    assert_true(g_batch_calls <= g_batch_reports);
+}
+
 static void group_member_receives_all_in_partition_order(void **state) {
     fixture_t *f = *state;
     member_t *m = member_open(f, 0);
@@ -795,6 +894,8 @@ int rill_transport_conformance(const char *url, const rill_conf_t *conf,
         cmocka_unit_test_setup_teardown(declare_mismatch_is_epartitions, setup, teardown),
         cmocka_unit_test_setup_teardown(produce_reports_increasing_offsets, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            delivered_handler_reports_each_produce_once_to_its_cb, setup, teardown),
         cmocka_unit_test_setup_teardown(group_member_receives_all_in_partition_order,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(key_value_headers_and_timestamp_roundtrip, setup,

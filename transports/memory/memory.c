@@ -235,12 +235,15 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
         c->blocked_partition = m->partition;
         return RILL_EFULL;
     }
-    if (cb && c->nreports == c->capreports) {
-        size_t cap = c->capreports ? c->capreports * 2 : 1024;
-        pending_cb_t *nr = realloc(c->reports, cap * sizeof *nr);
-        if (!nr) return RILL_ENOMEM;
-        c->reports = nr;
-        c->capreports = cap;
+    mem_reports_t *rs = &c->reports;
+    if (cb && rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 1024;
+        rill_delivery_t *nd = realloc(rs->d, cap * sizeof *nd);
+        if (nd) rs->d = nd;
+        rill_delivery_cb *ncb = nd ? realloc(rs->cb, cap * sizeof *ncb) : NULL;
+        if (!ncb) return RILL_ENOMEM; /* rs->d grew: harmless */
+        rs->cb = ncb;
+        rs->cap = cap;
     }
     if (p->n == p->cap) {
         rill__mem_part_pack(p);
@@ -259,8 +262,9 @@ static rill_err_t mem_produce(rill_transport_t *t, const rill_produce_t *m,
     p->entries[p->n++] = e;
     p->next_offset++;
     if (cb) {
-        c->reports[c->nreports++] = (pending_cb_t){cb, opaque, m->partition, e->offset};
-        if (c->nreports == 1) rill__mem_wake_control(c);
+        rs->cb[rs->n] = cb;
+        rs->d[rs->n++] = (rill_delivery_t){opaque, m->partition, e->offset};
+        if (rs->n == 1) rill__mem_wake_control(c);
     }
     rill__mem_wake_readers_of(c->broker, tp, m->partition);
     return RILL_OK;
@@ -308,7 +312,10 @@ static void mem_close(rill_transport_t *t) {
             broker_free(c->broker);
         }
     }
-    free(c->reports);
+    free(c->reports.d);
+    free(c->reports.cb);
+    free(c->spare.d);
+    free(c->spare.cb);
     while (c->assigns) {
         pending_assign_t *pa = c->assigns;
         c->assigns = pa->next;

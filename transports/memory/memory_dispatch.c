@@ -107,17 +107,45 @@ int rill__mem_cursor_index(mem_cursor_t *arr, size_t n, const mem_topic_t *t,
     return -1;
 }
 
+/* The delivery reports, in produce order: a run of one cb in one call where the
+ * handlers take them (handlers->delivered).  Callbacks may produce, appending
+ * reports: those go to the other buffer (this one is read meanwhile) and are run
+ * after these, in this same call. */
+static void run_reports(mem_ctx_t *c) {
+    const rill_transport_handlers_t *h = c->t->h;
+    if (c->reporting) return; /* a callback flushed: the loop below runs the rest */
+    c->reporting = true;
+    while (c->reports.n && !c->closing) {
+        mem_reports_t r = c->reports;
+        c->reports = c->spare;
+        c->reports.n = 0;
+        c->spare = (mem_reports_t){0};
+        for (size_t i = 0, j; i < r.n && !c->closing; i = j) {
+            j = i + 1;
+            if (h->delivered) {
+                while (j < r.n && r.cb[j] == r.cb[i])
+                    j++;
+                h->delivered(c->t, r.cb[i], r.d + i, j - i, h->opaque);
+            } else {
+                r.cb[i](RILL_OK, NULL, r.d[i].partition, r.d[i].offset, r.d[i].opaque);
+            }
+        }
+        if (!c->closing && !c->spare.d && !c->spare.cb) {
+            c->spare = r; /* kept for the next turn */
+        } else {
+            free(r.d);
+            free(r.cb);
+        }
+    }
+    c->reporting = false;
+}
+
 void rill__mem_on_control(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     mem_ctx_t *c = arg;
     /* Delivery reports first: they complete sends issued before any rebalance. */
-    /* Callbacks may produce (appending reports): index, and re-read the count. */
-    for (size_t i = 0; i < c->nreports && !c->closing; i++) {
-        pending_cb_t r = c->reports[i];
-        r.cb(RILL_OK, NULL, r.partition, r.offset, r.opaque);
-    }
-    c->nreports = 0;
+    run_reports(c);
     if (c->shrink_pending && !c->closing) rill__mem_shrink_all(c);
     while (c->assigns && !c->closing) {
         pending_assign_t *pa = c->assigns;

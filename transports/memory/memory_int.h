@@ -122,6 +122,14 @@ typedef struct mem_member {
     bool leaving;            /* unsubscribed: leave once the revoke is done */
 } mem_member_t;
 
+/* Delivery reports: what each is, and its cb beside (runs of one cb go to
+ * handlers->delivered as they are). */
+typedef struct mem_reports {
+    rill_delivery_t *d;
+    rill_delivery_cb *cb;
+    size_t n, cap;
+} mem_reports_t;
+
 typedef struct mem_ctx {
     /* props */
     int64_t max_messages;
@@ -138,11 +146,12 @@ typedef struct mem_ctx {
     mem_cursor_t *readers;
     size_t nreaders, capreaders;
     struct event *dispatch_ev;
-    struct event *control_ev;   /* rebalance steps and delivery reports */
-    struct pending_cb *reports; /* delivery reports, in produce order */
-    size_t nreports, capreports;
-    bool wake_pending;     /* dispatch event already activated */
-    const char *last_name; /* produce: last topic name pointer and its topic */
+    struct event *control_ev; /* rebalance steps and delivery reports */
+    mem_reports_t reports;    /* delivery reports, in produce order */
+    mem_reports_t spare;      /* the other buffer (rill__mem_on_control) */
+    bool reporting;           /* running them */
+    bool wake_pending;        /* dispatch event already activated */
+    const char *last_name;    /* produce: last topic name pointer and its topic */
     mem_topic_t *last_topic;
     uint64_t produced;
     struct timespec coarse; /* the coarse clock when now_ms was read (stamp_now) */
@@ -157,13 +166,6 @@ typedef struct mem_ctx {
     rill_revoke_t revoke_seq; /* identifiers handed to revoke_request() */
     rill_msg_t batch[BATCH_MAX];
 } mem_ctx_t;
-
-typedef struct pending_cb {
-    rill_delivery_cb cb;
-    void *opaque;
-    int32_t partition;
-    int64_t offset;
-} pending_cb_t;
 
 typedef struct pending_assign {
     bool revoke; /* else assign */
