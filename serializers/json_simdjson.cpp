@@ -124,12 +124,17 @@ rill_err_t dec_record(const ctx &c, const rill_schema_t *s, element j, void *rec
     }
     size_t hint = 0; // fields usually come in declaration order
     for (auto kv : o) {
-        if (std::memchr(kv.key.data(), '\0', kv.key.size())) return RILL_EDECODE;
+        std::string_view key = kv.key;
+        if (std::memchr(key.data(), '\0', key.size())) return RILL_EDECODE;
         size_t i = s->nfields;
-        for (size_t k = 0; k < s->nfields; k++) {
-            size_t c = (hint + k) % s->nfields;
-            if (kv.key == s->fields[c].name) {
-                i = c;
+        size_t at = hint < s->nfields ? hint : 0; // after the last field: the first
+        for (size_t k = 0; k < s->nfields; k++, at = at + 1 < s->nfields ? at + 1 : 0) {
+            // key holds no NUL: strncmp stops at the end of a shorter name, so
+            // name[key.size()] is read only when name is at least that long (no
+            // strlen of every name tried, no division to wrap around)
+            const char *name = s->fields[at].name;
+            if (!std::strncmp(name, key.data(), key.size()) && !name[key.size()]) {
+                i = at;
                 break;
             }
         }

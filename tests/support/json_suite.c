@@ -302,6 +302,27 @@ static void unknown_fields_are_ignored_and_optionals_default(void **state) {
     rill_serializer_destroy(s);
 }
 
+/* "i" and "ids" are not "id", "amounts" is not "amount": a member named like the
+ * start of a field, or a field with more after it, is another member. */
+static void members_named_like_a_prefix_or_extension_of_a_field_are_not_it(void **state) {
+    (void)state;
+    rill_serializer_t *s = json_with(NULL, NULL);
+    /* each after its field: taken for it, it would replace it */
+    const char *t = "{\"id\":\"o\",\"i\":\"x\",\"ids\":\"y\",\"amount\":1,\"amounts\":7,"
+                    "\"price\":2,\"paid\":true,\"country\":\"NO\",\"countr\":\"SE\"}";
+    order_t o;
+    rill_record_init(&order_schema, &o);
+    char err[256];
+    assert_int_equal(rill_serializer_decode(s, RILL_TYPE_RECORD(&order_schema), t,
+                                            strlen(t), &o, err, sizeof err),
+                     RILL_OK);
+    assert_string_equal(o.id, "o");
+    assert_int_equal(o.amount, 1);
+    assert_string_equal(o.country, "NO");
+    rill_record_clear(&order_schema, &o);
+    rill_serializer_destroy(s);
+}
+
 /* jansson refuses a whole document holding an integer beyond int64 (simdjson
  * reads it as uint64), wherever it is: in a field the record does not have, deep
  * in one, in a duplicate the last one replaces, in a double field. */
@@ -378,6 +399,7 @@ int rill_json_suite_run(const char *name, const char *json_decoder) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(faust_vectors_decode_and_reencode_byte_for_byte),
         cmocka_unit_test(faust_order_fields_decode_to_c_values),
+        cmocka_unit_test(members_named_like_a_prefix_or_extension_of_a_field_are_not_it),
         cmocka_unit_test(encoding_without_faust_metadata_omits_it),
         cmocka_unit_test(namespace_check_rejects_another_record),
         cmocka_unit_test(missing_required_field_is_named),
