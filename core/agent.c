@@ -399,8 +399,6 @@ bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t
         ev->vtype = t->vtype;
         ev->index = 0;
         ev->gen = tp->gen;
-        ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
-        ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
         if (a->inflight < a->concurrency && !a->qhead && !app->sends_held) {
             if (agent_run(ev))
                 rill__event_put(app, ev);
@@ -482,8 +480,6 @@ size_t rill__agents_dispatch_run(rill_app_t *app, rill_tpstate_t *tp,
             ev->gen = gen;
         }
         ev->msg = *m;
-        ev->kbytes = (rill_bytes_t){(uint8_t *)m->key, m->key_len};
-        ev->vbytes = (rill_bytes_t){(uint8_t *)m->value, m->value_len};
         /* agent_run, less what a raw event without operators never needs */
         rill__handling(app, ev);
         ev->start_ns = app->clock_ok ? app->clock_ns : rill_mono_ns();

@@ -99,14 +99,23 @@ rill_err_t rill__event_own(rill_event_t *ev) {
     return RILL_OK;
 }
 
+/* A raw key or value as rill_bytes_t is made when asked for, not per event: most
+ * handlers of raw topics read the bytes (rill_event_value_bytes).  The event is
+ * never a const object: the const is the API's promise, not its storage's. */
 const void *rill_event_key(const rill_event_t *ev) {
     if (!ev->msg.key) return NULL;
-    return ev->key ? ev->key : (const void *)&ev->kbytes;
+    if (ev->key) return ev->key;
+    rill_event_t *w = (rill_event_t *)ev;
+    w->kbytes = (rill_bytes_t){(uint8_t *)ev->msg.key, ev->msg.key_len};
+    return &w->kbytes;
 }
 
 const void *rill_event_value(const rill_event_t *ev) {
     if (!ev->msg.value) return NULL;
-    return ev->value ? ev->value : (const void *)&ev->vbytes;
+    if (ev->value) return ev->value;
+    rill_event_t *w = (rill_event_t *)ev;
+    w->vbytes = (rill_bytes_t){(uint8_t *)ev->msg.value, ev->msg.value_len};
+    return &w->vbytes;
 }
 
 const void *rill_event_key_bytes(const rill_event_t *ev, size_t *len) {

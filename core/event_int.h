@@ -17,7 +17,8 @@ struct rill_event {
     void *own;                   /* owned copy of the message (rill__msg_copy), or NULL */
     void *key;                   /* decoded key (csize of key type), or NULL */
     void *value;                 /* decoded value, or NULL */
-    rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t */
+    rill_bytes_t kbytes, vbytes; /* raw topics: key/value as rill_bytes_t, made by
+                                    rill_event_key/value when asked (event.c) */
     const rill_type_t *vtype;    /* type of value (changes after map) */
     void *spare[2];              /* memory of a cleared value [0] and key [1], */
     size_t spare_size[2];        /* kept for this event's next decode */

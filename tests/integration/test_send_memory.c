@@ -29,6 +29,7 @@ typedef struct got {
     int64_t ts[4]; /* timestamps of the first events */
     int32_t partition;
     char key[64], value[256];
+    char bkey[64], bvalue[256]; /* raw: rill_event_key/value as rill_bytes_t */
     int64_t amount;
 } got_t;
 
@@ -39,6 +40,11 @@ static rill_err_t on_raw(rill_event_t *ev, void *opaque) {
     const char *v = rill_event_value_bytes(ev, &vl);
     snprintf(g->key, sizeof g->key, "%.*s", (int)kl, k ? k : "");
     snprintf(g->value, sizeof g->value, "%.*s", (int)vl, v ? v : "");
+    const rill_bytes_t *bk = rill_event_key(ev), *bv = rill_event_value(ev);
+    snprintf(g->bkey, sizeof g->bkey, "%.*s", bk ? (int)bk->len : 0,
+             bk ? (const char *)bk->data : "");
+    snprintf(g->bvalue, sizeof g->bvalue, "%.*s", bv ? (int)bv->len : 0,
+             bv ? (const char *)bv->data : "");
     g->partition = rill_event_partition(ev);
     if (g->n < 4) g->ts[g->n] = rill_event_timestamp(ev);
     g->n++;
@@ -252,6 +258,20 @@ static void keyless_sends_go_round_robin(void **state) {
         assert_int_equal(g_sent.partition[i], (g_sent.partition[i - 1] + 1) % 4);
 }
 
+/* A raw topic's key and value through rill_event_key/value are rill_bytes_t of
+ * this event's bytes (made when asked, issue 17), also for the events after it. */
+static void a_raw_event_key_and_value_are_its_bytes(void **state) {
+    fixture_t *f = *state;
+    assert_int_equal(rill_send(f->raw, "key-1", 5, "value-1", 7, NULL), RILL_OK);
+    RUN_UNTIL(f->base, f->raw_got.n == 1, 5000);
+    assert_string_equal(f->raw_got.bkey, "key-1");
+    assert_string_equal(f->raw_got.bvalue, "value-1");
+    assert_int_equal(rill_send(f->raw, "k2", 2, "second", 6, NULL), RILL_OK);
+    RUN_UNTIL(f->base, f->raw_got.n == 2, 5000);
+    assert_string_equal(f->raw_got.bkey, "k2");
+    assert_string_equal(f->raw_got.bvalue, "second");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(unstamped_sends_carry_the_time_they_were_sent,
@@ -274,6 +294,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(each_send_callback_runs_once_in_send_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(keyless_sends_go_round_robin, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_raw_event_key_and_value_are_its_bytes, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
