@@ -65,7 +65,10 @@ typedef struct bench_result {
      * null, when not measured) */
     uint64_t scrapes;
     double scrape_ms_mean, scrape_ms_max;
-    char note[256];
+    /* memory-table-count-web: the phases whose client scrapes a stand-in server
+     * instead (control_ratio: rill's rate over theirs); 0 when none */
+    double control_seconds;
+    char note[320];
 } bench_result_t;
 
 /* A result with every optional figure unset (NAN / -1). */

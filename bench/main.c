@@ -237,7 +237,7 @@ static double ru_cpu(const struct rusage *ru) {
 static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     double eps[99], beps[99], ratio[99], p50[99], p99[99], p999[99], bp50[99], bp99[99],
         bp999[99], cpu[99], bcpu[99], child_cpu[99], su[99], bsu[99], seps[99],
-        sratio[99], smean[99], scount[99];
+        sratio[99], smean[99], scount[99], cratio[99];
     long rss = -1, brss = -1, child_rss = 0;
     double smax = NAN;
     for (int i = 0; i < n; i++) {
@@ -258,6 +258,9 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
         child_cpu[i] = ru_cpu(&reps[i].ru);
         seps[i] = r->simd_seconds > 0 ? ev / r->simd_seconds : NAN;
         sratio[i] = isfinite(seps[i]) && isfinite(eps[i]) ? eps[i] / seps[i] : NAN;
+        cratio[i] = r->control_seconds > 0 && r->seconds > 0
+                        ? r->control_seconds / r->seconds
+                        : NAN;
         smean[i] = r->scrape_ms_mean;
         scount[i] = r->scrapes ? (double)r->scrapes : NAN;
         if (r->scrape_ms_max > smax || (isfinite(r->scrape_ms_max) && !isfinite(smax)))
@@ -316,6 +319,7 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     put_num("scrapes", median_of(scount, n), "%.0f");
     put_num("scrape_ms_mean", median_of(smean, n), "%.3f");
     put_num("scrape_ms_max", smax, "%.3f");
+    put_num("control_ratio", median_of(cratio, n), "%.4f");
     put_json_str("latency", *r->lat_what ? r->lat_what : "none");
     put_json_str("note", r->note);
     printf("}\n");
@@ -338,6 +342,9 @@ static void report(const bench_scenario_t *s, rep_t *reps, int n) {
     if (isfinite(median_of(smean, n)))
         fprintf(stderr, "%-22s /metrics: %.0f scrapes a run, %.3f ms mean, %.3f ms max\n",
                 "", median_of(scount, n), median_of(smean, n), smax);
+    if (isfinite(median_of(cratio, n)))
+        fprintf(stderr, "%-22s against a stand-in server scraped alike: %.3f\n", "",
+                median_of(cratio, n));
     if (isfinite(srm))
         fprintf(stderr, "%-22s vs the simdjson baseline (%.0f ev/s): ratio %.3f\n", "",
                 median_of(seps, n), srm);

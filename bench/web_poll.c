@@ -1,18 +1,26 @@
 /* memory-table-count-web (issue 16, performance): the memory-table-count workload
  * (JSON click records, table[user] += 1 per event, memory://, the store given by
  * --store: memory:// by default)
- * with the worker's web server on, in one run cut into phases of PHASE_MS: in the
- * "rill" phases a client thread asks GET /metrics every POLL_MS, in the "baseline"
- * phases nobody asks.  Phases go scraped, not, not, scraped (ABBA, so a drift of the
- * machine's speed during the run weighs on both sides alike), after one unmeasured
- * warm-up phase; each side's rate is its events over its phases' time, so the ratio
- * is the cost of being scraped on a machine whose load changes by the second.
+ * with the worker's web server on, in one run cut into phases of PHASE_MS of three
+ * kinds: in the "rill" phases a client thread asks the worker GET /metrics every
+ * POLL_MS; in the "baseline" phases nobody asks; in the "control" phases the same
+ * client asks a stand-in server instead (its own thread, the same size of answer),
+ * so the machine carries the same client and HTTP traffic while the worker's loop
+ * serves nothing.  ratio (rill / baseline) is the issue's figure, the cost of
+ * being scraped; control_ratio (rill / control) is what serving the scrapes on
+ * the loop costs, with the client's own load on a 2-core machine taken out.
+ * Phases go rill, baseline, control, control, baseline, rill (a drift of the
+ * machine's speed during the run weighs on each kind alike), after one unmeasured
+ * warm-up phase; each kind's rate is its events over its phases' time.
  *
- * The run is time-based: GROUPS groups of four phases by default (8 s, about 40
- * scrapes), or with --events N as many groups as it takes to process N events.  The
- * records cycle through a pool of POOL payloads and the broker trims what was
- * committed (max.messages), so memory stays bounded however long it runs. */
+ * The run is time-based: GROUPS groups of six phases by default (12 s, about 40
+ * scrapes of the worker), or with --events N as many groups as it takes to
+ * process N events.  The records cycle through a pool of POOL payloads and the
+ * broker trims what was committed (max.messages), so memory stays bounded however
+ * long it runs. */
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,12 +49,92 @@
 #define COMMIT_MS "200"
 
 typedef struct poller {
-    int port;
+    atomic_int port; /* the worker's, or the stand-in's */
     atomic_bool stop, on;
     /* written by the poller, read once it has stopped */
+    int worker_port;
+    atomic_size_t *bytes; /* the size of the worker's last answer, for the stand-in */
     uint64_t answered, failed;
     double ms_sum, ms_max;
 } poller_t;
+
+/* The control phases' server: GET answers a body of @c len bytes (as many as the
+ * worker's last /metrics answer; the rill phases come first), from a thread of
+ * its own; it stops once @c stop is set (a timer looks every 10 ms). */
+#define STANDIN_MAX (1 << 20)
+typedef struct standin {
+    struct event_base *base;
+    struct evhttp *http;
+    struct event *tick;
+    char *body; /* STANDIN_MAX bytes */
+    atomic_size_t len;
+    int port;
+    atomic_bool stop;
+    pthread_t th;
+} standin_t;
+
+static void standin_answer(struct evhttp_request *req, void *opaque) {
+    standin_t *s = opaque;
+    struct evbuffer *b = evbuffer_new();
+    size_t len = atomic_load(&s->len);
+    if (b)
+        evbuffer_add_reference(b, s->body, len < STANDIN_MAX ? len : STANDIN_MAX, NULL,
+                               NULL);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", b);
+    if (b) evbuffer_free(b);
+}
+
+static void standin_tick(evutil_socket_t fd, short what, void *opaque) {
+    (void)fd;
+    (void)what;
+    standin_t *s = opaque;
+    if (atomic_load(&s->stop)) event_base_loopbreak(s->base);
+}
+
+static void *standin_main(void *opaque) {
+    event_base_dispatch(((standin_t *)opaque)->base);
+    return NULL;
+}
+
+static void standin_free(standin_t *s) {
+    if (s->tick) event_free(s->tick);
+    if (s->http) evhttp_free(s->http);
+    if (s->base) event_base_free(s->base);
+    free(s->body);
+}
+
+/* A stand-in, on its thread; 0, or -1 with @p s freed. */
+static int standin_start(standin_t *s) {
+    memset(s, 0, sizeof *s);
+    s->body = malloc(STANDIN_MAX);
+    s->base = event_base_new();
+    s->http = s->base ? evhttp_new(s->base) : NULL;
+    s->tick = s->base ? event_new(s->base, -1, EV_PERSIST, standin_tick, s) : NULL;
+    s->port = bench_free_port();
+    struct timeval ten = {0, 10000};
+    if (!s->body || !s->tick || !s->http || s->port <= 0 ||
+        evhttp_bind_socket(s->http, "127.0.0.1", (uint16_t)s->port) != 0 ||
+        event_add(s->tick, &ten) != 0) {
+        standin_free(s);
+        return -1;
+    }
+    for (size_t i = 0; i < STANDIN_MAX; i++) /* text lines, as /metrics has */
+        s->body[i] = i % 64 == 63 ? '\n' : 'a' + (char)(i % 26);
+    evhttp_set_gencb(s->http, standin_answer, s);
+    if (pthread_create(&s->th, NULL, standin_main, s)) {
+        standin_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+static void standin_stop(standin_t *s) {
+    atomic_store(&s->stop, true);
+    pthread_join(s->th, NULL);
+    standin_free(s);
+}
 
 /* CPU time of the calling thread (the loop's: the scrapes are answered there). */
 static uint64_t thread_cpu_ns(void) {
@@ -71,10 +159,13 @@ static void *poll_main(void *opaque) {
             sleep_until(next);
             continue;
         }
-        int64_t ns = bench_http_get(p->port, "/metrics", NULL);
+        int port = atomic_load(&p->port);
+        uint64_t bytes = 0;
+        int64_t ns = bench_http_get(port, "/metrics", &bytes);
         if (ns < 0) {
             p->failed++;
-        } else {
+        } else if (port == p->worker_port) {
+            atomic_store(p->bytes, (size_t)bytes);
             double ms = (double)ns / 1e6;
             p->answered++;
             p->ms_sum += ms;
@@ -102,9 +193,11 @@ static rill_err_t count_click(rill_event_t *ev, void *opaque) {
     return RILL_OK;
 }
 
-/* Phase @p k (0-based, after the warm-up) is scraped: ABBA. */
-static bool scraped(int k) {
-    return k % 4 == 0 || k % 4 == 3;
+/* Phase @p k (0-based, after the warm-up): 0 rill (the worker scraped), 1
+ * baseline (nobody scraped), 2 control (the stand-in scraped); ABCCBA. */
+static int kind_of(int k) {
+    static const int order[6] = {0, 1, 2, 2, 1, 0};
+    return order[k % 6];
 }
 
 static int run(const bench_opts_t *o, bench_result_t *r) {
@@ -152,25 +245,39 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
     struct event_base *base = rill_app_base(app);
     for (int i = 0; i < 100 && !rill_app_is_ready(app); i++)
         event_base_loop(base, EVLOOP_NONBLOCK);
-    poller_t pl = {.port = wport};
-    pthread_t th;
-    if (pthread_create(&th, NULL, poll_main, &pl)) {
-        snprintf(r->note, sizeof r->note, "pthread_create failed");
+    standin_t si;
+    if (standin_start(&si) != 0) {
+        snprintf(r->note, sizeof r->note, "no stand-in server");
         rill_app_destroy(app);
         bench_clicks_json_free(&p);
         bench_rm_store(st);
         return -1;
     }
-    /* k = -1: the warm-up; then groups of four until the events are reached */
-    uint64_t sent = 0, ev_side[2] = {0, 0}, ns_side[2] = {0, 0}, cpu_side[2] = {0, 0};
+    poller_t pl = {.worker_port = wport, .bytes = &si.len};
+    atomic_store(&pl.port, wport);
+    pthread_t th;
+    if (pthread_create(&th, NULL, poll_main, &pl)) {
+        snprintf(r->note, sizeof r->note, "pthread_create failed");
+        standin_stop(&si);
+        rill_app_destroy(app);
+        bench_clicks_json_free(&p);
+        bench_rm_store(st);
+        return -1;
+    }
+    /* k = -1: the warm-up; then groups of six until the events are reached */
+    uint64_t sent = 0, ev_kind[3] = {0, 0, 0}, ns_kind[3] = {0, 0, 0},
+             cpu_kind[3] = {0, 0, 0};
+    bench_side_t control_side = {0};
     int phases = 0, rc = 0;
     for (int k = -1;; k++) {
-        if (k >= 0 && k % 4 == 0 &&
-            (o->events ? ev_side[0] + ev_side[1] >= o->events : k >= 4 * GROUPS))
+        if (k >= 0 && k % 6 == 0 &&
+            (o->events ? ev_kind[0] + ev_kind[1] + ev_kind[2] >= o->events
+                       : k >= 6 * GROUPS))
             break;
-        bool on = k >= 0 && scraped(k);
-        bench_side_t *side = on ? &r->rill : &r->base;
-        atomic_store(&pl.on, on);
+        int kind = k >= 0 ? kind_of(k) : 1;
+        bench_side_t *side = kind == 0 ? &r->rill : kind == 1 ? &r->base : &control_side;
+        atomic_store(&pl.port, kind == 2 ? si.port : wport);
+        atomic_store(&pl.on, k >= 0 && kind != 1);
         if (k >= 0) bench_side_begin(side);
         uint64_t t0 = bench_now_ns(), d0 = cx.done, c0 = thread_cpu_ns();
         uint64_t end_ns = t0 + PHASE_MS * 1000000ull;
@@ -195,15 +302,16 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
         if (rc) break;
         if (k < 0) continue;
         bench_side_end(side);
-        ev_side[on ? 0 : 1] += cx.done - d0;
-        ns_side[on ? 0 : 1] += bench_now_ns() - t0;
-        cpu_side[on ? 0 : 1] += thread_cpu_ns() - c0;
+        ev_kind[kind] += cx.done - d0;
+        ns_kind[kind] += bench_now_ns() - t0;
+        cpu_kind[kind] += thread_cpu_ns() - c0;
         phases++;
     }
     atomic_store(&pl.on, false);
     atomic_store(&pl.stop, true); /* the last scrape may be waiting for the loop */
     while (pthread_tryjoin_np(th, NULL))
         event_base_loop(base, EVLOOP_NONBLOCK);
+    standin_stop(&si);
     rill_app_stop(app);
     for (int i = 0; i < 1000 && rill_app_is_ready(app); i++)
         event_base_loop(base, EVLOOP_NONBLOCK);
@@ -216,34 +324,40 @@ static int run(const bench_opts_t *o, bench_result_t *r) {
                  (unsigned long long)cx.errors);
         return -1;
     }
-    double on_rate = (double)ev_side[0] / ((double)ns_side[0] / 1e9);
-    double off_rate = (double)ev_side[1] / ((double)ns_side[1] / 1e9);
+    double rate[3];
+    for (int i = 0; i < 3; i++)
+        rate[i] = (double)ev_kind[i] / ((double)ns_kind[i] / 1e9);
     r->transport = "memory";
     r->store = strncmp(store, "rocksdb", 7) == 0 ? "rocksdb" : "memory";
     r->serializer = "json";
-    r->events = ev_side[0] + ev_side[1];
-    r->seconds = (double)r->events / on_rate;
-    r->baseline_seconds = (double)r->events / off_rate;
+    r->events = ev_kind[0] + ev_kind[1] + ev_kind[2];
+    r->seconds = (double)r->events / rate[0];
+    r->baseline_seconds = (double)r->events / rate[1];
+    r->control_seconds = (double)r->events / rate[2];
     r->scrapes = pl.answered;
     if (pl.answered) {
         r->scrape_ms_mean = pl.ms_sum / (double)pl.answered;
         r->scrape_ms_max = pl.ms_max;
     }
     /* the loop thread's CPU per event: what the machine's load disturbs least */
-    double cpu_on = (double)cpu_side[0] / (double)ev_side[0];
-    double cpu_off = (double)cpu_side[1] / (double)ev_side[1];
-    snprintf(r->note, sizeof r->note,
-             "rill: /metrics every %d ms (%llu answers, %llu failed) in %d of %d "
-             "phases of %d ms; baseline: the others, not scraped; loop-thread CPU "
-             "%.0f vs %.0f ns/event (ratio %.4f); scrape ms: client-side, waiting "
-             "for the busy loop included",
-             POLL_MS, (unsigned long long)pl.answered, (unsigned long long)pl.failed,
-             phases / 2, phases, PHASE_MS, cpu_on, cpu_off, cpu_off / cpu_on);
+    double cpu[3];
+    for (int i = 0; i < 3; i++)
+        cpu[i] = (double)cpu_kind[i] / (double)ev_kind[i];
+    snprintf(
+        r->note, sizeof r->note,
+        "%d phases of %d ms, a third each: worker scraped every %d ms (%llu answers, "
+        "%llu failed), not scraped, stand-in scraped (%llu bytes); loop-thread "
+        "CPU %.0f / %.0f / %.0f ns/event (vs not scraped %.4f, vs stand-in %.4f); "
+        "scrape ms client-side, waiting for the busy loop included",
+        phases, PHASE_MS, POLL_MS, (unsigned long long)pl.answered,
+        (unsigned long long)pl.failed, (unsigned long long)atomic_load(&si.len), cpu[0],
+        cpu[1], cpu[2], cpu[1] / cpu[0], cpu[2] / cpu[0]);
     return pl.failed ? -1 : 0;
 }
 
 const bench_scenario_t bench_memory_table_count_web = {
     .name = "memory-table-count-web",
-    .description = "memory-table-count with /metrics scraped every 100 ms vs not scraped",
+    .description = "memory-table-count with /metrics scraped every 100 ms vs not scraped "
+                   "(and vs a stand-in server scraped alike)",
     .run = run,
 };
