@@ -486,17 +486,26 @@ fail:
 
 rill_err_t rill_app_run(rill_app_t *app) {
     char err[512] = "";
+    /* The handlers come first: a start can take a while (a slow broker's topic
+     * declarations, a store opening), and a SIGTERM meanwhile is a stop request
+     * like any other, taken once the loop runs, not the default death. */
+    if (!app->sigint_ev && !app->sigterm_ev) {
+        app->sigint_ev = evsignal_new(app->base, SIGINT, on_signal, app);
+        app->sigterm_ev = evsignal_new(app->base, SIGTERM, on_signal, app);
+        if (app->sigint_ev) evsignal_add(app->sigint_ev, NULL);
+        if (app->sigterm_ev) evsignal_add(app->sigterm_ev, NULL);
+    }
     rill_err_t rc = rill_app_start(app, err, sizeof err);
     if (rc != RILL_OK) {
         char shown[sizeof err];
         rill_log(app->log, RILL_LOG_ERROR, app->id, "cannot start: %s",
                  rill__url_redact(err, shown, sizeof shown));
+        /* no loop will take a signal: the default actions again */
+        if (app->sigint_ev) event_free(app->sigint_ev);
+        if (app->sigterm_ev) event_free(app->sigterm_ev);
+        app->sigint_ev = app->sigterm_ev = NULL;
         return rc;
     }
-    app->sigint_ev = evsignal_new(app->base, SIGINT, on_signal, app);
-    app->sigterm_ev = evsignal_new(app->base, SIGTERM, on_signal, app);
-    if (app->sigint_ev) evsignal_add(app->sigint_ev, NULL);
-    if (app->sigterm_ev) evsignal_add(app->sigterm_ev, NULL);
     app->in_run = true;
     while (app->state != RILL_APP_STOPPED) {
         if (event_base_dispatch(app->base) < 0) {

@@ -62,7 +62,9 @@ RILL_API void rill_app_destroy(rill_app_t *app);
 RILL_API rill_err_t rill_app_start(rill_app_t *app, char *errstr, size_t errlen);
 /**
  * @brief rill_app_start() then run the loop until the app stops.  Installs SIGINT
- * and SIGTERM handlers that stop gracefully.
+ * and SIGTERM handlers that stop gracefully, before the start: a signal while it
+ * starts stops the app once it has started.  They stay until rill_app_destroy()
+ * (the default actions come back if the start fails).
  * @returns RILL_OK after a graceful stop, or the error that ended the worker.
  */
 RILL_API rill_err_t rill_app_run(rill_app_t *app);

@@ -1,7 +1,9 @@
 /* The embedding lifecycle (issue 12, API item 5): on_stopped fires once after the
  * final commit and may destroy the app; a stopped app cannot be started again;
  * definitions after start are refused; a signal repeated during or after the
- * graceful stop of rill_app_run() neither fails it nor kills the process (issue 13). */
+ * graceful stop of rill_app_run() neither fails it nor kills the process, and one
+ * while it is still starting is a stop request like any other (issue 13). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -156,6 +160,29 @@ static void a_signal_after_the_graceful_stop_leaves_the_process_running(void **s
     assert_int_equal(l->stopped_calls, 1);
 }
 
+/* SIGTERM to the process 300 ms on, from a thread of its own. */
+static void *sigterm_soon(void *arg) {
+    (void)arg;
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+static void a_signal_while_the_app_starts_stops_it_gracefully(void **state) {
+    life_t *l = *state;
+    /* the topic's declaration takes 1.5 s: the signal comes in the middle */
+    snprintf(l->broker, sizeof l->broker, "faulty+memory://life-%u?delay.declare.ms=1500",
+             ++seq);
+    l->app = make(l, NULL);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sigterm_soon, NULL), 0);
+    /* before: the handlers came after the start, and SIGTERM ended this process */
+    assert_int_equal(rill_app_run(l->app), RILL_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(l->stopped_calls, 1);
+}
+
 static void fail_in_task(rill_app_t *app, void *opaque) {
     (void)opaque;
     rill_app_fail(app, RILL_EFATAL, "the test fails the app");
@@ -207,6 +234,8 @@ int main(void) {
             a_signal_repeated_during_the_graceful_stop_does_not_fail_it, setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_signal_after_the_graceful_stop_leaves_the_process_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_signal_while_the_app_starts_stops_it_gracefully,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(on_stopped_fires_when_the_app_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_stopped_app_cannot_be_started_again, setup,
