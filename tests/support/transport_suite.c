@@ -461,6 +461,39 @@ static void delivered_handler_reports_each_produce_once_to_its_cb(void **state) 
     assert_true(g_batch_calls <= g_batch_reports);
 }
 
+/* A transport may cache what it looks up per topic-name pointer (rill_produce_t):
+ * sends to many topics, in turns, each land in their own topic. */
+static void sends_to_many_topics_land_each_in_its_topic(void **state) {
+    fixture_t *f = *state;
+    member_t *m = member_open(f, 0);
+    enum { NT = 10 };           /* more than 8: a table of 16 grows once */
+    static char names[NT][128]; /* the core's names live until close */
+    char value[16];
+    for (int i = 0; i < NT; i++) {
+        snprintf(names[i], sizeof names[i], "%s-t%d", f->topic, i);
+        declare(m, names[i], 1, false);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < NT; i++) {
+            snprintf(value, sizeof value, "v%d", i);
+            produce(f, m, names[i], 0, NULL, value);
+        }
+    RUN_UNTIL(f, m->delivered == 2 * NT, 10000);
+    assert_int_equal(m->delivered, 2 * NT);
+    assert_int_equal(m->delivery_errors, 0);
+    for (int i = 0; i < NT; i++) {
+        rd_t *r = reader(f, 0, m, names[i], 0, RILL_OFFSET_BEGINNING);
+        RUN_UNTIL(f, r->eofs > 0 && r->n >= 2, 10000);
+        snprintf(value, sizeof value, "v%d", i);
+        assert_int_equal(r->n, 2);
+        assert_string_equal(r->msgs[0].value, value);
+        assert_string_equal(r->msgs[1].value, value);
+        reader_close(r);
+        free(r->msgs);
+        r->msgs = NULL;
+    }
+}
+
 static void group_member_receives_all_in_partition_order(void **state) {
     fixture_t *f = *state;
     member_t *m = member_open(f, 0);
@@ -896,6 +929,8 @@ int rill_transport_conformance(const char *url, const rill_conf_t *conf,
                                         teardown),
         cmocka_unit_test_setup_teardown(
             delivered_handler_reports_each_produce_once_to_its_cb, setup, teardown),
+        cmocka_unit_test_setup_teardown(sends_to_many_topics_land_each_in_its_topic,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(group_member_receives_all_in_partition_order,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(key_value_headers_and_timestamp_roundtrip, setup,

@@ -61,6 +61,13 @@ typedef struct klazy {
     struct klazy *next_read; /* read in this batch: freed after it */
 } klazy_t;
 
+/* A topic handle of the producer, cached per topic-name pointer of the core
+ * (rill_produce_t.topic: one pointer names one topic until close). */
+typedef struct ktopic {
+    const char *name; /* NULL: a free slot */
+    rd_kafka_topic_t *rkt;
+} ktopic_t;
+
 typedef struct kctx {
     /* props */
     int64_t timeout_ms;
@@ -81,6 +88,8 @@ typedef struct kctx {
     kreader_t *readers;
     bool want_writable;
     rill_delivery_cb dr_cb; /* the callback of most sends (see kafka_produce) */
+    ktopic_t *topics;       /* open addressing by name pointer; half full at most */
+    size_t ntopics, captopics;
     bool txn;
     int64_t broker_timeout_ms;
     struct event *down_ev;  /* all brokers down: die when it fires */
