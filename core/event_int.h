@@ -25,7 +25,7 @@ struct rill_event {
     struct rill_strings strings; /* the decoded key's and value's strings */
     uint64_t index;              /* enumerate() */
     uint32_t gen;                /* tp->gen when received */
-    uint64_t start_ns;           /* its handler was called (rill_mono_ns) */
+    uint64_t start_ns; /* its processing (decode, handler) began (rill_mono_ns) */
     bool in_handler;
     bool early_ack;
     rill_err_t early_err;

@@ -174,10 +174,11 @@ static void hist(mout_t *o, const char *name, const char *k1, const char *v1,
     put(o, "\n", 1);
 }
 
-/* rill_agent_processing_seconds: from the handler's call to its result. */
+/* rill_agent_processing_seconds: from an event's decoding to its handler's result. */
 static void latency(mout_t *o, rill_app_t *app) {
     const char *name = "rill_agent_processing_seconds";
-    head(o, name, "histogram", "Time from an agent's handler call to its result.");
+    head(o, name, "histogram",
+         "Time an agent takes on an event: decoding it, then its handler to the result.");
     for (rill_agent_t *a = app->agents; a; a = a->next)
         hist(o, name, "agent", a->name, "topic", a->topic ? a->topic->name : "",
              &a->latency);
