@@ -448,10 +448,11 @@ static bool raw_type(const rill_type_t *type) {
     return !type || type->kind == RILL_T_BYTES;
 }
 
-/* rill__agents_dispatch for a run of messages of one partition, while the run can
- * take the short way: one agent on the topic, raw (nothing to decode), no operators
- * or take, room to run now (nothing queued, nothing in flight on the partition, no
- * sends held).  One event serves the whole run; the partition's state is checked
+/* rill__agents_dispatch for the run of messages of @p tp that starts @p msgs (up to
+ * the first of another partition, by name pointer as rill__on_messages has it), while the
+ * run can take the short way: one agent on the topic, raw (nothing to decode), no
+ * operators or take, room to run now (nothing queued, nothing in flight on the partition,
+ * no sends held).  One event serves the whole run; the partition's state is checked
  * before each message as rill__on_messages does, since a handler may stop the app,
  * lose the partition or hold sends.  Returns how many of @p msgs were handled (the
  * caller hands the rest to rill__agents_dispatch, one by one); a handler that went
@@ -467,6 +468,7 @@ size_t rill__agents_dispatch_run(rill_app_t *app, rill_tpstate_t *tp,
     size_t i = 0;
     for (; i < n; i++) {
         const rill_msg_t *m = &msgs[i];
+        if (m->partition != msgs[0].partition || m->topic != msgs[0].topic) break;
         if (!tp->assigned || tp->revoking || tp->lost || tp->held || tp->gen != gen ||
             app->state != RILL_APP_RUNNING || a->inflight >= a->concurrency || a->qhead ||
             app->sends_held || rill__acks_pending(&tp->acks))

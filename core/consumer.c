@@ -38,20 +38,14 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
     rill_app_t *app = opaque;
     rill__lease_ok(app); /* a stall before this batch drops every partition first */
     rill_tpstate_t *tp = NULL;
-    size_t run_end = 0; /* the partition's run of messages is [.., run_end) */
     app->batch_clock = true;
     app->clock_ok = false;
     for (size_t i = 0; i < n; i++) {
         const rill_msg_t *m = &msgs[i];
         /* a batch usually holds one partition: within it, the same name pointer
          * is the same name (the views live as long as the batch) */
-        if (i == run_end) {
+        if (!i || m->topic != msgs[i - 1].topic || m->partition != msgs[i - 1].partition)
             tp = tp_lookup(app, m->topic, m->partition);
-            for (run_end = i + 1; run_end < n && msgs[run_end].topic == m->topic &&
-                                  msgs[run_end].partition == m->partition;
-                 run_end++)
-                ;
-        }
         if (!tp || !tp->assigned || tp->revoking || tp->lost ||
             app->state != RILL_APP_RUNNING)
             continue;
@@ -68,7 +62,7 @@ void rill__on_messages(rill_transport_t *tr, const rill_msg_t *msgs, size_t n,
             continue;
         }
         /* The rest of this partition's run the short way, where it can. */
-        size_t done = rill__agents_dispatch_run(app, tp, m, run_end - i);
+        size_t done = rill__agents_dispatch_run(app, tp, m, n - i);
         if (done) {
             i += done - 1;
             continue;

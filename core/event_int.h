@@ -133,8 +133,9 @@ rill_agent_t *rill__agent_new(rill_app_t *app, const char *name, rill_topic_t *t
 void rill__agent_free(rill_agent_t *a);
 /* Hand one consumed message to every agent of its topic. */
 bool rill__agents_dispatch(rill_app_t *app, rill_tpstate_t *tp, const rill_msg_t *m);
-/* The messages @p msgs[0..n) of @p tp, as rill__agents_dispatch would each, while
- * they can take the short way (agent.c); returns how many it handled. */
+/* The messages of @p tp that start @p msgs[0..n) (up to one of another partition),
+ * as rill__agents_dispatch would each, while they can take the short way
+ * (agent.c); returns how many it handled. */
 size_t rill__agents_dispatch_run(rill_app_t *app, rill_tpstate_t *tp,
                                  const rill_msg_t *msgs, size_t n);
 void rill__agents_drop_queued(rill_app_t *app, rill_tpstate_t *tp);
