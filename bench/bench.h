@@ -80,9 +80,12 @@ typedef struct bench_scenario {
     const char *name;
     const char *description;
     bool needs_server; /* skipped when no scenario is named and this needs --broker */
-    /* Fill @p r; return 0, or -1 with r->note saying why (skipped/failed). */
+    /* Fill @p r; return 0, BENCH_SKIPPED when what it needs is not here (no
+     * redis-server), or -1 when it failed; r->note says why. */
     int (*run)(const bench_opts_t *o, bench_result_t *r);
 } bench_scenario_t;
+
+#define BENCH_SKIPPED 1
 
 uint64_t bench_now_ns(void);
 /* A fresh store URL of the kind of @p store (a new directory for rocksdb://). */

@@ -126,7 +126,8 @@ static void copy_str(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-/* Run one repeat of @p s in a child; 0 with @p out filled, or -1 with out->m.r.note. */
+/* Run one repeat of @p s in a child; 0 with @p out filled, or BENCH_SKIPPED or -1
+ * with out->m.r.note. */
 static int run_child(const bench_scenario_t *s, const bench_opts_t *o, int timeout_s,
                      rep_t *out) {
     memset(out, 0, sizeof *out);
@@ -415,17 +416,18 @@ int main(int argc, char **argv) {
         for (int i = 0; i < nnames; i++)
             wanted |= !strcmp(names[i], s->name);
         if (!wanted) continue;
-        int ok = 0;
+        int ok = 0, rc = 0;
         for (int i = 0; i < o.repeat; i++) {
-            if (run_child(s, &o, timeout_s, &reps[ok]) != 0) {
-                fprintf(stderr, "%-22s %s: %s\n", s->name, nnames ? "failed" : "skipped",
-                        reps[ok].m.r.note);
+            if ((rc = run_child(s, &o, timeout_s, &reps[ok])) != 0) {
+                fprintf(stderr, "%-22s %s: %s\n", s->name,
+                        rc == BENCH_SKIPPED ? "skipped" : "failed", reps[ok].m.r.note);
                 break;
             }
             ok++;
         }
         if (ok < o.repeat) {
-            failed += nnames > 0;
+            /* a failure always counts; a skip when the scenario was asked for */
+            failed += rc != BENCH_SKIPPED || nnames > 0;
             continue;
         }
         report(s, reps, ok);

@@ -484,7 +484,7 @@ static int run_both(const bench_opts_t *o, bench_result_t *r, bool clicks) {
     uint64_t n = o->events ? o->events : 200000;
     if (!server_get(o)) {
         snprintf(r->note, sizeof r->note, "%s", srv.why);
-        return -1;
+        return BENCH_SKIPPED;
     }
     const char *topic = clicks ? "bench-clicks" : "bench-pass";
     const char *name = clicks ? "redis-table-count" : "redis-passthrough";
