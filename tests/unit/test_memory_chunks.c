@@ -17,6 +17,7 @@
 #include <rill/rill.h>
 
 #include "memory_int.h"
+#include "quiet_handlers.h"
 
 #define MAX_BYTES (1024 * 1024)
 #define VALUE_BYTES 4000
@@ -28,26 +29,6 @@ typedef struct fx {
     char broker[64], url[160], topic[64];
 } fx_t;
 
-static void on_messages(rill_transport_t *t, const rill_msg_t *m, size_t n, void *op) {
-    (void)t, (void)m, (void)n, (void)op;
-}
-static void on_tps(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *op) {
-    (void)t, (void)tps, (void)n, (void)op;
-}
-static void on_revoke(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
-                      rill_revoke_t rv, void *op) {
-    (void)tps, (void)n, (void)lost, (void)op;
-    t->ops->revoke_answer(t, rv);
-}
-static void on_writable(rill_transport_t *t, void *op) {
-    (void)t, (void)op;
-}
-static void on_error(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
-                     void *op) {
-    (void)t, (void)err, (void)op;
-    if (fatal) fail_msg("fatal transport error: %s", msg);
-}
-
 static int setup(void **state) {
     static unsigned seq;
     fx_t *f = calloc(1, sizeof *f);
@@ -55,12 +36,7 @@ static int setup(void **state) {
     snprintf(f->broker, sizeof f->broker, "chunks%d-%u", (int)getpid(), ++seq);
     snprintf(f->url, sizeof f->url, "memory://%s?max.bytes=%d", f->broker, MAX_BYTES);
     snprintf(f->topic, sizeof f->topic, "burst");
-    f->h = (rill_transport_handlers_t){.messages = on_messages,
-                                       .assigned = on_tps,
-                                       .revoke_request = on_revoke,
-                                       .writable = on_writable,
-                                       .error = on_error,
-                                       .opaque = f};
+    f->h = quiet_handlers(f);
     char err[256] = "";
     f->t = rill_transport_new(f->url, NULL, f->base, &f->h, "chunks-client", err,
                               sizeof err);

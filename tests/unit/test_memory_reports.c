@@ -15,6 +15,8 @@
 #include <event2/event.h>
 #include <rill/rill.h>
 
+#include "quiet_handlers.h"
+
 #define N 40
 
 typedef struct fx {
@@ -30,26 +32,6 @@ typedef struct fx {
     int which[2 * N];
     int feed; /* produce this many more from inside reports */
 } fx_t;
-
-static void on_messages(rill_transport_t *t, const rill_msg_t *m, size_t n, void *op) {
-    (void)t, (void)m, (void)n, (void)op;
-}
-static void on_tps(rill_transport_t *t, const rill_tp_t *tps, size_t n, void *op) {
-    (void)t, (void)tps, (void)n, (void)op;
-}
-static void on_revoke(rill_transport_t *t, const rill_tp_t *tps, size_t n, bool lost,
-                      rill_revoke_t rv, void *op) {
-    (void)tps, (void)n, (void)lost, (void)op;
-    t->ops->revoke_answer(t, rv);
-}
-static void on_writable(rill_transport_t *t, void *op) {
-    (void)t, (void)op;
-}
-static void on_error(rill_transport_t *t, rill_err_t err, bool fatal, const char *msg,
-                     void *op) {
-    (void)t, (void)err, (void)op;
-    if (fatal) fail_msg("fatal transport error: %s", msg);
-}
 
 static void on_delivered(rill_transport_t *t, rill_delivery_cb cb,
                          const rill_delivery_t *d, size_t n, void *op) {
@@ -96,13 +78,8 @@ static fx_t *open_fx(bool with_delivered) {
     fx_t *f = calloc(1, sizeof *f);
     f->base = event_base_new();
     snprintf(f->url, sizeof f->url, "memory://reports%d-%u", (int)getpid(), ++seq);
-    f->h = (rill_transport_handlers_t){.messages = on_messages,
-                                       .assigned = on_tps,
-                                       .revoke_request = on_revoke,
-                                       .writable = on_writable,
-                                       .error = on_error,
-                                       .opaque = f,
-                                       .delivered = with_delivered ? on_delivered : NULL};
+    f->h = quiet_handlers(f);
+    f->h.delivered = with_delivered ? on_delivered : NULL;
     char err[256] = "";
     f->t = rill_transport_new(f->url, NULL, f->base, &f->h, "reports-client", err,
                               sizeof err);
