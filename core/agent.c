@@ -196,6 +196,41 @@ void rill__handler_result(rill_event_t *ev, rill_err_t err) {
     handler_result(ev, err);
 }
 
+/* When an event's processing starts: the end of the handler before it in the batch
+ * (its dispatch, a few dozen ns, counts to this one), else now.  One clock read per
+ * event of a batch; decoding is part of the event's processing time
+ * (rill_agent_processing_seconds), as in Faust. */
+static inline uint64_t event_start_ns(rill_app_t *app) {
+    uint64_t start = app->clock_ok ? app->clock_ns : rill_mono_ns();
+    app->clock_ok = false;
+    return start;
+}
+
+/* Call @p ev's handler (agent @p a; @p ev is being handled, rill__handling) and
+ * judge what it returned.  True when the event is finished now, false when it went
+ * pending (held: the handler acks it later).  Shared by agent_run and the short way
+ * of rill__agents_dispatch_run. */
+static inline bool call_handler(rill_app_t *app, rill_agent_t *a, rill_event_t *ev) {
+    ev->in_handler = true;
+    rill_err_t r = a->fn(ev, a->opaque);
+    ev->in_handler = false;
+    rill__handling(app, NULL);
+    if (r == RILL_PENDING) {
+        if (ev->early_ack) { /* acked before the handler returned */
+            handler_result(ev, ev->early_err);
+            return true;
+        }
+        if (rill__event_own(ev) != RILL_OK) { /* finished unjudged */
+            rill_app_fail(app, RILL_ENOMEM, "out of memory keeping a pending event");
+            return true;
+        }
+        rill__event_hold(ev);
+        return false;
+    }
+    handler_result(ev, r < 0 ? (rill_err_t)r : RILL_OK);
+    return true;
+}
+
 /* Decode and call the handler.  Returns true when the event is finished now,
  * false when it is pending (the handler will ack it). */
 static bool agent_run(rill_event_t *ev) {
@@ -203,11 +238,7 @@ static bool agent_run(rill_event_t *ev) {
     rill_topic_t *t = a->topic;
     rill_app_t *app = ev->app;
     char why[512];
-    /* One clock read per event of a batch: the end of the handler before (its
-     * dispatch, a few dozen ns, counts to this one).  Decoding is part of the
-     * event's processing time (rill_agent_processing_seconds), as in Faust. */
-    uint64_t start = app->clock_ok ? app->clock_ns : rill_mono_ns();
-    app->clock_ok = false;
+    uint64_t start = event_start_ns(app);
     bool dvalue = t->vtype && t->vtype->kind != RILL_T_BYTES && ev->msg.value;
     bool dkey = t->ktype && t->ktype->kind != RILL_T_BYTES && ev->msg.key;
     if (dvalue) {
@@ -237,24 +268,7 @@ static bool agent_run(rill_event_t *ev) {
         rill__handling(app, NULL);
         return ops == RILL__OPS_DONE;
     }
-    ev->in_handler = true;
-    rill_err_t r = a->fn(ev, a->opaque);
-    ev->in_handler = false;
-    rill__handling(app, NULL);
-    if (r == RILL_PENDING) {
-        if (ev->early_ack) { /* acked before the handler returned */
-            handler_result(ev, ev->early_err);
-            return true;
-        }
-        if (rill__event_own(ev) != RILL_OK) {
-            rill_app_fail(ev->app, RILL_ENOMEM, "out of memory keeping a pending event");
-            return true;
-        }
-        rill__event_hold(ev);
-        return false;
-    }
-    handler_result(ev, r < 0 ? (rill_err_t)r : RILL_OK);
-    return true;
+    return call_handler(app, a, ev);
 }
 
 void rill__event_hold(rill_event_t *ev) {
@@ -485,35 +499,20 @@ size_t rill__agents_dispatch_run(rill_app_t *app, rill_tpstate_t *tp,
         ev->msg = *m;
         /* agent_run, less what a raw event without operators never needs */
         rill__handling(app, ev);
-        ev->start_ns = app->clock_ok ? app->clock_ns : rill_mono_ns();
-        app->clock_ok = false;
+        ev->start_ns = event_start_ns(app);
         app->errmsg[0] = '\0';
-        ev->in_handler = true;
-        rill_err_t r = a->fn(ev, a->opaque);
-        ev->in_handler = false;
-        rill__handling(app, NULL);
-        if (r == RILL_PENDING && !ev->early_ack) {
-            if (rill__event_own(ev) != RILL_OK) {
-                /* finished unjudged, as agent_run has it */
-                rill_app_fail(app, RILL_ENOMEM, "out of memory keeping a pending event");
-            } else {
-                rill__event_hold(ev);
-                ev = NULL;
-                if (gen == tp->gen && rill__acks_add(&tp->acks, m->offset, 1) != 0)
-                    rill_app_fail(app, RILL_ENOMEM, "out of memory tracking offsets");
-                i++;
-                break;
-            }
-        } else {
-            handler_result(ev, r == RILL_PENDING ? ev->early_err
-                               : r < 0           ? (rill_err_t)r
-                                                 : RILL_OK);
+        if (!call_handler(app, a, ev)) { /* pending: the run ends after it */
+            ev = NULL;
+            if (gen == tp->gen && rill__acks_add(&tp->acks, m->offset, 1) != 0)
+                rill_app_fail(app, RILL_ENOMEM, "out of memory tracking offsets");
+            i++;
+            break;
         }
         if (gen != tp->gen) { /* lost while its handler ran */
             i++;
             break;
         }
-        tp->acks.acked = m->offset + 1; /* rill__acks_add: nothing pending, done */
+        rill__acks_advance(&tp->acks, m->offset); /* nothing was pending: done */
         event_recycle(ev);
     }
     if (ev) rill__event_put(app, ev);

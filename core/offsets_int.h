@@ -9,6 +9,7 @@
 #ifndef RILL_OFFSETS_INT_H
 #define RILL_OFFSETS_INT_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,12 +31,19 @@ void rill__acks_free(rill_acks_t *a);
 void rill__acks_reset(rill_acks_t *a);
 /* rill__acks_add with events in flight, or one still to finish: the ring. */
 int rill__acks_add_pending(rill_acks_t *a, int64_t offset, uint32_t refs);
+/* A received event at @p offset, done, with nothing pending before it
+ * (rill__acks_pending 0): the committable position moves past it.  What
+ * rill__acks_add(a, offset, 0) does then, for a caller that checked. */
+static inline void rill__acks_advance(rill_acks_t *a, int64_t offset) {
+    assert(a->len == 0);
+    a->acked = offset + 1;
+}
 /* A received event at @p offset with @p refs completions outstanding (0: done).
  * Returns 0, or -1 on ENOMEM.  Inline: once per consumed event, and usually
  * nothing is in flight and the event is done. */
 static inline int rill__acks_add(rill_acks_t *a, int64_t offset, uint32_t refs) {
     if (a->len == 0 && refs == 0) {
-        a->acked = offset + 1;
+        rill__acks_advance(a, offset);
         return 0;
     }
     return rill__acks_add_pending(a, offset, refs);
