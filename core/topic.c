@@ -227,6 +227,48 @@ static rill_send_ctx_t *send_ctx_get(rill_app_t *app) {
         s->all_next = app->all_sends;
         app->all_sends = s;
     }
+    s->shared = false;
+    s->refs = 1;
+    return s;
+}
+
+static void send_ctx_put(rill_app_t *app, rill_send_ctx_t *s) {
+    s->next = app->free_sends;
+    app->free_sends = s;
+}
+
+/* @p n sends of @p s are over: a context of its own goes back to the pool, a shared
+ * one with its last send once it is not its topic's current one. */
+static inline void send_ctx_release(rill_app_t *app, rill_send_ctx_t *s, uint64_t n) {
+    if (!s->shared) {
+        send_ctx_put(app, s);
+        return;
+    }
+    s->refs -= n;
+    if (s->refs == 0 && s->topic->plain[s->fenced] != s) send_ctx_put(app, s);
+}
+
+/* A new shared context for the plain sends of @p t of this epoch; the one before
+ * goes back to the pool now if none of its sends is in flight, else with its last. */
+static rill_send_ctx_t *plain_ctx_new(rill_app_t *app, rill_topic_t *t, bool fenced) {
+    rill_send_ctx_t *old = t->plain[fenced], *s = send_ctx_get(app);
+    if (!s) return NULL;
+    *s = (rill_send_ctx_t){.app = app,
+                           .topic = t,
+                           .epoch = app->send_epoch,
+                           .fenced = fenced,
+                           .shared = true,
+                           .all_next = s->all_next};
+    t->plain[fenced] = s;
+    if (old && old->refs == 0) send_ctx_put(app, old);
+    return s;
+}
+
+/* The context of a plain send (no callback, not timed) of @p t: one per topic,
+ * epoch and fencing, shared by all of them, instead of one per send. */
+static inline rill_send_ctx_t *plain_ctx(rill_app_t *app, rill_topic_t *t, bool fenced) {
+    rill_send_ctx_t *s = t->plain[fenced];
+    if (!s || s->epoch != app->send_epoch) s = plain_ctx_new(app, t, fenced);
     return s;
 }
 
@@ -258,8 +300,18 @@ static inline void send_delivered(rill_err_t err, const char *errmsg, int32_t pa
     else if (s->t0_ns)
         rill__hist_add(&s->topic->send_latency, rill_mono_ns() - s->t0_ns);
     if (s->cb) s->cb(err, errmsg, partition, offset, s->opaque);
-    s->next = app->free_sends;
-    app->free_sends = s;
+    send_ctx_release(app, s, 1);
+    if (app->commit_pending && app->sends_old == 0 && app->hooks.sends_done)
+        app->hooks.sends_done(app);
+}
+
+/* @p n successful reports of plain sends sharing @p s: send_delivered for each
+ * (no callback, not timed), the counts at once. */
+static void plain_delivered(rill_send_ctx_t *s, uint64_t n) {
+    rill_app_t *app = s->app;
+    uint64_t *inflight = s->epoch < app->send_epoch ? &app->sends_old : &app->sends_new;
+    *inflight -= n < *inflight ? n : *inflight;
+    send_ctx_release(app, s, n);
     if (app->commit_pending && app->sends_old == 0 && app->hooks.sends_done)
         app->hooks.sends_done(app);
 }
@@ -274,8 +326,17 @@ void rill__sends_delivered(rill_transport_t *tr, rill_delivery_cb cb,
     (void)tr;
     (void)opaque;
     if (cb == rill__send_delivered) {
-        for (size_t i = 0; i < n; i++)
-            send_delivered(RILL_OK, NULL, d[i].partition, d[i].offset, d[i].opaque);
+        for (size_t i = 0, j; i < n; i = j) {
+            rill_send_ctx_t *s = d[i].opaque;
+            j = i + 1;
+            if (!s->shared) {
+                send_delivered(RILL_OK, NULL, d[i].partition, d[i].offset, s);
+                continue;
+            }
+            while (j < n && d[j].opaque == s)
+                j++;
+            plain_delivered(s, j - i);
+        }
     } else {
         for (size_t i = 0; i < n; i++)
             cb(RILL_OK, NULL, d[i].partition, d[i].offset, d[i].opaque);
@@ -340,16 +401,22 @@ static SEND_INLINE rill_err_t produce(rill_topic_t *t, const void *k, size_t kle
         part = (int32_t)r;
         t->rr = r + 1 < (uint32_t)t->partitions ? r + 1 : 0;
     }
-    rill_send_ctx_t *s = send_ctx_get(app);
-    if (!s) return RILL_ENOMEM;
-    s->app = app;
-    s->topic = t;
     /* 1 send in 64 is timed: a clock read per send would cost the hot path */
-    s->t0_ns = (t->sent & (RILL__SEND_SAMPLE - 1)) == 0 ? rill_mono_ns() : 0;
-    s->cb = o ? o->cb : NULL;
-    s->opaque = o ? o->opaque : NULL;
-    s->epoch = app->send_epoch;
-    s->fenced = f != NULL;
+    bool timed = (t->sent & (RILL__SEND_SAMPLE - 1)) == 0;
+    rill_send_ctx_t *s;
+    if (!timed && !(o && o->cb)) {
+        if (!(s = plain_ctx(app, t, f != NULL))) return RILL_ENOMEM;
+        s->refs++;
+    } else {
+        if (!(s = send_ctx_get(app))) return RILL_ENOMEM;
+        s->app = app;
+        s->topic = t;
+        s->t0_ns = timed ? rill_mono_ns() : 0;
+        s->cb = o ? o->cb : NULL;
+        s->opaque = o ? o->opaque : NULL;
+        s->epoch = app->send_epoch;
+        s->fenced = f != NULL;
+    }
     rill_produce_t m = {
         .topic = t->name,
         .partition = part,
@@ -373,13 +440,11 @@ static SEND_INLINE rill_err_t produce(rill_topic_t *t, const void *k, size_t kle
             app->sends_new++;
             return RILL_OK;
         }
-        s->next = app->free_sends;
-        app->free_sends = s;
+        send_ctx_release(app, s, 1);
         return rc;
     }
     if (rc != RILL_OK) {
-        s->next = app->free_sends;
-        app->free_sends = s;
+        send_ctx_release(app, s, 1);
         rill__app_seterr(app, "send to '%s' partition %d: %s", t->name, part,
                          rill_err2str(rc));
         return rc;

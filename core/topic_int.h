@@ -45,6 +45,9 @@ struct rill_topic {
     uint64_t sent;         /* sends the transport accepted (web.c's /metrics) */
     uint64_t send_errors;  /* sends refused (by rill or the transport) or not delivered */
     rill_hist_t send_latency; /* 1 send in 64: send to its delivery report */
+    /* The context the plain sends of this epoch share ([1]: fenced ones), or NULL
+     * (topic.c's plain_ctx) */
+    struct rill_send_ctx *plain[2];
     struct rill_topic *next;
 };
 
@@ -58,7 +61,11 @@ typedef struct rill_send_ctx {
     rill_send_cb cb;
     void *opaque;
     uint64_t epoch;
-    bool fenced;                    /* made for a consumed partition (see produce) */
+    bool fenced; /* made for a consumed partition (see produce) */
+    /* Shared by the plain sends (no callback, not timed) of one topic, epoch and
+     * fencing, in flight: refs counts them.  One context per send otherwise. */
+    bool shared;
+    uint64_t refs;
     struct rill_send_ctx *next;     /* free list */
     struct rill_send_ctx *all_next; /* every context allocated, for destroy */
 } rill_send_ctx_t;

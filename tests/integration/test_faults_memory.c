@@ -34,6 +34,7 @@ typedef struct worker {
     int partitions;
     bool hold;   /* handlers return RILL_PENDING; the test acks */
     bool output; /* handlers send each event on to "out" */
+    bool plain;  /* with output: those sends have no callback */
     rill_app_t *app;
     rill_topic_t *words, *out;
     rill_table_t *counts;
@@ -77,7 +78,7 @@ static rill_err_t count_word(rill_event_t *ev, void *opaque) {
     if (w->output) {
         rill_bytes_t kb = {(uint8_t *)word, len}, vb = {(uint8_t *)"1", 1};
         rill_send_opts_t o = RILL_SEND_OPTS_INIT;
-        o.cb = on_out;
+        o.cb = w->plain ? NULL : on_out;
         o.opaque = w;
         if (rill_send(w->out, kb.data, kb.len, vb.data, vb.len, &o) != RILL_OK)
             w->errors++;
@@ -323,6 +324,34 @@ static void late_and_reordered_reports_hold_the_commit_back(void **state) {
     event_base_free(base);
 }
 
+/* Sends without a callback share a context (topic.c): their reports still hold
+ * back the commit of the events that made them, each one counted. */
+static void late_reports_of_sends_without_a_callback_hold_the_commit_back(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    worker_t w = {.faults = "delay.delivery.ms=1000-1100&seed=5",
+                  .partitions = 1,
+                  .output = true,
+                  .plain = true};
+    const char *kv[] = {"commit.interval.ms", "5", NULL};
+    worker_start(&w, base, kv);
+    RUN_UNTIL(base, rill_app_is_ready(w.app), 2000);
+    probe_t p;
+    probe_open(&p, base);
+    send_words(&w, base, 20, 4);
+    RUN_UNTIL(base, w.handled == 20, 2000);
+    assert_int_equal(w.handled, 20);
+    RUN_UNTIL(base, false, 100);
+    assert_int_equal(high(&p, "out", 0), 20); /* written, not reported yet */
+    assert_int_equal(committed(&p, 0), 0);
+    RUN_UNTIL(base, committed(&p, 0) == 20, 5000);
+    assert_int_equal(committed(&p, 0), 20);
+    assert_int_equal(w.errors, 0);
+    rill_transport_destroy(p.t);
+    worker_stop(&w, base);
+    event_base_free(base);
+}
+
 /* The broker wrote the records but their reports are lost (reported failed, as
  * a timed-out request): the worker does not take them for writes.  It dies hard,
  * or fences itself to reprocess, and says the send was not delivered. */
@@ -536,6 +565,8 @@ int main(void) {
         cmocka_unit_test_setup(a_full_queue_is_waited_out, setup),
         cmocka_unit_test_setup(a_fatal_fault_stops_the_worker_and_says_why, setup),
         cmocka_unit_test_setup(late_and_reordered_reports_hold_the_commit_back, setup),
+        cmocka_unit_test_setup(
+            late_reports_of_sends_without_a_callback_hold_the_commit_back, setup),
         cmocka_unit_test_setup(a_lost_report_is_not_taken_for_a_write, setup),
         cmocka_unit_test_setup(timed_out_changelog_writes_fence_and_lose_nothing, setup),
         cmocka_unit_test_setup(duplicated_produces_are_counted_twice_not_lost, setup),
