@@ -382,8 +382,9 @@ rill_err_t rill_stream_join_stats(rill_app_t *app, const char *name,
             if (!pj->opaque || pj->fn) continue; /* not a stream-stream join's */
             sjoin_t *j = ((rill__join_t *)pj->opaque)->row;
             rill_table_stats_t st;
-            if (rill_table_stats(j->buf[0], &st) == RILL_OK) out->buffered_left = st.keys;
-            if (rill_table_stats(j->buf[1], &st) == RILL_OK)
+            if (rill__table_stats_live(j->buf[0], &st) == RILL_OK)
+                out->buffered_left = st.keys;
+            if (rill__table_stats_live(j->buf[1], &st) == RILL_OK)
                 out->buffered_right = st.keys;
             out->pairs = j->pairs;
             out->late_dropped = j->late;

@@ -337,7 +337,8 @@ typedef struct rill_stream_join_stats {
     uint64_t late_dropped;                  /**< events past their window + grace */
     uint64_t bad_timestamps;                /**< events without a usable time */
 } rill_stream_join_stats_t;
-/** @brief Statistics of join @p name; RILL_ENOENT when there is none. */
+/** @brief Statistics of join @p name, counted as they stand (nothing is flushed, so
+ * it is cheap to poll); RILL_ENOENT when there is none. */
 RILL_API rill_err_t rill_stream_join_stats(rill_app_t *app, const char *name,
                                            rill_stream_join_stats_t *out);
 /** @brief opts for a window of @p within_ms on both sides. */
