@@ -238,41 +238,11 @@ static inline void rill__mem_copy(uint8_t *w, const void *src, size_t n) {
     }
 }
 
-/* A copy of @p m at offset @p offset in @p p's current chunk (a new one when it is
- * full), counted in p->bytes; NULL when out of memory or too large.  The core's
- * rill__msg_copy is not for plugins, mallocs each copy and is a call: this one carves
- * from a chunk, inline. */
-static inline mem_entry_t *rill__mem_entry_new(mem_part_t *p, const rill_produce_t *m,
-                                               int64_t offset, int64_t now_ms) {
-    size_t hsize = 0;
-    for (size_t i = 0; i < m->nheaders; i++)
-        hsize += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
-    size_t klen = m->key ? m->key_len : 0, vlen = m->value ? m->value_len : 0;
-    if (m->nheaders > UINT16_MAX || hsize > UINT32_MAX / 2 || klen > UINT32_MAX ||
-        vlen > UINT32_MAX)
-        return NULL;
-    size_t bytes =
-        sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize + klen + vlen;
-    size_t carved = (bytes + 7) & ~(size_t)7;
-    mem_chunk_t *c = p->chunk;
-    if ((!c || c->cap - c->used < carved) && !(c = rill__mem_chunk_next(p, carved)))
-        return NULL;
-    mem_entry_t *e = (mem_entry_t *)(c->data + c->used);
-    c->used += carved;
-    p->bytes += bytes; /* E_BYTES(e) */
-    c->live++;
-    e->chunk = c;
-    e->offset = offset;
-    e->timestamp_ms = m->timestamp_ms ? m->timestamp_ms : now_ms;
-    e->klen = (uint32_t)klen;
-    e->vlen = (uint32_t)vlen;
-    e->koff =
-        (uint32_t)(sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize);
-    e->has_key = m->key != NULL;
-    e->tombstone = m->value == NULL;
-    e->nheaders = (uint16_t)m->nheaders;
-    rill_header_t *hs = E_HEADERS(e);
-    uint8_t *w = (uint8_t *)(hs + m->nheaders);
+/* The bytes of @p m's headers (names with their terminators, values) and their
+ * table, written at @p w (the entry's rill_header_t[] first); returns the end. */
+static inline uint8_t *rill__mem_headers_put(uint8_t *w, const rill_produce_t *m) {
+    rill_header_t *hs = (rill_header_t *)w;
+    w = (uint8_t *)(hs + m->nheaders);
     for (size_t i = 0; i < m->nheaders; i++) {
         size_t nl = strlen(m->headers[i].name) + 1;
         memcpy(w, m->headers[i].name, nl);
@@ -284,9 +254,50 @@ static inline mem_entry_t *rill__mem_entry_new(mem_part_t *p, const rill_produce
         hs[i].value_len = m->headers[i].value_len;
         w += m->headers[i].value_len;
     }
-    rill__mem_copy(w, m->key, klen);
-    w += klen;
-    rill__mem_copy(w, m->value, vlen);
+    return w;
+}
+
+/* The bytes before an entry's key: the entry, its headers' table and bytes; 0 when
+ * they are too many or too large. */
+static inline size_t rill__mem_key_offset(const rill_produce_t *m) {
+    if (!m->nheaders) return sizeof(mem_entry_t); /* the common case: no loop */
+    size_t hsize = 0;
+    for (size_t i = 0; i < m->nheaders; i++)
+        hsize += strlen(m->headers[i].name) + 1 + m->headers[i].value_len;
+    if (m->nheaders > UINT16_MAX || hsize > UINT32_MAX / 2) return 0;
+    return sizeof(mem_entry_t) + m->nheaders * sizeof(rill_header_t) + hsize;
+}
+
+/* A copy of @p m at offset @p offset in @p p's current chunk (a new one when it is
+ * full), counted in p->bytes; NULL when out of memory or too large.  The core's
+ * rill__msg_copy is not for plugins, mallocs each copy and is a call: this one carves
+ * from a chunk, inline. */
+static inline mem_entry_t *rill__mem_entry_new(mem_part_t *p, const rill_produce_t *m,
+                                               int64_t offset, int64_t now_ms) {
+    size_t koff = rill__mem_key_offset(m);
+    size_t klen = m->key ? m->key_len : 0, vlen = m->value ? m->value_len : 0;
+    if (!koff || klen > UINT32_MAX || vlen > UINT32_MAX) return NULL;
+    size_t bytes = koff + klen + vlen;
+    size_t carved = (bytes + 7) & ~(size_t)7;
+    mem_chunk_t *c = p->chunk;
+    if ((!c || c->cap - c->used < carved) && !(c = rill__mem_chunk_next(p, carved)))
+        return NULL;
+    mem_entry_t *e = (mem_entry_t *)(c->data + c->used);
+    c->used += carved;
+    p->bytes += bytes; /* E_BYTES(e) */
+    c->live++;
+    *e = (mem_entry_t){.chunk = c,
+                       .offset = offset,
+                       .timestamp_ms = m->timestamp_ms ? m->timestamp_ms : now_ms,
+                       .klen = (uint32_t)klen,
+                       .vlen = (uint32_t)vlen,
+                       .koff = (uint32_t)koff,
+                       .nheaders = (uint16_t)m->nheaders,
+                       .has_key = m->key != NULL,
+                       .tombstone = m->value == NULL};
+    uint8_t *w = m->nheaders ? rill__mem_headers_put((uint8_t *)(e + 1), m) : E_KEY(e);
+    if (klen) rill__mem_copy(w, m->key, klen);
+    rill__mem_copy(w + klen, m->value, vlen);
     return e;
 }
 
