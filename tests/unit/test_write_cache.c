@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "rill/transport.h"
 #include "write_cache_int.h"
 
 static void put_key(rill_wcache_t *o, int i, const char *val) {
@@ -113,6 +114,26 @@ static void put_at_at_the_growth_threshold_grows_like_put(void **state) {
     rill__wcache_free(&b);
 }
 
+/* Two 12-byte keys with the same murmur2 hash (found by search): the probe's key
+ * compare, not the hash, tells them apart. */
+static void keys_with_the_same_hash_are_distinct_entries(void **state) {
+    (void)state;
+    const char *a = "user-0075683", *b = "user-0069647";
+    assert_int_equal(rill_murmur2(a, 12), rill_murmur2(b, 12));
+    rill_wcache_t o = {0};
+    assert_int_equal(rill__wcache_put(&o, a, 12, "1", 1, false), RILL_OK);
+    assert_null(rill__wcache_find(&o, b, 12));
+    assert_int_equal(rill__wcache_put(&o, b, 12, "2", 1, false), RILL_OK);
+    assert_int_equal(o.n, 2);
+    rill_wcache_entry_t *ea = rill__wcache_find(&o, a, 12),
+                        *eb = rill__wcache_find(&o, b, 12);
+    assert_non_null(ea);
+    assert_non_null(eb);
+    assert_memory_equal(ea->val, "1", 1);
+    assert_memory_equal(eb->val, "2", 1);
+    rill__wcache_free(&o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(put_at_found_entry_replaces_its_value),
@@ -120,6 +141,7 @@ int main(void) {
         cmocka_unit_test(put_at_with_a_longer_value_stores_all_of_it),
         cmocka_unit_test(put_at_over_a_tombstone_revives_the_key),
         cmocka_unit_test(put_at_at_the_growth_threshold_grows_like_put),
+        cmocka_unit_test(keys_with_the_same_hash_are_distinct_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
