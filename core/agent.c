@@ -86,20 +86,14 @@ static rill_err_t decode_one(rill_event_t *ev, int which, rill_serializer_t *ser
                              const rill_type_t *type, const void *data, size_t len,
                              void **out, char *why, size_t whylen) {
     size_t sz = rill__value_csize(type);
-    uint8_t *known = &ev->agent->flat[which];
-    if (!*known) *known = rill__type_flat(type) ? 1 : 2;
-    bool flat = *known == 1;
-    /* a flat record's init is zeroes; another's rill_record_init zeroes it */
-    bool record = type->kind == RILL_T_RECORD && !flat;
+    bool record = type->kind == RILL_T_RECORD; /* rill_record_init zeroes it */
     void *v = rill__event_mem(ev, which, sz, !record);
     if (!v) return RILL_ENOMEM;
     if (record) rill_record_init(type->record, v);
-    ev->flat[which] = flat;
     ser->strings = &ev->strings; /* its strings are carved from the event's memory */
     rill_err_t rc = rill_serializer_decode(ser, type, data, len, v, why, whylen);
     ser->strings = NULL;
     if (rc != RILL_OK) {
-        ev->flat[which] = false;
         rill__value_clear_in(type, v, &ev->strings);
         rill__event_mem_put(ev, which, v, sz);
         return rc;

@@ -45,20 +45,16 @@ void rill__event_mem_put(rill_event_t *ev, int which, void *mem, size_t size) {
  * the next one decoded into it, saving a calloc and a free per event. */
 static void event_clear_values(rill_event_t *ev) {
     rill_topic_t *t = ev->agent->topic;
-    bool spilled = ev->strings.spilled;
     if (ev->value) {
-        if (!ev->flat[0] || spilled)
-            rill__value_clear_in(ev->vtype, ev->value, &ev->strings);
+        rill__value_clear_in(ev->vtype, ev->value, &ev->strings);
         rill__event_mem_put(ev, 0, ev->value, rill__value_csize(ev->vtype));
         ev->value = NULL;
     }
     if (ev->key) {
-        if (!ev->flat[1] || spilled)
-            rill__value_clear_in(t->ktype, ev->key, &ev->strings);
+        rill__value_clear_in(t->ktype, ev->key, &ev->strings);
         rill__event_mem_put(ev, 1, ev->key, rill__value_csize(t->ktype));
         ev->key = NULL;
     }
-    ev->flat[0] = ev->flat[1] = false;
 }
 
 void rill__event_release(rill_event_t *ev) {

@@ -23,10 +23,8 @@ struct rill_event {
     void *spare[2];              /* memory of a cleared value [0] and key [1], */
     size_t spare_size[2];        /* kept for this event's next decode */
     struct rill_strings strings; /* the decoded key's and value's strings */
-    bool flat[2];      /* value [0], key [1] decoded, of a rill__type_flat type: unless
-                          strings.spilled, its release clears nothing */
-    uint64_t index;    /* enumerate() */
-    uint32_t gen;      /* tp->gen when received */
+    uint64_t index;              /* enumerate() */
+    uint32_t gen;                /* tp->gen when received */
     uint64_t start_ns; /* its processing (decode, handler) began (rill_mono_ns) */
     bool in_handler;
     bool early_ack;
@@ -81,8 +79,6 @@ struct rill_agent {
     size_t qlen;
     uint64_t processed, errors, decode_errors;
     rill_hist_t latency; /* handler call to result (/metrics) */
-    uint8_t flat[2];     /* rill__type_flat of the value [0] and key [1] types: 0 not yet
-                            known, 1 flat, 2 not (agent.c, decode_one) */
     struct rill_agent *next;
 };
 

@@ -101,7 +101,6 @@ int rill__ops_run(rill_event_t *ev) {
             }
             ev->value = out;
             ev->vtype = t;
-            ev->flat[0] = false; /* map's output: its own, cleared in full */
             break;
         }
         case RILL_OP_ENUMERATE:

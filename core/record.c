@@ -283,8 +283,6 @@ char *rill_serializer_strdup(rill_serializer_t *s, const char *p, size_t n) {
         a->used += n + 1;
     } else if (!(d = malloc(n + 1))) {
         return NULL;
-    } else if (a) {
-        a->spilled = true;
     }
     if (n) memcpy(d, p, n);
     d[n] = '\0';
@@ -293,26 +291,6 @@ char *rill_serializer_strdup(rill_serializer_t *s, const char *p, size_t n) {
 
 void rill_serializer_strfree(rill_serializer_t *s, char *str) {
     if (!carved(s ? s->strings : NULL, str)) free(str);
-}
-
-static bool kind_flat(rill_kind_t k) {
-    return k == RILL_T_STRING || k == RILL_T_INT64 || k == RILL_T_DOUBLE ||
-           k == RILL_T_BOOL || k == RILL_T_DATETIME || k == RILL_T_DECIMAL;
-}
-
-bool rill__type_flat(const rill_type_t *t) {
-    if (!t) return false;
-    if (t->kind != RILL_T_RECORD) return kind_flat(t->kind);
-    const rill_schema_t *s = t->record;
-    for (size_t i = 0; i < s->nfields; i++) {
-        const rill_field_t *f = &s->fields[i];
-        if (!kind_flat(f->type.kind)) return false;
-        /* an optional field's default is written by rill_record_init */
-        if ((f->flags & RILL_FIELD_OPTIONAL) &&
-            !(f->type.kind == RILL_T_STRING && !f->def.s))
-            return false;
-    }
-    return true;
 }
 
 void rill__strings_grow(struct rill_strings *a) {

@@ -15,15 +15,8 @@ size_t rill__value_csize(const rill_type_t *t);
 struct rill_strings {
     char *buf;
     size_t cap, used;
-    size_t want;  /* bytes asked for since the last reset */
-    bool spilled; /* a string since the last reset was malloc()ed (no room) */
+    size_t want; /* bytes asked for since the last reset */
 };
-
-/* A value of @p t owns nothing but strings, and rill_record_init writes nothing but
- * zeroes: every field a scalar or a string, no optional one with a default (a
- * string default is strdup()ed).  Decoded with its strings all carved from an
- * arena (!spilled), such a value needs no clear, and zeroed memory is its init. */
-bool rill__type_flat(const rill_type_t *t);
 
 void rill__strings_grow(struct rill_strings *a);
 /* Every string carved from @p a is gone: start again (with room for what the last
@@ -32,7 +25,6 @@ static inline void rill__strings_reset(struct rill_strings *a) {
     if (a->want > a->cap) rill__strings_grow(a);
     a->used = 0;
     a->want = 0;
-    a->spilled = false;
 }
 void rill__strings_free(struct rill_strings *a);
 /* rill_value_clear, not freeing the strings carved from @p a (NULL: none, and then

@@ -21,29 +21,6 @@ typedef struct named {
 RILL_RECORD(named_schema, named_t, "t.Named", RILL_F(named_t, first, STRING),
             RILL_F(named_t, second, STRING));
 
-typedef struct click {
-    char *user;
-    int64_t amount;
-    char *note;
-} click_t;
-
-RILL_RECORD(click_schema, click_t, "t.Click", RILL_F(click_t, user, STRING),
-            RILL_F(click_t, amount, INT64), RILL_F_OPT(click_t, note, STRING, NULL));
-
-typedef struct labelled {
-    char *label;
-} labelled_t;
-
-RILL_RECORD(labelled_schema, labelled_t, "t.Labelled",
-            RILL_F_OPT(labelled_t, label, STRING, "none"));
-
-typedef struct outer {
-    named_t *inner;
-} outer_t;
-
-RILL_RECORD(outer_schema, outer_t, "t.Outer",
-            RILL_F_RECORD(outer_t, inner, &named_schema));
-
 static bool carved(const struct rill_strings *a, const char *p) {
     return a->buf && p >= a->buf && p < a->buf + a->cap;
 }
@@ -96,50 +73,11 @@ static void a_clear_frees_the_malloced_strings_and_leaves_the_carved_ones(void *
     rill__strings_free(&a);
 }
 
-static void a_malloced_string_marks_the_strings_spilled_until_the_reset(void **state) {
-    (void)state;
-    struct rill_strings a = {0};
-    rill_serializer_t s = {.strings = &a};
-    a.want = 16;
-    rill__strings_reset(&a);
-    char *p = rill_serializer_strdup(&s, "carved", 6);
-    assert_true(carved(&a, p));
-    assert_false(a.spilled);
-    char big[200];
-    memset(big, 'x', sizeof big);
-    char *q = rill_serializer_strdup(&s, big, sizeof big);
-    assert_false(carved(&a, q));
-    assert_true(a.spilled);
-    rill_serializer_strfree(&s, q);
-    rill__strings_reset(&a);
-    assert_false(a.spilled);
-    rill__strings_free(&a);
-}
-
-static void a_record_of_scalars_and_strings_without_defaults_is_flat(void **state) {
-    (void)state;
-    assert_true(rill__type_flat(RILL_TYPE_RECORD(&click_schema)));
-}
-
-static void a_record_with_a_string_default_is_not_flat(void **state) {
-    (void)state;
-    assert_false(rill__type_flat(RILL_TYPE_RECORD(&labelled_schema)));
-}
-
-static void a_record_with_a_nested_record_is_not_flat(void **state) {
-    (void)state;
-    assert_false(rill__type_flat(RILL_TYPE_RECORD(&outer_schema)));
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(without_event_strings_a_string_is_malloced),
         cmocka_unit_test(a_string_that_does_not_fit_is_malloced_and_the_reset_makes_room),
         cmocka_unit_test(a_clear_frees_the_malloced_strings_and_leaves_the_carved_ones),
-        cmocka_unit_test(a_malloced_string_marks_the_strings_spilled_until_the_reset),
-        cmocka_unit_test(a_record_of_scalars_and_strings_without_defaults_is_flat),
-        cmocka_unit_test(a_record_with_a_string_default_is_not_flat),
-        cmocka_unit_test(a_record_with_a_nested_record_is_not_flat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
